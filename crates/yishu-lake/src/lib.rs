@@ -1,1 +1,262 @@
-//! yishu-lake
+//! The lake: one Delta table per resource and layer under a root (a local directory, or object
+//! storage when built with the `s3` feature), and a DataFusion session that sees them as
+//! `<layer>.<table>`.
+
+use arrow::array::RecordBatch;
+use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
+use datafusion::prelude::{DataFrame, SessionContext};
+use deltalake::DeltaTable;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::protocol::SaveMode;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use url::Url;
+use yishu_types::{Error, ErrorCode};
+
+pub use arrow;
+pub use datafusion;
+pub use deltalake;
+
+/// The layers data passes through, left to right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Layer {
+    /// 贴源层: every extraction, unchanged.
+    Ods,
+    /// 标准层: typed, validated, cleaned.
+    Std,
+    /// 基础库: fused golden records.
+    Base,
+    /// 主题库: theme tables.
+    Theme,
+    /// Rejected rows with their reasons.
+    Quarantine,
+}
+
+impl Layer {
+    pub const ALL: [Layer; 5] = [Layer::Ods, Layer::Std, Layer::Base, Layer::Theme, Layer::Quarantine];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::Ods => "ods",
+            Layer::Std => "std",
+            Layer::Base => "base",
+            Layer::Theme => "theme",
+            Layer::Quarantine => "quarantine",
+        }
+    }
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn lake_err(what: impl fmt::Display) -> impl FnOnce(deltalake::DeltaTableError) -> Error {
+    move |e| Error::new(ErrorCode::LakeError, format!("{what}: {e}"))
+}
+
+fn df_err(what: impl fmt::Display) -> impl FnOnce(datafusion::error::DataFusionError) -> Error {
+    move |e| Error::new(ErrorCode::LakeError, format!("{what}: {e}"))
+}
+
+/// Handle to the lake root.
+#[derive(Clone, Debug)]
+pub struct Lake {
+    root: Url,
+}
+
+/// Table names are identifiers: lower-case ASCII letters, digits and underscores, so they are safe
+/// in paths and SQL without quoting.
+pub fn check_table_name(name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= 120
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::field(
+            "table",
+            format!("'{name}' must start with a-z and hold only a-z, 0-9 and _ (at most 120)"),
+        ))
+    }
+}
+
+impl Lake {
+    /// Opens the lake at `root`: a local path (created if missing) or an `s3://` URL.
+    pub fn open(root: &str) -> Result<Self, Error> {
+        let url = if root.contains("://") {
+            let url = Url::parse(root).map_err(|e| {
+                Error::new(ErrorCode::ConfigInvalid, format!("lake root '{root}' is not a URL: {e}"))
+            })?;
+            if url.scheme() == "s3" && !cfg!(feature = "s3") {
+                return Err(Error::new(
+                    ErrorCode::ConfigInvalid,
+                    format!("lake root '{root}' is on S3, but this build has no S3 support; rebuild with `--features s3`"),
+                ));
+            }
+            if url.scheme() != "s3" && url.scheme() != "file" {
+                return Err(Error::new(
+                    ErrorCode::ConfigInvalid,
+                    format!("lake root '{root}': only local paths, file:// and s3:// are supported"),
+                ));
+            }
+            url
+        } else {
+            let path = PathBuf::from(root);
+            std::fs::create_dir_all(&path).map_err(|e| {
+                Error::new(ErrorCode::ConfigInvalid, format!("cannot create lake root {}: {e}", path.display()))
+            })?;
+            let abs = path.canonicalize().map_err(|e| {
+                Error::new(ErrorCode::ConfigInvalid, format!("cannot resolve lake root {}: {e}", path.display()))
+            })?;
+            Url::from_directory_path(&abs).map_err(|_| {
+                Error::new(ErrorCode::ConfigInvalid, format!("lake root {} is not absolute", abs.display()))
+            })?
+        };
+        Ok(Lake { root: ensure_dir_url(url) })
+    }
+
+    pub fn root(&self) -> &Url {
+        &self.root
+    }
+
+    /// Where the table of `name` in `layer` lives.
+    pub fn table_url(&self, layer: Layer, name: &str) -> Result<Url, Error> {
+        check_table_name(name)?;
+        self.root
+            .join(&format!("{}/{name}/", layer.as_str()))
+            .map_err(|e| Error::new(ErrorCode::LakeError, format!("bad table location: {e}")))
+    }
+
+    /// Opens an existing table at its newest version.
+    pub async fn open_table(&self, layer: Layer, name: &str) -> Result<DeltaTable, Error> {
+        let url = self.table_url(layer, name)?;
+        deltalake::open_table(url)
+            .await
+            .map_err(lake_err(format_args!("cannot open table {layer}.{name}")))
+    }
+
+    /// Opens a table as it was at `version` (time travel).
+    pub async fn open_table_at(&self, layer: Layer, name: &str, version: u64) -> Result<DeltaTable, Error> {
+        let url = self.table_url(layer, name)?;
+        deltalake::open_table_with_version(url, version)
+            .await
+            .map_err(lake_err(format_args!("cannot open table {layer}.{name} at version {version}")))
+    }
+
+    /// Appends batches to a table in one commit, creating the table on first write. Either all
+    /// rows become visible or none. `meta` is recorded in the commit (batch id, checksum, who).
+    /// Returns the new table version.
+    pub async fn append(
+        &self,
+        layer: Layer,
+        name: &str,
+        batches: Vec<RecordBatch>,
+        meta: HashMap<String, serde_json::Value>,
+    ) -> Result<u64, Error> {
+        let url = self.table_url(layer, name)?;
+        if let Ok(path) = url.to_file_path() {
+            std::fs::create_dir_all(&path).map_err(|e| {
+                Error::new(ErrorCode::LakeError, format!("cannot create {}: {e}", path.display()))
+            })?;
+        }
+        let table = DeltaTable::try_from_url(url)
+            .await
+            .map_err(lake_err(format_args!("cannot open table {layer}.{name}")))?;
+        let table = table
+            .write(batches)
+            .with_save_mode(SaveMode::Append)
+            .with_commit_properties(CommitProperties::default().with_metadata(meta))
+            .await
+            .map_err(lake_err(format_args!("cannot append to table {layer}.{name}")))?;
+        Ok(table.version().unwrap_or_default())
+    }
+
+    /// Names of the tables in a layer (directories holding a Delta log). Local roots only.
+    pub fn list_tables(&self, layer: Layer) -> Vec<String> {
+        let Ok(dir) = self.root.join(&format!("{}/", layer.as_str())) else {
+            return Vec::new();
+        };
+        let Ok(path) = dir.to_file_path() else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = std::fs::read_dir(path)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().join("_delta_log").is_dir())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| check_table_name(n).is_ok())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A DataFusion session in which every table of every layer is registered as
+    /// `<layer>.<table>` at its newest version.
+    pub async fn session(&self) -> Result<SessionContext, Error> {
+        let ctx = SessionContext::new();
+        let catalog = ctx
+            .catalog("datafusion")
+            .ok_or_else(|| Error::new(ErrorCode::Internal, "DataFusion has no default catalog"))?;
+        for layer in Layer::ALL {
+            let schema = Arc::new(MemorySchemaProvider::new());
+            for name in self.list_tables(layer) {
+                let table = self.open_table(layer, &name).await?;
+                table
+                    .update_datafusion_session(&ctx.state())
+                    .map_err(lake_err("cannot prepare the query session"))?;
+                let provider = table
+                    .table_provider()
+                    .await
+                    .map_err(df_err(format_args!("cannot read table {layer}.{name}")))?;
+                schema
+                    .register_table(name.clone(), provider)
+                    .map_err(df_err("cannot register a table"))?;
+            }
+            catalog
+                .register_schema(layer.as_str(), schema)
+                .map_err(df_err("cannot register a layer"))?;
+        }
+        Ok(ctx)
+    }
+
+    /// Registers one table at a given version in a session under `name`.
+    pub async fn register_version(
+        &self,
+        ctx: &SessionContext,
+        layer: Layer,
+        table: &str,
+        version: u64,
+        name: &str,
+    ) -> Result<(), Error> {
+        let t = self.open_table_at(layer, table, version).await?;
+        t.update_datafusion_session(&ctx.state())
+            .map_err(lake_err("cannot prepare the query session"))?;
+        let provider = t
+            .table_provider()
+            .await
+            .map_err(df_err(format_args!("cannot read table {layer}.{table}")))?;
+        ctx.register_table(name, provider)
+            .map_err(df_err("cannot register a table"))?;
+        Ok(())
+    }
+}
+
+/// Runs SQL in a session and collects the result (for small results: pages, tests).
+pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, Error> {
+    let df: DataFrame = ctx.sql(sql).await.map_err(df_err("query failed"))?;
+    df.collect().await.map_err(df_err("query failed"))
+}
+
+fn ensure_dir_url(mut url: Url) -> Url {
+    if !url.path().ends_with('/') {
+        let p = format!("{}/", url.path());
+        url.set_path(&p);
+    }
+    url
+}

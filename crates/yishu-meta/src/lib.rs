@@ -1,1 +1,16 @@
-//! yishu-meta
+//! The metadata store: organisations, users and roles, API keys, login sessions and the audit
+//! chain. One implementation over sqlx's `Any` driver serves SQLite (default, WAL) and PostgreSQL
+//! with the same SQL; each backend has its own migrations for the few DDL differences.
+
+pub mod audit;
+pub mod auth;
+pub mod org;
+mod store;
+pub mod testing;
+pub mod user;
+
+pub use audit::{AuditEntry, AuditFilter, AuditRecord, ChainReport};
+pub use auth::{ApiKey, Credential, NewApiKey, Principal};
+pub use org::{NewOrg, Org, OrgKind, OrgLevel};
+pub use store::{Backend, Page, Store, now_ms};
+pub use user::{NewUser, User};

@@ -1,0 +1,296 @@
+//! The audit chain: every security-relevant action is one record whose hash (SM3, GM/T 0004)
+//! covers its fields and the previous record's hash, so any edit or removal breaks the chain at
+//! that record. Appends serialise on the single `audit_head` row, in SQLite and PostgreSQL alike.
+
+use crate::store::{Page, Store, db_err, now_ms};
+use serde::{Deserialize, Serialize};
+use sm3::{Digest, Sm3};
+use sqlx::Row;
+use yishu_types::{Error, ErrorCode, OrgId, UserId};
+
+/// Hash of the (empty) record before the first one.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What a caller records.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub actor_id: Option<UserId>,
+    /// User name, or the name tried in a failed login, or `system`.
+    pub actor_name: String,
+    pub org_id: Option<OrgId>,
+    /// Dotted action name, e.g. `auth.login`, `org.create`, `user.roles`.
+    pub action: String,
+    /// What was acted on, e.g. `org:12`.
+    pub object: String,
+    pub source_ip: String,
+    pub request_id: String,
+    /// `ok`, `denied` or `failed`.
+    pub outcome: String,
+    /// Free text (JSON) with what changed.
+    pub detail: String,
+}
+
+/// A stored record with its place in the chain.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuditRecord {
+    pub seq: i64,
+    pub at: i64,
+    pub actor_id: Option<UserId>,
+    pub actor_name: String,
+    pub org_id: Option<OrgId>,
+    pub action: String,
+    pub object: String,
+    pub source_ip: String,
+    pub request_id: String,
+    pub outcome: String,
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// Filters for reading the log.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    /// Prefix match: `org` finds `org.create` and `org.move`.
+    pub action: Option<String>,
+    pub outcome: Option<String>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+/// Result of walking the chain.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ChainReport {
+    pub records: i64,
+    /// The first record found altered, out of place or missing, with why.
+    pub broken_at: Option<(i64, String)>,
+}
+
+impl ChainReport {
+    pub fn is_intact(&self) -> bool {
+        self.broken_at.is_none()
+    }
+}
+
+/// SM3 over the record's fields, separated by U+001F, and the previous hash.
+pub fn record_hash(prev_hash: &str, seq: i64, at: i64, e: &AuditEntry) -> String {
+    let mut h = Sm3::new();
+    let fields = [
+        prev_hash.to_string(),
+        seq.to_string(),
+        at.to_string(),
+        e.actor_id.map(|u| u.0.to_string()).unwrap_or_default(),
+        e.actor_name.clone(),
+        e.org_id.map(|o| o.0.to_string()).unwrap_or_default(),
+        e.action.clone(),
+        e.object.clone(),
+        e.source_ip.clone(),
+        e.request_id.clone(),
+        e.outcome.clone(),
+        e.detail.clone(),
+    ];
+    for f in &fields {
+        h.update(f.as_bytes());
+        h.update([0x1f]);
+    }
+    hex::encode(h.finalize())
+}
+
+fn record_from_row(r: &sqlx::any::AnyRow) -> Result<AuditRecord, sqlx::Error> {
+    Ok(AuditRecord {
+        seq: r.try_get("seq")?,
+        at: r.try_get("at")?,
+        actor_id: r.try_get::<Option<i64>, _>("actor_id")?.map(UserId),
+        actor_name: r.try_get("actor_name")?,
+        org_id: r.try_get::<Option<i64>, _>("org_id")?.map(OrgId),
+        action: r.try_get("action")?,
+        object: r.try_get("object")?,
+        source_ip: r.try_get("source_ip")?,
+        request_id: r.try_get("request_id")?,
+        outcome: r.try_get("outcome")?,
+        detail: r.try_get("detail")?,
+        prev_hash: r.try_get("prev_hash")?,
+        hash: r.try_get("hash")?,
+    })
+}
+
+impl AuditRecord {
+    fn entry(&self) -> AuditEntry {
+        AuditEntry {
+            actor_id: self.actor_id,
+            actor_name: self.actor_name.clone(),
+            org_id: self.org_id,
+            action: self.action.clone(),
+            object: self.object.clone(),
+            source_ip: self.source_ip.clone(),
+            request_id: self.request_id.clone(),
+            outcome: self.outcome.clone(),
+            detail: self.detail.clone(),
+        }
+    }
+}
+
+const COLUMNS: &str = "seq, at, actor_id, actor_name, org_id, action, object, source_ip, request_id, outcome, detail, prev_hash, hash";
+
+impl Store {
+    /// Appends one record to the chain and returns it.
+    pub async fn audit(&self, e: &AuditEntry) -> Result<AuditRecord, Error> {
+        let mut tx = self.pool.begin().await.map_err(db_err("begin an audit append"))?;
+        // Updating the head first takes the write lock, so concurrent appends queue here.
+        let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, last_hash")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err("advance the audit chain"))?;
+        let seq: i64 = head.try_get("seq").map_err(db_err("read the audit head"))?;
+        let prev: String = head.try_get("last_hash").map_err(db_err("read the audit head"))?;
+        let at = now_ms();
+        let hash = record_hash(&prev, seq, at, e);
+        let sql = format!(
+            "INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(seq)
+            .bind(at)
+            .bind(e.actor_id.map(|u| u.0))
+            .bind(&e.actor_name)
+            .bind(e.org_id.map(|o| o.0))
+            .bind(&e.action)
+            .bind(&e.object)
+            .bind(&e.source_ip)
+            .bind(&e.request_id)
+            .bind(&e.outcome)
+            .bind(&e.detail)
+            .bind(&prev)
+            .bind(&hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("append an audit record"))?;
+        sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1")
+            .bind(&hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("advance the audit chain"))?;
+        tx.commit().await.map_err(db_err("commit an audit record"))?;
+        Ok(AuditRecord {
+            seq,
+            at,
+            actor_id: e.actor_id,
+            actor_name: e.actor_name.clone(),
+            org_id: e.org_id,
+            action: e.action.clone(),
+            object: e.object.clone(),
+            source_ip: e.source_ip.clone(),
+            request_id: e.request_id.clone(),
+            outcome: e.outcome.clone(),
+            detail: e.detail.clone(),
+            prev_hash: prev,
+            hash,
+        })
+    }
+
+    /// Reads the log newest first, filtered and paginated.
+    pub async fn list_audit(&self, f: &AuditFilter, limit: i64, offset: i64) -> Result<Page<AuditRecord>, Error> {
+        let limit = limit.clamp(1, 1000);
+        let offset = offset.max(0);
+        let action_prefix = f.action.as_ref().map(|a| format!("{}%", a.replace(['%', '_'], "")));
+        const WHERE: &str = "WHERE ($1 IS NULL OR actor_name = $1) AND ($2 IS NULL OR action LIKE $2) \
+             AND ($3 IS NULL OR outcome = $3) AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5)";
+        let count_sql = format!("SELECT COUNT(*) FROM audit_log {WHERE}");
+        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql))
+            .bind(f.actor.as_deref())
+            .bind(action_prefix.as_deref())
+            .bind(f.outcome.as_deref())
+            .bind(f.from)
+            .bind(f.to)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err("count audit records"))?;
+        let sql = format!("SELECT {COLUMNS} FROM audit_log {WHERE} ORDER BY seq DESC LIMIT $6 OFFSET $7");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(f.actor.as_deref())
+            .bind(action_prefix.as_deref())
+            .bind(f.outcome.as_deref())
+            .bind(f.from)
+            .bind(f.to)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("read audit records"))?;
+        let items = rows
+            .iter()
+            .map(|r| record_from_row(r).map_err(db_err("read an audit record")))
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, total, limit, offset })
+    }
+
+    /// Walks the whole chain in order and names the first record that was altered or removed.
+    /// Reads in pages so a long log does not sit in memory.
+    pub async fn verify_audit(&self) -> Result<ChainReport, Error> {
+        const PAGE: i64 = 5000;
+        let mut prev = GENESIS.to_string();
+        let mut expected_seq = 1;
+        let mut count = 0;
+        loop {
+            let sql = format!("SELECT {COLUMNS} FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2");
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(expected_seq)
+                .bind(PAGE)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err("read the audit chain"))?;
+            if rows.is_empty() {
+                break;
+            }
+            for r in &rows {
+                let rec = record_from_row(r).map_err(db_err("read an audit record"))?;
+                if rec.seq != expected_seq {
+                    return Ok(broken(count, expected_seq, format!(
+                        "record {expected_seq} is missing (next present is {})", rec.seq
+                    )));
+                }
+                if rec.prev_hash != prev {
+                    return Ok(broken(count, rec.seq, "its link to the previous record was changed".into()));
+                }
+                if record_hash(&prev, rec.seq, rec.at, &rec.entry()) != rec.hash {
+                    return Ok(broken(count, rec.seq, "its content does not match its hash (altered)".into()));
+                }
+                prev = rec.hash;
+                expected_seq += 1;
+                count += 1;
+            }
+        }
+        let head = sqlx::query("SELECT seq, last_hash FROM audit_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err("read the audit head"))?;
+        let head_seq: i64 = head.try_get("seq").map_err(db_err("read the audit head"))?;
+        let head_hash: String = head.try_get("last_hash").map_err(db_err("read the audit head"))?;
+        if head_seq != count || head_hash != prev {
+            return Ok(broken(count, count + 1, format!(
+                "the chain ends at record {count} but {head_seq} were written (records removed from the end)"
+            )));
+        }
+        Ok(ChainReport { records: count, broken_at: None })
+    }
+
+    /// Fails with `audit_chain_broken` unless the chain verifies.
+    pub async fn require_intact_audit(&self) -> Result<ChainReport, Error> {
+        let r = self.verify_audit().await?;
+        match &r.broken_at {
+            None => Ok(r),
+            Some((seq, why)) => Err(Error::new(
+                ErrorCode::AuditChainBroken,
+                format!("audit chain broken at record {seq}: {why}"),
+            )),
+        }
+    }
+}
+
+fn broken(records: i64, seq: i64, why: String) -> ChainReport {
+    ChainReport {
+        records,
+        broken_at: Some((seq, why)),
+    }
+}

@@ -1,0 +1,206 @@
+//! Connection, migrations and the small helpers every table module shares.
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, Executor, SqlSafeStr};
+use std::borrow::Cow;
+use std::sync::Arc;
+use yishu_types::{Error, ErrorCode};
+
+/// Which database holds the metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Handle to the metadata store. Cheap to clone (a pool inside).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    backend: Backend,
+    /// Installation secret that keys the hashes of session tokens and API keys.
+    pub(crate) key_secret: Arc<Vec<u8>>,
+}
+
+/// One page of a listing and the total number of matching rows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Milliseconds since the Unix epoch, the time unit of every stored timestamp.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Maps a database failure to the registry, naming the operation. Unique-constraint violations
+/// become the given conflict code so callers can say "code already taken".
+pub(crate) fn db_err(what: &str) -> impl FnOnce(sqlx::Error) -> Error + '_ {
+    move |e| {
+        tracing::warn!(error = %e, "metadata store: {what}");
+        Error::new(ErrorCode::StoreError, format!("metadata store failed to {what}: {e}"))
+    }
+}
+
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "foundation",
+    include_str!("../migrations/sqlite/0001_foundation.sql"),
+)];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "foundation",
+    include_str!("../migrations/postgres/0001_foundation.sql"),
+)];
+
+impl Store {
+    /// Opens (creating if needed) the store at `url` (`sqlite://path` or `postgres://…`) and
+    /// applies pending migrations.
+    pub async fn open(url: &str) -> Result<Self, Error> {
+        install_default_drivers();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            return Err(Error::new(
+                ErrorCode::ConfigInvalid,
+                format!("database_url must start with sqlite: or postgres://, got '{url}'"),
+            ));
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") && !url.contains(":memory:") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_string(),
+        };
+        let opts = AnyPoolOptions::new().max_connections(match backend {
+            Backend::Sqlite => 8,
+            Backend::Postgres => 16,
+        });
+        let opts = if backend == Backend::Sqlite {
+            opts.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                         PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+        } else {
+            opts
+        };
+        let pool = opts
+            .connect(&url)
+            .await
+            .map_err(|e| Error::new(ErrorCode::StoreError, format!("cannot open metadata store {}: {e}", redact(&url))))?;
+        let mut store = Store {
+            pool,
+            backend,
+            key_secret: Arc::new(Vec::new()),
+        };
+        store.migrate().await?;
+        store.key_secret = Arc::new(store.load_key_secret().await?);
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies the embedded migrations for this backend; safe to call repeatedly.
+    pub async fn migrate(&self) -> Result<(), Error> {
+        let list = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        let migrations = list
+            .iter()
+            .map(|(v, d, sql)| {
+                Migration::new(*v, Cow::Borrowed(*d), MigrationType::Simple, sql.into_sql_str(), false)
+            })
+            .collect();
+        let migrator = Migrator::with_migrations(migrations);
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| Error::new(ErrorCode::StoreError, format!("migration failed: {e}")))
+    }
+
+    /// Reads the installation secret, creating it on first start. Every process sharing the store
+    /// reads the same value, so hashes agree across API nodes.
+    async fn load_key_secret(&self) -> Result<Vec<u8>, Error> {
+        let mut fresh = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut fresh);
+        sqlx::query("INSERT INTO settings (name, value) VALUES ('key_secret', $1) ON CONFLICT (name) DO NOTHING")
+            .bind(hex::encode(fresh))
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("create the installation secret"))?;
+        let v: String = sqlx::query_scalar("SELECT value FROM settings WHERE name = 'key_secret'")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err("read the installation secret"))?;
+        hex::decode(v).map_err(|e| Error::new(ErrorCode::StoreError, format!("installation secret is corrupt: {e}")))
+    }
+
+    /// Closes the pool; pending queries finish first.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Liveness of the store, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(db_err("answer a ping"))
+    }
+}
+
+/// Hides a password in a connection URL before it reaches a log or message.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Store {
+    /// Runs a constant SQL statement. For tests and `yishu` maintenance commands only: the
+    /// statement is a literal, never built from user input.
+    pub async fn raw_execute(&self, sql: &'static str) -> Result<u64, Error> {
+        sqlx::raw_sql(sql)
+            .execute(&self.pool)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(db_err("run a maintenance statement"))
+    }
+
+    /// The statement that removes the append-only guard on the audit log: what an attacker with
+    /// database access would run before editing records. Tests use it to prove `verify` notices.
+    pub fn drop_audit_guard_sql(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;",
+            Backend::Postgres => "DROP TRIGGER audit_log_no_change ON audit_log;",
+        }
+    }
+}

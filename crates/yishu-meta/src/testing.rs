@@ -1,0 +1,70 @@
+//! Throw-away stores for tests: a SQLite file in a temp dir, or a fresh PostgreSQL database on the
+//! server named by `YISHU_TEST_PG` (default `postgres://postgres@127.0.0.1:5432/test`). Each test
+//! gets its own database so tests run in parallel; the database is dropped by [`TestDb::cleanup`].
+
+use crate::Store;
+use sqlx::Connection;
+
+/// The PostgreSQL server tests use.
+pub fn pg_admin_url() -> String {
+    std::env::var("YISHU_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
+/// A database created for one test.
+pub struct TestDb {
+    pub url: String,
+    name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// A SQLite store in a fresh temp directory.
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("meta.db").display());
+        TestDb { url, name: None, _dir: Some(dir) }
+    }
+
+    /// A fresh PostgreSQL database. Fails loudly, never skips, when no server answers.
+    pub async fn postgres() -> Self {
+        install_drivers();
+        let admin = pg_admin_url();
+        let mut conn = sqlx::AnyConnection::connect(&admin).await.unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is not reachable at {admin}: {e}.\n\
+                 Start it (scripts/test installs and starts PostgreSQL when missing) or set YISHU_TEST_PG."
+            )
+        });
+        let name = format!("yishu_t_{}", uuid::Uuid::new_v4().simple());
+        // The name is generated above from hex digits only; identifiers cannot be bound.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        TestDb {
+            url: format!("{base}/{name}"),
+            name: Some(name),
+            _dir: None,
+        }
+    }
+
+    pub async fn open(&self) -> Store {
+        Store::open(&self.url).await.expect("open test store")
+    }
+
+    /// Drops the PostgreSQL database (SQLite temp dirs go with `self`).
+    pub async fn cleanup(self) {
+        if let Some(name) = &self.name
+            && let Ok(mut conn) = sqlx::AnyConnection::connect(&pg_admin_url()).await
+        {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                .execute(&mut conn)
+                .await;
+        }
+    }
+}
+
+fn install_drivers() {
+    sqlx::any::install_default_drivers();
+}
