@@ -31,7 +31,7 @@ pub struct AuditEntry {
 }
 
 /// A stored record with its place in the chain.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct AuditRecord {
     pub seq: i64,
     pub at: i64,
@@ -60,11 +60,18 @@ pub struct AuditFilter {
 }
 
 /// Result of walking the chain.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ChainReport {
     pub records: i64,
     /// The first record found altered, out of place or missing, with why.
-    pub broken_at: Option<(i64, String)>,
+    pub broken_at: Option<Broken>,
+}
+
+/// Where and why the chain breaks.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Broken {
+    pub seq: i64,
+    pub reason: String,
 }
 
 impl ChainReport {
@@ -280,9 +287,9 @@ impl Store {
         let r = self.verify_audit().await?;
         match &r.broken_at {
             None => Ok(r),
-            Some((seq, why)) => Err(Error::new(
+            Some(b) => Err(Error::new(
                 ErrorCode::AuditChainBroken,
-                format!("audit chain broken at record {seq}: {why}"),
+                format!("audit chain broken at record {}: {}", b.seq, b.reason),
             )),
         }
     }
@@ -291,6 +298,6 @@ impl Store {
 fn broken(records: i64, seq: i64, why: String) -> ChainReport {
     ChainReport {
         records,
-        broken_at: Some((seq, why)),
+        broken_at: Some(Broken { seq, reason: why }),
     }
 }

@@ -23,7 +23,7 @@ pub const SESSION_MS: i64 = 12 * 60 * 60 * 1000;
 pub const API_KEY_PREFIX: &str = "ysk_";
 
 /// How the caller proved who they are.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Credential {
     Session,
@@ -31,7 +31,7 @@ pub enum Credential {
 }
 
 /// The authenticated caller of a request.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Principal {
     pub user_id: UserId,
     pub name: String,
@@ -48,7 +48,7 @@ impl Principal {
 }
 
 /// A stored API key (never the secret).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiKey {
     pub id: ApiKeyId,
     pub user_id: UserId,
@@ -62,7 +62,7 @@ pub struct ApiKey {
 }
 
 /// A freshly created key: the secret is shown once and never stored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct NewApiKey {
     pub key: ApiKey,
     pub secret: String,

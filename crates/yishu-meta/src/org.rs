@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use yishu_types::{CreditCode, DivisionCode, Error, ErrorCode, OrgId, division};
 
 /// Whether an org is a platform level or a department.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrgKind {
     Level,
@@ -15,7 +15,7 @@ pub enum OrgKind {
 }
 
 /// The administrative level of a platform-level org.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrgLevel {
     Province,
@@ -61,7 +61,7 @@ impl OrgLevel {
 }
 
 /// A stored organisation.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Org {
     pub id: OrgId,
     pub code: String,
@@ -79,7 +79,8 @@ pub struct Org {
 }
 
 /// What a caller supplies to create an org. Validated by [`Store::create_org`].
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewOrg {
     pub code: String,
     pub name: String,

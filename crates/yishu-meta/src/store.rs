@@ -24,7 +24,7 @@ pub struct Store {
 }
 
 /// One page of a listing and the total number of matching rows.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub total: i64,

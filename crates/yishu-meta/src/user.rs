@@ -11,7 +11,7 @@ use sqlx::any::AnyRow;
 use yishu_types::{Error, ErrorCode, OrgId, Role, UserId};
 
 /// A stored user (never with the password hash).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct User {
     pub id: UserId,
     pub name: String,

@@ -207,7 +207,7 @@ async fn audit_chain_detects_edit(store: &Store) {
     store.raw_execute(store.drop_audit_guard_sql()).await.unwrap();
     store.raw_execute("UPDATE audit_log SET actor_name = 'mallory' WHERE seq = 7").await.unwrap();
     let r = store.verify_audit().await.unwrap();
-    assert_eq!(r.broken_at.as_ref().map(|b| b.0), Some(7), "{r:?}");
+    assert_eq!(r.broken_at.as_ref().map(|b| b.seq), Some(7), "{r:?}");
     assert!(store.require_intact_audit().await.is_err());
 }
 

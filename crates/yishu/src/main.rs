@@ -1,1 +1,301 @@
-fn main() {}
+//! `yishu`: the one binary of the platform. Every command and flag is defined here once; clap
+//! derives `--help` from these definitions.
+
+mod bench;
+mod config;
+mod demo;
+
+use anyhow::{Context, Result, anyhow};
+use clap::{Args, Parser, Subcommand};
+use config::Config;
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use yishu_meta::{AuditEntry, NewOrg, NewUser, OrgLevel, Store};
+use yishu_types::{OrgId, Role};
+
+/// Exit codes, documented in `--help` and the README.
+pub mod exit {
+    /// The command did what was asked.
+    pub const OK: u8 = 0;
+    /// The command failed (message on stderr).
+    pub const FAILED: u8 = 1;
+    /// The command line was wrong (clap prints usage).
+    pub const USAGE: u8 = 2;
+    /// The configuration file or environment is wrong.
+    pub const CONFIG: u8 = 3;
+    /// `audit verify` found the chain altered or truncated.
+    pub const AUDIT_BROKEN: u8 = 4;
+}
+
+#[derive(Parser)]
+#[command(name = "yishu", version, about = "一数 Yishu — government data resource platform", after_help = "Exit codes: 0 ok, 1 failed, 2 usage error, 3 configuration error, 4 audit chain broken.\nEnvironment: YISHU_DATA_DIR, YISHU_LISTEN, YISHU_DATABASE_URL, YISHU_LAKE_ROOT, YISHU_SECURE_COOKIES override the config file.")]
+struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, global = true, env = "YISHU_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API, console and portal over the configured data directory.
+    Serve {
+        /// Listen address (overrides the config).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Generate a small synthetic city, load its organisations and users, and serve it.
+    Demo(demo::DemoArgs),
+    /// Synthetic data generators.
+    #[command(subcommand)]
+    Gen(GenCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage organisations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Apply metadata-store migrations and exit.
+    Migrate,
+    /// Audit-log tools.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Benchmarks that print a comparison table.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum GenCommand {
+    /// A synthetic city's departmental data with injected problems and the ground truth.
+    City(yishu_gen::CityArgs),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user. The password is prompted for, or read from the first line of stdin.
+    Add(UserAdd),
+}
+
+#[derive(Args)]
+struct UserAdd {
+    /// Login name.
+    #[arg(long)]
+    name: String,
+    /// Full name shown in pages.
+    #[arg(long)]
+    display_name: Option<String>,
+    /// Code of the user's organisation.
+    #[arg(long)]
+    org: String,
+    /// Roles (repeat or comma-separate): admin, data_manager, provider_officer, consumer, auditor.
+    #[arg(long = "role", value_delimiter = ',', required = true)]
+    roles: Vec<Role>,
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Add an organisation.
+    Add(OrgAdd),
+    /// List organisations as a tree.
+    List,
+}
+
+#[derive(Args)]
+struct OrgAdd {
+    /// Unique code (ASCII letters, digits, - and _).
+    #[arg(long)]
+    code: String,
+    /// Name, e.g. 成都市公安局.
+    #[arg(long)]
+    name: String,
+    /// For a platform level: province, city or district. Omit for a department.
+    #[arg(long)]
+    level: Option<String>,
+    /// Code of the parent organisation.
+    #[arg(long)]
+    parent: Option<String>,
+    /// 统一社会信用代码 (checked).
+    #[arg(long)]
+    credit_code: Option<String>,
+    /// GB/T 2260 division code.
+    #[arg(long)]
+    division: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the SM3 chain and name the first altered or missing record (exit 4 if broken).
+    Verify,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("YISHU_LOG").unwrap_or_else(|_| "info,sqlx=warn,deltalake=warn,datafusion=warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("yishu: {e:#}");
+            return ExitCode::from(exit::CONFIG);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("yishu: cannot start the runtime: {e}");
+            return ExitCode::from(exit::FAILED);
+        }
+    };
+    match rt.block_on(run(cli.command, config)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("yishu: {e:#}");
+            ExitCode::from(exit::FAILED)
+        }
+    }
+}
+
+/// Opens the metadata store and lake of an installation, creating the data directory.
+pub async fn open(config: &Config) -> Result<(Store, yishu_lake::Lake)> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let store = Store::open(&config.database_url()).await.map_err(|e| anyhow!(e))?;
+    let lake = yishu_lake::Lake::open(&config.lake_root()).map_err(|e| anyhow!(e))?;
+    Ok((store, lake))
+}
+
+async fn run(command: Command, config: Config) -> Result<u8> {
+    match command {
+        Command::Serve { listen } => {
+            let (store, lake) = open(&config).await?;
+            if store.count_users().await.map_err(|e| anyhow!(e))? == 0 {
+                eprintln!("yishu: no users yet. Create the first administrator with:\n  yishu org add --code ROOT --name 数据局 --level city\n  yishu user add --name admin --org ROOT --role admin");
+            }
+            let addr = listen.unwrap_or(config.listen.clone());
+            serve(store, lake, &config, &addr).await?;
+            Ok(exit::OK)
+        }
+        Command::Demo(args) => demo::run(args, config).await,
+        Command::Gen(GenCommand::City(args)) => {
+            let summary = yishu_gen::generate_city(&args, &mut yishu_gen::TermProgress::new()).map_err(|e| anyhow!(e))?;
+            println!("{summary}");
+            Ok(exit::OK)
+        }
+        Command::User(UserCommand::Add(a)) => {
+            let (store, _) = open(&config).await?;
+            let org = store.get_org_by_code(&a.org).await.map_err(|e| anyhow!(e))?;
+            let password = read_password()?;
+            let u = store
+                .create_user(&NewUser { name: a.name, display_name: a.display_name, org_id: org.id, password, roles: a.roles })
+                .await
+                .map_err(|e| anyhow!(e))?;
+            store.audit(&cli_entry("user.create", format!("user:{}", u.id), serde_json::json!({"name": u.name, "roles": u.roles}))).await.map_err(|e| anyhow!(e))?;
+            println!("created user {} (id {}) in {} with roles {:?}", u.name, u.id, org.name, u.roles);
+            Ok(exit::OK)
+        }
+        Command::Org(OrgCommand::Add(a)) => {
+            let (store, _) = open(&config).await?;
+            let parent_id: Option<OrgId> = match &a.parent {
+                Some(code) => Some(store.get_org_by_code(code).await.map_err(|e| anyhow!(e))?.id),
+                None => None,
+            };
+            let level = match a.level.as_deref() {
+                None => None,
+                Some("province") => Some(OrgLevel::Province),
+                Some("city") => Some(OrgLevel::City),
+                Some("district") => Some(OrgLevel::District),
+                Some(other) => return Err(anyhow!("--level must be province, city or district, not '{other}'")),
+            };
+            let o = store
+                .create_org(&NewOrg { code: a.code, name: a.name, kind: None, level, parent_id, credit_code: a.credit_code, division_code: a.division })
+                .await
+                .map_err(|e| anyhow!(e))?;
+            store.audit(&cli_entry("org.create", format!("org:{}", o.id), serde_json::json!({"code": o.code, "name": o.name}))).await.map_err(|e| anyhow!(e))?;
+            println!("created organisation {} {} (id {})", o.code, o.name, o.id);
+            Ok(exit::OK)
+        }
+        Command::Org(OrgCommand::List) => {
+            let (store, _) = open(&config).await?;
+            let orgs = store.list_orgs().await.map_err(|e| anyhow!(e))?;
+            for row in yishu_server::pages::org_tree(&orgs) {
+                let o = &row.org;
+                let state = if o.disabled { " [disabled]" } else { "" };
+                println!("{}{} {}{state}", "  ".repeat(row.depth), o.code, o.name);
+            }
+            Ok(exit::OK)
+        }
+        Command::Migrate => {
+            let (store, _) = open(&config).await?;
+            store.migrate().await.map_err(|e| anyhow!(e))?;
+            println!("metadata store is up to date ({})", yishu_meta::store_redacted_url(&config.database_url()));
+            Ok(exit::OK)
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let (store, _) = open(&config).await?;
+            let r = store.verify_audit().await.map_err(|e| anyhow!(e))?;
+            match r.broken_at {
+                None => {
+                    println!("audit chain intact: {} records", r.records);
+                    Ok(exit::OK)
+                }
+                Some(b) => {
+                    println!("audit chain BROKEN at record {}: {} ({} records verified before it)", b.seq, b.reason, r.records);
+                    Ok(exit::AUDIT_BROKEN)
+                }
+            }
+        }
+        Command::Bench(b) => bench::run(b, config).await,
+    }
+}
+
+/// Serves until SIGTERM or Ctrl-C.
+pub async fn serve(store: Store, lake: yishu_lake::Lake, config: &Config, addr: &str) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    eprintln!("yishu: serving on http://{local} (console http://{local}/console, API docs http://{local}/api/v1/docs/)");
+    let state = yishu_server::AppState::new(store.clone(), lake, yishu_server::ServerConfig { secure_cookies: config.secure_cookies });
+    yishu_server::serve(listener, state, yishu_server::shutdown_signal()).await?;
+    store.close().await;
+    Ok(())
+}
+
+/// An audit entry for an action taken on the command line.
+fn cli_entry(action: &str, object: String, detail: serde_json::Value) -> AuditEntry {
+    let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    AuditEntry {
+        actor_name: format!("cli:{who}"),
+        action: action.into(),
+        object,
+        source_ip: "local".into(),
+        request_id: String::new(),
+        outcome: "ok".into(),
+        detail: detail.to_string(),
+        ..Default::default()
+    }
+}
+
+/// Prompts without echo on a terminal; otherwise reads the first line of stdin.
+fn read_password() -> Result<String> {
+    if std::io::stdin().is_terminal() {
+        let p = rpassword::prompt_password("password: ")?;
+        let again = rpassword::prompt_password("again: ")?;
+        if p != again {
+            return Err(anyhow!("the two passwords differ"));
+        }
+        Ok(p)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+}

@@ -1,0 +1,264 @@
+//! Who is calling and what they may do. A handler names the right it needs in its signature
+//! (`Auth<ManageOrgs>`), so it cannot forget the check: callers without a valid session or API key
+//! get 401, callers without the role get 403 (and an audit record).
+
+use crate::AppState;
+use crate::error::ApiError;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method};
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use yishu_meta::{AuditEntry, Credential, Principal};
+use yishu_types::{ErrorCode, Role};
+
+/// Name of the login session cookie.
+pub const SESSION_COOKIE: &str = "yishu_session";
+/// Header carrying the CSRF token for cookie-authenticated API writes.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A right: the roles that hold it. An empty list means any signed-in user.
+pub trait Right: Send + Sync + 'static {
+    const ROLES: &'static [Role];
+    const NAME: &'static str;
+}
+
+macro_rules! right {
+    ($(#[$doc:meta])* $name:ident, $label:literal, [$($role:ident),*]) => {
+        $(#[$doc])*
+        pub struct $name;
+        impl Right for $name {
+            const ROLES: &'static [Role] = &[$(Role::$role),*];
+            const NAME: &'static str = $label;
+        }
+    };
+}
+
+right!(
+    /// Any signed-in user.
+    SignedIn, "signed_in", []
+);
+right!(
+    /// Create, rename, move and disable organisations.
+    ManageOrgs, "manage_orgs", [Admin]
+);
+right!(
+    /// Create users, change roles, disable accounts.
+    ManageUsers, "manage_users", [Admin]
+);
+right!(
+    /// Read users and the organisation tree in detail.
+    ReadUsers, "read_users", [Admin, DataManager, Auditor]
+);
+right!(
+    /// Read and verify the audit log (三员分立: the auditor, not the administrator).
+    ReadAudit, "read_audit", [Auditor]
+);
+
+/// Request facts every audit record needs.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub source_ip: String,
+    pub request_id: String,
+}
+
+impl RequestMeta {
+    fn from_parts(parts: &Parts) -> Self {
+        let source_ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_default();
+        let request_id = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        RequestMeta { source_ip, request_id }
+    }
+
+    /// An audit entry for this request; the caller fills action, object, outcome and detail.
+    pub fn entry(&self, who: Option<&Principal>, action: &str, object: String, outcome: &str, detail: String) -> AuditEntry {
+        AuditEntry {
+            actor_id: who.map(|p| p.user_id),
+            actor_name: who.map(|p| p.name.clone()).unwrap_or_else(|| "anonymous".into()),
+            org_id: who.map(|p| p.org_id),
+            action: action.into(),
+            object,
+            source_ip: self.source_ip.clone(),
+            request_id: self.request_id.clone(),
+            outcome: outcome.into(),
+            detail,
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(RequestMeta::from_parts(parts))
+    }
+}
+
+/// The authenticated caller, proven to hold right `R`.
+pub struct Auth<R: Right> {
+    pub principal: Principal,
+    /// The session's CSRF token (None for API keys).
+    pub csrf: Option<String>,
+    pub meta: RequestMeta,
+    _right: PhantomData<R>,
+}
+
+impl<R: Right> Auth<R> {
+    /// Wraps a caller whose right was already checked (by the page extractor).
+    pub(crate) fn trusted(principal: Principal, csrf: Option<String>, meta: RequestMeta) -> Self {
+        Auth { principal, csrf, meta, _right: PhantomData }
+    }
+
+    pub fn who(&self) -> &Principal {
+        &self.principal
+    }
+}
+
+/// Reads one cookie from the request headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    if let Some(v) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(v.trim());
+    }
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+}
+
+/// Resolves the caller from an API key or a session cookie, without checking any right.
+pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<(Principal, Option<String>), ApiError> {
+    if let Some(secret) = bearer(&parts.headers) {
+        return state.key_cache.resolve(state, secret).await.map(|p| (p, None));
+    }
+    if let Some(token) = cookie(&parts.headers, SESSION_COOKIE)
+        && let Some((p, csrf)) = state.store.session_principal(token).await?
+    {
+        return Ok((p, Some(csrf)));
+    }
+    Err(ApiError::new(
+        ErrorCode::Unauthenticated,
+        "sign in, or send an API key in the Authorization: Bearer header",
+    ))
+}
+
+impl<R: Right> FromRequestParts<AppState> for Auth<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let meta = RequestMeta::from_parts(parts);
+        let (principal, csrf) = authenticate(state, parts).await?;
+        check_csrf(parts, &principal, csrf.as_deref())?;
+        check_right::<R>(state, &principal, &meta, parts.uri.path()).await?;
+        Ok(Auth { principal, csrf, meta, _right: PhantomData })
+    }
+}
+
+/// Cookie-authenticated writes must echo the session's CSRF token in a header.
+fn check_csrf(parts: &Parts, p: &Principal, csrf: Option<&str>) -> Result<(), ApiError> {
+    let writes = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if !writes || p.credential != Credential::Session {
+        return Ok(());
+    }
+    let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+    match (sent, csrf) {
+        (Some(s), Some(c)) if constant_eq(s, c) => Ok(()),
+        _ => Err(ApiError::new(
+            ErrorCode::CsrfMismatch,
+            format!("cookie-authenticated writes must send the session's CSRF token in the {CSRF_HEADER} header"),
+        )),
+    }
+}
+
+/// Refuses (and audits) a caller without one of the right's roles.
+pub async fn check_right<R: Right>(state: &AppState, p: &Principal, meta: &RequestMeta, path: &str) -> Result<(), ApiError> {
+    if R::ROLES.is_empty() || R::ROLES.iter().any(|r| p.has(*r)) {
+        return Ok(());
+    }
+    let entry = meta.entry(Some(p), "access.denied", path.to_string(), "denied", format!("{{\"right\":\"{}\"}}", R::NAME));
+    state.store.audit(&entry).await?;
+    let roles: Vec<&str> = R::ROLES.iter().map(|r| r.as_str()).collect();
+    Err(ApiError::new(
+        ErrorCode::Forbidden,
+        format!("this needs the right '{}' (role {}); you have {:?}", R::NAME, roles.join(" or "), p.roles),
+    ))
+}
+
+/// Compares two secrets in time independent of where they differ.
+pub fn constant_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A short-lived cache of API key → caller, so a request with a known key costs one hash and a map
+/// lookup instead of three queries. Entries live [`KeyCache::TTL`]; revocations and role changes in
+/// this process clear it at once, other processes see them within the TTL.
+#[derive(Default)]
+pub struct KeyCache {
+    entries: Mutex<HashMap<String, (Principal, Instant)>>,
+}
+
+impl KeyCache {
+    pub const TTL: Duration = Duration::from_secs(5);
+    const MAX: usize = 10_000;
+
+    pub async fn resolve(&self, state: &AppState, secret: &str) -> Result<Principal, ApiError> {
+        let hash = state.store.secret_hash(secret);
+        if let Ok(map) = self.entries.lock()
+            && let Some((p, at)) = map.get(&hash)
+            && at.elapsed() < Self::TTL
+        {
+            return Ok(p.clone());
+        }
+        let p = match state.store.api_key_principal(secret).await {
+            Ok(p) => p,
+            Err(e) => {
+                let meta = RequestMeta { source_ip: String::new(), request_id: String::new() };
+                let prefix: String = secret.chars().take(12).collect();
+                let entry = meta.entry(None, "auth.api_key_rejected", format!("key:{prefix}"), "denied", format!("{{\"code\":\"{}\"}}", e.code));
+                state.store.audit(&entry).await?;
+                return Err(e.into());
+            }
+        };
+        if let Credential::ApiKey { id } = p.credential {
+            let store = state.store.clone();
+            tokio::spawn(async move {
+                let _ = store.touch_api_key(id).await;
+            });
+        }
+        if let Ok(mut map) = self.entries.lock() {
+            if map.len() >= Self::MAX {
+                map.clear();
+            }
+            map.insert(hash, (p.clone(), Instant::now()));
+        }
+        Ok(p)
+    }
+
+    /// Forgets every cached key (after a revoke, a role change or a disable).
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.entries.lock() {
+            map.clear();
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The one message catalog for pages: each key has a Chinese (default) and an English text.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+/// Page language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+}
+
+const MESSAGES: &[(&str, &str, &str)] = &[
+    ("app.name", "一数 · 政务数据资源平台", "Yishu · Government Data Resource Platform"),
+    ("app.short", "一数", "Yishu"),
+    ("app.motto", "一数一源、多源校核", "One datum, one source; every other source cross-checks"),
+    ("nav.overview", "概览", "Overview"),
+    ("nav.catalog", "目录", "Catalog"),
+    ("nav.collect", "归集", "Collection"),
+    ("nav.quality", "质量", "Quality"),
+    ("nav.fusion", "融合/基础库", "Fusion / base libraries"),
+    ("nav.share", "共享", "Sharing"),
+    ("nav.open", "开放", "Open data"),
+    ("nav.audit", "审计", "Audit"),
+    ("nav.system", "系统管理", "System"),
+    ("nav.orgs", "组织机构", "Organisations"),
+    ("nav.users", "用户与角色", "Users and roles"),
+    ("nav.keys", "我的 API 密钥", "My API keys"),
+    ("nav.soon", "即将推出", "Coming soon"),
+    ("nav.logout", "退出登录", "Sign out"),
+    ("nav.lang", "English", "中文"),
+    ("nav.api_docs", "API 文档", "API docs"),
+    ("login.title", "登录", "Sign in"),
+    ("login.name", "用户名", "User name"),
+    ("login.password", "密码", "Password"),
+    ("login.submit", "登录", "Sign in"),
+    ("portal.title", "公共数据开放门户", "Open data portal"),
+    ("portal.intro", "本平台汇聚各部门政务数据资源，统一编目、归集、治理、共享与开放。", "This platform gathers the data resources of every department to catalog, collect, govern, share and open them in one place."),
+    ("portal.console", "进入管理控制台", "Open the console"),
+    ("overview.title", "平台概览", "Platform overview"),
+    ("overview.orgs", "组织机构", "Organisations"),
+    ("overview.users", "用户", "Users"),
+    ("overview.audit", "审计记录", "Audit records"),
+    ("overview.welcome", "欢迎", "Welcome"),
+    ("overview.roles", "角色", "Roles"),
+    ("orgs.title", "组织机构", "Organisations"),
+    ("orgs.code", "编码", "Code"),
+    ("orgs.name", "名称", "Name"),
+    ("orgs.kind", "类型", "Kind"),
+    ("orgs.level", "层级", "Level"),
+    ("orgs.parent", "上级", "Parent"),
+    ("orgs.credit_code", "统一社会信用代码", "Unified social credit code"),
+    ("orgs.division", "行政区划代码", "Division code"),
+    ("orgs.status", "状态", "Status"),
+    ("orgs.create", "新建组织", "New organisation"),
+    ("orgs.kind.level", "行政层级", "Platform level"),
+    ("orgs.kind.department", "委办局", "Department"),
+    ("orgs.level.province", "省", "Province"),
+    ("orgs.level.city", "市", "City"),
+    ("orgs.level.district", "区县", "District"),
+    ("orgs.none", "（无）", "(none)"),
+    ("orgs.rename", "改名", "Rename"),
+    ("orgs.move", "移动到", "Move under"),
+    ("orgs.disable", "停用", "Disable"),
+    ("orgs.enable", "启用", "Enable"),
+    ("status.active", "启用", "Active"),
+    ("status.disabled", "停用", "Disabled"),
+    ("users.title", "用户与角色", "Users and roles"),
+    ("users.name", "用户名", "User name"),
+    ("users.display_name", "姓名", "Full name"),
+    ("users.org", "所属组织", "Organisation"),
+    ("users.roles", "角色", "Roles"),
+    ("users.password", "初始密码（至少10位）", "Initial password (10+ characters)"),
+    ("users.create", "新建用户", "New user"),
+    ("users.save_roles", "保存角色", "Save roles"),
+    ("keys.title", "我的 API 密钥", "My API keys"),
+    ("keys.name", "名称", "Name"),
+    ("keys.prefix", "前缀", "Prefix"),
+    ("keys.created", "创建时间", "Created"),
+    ("keys.expires", "过期时间", "Expires"),
+    ("keys.days", "有效天数（留空为不过期）", "Valid for days (blank: no expiry)"),
+    ("keys.state", "状态", "State"),
+    ("keys.create", "创建密钥", "Create key"),
+    ("keys.revoke", "吊销", "Revoke"),
+    ("keys.revoked", "已吊销", "Revoked"),
+    ("keys.never", "永不", "Never"),
+    ("keys.secret_once", "请立即保存此密钥，它只显示这一次：", "Store this key now; it is shown only once:"),
+    ("audit.title", "审计日志", "Audit log"),
+    ("audit.seq", "序号", "No."),
+    ("audit.at", "时间", "Time"),
+    ("audit.actor", "操作人", "Actor"),
+    ("audit.action", "操作", "Action"),
+    ("audit.object", "对象", "Object"),
+    ("audit.ip", "来源IP", "Source IP"),
+    ("audit.outcome", "结果", "Outcome"),
+    ("audit.detail", "详情", "Detail"),
+    ("audit.filter", "筛选", "Filter"),
+    ("audit.verify", "校验审计链", "Verify the chain"),
+    ("audit.intact", "审计链完整", "The audit chain is intact"),
+    ("audit.broken", "审计链被篡改", "The audit chain is broken"),
+    ("audit.records", "条记录", "records"),
+    ("common.submit", "提交", "Submit"),
+    ("common.total", "共", "Total"),
+    ("common.prev", "上一页", "Previous"),
+    ("common.next", "下一页", "Next"),
+    ("common.error", "操作失败", "Failed"),
+    ("common.saved", "已保存", "Saved"),
+    ("common.forbidden", "您没有执行此操作的权限。", "You do not have the right to do this."),
+    ("common.actions", "操作", "Actions"),
+];
+
+static CATALOG: LazyLock<HashMap<&'static str, (&'static str, &'static str)>> =
+    LazyLock::new(|| MESSAGES.iter().map(|(k, zh, en)| (*k, (*zh, *en))).collect());
+
+/// Translator handed to templates: `{{ t.t("nav.orgs") }}`.
+#[derive(Debug, Clone, Copy)]
+pub struct Tr {
+    pub lang: Lang,
+}
+
+impl Tr {
+    /// The text for `key`; an unknown key shows itself so a missing translation is visible.
+    pub fn t<'a>(&self, key: &'a str) -> &'a str {
+        match CATALOG.get(key) {
+            Some((zh, en)) => match self.lang {
+                Lang::Zh => zh,
+                Lang::En => en,
+            },
+            None => key,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.lang.code()
+    }
+
+    /// The other language's query value for the switch link.
+    pub fn other(&self) -> &'static str {
+        match self.lang {
+            Lang::Zh => "en",
+            Lang::En => "zh",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_unique_and_complete() {
+        let mut seen = std::collections::HashSet::new();
+        for (k, zh, en) in MESSAGES {
+            assert!(seen.insert(k), "duplicate key {k}");
+            assert!(!zh.is_empty() && !en.is_empty(), "{k} lacks a text");
+        }
+        assert_eq!(Tr { lang: Lang::En }.t("nav.orgs"), "Organisations");
+        assert_eq!(Tr { lang: Lang::Zh }.t("nav.orgs"), "组织机构");
+        assert_eq!(Tr { lang: Lang::Zh }.t("no.such"), "no.such");
+    }
+}

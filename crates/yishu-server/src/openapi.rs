@@ -1,0 +1,32 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations, and the vendored Swagger UI.
+
+use crate::AppState;
+use crate::routes::{api_keys, audit, me, orgs, session, users};
+use axum::Router;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Yishu (一数) API", description = "Government data resource platform. Every failure answers {\"error\":{\"code\",\"message\",\"request_id\"}}."),
+    paths(
+        session::login, session::logout, me::get_me,
+        api_keys::list, api_keys::create, api_keys::revoke,
+        orgs::list, orgs::get, orgs::create, orgs::update,
+        users::list, users::get, users::create, users::update,
+        audit::list, audit::verify,
+    ),
+    components(schemas(crate::error::ErrorBody, yishu_types::Role, yishu_meta::OrgKind, yishu_meta::OrgLevel)),
+    tags(
+        (name = "auth", description = "Sessions and the caller"),
+        (name = "api-keys", description = "Keys for programs"),
+        (name = "orgs", description = "Organisations: levels and departments"),
+        (name = "users", description = "Users and roles"),
+        (name = "audit", description = "The SM3-chained audit log"),
+    )
+)]
+pub struct ApiDoc;
+
+pub fn router() -> Router<AppState> {
+    Router::new().merge(SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", ApiDoc::openapi()))
+}

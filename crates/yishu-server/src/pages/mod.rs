@@ -1,0 +1,184 @@
+//! Server-rendered pages compiled into the binary: the public portal at `/` and the console at
+//! `/console`. Templates are checked at compile time (askama); CSS is embedded; nothing is fetched
+//! from outside, so the pages work on an air-gapped intranet.
+
+mod audit;
+mod console;
+mod keys;
+mod orgs;
+pub use orgs::{TreeRow, tree as org_tree};
+mod users;
+
+use crate::AppState;
+use crate::auth::{Auth, RequestMeta, Right, authenticate, check_right, constant_eq, cookie};
+use crate::i18n::{Lang, Tr};
+use askama::Template;
+use axum::Router;
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use yishu_meta::Principal;
+use yishu_types::Role;
+
+/// Cookie holding the chosen page language.
+pub const LANG_COOKIE: &str = "yishu_lang";
+const CSS: &str = include_str!("../../static/app.css");
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(portal))
+        .route("/static/app.css", get(css))
+        .route("/console/lang", get(switch_lang))
+        .route("/console/login", get(console::login_page).post(console::login_submit))
+        .route("/console/logout", post(console::logout))
+        .route("/console", get(console::overview))
+        .route("/console/orgs", get(orgs::page).post(orgs::create))
+        .route("/console/orgs/{id}", post(orgs::update))
+        .route("/console/users", get(users::page).post(users::create))
+        .route("/console/users/{id}", post(users::update))
+        .route("/console/keys", get(keys::page).post(keys::create))
+        .route("/console/keys/{id}/revoke", post(keys::revoke))
+        .route("/console/audit", get(audit::page))
+}
+
+/// The page language: the `yishu_lang` cookie, else Chinese.
+pub fn lang(headers: &HeaderMap) -> Tr {
+    let lang = match cookie(headers, LANG_COOKIE) {
+        Some("en") => Lang::En,
+        _ => Lang::Zh,
+    };
+    Tr { lang }
+}
+
+/// What every console page shows around its content.
+pub struct Chrome {
+    pub t: Tr,
+    pub user: Option<Principal>,
+    pub csrf: String,
+    pub active: &'static str,
+    pub path: String,
+    pub flash: Option<String>,
+    pub error: Option<String>,
+}
+
+impl Chrome {
+    pub fn is(&self, role: &str) -> bool {
+        self.user
+            .as_ref()
+            .is_some_and(|u| u.roles.iter().any(|r| r.as_str() == role))
+    }
+
+    pub fn roles_text(&self) -> String {
+        self.user
+            .as_ref()
+            .map(|u| role_labels(self.t, &u.roles))
+            .unwrap_or_default()
+    }
+}
+
+/// Roles in the page language, joined.
+pub fn role_labels(t: Tr, roles: &[Role]) -> String {
+    roles
+        .iter()
+        .map(|r| match t.lang {
+            Lang::Zh => r.label_zh(),
+            Lang::En => r.label_en(),
+        })
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
+/// A console caller holding right `R`. Unauthenticated callers are sent to the login page; callers
+/// without the right get a 403 page (and an audit record).
+pub struct PageAuth<R: Right> {
+    pub auth: Auth<R>,
+    pub chrome: Chrome,
+}
+
+impl<R: Right> FromRequestParts<AppState> for PageAuth<R> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let t = lang(&parts.headers);
+        let meta = RequestMeta::from_request_parts(parts, state).await.unwrap_or_else(|e| match e {});
+        let path = parts.uri.path().to_string();
+        let Ok((principal, csrf)) = authenticate(state, parts).await else {
+            return Err(Redirect::to("/console/login").into_response());
+        };
+        if check_right::<R>(state, &principal, &meta, &path).await.is_err() {
+            let chrome = Chrome { t, user: Some(principal), csrf: csrf.unwrap_or_default(), active: "", path, flash: None, error: Some(t.t("common.forbidden").to_string()) };
+            return Err((StatusCode::FORBIDDEN, render(&Message { c: chrome })).into_response());
+        }
+        let chrome = Chrome { t, user: Some(principal.clone()), csrf: csrf.clone().unwrap_or_default(), active: "", path, flash: None, error: None };
+        Ok(PageAuth { auth: Auth::trusted(principal, csrf, meta), chrome })
+    }
+}
+
+impl<R: Right> PageAuth<R> {
+    /// Checks the `_csrf` field of a submitted form against the session.
+    pub fn csrf_ok(&self, sent: &str) -> bool {
+        self.auth.csrf.as_deref().is_some_and(|c| constant_eq(c, sent))
+    }
+}
+
+/// Renders a template, turning a template error into a 500 page.
+pub fn render<T: Template>(t: &T) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "page rendering failed").into_response()
+        }
+    }
+}
+
+/// A console page with only a message (403 and similar).
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct Message {
+    pub c: Chrome,
+}
+
+#[derive(Template)]
+#[template(path = "portal.html")]
+struct Portal {
+    t: Tr,
+}
+
+async fn portal(headers: HeaderMap) -> Response {
+    render(&Portal { t: lang(&headers) })
+}
+
+async fn css() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], CSS)
+}
+
+#[derive(Deserialize)]
+struct LangQuery {
+    to: String,
+    back: Option<String>,
+}
+
+/// Sets the language cookie and returns to the page the user was on (only local paths).
+async fn switch_lang(Query(q): Query<LangQuery>) -> Response {
+    let lang = if q.to == "en" { "en" } else { "zh" };
+    let back = q
+        .back
+        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
+        .unwrap_or_else(|| "/console".into());
+    (
+        [(header::SET_COOKIE, format!("{LANG_COOKIE}={lang}; Path=/; SameSite=Lax; Max-Age=31536000"))],
+        Redirect::to(&back),
+    )
+        .into_response()
+}
+
+/// Formats epoch milliseconds as local wall time for tables.
+pub fn fmt_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| unreachable!("+8h is valid"))).format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,28 @@
+//! `/api/v1/...`: one module per resource, mirroring the URL.
+
+pub mod api_keys;
+pub mod audit;
+pub mod health;
+pub mod me;
+pub mod orgs;
+pub mod session;
+pub mod users;
+
+use crate::AppState;
+use axum::Router;
+use axum::routing::{delete, get, post};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", post(session::login))
+        .route("/auth/logout", post(session::logout))
+        .route("/me", get(me::get_me))
+        .route("/me/api-keys", get(api_keys::list).post(api_keys::create))
+        .route("/me/api-keys/{id}", delete(api_keys::revoke))
+        .route("/orgs", get(orgs::list).post(orgs::create))
+        .route("/orgs/{id}", get(orgs::get).patch(orgs::update))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}", get(users::get).patch(users::update))
+        .route("/audit", get(audit::list))
+        .route("/audit/verify", get(audit::verify))
+}
