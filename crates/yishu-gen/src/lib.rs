@@ -462,3 +462,13 @@ impl City {
 
 mod departments;
 mod inject;
+
+/// A valid 统一社会信用代码 for a government body (登记管理部门 1 = 机构编制, 类别 1 = 机关),
+/// derived from `index` so demo organisations get stable codes.
+pub fn government_credit_code(index: u32, division: &str) -> String {
+    let body = format!("{:08}", 10_000_000 + index * 7919 % 89_999_999);
+    let oc = org_check_char(body.as_bytes()).unwrap_or('0');
+    let first17 = format!("11{division}{body}{oc}");
+    let cc = credit_check_char(first17.as_bytes()).unwrap_or('0');
+    format!("{first17}{cc}")
+}

@@ -187,7 +187,7 @@ async fn run(command: Command, config: Config) -> Result<u8> {
         }
         Command::Demo(args) => demo::run(args, config).await,
         Command::Gen(GenCommand::City(args)) => {
-            let summary = yishu_gen::generate_city(&args, &mut yishu_gen::TermProgress::new()).map_err(|e| anyhow!(e))?;
+            let summary = yishu_gen::generate_city(&args, &mut yishu_gen::TermProgress::new()).await.map_err(|e| anyhow!(e))?;
             println!("{summary}");
             Ok(exit::OK)
         }
@@ -270,7 +270,7 @@ pub async fn serve(store: Store, lake: yishu_lake::Lake, config: &Config, addr: 
 }
 
 /// An audit entry for an action taken on the command line.
-fn cli_entry(action: &str, object: String, detail: serde_json::Value) -> AuditEntry {
+pub(crate) fn cli_entry(action: &str, object: String, detail: serde_json::Value) -> AuditEntry {
     let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     AuditEntry {
         actor_name: format!("cli:{who}"),
