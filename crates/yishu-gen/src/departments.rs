@@ -56,7 +56,13 @@ impl Sink for Json<'_> {
 }
 
 /// Writes an injected row (and its duplicate), logging problems and subjects at their locations.
-fn emit(sink: &mut dyn Sink, truth: &mut Truth, file: &str, inj: Injected, subject: Option<(&str, &str)>) -> Result<String, GenError> {
+fn emit(
+    sink: &mut dyn Sink,
+    truth: &mut Truth,
+    file: &str,
+    inj: Injected,
+    subject: Option<(&str, &str)>,
+) -> Result<String, GenError> {
     let loc = sink.put(&inj.row)?;
     if let Some(p) = &inj.problem {
         truth.problem(file, &loc, p.column, p.kind, &p.true_value, &p.given)?;
@@ -81,10 +87,38 @@ fn d(date: NaiveDate) -> Cell {
 impl City {
     /// 公安 household register: CSV in GB18030 with codes for sex (GB/T 2261.1), ethnicity
     /// (GB 3304) and marital status (GB/T 2261.2).
-    pub(crate) fn write_gongan(&mut self, out: &Path, rate: f64, rng: &mut ChaCha8Rng, truth: &mut Truth) -> Result<usize, GenError> {
+    pub(crate) fn write_gongan(
+        &mut self,
+        out: &Path,
+        rate: f64,
+        rng: &mut ChaCha8Rng,
+        truth: &mut Truth,
+    ) -> Result<usize, GenError> {
         const FILE: &str = "gongan_huji.csv";
-        let mut w = CsvOut::create(&out.join(FILE), Encoding::Gb18030, &["公民身份号码", "姓名", "性别", "民族", "出生日期", "婚姻状况", "住址", "行政区划代码", "户籍状态", "注销原因", "注销日期"])?;
-        let cols = Cols { id: Some((0, "公民身份号码")), name: Some((1, "姓名")), date: Some((4, "出生日期")), text: Some((6, "住址")), number: None };
+        let mut w = CsvOut::create(
+            &out.join(FILE),
+            Encoding::Gb18030,
+            &[
+                "公民身份号码",
+                "姓名",
+                "性别",
+                "民族",
+                "出生日期",
+                "婚姻状况",
+                "住址",
+                "行政区划代码",
+                "户籍状态",
+                "注销原因",
+                "注销日期",
+            ],
+        )?;
+        let cols = Cols {
+            id: Some((0, "公民身份号码")),
+            name: Some((1, "姓名")),
+            date: Some((4, "出生日期")),
+            text: Some((6, "住址")),
+            number: None,
+        };
         for i in 0..self.people.len() {
             let p = &self.people[i];
             let unreported = self.unreported_deaths.contains(&i);
@@ -92,7 +126,11 @@ impl City {
             let true_marital = p.marital(&self.people);
             // 公安 sometimes keeps a stale marital status that 民政's registrations contradict.
             let conflict = p.spouse.is_some() && rng.random_bool((rate / 2.0).min(1.0));
-            let marital = if conflict { if true_marital == "20" { "10" } else { "20" } } else { true_marital };
+            let marital = if conflict {
+                if true_marital == "20" { "10" } else { "20" }
+            } else {
+                true_marital
+            };
             let row = vec![
                 p.id.clone().into(),
                 p.name.clone().into(),
@@ -104,13 +142,32 @@ impl City {
                 p.division.into(),
                 (if death.is_some() { "注销" } else { "正常" }).into(),
                 (if death.is_some() { "死亡" } else { "" }).into(),
-                Cell::S(death.map(|x| x.format("%Y-%m-%d").to_string()).unwrap_or_default()),
+                Cell::S(
+                    death
+                        .map(|x| x.format("%Y-%m-%d").to_string())
+                        .unwrap_or_default(),
+                ),
             ];
-            let inj = if conflict || unreported { Injected { row, problem: None, dup: None } } else { inject::maybe(rng, rate, row, cols) };
+            let inj = if conflict || unreported {
+                Injected {
+                    row,
+                    problem: None,
+                    dup: None,
+                }
+            } else {
+                inject::maybe(rng, rate, row, cols)
+            };
             let id = self.people[i].id.clone();
             let loc = emit(&mut w, truth, FILE, inj, Some(("person", &id)))?;
             if conflict {
-                truth.problem(FILE, &loc, "婚姻状况", "conflict_marital_status", true_marital, marital)?;
+                truth.problem(
+                    FILE,
+                    &loc,
+                    "婚姻状况",
+                    "conflict_marital_status",
+                    true_marital,
+                    marital,
+                )?;
             }
             if unreported {
                 truth.problem(FILE, &loc, "户籍状态", "death_not_reported", "注销", "正常")?;
@@ -120,49 +177,131 @@ impl City {
     }
 
     /// 民政 registrations: marriages/divorces and deaths, two sheets of one workbook.
-    pub(crate) fn write_minzheng(&mut self, out: &Path, rate: f64, rng: &mut ChaCha8Rng, truth: &mut Truth) -> Result<usize, GenError> {
+    pub(crate) fn write_minzheng(
+        &mut self,
+        out: &Path,
+        rate: f64,
+        rng: &mut ChaCha8Rng,
+        truth: &mut Truth,
+    ) -> Result<usize, GenError> {
         const FILE: &str = "minzheng_hunyin.xlsx";
         let mut book = XlsxOut::new();
-        let marriages = book.sheet("婚姻登记", &["登记类型", "男方身份号码", "男方姓名", "女方身份号码", "女方姓名", "登记日期", "登记机关"])?;
+        let marriages = book.sheet(
+            "婚姻登记",
+            &[
+                "登记类型",
+                "男方身份号码",
+                "男方姓名",
+                "女方身份号码",
+                "女方姓名",
+                "登记日期",
+                "登记机关",
+            ],
+        )?;
         let deaths = book.sheet("死亡登记", &["身份号码", "姓名", "死亡日期", "登记机关"])?;
-        let cols = Cols { id: Some((1, "男方身份号码")), name: Some((2, "男方姓名")), date: Some((5, "登记日期")), text: Some((6, "登记机关")), number: None };
+        let cols = Cols {
+            id: Some((1, "男方身份号码")),
+            name: Some((2, "男方姓名")),
+            date: Some((5, "登记日期")),
+            text: Some((6, "登记机关")),
+            number: None,
+        };
         let mut rows = 0;
         let mut formula_done = false;
         for i in 0..self.people.len() {
             let p = &self.people[i];
-            let (Some(s), Some(on)) = (p.spouse, p.married_on) else { continue };
+            let (Some(s), Some(on)) = (p.spouse, p.married_on) else {
+                continue;
+            };
             if p.sex != 1 {
                 continue;
             }
             let w = &self.people[s];
             let office = format!("成都市{}民政局婚姻登记处", self.division_name(p.division));
             let mk = |kind: &str, date: NaiveDate| -> Vec<Cell> {
-                vec![kind.into(), p.id.clone().into(), p.name.clone().into(), w.id.clone().into(), w.name.clone().into(), Cell::Date(date), office.clone().into()]
+                vec![
+                    kind.into(),
+                    p.id.clone().into(),
+                    p.name.clone().into(),
+                    w.id.clone().into(),
+                    w.name.clone().into(),
+                    Cell::Date(date),
+                    office.clone().into(),
+                ]
             };
             let pair = format!("{}+{}", p.id, w.id);
             let row = mk("结婚", on);
             let divorced = p.divorced_on;
             let inj = inject::maybe(rng, rate, row, cols);
-            emit(&mut Sheet { book: &mut book, idx: marriages }, truth, FILE, inj, Some(("marriage", &pair)))?;
+            emit(
+                &mut Sheet {
+                    book: &mut book,
+                    idx: marriages,
+                },
+                truth,
+                FILE,
+                inj,
+                Some(("marriage", &pair)),
+            )?;
             rows += 1;
             if let Some(dv) = divorced {
                 let row = mk("离婚", dv);
-                emit(&mut Sheet { book: &mut book, idx: marriages }, truth, FILE, Injected { row, problem: None, dup: None }, Some(("marriage", &pair)))?;
+                emit(
+                    &mut Sheet {
+                        book: &mut book,
+                        idx: marriages,
+                    },
+                    truth,
+                    FILE,
+                    Injected {
+                        row,
+                        problem: None,
+                        dup: None,
+                    },
+                    Some(("marriage", &pair)),
+                )?;
                 rows += 1;
             }
             if !formula_done && rate > 0.0 {
                 // A hand-edited cell whose formula lost its reference (#REF!).
                 book.formula_error(marriages, 7)?;
-                truth.problem(FILE, &format!("婚姻登记!{}", rows + 1), "H", "formula_error", "", "#REF!")?;
+                truth.problem(
+                    FILE,
+                    &format!("婚姻登记!{}", rows + 1),
+                    "H",
+                    "formula_error",
+                    "",
+                    "#REF!",
+                )?;
                 formula_done = true;
             }
         }
-        let dcols = Cols { id: Some((0, "身份号码")), name: Some((1, "姓名")), date: Some((2, "死亡日期")), text: None, number: None };
+        let dcols = Cols {
+            id: Some((0, "身份号码")),
+            name: Some((1, "姓名")),
+            date: Some((2, "死亡日期")),
+            text: None,
+            number: None,
+        };
         for p in &self.people {
             let Some(dd) = p.death else { continue };
-            let row = vec![p.id.clone().into(), p.name.clone().into(), Cell::Date(dd), format!("成都市{}民政局", self.division_name(p.division)).into()];
+            let row = vec![
+                p.id.clone().into(),
+                p.name.clone().into(),
+                Cell::Date(dd),
+                format!("成都市{}民政局", self.division_name(p.division)).into(),
+            ];
             let inj = inject::maybe(rng, rate, row, dcols);
-            emit(&mut Sheet { book: &mut book, idx: deaths }, truth, FILE, inj, Some(("person", &p.id)))?;
+            emit(
+                &mut Sheet {
+                    book: &mut book,
+                    idx: deaths,
+                },
+                truth,
+                FILE,
+                inj,
+                Some(("person", &p.id)),
+            )?;
             rows += 1;
         }
         let counts = book.save(&out.join(FILE))?;
@@ -170,59 +309,205 @@ impl City {
     }
 
     /// 人社 social-insurance enrolment: UTF-8 CSV with the employer's credit code.
-    pub(crate) fn write_renshe(&mut self, out: &Path, rate: f64, rng: &mut ChaCha8Rng, truth: &mut Truth) -> Result<usize, GenError> {
+    pub(crate) fn write_renshe(
+        &mut self,
+        out: &Path,
+        rate: f64,
+        rng: &mut ChaCha8Rng,
+        truth: &mut Truth,
+    ) -> Result<usize, GenError> {
         const FILE: &str = "renshe_canbao.csv";
-        let mut w = CsvOut::create(&out.join(FILE), Encoding::Utf8, &["身份证号", "姓名", "单位统一社会信用代码", "单位名称", "险种", "参保日期", "缴费状态", "更新时间"])?;
-        let cols = Cols { id: Some((0, "身份证号")), name: Some((1, "姓名")), date: Some((5, "参保日期")), text: Some((3, "单位名称")), number: None };
+        let mut w = CsvOut::create(
+            &out.join(FILE),
+            Encoding::Utf8,
+            &[
+                "身份证号",
+                "姓名",
+                "单位统一社会信用代码",
+                "单位名称",
+                "险种",
+                "参保日期",
+                "缴费状态",
+                "更新时间",
+            ],
+        )?;
+        let cols = Cols {
+            id: Some((0, "身份证号")),
+            name: Some((1, "姓名")),
+            date: Some((5, "参保日期")),
+            text: Some((3, "单位名称")),
+            number: None,
+        };
         let t = today();
         for k in 0..self.employment.len() {
             let (pi, ei, since) = self.employment[k];
             let (p, e) = (&self.people[pi], &self.entities[ei]);
             let stale = rng.random_bool((rate / 2.0).min(1.0));
-            let updated = if stale { since.min(t - Duration::days(800)) } else { t - Duration::days(rng.random_range(0..60)) };
-            let row = vec![p.id.clone().into(), p.name.clone().into(), e.code.clone().into(), e.name.clone().into(), "城镇职工基本养老保险".into(), d(since), "正常缴费".into(), d(updated)];
-            let inj = if stale { Injected { row, problem: None, dup: None } } else { inject::maybe(rng, rate, row, cols) };
-            let loc = emit(&mut w, truth, FILE, inj, Some(("person", &self.people[pi].id)))?;
+            let updated = if stale {
+                since.min(t - Duration::days(800))
+            } else {
+                t - Duration::days(rng.random_range(0..60))
+            };
+            let row = vec![
+                p.id.clone().into(),
+                p.name.clone().into(),
+                e.code.clone().into(),
+                e.name.clone().into(),
+                "城镇职工基本养老保险".into(),
+                d(since),
+                "正常缴费".into(),
+                d(updated),
+            ];
+            let inj = if stale {
+                Injected {
+                    row,
+                    problem: None,
+                    dup: None,
+                }
+            } else {
+                inject::maybe(rng, rate, row, cols)
+            };
+            let loc = emit(
+                &mut w,
+                truth,
+                FILE,
+                inj,
+                Some(("person", &self.people[pi].id)),
+            )?;
             if stale {
-                truth.problem(FILE, &loc, "更新时间", "stale_record", "", &updated.to_string())?;
+                truth.problem(
+                    FILE,
+                    &loc,
+                    "更新时间",
+                    "stale_record",
+                    "",
+                    &updated.to_string(),
+                )?;
             }
         }
         w.finish()
     }
 
     /// 卫健 births and vaccinations as NDJSON events.
-    pub(crate) fn write_weijian(&mut self, out: &Path, rate: f64, rng: &mut ChaCha8Rng, truth: &mut Truth) -> Result<usize, GenError> {
+    pub(crate) fn write_weijian(
+        &mut self,
+        out: &Path,
+        rate: f64,
+        rng: &mut ChaCha8Rng,
+        truth: &mut Truth,
+    ) -> Result<usize, GenError> {
         const FILE: &str = "weijian_shengyu_yimiao.ndjson";
         let mut w = NdjsonOut::create(&out.join(FILE))?;
-        const BIRTH_KEYS: &[&str] = &["child_id", "child_name", "sex", "birth_date", "mother_id", "mother_name", "hospital"];
-        let bcols = Cols { id: Some((0, "child_id")), name: Some((1, "child_name")), date: Some((3, "birth_date")), text: Some((6, "hospital")), number: None };
+        const BIRTH_KEYS: &[&str] = &[
+            "child_id",
+            "child_name",
+            "sex",
+            "birth_date",
+            "mother_id",
+            "mother_name",
+            "hospital",
+        ];
+        let bcols = Cols {
+            id: Some((0, "child_id")),
+            name: Some((1, "child_name")),
+            date: Some((3, "birth_date")),
+            text: Some((6, "hospital")),
+            number: None,
+        };
         for i in 0..self.people.len() {
-            let Some(m) = self.people[i].mother else { continue };
+            let Some(m) = self.people[i].mother else {
+                continue;
+            };
             let (c, mo) = (&self.people[i], &self.people[m]);
-            let row = vec![c.id.clone().into(), c.name.clone().into(), (if c.sex == 1 { "1" } else { "2" }).into(), d(c.birth), mo.id.clone().into(), mo.name.clone().into(), HOSPITALS[i % HOSPITALS.len()].into()];
+            let row = vec![
+                c.id.clone().into(),
+                c.name.clone().into(),
+                (if c.sex == 1 { "1" } else { "2" }).into(),
+                d(c.birth),
+                mo.id.clone().into(),
+                mo.name.clone().into(),
+                HOSPITALS[i % HOSPITALS.len()].into(),
+            ];
             let inj = inject::maybe(rng, rate, row, bcols);
             let id = self.people[i].id.clone();
-            emit(&mut Json { w: &mut w, kind: "birth", keys: BIRTH_KEYS }, truth, FILE, inj, Some(("person", &id)))?;
+            emit(
+                &mut Json {
+                    w: &mut w,
+                    kind: "birth",
+                    keys: BIRTH_KEYS,
+                },
+                truth,
+                FILE,
+                inj,
+                Some(("person", &id)),
+            )?;
         }
         const VAC_KEYS: &[&str] = &["person_id", "person_name", "vaccine", "date", "dose"];
-        let vcols = Cols { id: Some((0, "person_id")), name: Some((1, "person_name")), date: Some((3, "date")), text: None, number: None };
+        let vcols = Cols {
+            id: Some((0, "person_id")),
+            name: Some((1, "person_name")),
+            date: Some((3, "date")),
+            text: None,
+            number: None,
+        };
         for k in 0..self.vaccinations.len() {
             let (pi, v, dt) = self.vaccinations[k];
             let p = &self.people[pi];
-            let row = vec![p.id.clone().into(), p.name.clone().into(), v.into(), d(dt), Cell::Num(1.0)];
+            let row = vec![
+                p.id.clone().into(),
+                p.name.clone().into(),
+                v.into(),
+                d(dt),
+                Cell::Num(1.0),
+            ];
             let inj = inject::maybe(rng, rate, row, vcols);
             let id = p.id.clone();
-            emit(&mut Json { w: &mut w, kind: "vaccination", keys: VAC_KEYS }, truth, FILE, inj, Some(("person", &id)))?;
+            emit(
+                &mut Json {
+                    w: &mut w,
+                    kind: "vaccination",
+                    keys: VAC_KEYS,
+                },
+                truth,
+                FILE,
+                inj,
+                Some(("person", &id)),
+            )?;
         }
         w.finish()
     }
 
     /// 市场监管 legal entities: XLSX with real Excel dates and the legal representative's ID.
-    pub(crate) fn write_shichang(&mut self, out: &Path, rate: f64, rng: &mut ChaCha8Rng, truth: &mut Truth) -> Result<usize, GenError> {
+    pub(crate) fn write_shichang(
+        &mut self,
+        out: &Path,
+        rate: f64,
+        rng: &mut ChaCha8Rng,
+        truth: &mut Truth,
+    ) -> Result<usize, GenError> {
         const FILE: &str = "shichang_qiye.xlsx";
         let mut book = XlsxOut::new();
-        let s = book.sheet("企业登记", &["统一社会信用代码", "企业名称", "法定代表人", "法定代表人身份证号", "注册资本(万元)", "成立日期", "住所", "登记状态", "行政区划"])?;
-        let cols = Cols { id: Some((0, "统一社会信用代码")), name: None, date: Some((5, "成立日期")), text: Some((6, "住所")), number: Some((4, "注册资本(万元)", -500.0)) };
+        let s = book.sheet(
+            "企业登记",
+            &[
+                "统一社会信用代码",
+                "企业名称",
+                "法定代表人",
+                "法定代表人身份证号",
+                "注册资本(万元)",
+                "成立日期",
+                "住所",
+                "登记状态",
+                "行政区划",
+            ],
+        )?;
+        let cols = Cols {
+            id: Some((0, "统一社会信用代码")),
+            name: None,
+            date: Some((5, "成立日期")),
+            text: Some((6, "住所")),
+            number: Some((4, "注册资本(万元)", -500.0)),
+        };
         let mut used = std::collections::HashSet::new();
         for e in 0..self.entities.len() {
             // Orphan reference: the representative is not in the register.
@@ -235,12 +520,46 @@ impl City {
                 ent.rep_id = id;
             }
             let ent = &self.entities[e];
-            let row = vec![ent.code.clone().into(), ent.name.clone().into(), ent.rep_name.clone().into(), ent.rep_id.clone().into(), Cell::Num(ent.capital), Cell::Date(ent.founded), ent.address.clone().into(), ent.status.into(), ent.division.into()];
-            let inj = if orphan { Injected { row, problem: None, dup: None } } else { inject::maybe(rng, rate, row, cols) };
+            let row = vec![
+                ent.code.clone().into(),
+                ent.name.clone().into(),
+                ent.rep_name.clone().into(),
+                ent.rep_id.clone().into(),
+                Cell::Num(ent.capital),
+                Cell::Date(ent.founded),
+                ent.address.clone().into(),
+                ent.status.into(),
+                ent.division.into(),
+            ];
+            let inj = if orphan {
+                Injected {
+                    row,
+                    problem: None,
+                    dup: None,
+                }
+            } else {
+                inject::maybe(rng, rate, row, cols)
+            };
             let code = self.entities[e].code.clone();
-            let loc = emit(&mut Sheet { book: &mut book, idx: s }, truth, FILE, inj, Some(("entity", &code)))?;
+            let loc = emit(
+                &mut Sheet {
+                    book: &mut book,
+                    idx: s,
+                },
+                truth,
+                FILE,
+                inj,
+                Some(("entity", &code)),
+            )?;
             if orphan {
-                truth.problem(FILE, &loc, "法定代表人身份证号", "orphan_reference", "", &self.entities[e].rep_id)?;
+                truth.problem(
+                    FILE,
+                    &loc,
+                    "法定代表人身份证号",
+                    "orphan_reference",
+                    "",
+                    &self.entities[e].rep_id,
+                )?;
             }
         }
         let counts = book.save(&out.join(FILE))?;
@@ -248,14 +567,44 @@ impl City {
     }
 
     /// 住建 houses and owners: UTF-8 CSV.
-    pub(crate) fn write_zhujian(&mut self, out: &Path, rate: f64, rng: &mut ChaCha8Rng, truth: &mut Truth) -> Result<usize, GenError> {
+    pub(crate) fn write_zhujian(
+        &mut self,
+        out: &Path,
+        rate: f64,
+        rng: &mut ChaCha8Rng,
+        truth: &mut Truth,
+    ) -> Result<usize, GenError> {
         const FILE: &str = "zhujian_fangwu.csv";
-        let mut w = CsvOut::create(&out.join(FILE), Encoding::Utf8, &["房屋编码", "坐落", "建筑面积", "产权人身份证号", "产权人姓名", "登记日期"])?;
-        let cols = Cols { id: Some((3, "产权人身份证号")), name: Some((4, "产权人姓名")), date: Some((5, "登记日期")), text: Some((1, "坐落")), number: Some((2, "建筑面积", -12.5)) };
+        let mut w = CsvOut::create(
+            &out.join(FILE),
+            Encoding::Utf8,
+            &[
+                "房屋编码",
+                "坐落",
+                "建筑面积",
+                "产权人身份证号",
+                "产权人姓名",
+                "登记日期",
+            ],
+        )?;
+        let cols = Cols {
+            id: Some((3, "产权人身份证号")),
+            name: Some((4, "产权人姓名")),
+            date: Some((5, "登记日期")),
+            text: Some((1, "坐落")),
+            number: Some((2, "建筑面积", -12.5)),
+        };
         for k in 0..self.houses.len() {
             let h = &self.houses[k];
             let o = &self.people[h.owner];
-            let row = vec![h.code.clone().into(), h.address.clone().into(), Cell::Num(h.area), o.id.clone().into(), o.name.clone().into(), d(h.registered)];
+            let row = vec![
+                h.code.clone().into(),
+                h.address.clone().into(),
+                Cell::Num(h.area),
+                o.id.clone().into(),
+                o.name.clone().into(),
+                d(h.registered),
+            ];
             let inj = inject::maybe(rng, rate, row, cols);
             let code = h.code.clone();
             emit(&mut w, truth, FILE, inj, Some(("house", &code)))?;
@@ -265,12 +614,19 @@ impl City {
 
     /// 民政's front-end database (前置库): a SQLite table of minimum-living-allowance (低保)
     /// recipients with an `updated_at` watermark for incremental pulls.
-    pub(crate) async fn write_frontend_db(&mut self, out: &Path, rng: &mut ChaCha8Rng, truth: &mut Truth) -> Result<usize, GenError> {
+    pub(crate) async fn write_frontend_db(
+        &mut self,
+        out: &Path,
+        rng: &mut ChaCha8Rng,
+        truth: &mut Truth,
+    ) -> Result<usize, GenError> {
         const FILE: &str = "minzheng_qianzhiku.sqlite";
         let path = out.join(FILE);
         let _ = std::fs::remove_file(&path);
         let url = format!("sqlite://{}?mode=rwc", path.display());
-        let mut conn = sqlx::SqliteConnection::connect(&url).await.map_err(|e| GenError::Io(format!("{FILE}: {e}")))?;
+        let mut conn = sqlx::SqliteConnection::connect(&url)
+            .await
+            .map_err(|e| GenError::Io(format!("{FILE}: {e}")))?;
         let dberr = |e: sqlx::Error| GenError::Io(format!("{FILE}: {e}"));
         sqlx::query("CREATE TABLE dibao (id INTEGER PRIMARY KEY, citizen_id TEXT NOT NULL, name TEXT NOT NULL, household_size INTEGER NOT NULL, monthly_amount REAL NOT NULL, start_month TEXT NOT NULL, status TEXT NOT NULL, updated_at TEXT NOT NULL)")
             .execute(&mut conn)
@@ -278,7 +634,8 @@ impl City {
             .map_err(dberr)?;
         let mut tx = conn.begin().await.map_err(dberr)?;
         let mut n = 0;
-        let base = chrono::NaiveDateTime::new(today() - Duration::days(365), chrono::NaiveTime::MIN);
+        let base =
+            chrono::NaiveDateTime::new(today() - Duration::days(365), chrono::NaiveTime::MIN);
         for p in self.people.iter().filter(|p| p.death.is_none()) {
             if !rng.random_bool(0.01) {
                 continue;
@@ -306,23 +663,84 @@ impl City {
 
     /// The true tables, for tests and accuracy benchmarks.
     pub(crate) fn write_truth(&self, out: &Path) -> Result<(), GenError> {
-        let mut w = CsvOut::create(&out.join("truth/people.csv"), Encoding::Utf8, &["id", "name", "sex", "ethnicity", "birth_date", "division", "address", "marital_status", "spouse_id", "mother_id", "death_date"])?;
+        let mut w = CsvOut::create(
+            &out.join("truth/people.csv"),
+            Encoding::Utf8,
+            &[
+                "id",
+                "name",
+                "sex",
+                "ethnicity",
+                "birth_date",
+                "division",
+                "address",
+                "marital_status",
+                "spouse_id",
+                "mother_id",
+                "death_date",
+            ],
+        )?;
         for p in &self.people {
             let opt = |i: Option<usize>| i.map(|i| self.people[i].id.clone()).unwrap_or_default();
-            w.row(&[p.id.clone().into(), p.name.clone().into(), p.sex.to_string().into(), ETHNICITIES[p.ethnicity].0.into(), d(p.birth), p.division.into(), p.address.clone().into(), p.marital(&self.people).into(), opt(p.spouse).into(), opt(p.mother).into(), Cell::S(p.death.map(|x| x.to_string()).unwrap_or_default())])?;
+            w.row(&[
+                p.id.clone().into(),
+                p.name.clone().into(),
+                p.sex.to_string().into(),
+                ETHNICITIES[p.ethnicity].0.into(),
+                d(p.birth),
+                p.division.into(),
+                p.address.clone().into(),
+                p.marital(&self.people).into(),
+                opt(p.spouse).into(),
+                opt(p.mother).into(),
+                Cell::S(p.death.map(|x| x.to_string()).unwrap_or_default()),
+            ])?;
         }
         w.finish()?;
-        let mut w = CsvOut::create(&out.join("truth/entities.csv"), Encoding::Utf8, &["credit_code", "name", "legal_rep_id", "legal_rep_in_register", "capital_wan", "founded", "address", "status", "division"])?;
+        let mut w = CsvOut::create(
+            &out.join("truth/entities.csv"),
+            Encoding::Utf8,
+            &[
+                "credit_code",
+                "name",
+                "legal_rep_id",
+                "legal_rep_in_register",
+                "capital_wan",
+                "founded",
+                "address",
+                "status",
+                "division",
+            ],
+        )?;
         for e in &self.entities {
-            w.row(&[e.code.clone().into(), e.name.clone().into(), e.rep_id.clone().into(), (if e.rep.is_some() { "1" } else { "0" }).into(), Cell::Num(e.capital), d(e.founded), e.address.clone().into(), e.status.into(), e.division.into()])?;
+            w.row(&[
+                e.code.clone().into(),
+                e.name.clone().into(),
+                e.rep_id.clone().into(),
+                (if e.rep.is_some() { "1" } else { "0" }).into(),
+                Cell::Num(e.capital),
+                d(e.founded),
+                e.address.clone().into(),
+                e.status.into(),
+                e.division.into(),
+            ])?;
         }
         w.finish()?;
-        let mut w = CsvOut::create(&out.join("truth/houses.csv"), Encoding::Utf8, &["house_code", "address", "area", "owner_id", "registered"])?;
+        let mut w = CsvOut::create(
+            &out.join("truth/houses.csv"),
+            Encoding::Utf8,
+            &["house_code", "address", "area", "owner_id", "registered"],
+        )?;
         for h in &self.houses {
-            w.row(&[h.code.clone().into(), h.address.clone().into(), Cell::Num(h.area), self.people[h.owner].id.clone().into(), d(h.registered)])?;
+            w.row(&[
+                h.code.clone().into(),
+                h.address.clone().into(),
+                Cell::Num(h.area),
+                self.people[h.owner].id.clone().into(),
+                d(h.registered),
+            ])?;
         }
         w.finish()?;
         Ok(())
     }
 }
-

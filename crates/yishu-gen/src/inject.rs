@@ -35,34 +35,67 @@ pub struct Injected {
 }
 
 const ROW_KINDS: &[&str] = &[
-    "bad_check_digit", "mixed_date_format", "missing_value", "name_homophone", "name_traditional",
-    "name_stray_space", "id_full_width", "out_of_range", "exact_duplicate", "near_duplicate",
+    "bad_check_digit",
+    "mixed_date_format",
+    "missing_value",
+    "name_homophone",
+    "name_traditional",
+    "name_stray_space",
+    "id_full_width",
+    "out_of_range",
+    "exact_duplicate",
+    "near_duplicate",
 ];
 
 pub fn maybe(rng: &mut ChaCha8Rng, rate: f64, mut row: Vec<Cell>, cols: Cols) -> Injected {
     if rate <= 0.0 || !rng.random_bool(rate) {
-        return Injected { row, problem: None, dup: None };
+        return Injected {
+            row,
+            problem: None,
+            dup: None,
+        };
     }
     let kind = *ROW_KINDS.choose(rng).unwrap_or(&"missing_value");
     match kind {
         "exact_duplicate" => {
-            let p = Problem { kind, column: "*", true_value: String::new(), given: String::new() };
+            let p = Problem {
+                kind,
+                column: "*",
+                true_value: String::new(),
+                given: String::new(),
+            };
             let dup = row.clone();
-            Injected { row, problem: None, dup: Some((dup, p)) }
+            Injected {
+                row,
+                problem: None,
+                dup: Some((dup, p)),
+            }
         }
         "near_duplicate" => {
             let mut dup = row.clone();
             match name_variant(rng, &mut dup, cols) {
                 Some(mut p) => {
                     p.kind = "near_duplicate";
-                    Injected { row, problem: None, dup: Some((dup, p)) }
+                    Injected {
+                        row,
+                        problem: None,
+                        dup: Some((dup, p)),
+                    }
                 }
-                None => Injected { row, problem: None, dup: None },
+                None => Injected {
+                    row,
+                    problem: None,
+                    dup: None,
+                },
             }
         }
         _ => {
             let problem = apply(rng, kind, &mut row, cols);
-            Injected { row, problem, dup: None }
+            Injected {
+                row,
+                problem,
+                dup: None,
+            }
         }
     }
 }
@@ -73,7 +106,12 @@ fn name_variant(rng: &mut ChaCha8Rng, row: &mut [Cell], cols: Cols) -> Option<Pr
     apply(rng, k, row, cols).or_else(|| apply(rng, "name_stray_space", row, cols))
 }
 
-fn apply(rng: &mut ChaCha8Rng, kind: &'static str, row: &mut [Cell], cols: Cols) -> Option<Problem> {
+fn apply(
+    rng: &mut ChaCha8Rng,
+    kind: &'static str,
+    row: &mut [Cell],
+    cols: Cols,
+) -> Option<Problem> {
     match kind {
         "bad_check_digit" => {
             let (i, c) = cols.id?;
@@ -103,12 +141,20 @@ fn apply(rng: &mut ChaCha8Rng, kind: &'static str, row: &mut [Cell], cols: Cols)
                 Cell::S(s) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?,
                 Cell::Num(_) => return None,
             };
-            let fmt = ["%Y/%-m/%-d", "%Y%m%d", "%Y年%-m月%-d日", "%Y.%m.%d"].choose(rng).copied().unwrap_or("%Y%m%d");
+            let fmt = ["%Y/%-m/%-d", "%Y%m%d", "%Y年%-m月%-d日", "%Y.%m.%d"]
+                .choose(rng)
+                .copied()
+                .unwrap_or("%Y%m%d");
             let given = Cell::S(d.format(fmt).to_string());
             // Keep the true value in canonical form for the truth file.
             let true_value = d.format("%Y-%m-%d").to_string();
             row[i] = given.clone();
-            Some(Problem { kind, column: c, true_value, given: given.text() })
+            Some(Problem {
+                kind,
+                column: c,
+                true_value,
+                given: given.text(),
+            })
         }
         "missing_value" => {
             let (i, c) = cols.text.or(cols.name)?;
@@ -162,12 +208,23 @@ fn apply(rng: &mut ChaCha8Rng, kind: &'static str, row: &mut [Cell], cols: Cols)
     }
 }
 
-fn set(row: &mut [Cell], kind: &'static str, idx: usize, column: &'static str, given: Cell) -> Option<Problem> {
+fn set(
+    row: &mut [Cell],
+    kind: &'static str,
+    idx: usize,
+    column: &'static str,
+    given: Cell,
+) -> Option<Problem> {
     let true_value = row[idx].text();
     let given_text = given.text();
     if given_text == true_value {
         return None;
     }
     row[idx] = given;
-    Some(Problem { kind, column, true_value, given: given_text })
+    Some(Problem {
+        kind,
+        column,
+        true_value,
+        given: given_text,
+    })
 }

@@ -66,11 +66,21 @@ pub struct Summary {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "synthetic city: {} people in {:.1} s ({:.0} people/s)", self.people, self.seconds, self.people as f64 / self.seconds.max(1e-9))?;
+        writeln!(
+            f,
+            "synthetic city: {} people in {:.1} s ({:.0} people/s)",
+            self.people,
+            self.seconds,
+            self.people as f64 / self.seconds.max(1e-9)
+        )?;
         for (name, rows) in &self.files {
             writeln!(f, "  {name:<34} {rows:>10} rows")?;
         }
-        write!(f, "  injected problems: {} (truth/problems.csv)", self.problems)
+        write!(
+            f,
+            "  injected problems: {} (truth/problems.csv)",
+            self.problems
+        )
     }
 }
 
@@ -150,25 +160,46 @@ struct Truth {
 }
 
 impl Truth {
-    fn problem(&mut self, file: &str, loc: &str, column: &str, kind: &str, true_value: &str, given: &str) -> Result<(), GenError> {
+    fn problem(
+        &mut self,
+        file: &str,
+        loc: &str,
+        column: &str,
+        kind: &str,
+        true_value: &str,
+        given: &str,
+    ) -> Result<(), GenError> {
         self.count += 1;
-        self.problems.row(&[file.into(), loc.into(), column.into(), kind.into(), true_value.into(), given.into()])?;
+        self.problems.row(&[
+            file.into(),
+            loc.into(),
+            column.into(),
+            kind.into(),
+            true_value.into(),
+            given.into(),
+        ])?;
         Ok(())
     }
 
     fn subject(&mut self, file: &str, loc: &str, kind: &str, id: &str) -> Result<(), GenError> {
-        self.subjects.row(&[file.into(), loc.into(), kind.into(), id.into()])?;
+        self.subjects
+            .row(&[file.into(), loc.into(), kind.into(), id.into()])?;
         Ok(())
     }
 }
 
 /// Generates the whole city into `args.out`.
-pub async fn generate_city(args: &CityArgs, progress: &mut dyn Progress) -> Result<Summary, GenError> {
+pub async fn generate_city(
+    args: &CityArgs,
+    progress: &mut dyn Progress,
+) -> Result<Summary, GenError> {
     if args.people < 100 {
         return Err(GenError::Invalid("--people must be at least 100".into()));
     }
     if !(0.0..=0.5).contains(&args.problem_rate) {
-        return Err(GenError::Invalid("--problem-rate must be between 0 and 0.5".into()));
+        return Err(GenError::Invalid(
+            "--problem-rate must be between 0 and 0.5".into(),
+        ));
     }
     let start = Instant::now();
     let out = &args.out;
@@ -176,26 +207,62 @@ pub async fn generate_city(args: &CityArgs, progress: &mut dyn Progress) -> Resu
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
     let mut city = City::build(args.people, &mut rng, progress);
     let mut truth = Truth {
-        problems: CsvOut::create(&out.join("truth/problems.csv"), Encoding::Utf8, &["file", "location", "column", "kind", "true_value", "given_value"])?,
-        subjects: CsvOut::create(&out.join("truth/record_subjects.csv"), Encoding::Utf8, &["file", "location", "subject_kind", "subject_id"])?,
+        problems: CsvOut::create(
+            &out.join("truth/problems.csv"),
+            Encoding::Utf8,
+            &[
+                "file",
+                "location",
+                "column",
+                "kind",
+                "true_value",
+                "given_value",
+            ],
+        )?,
+        subjects: CsvOut::create(
+            &out.join("truth/record_subjects.csv"),
+            Encoding::Utf8,
+            &["file", "location", "subject_kind", "subject_id"],
+        )?,
         count: 0,
     };
     let rate = args.problem_rate;
     let mut files = Vec::new();
     progress.stage("写出各部门文件 writing department files", 7);
-    files.push(("gongan_huji.csv (GB18030)".to_string(), city.write_gongan(out, rate, &mut rng, &mut truth)?));
+    files.push((
+        "gongan_huji.csv (GB18030)".to_string(),
+        city.write_gongan(out, rate, &mut rng, &mut truth)?,
+    ));
     progress.inc(1);
-    files.push(("minzheng_hunyin.xlsx".to_string(), city.write_minzheng(out, rate, &mut rng, &mut truth)?));
+    files.push((
+        "minzheng_hunyin.xlsx".to_string(),
+        city.write_minzheng(out, rate, &mut rng, &mut truth)?,
+    ));
     progress.inc(1);
-    files.push(("renshe_canbao.csv".to_string(), city.write_renshe(out, rate, &mut rng, &mut truth)?));
+    files.push((
+        "renshe_canbao.csv".to_string(),
+        city.write_renshe(out, rate, &mut rng, &mut truth)?,
+    ));
     progress.inc(1);
-    files.push(("weijian_shengyu_yimiao.ndjson".to_string(), city.write_weijian(out, rate, &mut rng, &mut truth)?));
+    files.push((
+        "weijian_shengyu_yimiao.ndjson".to_string(),
+        city.write_weijian(out, rate, &mut rng, &mut truth)?,
+    ));
     progress.inc(1);
-    files.push(("shichang_qiye.xlsx".to_string(), city.write_shichang(out, rate, &mut rng, &mut truth)?));
+    files.push((
+        "shichang_qiye.xlsx".to_string(),
+        city.write_shichang(out, rate, &mut rng, &mut truth)?,
+    ));
     progress.inc(1);
-    files.push(("zhujian_fangwu.csv".to_string(), city.write_zhujian(out, rate, &mut rng, &mut truth)?));
+    files.push((
+        "zhujian_fangwu.csv".to_string(),
+        city.write_zhujian(out, rate, &mut rng, &mut truth)?,
+    ));
     progress.inc(1);
-    files.push(("minzheng_qianzhiku.sqlite (dibao)".to_string(), city.write_frontend_db(out, &mut rng, &mut truth).await?));
+    files.push((
+        "minzheng_qianzhiku.sqlite (dibao)".to_string(),
+        city.write_frontend_db(out, &mut rng, &mut truth).await?,
+    ));
     progress.inc(1);
     city.write_truth(out)?;
     let problems = truth.count;
@@ -203,10 +270,20 @@ pub async fn generate_city(args: &CityArgs, progress: &mut dyn Progress) -> Resu
     truth.subjects.finish()?;
     write_manifest(out, args, &files, problems)?;
     progress.finish();
-    Ok(Summary { files, problems, people: args.people, seconds: start.elapsed().as_secs_f64() })
+    Ok(Summary {
+        files,
+        problems,
+        people: args.people,
+        seconds: start.elapsed().as_secs_f64(),
+    })
 }
 
-fn write_manifest(out: &Path, args: &CityArgs, files: &[(String, usize)], problems: usize) -> Result<(), GenError> {
+fn write_manifest(
+    out: &Path,
+    args: &CityArgs,
+    files: &[(String, usize)],
+    problems: usize,
+) -> Result<(), GenError> {
     let m = json!({
         "generator": "yishu gen city",
         "seed": args.seed,
@@ -246,7 +323,13 @@ struct City {
     unreported_deaths: HashSet<usize>,
 }
 
-fn make_id(rng: &mut ChaCha8Rng, division: &str, birth: NaiveDate, sex: u8, used: &mut HashSet<String>) -> String {
+fn make_id(
+    rng: &mut ChaCha8Rng,
+    division: &str,
+    birth: NaiveDate,
+    sex: u8,
+    used: &mut HashSet<String>,
+) -> String {
     loop {
         let seq: u32 = rng.random_range(0..500) * 2 + u32::from(sex == 1);
         let body = format!("{division}{}{seq:03}", birth.format("%Y%m%d"));
@@ -260,10 +343,16 @@ fn make_id(rng: &mut ChaCha8Rng, division: &str, birth: NaiveDate, sex: u8, used
 fn make_credit_code(rng: &mut ChaCha8Rng, division: &str, used: &mut HashSet<String>) -> String {
     const ORG_CHARS: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
     loop {
-        let body: Vec<u8> = (0..8).map(|_| *ORG_CHARS.choose(rng).unwrap_or(&b'0')).collect();
-        let Some(oc) = org_check_char(&body) else { continue };
+        let body: Vec<u8> = (0..8)
+            .map(|_| *ORG_CHARS.choose(rng).unwrap_or(&b'0'))
+            .collect();
+        let Some(oc) = org_check_char(&body) else {
+            continue;
+        };
         let first17 = format!("91{division}{}{oc}", String::from_utf8_lossy(&body));
-        let Some(cc) = credit_check_char(first17.as_bytes()) else { continue };
+        let Some(cc) = credit_check_char(first17.as_bytes()) else {
+            continue;
+        };
         let code = format!("{first17}{cc}");
         if used.insert(code.clone()) {
             return code;
@@ -310,11 +399,12 @@ fn birth_division(code: &'static str, birth: NaiveDate) -> &'static str {
 
 impl City {
     fn build(n: usize, rng: &mut ChaCha8Rng, progress: &mut dyn Progress) -> City {
-        let divisions: Vec<(&'static str, &'static str)> = yishu_types::division::current_under("5101")
-            .into_iter()
-            .filter(|d| d.code.as_str() != "510100")
-            .map(|d| (d.code.as_str(), d.name.as_str()))
-            .collect();
+        let divisions: Vec<(&'static str, &'static str)> =
+            yishu_types::division::current_under("5101")
+                .into_iter()
+                .filter(|d| d.code.as_str() != "510100")
+                .map(|d| (d.code.as_str(), d.name.as_str()))
+                .collect();
         let eth_total: u32 = ETHNICITIES.iter().map(|e| e.2).sum();
         let mut used = HashSet::with_capacity(n * 2);
         let mut people = Vec::with_capacity(n);
@@ -361,7 +451,9 @@ impl City {
         for (i, p) in people.iter_mut().enumerate() {
             let age = t.year() - p.birth.year();
             if age >= 60 && rng.random_bool(0.06) {
-                let from = NaiveDate::from_ymd_opt(2016, 1, 1).unwrap_or_default().max(p.birth);
+                let from = NaiveDate::from_ymd_opt(2016, 1, 1)
+                    .unwrap_or_default()
+                    .max(p.birth);
                 p.death = Some(date_between(rng, from, t));
                 if rng.random_bool(0.05) {
                     unreported_deaths.insert(i);
@@ -369,8 +461,12 @@ impl City {
             }
         }
         // Marriages: pair adult men and women of similar age.
-        let mut men: Vec<usize> = (0..n).filter(|&i| people[i].sex == 1 && age_on(&people[i], t) >= 23).collect();
-        let mut women: Vec<usize> = (0..n).filter(|&i| people[i].sex == 2 && age_on(&people[i], t) >= 21).collect();
+        let mut men: Vec<usize> = (0..n)
+            .filter(|&i| people[i].sex == 1 && age_on(&people[i], t) >= 23)
+            .collect();
+        let mut women: Vec<usize> = (0..n)
+            .filter(|&i| people[i].sex == 2 && age_on(&people[i], t) >= 21)
+            .collect();
         men.shuffle(rng);
         women.shuffle(rng);
         for (&m, &w) in men.iter().zip(women.iter()) {
@@ -379,12 +475,19 @@ impl City {
             }
             let older = people[m].birth.max(people[w].birth);
             let earliest = NaiveDate::from_ymd_opt(older.year() + 23, 1, 1).unwrap_or(t);
-            let latest = [people[m].death, people[w].death, Some(t)].into_iter().flatten().min().unwrap_or(t);
+            let latest = [people[m].death, people[w].death, Some(t)]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(t);
             if earliest >= latest {
                 continue;
             }
             let on = date_between(rng, earliest, latest);
-            let divorced = rng.random_bool(0.08).then(|| date_between(rng, on, latest)).filter(|d| *d > on);
+            let divorced = rng
+                .random_bool(0.08)
+                .then(|| date_between(rng, on, latest))
+                .filter(|d| *d > on);
             for (a, b) in [(m, w), (w, m)] {
                 people[a].spouse = Some(b);
                 people[a].married_on = Some(on);
@@ -392,31 +495,39 @@ impl City {
             }
         }
         // Mothers of the children born in the last ten years.
-        let mothers: Vec<usize> = (0..n).filter(|&i| people[i].sex == 2 && (1975..=2000).contains(&people[i].birth.year())).collect();
+        let mothers: Vec<usize> = (0..n)
+            .filter(|&i| people[i].sex == 2 && (1975..=2000).contains(&people[i].birth.year()))
+            .collect();
         let birth_cut = NaiveDate::from_ymd_opt(2015, 1, 1).unwrap_or_default();
         let mut vaccinations = Vec::new();
         if !mothers.is_empty() {
-            for i in 0..n {
-                if people[i].birth >= birth_cut {
-                    let m = mothers[rng.random_range(0..mothers.len())];
-                    people[i].mother = Some(m);
+            for (i, p) in people.iter_mut().enumerate() {
+                if p.birth >= birth_cut {
+                    p.mother = Some(mothers[rng.random_range(0..mothers.len())]);
                     let k = rng.random_range(1..4);
                     for _ in 0..k {
                         let v = *VACCINES.choose(rng).unwrap_or(&"卡介苗");
-                        let d = date_between(rng, people[i].birth, t);
+                        let d = date_between(rng, p.birth, t);
                         vaccinations.push((i, v, d));
                     }
                 }
             }
         }
         // Legal entities, their representatives and employees.
-        let adults: Vec<usize> = (0..n).filter(|&i| age_on(&people[i], t) >= 20 && people[i].death.is_none()).collect();
+        let adults: Vec<usize> = (0..n)
+            .filter(|&i| age_on(&people[i], t) >= 20 && people[i].death.is_none())
+            .collect();
         let mut codes = HashSet::new();
         let mut entities = Vec::new();
         for _ in 0..(n / 25).max(4) {
             let (code, dname) = divisions[rng.random_range(0..divisions.len())];
             let rep = adults[rng.random_range(0..adults.len())];
-            let name = format!("成都{}{}{}有限公司", TRADE_NAMES.choose(rng).unwrap_or(&"天府"), TRADE_NAMES.choose(rng).unwrap_or(&"锦城"), INDUSTRIES.choose(rng).unwrap_or(&"科技"));
+            let name = format!(
+                "成都{}{}{}有限公司",
+                TRADE_NAMES.choose(rng).unwrap_or(&"天府"),
+                TRADE_NAMES.choose(rng).unwrap_or(&"锦城"),
+                INDUSTRIES.choose(rng).unwrap_or(&"科技")
+            );
             entities.push(Entity {
                 code: make_credit_code(rng, code, &mut codes),
                 name,
@@ -424,9 +535,17 @@ impl City {
                 rep_id: people[rep].id.clone(),
                 rep_name: people[rep].name.clone(),
                 capital: f64::from(rng.random_range(1..2000) * 10),
-                founded: date_between(rng, NaiveDate::from_ymd_opt(1995, 1, 1).unwrap_or_default(), t),
+                founded: date_between(
+                    rng,
+                    NaiveDate::from_ymd_opt(1995, 1, 1).unwrap_or_default(),
+                    t,
+                ),
                 address: address(rng, dname),
-                status: if rng.random_bool(0.9) { "存续" } else { "注销" },
+                status: if rng.random_bool(0.9) {
+                    "存续"
+                } else {
+                    "注销"
+                },
                 division: code,
             });
         }
@@ -434,7 +553,13 @@ impl City {
         for &a in &adults {
             if age_on(&people[a], t) <= 60 && rng.random_bool(0.55) {
                 let e = rng.random_range(0..entities.len());
-                let since = date_between(rng, entities[e].founded.max(people[a].birth + Duration::days(18 * 366)), t + Duration::days(1));
+                let since = date_between(
+                    rng,
+                    entities[e]
+                        .founded
+                        .max(people[a].birth + Duration::days(18 * 366)),
+                    t + Duration::days(1),
+                );
                 employment.push((a, e, since));
             }
         }
@@ -448,15 +573,31 @@ impl City {
                 address: address(rng, dname),
                 area: f64::from(rng.random_range(3000..20000)) / 100.0,
                 owner,
-                registered: date_between(rng, NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default(), t),
+                registered: date_between(
+                    rng,
+                    NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default(),
+                    t,
+                ),
             });
         }
         progress.finish();
-        City { people, entities, houses, employment, vaccinations, divisions, unreported_deaths }
+        City {
+            people,
+            entities,
+            houses,
+            employment,
+            vaccinations,
+            divisions,
+            unreported_deaths,
+        }
     }
 
     fn division_name(&self, code: &str) -> &'static str {
-        self.divisions.iter().find(|d| d.0 == code).map(|d| d.1).unwrap_or("")
+        self.divisions
+            .iter()
+            .find(|d| d.0 == code)
+            .map(|d| d.1)
+            .unwrap_or("")
     }
 }
 

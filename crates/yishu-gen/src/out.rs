@@ -72,7 +72,12 @@ fn quote(s: &str, out: &mut String) {
 impl CsvOut {
     pub fn create(path: &Path, enc: Encoding, header: &[&str]) -> Result<Self, GenError> {
         let f = File::create(path).map_err(|e| GenError::io(path, e))?;
-        let mut me = CsvOut { w: BufWriter::with_capacity(1 << 20, f), enc, line: 0, buf: String::new() };
+        let mut me = CsvOut {
+            w: BufWriter::with_capacity(1 << 20, f),
+            enc,
+            line: 0,
+            buf: String::new(),
+        };
         let h: Vec<Cell> = header.iter().map(|s| Cell::from(*s)).collect();
         me.row(&h)?;
         Ok(me)
@@ -116,7 +121,12 @@ pub struct XlsxOut {
 
 impl XlsxOut {
     pub fn new() -> Self {
-        XlsxOut { book: Workbook::new(), date: Format::new().set_num_format("yyyy-mm-dd"), rows: Vec::new(), names: Vec::new() }
+        XlsxOut {
+            book: Workbook::new(),
+            date: Format::new().set_num_format("yyyy-mm-dd"),
+            rows: Vec::new(),
+            names: Vec::new(),
+        }
     }
 
     /// Adds a sheet with a header row; returns its index.
@@ -148,8 +158,11 @@ impl XlsxOut {
                 }
                 Cell::Date(d) => {
                     use chrono::Datelike;
-                    let x = ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8).map_err(xerr)?;
-                    ws.write_datetime_with_format(r, col, &x, &self.date).map_err(xerr)?;
+                    let x =
+                        ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8)
+                            .map_err(xerr)?;
+                    ws.write_datetime_with_format(r, col, &x, &self.date)
+                        .map_err(xerr)?;
                 }
             }
         }
@@ -184,12 +197,17 @@ pub struct NdjsonOut {
 impl NdjsonOut {
     pub fn create(path: &Path) -> Result<Self, GenError> {
         let f = File::create(path).map_err(|e| GenError::io(path, e))?;
-        Ok(NdjsonOut { w: BufWriter::with_capacity(1 << 20, f), line: 0 })
+        Ok(NdjsonOut {
+            w: BufWriter::with_capacity(1 << 20, f),
+            line: 0,
+        })
     }
 
     pub fn row(&mut self, v: &serde_json::Value) -> Result<String, GenError> {
         serde_json::to_writer(&mut self.w, v).map_err(|e| GenError::Io(e.to_string()))?;
-        self.w.write_all(b"\n").map_err(|e| GenError::Io(e.to_string()))?;
+        self.w
+            .write_all(b"\n")
+            .map_err(|e| GenError::Io(e.to_string()))?;
         self.line += 1;
         Ok(self.line.to_string())
     }

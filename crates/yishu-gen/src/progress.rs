@@ -34,7 +34,10 @@ impl Progress for TermProgress {
     fn stage(&mut self, name: &str, total: u64) {
         self.finish();
         let bar = ProgressBar::new(total);
-        bar.set_style(ProgressStyle::with_template("{msg:<32} [{bar:40}] {pos}/{len} ({elapsed})").unwrap_or_else(|_| ProgressStyle::default_bar()));
+        bar.set_style(
+            ProgressStyle::with_template("{msg:<32} [{bar:40}] {pos}/{len} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
         bar.set_message(name.to_string());
         self.bar = Some(bar);
     }

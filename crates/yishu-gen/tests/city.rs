@@ -6,7 +6,12 @@ use yishu_gen::{CityArgs, NoProgress, generate_city};
 use yishu_types::CitizenId;
 
 async fn gen_city(dir: &std::path::Path, seed: u64) -> yishu_gen::Summary {
-    let args = CityArgs { people: 3000, seed, out: dir.to_path_buf(), problem_rate: 0.05 };
+    let args = CityArgs {
+        people: 3000,
+        seed,
+        out: dir.to_path_buf(),
+        problem_rate: 0.05,
+    };
     generate_city(&args, &mut NoProgress).await.unwrap()
 }
 
@@ -17,8 +22,19 @@ async fn city_is_deterministic_and_truthful() {
     let s = gen_city(a.path(), 7).await;
     gen_city(b.path(), 7).await;
     assert!(s.problems > 100, "{s}");
-    for f in ["gongan_huji.csv", "renshe_canbao.csv", "zhujian_fangwu.csv", "weijian_shengyu_yimiao.ndjson", "truth/problems.csv", "truth/people.csv"] {
-        assert_eq!(std::fs::read(a.path().join(f)).unwrap(), std::fs::read(b.path().join(f)).unwrap(), "{f} differs between runs with one seed");
+    for f in [
+        "gongan_huji.csv",
+        "renshe_canbao.csv",
+        "zhujian_fangwu.csv",
+        "weijian_shengyu_yimiao.ndjson",
+        "truth/problems.csv",
+        "truth/people.csv",
+    ] {
+        assert_eq!(
+            std::fs::read(a.path().join(f)).unwrap(),
+            std::fs::read(b.path().join(f)).unwrap(),
+            "{f} differs between runs with one seed"
+        );
     }
 
     // The household register is GB18030: it does not decode as UTF-8 and decodes cleanly as GB18030.
@@ -39,13 +55,30 @@ async fn city_is_deterministic_and_truthful() {
         if &rec[0] == "gongan_huji.csv" && &rec[3] == "bad_check_digit" {
             let line: usize = rec[1].parse().unwrap();
             let row = lines[line - 1];
-            assert!(row.starts_with(&rec[5]), "line {line}: {row} should start with {}", &rec[5]);
+            assert!(
+                row.starts_with(&rec[5]),
+                "line {line}: {row} should start with {}",
+                &rec[5]
+            );
             assert!(CitizenId::parse(&rec[5]).is_err());
             assert!(CitizenId::parse(&rec[4]).is_ok());
         }
     }
-    for k in ["bad_check_digit", "mixed_date_format", "missing_value", "exact_duplicate", "near_duplicate", "conflict_marital_status", "stale_record", "orphan_reference", "death_not_reported"] {
-        assert!(kinds.get(k).copied().unwrap_or(0) > 0, "no {k} injected: {kinds:?}");
+    for k in [
+        "bad_check_digit",
+        "mixed_date_format",
+        "missing_value",
+        "exact_duplicate",
+        "near_duplicate",
+        "conflict_marital_status",
+        "stale_record",
+        "orphan_reference",
+        "death_not_reported",
+    ] {
+        assert!(
+            kinds.get(k).copied().unwrap_or(0) > 0,
+            "no {k} injected: {kinds:?}"
+        );
     }
 
     // True people have valid IDs.
@@ -62,18 +95,36 @@ async fn city_is_deterministic_and_truthful() {
     use calamine::{Data, Reader, open_workbook_auto};
     let mut wb = open_workbook_auto(a.path().join("shichang_qiye.xlsx")).unwrap();
     let range = wb.worksheet_range("企业登记").unwrap();
-    let dates = range.rows().skip(1).filter(|r| matches!(r.get(5), Some(Data::DateTime(_)))).count();
+    let dates = range
+        .rows()
+        .skip(1)
+        .filter(|r| matches!(r.get(5), Some(Data::DateTime(_))))
+        .count();
     assert!(dates > 50, "{dates} Excel dates");
 
     assert!(a.path().join("minzheng_qianzhiku.sqlite").exists());
-    assert!(std::fs::read_to_string(a.path().join("manifest.json")).unwrap().contains("GB18030"));
+    assert!(
+        std::fs::read_to_string(a.path().join("manifest.json"))
+            .unwrap()
+            .contains("GB18030")
+    );
 }
 
 #[tokio::test]
 async fn refuses_bad_arguments() {
     let d = tempfile::tempdir().unwrap();
-    let args = CityArgs { people: 10, seed: 1, out: d.path().into(), problem_rate: 0.01 };
+    let args = CityArgs {
+        people: 10,
+        seed: 1,
+        out: d.path().into(),
+        problem_rate: 0.01,
+    };
     assert!(generate_city(&args, &mut NoProgress).await.is_err());
-    let args = CityArgs { people: 1000, seed: 1, out: d.path().into(), problem_rate: 0.9 };
+    let args = CityArgs {
+        people: 1000,
+        seed: 1,
+        out: d.path().into(),
+        problem_rate: 0.9,
+    };
     assert!(generate_city(&args, &mut NoProgress).await.is_err());
 }

@@ -35,7 +35,13 @@ pub enum Layer {
 }
 
 impl Layer {
-    pub const ALL: [Layer; 5] = [Layer::Ods, Layer::Std, Layer::Base, Layer::Theme, Layer::Quarantine];
+    pub const ALL: [Layer; 5] = [
+        Layer::Ods,
+        Layer::Std,
+        Layer::Base,
+        Layer::Theme,
+        Layer::Quarantine,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -74,7 +80,9 @@ pub fn check_table_name(name: &str) -> Result<(), Error> {
     let ok = !name.is_empty()
         && name.len() <= 120
         && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if ok {
         Ok(())
     } else {
@@ -90,34 +98,52 @@ impl Lake {
     pub fn open(root: &str) -> Result<Self, Error> {
         let url = if root.contains("://") {
             let url = Url::parse(root).map_err(|e| {
-                Error::new(ErrorCode::ConfigInvalid, format!("lake root '{root}' is not a URL: {e}"))
+                Error::new(
+                    ErrorCode::ConfigInvalid,
+                    format!("lake root '{root}' is not a URL: {e}"),
+                )
             })?;
             if url.scheme() == "s3" && !cfg!(feature = "s3") {
                 return Err(Error::new(
                     ErrorCode::ConfigInvalid,
-                    format!("lake root '{root}' is on S3, but this build has no S3 support; rebuild with `--features s3`"),
+                    format!(
+                        "lake root '{root}' is on S3, but this build has no S3 support; rebuild with `--features s3`"
+                    ),
                 ));
             }
             if url.scheme() != "s3" && url.scheme() != "file" {
                 return Err(Error::new(
                     ErrorCode::ConfigInvalid,
-                    format!("lake root '{root}': only local paths, file:// and s3:// are supported"),
+                    format!(
+                        "lake root '{root}': only local paths, file:// and s3:// are supported"
+                    ),
                 ));
             }
             url
         } else {
             let path = PathBuf::from(root);
             std::fs::create_dir_all(&path).map_err(|e| {
-                Error::new(ErrorCode::ConfigInvalid, format!("cannot create lake root {}: {e}", path.display()))
+                Error::new(
+                    ErrorCode::ConfigInvalid,
+                    format!("cannot create lake root {}: {e}", path.display()),
+                )
             })?;
             let abs = path.canonicalize().map_err(|e| {
-                Error::new(ErrorCode::ConfigInvalid, format!("cannot resolve lake root {}: {e}", path.display()))
+                Error::new(
+                    ErrorCode::ConfigInvalid,
+                    format!("cannot resolve lake root {}: {e}", path.display()),
+                )
             })?;
             Url::from_directory_path(&abs).map_err(|_| {
-                Error::new(ErrorCode::ConfigInvalid, format!("lake root {} is not absolute", abs.display()))
+                Error::new(
+                    ErrorCode::ConfigInvalid,
+                    format!("lake root {} is not absolute", abs.display()),
+                )
             })?
         };
-        Ok(Lake { root: ensure_dir_url(url) })
+        Ok(Lake {
+            root: ensure_dir_url(url),
+        })
     }
 
     pub fn root(&self) -> &Url {
@@ -141,11 +167,18 @@ impl Lake {
     }
 
     /// Opens a table as it was at `version` (time travel).
-    pub async fn open_table_at(&self, layer: Layer, name: &str, version: u64) -> Result<DeltaTable, Error> {
+    pub async fn open_table_at(
+        &self,
+        layer: Layer,
+        name: &str,
+        version: u64,
+    ) -> Result<DeltaTable, Error> {
         let url = self.table_url(layer, name)?;
         deltalake::open_table_with_version(url, version)
             .await
-            .map_err(lake_err(format_args!("cannot open table {layer}.{name} at version {version}")))
+            .map_err(lake_err(format_args!(
+                "cannot open table {layer}.{name} at version {version}"
+            )))
     }
 
     /// Appends batches to a table in one commit, creating the table on first write. Either all
@@ -161,7 +194,10 @@ impl Lake {
         let url = self.table_url(layer, name)?;
         if let Ok(path) = url.to_file_path() {
             std::fs::create_dir_all(&path).map_err(|e| {
-                Error::new(ErrorCode::LakeError, format!("cannot create {}: {e}", path.display()))
+                Error::new(
+                    ErrorCode::LakeError,
+                    format!("cannot create {}: {e}", path.display()),
+                )
             })?;
         }
         let table = DeltaTable::try_from_url(url)
@@ -172,7 +208,9 @@ impl Lake {
             .with_save_mode(SaveMode::Append)
             .with_commit_properties(CommitProperties::default().with_metadata(meta))
             .await
-            .map_err(lake_err(format_args!("cannot append to table {layer}.{name}")))?;
+            .map_err(lake_err(format_args!(
+                "cannot append to table {layer}.{name}"
+            )))?;
         Ok(table.version().unwrap_or_default())
     }
 

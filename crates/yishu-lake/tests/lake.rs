@@ -13,13 +13,21 @@ fn batch(ids: &[i64], names: &[&str]) -> RecordBatch {
     ]));
     RecordBatch::try_new(
         schema,
-        vec![Arc::new(Int64Array::from(ids.to_vec())), Arc::new(StringArray::from(names.to_vec()))],
+        vec![
+            Arc::new(Int64Array::from(ids.to_vec())),
+            Arc::new(StringArray::from(names.to_vec())),
+        ],
     )
     .unwrap()
 }
 
 fn count(batches: &[RecordBatch]) -> i64 {
-    batches[0].column(0).as_any().downcast_ref::<Int64Array>().unwrap().value(0)
+    batches[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap()
+        .value(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -27,23 +35,53 @@ async fn write_read_and_time_travel() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
     let meta = HashMap::from([("yishu.batch_id".to_string(), serde_json::json!("b1"))]);
-    let v0 = lake.append(Layer::Ods, "people", vec![batch(&[1, 2], &["张三", "李四"])], meta).await.unwrap();
-    let v1 = lake.append(Layer::Ods, "people", vec![batch(&[3], &["王五"])], HashMap::new()).await.unwrap();
+    let v0 = lake
+        .append(
+            Layer::Ods,
+            "people",
+            vec![batch(&[1, 2], &["张三", "李四"])],
+            meta,
+        )
+        .await
+        .unwrap();
+    let v1 = lake
+        .append(
+            Layer::Ods,
+            "people",
+            vec![batch(&[3], &["王五"])],
+            HashMap::new(),
+        )
+        .await
+        .unwrap();
     assert_eq!((v0, v1), (0, 1));
     assert_eq!(lake.list_tables(Layer::Ods), vec!["people".to_string()]);
 
     let ctx = lake.session().await.unwrap();
-    let r = query(&ctx, "SELECT COUNT(*) FROM ods.people").await.unwrap();
+    let r = query(&ctx, "SELECT COUNT(*) FROM ods.people")
+        .await
+        .unwrap();
     assert_eq!(count(&r), 3);
-    let r = query(&ctx, "SELECT name FROM ods.people WHERE id = 3").await.unwrap();
-    let names = r[0].column(0).as_any().downcast_ref::<yishu_lake::arrow::array::StringViewArray>()
+    let r = query(&ctx, "SELECT name FROM ods.people WHERE id = 3")
+        .await
+        .unwrap();
+    let names = r[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<yishu_lake::arrow::array::StringViewArray>()
         .map(|a| a.value(0).to_string())
-        .or_else(|| r[0].column(0).as_any().downcast_ref::<StringArray>().map(|a| a.value(0).to_string()))
+        .or_else(|| {
+            r[0].column(0)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .map(|a| a.value(0).to_string())
+        })
         .unwrap();
     assert_eq!(names, "王五");
 
     // The first version still holds only the first batch.
-    lake.register_version(&ctx, Layer::Ods, "people", 0, "people_v0").await.unwrap();
+    lake.register_version(&ctx, Layer::Ods, "people", 0, "people_v0")
+        .await
+        .unwrap();
     let r = query(&ctx, "SELECT COUNT(*) FROM people_v0").await.unwrap();
     assert_eq!(count(&r), 2);
 }
@@ -58,6 +96,11 @@ fn rejects_bad_names_and_roots() {
     let e = Lake::open("ftp://x/y").unwrap_err();
     assert_eq!(e.code, yishu_types::ErrorCode::ConfigInvalid);
     if !cfg!(feature = "s3") {
-        assert!(Lake::open("s3://bucket/lake").unwrap_err().message.contains("--features s3"));
+        assert!(
+            Lake::open("s3://bucket/lake")
+                .unwrap_err()
+                .message
+                .contains("--features s3")
+        );
     }
 }

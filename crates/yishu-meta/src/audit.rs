@@ -143,14 +143,22 @@ const COLUMNS: &str = "seq, at, actor_id, actor_name, org_id, action, object, so
 impl Store {
     /// Appends one record to the chain and returns it.
     pub async fn audit(&self, e: &AuditEntry) -> Result<AuditRecord, Error> {
-        let mut tx = self.pool.begin().await.map_err(db_err("begin an audit append"))?;
-        // Updating the head first takes the write lock, so concurrent appends queue here.
-        let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, last_hash")
-            .fetch_one(&mut *tx)
+        let mut tx = self
+            .pool
+            .begin()
             .await
-            .map_err(db_err("advance the audit chain"))?;
+            .map_err(db_err("begin an audit append"))?;
+        // Updating the head first takes the write lock, so concurrent appends queue here.
+        let head = sqlx::query(
+            "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, last_hash",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err("advance the audit chain"))?;
         let seq: i64 = head.try_get("seq").map_err(db_err("read the audit head"))?;
-        let prev: String = head.try_get("last_hash").map_err(db_err("read the audit head"))?;
+        let prev: String = head
+            .try_get("last_hash")
+            .map_err(db_err("read the audit head"))?;
         let at = now_ms();
         let hash = record_hash(&prev, seq, at, e);
         let sql = format!(
@@ -178,7 +186,9 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(db_err("advance the audit chain"))?;
-        tx.commit().await.map_err(db_err("commit an audit record"))?;
+        tx.commit()
+            .await
+            .map_err(db_err("commit an audit record"))?;
         Ok(AuditRecord {
             seq,
             at,
@@ -197,10 +207,18 @@ impl Store {
     }
 
     /// Reads the log newest first, filtered and paginated.
-    pub async fn list_audit(&self, f: &AuditFilter, limit: i64, offset: i64) -> Result<Page<AuditRecord>, Error> {
+    pub async fn list_audit(
+        &self,
+        f: &AuditFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Page<AuditRecord>, Error> {
         let limit = limit.clamp(1, 1000);
         let offset = offset.max(0);
-        let action_prefix = f.action.as_ref().map(|a| format!("{}%", a.replace(['%', '_'], "")));
+        let action_prefix = f
+            .action
+            .as_ref()
+            .map(|a| format!("{}%", a.replace(['%', '_'], "")));
         const WHERE: &str = "WHERE ($1 IS NULL OR actor_name = $1) AND ($2 IS NULL OR action LIKE $2) \
              AND ($3 IS NULL OR outcome = $3) AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5)";
         let count_sql = format!("SELECT COUNT(*) FROM audit_log {WHERE}");
@@ -213,7 +231,8 @@ impl Store {
             .fetch_one(&self.pool)
             .await
             .map_err(db_err("count audit records"))?;
-        let sql = format!("SELECT {COLUMNS} FROM audit_log {WHERE} ORDER BY seq DESC LIMIT $6 OFFSET $7");
+        let sql =
+            format!("SELECT {COLUMNS} FROM audit_log {WHERE} ORDER BY seq DESC LIMIT $6 OFFSET $7");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(f.actor.as_deref())
             .bind(action_prefix.as_deref())
@@ -229,7 +248,12 @@ impl Store {
             .iter()
             .map(|r| record_from_row(r).map_err(db_err("read an audit record")))
             .collect::<Result<_, _>>()?;
-        Ok(Page { items, total, limit, offset })
+        Ok(Page {
+            items,
+            total,
+            limit,
+            offset,
+        })
     }
 
     /// Walks the whole chain in order and names the first record that was altered or removed.
@@ -240,7 +264,8 @@ impl Store {
         let mut expected_seq = 1;
         let mut count = 0;
         loop {
-            let sql = format!("SELECT {COLUMNS} FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2");
+            let sql =
+                format!("SELECT {COLUMNS} FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2");
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(expected_seq)
                 .bind(PAGE)
@@ -253,15 +278,28 @@ impl Store {
             for r in &rows {
                 let rec = record_from_row(r).map_err(db_err("read an audit record"))?;
                 if rec.seq != expected_seq {
-                    return Ok(broken(count, expected_seq, format!(
-                        "record {expected_seq} is missing (next present is {})", rec.seq
-                    )));
+                    return Ok(broken(
+                        count,
+                        expected_seq,
+                        format!(
+                            "record {expected_seq} is missing (next present is {})",
+                            rec.seq
+                        ),
+                    ));
                 }
                 if rec.prev_hash != prev {
-                    return Ok(broken(count, rec.seq, "its link to the previous record was changed".into()));
+                    return Ok(broken(
+                        count,
+                        rec.seq,
+                        "its link to the previous record was changed".into(),
+                    ));
                 }
                 if record_hash(&prev, rec.seq, rec.at, &rec.entry()) != rec.hash {
-                    return Ok(broken(count, rec.seq, "its content does not match its hash (altered)".into()));
+                    return Ok(broken(
+                        count,
+                        rec.seq,
+                        "its content does not match its hash (altered)".into(),
+                    ));
                 }
                 prev = rec.hash;
                 expected_seq += 1;
@@ -273,13 +311,22 @@ impl Store {
             .await
             .map_err(db_err("read the audit head"))?;
         let head_seq: i64 = head.try_get("seq").map_err(db_err("read the audit head"))?;
-        let head_hash: String = head.try_get("last_hash").map_err(db_err("read the audit head"))?;
+        let head_hash: String = head
+            .try_get("last_hash")
+            .map_err(db_err("read the audit head"))?;
         if head_seq != count || head_hash != prev {
-            return Ok(broken(count, count + 1, format!(
-                "the chain ends at record {count} but {head_seq} were written (records removed from the end)"
-            )));
+            return Ok(broken(
+                count,
+                count + 1,
+                format!(
+                    "the chain ends at record {count} but {head_seq} were written (records removed from the end)"
+                ),
+            ));
         }
-        Ok(ChainReport { records: count, broken_at: None })
+        Ok(ChainReport {
+            records: count,
+            broken_at: None,
+        })
     }
 
     /// Fails with `audit_chain_broken` unless the chain verifies.

@@ -82,8 +82,9 @@ fn random_hex(bytes: usize) -> String {
 }
 
 /// A hash every unknown-user login is checked against, so its timing matches a real user's.
-static DUMMY_HASH: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| crate::user::hash_password("no such user here").unwrap_or_default());
+static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    crate::user::hash_password("no such user here").unwrap_or_default()
+});
 
 impl Store {
     /// Keyed SM3 hash of a secret, hex-encoded.
@@ -96,7 +97,11 @@ impl Store {
 
     /// Checks a password login. Five failures in a row lock the account for 15 minutes; an unknown
     /// name costs the same time as a wrong password so names cannot be probed.
-    pub async fn login(&self, name: &str, password: &str) -> Result<(Principal, SessionToken), Error> {
+    pub async fn login(
+        &self,
+        name: &str,
+        password: &str,
+    ) -> Result<(Principal, SessionToken), Error> {
         let now = now_ms();
         let row = sqlx::query(
             "SELECT id, password_hash, disabled, failed_logins, locked_until FROM users WHERE name = $1",
@@ -112,7 +117,9 @@ impl Store {
         };
         let get = |c: &str| row.try_get::<i64, _>(c).map_err(db_err("read a user"));
         let id = UserId(get("id")?);
-        let hash: String = row.try_get("password_hash").map_err(db_err("read a user"))?;
+        let hash: String = row
+            .try_get("password_hash")
+            .map_err(db_err("read a user"))?;
         let locked_until = get("locked_until")?;
         if locked_until > now {
             let mins = (locked_until - now + 59_999) / 60_000;
@@ -138,7 +145,10 @@ impl Store {
             return Err(bad());
         }
         if get("disabled")? != 0 {
-            return Err(Error::new(ErrorCode::AccountDisabled, "this account is disabled"));
+            return Err(Error::new(
+                ErrorCode::AccountDisabled,
+                "this account is disabled",
+            ));
         }
         sqlx::query("UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = $1")
             .bind(id.0)
@@ -165,7 +175,10 @@ impl Store {
     }
 
     /// The caller behind a session cookie and the session's CSRF token, if the session is live.
-    pub async fn session_principal(&self, token: &str) -> Result<Option<(Principal, String)>, Error> {
+    pub async fn session_principal(
+        &self,
+        token: &str,
+    ) -> Result<Option<(Principal, String)>, Error> {
         let row = sqlx::query(
             "SELECT s.user_id, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled = 0",
@@ -177,8 +190,13 @@ impl Store {
         .map_err(db_err("read a session"))?;
         let Some(row) = row else { return Ok(None) };
         let uid = UserId(row.try_get("user_id").map_err(db_err("read a session"))?);
-        let csrf: String = row.try_get("csrf_token").map_err(db_err("read a session"))?;
-        Ok(Some((self.principal(uid, Credential::Session).await?, csrf)))
+        let csrf: String = row
+            .try_get("csrf_token")
+            .map_err(db_err("read a session"))?;
+        Ok(Some((
+            self.principal(uid, Credential::Session).await?,
+            csrf,
+        )))
     }
 
     /// Ends a session.
@@ -204,7 +222,12 @@ impl Store {
     }
 
     /// Creates an API key for a user. The returned secret is shown once.
-    pub async fn create_api_key(&self, user: UserId, name: &str, expires_at: Option<i64>) -> Result<NewApiKey, Error> {
+    pub async fn create_api_key(
+        &self,
+        user: UserId,
+        name: &str,
+        expires_at: Option<i64>,
+    ) -> Result<NewApiKey, Error> {
         let name = crate::org::check_name("name", name, 100)?;
         if let Some(e) = expires_at
             && e <= now_ms()
@@ -260,15 +283,19 @@ impl Store {
 
     /// Revokes a key; takes effect on the next request.
     pub async fn revoke_api_key(&self, id: ApiKeyId) -> Result<ApiKey, Error> {
-        let done = sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-            .bind(id.0)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("revoke an API key"))?;
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                .bind(id.0)
+                .bind(now_ms())
+                .execute(&self.pool)
+                .await
+                .map_err(db_err("revoke an API key"))?;
         let key = self.get_api_key(id).await?;
         if done.rows_affected() == 0 && key.revoked_at.is_none() {
-            return Err(Error::new(ErrorCode::ApiKeyNotFound, format!("no API key with id {id}")));
+            return Err(Error::new(
+                ErrorCode::ApiKeyNotFound,
+                format!("no API key with id {id}"),
+            ));
         }
         Ok(key)
     }
@@ -288,16 +315,28 @@ impl Store {
         .await
         .map_err(db_err("read an API key"))?
         .ok_or_else(unknown)?;
-        let read = |c: &str| row.try_get::<Option<i64>, _>(c).map_err(db_err("read an API key"));
+        let read = |c: &str| {
+            row.try_get::<Option<i64>, _>(c)
+                .map_err(db_err("read an API key"))
+        };
         let id = ApiKeyId(read("id")?.unwrap_or_default());
         if read("revoked_at")?.is_some() {
-            return Err(Error::new(ErrorCode::ApiKeyRevoked, "the API key has been revoked"));
+            return Err(Error::new(
+                ErrorCode::ApiKeyRevoked,
+                "the API key has been revoked",
+            ));
         }
         if read("expires_at")?.is_some_and(|e| e <= now_ms()) {
-            return Err(Error::new(ErrorCode::ApiKeyExpired, "the API key has expired"));
+            return Err(Error::new(
+                ErrorCode::ApiKeyExpired,
+                "the API key has expired",
+            ));
         }
         if read("disabled")?.unwrap_or(0) != 0 {
-            return Err(Error::new(ErrorCode::AccountDisabled, "the key's user is disabled"));
+            return Err(Error::new(
+                ErrorCode::AccountDisabled,
+                "the key's user is disabled",
+            ));
         }
         let uid = UserId(read("user_id")?.unwrap_or_default());
         self.principal(uid, Credential::ApiKey { id }).await

@@ -9,7 +9,7 @@ mod store;
 pub mod testing;
 pub mod user;
 
-pub use audit::{AuditEntry, Broken, AuditFilter, AuditRecord, ChainReport};
+pub use audit::{AuditEntry, AuditFilter, AuditRecord, Broken, ChainReport};
 pub use auth::{ApiKey, Credential, NewApiKey, Principal};
 pub use org::{NewOrg, Org, OrgKind, OrgLevel};
 pub use store::{Backend, Page, Store, now_ms, redact as store_redacted_url};

@@ -15,7 +15,9 @@ pub enum OrgKind {
 }
 
 /// The administrative level of a platform-level org.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum OrgLevel {
     Province,
@@ -123,7 +125,10 @@ pub(crate) fn check_name(field: &str, s: &str, max: usize) -> Result<String, Err
         return Err(Error::field(field, "must not be empty"));
     }
     if t.chars().count() > max {
-        return Err(Error::field(field, format!("must be at most {max} characters")));
+        return Err(Error::field(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     if yishu_types::text::has_control(t) {
         return Err(Error::field(field, "must not contain control characters"));
@@ -136,7 +141,10 @@ fn check_code(code: &str) -> Result<String, Error> {
     if c.is_empty() || c.len() > 32 {
         return Err(Error::field("code", "must be 1–32 characters"));
     }
-    if !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') {
+    if !c
+        .chars()
+        .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+    {
         return Err(Error::field(
             "code",
             format!("'{c}' may only hold ASCII letters, digits, '-' and '_'"),
@@ -199,7 +207,10 @@ impl Store {
             .await
             .map_err(|e| {
                 if is_unique_violation(&e) {
-                    Error::new(ErrorCode::OrgCodeTaken, format!("an organisation with code '{code}' already exists"))
+                    Error::new(
+                        ErrorCode::OrgCodeTaken,
+                        format!("an organisation with code '{code}' already exists"),
+                    )
                 } else {
                     db_err("create an organisation")(e)
                 }
@@ -216,7 +227,10 @@ impl Store {
             .map_err(db_err("read an organisation"))?;
         match row {
             Some(r) => from_row(&r).map_err(db_err("read an organisation")),
-            None => Err(Error::new(ErrorCode::OrgNotFound, format!("no organisation with id {id}"))),
+            None => Err(Error::new(
+                ErrorCode::OrgNotFound,
+                format!("no organisation with id {id}"),
+            )),
         }
     }
 
@@ -229,7 +243,10 @@ impl Store {
             .map_err(db_err("read an organisation"))?;
         match row {
             Some(r) => from_row(&r).map_err(db_err("read an organisation")),
-            None => Err(Error::new(ErrorCode::OrgNotFound, format!("no organisation with code '{code}'"))),
+            None => Err(Error::new(
+                ErrorCode::OrgNotFound,
+                format!("no organisation with code '{code}'"),
+            )),
         }
     }
 
@@ -246,7 +263,12 @@ impl Store {
     }
 
     /// A page of orgs, optionally only the children of one parent.
-    pub async fn page_orgs(&self, parent: Option<OrgId>, limit: i64, offset: i64) -> Result<Page<Org>, Error> {
+    pub async fn page_orgs(
+        &self,
+        parent: Option<OrgId>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Page<Org>, Error> {
         let all = self.list_orgs().await?;
         let filtered: Vec<Org> = all
             .into_iter()
@@ -258,22 +280,41 @@ impl Store {
             .skip(offset.max(0) as usize)
             .take(limit.clamp(1, 1000) as usize)
             .collect();
-        Ok(Page { items, total, limit, offset })
+        Ok(Page {
+            items,
+            total,
+            limit,
+            offset,
+        })
     }
 
     /// Renames an org if nobody changed it since `version`.
     pub async fn rename_org(&self, id: OrgId, name: &str, version: i64) -> Result<Org, Error> {
         let name = check_name("name", name, 100)?;
-        self.update_org(id, version, "name = $4", |q| q.bind(name)).await
+        self.update_org(id, version, "name = $4", |q| q.bind(name))
+            .await
     }
 
     /// Enables or disables an org.
-    pub async fn set_org_disabled(&self, id: OrgId, disabled: bool, version: i64) -> Result<Org, Error> {
-        self.update_org(id, version, "disabled = $4", |q| q.bind(i64::from(disabled))).await
+    pub async fn set_org_disabled(
+        &self,
+        id: OrgId,
+        disabled: bool,
+        version: i64,
+    ) -> Result<Org, Error> {
+        self.update_org(id, version, "disabled = $4", |q| {
+            q.bind(i64::from(disabled))
+        })
+        .await
     }
 
     /// Moves an org under a new parent, refusing cycles and level mismatches.
-    pub async fn move_org(&self, id: OrgId, new_parent: Option<OrgId>, version: i64) -> Result<Org, Error> {
+    pub async fn move_org(
+        &self,
+        id: OrgId,
+        new_parent: Option<OrgId>,
+        version: i64,
+    ) -> Result<Org, Error> {
         let org = self.get_org(id).await?;
         let parent = match new_parent {
             Some(p) => {
@@ -283,7 +324,10 @@ impl Store {
                     if c == id {
                         return Err(Error::new(
                             ErrorCode::OrgHierarchy,
-                            format!("cannot move '{}' under itself or one of its descendants", org.name),
+                            format!(
+                                "cannot move '{}' under itself or one of its descendants",
+                                org.name
+                            ),
                         ));
                     }
                     cur = all.iter().find(|o| o.id == c).and_then(|o| o.parent_id);
@@ -293,7 +337,10 @@ impl Store {
             None => None,
         };
         check_placement(org.kind, org.level, parent.as_ref())?;
-        self.update_org(id, version, "parent_id = $4", |q| q.bind(new_parent.map(|p| p.0))).await
+        self.update_org(id, version, "parent_id = $4", |q| {
+            q.bind(new_parent.map(|p| p.0))
+        })
+        .await
     }
 
     /// One optimistic update: `$1` is the id, `$2` the expected version, `$3` the time; `set` (a
@@ -303,12 +350,17 @@ impl Store {
         id: OrgId,
         version: i64,
         set: &str,
-        bind: impl FnOnce(sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+        bind: impl FnOnce(
+            sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+        ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     ) -> Result<Org, Error> {
         let sql = format!(
             "UPDATE orgs SET {set}, version = version + 1, updated_at = $3 WHERE id = $1 AND version = $2 RETURNING {COLUMNS}"
         );
-        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0).bind(version).bind(now_ms());
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.0)
+            .bind(version)
+            .bind(now_ms());
         let row = bind(q)
             .fetch_optional(&self.pool)
             .await
@@ -331,17 +383,26 @@ impl Store {
 
 /// The hierarchy: a province has no parent level; a city sits under a province; a district under
 /// a city; a department under any level org or another department.
-fn check_placement(kind: OrgKind, level: Option<OrgLevel>, parent: Option<&Org>) -> Result<(), Error> {
+fn check_placement(
+    kind: OrgKind,
+    level: Option<OrgLevel>,
+    parent: Option<&Org>,
+) -> Result<(), Error> {
     let bad = |m: String| Err(Error::new(ErrorCode::OrgHierarchy, m));
     match kind {
         OrgKind::Level => {
             let Some(level) = level else {
-                return Err(Error::field("level", "a level org needs level province, city or district"));
+                return Err(Error::field(
+                    "level",
+                    "a level org needs level province, city or district",
+                ));
             };
             match (level.parent_level(), parent) {
                 (None, None) => Ok(()),
                 (None, Some(p)) => bad(format!("a province cannot sit under '{}'", p.name)),
-                (Some(want), Some(p)) if p.kind == OrgKind::Level && p.level == Some(want) => Ok(()),
+                (Some(want), Some(p)) if p.kind == OrgKind::Level && p.level == Some(want) => {
+                    Ok(())
+                }
                 (Some(want), Some(p)) => bad(format!(
                     "a {} must sit under a {}, not under '{}'",
                     level.as_str(),

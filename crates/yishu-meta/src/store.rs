@@ -42,7 +42,10 @@ pub fn now_ms() -> i64 {
 pub(crate) fn db_err(what: &str) -> impl FnOnce(sqlx::Error) -> Error + '_ {
     move |e| {
         tracing::warn!(error = %e, "metadata store: {what}");
-        Error::new(ErrorCode::StoreError, format!("metadata store failed to {what}: {e}"))
+        Error::new(
+            ErrorCode::StoreError,
+            format!("metadata store failed to {what}: {e}"),
+        )
     }
 }
 
@@ -101,10 +104,12 @@ impl Store {
         } else {
             opts
         };
-        let pool = opts
-            .connect(&url)
-            .await
-            .map_err(|e| Error::new(ErrorCode::StoreError, format!("cannot open metadata store {}: {e}", redact(&url))))?;
+        let pool = opts.connect(&url).await.map_err(|e| {
+            Error::new(
+                ErrorCode::StoreError,
+                format!("cannot open metadata store {}: {e}", redact(&url)),
+            )
+        })?;
         let mut store = Store {
             pool,
             backend,
@@ -128,7 +133,13 @@ impl Store {
         let migrations = list
             .iter()
             .map(|(v, d, sql)| {
-                Migration::new(*v, Cow::Borrowed(*d), MigrationType::Simple, sql.into_sql_str(), false)
+                Migration::new(
+                    *v,
+                    Cow::Borrowed(*d),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
             })
             .collect();
         let migrator = Migrator::with_migrations(migrations);
@@ -152,7 +163,12 @@ impl Store {
             .fetch_one(&self.pool)
             .await
             .map_err(db_err("read the installation secret"))?;
-        hex::decode(v).map_err(|e| Error::new(ErrorCode::StoreError, format!("installation secret is corrupt: {e}")))
+        hex::decode(v).map_err(|e| {
+            Error::new(
+                ErrorCode::StoreError,
+                format!("installation secret is corrupt: {e}"),
+            )
+        })
     }
 
     /// Closes the pool; pending queries finish first.
@@ -199,7 +215,9 @@ impl Store {
     /// database access would run before editing records. Tests use it to prove `verify` notices.
     pub fn drop_audit_guard_sql(&self) -> &'static str {
         match self.backend {
-            Backend::Sqlite => "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;",
+            Backend::Sqlite => {
+                "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;"
+            }
             Backend::Postgres => "DROP TRIGGER audit_log_no_change ON audit_log;",
         }
     }

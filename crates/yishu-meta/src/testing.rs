@@ -7,7 +7,8 @@ use sqlx::Connection;
 
 /// The PostgreSQL server tests use.
 pub fn pg_admin_url() -> String {
-    std::env::var("YISHU_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+    std::env::var("YISHU_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
 }
 
 /// A database created for one test.
@@ -22,7 +23,11 @@ impl TestDb {
     pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("meta.db").display());
-        TestDb { url, name: None, _dir: Some(dir) }
+        TestDb {
+            url,
+            name: None,
+            _dir: Some(dir),
+        }
     }
 
     /// A fresh PostgreSQL database. Fails loudly, never skips, when no server answers.
@@ -58,9 +63,11 @@ impl TestDb {
         if let Some(name) = &self.name
             && let Ok(mut conn) = sqlx::AnyConnection::connect(&pg_admin_url()).await
         {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                .execute(&mut conn)
-                .await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut conn)
+            .await;
         }
     }
 }

@@ -2,8 +2,8 @@
 
 use crate::org::check_name;
 use crate::store::{Page, Store, db_err, is_unique_violation, now_ms};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -51,13 +51,20 @@ pub fn hash_password(password: &str) -> Result<String, Error> {
 /// Checks a password against a stored argon2 hash in constant time.
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
 fn check_password(p: &str) -> Result<(), Error> {
     if p.chars().count() < MIN_PASSWORD_LEN {
-        return Err(Error::field("password", format!("must be at least {MIN_PASSWORD_LEN} characters")));
+        return Err(Error::field(
+            "password",
+            format!("must be at least {MIN_PASSWORD_LEN} characters"),
+        ));
     }
     if p.len() > 1024 {
         return Err(Error::field("password", "must be at most 1024 bytes"));
@@ -70,10 +77,16 @@ fn check_login_name(n: &str) -> Result<String, Error> {
     if t.is_empty() || t.len() > 64 {
         return Err(Error::field("name", "must be 1–64 characters"));
     }
-    if !t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')) {
+    if !t
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+    {
         return Err(Error::field(
             "name",
-            format!("'{}' may only hold ASCII letters, digits and . _ - @", yishu_types::text::quote_for_message(t)),
+            format!(
+                "'{}' may only hold ASCII letters, digits and . _ - @",
+                yishu_types::text::quote_for_message(t)
+            ),
         ));
     }
     Ok(t.to_string())
@@ -102,11 +115,12 @@ impl Store {
     }
 
     pub async fn user_roles(&self, id: UserId) -> Result<Vec<Role>, Error> {
-        let rows: Vec<String> = sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
-            .bind(id.0)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("read roles"))?;
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
+                .bind(id.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err("read roles"))?;
         let mut roles: Vec<Role> = rows.iter().filter_map(|r| r.parse().ok()).collect();
         roles.sort();
         Ok(roles)
@@ -123,7 +137,10 @@ impl Store {
         check_password(&new.password)?;
         let org = self.get_org(new.org_id).await?;
         if org.disabled {
-            return Err(Error::field("org_id", format!("organisation '{}' is disabled", org.name)));
+            return Err(Error::field(
+                "org_id",
+                format!("organisation '{}' is disabled", org.name),
+            ));
         }
         let hash = hash_password(&new.password)?;
         let now = now_ms();
@@ -141,7 +158,10 @@ impl Store {
         .await
         .map_err(|e| {
             if is_unique_violation(&e) {
-                Error::new(ErrorCode::UserNameTaken, format!("a user named '{name}' already exists"))
+                Error::new(
+                    ErrorCode::UserNameTaken,
+                    format!("a user named '{name}' already exists"),
+                )
             } else {
                 db_err("create a user")(e)
             }
@@ -167,7 +187,10 @@ impl Store {
             .map_err(db_err("read a user"))?;
         match row {
             Some(r) => self.user_from_row(&r).await,
-            None => Err(Error::new(ErrorCode::UserNotFound, format!("no user with id {id}"))),
+            None => Err(Error::new(
+                ErrorCode::UserNotFound,
+                format!("no user with id {id}"),
+            )),
         }
     }
 
@@ -180,19 +203,28 @@ impl Store {
             .map_err(db_err("read a user"))?;
         match row {
             Some(r) => self.user_from_row(&r).await,
-            None => Err(Error::new(ErrorCode::UserNotFound, format!("no user named '{name}'"))),
+            None => Err(Error::new(
+                ErrorCode::UserNotFound,
+                format!("no user named '{name}'"),
+            )),
         }
     }
 
     /// A page of users, optionally of one org.
-    pub async fn list_users(&self, org: Option<OrgId>, limit: i64, offset: i64) -> Result<Page<User>, Error> {
+    pub async fn list_users(
+        &self,
+        org: Option<OrgId>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Page<User>, Error> {
         let limit = limit.clamp(1, 1000);
         let offset = offset.max(0);
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE ($1 IS NULL OR org_id = $1)")
-            .bind(org.map(|o| o.0))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err("count users"))?;
+        let total: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE ($1 IS NULL OR org_id = $1)")
+                .bind(org.map(|o| o.0))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err("count users"))?;
         let sql = format!(
             "SELECT {COLUMNS} FROM users WHERE ($1 IS NULL OR org_id = $1) ORDER BY id LIMIT $2 OFFSET $3"
         );
@@ -207,7 +239,12 @@ impl Store {
         for r in &rows {
             items.push(self.user_from_row(r).await?);
         }
-        Ok(Page { items, total, limit, offset })
+        Ok(Page {
+            items,
+            total,
+            limit,
+            offset,
+        })
     }
 
     /// Replaces a user's roles.
@@ -240,13 +277,15 @@ impl Store {
     /// Disables or re-enables a user; a disabled user's sessions end at once.
     pub async fn set_user_disabled(&self, id: UserId, disabled: bool) -> Result<User, Error> {
         self.get_user(id).await?;
-        sqlx::query("UPDATE users SET disabled = $2, version = version + 1, updated_at = $3 WHERE id = $1")
-            .bind(id.0)
-            .bind(i64::from(disabled))
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("update a user"))?;
+        sqlx::query(
+            "UPDATE users SET disabled = $2, version = version + 1, updated_at = $3 WHERE id = $1",
+        )
+        .bind(id.0)
+        .bind(i64::from(disabled))
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("update a user"))?;
         if disabled {
             sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                 .bind(id.0)
@@ -271,7 +310,10 @@ impl Store {
         .await
         .map_err(db_err("set a password"))?;
         if done.rows_affected() == 0 {
-            return Err(Error::new(ErrorCode::UserNotFound, format!("no user with id {id}")));
+            return Err(Error::new(
+                ErrorCode::UserNotFound,
+                format!("no user with id {id}"),
+            ));
         }
         Ok(())
     }

@@ -78,14 +78,26 @@ impl RequestMeta {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        RequestMeta { source_ip, request_id }
+        RequestMeta {
+            source_ip,
+            request_id,
+        }
     }
 
     /// An audit entry for this request; the caller fills action, object, outcome and detail.
-    pub fn entry(&self, who: Option<&Principal>, action: &str, object: String, outcome: &str, detail: String) -> AuditEntry {
+    pub fn entry(
+        &self,
+        who: Option<&Principal>,
+        action: &str,
+        object: String,
+        outcome: &str,
+        detail: String,
+    ) -> AuditEntry {
         AuditEntry {
             actor_id: who.map(|p| p.user_id),
-            actor_name: who.map(|p| p.name.clone()).unwrap_or_else(|| "anonymous".into()),
+            actor_name: who
+                .map(|p| p.name.clone())
+                .unwrap_or_else(|| "anonymous".into()),
             org_id: who.map(|p| p.org_id),
             action: action.into(),
             object,
@@ -116,7 +128,12 @@ pub struct Auth<R: Right> {
 impl<R: Right> Auth<R> {
     /// Wraps a caller whose right was already checked (by the page extractor).
     pub(crate) fn trusted(principal: Principal, csrf: Option<String>, meta: RequestMeta) -> Self {
-        Auth { principal, csrf, meta, _right: PhantomData }
+        Auth {
+            principal,
+            csrf,
+            meta,
+            _right: PhantomData,
+        }
     }
 
     pub fn who(&self) -> &Principal {
@@ -143,14 +160,24 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim)
 }
 
 /// Resolves the caller from an API key or a session cookie, without checking any right.
-pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<(Principal, Option<String>), ApiError> {
+pub async fn authenticate(
+    state: &AppState,
+    parts: &Parts,
+) -> Result<(Principal, Option<String>), ApiError> {
     if let Some(secret) = bearer(&parts.headers) {
-        return state.key_cache.resolve(state, secret).await.map(|p| (p, None));
+        return state
+            .key_cache
+            .resolve(state, secret)
+            .await
+            .map(|p| (p, None));
     }
     if let Some(token) = cookie(&parts.headers, SESSION_COOKIE)
         && let Some((p, csrf)) = state.store.session_principal(token).await?
@@ -166,12 +193,20 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<(Principal,
 impl<R: Right> FromRequestParts<AppState> for Auth<R> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let meta = RequestMeta::from_parts(parts);
         let (principal, csrf) = authenticate(state, parts).await?;
         check_csrf(parts, &principal, csrf.as_deref())?;
         check_right::<R>(state, &principal, &meta, parts.uri.path()).await?;
-        Ok(Auth { principal, csrf, meta, _right: PhantomData })
+        Ok(Auth {
+            principal,
+            csrf,
+            meta,
+            _right: PhantomData,
+        })
     }
 }
 
@@ -186,28 +221,50 @@ fn check_csrf(parts: &Parts, p: &Principal, csrf: Option<&str>) -> Result<(), Ap
         (Some(s), Some(c)) if constant_eq(s, c) => Ok(()),
         _ => Err(ApiError::new(
             ErrorCode::CsrfMismatch,
-            format!("cookie-authenticated writes must send the session's CSRF token in the {CSRF_HEADER} header"),
+            format!(
+                "cookie-authenticated writes must send the session's CSRF token in the {CSRF_HEADER} header"
+            ),
         )),
     }
 }
 
 /// Refuses (and audits) a caller without one of the right's roles.
-pub async fn check_right<R: Right>(state: &AppState, p: &Principal, meta: &RequestMeta, path: &str) -> Result<(), ApiError> {
+pub async fn check_right<R: Right>(
+    state: &AppState,
+    p: &Principal,
+    meta: &RequestMeta,
+    path: &str,
+) -> Result<(), ApiError> {
     if R::ROLES.is_empty() || R::ROLES.iter().any(|r| p.has(*r)) {
         return Ok(());
     }
-    let entry = meta.entry(Some(p), "access.denied", path.to_string(), "denied", format!("{{\"right\":\"{}\"}}", R::NAME));
+    let entry = meta.entry(
+        Some(p),
+        "access.denied",
+        path.to_string(),
+        "denied",
+        format!("{{\"right\":\"{}\"}}", R::NAME),
+    );
     state.store.audit(&entry).await?;
     let roles: Vec<&str> = R::ROLES.iter().map(|r| r.as_str()).collect();
     Err(ApiError::new(
         ErrorCode::Forbidden,
-        format!("this needs the right '{}' (role {}); you have {:?}", R::NAME, roles.join(" or "), p.roles),
+        format!(
+            "this needs the right '{}' (role {}); you have {:?}",
+            R::NAME,
+            roles.join(" or "),
+            p.roles
+        ),
     ))
 }
 
 /// Compares two secrets in time independent of where they differ.
 pub fn constant_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// A short-lived cache of API key → caller, so a request with a known key costs one hash and a map
@@ -233,9 +290,18 @@ impl KeyCache {
         let p = match state.store.api_key_principal(secret).await {
             Ok(p) => p,
             Err(e) => {
-                let meta = RequestMeta { source_ip: String::new(), request_id: String::new() };
+                let meta = RequestMeta {
+                    source_ip: String::new(),
+                    request_id: String::new(),
+                };
                 let prefix: String = secret.chars().take(12).collect();
-                let entry = meta.entry(None, "auth.api_key_rejected", format!("key:{prefix}"), "denied", format!("{{\"code\":\"{}\"}}", e.code));
+                let entry = meta.entry(
+                    None,
+                    "auth.api_key_rejected",
+                    format!("key:{prefix}"),
+                    "denied",
+                    format!("{{\"code\":\"{}\"}}", e.code),
+                );
                 state.store.audit(&entry).await?;
                 return Err(e.into());
             }

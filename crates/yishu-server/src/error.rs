@@ -43,7 +43,8 @@ pub struct ErrorDetail {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.0.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if status.is_server_error() {
             tracing::error!(code = %self.0.code, message = %self.0.message, "request failed");
         }
@@ -86,7 +87,10 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
 
 /// Unknown routes under the API.
 pub async fn not_found(uri: axum::http::Uri) -> ApiError {
-    ApiError::new(ErrorCode::RouteNotFound, format!("no route for {}", uri.path()))
+    ApiError::new(
+        ErrorCode::RouteNotFound,
+        format!("no route for {}", uri.path()),
+    )
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -20,9 +20,17 @@ impl Lang {
 }
 
 const MESSAGES: &[(&str, &str, &str)] = &[
-    ("app.name", "一数 · 政务数据资源平台", "Yishu · Government Data Resource Platform"),
+    (
+        "app.name",
+        "一数 · 政务数据资源平台",
+        "Yishu · Government Data Resource Platform",
+    ),
     ("app.short", "一数", "Yishu"),
-    ("app.motto", "一数一源、多源校核", "One datum, one source; every other source cross-checks"),
+    (
+        "app.motto",
+        "一数一源、多源校核",
+        "One datum, one source; every other source cross-checks",
+    ),
     ("nav.overview", "概览", "Overview"),
     ("nav.catalog", "目录", "Catalog"),
     ("nav.collect", "归集", "Collection"),
@@ -44,7 +52,11 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("login.password", "密码", "Password"),
     ("login.submit", "登录", "Sign in"),
     ("portal.title", "公共数据开放门户", "Open data portal"),
-    ("portal.intro", "本平台汇聚各部门政务数据资源，统一编目、归集、治理、共享与开放。", "This platform gathers the data resources of every department to catalog, collect, govern, share and open them in one place."),
+    (
+        "portal.intro",
+        "本平台汇聚各部门政务数据资源，统一编目、归集、治理、共享与开放。",
+        "This platform gathers the data resources of every department to catalog, collect, govern, share and open them in one place.",
+    ),
     ("portal.console", "进入管理控制台", "Open the console"),
     ("overview.title", "平台概览", "Platform overview"),
     ("overview.orgs", "组织机构", "Organisations"),
@@ -58,7 +70,11 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("orgs.kind", "类型", "Kind"),
     ("orgs.level", "层级", "Level"),
     ("orgs.parent", "上级", "Parent"),
-    ("orgs.credit_code", "统一社会信用代码", "Unified social credit code"),
+    (
+        "orgs.credit_code",
+        "统一社会信用代码",
+        "Unified social credit code",
+    ),
     ("orgs.division", "行政区划代码", "Division code"),
     ("orgs.status", "状态", "Status"),
     ("orgs.create", "新建组织", "New organisation"),
@@ -79,7 +95,11 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("users.display_name", "姓名", "Full name"),
     ("users.org", "所属组织", "Organisation"),
     ("users.roles", "角色", "Roles"),
-    ("users.password", "初始密码（至少10位）", "Initial password (10+ characters)"),
+    (
+        "users.password",
+        "初始密码（至少10位）",
+        "Initial password (10+ characters)",
+    ),
     ("users.create", "新建用户", "New user"),
     ("users.save_roles", "保存角色", "Save roles"),
     ("keys.title", "我的 API 密钥", "My API keys"),
@@ -87,13 +107,21 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("keys.prefix", "前缀", "Prefix"),
     ("keys.created", "创建时间", "Created"),
     ("keys.expires", "过期时间", "Expires"),
-    ("keys.days", "有效天数（留空为不过期）", "Valid for days (blank: no expiry)"),
+    (
+        "keys.days",
+        "有效天数（留空为不过期）",
+        "Valid for days (blank: no expiry)",
+    ),
     ("keys.state", "状态", "State"),
     ("keys.create", "创建密钥", "Create key"),
     ("keys.revoke", "吊销", "Revoke"),
     ("keys.revoked", "已吊销", "Revoked"),
     ("keys.never", "永不", "Never"),
-    ("keys.secret_once", "请立即保存此密钥，它只显示这一次：", "Store this key now; it is shown only once:"),
+    (
+        "keys.secret_once",
+        "请立即保存此密钥，它只显示这一次：",
+        "Store this key now; it is shown only once:",
+    ),
     ("audit.title", "审计日志", "Audit log"),
     ("audit.seq", "序号", "No."),
     ("audit.at", "时间", "Time"),
@@ -114,12 +142,21 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("common.next", "下一页", "Next"),
     ("common.error", "操作失败", "Failed"),
     ("common.saved", "已保存", "Saved"),
-    ("common.forbidden", "您没有执行此操作的权限。", "You do not have the right to do this."),
+    (
+        "common.forbidden",
+        "您没有执行此操作的权限。",
+        "You do not have the right to do this.",
+    ),
     ("common.actions", "操作", "Actions"),
 ];
 
 static CATALOG: LazyLock<HashMap<&'static str, (&'static str, &'static str)>> =
-    LazyLock::new(|| MESSAGES.iter().map(|(k, zh, en)| (*k, (*zh, *en))).collect());
+    LazyLock::new(|| {
+        MESSAGES
+            .iter()
+            .map(|(k, zh, en)| (*k, (*zh, *en)))
+            .collect()
+    });
 
 /// Translator handed to templates: `{{ t.t("nav.orgs") }}`.
 #[derive(Debug, Clone, Copy)]

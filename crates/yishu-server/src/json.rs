@@ -28,13 +28,25 @@ where
 
 fn json_rejection(rej: JsonRejection) -> ApiError {
     match rej {
-        JsonRejection::JsonDataError(e) => ApiError::new(ErrorCode::InvalidInput, format!("request body: {}", e.body_text())),
-        JsonRejection::JsonSyntaxError(e) => ApiError::new(ErrorCode::MalformedJson, format!("request body is not valid JSON: {}", e.body_text())),
-        JsonRejection::MissingJsonContentType(_) => {
-            ApiError::new(ErrorCode::MalformedJson, "send the body with Content-Type: application/json")
-        }
-        JsonRejection::BytesRejection(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(ErrorCode::PayloadTooLarge, format!("request body is larger than {} bytes", crate::BODY_LIMIT))
+        JsonRejection::JsonDataError(e) => ApiError::new(
+            ErrorCode::InvalidInput,
+            format!("request body: {}", e.body_text()),
+        ),
+        JsonRejection::JsonSyntaxError(e) => ApiError::new(
+            ErrorCode::MalformedJson,
+            format!("request body is not valid JSON: {}", e.body_text()),
+        ),
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            ErrorCode::MalformedJson,
+            "send the body with Content-Type: application/json",
+        ),
+        JsonRejection::BytesRejection(e)
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+        {
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("request body is larger than {} bytes", crate::BODY_LIMIT),
+            )
         }
         other => ApiError::new(ErrorCode::MalformedJson, other.body_text()),
     }
@@ -54,7 +66,12 @@ where
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| ValidQuery(q.0))
-            .map_err(|e: QueryRejection| ApiError::new(ErrorCode::InvalidInput, format!("query string: {}", e.body_text())))
+            .map_err(|e: QueryRejection| {
+                ApiError::new(
+                    ErrorCode::InvalidInput,
+                    format!("query string: {}", e.body_text()),
+                )
+            })
     }
 }
 

@@ -23,7 +23,11 @@ impl Drop for Driver {
 }
 
 fn start_driver() -> Driver {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new("chromedriver")
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
@@ -46,7 +50,11 @@ async fn browser(port: u16) -> Client {
         }),
     );
     for _ in 0..50 {
-        if let Ok(c) = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new()).capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await {
+        if let Ok(c) = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
             return c;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -66,15 +74,38 @@ async fn shot(c: &Client, name: &str) {
 }
 
 async fn text(c: &Client) -> String {
-    c.find(Locator::Css("body")).await.unwrap().text().await.unwrap()
+    c.find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
 }
 
 async fn login(c: &Client, s: &TestServer, user: &str) {
     c.goto(&s.url("/console/login")).await.unwrap();
-    c.find(Locator::Id("name")).await.unwrap().send_keys(user).await.unwrap();
-    c.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-    c.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
-    c.wait().for_element(Locator::Css("[data-testid=who]")).await.unwrap();
+    c.find(Locator::Id("name"))
+        .await
+        .unwrap()
+        .send_keys(user)
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Id("login"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("[data-testid=who]"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,52 +121,154 @@ async fn console_in_chromium() {
     c.goto(&s.url("/console/login")).await.unwrap();
     shot(&c, "02-login").await;
     // A wrong password says so in Chinese.
-    c.find(Locator::Id("name")).await.unwrap().send_keys("admin").await.unwrap();
-    c.find(Locator::Id("password")).await.unwrap().send_keys("not the password").await.unwrap();
-    c.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
-    let err = c.wait().for_element(Locator::Css("[data-testid=error]")).await.unwrap().text().await.unwrap();
+    c.find(Locator::Id("name"))
+        .await
+        .unwrap()
+        .send_keys("admin")
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys("not the password")
+        .await
+        .unwrap();
+    c.find(Locator::Id("login"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let err = c
+        .wait()
+        .for_element(Locator::Css("[data-testid=error]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(err.contains("用户名或密码错误"), "{err}");
 
     login(&c, &s, "admin").await;
     let body = text(&c).await;
-    assert!(body.contains("平台概览") && body.contains("目录") && body.contains("审计") || body.contains("系统管理"), "{body}");
+    assert!(
+        body.contains("平台概览") && body.contains("目录") && body.contains("审计")
+            || body.contains("系统管理"),
+        "{body}"
+    );
     shot(&c, "03-overview").await;
 
     // Create a department under the city.
     c.goto(&s.url("/console/orgs")).await.unwrap();
-    c.find(Locator::Id("org-code")).await.unwrap().send_keys("CD-TJ").await.unwrap();
-    c.find(Locator::Id("org-name")).await.unwrap().send_keys("成都市统计局").await.unwrap();
+    c.find(Locator::Id("org-code"))
+        .await
+        .unwrap()
+        .send_keys("CD-TJ")
+        .await
+        .unwrap();
+    c.find(Locator::Id("org-name"))
+        .await
+        .unwrap()
+        .send_keys("成都市统计局")
+        .await
+        .unwrap();
     let parent = c.find(Locator::Id("org-parent")).await.unwrap();
     parent.select_by_label("成都市").await.unwrap();
-    c.find(Locator::Id("org-submit")).await.unwrap().click().await.unwrap();
-    c.wait().for_element(Locator::XPath("//table[@id='orgs']//td[contains(., '成都市统计局')]")).await.unwrap();
+    c.find(Locator::Id("org-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::XPath(
+            "//table[@id='orgs']//td[contains(., '成都市统计局')]",
+        ))
+        .await
+        .unwrap();
     shot(&c, "04-orgs").await;
 
     // Create a user in it.
     c.goto(&s.url("/console/users")).await.unwrap();
-    c.find(Locator::Id("user-name")).await.unwrap().send_keys("tongji").await.unwrap();
-    c.find(Locator::Id("user-display")).await.unwrap().send_keys("统计局专员").await.unwrap();
-    c.find(Locator::Id("user-org")).await.unwrap().select_by_label("成都市统计局").await.unwrap();
-    c.find(Locator::Id("user-password")).await.unwrap().send_keys("a long enough password").await.unwrap();
-    c.find(Locator::Id("new-role-provider_officer")).await.unwrap().click().await.unwrap();
-    c.find(Locator::Id("user-submit")).await.unwrap().click().await.unwrap();
-    c.wait().for_element(Locator::XPath("//table[@id='users']//td[contains(., '统计局专员')]")).await.unwrap();
+    c.find(Locator::Id("user-name"))
+        .await
+        .unwrap()
+        .send_keys("tongji")
+        .await
+        .unwrap();
+    c.find(Locator::Id("user-display"))
+        .await
+        .unwrap()
+        .send_keys("统计局专员")
+        .await
+        .unwrap();
+    c.find(Locator::Id("user-org"))
+        .await
+        .unwrap()
+        .select_by_label("成都市统计局")
+        .await
+        .unwrap();
+    c.find(Locator::Id("user-password"))
+        .await
+        .unwrap()
+        .send_keys("a long enough password")
+        .await
+        .unwrap();
+    c.find(Locator::Id("new-role-provider_officer"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Id("user-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::XPath(
+            "//table[@id='users']//td[contains(., '统计局专员')]",
+        ))
+        .await
+        .unwrap();
     assert!(text(&c).await.contains("数据提供方专员"));
     shot(&c, "05-users").await;
 
     // My API keys: the secret is shown once.
     c.goto(&s.url("/console/keys")).await.unwrap();
-    c.find(Locator::Id("key-name")).await.unwrap().send_keys("数据同步").await.unwrap();
-    c.find(Locator::Id("key-submit")).await.unwrap().click().await.unwrap();
-    let secret = c.wait().for_element(Locator::Id("new-secret")).await.unwrap().text().await.unwrap();
+    c.find(Locator::Id("key-name"))
+        .await
+        .unwrap()
+        .send_keys("数据同步")
+        .await
+        .unwrap();
+    c.find(Locator::Id("key-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let secret = c
+        .wait()
+        .for_element(Locator::Id("new-secret"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(secret.starts_with("ysk_"));
     shot(&c, "06-keys").await;
 
     // The English switch.
-    c.goto(&s.url("/console/lang?to=en&back=/console/orgs")).await.unwrap();
+    c.goto(&s.url("/console/lang?to=en&back=/console/orgs"))
+        .await
+        .unwrap();
     assert!(text(&c).await.contains("Organisations"));
     shot(&c, "07-orgs-en").await;
-    c.goto(&s.url("/console/lang?to=zh&back=/console")).await.unwrap();
+    c.goto(&s.url("/console/lang?to=zh&back=/console"))
+        .await
+        .unwrap();
 
     // The admin has no audit page (三员分立); the auditor does.
     c.goto(&s.url("/console/audit")).await.unwrap();
@@ -144,11 +277,30 @@ async fn console_in_chromium() {
     login(&c, &s, "auditor").await;
     c.goto(&s.url("/console/audit")).await.unwrap();
     let body = text(&c).await;
-    for action in ["org.create", "user.create", "auth.login", "auth.login_failed", "api_key.create", "access.denied"] {
+    for action in [
+        "org.create",
+        "user.create",
+        "auth.login",
+        "auth.login_failed",
+        "api_key.create",
+        "access.denied",
+    ] {
         assert!(body.contains(action), "audit page lacks {action}");
     }
-    c.find(Locator::Id("verify")).await.unwrap().click().await.unwrap();
-    let v = c.wait().for_element(Locator::Css("[data-testid=verify]")).await.unwrap().text().await.unwrap();
+    c.find(Locator::Id("verify"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let v = c
+        .wait()
+        .for_element(Locator::Css("[data-testid=verify]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(v.contains("审计链完整"), "{v}");
     shot(&c, "08-audit").await;
 

@@ -54,14 +54,20 @@ impl CitizenId {
         if has_control(s) {
             return Err(Invalid::new(
                 "control_char",
-                format!("citizen ID {} contains a control character", quote_for_message(s)),
+                format!(
+                    "citizen ID {} contains a control character",
+                    quote_for_message(s)
+                ),
             ));
         }
         let n = s.chars().count();
         if n != 18 {
             return Err(Invalid::new(
                 "bad_length",
-                format!("citizen ID {} has {n} characters, expected 18", quote_for_message(s)),
+                format!(
+                    "citizen ID {} has {n} characters, expected 18",
+                    quote_for_message(s)
+                ),
             ));
         }
         let b = s.as_bytes();
@@ -118,7 +124,10 @@ impl CitizenId {
         if s.len() != 15 || !s.bytes().all(|c| c.is_ascii_digit()) {
             return Err(Invalid::new(
                 "bad_length",
-                format!("legacy citizen ID {} must be 15 digits", quote_for_message(s)),
+                format!(
+                    "legacy citizen ID {} must be 15 digits",
+                    quote_for_message(s)
+                ),
             ));
         }
         let mut body = String::with_capacity(18);

@@ -17,7 +17,10 @@ impl Mobile {
         if has_control(s) {
             return Err(Invalid::new(
                 "control_char",
-                format!("mobile number {} contains a control character", quote_for_message(s)),
+                format!(
+                    "mobile number {} contains a control character",
+                    quote_for_message(s)
+                ),
             ));
         }
         let folded = fold_width(s);
@@ -67,7 +70,10 @@ impl Email {
         if has_control(t) || t.chars().any(char::is_whitespace) {
             return Err(Invalid::new(
                 "bad_format",
-                format!("e-mail address {} contains spaces or control characters", quote_for_message(s)),
+                format!(
+                    "e-mail address {} contains spaces or control characters",
+                    quote_for_message(s)
+                ),
             ));
         }
         if t.len() > 254 {
@@ -89,7 +95,10 @@ impl Email {
         if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
             return Err(Invalid::new(
                 "bad_format",
-                format!("e-mail address {} is not of the form name@domain.tld", quote_for_message(s)),
+                format!(
+                    "e-mail address {} is not of the form name@domain.tld",
+                    quote_for_message(s)
+                ),
             ));
         }
         Ok(Email(t.to_string()))

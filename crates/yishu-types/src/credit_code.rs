@@ -8,7 +8,9 @@ use std::str::FromStr;
 
 /// The 31-character alphabet of GB 32100 (no I, O, S, V, Z).
 pub const CREDIT_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-const CREDIT_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+const CREDIT_WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
 const ORG_WEIGHTS: [u32; 8] = [3, 7, 9, 10, 5, 8, 4, 2];
 
 /// A valid unified social credit code: 18 characters from the GB 32100 alphabet with a MOD 31 check.
@@ -40,14 +42,20 @@ fn common_checks(what: &str, s: &str, len: usize) -> Result<(), Invalid> {
     if has_control(s) {
         return Err(Invalid::new(
             "control_char",
-            format!("{what} {} contains a control character", quote_for_message(s)),
+            format!(
+                "{what} {} contains a control character",
+                quote_for_message(s)
+            ),
         ));
     }
     let n = s.chars().count();
     if n != len {
         return Err(Invalid::new(
             "bad_length",
-            format!("{what} {} has {n} characters, expected {len}", quote_for_message(s)),
+            format!(
+                "{what} {} has {n} characters, expected {len}",
+                quote_for_message(s)
+            ),
         ));
     }
     Ok(())

@@ -31,14 +31,21 @@ pub fn parse_cn_date(s: &str) -> Result<NaiveDate, Invalid> {
     NaiveDate::from_ymd_opt(y, m, d).ok_or_else(|| {
         Invalid::new(
             "bad_date",
-            format!("date {} does not exist in the calendar", quote_for_message(s)),
+            format!(
+                "date {} does not exist in the calendar",
+                quote_for_message(s)
+            ),
         )
     })
 }
 
 fn split_ymd(s: &str) -> Option<(i32, u32, u32)> {
     if s.len() == 8 && s.bytes().all(|c| c.is_ascii_digit()) {
-        return Some((s[..4].parse().ok()?, s[4..6].parse().ok()?, s[6..].parse().ok()?));
+        return Some((
+            s[..4].parse().ok()?,
+            s[4..6].parse().ok()?,
+            s[6..].parse().ok()?,
+        ));
     }
     let s = s.strip_suffix('日').unwrap_or(s);
     let parts: Vec<&str> = s.split(['-', '/', '.', '年', '月']).collect();

@@ -42,13 +42,19 @@ impl DivisionCode {
         if has_control(s) {
             return Err(Invalid::new(
                 "control_char",
-                format!("division code {} contains a control character", quote_for_message(s)),
+                format!(
+                    "division code {} contains a control character",
+                    quote_for_message(s)
+                ),
             ));
         }
         if s.len() != 6 || !s.bytes().all(|c| c.is_ascii_digit()) {
             return Err(Invalid::new(
                 "bad_format",
-                format!("division code {} must be 6 ASCII digits", quote_for_message(s)),
+                format!(
+                    "division code {} must be 6 ASCII digits",
+                    quote_for_message(s)
+                ),
             ));
         }
         Ok(DivisionCode(s.to_string()))

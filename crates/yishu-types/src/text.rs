@@ -55,7 +55,10 @@ mod tests {
     #[test]
     fn folds_full_width() {
         assert_eq!(fold_width("１２３ＡＢｘ\u{3000}"), "123ABx ");
-        assert_eq!(fold_identifier(" 11010519491231002ｘ "), "11010519491231002X");
+        assert_eq!(
+            fold_identifier(" 11010519491231002ｘ "),
+            "11010519491231002X"
+        );
     }
 
     #[test]

@@ -67,7 +67,12 @@ fn validator_cases() {
             continue;
         }
         let cols: Vec<&str> = line.split('\t').collect();
-        assert_eq!(cols.len(), 3, "line {}: need 3 tab-separated columns", n + 1);
+        assert_eq!(
+            cols.len(),
+            3,
+            "line {}: need 3 tab-separated columns",
+            n + 1
+        );
         let input = unescape(cols[1]);
         let got = match run(cols[0], &input) {
             Ok(v) => format!("ok:{v}"),
@@ -79,11 +84,22 @@ fn validator_cases() {
         };
         count += 1;
         if got != cols[2] {
-            failures.push(format!("line {}: {} {:?} → {got}, expected {}", n + 1, cols[0], cols[1], cols[2]));
+            failures.push(format!(
+                "line {}: {} {:?} → {got}, expected {}",
+                n + 1,
+                cols[0],
+                cols[1],
+                cols[2]
+            ));
         }
     }
     assert!(count > 80, "only {count} cases read");
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -98,7 +114,9 @@ fn citizen_id_fields() {
 #[test]
 fn validators_never_panic_on_arbitrary_bytes() {
     // A cheap deterministic fuzz: every validator sees many short strings of mixed scripts.
-    let alphabet: Vec<char> = "0123456789Xx-/年月日 \t\u{0}\u{3000}１Ｘ张@.é\u{202e}".chars().collect();
+    let alphabet: Vec<char> = "0123456789Xx-/年月日 \t\u{0}\u{3000}１Ｘ张@.é\u{202e}"
+        .chars()
+        .collect();
     let mut state: u64 = 0x9E3779B97F4A7C15;
     for _ in 0..20_000 {
         state ^= state << 13;
@@ -108,7 +126,17 @@ fn validators_never_panic_on_arbitrary_bytes() {
         let s: String = (0..len)
             .map(|i| alphabet[((state >> (i % 50)) as usize + i * 7) % alphabet.len()])
             .collect();
-        for v in ["citizen_id", "citizen_id_lenient", "credit_code", "credit_code_lenient", "org_code", "division", "mobile", "email", "date"] {
+        for v in [
+            "citizen_id",
+            "citizen_id_lenient",
+            "credit_code",
+            "credit_code_lenient",
+            "org_code",
+            "division",
+            "mobile",
+            "email",
+            "date",
+        ] {
             let _ = run(v, &s);
         }
     }

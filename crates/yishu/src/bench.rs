@@ -60,7 +60,9 @@ impl Round {
 }
 
 async fn load(url: String, key: Option<String>, connections: usize, secs: u64) -> Result<Round> {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()?;
     let deadline = Instant::now() + Duration::from_secs(secs);
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -95,20 +97,54 @@ async fn load(url: String, key: Option<String>, connections: usize, secs: u64) -
     }
     let secs = start.elapsed().as_secs_f64();
     all.sort_unstable();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0);
-    Ok(Round { requests: all.len(), errors, secs, p50_us: pct(0.50), p99_us: pct(0.99) })
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
+    Ok(Round {
+        requests: all.len(),
+        errors,
+        secs,
+        p50_us: pct(0.50),
+        p99_us: pct(0.99),
+    })
 }
 
 async fn http(a: HttpArgs) -> Result<u8> {
     let dir = tempfile::tempdir()?;
-    let store = Store::open(&format!("sqlite://{}", dir.path().join("meta.db").display())).await.map_err(|e| anyhow!(e))?;
-    let lake = yishu_lake::Lake::open(dir.path().join("lake").to_str().unwrap_or("lake")).map_err(|e| anyhow!(e))?;
-    let org = store.create_org(&NewOrg { code: "B".into(), name: "基准".into(), level: Some(OrgLevel::City), ..Default::default() }).await.map_err(|e| anyhow!(e))?;
-    let user = store
-        .create_user(&NewUser { name: "bench".into(), display_name: None, org_id: org.id, password: crate::demo::random_password(), roles: vec![Role::Consumer] })
+    let store = Store::open(&format!(
+        "sqlite://{}",
+        dir.path().join("meta.db").display()
+    ))
+    .await
+    .map_err(|e| anyhow!(e))?;
+    let lake = yishu_lake::Lake::open(dir.path().join("lake").to_str().unwrap_or("lake"))
+        .map_err(|e| anyhow!(e))?;
+    let org = store
+        .create_org(&NewOrg {
+            code: "B".into(),
+            name: "基准".into(),
+            level: Some(OrgLevel::City),
+            ..Default::default()
+        })
         .await
         .map_err(|e| anyhow!(e))?;
-    let key = store.create_api_key(user.id, "bench", None).await.map_err(|e| anyhow!(e))?.secret;
+    let user = store
+        .create_user(&NewUser {
+            name: "bench".into(),
+            display_name: None,
+            org_id: org.id,
+            password: crate::demo::random_password(),
+            roles: vec![Role::Consumer],
+        })
+        .await
+        .map_err(|e| anyhow!(e))?;
+    let key = store
+        .create_api_key(user.id, "bench", None)
+        .await
+        .map_err(|e| anyhow!(e))?
+        .secret;
 
     let yl = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let yaddr = yl.local_addr()?;
@@ -120,11 +156,23 @@ async fn http(a: HttpArgs) -> Result<u8> {
     tokio::spawn(async move { axum::serve(bl, bare).await });
 
     let yurl = format!("http://{yaddr}/api/v1/me");
-    let check = reqwest::Client::new().get(&yurl).bearer_auth(&key).send().await?;
+    let check = reqwest::Client::new()
+        .get(&yurl)
+        .bearer_auth(&key)
+        .send()
+        .await?;
     if !check.status().is_success() {
         bail!("GET /api/v1/me answered {}", check.status());
     }
-    println!("bench http: {} connections, {} s rounds, best of {} alternating rounds, loopback, {} cores", a.connections, a.seconds, a.rounds, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!(
+        "bench http: {} connections, {} s rounds, best of {} alternating rounds, loopback, {} cores",
+        a.connections,
+        a.seconds,
+        a.rounds,
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
     let (mut best_bare, mut best_yishu): (Option<Round>, Option<Round>) = (None, None);
     for _ in 0..a.rounds {
         let b = load(format!("http://{baddr}/"), None, a.connections, a.seconds).await?;
@@ -136,12 +184,32 @@ async fn http(a: HttpArgs) -> Result<u8> {
             best_yishu = Some(y);
         }
     }
-    let (b, y) = (best_bare.ok_or_else(|| anyhow!("no rounds"))?, best_yishu.ok_or_else(|| anyhow!("no rounds"))?);
-    println!("{:<42} {:>10} {:>10} {:>9} {:>9} {:>7}", "target", "requests", "req/s", "p50 ms", "p99 ms", "errors");
-    for (name, r) in [("bare axum handler (constant)", &b), ("yishu GET /api/v1/me (API key)", &y)] {
-        println!("{name:<42} {:>10} {:>10.0} {:>9.3} {:>9.3} {:>7}", r.requests, r.rps(), r.p50_us as f64 / 1000.0, r.p99_us as f64 / 1000.0, r.errors);
+    let (b, y) = (
+        best_bare.ok_or_else(|| anyhow!("no rounds"))?,
+        best_yishu.ok_or_else(|| anyhow!("no rounds"))?,
+    );
+    println!(
+        "{:<42} {:>10} {:>10} {:>9} {:>9} {:>7}",
+        "target", "requests", "req/s", "p50 ms", "p99 ms", "errors"
+    );
+    for (name, r) in [
+        ("bare axum handler (constant)", &b),
+        ("yishu GET /api/v1/me (API key)", &y),
+    ] {
+        println!(
+            "{name:<42} {:>10} {:>10.0} {:>9.3} {:>9.3} {:>7}",
+            r.requests,
+            r.rps(),
+            r.p50_us as f64 / 1000.0,
+            r.p99_us as f64 / 1000.0,
+            r.errors
+        );
     }
-    println!("ratio yishu/bare throughput: {:.2} (target ≥ 0.50); yishu p99 {:.3} ms (target < 5 ms)", y.rps() / b.rps(), y.p99_us as f64 / 1000.0);
+    println!(
+        "ratio yishu/bare throughput: {:.2} (target ≥ 0.50); yishu p99 {:.3} ms (target < 5 ms)",
+        y.rps() / b.rps(),
+        y.p99_us as f64 / 1000.0
+    );
     Ok(crate::exit::OK)
 }
 
@@ -156,10 +224,25 @@ pub fn peak_rss_mib() -> Option<f64> {
 async fn gen_city(a: GenArgs) -> Result<u8> {
     let tmp = tempfile::tempdir()?;
     let out = a.out.unwrap_or_else(|| tmp.path().to_path_buf());
-    let args = yishu_gen::CityArgs { people: a.people, seed: 42, out, problem_rate: 0.02 };
-    let s = yishu_gen::generate_city(&args, &mut yishu_gen::TermProgress::new()).await.map_err(|e| anyhow!(e))?;
+    let args = yishu_gen::CityArgs {
+        people: a.people,
+        seed: 42,
+        out,
+        problem_rate: 0.02,
+    };
+    let s = yishu_gen::generate_city(&args, &mut yishu_gen::TermProgress::new())
+        .await
+        .map_err(|e| anyhow!(e))?;
     let rows: usize = s.files.iter().map(|f| f.1).sum();
     println!("{s}");
-    println!("bench gen: {} people, {} department rows in {:.1} s: {:.0} people/s, {:.0} rows/s, peak RSS {:.0} MiB", a.people, rows, s.seconds, a.people as f64 / s.seconds, rows as f64 / s.seconds, peak_rss_mib().unwrap_or(f64::NAN));
+    println!(
+        "bench gen: {} people, {} department rows in {:.1} s: {:.0} people/s, {:.0} rows/s, peak RSS {:.0} MiB",
+        a.people,
+        rows,
+        s.seconds,
+        a.people as f64 / s.seconds,
+        rows as f64 / s.seconds,
+        peak_rss_mib().unwrap_or(f64::NAN)
+    );
     Ok(crate::exit::OK)
 }

@@ -37,8 +37,10 @@ impl Config {
     pub fn load(path: Option<&Path>) -> Result<Self> {
         let mut c = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).with_context(|| format!("cannot read config file {}", p.display()))?;
-                toml::from_str(&text).with_context(|| format!("config file {} is not valid", p.display()))?
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read config file {}", p.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("config file {} is not valid", p.display()))?
             }
             None => Config::default(),
         };
@@ -88,11 +90,16 @@ mod tests {
 
     #[test]
     fn env_overrides_file() {
-        let mut c: Config = toml::from_str("listen = \"0.0.0.0:9000\"\ndata_dir = \"/srv/yishu\"").unwrap();
+        let mut c: Config =
+            toml::from_str("listen = \"0.0.0.0:9000\"\ndata_dir = \"/srv/yishu\"").unwrap();
         assert_eq!(c.database_url(), "sqlite:///srv/yishu/meta.db");
-        c.apply_env(|k| (k == "YISHU_LISTEN").then(|| "127.0.0.1:1".to_string())).unwrap();
+        c.apply_env(|k| (k == "YISHU_LISTEN").then(|| "127.0.0.1:1".to_string()))
+            .unwrap();
         assert_eq!(c.listen, "127.0.0.1:1");
-        assert!(c.apply_env(|k| (k == "YISHU_SECURE_COOKIES").then(|| "maybe".to_string())).is_err());
+        assert!(
+            c.apply_env(|k| (k == "YISHU_SECURE_COOKIES").then(|| "maybe".to_string()))
+                .is_err()
+        );
         assert!(toml::from_str::<Config>("lisen = 1").is_err());
     }
 }

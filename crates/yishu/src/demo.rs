@@ -44,7 +44,10 @@ pub async fn run(args: DemoArgs, mut config: Config) -> Result<u8> {
     let dir = &args.data_dir;
     if dir.exists() {
         if !dir.join(MARKER).exists() {
-            bail!("{} exists and was not made by `yishu demo`; choose another --data-dir", dir.display());
+            bail!(
+                "{} exists and was not made by `yishu demo`; choose another --data-dir",
+                dir.display()
+            );
         }
         std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear {}", dir.display()))?;
     }
@@ -54,14 +57,24 @@ pub async fn run(args: DemoArgs, mut config: Config) -> Result<u8> {
     config.database_url = None;
     config.lake_root = None;
 
-    let city = yishu_gen::CityArgs { people: args.people, seed: 42, out: dir.join("city"), problem_rate: 0.02 };
-    let summary = yishu_gen::generate_city(&city, &mut yishu_gen::TermProgress::new()).await.map_err(|e| anyhow!(e))?;
+    let city = yishu_gen::CityArgs {
+        people: args.people,
+        seed: 42,
+        out: dir.join("city"),
+        problem_rate: 0.02,
+    };
+    let summary = yishu_gen::generate_city(&city, &mut yishu_gen::TermProgress::new())
+        .await
+        .map_err(|e| anyhow!(e))?;
     eprintln!("{summary}");
 
     let (store, lake) = crate::open(&config).await?;
     let users = seed_city(&store).await?;
     println!("\n一数 Yishu demo — data in {}", dir.display());
-    println!("  console: http://{}/console    API docs: http://{}/api/v1/docs/", args.listen, args.listen);
+    println!(
+        "  console: http://{}/console    API docs: http://{}/api/v1/docs/",
+        args.listen, args.listen
+    );
     println!("  users (passwords are random and shown only now):");
     for (name, role, password) in &users {
         println!("    {name:<10} {role:<18} {password}");
@@ -79,11 +92,24 @@ pub async fn run(args: DemoArgs, mut config: Config) -> Result<u8> {
 pub async fn seed_city(store: &Store) -> Result<Vec<(String, String, String)>> {
     let out = seed_city_unaudited(store).await?;
     for o in store.list_orgs().await.map_err(|e| anyhow!(e))? {
-        let entry = crate::cli_entry("org.create", format!("org:{}", o.id), serde_json::json!({"code": o.code, "name": o.name}));
+        let entry = crate::cli_entry(
+            "org.create",
+            format!("org:{}", o.id),
+            serde_json::json!({"code": o.code, "name": o.name}),
+        );
         store.audit(&entry).await.map_err(|e| anyhow!(e))?;
     }
-    for u in store.list_users(None, 1000, 0).await.map_err(|e| anyhow!(e))?.items {
-        let entry = crate::cli_entry("user.create", format!("user:{}", u.id), serde_json::json!({"name": u.name, "roles": u.roles}));
+    for u in store
+        .list_users(None, 1000, 0)
+        .await
+        .map_err(|e| anyhow!(e))?
+        .items
+    {
+        let entry = crate::cli_entry(
+            "user.create",
+            format!("user:{}", u.id),
+            serde_json::json!({"name": u.name, "roles": u.roles}),
+        );
         store.audit(&entry).await.map_err(|e| anyhow!(e))?;
     }
     Ok(out)
@@ -92,16 +118,39 @@ pub async fn seed_city(store: &Store) -> Result<Vec<(String, String, String)>> {
 async fn seed_city_unaudited(store: &Store) -> Result<Vec<(String, String, String)>> {
     let e = |e: yishu_types::Error| anyhow!(e);
     let province = store
-        .create_org(&NewOrg { code: "SC".into(), name: "四川省".into(), level: Some(OrgLevel::Province), division_code: Some("510000".into()), ..Default::default() })
+        .create_org(&NewOrg {
+            code: "SC".into(),
+            name: "四川省".into(),
+            level: Some(OrgLevel::Province),
+            division_code: Some("510000".into()),
+            ..Default::default()
+        })
         .await
         .map_err(e)?;
     let city = store
-        .create_org(&NewOrg { code: "CD".into(), name: "成都市".into(), level: Some(OrgLevel::City), parent_id: Some(province.id), division_code: Some("510100".into()), ..Default::default() })
+        .create_org(&NewOrg {
+            code: "CD".into(),
+            name: "成都市".into(),
+            level: Some(OrgLevel::City),
+            parent_id: Some(province.id),
+            division_code: Some("510100".into()),
+            ..Default::default()
+        })
         .await
         .map_err(e)?;
-    for d in yishu_types::division::current_under("5101").into_iter().filter(|d| d.code.as_str() != "510100") {
+    for d in yishu_types::division::current_under("5101")
+        .into_iter()
+        .filter(|d| d.code.as_str() != "510100")
+    {
         store
-            .create_org(&NewOrg { code: format!("CD-{}", d.code), name: d.name.clone(), level: Some(OrgLevel::District), parent_id: Some(city.id), division_code: Some(d.code.to_string()), ..Default::default() })
+            .create_org(&NewOrg {
+                code: format!("CD-{}", d.code),
+                name: d.name.clone(),
+                level: Some(OrgLevel::District),
+                parent_id: Some(city.id),
+                division_code: Some(d.code.to_string()),
+                ..Default::default()
+            })
             .await
             .map_err(e)?;
     }
@@ -131,7 +180,13 @@ async fn seed_city_unaudited(store: &Store) -> Result<Vec<(String, String, Strin
     for (name, display, role, dept) in plan {
         let password = random_password();
         store
-            .create_user(&NewUser { name: name.into(), display_name: Some(display.into()), org_id: dept_ids[dept], password: password.clone(), roles: vec![role] })
+            .create_user(&NewUser {
+                name: name.into(),
+                display_name: Some(display.into()),
+                org_id: dept_ids[dept],
+                password: password.clone(),
+                roles: vec![role],
+            })
             .await
             .map_err(e)?;
         out.push((name.to_string(), role.as_str().to_string(), password));
@@ -143,5 +198,7 @@ async fn seed_city_unaudited(store: &Store) -> Result<Vec<(String, String, Strin
 pub fn random_password() -> String {
     const A: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rng();
-    (0..16).map(|_| A[rng.random_range(0..A.len())] as char).collect()
+    (0..16)
+        .map(|_| A[rng.random_range(0..A.len())] as char)
+        .collect()
 }

@@ -29,7 +29,12 @@ pub mod exit {
 }
 
 #[derive(Parser)]
-#[command(name = "yishu", version, about = "一数 Yishu — government data resource platform", after_help = "Exit codes: 0 ok, 1 failed, 2 usage error, 3 configuration error, 4 audit chain broken.\nEnvironment: YISHU_DATA_DIR, YISHU_LISTEN, YISHU_DATABASE_URL, YISHU_LAKE_ROOT, YISHU_SECURE_COOKIES override the config file.")]
+#[command(
+    name = "yishu",
+    version,
+    about = "一数 Yishu — government data resource platform",
+    after_help = "Exit codes: 0 ok, 1 failed, 2 usage error, 3 configuration error, 4 audit chain broken.\nEnvironment: YISHU_DATA_DIR, YISHU_LISTEN, YISHU_DATABASE_URL, YISHU_LAKE_ROOT, YISHU_SECURE_COOKIES override the config file."
+)]
 struct Cli {
     /// Configuration file (TOML).
     #[arg(long, global = true, env = "YISHU_CONFIG")]
@@ -136,11 +141,18 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
         }
     };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("YISHU_LOG").unwrap_or_else(|_| "info,sqlx=warn,deltalake=warn,datafusion=warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("YISHU_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn,deltalake=warn,datafusion=warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let config = match Config::load(cli.config.as_deref()) {
@@ -150,7 +162,10 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::CONFIG);
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("yishu: cannot start the runtime: {e}");
@@ -168,8 +183,11 @@ fn main() -> ExitCode {
 
 /// Opens the metadata store and lake of an installation, creating the data directory.
 pub async fn open(config: &Config) -> Result<(Store, yishu_lake::Lake)> {
-    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
-    let store = Store::open(&config.database_url()).await.map_err(|e| anyhow!(e))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let store = Store::open(&config.database_url())
+        .await
+        .map_err(|e| anyhow!(e))?;
     let lake = yishu_lake::Lake::open(&config.lake_root()).map_err(|e| anyhow!(e))?;
     Ok((store, lake))
 }
@@ -179,7 +197,9 @@ async fn run(command: Command, config: Config) -> Result<u8> {
         Command::Serve { listen } => {
             let (store, lake) = open(&config).await?;
             if store.count_users().await.map_err(|e| anyhow!(e))? == 0 {
-                eprintln!("yishu: no users yet. Create the first administrator with:\n  yishu org add --code ROOT --name 数据局 --level city\n  yishu user add --name admin --org ROOT --role admin");
+                eprintln!(
+                    "yishu: no users yet. Create the first administrator with:\n  yishu org add --code ROOT --name 数据局 --level city\n  yishu user add --name admin --org ROOT --role admin"
+                );
             }
             let addr = listen.unwrap_or(config.listen.clone());
             serve(store, lake, &config, &addr).await?;
@@ -187,26 +207,53 @@ async fn run(command: Command, config: Config) -> Result<u8> {
         }
         Command::Demo(args) => demo::run(args, config).await,
         Command::Gen(GenCommand::City(args)) => {
-            let summary = yishu_gen::generate_city(&args, &mut yishu_gen::TermProgress::new()).await.map_err(|e| anyhow!(e))?;
+            let summary = yishu_gen::generate_city(&args, &mut yishu_gen::TermProgress::new())
+                .await
+                .map_err(|e| anyhow!(e))?;
             println!("{summary}");
             Ok(exit::OK)
         }
         Command::User(UserCommand::Add(a)) => {
             let (store, _) = open(&config).await?;
-            let org = store.get_org_by_code(&a.org).await.map_err(|e| anyhow!(e))?;
-            let password = read_password()?;
-            let u = store
-                .create_user(&NewUser { name: a.name, display_name: a.display_name, org_id: org.id, password, roles: a.roles })
+            let org = store
+                .get_org_by_code(&a.org)
                 .await
                 .map_err(|e| anyhow!(e))?;
-            store.audit(&cli_entry("user.create", format!("user:{}", u.id), serde_json::json!({"name": u.name, "roles": u.roles}))).await.map_err(|e| anyhow!(e))?;
-            println!("created user {} (id {}) in {} with roles {:?}", u.name, u.id, org.name, u.roles);
+            let password = read_password()?;
+            let u = store
+                .create_user(&NewUser {
+                    name: a.name,
+                    display_name: a.display_name,
+                    org_id: org.id,
+                    password,
+                    roles: a.roles,
+                })
+                .await
+                .map_err(|e| anyhow!(e))?;
+            store
+                .audit(&cli_entry(
+                    "user.create",
+                    format!("user:{}", u.id),
+                    serde_json::json!({"name": u.name, "roles": u.roles}),
+                ))
+                .await
+                .map_err(|e| anyhow!(e))?;
+            println!(
+                "created user {} (id {}) in {} with roles {:?}",
+                u.name, u.id, org.name, u.roles
+            );
             Ok(exit::OK)
         }
         Command::Org(OrgCommand::Add(a)) => {
             let (store, _) = open(&config).await?;
             let parent_id: Option<OrgId> = match &a.parent {
-                Some(code) => Some(store.get_org_by_code(code).await.map_err(|e| anyhow!(e))?.id),
+                Some(code) => Some(
+                    store
+                        .get_org_by_code(code)
+                        .await
+                        .map_err(|e| anyhow!(e))?
+                        .id,
+                ),
                 None => None,
             };
             let level = match a.level.as_deref() {
@@ -214,13 +261,32 @@ async fn run(command: Command, config: Config) -> Result<u8> {
                 Some("province") => Some(OrgLevel::Province),
                 Some("city") => Some(OrgLevel::City),
                 Some("district") => Some(OrgLevel::District),
-                Some(other) => return Err(anyhow!("--level must be province, city or district, not '{other}'")),
+                Some(other) => {
+                    return Err(anyhow!(
+                        "--level must be province, city or district, not '{other}'"
+                    ));
+                }
             };
             let o = store
-                .create_org(&NewOrg { code: a.code, name: a.name, kind: None, level, parent_id, credit_code: a.credit_code, division_code: a.division })
+                .create_org(&NewOrg {
+                    code: a.code,
+                    name: a.name,
+                    kind: None,
+                    level,
+                    parent_id,
+                    credit_code: a.credit_code,
+                    division_code: a.division,
+                })
                 .await
                 .map_err(|e| anyhow!(e))?;
-            store.audit(&cli_entry("org.create", format!("org:{}", o.id), serde_json::json!({"code": o.code, "name": o.name}))).await.map_err(|e| anyhow!(e))?;
+            store
+                .audit(&cli_entry(
+                    "org.create",
+                    format!("org:{}", o.id),
+                    serde_json::json!({"code": o.code, "name": o.name}),
+                ))
+                .await
+                .map_err(|e| anyhow!(e))?;
             println!("created organisation {} {} (id {})", o.code, o.name, o.id);
             Ok(exit::OK)
         }
@@ -237,7 +303,10 @@ async fn run(command: Command, config: Config) -> Result<u8> {
         Command::Migrate => {
             let (store, _) = open(&config).await?;
             store.migrate().await.map_err(|e| anyhow!(e))?;
-            println!("metadata store is up to date ({})", yishu_meta::store_redacted_url(&config.database_url()));
+            println!(
+                "metadata store is up to date ({})",
+                yishu_meta::store_redacted_url(&config.database_url())
+            );
             Ok(exit::OK)
         }
         Command::Audit(AuditCommand::Verify) => {
@@ -249,7 +318,10 @@ async fn run(command: Command, config: Config) -> Result<u8> {
                     Ok(exit::OK)
                 }
                 Some(b) => {
-                    println!("audit chain BROKEN at record {}: {} ({} records verified before it)", b.seq, b.reason, r.records);
+                    println!(
+                        "audit chain BROKEN at record {}: {} ({} records verified before it)",
+                        b.seq, b.reason, r.records
+                    );
                     Ok(exit::AUDIT_BROKEN)
                 }
             }
@@ -259,11 +331,26 @@ async fn run(command: Command, config: Config) -> Result<u8> {
 }
 
 /// Serves until SIGTERM or Ctrl-C.
-pub async fn serve(store: Store, lake: yishu_lake::Lake, config: &Config, addr: &str) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+pub async fn serve(
+    store: Store,
+    lake: yishu_lake::Lake,
+    config: &Config,
+    addr: &str,
+) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
-    eprintln!("yishu: serving on http://{local} (console http://{local}/console, API docs http://{local}/api/v1/docs/)");
-    let state = yishu_server::AppState::new(store.clone(), lake, yishu_server::ServerConfig { secure_cookies: config.secure_cookies });
+    eprintln!(
+        "yishu: serving on http://{local} (console http://{local}/console, API docs http://{local}/api/v1/docs/)"
+    );
+    let state = yishu_server::AppState::new(
+        store.clone(),
+        lake,
+        yishu_server::ServerConfig {
+            secure_cookies: config.secure_cookies,
+        },
+    );
     yishu_server::serve(listener, state, yishu_server::shutdown_signal()).await?;
     store.close().await;
     Ok(())

@@ -21,7 +21,11 @@ fn yishu(data: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
 }
 
 fn out(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
@@ -36,7 +40,11 @@ fn version_help_and_usage_exit_codes() {
     assert_eq!(bad.status.code(), Some(2));
     let cfg = d.path().join("bad.toml");
     std::fs::write(&cfg, "listen = 5\n").unwrap();
-    let c = yishu(d.path(), &["--config", cfg.to_str().unwrap(), "migrate"], None);
+    let c = yishu(
+        d.path(),
+        &["--config", cfg.to_str().unwrap(), "migrate"],
+        None,
+    );
     assert_eq!(c.status.code(), Some(3), "{}", out(&c));
 }
 
@@ -45,28 +53,102 @@ async fn orgs_users_and_a_tampered_audit_chain() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
     assert!(yishu(p, &["migrate"], None).status.success());
-    let o = yishu(p, &["org", "add", "--code", "CD", "--name", "成都市", "--level", "city", "--division", "510100"], None);
+    let o = yishu(
+        p,
+        &[
+            "org",
+            "add",
+            "--code",
+            "CD",
+            "--name",
+            "成都市",
+            "--level",
+            "city",
+            "--division",
+            "510100",
+        ],
+        None,
+    );
     assert!(o.status.success(), "{}", out(&o));
-    let o = yishu(p, &["org", "add", "--code", "CD-GA", "--name", "成都市公安局", "--parent", "CD", "--credit-code", "91510100MA61R0XX0E"], None);
+    let o = yishu(
+        p,
+        &[
+            "org",
+            "add",
+            "--code",
+            "CD-GA",
+            "--name",
+            "成都市公安局",
+            "--parent",
+            "CD",
+            "--credit-code",
+            "91510100MA61R0XX0E",
+        ],
+        None,
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(out(&o).contains("credit_code"), "{}", out(&o));
-    let o = yishu(p, &["org", "add", "--code", "CD-GA", "--name", "成都市公安局", "--parent", "CD"], None);
+    let o = yishu(
+        p,
+        &[
+            "org",
+            "add",
+            "--code",
+            "CD-GA",
+            "--name",
+            "成都市公安局",
+            "--parent",
+            "CD",
+        ],
+        None,
+    );
     assert!(o.status.success(), "{}", out(&o));
     // The password comes from stdin when it is not a terminal; short ones are refused.
-    let o = yishu(p, &["user", "add", "--name", "admin", "--org", "CD", "--role", "admin"], Some("short\n"));
+    let o = yishu(
+        p,
+        &[
+            "user", "add", "--name", "admin", "--org", "CD", "--role", "admin",
+        ],
+        Some("short\n"),
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(out(&o).contains("password"));
-    let o = yishu(p, &["user", "add", "--name", "admin", "--org", "CD", "--role", "admin,auditor"], Some("a very long password\n"));
+    let o = yishu(
+        p,
+        &[
+            "user",
+            "add",
+            "--name",
+            "admin",
+            "--org",
+            "CD",
+            "--role",
+            "admin,auditor",
+        ],
+        Some("a very long password\n"),
+    );
     assert!(o.status.success(), "{}", out(&o));
     let list = yishu(p, &["org", "list"], None);
-    assert!(out(&list).contains("  CD-GA 成都市公安局"), "{}", out(&list));
+    assert!(
+        out(&list).contains("  CD-GA 成都市公安局"),
+        "{}",
+        out(&list)
+    );
     let v = yishu(p, &["audit", "verify"], None);
     assert!(out(&v).contains("intact: 3 records"), "{}", out(&v));
 
     // Someone edits the database behind the product's back.
-    let store = yishu_meta::Store::open(&format!("sqlite://{}", p.join("meta.db").display())).await.unwrap();
-    store.raw_execute(store.drop_audit_guard_sql()).await.unwrap();
-    store.raw_execute("UPDATE audit_log SET detail = '{}' WHERE seq = 2").await.unwrap();
+    let store = yishu_meta::Store::open(&format!("sqlite://{}", p.join("meta.db").display()))
+        .await
+        .unwrap();
+    store
+        .raw_execute(store.drop_audit_guard_sql())
+        .await
+        .unwrap();
+    store
+        .raw_execute("UPDATE audit_log SET detail = '{}' WHERE seq = 2")
+        .await
+        .unwrap();
     store.close().await;
     let v = yishu(p, &["audit", "verify"], None);
     assert_eq!(v.status.code(), Some(4));
@@ -77,9 +159,33 @@ async fn orgs_users_and_a_tampered_audit_chain() {
 fn gen_city_writes_files_and_truth() {
     let d = tempfile::tempdir().unwrap();
     let city = d.path().join("city");
-    let o = yishu(d.path(), &["gen", "city", "--people", "500", "--seed", "3", "--out", city.to_str().unwrap()], None);
+    let o = yishu(
+        d.path(),
+        &[
+            "gen",
+            "city",
+            "--people",
+            "500",
+            "--seed",
+            "3",
+            "--out",
+            city.to_str().unwrap(),
+        ],
+        None,
+    );
     assert!(o.status.success(), "{}", out(&o));
-    for f in ["gongan_huji.csv", "minzheng_hunyin.xlsx", "renshe_canbao.csv", "weijian_shengyu_yimiao.ndjson", "shichang_qiye.xlsx", "zhujian_fangwu.csv", "minzheng_qianzhiku.sqlite", "truth/problems.csv", "truth/record_subjects.csv", "manifest.json"] {
+    for f in [
+        "gongan_huji.csv",
+        "minzheng_hunyin.xlsx",
+        "renshe_canbao.csv",
+        "weijian_shengyu_yimiao.ndjson",
+        "shichang_qiye.xlsx",
+        "zhujian_fangwu.csv",
+        "minzheng_qianzhiku.sqlite",
+        "truth/problems.csv",
+        "truth/record_subjects.csv",
+        "manifest.json",
+    ] {
         assert!(city.join(f).exists(), "{f} missing");
     }
 }
@@ -88,17 +194,60 @@ fn gen_city_writes_files_and_truth() {
 fn demo_prepares_a_city_with_one_user_per_role() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join("demo");
-    let o = yishu(d.path(), &["demo", "--people", "1000", "--data-dir", dir.to_str().unwrap(), "--no-serve"], None);
+    let o = yishu(
+        d.path(),
+        &[
+            "demo",
+            "--people",
+            "1000",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--no-serve",
+        ],
+        None,
+    );
     assert!(o.status.success(), "{}", out(&o));
     let text = out(&o);
-    for role in ["admin", "data_manager", "provider_officer", "consumer", "auditor"] {
+    for role in [
+        "admin",
+        "data_manager",
+        "provider_officer",
+        "consumer",
+        "auditor",
+    ] {
         assert!(text.contains(role), "{text}");
     }
     // A rerun replaces the demo; a foreign directory is never wiped.
-    assert!(yishu(d.path(), &["demo", "--people", "1000", "--data-dir", dir.to_str().unwrap(), "--no-serve"], None).status.success());
+    assert!(
+        yishu(
+            d.path(),
+            &[
+                "demo",
+                "--people",
+                "1000",
+                "--data-dir",
+                dir.to_str().unwrap(),
+                "--no-serve"
+            ],
+            None
+        )
+        .status
+        .success()
+    );
     let foreign = d.path().join("precious");
     std::fs::create_dir_all(&foreign).unwrap();
-    let o = yishu(d.path(), &["demo", "--people", "1000", "--data-dir", foreign.to_str().unwrap(), "--no-serve"], None);
+    let o = yishu(
+        d.path(),
+        &[
+            "demo",
+            "--people",
+            "1000",
+            "--data-dir",
+            foreign.to_str().unwrap(),
+            "--no-serve",
+        ],
+        None,
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(foreign.exists());
 }
@@ -106,7 +255,11 @@ fn demo_prepares_a_city_with_one_user_per_role() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_answers_and_stops_on_sigterm() {
     let d = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_yishu"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("YISHU_DATA_DIR", d.path())

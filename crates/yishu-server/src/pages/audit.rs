@@ -52,11 +52,23 @@ pub struct PageQuery {
     verify: Option<String>,
 }
 
-pub async fn page(State(s): State<AppState>, mut page: PageAuth<ReadAudit>, Query(q): Query<PageQuery>) -> Response {
+pub async fn page(
+    State(s): State<AppState>,
+    mut page: PageAuth<ReadAudit>,
+    Query(q): Query<PageQuery>,
+) -> Response {
     page.chrome.active = "audit";
     let limit = 50;
     let offset = q.offset.unwrap_or(0).max(0);
-    let aq = AuditQuery { actor: q.actor.clone(), action: q.action.clone(), outcome: q.outcome.clone(), from: None, to: None, limit: Some(limit), offset: Some(offset) };
+    let aq = AuditQuery {
+        actor: q.actor.clone(),
+        action: q.action.clone(),
+        outcome: q.outcome.clone(),
+        from: None,
+        to: None,
+        limit: Some(limit),
+        offset: Some(offset),
+    };
     let result = s.store.list_audit(&aq.filter(), limit, offset).await;
     let (records, total) = match result {
         Ok(p) => (p.items, p.total),

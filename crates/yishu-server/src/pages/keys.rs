@@ -26,18 +26,33 @@ impl KeysPage {
         fmt_time(*ms)
     }
     fn expires(&self, k: &ApiKey) -> String {
-        k.expires_at.map(fmt_time).unwrap_or_else(|| self.c.t.t("keys.never").to_string())
+        k.expires_at
+            .map(fmt_time)
+            .unwrap_or_else(|| self.c.t.t("keys.never").to_string())
     }
 }
 
-async fn show(s: &AppState, mut chrome: Chrome, secret: Option<String>, status: StatusCode) -> Response {
+async fn show(
+    s: &AppState,
+    mut chrome: Chrome,
+    secret: Option<String>,
+    status: StatusCode,
+) -> Response {
     chrome.active = "keys";
     let uid = chrome.user.as_ref().map(|u| u.user_id);
     let keys = match uid {
         Some(u) => s.store.list_api_keys(u).await.unwrap_or_default(),
         None => Vec::new(),
     };
-    (status, render(&KeysPage { c: chrome, keys, secret })).into_response()
+    (
+        status,
+        render(&KeysPage {
+            c: chrome,
+            keys,
+            secret,
+        }),
+    )
+        .into_response()
 }
 
 pub async fn page(State(s): State<AppState>, page: PageAuth<SignedIn>) -> Response {
@@ -54,16 +69,37 @@ pub struct CreateForm {
     days: String,
 }
 
-pub async fn create(State(s): State<AppState>, mut page: PageAuth<SignedIn>, Form(f): Form<CreateForm>) -> Response {
+pub async fn create(
+    State(s): State<AppState>,
+    mut page: PageAuth<SignedIn>,
+    Form(f): Form<CreateForm>,
+) -> Response {
     if !page.csrf_ok(&f.csrf) {
         return (StatusCode::FORBIDDEN, "CSRF token mismatch").into_response();
     }
     let days = f.days.trim();
-    let expires_in_days = if days.is_empty() { None } else { Some(days.parse().unwrap_or(-1)) };
-    match create_key(&s, &page.auth, &CreateKey { name: f.name, expires_in_days }).await {
+    let expires_in_days = if days.is_empty() {
+        None
+    } else {
+        Some(days.parse().unwrap_or(-1))
+    };
+    match create_key(
+        &s,
+        &page.auth,
+        &CreateKey {
+            name: f.name,
+            expires_in_days,
+        },
+    )
+    .await
+    {
         Ok(k) => show(&s, page.chrome, Some(k.secret), StatusCode::CREATED).await,
         Err(e) => {
-            page.chrome.error = Some(format!("{}: {}", page.chrome.t.t("common.error"), e.0.message));
+            page.chrome.error = Some(format!(
+                "{}: {}",
+                page.chrome.t.t("common.error"),
+                e.0.message
+            ));
             show(&s, page.chrome, None, StatusCode::BAD_REQUEST).await
         }
     }
@@ -75,14 +111,23 @@ pub struct RevokeForm {
     csrf: String,
 }
 
-pub async fn revoke(State(s): State<AppState>, mut page: PageAuth<SignedIn>, Path(id): Path<i64>, Form(f): Form<RevokeForm>) -> Response {
+pub async fn revoke(
+    State(s): State<AppState>,
+    mut page: PageAuth<SignedIn>,
+    Path(id): Path<i64>,
+    Form(f): Form<RevokeForm>,
+) -> Response {
     if !page.csrf_ok(&f.csrf) {
         return (StatusCode::FORBIDDEN, "CSRF token mismatch").into_response();
     }
     match revoke_key(&s, &page.auth, ApiKeyId(id)).await {
         Ok(_) => Redirect::to("/console/keys").into_response(),
         Err(e) => {
-            page.chrome.error = Some(format!("{}: {}", page.chrome.t.t("common.error"), e.0.message));
+            page.chrome.error = Some(format!(
+                "{}: {}",
+                page.chrome.t.t("common.error"),
+                e.0.message
+            ));
             show(&s, page.chrome, None, StatusCode::BAD_REQUEST).await
         }
     }

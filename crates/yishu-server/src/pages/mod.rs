@@ -32,7 +32,10 @@ pub fn router() -> Router<AppState> {
         .route("/", get(portal))
         .route("/static/app.css", get(css))
         .route("/console/lang", get(switch_lang))
-        .route("/console/login", get(console::login_page).post(console::login_submit))
+        .route(
+            "/console/login",
+            get(console::login_page).post(console::login_submit),
+        )
         .route("/console/logout", post(console::logout))
         .route("/console", get(console::overview))
         .route("/console/orgs", get(orgs::page).post(orgs::create))
@@ -101,26 +104,56 @@ pub struct PageAuth<R: Right> {
 impl<R: Right> FromRequestParts<AppState> for PageAuth<R> {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let t = lang(&parts.headers);
-        let meta = RequestMeta::from_request_parts(parts, state).await.unwrap_or_else(|e| match e {});
+        let meta = RequestMeta::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|e| match e {});
         let path = parts.uri.path().to_string();
         let Ok((principal, csrf)) = authenticate(state, parts).await else {
             return Err(Redirect::to("/console/login").into_response());
         };
-        if check_right::<R>(state, &principal, &meta, &path).await.is_err() {
-            let chrome = Chrome { t, user: Some(principal), csrf: csrf.unwrap_or_default(), active: "", path, flash: None, error: Some(t.t("common.forbidden").to_string()) };
+        if check_right::<R>(state, &principal, &meta, &path)
+            .await
+            .is_err()
+        {
+            let chrome = Chrome {
+                t,
+                user: Some(principal),
+                csrf: csrf.unwrap_or_default(),
+                active: "",
+                path,
+                flash: None,
+                error: Some(t.t("common.forbidden").to_string()),
+            };
             return Err((StatusCode::FORBIDDEN, render(&Message { c: chrome })).into_response());
         }
-        let chrome = Chrome { t, user: Some(principal.clone()), csrf: csrf.clone().unwrap_or_default(), active: "", path, flash: None, error: None };
-        Ok(PageAuth { auth: Auth::trusted(principal, csrf, meta), chrome })
+        let chrome = Chrome {
+            t,
+            user: Some(principal.clone()),
+            csrf: csrf.clone().unwrap_or_default(),
+            active: "",
+            path,
+            flash: None,
+            error: None,
+        };
+        Ok(PageAuth {
+            auth: Auth::trusted(principal, csrf, meta),
+            chrome,
+        })
     }
 }
 
 impl<R: Right> PageAuth<R> {
     /// Checks the `_csrf` field of a submitted form against the session.
     pub fn csrf_ok(&self, sent: &str) -> bool {
-        self.auth.csrf.as_deref().is_some_and(|c| constant_eq(c, sent))
+        self.auth
+            .csrf
+            .as_deref()
+            .is_some_and(|c| constant_eq(c, sent))
     }
 }
 
@@ -153,7 +186,13 @@ async fn portal(headers: HeaderMap) -> Response {
 }
 
 async fn css() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "max-age=3600")], CSS)
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        CSS,
+    )
 }
 
 #[derive(Deserialize)]
@@ -170,7 +209,10 @@ async fn switch_lang(Query(q): Query<LangQuery>) -> Response {
         .filter(|b| b.starts_with('/') && !b.starts_with("//"))
         .unwrap_or_else(|| "/console".into());
     (
-        [(header::SET_COOKIE, format!("{LANG_COOKIE}={lang}; Path=/; SameSite=Lax; Max-Age=31536000"))],
+        [(
+            header::SET_COOKIE,
+            format!("{LANG_COOKIE}={lang}; Path=/; SameSite=Lax; Max-Age=31536000"),
+        )],
         Redirect::to(&back),
     )
         .into_response()
@@ -179,6 +221,13 @@ async fn switch_lang(Query(q): Query<LangQuery>) -> Response {
 /// Formats epoch milliseconds as local wall time for tables.
 pub fn fmt_time(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
-        .map(|d| d.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| unreachable!("+8h is valid"))).format("%Y-%m-%d %H:%M:%S").to_string())
+        .map(|d| {
+            d.with_timezone(
+                &chrono::FixedOffset::east_opt(8 * 3600)
+                    .unwrap_or_else(|| unreachable!("+8h is valid")),
+            )
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+        })
         .unwrap_or_default()
 }

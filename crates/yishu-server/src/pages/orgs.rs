@@ -29,7 +29,10 @@ impl TreeRow {
 pub fn tree(orgs: &[Org]) -> Vec<TreeRow> {
     fn walk(orgs: &[Org], parent: Option<OrgId>, depth: usize, out: &mut Vec<TreeRow>) {
         for o in orgs.iter().filter(|o| o.parent_id == parent) {
-            out.push(TreeRow { org: o.clone(), depth });
+            out.push(TreeRow {
+                org: o.clone(),
+                depth,
+            });
             if depth < 16 {
                 walk(orgs, Some(o.id), depth + 1, out);
             }
@@ -72,7 +75,15 @@ async fn show(s: &AppState, mut chrome: Chrome, status: StatusCode) -> Response 
     chrome.active = "orgs";
     let can_edit = chrome.is("admin");
     let orgs = s.store.list_orgs().await.unwrap_or_default();
-    (status, render(&OrgsPage { c: chrome, rows: tree(&orgs), can_edit })).into_response()
+    (
+        status,
+        render(&OrgsPage {
+            c: chrome,
+            rows: tree(&orgs),
+            can_edit,
+        }),
+    )
+        .into_response()
 }
 
 pub async fn page(State(s): State<AppState>, page: PageAuth<SignedIn>) -> Response {
@@ -113,16 +124,28 @@ fn opt(s: &str) -> Option<String> {
     (!t.is_empty()).then(|| t.to_string())
 }
 
-pub async fn create(State(s): State<AppState>, mut page: PageAuth<ManageOrgs>, Form(f): Form<CreateForm>) -> Response {
+pub async fn create(
+    State(s): State<AppState>,
+    mut page: PageAuth<ManageOrgs>,
+    Form(f): Form<CreateForm>,
+) -> Response {
     if !page.csrf_ok(&f.csrf) {
         return (StatusCode::FORBIDDEN, "CSRF token mismatch").into_response();
     }
-    let kind = if f.kind == "level" { OrgKind::Level } else { OrgKind::Department };
+    let kind = if f.kind == "level" {
+        OrgKind::Level
+    } else {
+        OrgKind::Department
+    };
     let new = NewOrg {
         code: f.code,
         name: f.name,
         kind: Some(kind),
-        level: if kind == OrgKind::Level { parse_level(&f.level) } else { None },
+        level: if kind == OrgKind::Level {
+            parse_level(&f.level)
+        } else {
+            None
+        },
         parent_id: f.parent_id.trim().parse().ok().map(OrgId),
         credit_code: opt(&f.credit_code),
         division_code: opt(&f.division_code),
@@ -130,8 +153,17 @@ pub async fn create(State(s): State<AppState>, mut page: PageAuth<ManageOrgs>, F
     match create_org(&s, &page.auth, &new).await {
         Ok(_) => Redirect::to("/console/orgs").into_response(),
         Err(e) => {
-            page.chrome.error = Some(format!("{}: {}", page.chrome.t.t("common.error"), e.0.message));
-            show(&s, page.chrome, StatusCode::from_u16(e.0.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST)).await
+            page.chrome.error = Some(format!(
+                "{}: {}",
+                page.chrome.t.t("common.error"),
+                e.0.message
+            ));
+            show(
+                &s,
+                page.chrome,
+                StatusCode::from_u16(e.0.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
+            )
+            .await
         }
     }
 }
@@ -149,11 +181,22 @@ pub struct UpdateForm {
     parent_id: String,
 }
 
-pub async fn update(State(s): State<AppState>, mut page: PageAuth<ManageOrgs>, Path(id): Path<i64>, Form(f): Form<UpdateForm>) -> Response {
+pub async fn update(
+    State(s): State<AppState>,
+    mut page: PageAuth<ManageOrgs>,
+    Path(id): Path<i64>,
+    Form(f): Form<UpdateForm>,
+) -> Response {
     if !page.csrf_ok(&f.csrf) {
         return (StatusCode::FORBIDDEN, "CSRF token mismatch").into_response();
     }
-    let mut ch = OrgChange { version: f.version, name: None, parent_id: None, move_to_root: false, disabled: None };
+    let mut ch = OrgChange {
+        version: f.version,
+        name: None,
+        parent_id: None,
+        move_to_root: false,
+        disabled: None,
+    };
     match f.op.as_str() {
         "rename" => ch.name = Some(f.name),
         "move" => match f.parent_id.trim().parse() {
@@ -167,8 +210,17 @@ pub async fn update(State(s): State<AppState>, mut page: PageAuth<ManageOrgs>, P
     match update_org(&s, auth, OrgId(id), &ch).await {
         Ok(_) => Redirect::to("/console/orgs").into_response(),
         Err(e) => {
-            page.chrome.error = Some(format!("{}: {}", page.chrome.t.t("common.error"), e.0.message));
-            show(&s, page.chrome, StatusCode::from_u16(e.0.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST)).await
+            page.chrome.error = Some(format!(
+                "{}: {}",
+                page.chrome.t.t("common.error"),
+                e.0.message
+            ));
+            show(
+                &s,
+                page.chrome,
+                StatusCode::from_u16(e.0.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
+            )
+            .await
         }
     }
 }

@@ -38,11 +38,20 @@ async fn show(s: &AppState, mut chrome: Chrome, status: StatusCode) -> Response 
     chrome.active = "users";
     let can_edit = chrome.is("admin");
     let orgs = s.store.list_orgs().await.unwrap_or_default();
-    let users = s.store.list_users(None, 1000, 0).await.map(|p| p.items).unwrap_or_default();
+    let users = s
+        .store
+        .list_users(None, 1000, 0)
+        .await
+        .map(|p| p.items)
+        .unwrap_or_default();
     let rows = users
         .into_iter()
         .map(|u| UserRow {
-            org_name: orgs.iter().find(|o| o.id == u.org_id).map(|o| o.name.clone()).unwrap_or_default(),
+            org_name: orgs
+                .iter()
+                .find(|o| o.id == u.org_id)
+                .map(|o| o.name.clone())
+                .unwrap_or_default(),
             roles: role_labels(chrome.t, &u.roles),
             user: u,
         })
@@ -51,7 +60,17 @@ async fn show(s: &AppState, mut chrome: Chrome, status: StatusCode) -> Response 
         .iter()
         .map(|r| (r.as_str().to_string(), role_labels(chrome.t, &[*r])))
         .collect();
-    (status, render(&UsersPage { c: chrome, rows, orgs, all_roles, can_edit })).into_response()
+    (
+        status,
+        render(&UsersPage {
+            c: chrome,
+            rows,
+            orgs,
+            all_roles,
+            can_edit,
+        }),
+    )
+        .into_response()
 }
 
 pub async fn page(State(s): State<AppState>, page: PageAuth<ReadUsers>) -> Response {
@@ -64,14 +83,24 @@ fn fields(raw: &[u8]) -> Vec<(String, String)> {
 }
 
 fn field(f: &[(String, String)], name: &str) -> String {
-    f.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+    f.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
 }
 
 fn roles(f: &[(String, String)]) -> Vec<Role> {
-    f.iter().filter(|(k, _)| k == "roles").filter_map(|(_, v)| v.parse().ok()).collect()
+    f.iter()
+        .filter(|(k, _)| k == "roles")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect()
 }
 
-pub async fn create(State(s): State<AppState>, mut page: PageAuth<ManageUsers>, RawForm(raw): RawForm) -> Response {
+pub async fn create(
+    State(s): State<AppState>,
+    mut page: PageAuth<ManageUsers>,
+    RawForm(raw): RawForm,
+) -> Response {
     let f = fields(&raw);
     if !page.csrf_ok(&field(&f, "_csrf")) {
         return (StatusCode::FORBIDDEN, "CSRF token mismatch").into_response();
@@ -87,13 +116,27 @@ pub async fn create(State(s): State<AppState>, mut page: PageAuth<ManageUsers>, 
     match create_user(&s, &page.auth, &new).await {
         Ok(_) => Redirect::to("/console/users").into_response(),
         Err(e) => {
-            page.chrome.error = Some(format!("{}: {}", page.chrome.t.t("common.error"), e.0.message));
-            show(&s, page.chrome, StatusCode::from_u16(e.0.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST)).await
+            page.chrome.error = Some(format!(
+                "{}: {}",
+                page.chrome.t.t("common.error"),
+                e.0.message
+            ));
+            show(
+                &s,
+                page.chrome,
+                StatusCode::from_u16(e.0.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
+            )
+            .await
         }
     }
 }
 
-pub async fn update(State(s): State<AppState>, mut page: PageAuth<ManageUsers>, Path(id): Path<i64>, RawForm(raw): RawForm) -> Response {
+pub async fn update(
+    State(s): State<AppState>,
+    mut page: PageAuth<ManageUsers>,
+    Path(id): Path<i64>,
+    RawForm(raw): RawForm,
+) -> Response {
     let f = fields(&raw);
     if !page.csrf_ok(&field(&f, "_csrf")) {
         return (StatusCode::FORBIDDEN, "CSRF token mismatch").into_response();
@@ -110,13 +153,23 @@ pub async fn update(State(s): State<AppState>, mut page: PageAuth<ManageUsers>, 
     };
     let outcome = if result.is_ok() { "ok" } else { "failed" };
     let detail = json!({"op": field(&f, "op"), "roles": roles(&f)}).to_string();
-    let entry = page.auth.meta.entry(Some(page.auth.who()), action, format!("user:{id}"), outcome, detail);
+    let entry = page.auth.meta.entry(
+        Some(page.auth.who()),
+        action,
+        format!("user:{id}"),
+        outcome,
+        detail,
+    );
     let audited = s.store.audit(&entry).await;
     s.key_cache.clear();
     match result.and(audited.map(|_| ())) {
         Ok(()) => Redirect::to("/console/users").into_response(),
         Err(e) => {
-            page.chrome.error = Some(format!("{}: {}", page.chrome.t.t("common.error"), e.message));
+            page.chrome.error = Some(format!(
+                "{}: {}",
+                page.chrome.t.t("common.error"),
+                e.message
+            ));
             show(&s, page.chrome, StatusCode::BAD_REQUEST).await
         }
     }

@@ -29,31 +29,57 @@ pub struct CreateKey {
 /// Creates a key. The secret is in this response only; store it now.
 #[utoipa::path(post, path = "/api/v1/me/api-keys", tag = "api-keys", request_body = CreateKey,
     responses((status = 201, body = NewApiKey), (status = 400, body = crate::error::ErrorBody)))]
-pub async fn create(State(s): State<AppState>, auth: Auth<SignedIn>, ValidJson(c): ValidJson<CreateKey>) -> ApiResult<(StatusCode, Json<NewApiKey>)> {
+pub async fn create(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    ValidJson(c): ValidJson<CreateKey>,
+) -> ApiResult<(StatusCode, Json<NewApiKey>)> {
     Ok((StatusCode::CREATED, Json(create_key(&s, &auth, &c).await?)))
 }
 
 /// Creates a key for the caller and audits it (never the secret).
-pub async fn create_key(s: &AppState, auth: &Auth<SignedIn>, c: &CreateKey) -> ApiResult<NewApiKey> {
+pub async fn create_key(
+    s: &AppState,
+    auth: &Auth<SignedIn>,
+    c: &CreateKey,
+) -> ApiResult<NewApiKey> {
     let expires = match c.expires_in_days {
         None => None,
         Some(d) if (1..=3650).contains(&d) => Some(yishu_meta::now_ms() + d * 86_400_000),
-        Some(_) => return Err(ApiError::new(ErrorCode::InvalidInput, "expires_in_days: must be 1–3650")),
+        Some(_) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                "expires_in_days: must be 1–3650",
+            ));
+        }
     };
-    let r = s.store.create_api_key(auth.who().user_id, &c.name, expires).await;
+    let r = s
+        .store
+        .create_api_key(auth.who().user_id, &c.name, expires)
+        .await;
     let (object, outcome) = match &r {
         Ok(k) => (format!("api_key:{}", k.key.id), "ok"),
         Err(_) => ("api_key:-".to_string(), "failed"),
     };
     let detail = json!({"name": c.name, "expires_at": expires}).to_string();
-    s.store.audit(&auth.meta.entry(Some(auth.who()), "api_key.create", object, outcome, detail)).await?;
+    s.store
+        .audit(
+            &auth
+                .meta
+                .entry(Some(auth.who()), "api_key.create", object, outcome, detail),
+        )
+        .await?;
     Ok(r?)
 }
 
 /// Revokes one of the caller's keys (admins may revoke anyone's).
 #[utoipa::path(delete, path = "/api/v1/me/api-keys/{id}", tag = "api-keys",
     responses((status = 200, body = ApiKey), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn revoke(State(s): State<AppState>, auth: Auth<SignedIn>, Path(id): Path<i64>) -> ApiResult<Json<ApiKey>> {
+pub async fn revoke(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ApiKey>> {
     Ok(Json(revoke_key(&s, &auth, ApiKeyId(id)).await?))
 }
 
@@ -61,11 +87,22 @@ pub async fn revoke(State(s): State<AppState>, auth: Auth<SignedIn>, Path(id): P
 pub async fn revoke_key(s: &AppState, auth: &Auth<SignedIn>, id: ApiKeyId) -> ApiResult<ApiKey> {
     let key = s.store.get_api_key(id).await?;
     if key.user_id != auth.who().user_id && !auth.who().has(yishu_types::Role::Admin) {
-        return Err(ApiError::new(ErrorCode::ApiKeyNotFound, format!("no API key with id {id}")));
+        return Err(ApiError::new(
+            ErrorCode::ApiKeyNotFound,
+            format!("no API key with id {id}"),
+        ));
     }
     let r = s.store.revoke_api_key(id).await;
     let outcome = if r.is_ok() { "ok" } else { "failed" };
-    s.store.audit(&auth.meta.entry(Some(auth.who()), "api_key.revoke", format!("api_key:{id}"), outcome, "{}".into())).await?;
+    s.store
+        .audit(&auth.meta.entry(
+            Some(auth.who()),
+            "api_key.revoke",
+            format!("api_key:{id}"),
+            outcome,
+            "{}".into(),
+        ))
+        .await?;
     s.key_cache.clear();
     Ok(r?)
 }

@@ -41,13 +41,27 @@ impl AuditQuery {
 /// Reads the audit log, newest first.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
     responses((status = 200, body = Page<AuditRecord>), (status = 403, body = crate::error::ErrorBody)))]
-pub async fn list(State(s): State<AppState>, _auth: Auth<ReadAudit>, ValidQuery(q): ValidQuery<AuditQuery>) -> ApiResult<Json<Page<AuditRecord>>> {
-    let p = crate::json::Paging { limit: q.limit, offset: q.offset };
-    Ok(Json(s.store.list_audit(&q.filter(), p.limit(), p.offset()).await?))
+pub async fn list(
+    State(s): State<AppState>,
+    _auth: Auth<ReadAudit>,
+    ValidQuery(q): ValidQuery<AuditQuery>,
+) -> ApiResult<Json<Page<AuditRecord>>> {
+    let p = crate::json::Paging {
+        limit: q.limit,
+        offset: q.offset,
+    };
+    Ok(Json(
+        s.store
+            .list_audit(&q.filter(), p.limit(), p.offset())
+            .await?,
+    ))
 }
 
 /// Walks the whole chain and reports the first altered or missing record.
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit", responses((status = 200, body = ChainReport)))]
-pub async fn verify(State(s): State<AppState>, _auth: Auth<ReadAudit>) -> ApiResult<Json<ChainReport>> {
+pub async fn verify(
+    State(s): State<AppState>,
+    _auth: Auth<ReadAudit>,
+) -> ApiResult<Json<ChainReport>> {
     Ok(Json(s.store.verify_audit().await?))
 }

@@ -23,22 +23,41 @@ pub struct OrgQuery {
 /// Lists organisations (any signed-in user), ordered by code.
 #[utoipa::path(get, path = "/api/v1/orgs", tag = "orgs", params(OrgQuery),
     responses((status = 200, body = Page<Org>), (status = 401, body = crate::error::ErrorBody)))]
-pub async fn list(State(s): State<AppState>, _auth: Auth<SignedIn>, ValidQuery(q): ValidQuery<OrgQuery>) -> ApiResult<Json<Page<Org>>> {
-    let paging = Paging { limit: q.limit, offset: q.offset };
-    Ok(Json(s.store.page_orgs(q.parent_id.map(OrgId), paging.limit(), paging.offset()).await?))
+pub async fn list(
+    State(s): State<AppState>,
+    _auth: Auth<SignedIn>,
+    ValidQuery(q): ValidQuery<OrgQuery>,
+) -> ApiResult<Json<Page<Org>>> {
+    let paging = Paging {
+        limit: q.limit,
+        offset: q.offset,
+    };
+    Ok(Json(
+        s.store
+            .page_orgs(q.parent_id.map(OrgId), paging.limit(), paging.offset())
+            .await?,
+    ))
 }
 
 /// Reads one organisation.
 #[utoipa::path(get, path = "/api/v1/orgs/{id}", tag = "orgs",
     responses((status = 200, body = Org), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn get(State(s): State<AppState>, _auth: Auth<SignedIn>, Path(id): Path<i64>) -> ApiResult<Json<Org>> {
+pub async fn get(
+    State(s): State<AppState>,
+    _auth: Auth<SignedIn>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Org>> {
     Ok(Json(s.store.get_org(OrgId(id)).await?))
 }
 
 /// Creates an organisation (admin).
 #[utoipa::path(post, path = "/api/v1/orgs", tag = "orgs", request_body = NewOrg,
     responses((status = 201, body = Org), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
-pub async fn create(State(s): State<AppState>, auth: Auth<ManageOrgs>, ValidJson(new): ValidJson<NewOrg>) -> ApiResult<(StatusCode, Json<Org>)> {
+pub async fn create(
+    State(s): State<AppState>,
+    auth: Auth<ManageOrgs>,
+    ValidJson(new): ValidJson<NewOrg>,
+) -> ApiResult<(StatusCode, Json<Org>)> {
     let org = create_org(&s, &auth, &new).await?;
     Ok((StatusCode::CREATED, Json(org)))
 }
@@ -50,8 +69,15 @@ pub async fn create_org(s: &AppState, auth: &Auth<ManageOrgs>, new: &NewOrg) -> 
         Ok(o) => (format!("org:{}", o.id), "ok"),
         Err(_) => (format!("org_code:{}", new.code), "failed"),
     };
-    let detail = json!({"code": new.code, "name": new.name, "parent_id": new.parent_id}).to_string();
-    s.store.audit(&auth.meta.entry(Some(auth.who()), "org.create", object, outcome, detail)).await?;
+    let detail =
+        json!({"code": new.code, "name": new.name, "parent_id": new.parent_id}).to_string();
+    s.store
+        .audit(
+            &auth
+                .meta
+                .entry(Some(auth.who()), "org.create", object, outcome, detail),
+        )
+        .await?;
     Ok(result?)
 }
 
@@ -72,14 +98,27 @@ pub struct OrgChange {
 /// version: the first wins, the others get `edit_conflict`.
 #[utoipa::path(patch, path = "/api/v1/orgs/{id}", tag = "orgs", request_body = OrgChange,
     responses((status = 200, body = Org), (status = 409, body = crate::error::ErrorBody)))]
-pub async fn update(State(s): State<AppState>, auth: Auth<ManageOrgs>, Path(id): Path<i64>, ValidJson(ch): ValidJson<OrgChange>) -> ApiResult<Json<Org>> {
+pub async fn update(
+    State(s): State<AppState>,
+    auth: Auth<ManageOrgs>,
+    Path(id): Path<i64>,
+    ValidJson(ch): ValidJson<OrgChange>,
+) -> ApiResult<Json<Org>> {
     Ok(Json(update_org(&s, &auth, OrgId(id), &ch).await?))
 }
 
 /// Applies an [`OrgChange`] step by step, auditing each step.
-pub async fn update_org(s: &AppState, auth: &Auth<ManageOrgs>, id: OrgId, ch: &OrgChange) -> ApiResult<Org> {
+pub async fn update_org(
+    s: &AppState,
+    auth: &Auth<ManageOrgs>,
+    id: OrgId,
+    ch: &OrgChange,
+) -> ApiResult<Org> {
     if ch.name.is_none() && ch.parent_id.is_none() && !ch.move_to_root && ch.disabled.is_none() {
-        return Err(ApiError::new(ErrorCode::InvalidInput, "nothing to change: give name, parent_id, move_to_root or disabled"));
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            "nothing to change: give name, parent_id, move_to_root or disabled",
+        ));
     }
     let mut version = ch.version;
     let mut org = None;
@@ -93,13 +132,37 @@ pub async fn update_org(s: &AppState, auth: &Auth<ManageOrgs>, id: OrgId, ch: &O
             continue;
         }
         let result = match action {
-            "org.rename" => s.store.rename_org(id, ch.name.as_deref().unwrap_or_default(), version).await,
-            "org.move" => s.store.move_org(id, ch.parent_id.filter(|_| !ch.move_to_root).map(OrgId), version).await,
-            _ => s.store.set_org_disabled(id, ch.disabled.unwrap_or(false), version).await,
+            "org.rename" => {
+                s.store
+                    .rename_org(id, ch.name.as_deref().unwrap_or_default(), version)
+                    .await
+            }
+            "org.move" => {
+                s.store
+                    .move_org(
+                        id,
+                        ch.parent_id.filter(|_| !ch.move_to_root).map(OrgId),
+                        version,
+                    )
+                    .await
+            }
+            _ => {
+                s.store
+                    .set_org_disabled(id, ch.disabled.unwrap_or(false), version)
+                    .await
+            }
         };
         let detail = json!({"name": ch.name, "parent_id": ch.parent_id, "disabled": ch.disabled, "version": version}).to_string();
         let outcome = if result.is_ok() { "ok" } else { "failed" };
-        s.store.audit(&auth.meta.entry(Some(auth.who()), action, format!("org:{id}"), outcome, detail)).await?;
+        s.store
+            .audit(&auth.meta.entry(
+                Some(auth.who()),
+                action,
+                format!("org:{id}"),
+                outcome,
+                detail,
+            ))
+            .await?;
         let o = result?;
         version = o.version;
         org = Some(o);

@@ -22,15 +22,30 @@ pub struct UserQuery {
 /// Lists users (admin, data manager, auditor).
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", params(UserQuery),
     responses((status = 200, body = Page<User>), (status = 403, body = crate::error::ErrorBody)))]
-pub async fn list(State(s): State<AppState>, _auth: Auth<ReadUsers>, ValidQuery(q): ValidQuery<UserQuery>) -> ApiResult<Json<Page<User>>> {
-    let p = crate::json::Paging { limit: q.limit, offset: q.offset };
-    Ok(Json(s.store.list_users(q.org_id.map(OrgId), p.limit(), p.offset()).await?))
+pub async fn list(
+    State(s): State<AppState>,
+    _auth: Auth<ReadUsers>,
+    ValidQuery(q): ValidQuery<UserQuery>,
+) -> ApiResult<Json<Page<User>>> {
+    let p = crate::json::Paging {
+        limit: q.limit,
+        offset: q.offset,
+    };
+    Ok(Json(
+        s.store
+            .list_users(q.org_id.map(OrgId), p.limit(), p.offset())
+            .await?,
+    ))
 }
 
 /// Reads one user.
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
     responses((status = 200, body = User), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn get(State(s): State<AppState>, _auth: Auth<ReadUsers>, Path(id): Path<i64>) -> ApiResult<Json<User>> {
+pub async fn get(
+    State(s): State<AppState>,
+    _auth: Auth<ReadUsers>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<User>> {
     Ok(Json(s.store.get_user(UserId(id)).await?))
 }
 
@@ -49,9 +64,22 @@ pub struct CreateUser {
 /// Creates a user (admin).
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser,
     responses((status = 201, body = User), (status = 400, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
-pub async fn create(State(s): State<AppState>, auth: Auth<ManageUsers>, ValidJson(c): ValidJson<CreateUser>) -> ApiResult<(StatusCode, Json<User>)> {
-    let new = NewUser { name: c.name, display_name: c.display_name, org_id: OrgId(c.org_id), password: c.password, roles: c.roles };
-    Ok((StatusCode::CREATED, Json(create_user(&s, &auth, &new).await?)))
+pub async fn create(
+    State(s): State<AppState>,
+    auth: Auth<ManageUsers>,
+    ValidJson(c): ValidJson<CreateUser>,
+) -> ApiResult<(StatusCode, Json<User>)> {
+    let new = NewUser {
+        name: c.name,
+        display_name: c.display_name,
+        org_id: OrgId(c.org_id),
+        password: c.password,
+        roles: c.roles,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(create_user(&s, &auth, &new).await?),
+    ))
 }
 
 /// Creates a user and audits the attempt (never the password).
@@ -63,7 +91,13 @@ pub async fn create_user(s: &AppState, auth: &Auth<ManageUsers>, new: &NewUser) 
     };
     let detail = json!({"name": new.name, "org_id": new.org_id, "roles": new.roles}).to_string();
     let outcome = if result.is_ok() { "ok" } else { "failed" };
-    s.store.audit(&auth.meta.entry(Some(auth.who()), "user.create", object, outcome, detail)).await?;
+    s.store
+        .audit(
+            &auth
+                .meta
+                .entry(Some(auth.who()), "user.create", object, outcome, detail),
+        )
+        .await?;
     Ok(result?)
 }
 
@@ -79,19 +113,43 @@ pub struct UserChange {
 /// Changes roles, disables/enables or resets the password of a user (admin).
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = UserChange,
     responses((status = 200, body = User), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn update(State(s): State<AppState>, auth: Auth<ManageUsers>, Path(id): Path<i64>, ValidJson(ch): ValidJson<UserChange>) -> ApiResult<Json<User>> {
+pub async fn update(
+    State(s): State<AppState>,
+    auth: Auth<ManageUsers>,
+    Path(id): Path<i64>,
+    ValidJson(ch): ValidJson<UserChange>,
+) -> ApiResult<Json<User>> {
     let id = UserId(id);
     if ch.roles.is_none() && ch.disabled.is_none() && ch.password.is_none() {
-        return Err(ApiError::new(ErrorCode::InvalidInput, "nothing to change: give roles, disabled or password"));
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            "nothing to change: give roles, disabled or password",
+        ));
     }
     if let Some(roles) = &ch.roles {
         let r = s.store.set_user_roles(id, roles).await;
-        audit_step(&s, &auth, "user.roles", id, r.is_ok(), json!({"roles": roles})).await?;
+        audit_step(
+            &s,
+            &auth,
+            "user.roles",
+            id,
+            r.is_ok(),
+            json!({"roles": roles}),
+        )
+        .await?;
         r?;
     }
     if let Some(d) = ch.disabled {
         let r = s.store.set_user_disabled(id, d).await;
-        audit_step(&s, &auth, "user.disable", id, r.is_ok(), json!({"disabled": d})).await?;
+        audit_step(
+            &s,
+            &auth,
+            "user.disable",
+            id,
+            r.is_ok(),
+            json!({"disabled": d}),
+        )
+        .await?;
         r?;
     }
     if let Some(p) = &ch.password {
@@ -103,8 +161,23 @@ pub async fn update(State(s): State<AppState>, auth: Auth<ManageUsers>, Path(id)
     Ok(Json(s.store.get_user(id).await?))
 }
 
-async fn audit_step(s: &AppState, auth: &Auth<ManageUsers>, action: &str, id: UserId, ok: bool, detail: serde_json::Value) -> ApiResult<()> {
+async fn audit_step(
+    s: &AppState,
+    auth: &Auth<ManageUsers>,
+    action: &str,
+    id: UserId,
+    ok: bool,
+    detail: serde_json::Value,
+) -> ApiResult<()> {
     let outcome = if ok { "ok" } else { "failed" };
-    s.store.audit(&auth.meta.entry(Some(auth.who()), action, format!("user:{id}"), outcome, detail.to_string())).await?;
+    s.store
+        .audit(&auth.meta.entry(
+            Some(auth.who()),
+            action,
+            format!("user:{id}"),
+            outcome,
+            detail.to_string(),
+        ))
+        .await?;
     Ok(())
 }

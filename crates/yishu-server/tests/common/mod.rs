@@ -33,19 +33,50 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         let store = db.open().await;
         let lake = yishu_lake::Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
-        let city = store.create_org(&NewOrg { code: "CD".into(), name: "成都市".into(), level: Some(OrgLevel::City), division_code: Some("510100".into()), ..Default::default() }).await.unwrap();
-        let dept = store.create_org(&NewOrg { code: "CD-GA".into(), name: "成都市公安局".into(), parent_id: Some(city.id), ..Default::default() }).await.unwrap();
+        let city = store
+            .create_org(&NewOrg {
+                code: "CD".into(),
+                name: "成都市".into(),
+                level: Some(OrgLevel::City),
+                division_code: Some("510100".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let dept = store
+            .create_org(&NewOrg {
+                code: "CD-GA".into(),
+                name: "成都市公安局".into(),
+                parent_id: Some(city.id),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         for role in Role::ALL {
             store
-                .create_user(&NewUser { name: role.as_str().into(), display_name: Some(format!("{}用户", role.label_zh())), org_id: dept.id, password: PASSWORD.into(), roles: vec![role] })
+                .create_user(&NewUser {
+                    name: role.as_str().into(),
+                    display_name: Some(format!("{}用户", role.label_zh())),
+                    org_id: dept.id,
+                    password: PASSWORD.into(),
+                    roles: vec![role],
+                })
                 .await
                 .unwrap();
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = yishu_server::AppState::new(store.clone(), lake, yishu_server::ServerConfig::default());
+        let state =
+            yishu_server::AppState::new(store.clone(), lake, yishu_server::ServerConfig::default());
         tokio::spawn(yishu_server::serve(listener, state, std::future::pending()));
-        TestServer { base, store, city: city.id, dept: dept.id, db: Some(db), _dir: dir }
+        TestServer {
+            base,
+            store,
+            city: city.id,
+            dept: dept.id,
+            db: Some(db),
+            _dir: dir,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -55,7 +86,12 @@ impl TestServer {
     /// A cookie-keeping client signed in as `user`, and its CSRF token.
     pub async fn login(&self, user: &str) -> (Client, String) {
         let c = Client::builder().cookie_store(true).build().unwrap();
-        let r = c.post(self.url("/api/v1/auth/login")).json(&json!({"name": user, "password": PASSWORD})).send().await.unwrap();
+        let r = c
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({"name": user, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK, "login as {user}");
         let v: Value = r.json().await.unwrap();
         (c, v["csrf_token"].as_str().unwrap().to_string())
@@ -64,7 +100,11 @@ impl TestServer {
     /// An API key for `user`.
     pub async fn key(&self, user: &str) -> String {
         let u = self.store.get_user_by_name(user).await.unwrap();
-        self.store.create_api_key(u.id, "test", None).await.unwrap().secret
+        self.store
+            .create_api_key(u.id, "test", None)
+            .await
+            .unwrap()
+            .secret
     }
 
     pub async fn stop(mut self) {
@@ -77,10 +117,17 @@ impl TestServer {
 
 /// Asserts the uniform error body and returns its code.
 pub async fn error_code(r: reqwest::Response) -> String {
-    let rid = r.headers().get("x-request-id").map(|v| v.to_str().unwrap().to_string());
+    let rid = r
+        .headers()
+        .get("x-request-id")
+        .map(|v| v.to_str().unwrap().to_string());
     let v: Value = r.json().await.expect("error body is JSON");
     let e = &v["error"];
     assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
-    assert_eq!(e["request_id"].as_str().map(str::to_string), rid, "request id in body and header");
+    assert_eq!(
+        e["request_id"].as_str().map(str::to_string),
+        rid,
+        "request id in body and header"
+    );
     e["code"].as_str().unwrap().to_string()
 }
