@@ -86,10 +86,12 @@ impl Store {
             }
             _ => url.to_string(),
         };
-        let opts = AnyPoolOptions::new().max_connections(match backend {
-            Backend::Sqlite => 8,
-            Backend::Postgres => 16,
-        });
+        let opts = AnyPoolOptions::new()
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            });
         let opts = if backend == Backend::Sqlite {
             opts.after_connect(|conn, _| {
                 Box::pin(async move {

@@ -144,7 +144,7 @@ impl CitizenId {
     fn check_body(s: &str) -> Result<(), Invalid> {
         let prefix = &s[..6];
         match DivisionCode::parse(prefix) {
-            Ok(code) if division::lookup(&code).is_some() || division::province_known(&code) => {}
+            Ok(code) if division::lookup(&code).is_some() => {}
             _ => {
                 return Err(Invalid::new(
                     "unknown_division",

@@ -1,5 +1,7 @@
-//! 行政区划代码 (GB/T 2260): 6 digits, province (2) + prefecture (2) + county (2). The table ships
-//! inside the binary (`data/gbt2260.tsv`), including abolished codes that old records still carry.
+//! 行政区划代码 (GB/T 2260): 6 digits, province (2) + prefecture (2) + county (2). Two tables ship
+//! inside the binary: the national table with its revisions 2002–2016 (the `gb2260` crate, from the
+//! 民政部 publications) and `data/gbt2260.tsv` with later changes and their successors. Abolished
+//! codes stay valid for lookup because old records (and citizen IDs) still carry them.
 
 use crate::error::Invalid;
 use crate::text::{has_control, quote_for_message};
@@ -130,9 +132,32 @@ fn parse_row(line: &str) -> Option<Division> {
     })
 }
 
-/// Looks a code up in the shipped table (current and historical codes).
-pub fn lookup(code: &DivisionCode) -> Option<&'static Division> {
-    DIVISIONS.get(code.as_str())
+/// Looks a code up in the shipped tables: later changes first, then the national table's newest
+/// revision, then its older revisions (reported as abolished).
+pub fn lookup(code: &DivisionCode) -> Option<Division> {
+    if let Some(d) = DIVISIONS.get(code.as_str()) {
+        return Some(d.clone());
+    }
+    if let Some(d) = gb2260::Division::get(code.as_str()) {
+        return Some(Division {
+            code: code.clone(),
+            name: d.name.to_string(),
+            level: code.level(),
+            abolished: None,
+        });
+    }
+    let old = gb2260::Division::search(code.as_str())?;
+    let year = old
+        .revision
+        .get(..4)
+        .and_then(|y| y.parse().ok())
+        .unwrap_or(0);
+    Some(Division {
+        code: code.clone(),
+        name: old.name.to_string(),
+        level: code.level(),
+        abolished: Some((year, String::new())),
+    })
 }
 
 /// True if the code's first two digits name a province-level unit.
@@ -150,8 +175,8 @@ pub fn current_under(prefix: &str) -> Vec<&'static Division> {
     v
 }
 
-/// Parses a code and requires it to be in the table.
-pub fn parse_known(s: &str) -> Result<&'static Division, Invalid> {
+/// Parses a code and requires it to be in the tables.
+pub fn parse_known(s: &str) -> Result<Division, Invalid> {
     let code = DivisionCode::parse(s)?;
     lookup(&code).ok_or_else(|| {
         Invalid::new(

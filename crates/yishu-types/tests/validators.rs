@@ -141,3 +141,18 @@ fn validators_never_panic_on_arbitrary_bytes() {
         }
     }
 }
+
+#[test]
+fn divisions_current_later_and_abolished() {
+    use yishu_types::DivisionCode;
+    let get = |c: &str| division::lookup(&DivisionCode::parse(c).unwrap());
+    assert_eq!(get("110105").unwrap().name, "朝阳区");
+    assert!(get("110105").unwrap().abolished.is_none());
+    // 崇文区 merged into 东城区 in 2010: found, and marked abolished.
+    let old = get("110103").unwrap();
+    assert_eq!(old.name, "崇文区");
+    assert!(old.abolished.is_some());
+    // 新津区 (2020) comes from the later-changes table.
+    assert_eq!(get("510118").unwrap().name, "新津区");
+    assert!(get("510199").is_none());
+}
