@@ -92,7 +92,7 @@ pub async fn logout(
     Form(f): Form<CsrfForm>,
 ) -> Response {
     if !page.csrf_ok(&f.csrf) {
-        return (StatusCode::FORBIDDEN, "CSRF token mismatch").into_response();
+        return super::csrf_refused();
     }
     let _ = end_session(&s, &page.auth.meta, page.auth.who(), &headers).await;
     (

@@ -75,7 +75,7 @@ pub async fn create(
     Form(f): Form<CreateForm>,
 ) -> Response {
     if !page.csrf_ok(&f.csrf) {
-        return (StatusCode::FORBIDDEN, "CSRF token mismatch").into_response();
+        return super::csrf_refused();
     }
     let days = f.days.trim();
     let expires_in_days = if days.is_empty() {
@@ -95,12 +95,8 @@ pub async fn create(
     {
         Ok(k) => show(&s, page.chrome, Some(k.secret), StatusCode::CREATED).await,
         Err(e) => {
-            page.chrome.error = Some(format!(
-                "{}: {}",
-                page.chrome.t.t("common.error"),
-                e.0.message
-            ));
-            show(&s, page.chrome, None, StatusCode::BAD_REQUEST).await
+            let status = super::failed(&mut page.chrome, &e.0);
+            show(&s, page.chrome, None, status).await
         }
     }
 }
@@ -118,17 +114,13 @@ pub async fn revoke(
     Form(f): Form<RevokeForm>,
 ) -> Response {
     if !page.csrf_ok(&f.csrf) {
-        return (StatusCode::FORBIDDEN, "CSRF token mismatch").into_response();
+        return super::csrf_refused();
     }
     match revoke_key(&s, &page.auth, ApiKeyId(id)).await {
         Ok(_) => Redirect::to("/console/keys").into_response(),
         Err(e) => {
-            page.chrome.error = Some(format!(
-                "{}: {}",
-                page.chrome.t.t("common.error"),
-                e.0.message
-            ));
-            show(&s, page.chrome, None, StatusCode::BAD_REQUEST).await
+            let status = super::failed(&mut page.chrome, &e.0);
+            show(&s, page.chrome, None, status).await
         }
     }
 }

@@ -157,6 +157,17 @@ impl<R: Right> PageAuth<R> {
     }
 }
 
+/// Puts a failed action's message on the page and returns the status to answer with.
+pub fn failed(chrome: &mut Chrome, e: &yishu_types::Error) -> StatusCode {
+    chrome.error = Some(format!("{}: {}", chrome.t.t("common.error"), e.message));
+    StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST)
+}
+
+/// The answer to a form whose `_csrf` field does not match the session.
+pub fn csrf_refused() -> Response {
+    (StatusCode::FORBIDDEN, "CSRF token mismatch").into_response()
+}
+
 /// Renders a template, turning a template error into a 500 page.
 pub fn render<T: Template>(t: &T) -> Response {
     match t.render() {

@@ -130,7 +130,7 @@ pub async fn create(
     Form(f): Form<CreateForm>,
 ) -> Response {
     if !page.csrf_ok(&f.csrf) {
-        return (StatusCode::FORBIDDEN, "CSRF token mismatch").into_response();
+        return super::csrf_refused();
     }
     let kind = if f.kind == "level" {
         OrgKind::Level
@@ -153,17 +153,8 @@ pub async fn create(
     match create_org(&s, &page.auth, &new).await {
         Ok(_) => Redirect::to("/console/orgs").into_response(),
         Err(e) => {
-            page.chrome.error = Some(format!(
-                "{}: {}",
-                page.chrome.t.t("common.error"),
-                e.0.message
-            ));
-            show(
-                &s,
-                page.chrome,
-                StatusCode::from_u16(e.0.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
-            )
-            .await
+            let status = super::failed(&mut page.chrome, &e.0);
+            show(&s, page.chrome, status).await
         }
     }
 }
@@ -188,7 +179,7 @@ pub async fn update(
     Form(f): Form<UpdateForm>,
 ) -> Response {
     if !page.csrf_ok(&f.csrf) {
-        return (StatusCode::FORBIDDEN, "CSRF token mismatch").into_response();
+        return super::csrf_refused();
     }
     let mut ch = OrgChange {
         version: f.version,
@@ -210,17 +201,8 @@ pub async fn update(
     match update_org(&s, auth, OrgId(id), &ch).await {
         Ok(_) => Redirect::to("/console/orgs").into_response(),
         Err(e) => {
-            page.chrome.error = Some(format!(
-                "{}: {}",
-                page.chrome.t.t("common.error"),
-                e.0.message
-            ));
-            show(
-                &s,
-                page.chrome,
-                StatusCode::from_u16(e.0.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
-            )
-            .await
+            let status = super::failed(&mut page.chrome, &e.0);
+            show(&s, page.chrome, status).await
         }
     }
 }

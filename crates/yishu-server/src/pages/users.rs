@@ -103,7 +103,7 @@ pub async fn create(
 ) -> Response {
     let f = fields(&raw);
     if !page.csrf_ok(&field(&f, "_csrf")) {
-        return (StatusCode::FORBIDDEN, "CSRF token mismatch").into_response();
+        return super::csrf_refused();
     }
     let display = field(&f, "display_name");
     let new = NewUser {
@@ -116,17 +116,8 @@ pub async fn create(
     match create_user(&s, &page.auth, &new).await {
         Ok(_) => Redirect::to("/console/users").into_response(),
         Err(e) => {
-            page.chrome.error = Some(format!(
-                "{}: {}",
-                page.chrome.t.t("common.error"),
-                e.0.message
-            ));
-            show(
-                &s,
-                page.chrome,
-                StatusCode::from_u16(e.0.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
-            )
-            .await
+            let status = super::failed(&mut page.chrome, &e.0);
+            show(&s, page.chrome, status).await
         }
     }
 }
@@ -139,7 +130,7 @@ pub async fn update(
 ) -> Response {
     let f = fields(&raw);
     if !page.csrf_ok(&field(&f, "_csrf")) {
-        return (StatusCode::FORBIDDEN, "CSRF token mismatch").into_response();
+        return super::csrf_refused();
     }
     let id = UserId(id);
     let result = match field(&f, "op").as_str() {
@@ -165,12 +156,8 @@ pub async fn update(
     match result.and(audited.map(|_| ())) {
         Ok(()) => Redirect::to("/console/users").into_response(),
         Err(e) => {
-            page.chrome.error = Some(format!(
-                "{}: {}",
-                page.chrome.t.t("common.error"),
-                e.message
-            ));
-            show(&s, page.chrome, StatusCode::BAD_REQUEST).await
+            let status = super::failed(&mut page.chrome, &e);
+            show(&s, page.chrome, status).await
         }
     }
 }
