@@ -106,6 +106,34 @@ enum OrgCommand {
     Add(OrgAdd),
     /// List organisations as a tree.
     List,
+    /// Rename an organisation.
+    Rename {
+        /// Code of the organisation.
+        code: String,
+        /// New name.
+        name: String,
+    },
+    /// Move an organisation under another (or to the top with --root).
+    Move {
+        /// Code of the organisation.
+        code: String,
+        /// Code of the new parent.
+        #[arg(long, conflicts_with = "root", required_unless_present = "root")]
+        parent: Option<String>,
+        /// Make it a top-level organisation.
+        #[arg(long)]
+        root: bool,
+    },
+    /// Disable an organisation (its users can no longer be created there).
+    Disable {
+        /// Code of the organisation.
+        code: String,
+    },
+    /// Enable a disabled organisation.
+    Enable {
+        /// Code of the organisation.
+        code: String,
+    },
 }
 
 #[derive(Args)]
@@ -290,6 +318,34 @@ async fn run(command: Command, config: Config) -> Result<u8> {
             println!("created organisation {} {} (id {})", o.code, o.name, o.id);
             Ok(exit::OK)
         }
+        Command::Org(OrgCommand::Rename { code, name }) => {
+            let (store, _) = open(&config).await?;
+            let o = store.get_org_by_code(&code).await.map_err(|e| anyhow!(e))?;
+            let o = store
+                .rename_org(o.id, &name, o.version)
+                .await
+                .map_err(|e| anyhow!(e))?;
+            org_changed(&store, "org.rename", &o).await
+        }
+        Command::Org(OrgCommand::Move {
+            code,
+            parent,
+            root: _,
+        }) => {
+            let (store, _) = open(&config).await?;
+            let o = store.get_org_by_code(&code).await.map_err(|e| anyhow!(e))?;
+            let parent = match parent {
+                Some(p) => Some(store.get_org_by_code(&p).await.map_err(|e| anyhow!(e))?.id),
+                None => None,
+            };
+            let o = store
+                .move_org(o.id, parent, o.version)
+                .await
+                .map_err(|e| anyhow!(e))?;
+            org_changed(&store, "org.move", &o).await
+        }
+        Command::Org(OrgCommand::Disable { code }) => set_org_disabled(&config, &code, true).await,
+        Command::Org(OrgCommand::Enable { code }) => set_org_disabled(&config, &code, false).await,
         Command::Org(OrgCommand::List) => {
             let (store, _) = open(&config).await?;
             let orgs = store.list_orgs().await.map_err(|e| anyhow!(e))?;
@@ -328,6 +384,27 @@ async fn run(command: Command, config: Config) -> Result<u8> {
         }
         Command::Bench(b) => bench::run(b, config).await,
     }
+}
+
+/// Audits a CLI change to an org and prints it.
+async fn org_changed(store: &Store, action: &str, o: &yishu_meta::Org) -> Result<u8> {
+    let detail = serde_json::json!({"code": o.code, "name": o.name, "parent_id": o.parent_id, "disabled": o.disabled});
+    store
+        .audit(&cli_entry(action, format!("org:{}", o.id), detail))
+        .await
+        .map_err(|e| anyhow!(e))?;
+    println!("{action}: {} {} (version {})", o.code, o.name, o.version);
+    Ok(exit::OK)
+}
+
+async fn set_org_disabled(config: &Config, code: &str, disabled: bool) -> Result<u8> {
+    let (store, _) = open(config).await?;
+    let o = store.get_org_by_code(code).await.map_err(|e| anyhow!(e))?;
+    let o = store
+        .set_org_disabled(o.id, disabled, o.version)
+        .await
+        .map_err(|e| anyhow!(e))?;
+    org_changed(&store, "org.disable", &o).await
 }
 
 /// Serves until SIGTERM or Ctrl-C.

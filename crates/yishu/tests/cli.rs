@@ -128,14 +128,47 @@ async fn orgs_users_and_a_tampered_audit_chain() {
         Some("a very long password\n"),
     );
     assert!(o.status.success(), "{}", out(&o));
+    let o = yishu(
+        p,
+        &[
+            "org",
+            "add",
+            "--code",
+            "CD-MZ",
+            "--name",
+            "民政局",
+            "--parent",
+            "CD",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(
+        yishu(p, &["org", "rename", "CD-MZ", "成都市民政局"], None)
+            .status
+            .success()
+    );
+    assert!(
+        yishu(p, &["org", "disable", "CD-MZ"], None)
+            .status
+            .success()
+    );
+    let o = yishu(p, &["org", "move", "CD", "--parent", "CD-MZ"], None);
+    assert_eq!(o.status.code(), Some(1), "a cycle is refused: {}", out(&o));
+    assert!(out(&o).contains("itself"), "{}", out(&o));
     let list = yishu(p, &["org", "list"], None);
+    assert!(
+        out(&list).contains("CD-MZ 成都市民政局 [disabled]"),
+        "{}",
+        out(&list)
+    );
     assert!(
         out(&list).contains("  CD-GA 成都市公安局"),
         "{}",
         out(&list)
     );
     let v = yishu(p, &["audit", "verify"], None);
-    assert!(out(&v).contains("intact: 3 records"), "{}", out(&v));
+    assert!(out(&v).contains("intact: 6 records"), "{}", out(&v));
 
     // Someone edits the database behind the product's back.
     let store = yishu_meta::Store::open(&format!("sqlite://{}", p.join("meta.db").display()))
