@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod catalog;
 pub mod org;
 mod store;
 pub mod testing;

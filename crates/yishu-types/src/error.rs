@@ -36,6 +36,8 @@ pub enum ErrorCode {
     UserNotFound,
     /// No such API key.
     ApiKeyNotFound,
+    /// No such catalog resource.
+    ResourceNotFound,
     /// An organisation with this code already exists.
     OrgCodeTaken,
     /// A user with this name already exists.
@@ -74,6 +76,7 @@ impl ErrorCode {
         Self::OrgNotFound,
         Self::UserNotFound,
         Self::ApiKeyNotFound,
+        Self::ResourceNotFound,
         Self::OrgCodeTaken,
         Self::UserNameTaken,
         Self::OrgHierarchy,
@@ -103,6 +106,7 @@ impl ErrorCode {
             Self::OrgNotFound => "org_not_found",
             Self::UserNotFound => "user_not_found",
             Self::ApiKeyNotFound => "api_key_not_found",
+            Self::ResourceNotFound => "resource_not_found",
             Self::OrgCodeTaken => "org_code_taken",
             Self::UserNameTaken => "user_name_taken",
             Self::OrgHierarchy => "org_hierarchy",
@@ -128,9 +132,11 @@ impl ErrorCode {
             | Self::ApiKeyRevoked => 401,
             Self::Forbidden | Self::CsrfMismatch | Self::AccountDisabled => 403,
             Self::AccountLocked => 429,
-            Self::RouteNotFound | Self::OrgNotFound | Self::UserNotFound | Self::ApiKeyNotFound => {
-                404
-            }
+            Self::RouteNotFound
+            | Self::OrgNotFound
+            | Self::UserNotFound
+            | Self::ApiKeyNotFound
+            | Self::ResourceNotFound => 404,
             Self::OrgCodeTaken | Self::UserNameTaken | Self::EditConflict => 409,
             Self::AuditChainBroken | Self::LakeError | Self::StoreError | Self::Internal => 500,
         }

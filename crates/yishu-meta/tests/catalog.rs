@@ -1,0 +1,336 @@
+//! The catalog lifecycle against SQLite and PostgreSQL alike.
+
+use yishu_meta::catalog::*;
+use yishu_meta::testing::TestDb;
+use yishu_meta::{NewOrg, NewUser, OrgLevel, Store};
+use yishu_types::{ErrorCode, OrgId, Role, UserId};
+
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = super::TestDb::sqlite();
+                super::$name(&db.open().await).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let db = super::TestDb::postgres().await;
+                let store = db.open().await;
+                super::$name(&store).await;
+                store.close().await;
+                db.cleanup().await;
+            }
+        }
+    )*};
+}
+
+both_backends!(lifecycle_and_versions, validation_and_rights);
+
+/// A change to a valid draft that must make it invalid.
+type Mutation = Box<dyn Fn(&mut ResourceDraft)>;
+
+struct World {
+    ga: OrgId,
+    bureau: OrgId,
+    officer: UserId,
+    manager: UserId,
+    bureau_officer: UserId,
+}
+
+async fn world(s: &Store) -> World {
+    let city = s
+        .create_org(&NewOrg {
+            code: "CD".into(),
+            name: "成都市".into(),
+            level: Some(OrgLevel::City),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let ga = s
+        .create_org(&NewOrg {
+            code: "GA".into(),
+            name: "公安局".into(),
+            parent_id: Some(city.id),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let bureau = s
+        .create_org(&NewOrg {
+            code: "DSJ".into(),
+            name: "大数据局".into(),
+            parent_id: Some(city.id),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mk = |name: &str, org: OrgId, role: Role| NewUser {
+        name: name.into(),
+        display_name: None,
+        org_id: org,
+        password: "correct horse battery".into(),
+        roles: vec![role],
+    };
+    let officer = s
+        .create_user(&mk("officer", ga.id, Role::ProviderOfficer))
+        .await
+        .unwrap()
+        .id;
+    let manager = s
+        .create_user(&mk("manager", bureau.id, Role::DataManager))
+        .await
+        .unwrap()
+        .id;
+    let bureau_officer = s
+        .create_user(&mk("bofficer", bureau.id, Role::ProviderOfficer))
+        .await
+        .unwrap()
+        .id;
+    World {
+        ga: ga.id,
+        bureau: bureau.id,
+        officer,
+        manager,
+        bureau_officer,
+    }
+}
+
+fn draft(provider: OrgId) -> ResourceDraft {
+    ResourceDraft {
+        class_kind: ClassKind::Department,
+        class_path: "01001001".into(),
+        name: "户籍人口信息".into(),
+        provider_org_id: provider,
+        summary: "公安局登记的常住户籍人口基本信息".into(),
+        format: ResourceFormat::Database,
+        share_type: ShareType::Conditional,
+        share_condition: "《中华人民共和国居民身份证法》第十三条".into(),
+        open_type: OpenType::Never,
+        open_condition: String::new(),
+        update_cycle: UpdateCycle::Daily,
+        related_codes: vec![],
+        extended: Extended {
+            keywords: vec!["人口".into(), "户籍".into()],
+            ..Default::default()
+        },
+        items: vec![
+            Item {
+                name: "公民身份号码".into(),
+                item_type: "C".into(),
+                length: Some(18),
+                data_element: Some("DE00001".into()),
+                description: String::new(),
+            },
+            Item {
+                name: "姓名".into(),
+                item_type: "C".into(),
+                length: Some(50),
+                data_element: None,
+                description: String::new(),
+            },
+        ],
+    }
+}
+
+async fn lifecycle_and_versions(s: &Store) {
+    let w = world(s).await;
+    let officer = Actor {
+        user: w.officer,
+        org: w.ga,
+        roles: &[Role::ProviderOfficer],
+    };
+    let manager = Actor {
+        user: w.manager,
+        org: w.bureau,
+        roles: &[Role::DataManager],
+    };
+    let r = s.create_resource(&draft(w.ga), &officer).await.unwrap();
+    assert_eq!(r.code, "301001001/000001");
+    assert_eq!(r.status, ResourceStatus::Draft);
+    assert_eq!(r.meta.items.len(), 2);
+    let r2 = s.create_resource(&draft(w.ga), &officer).await.unwrap();
+    assert_eq!(r2.code, "301001001/000002", "sequence grows per 前段码");
+
+    // Review before submission is refused; submission, rejection with a reason, resubmission.
+    assert_eq!(
+        s.review_resource(r.id, true, "", &manager)
+            .await
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidInput
+    );
+    s.submit_resource(r.id, &officer).await.unwrap();
+    assert_eq!(
+        s.review_resource(r.id, false, "  ", &manager)
+            .await
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidInput
+    );
+    let rej = s
+        .review_resource(r.id, false, "摘要过于简略", &manager)
+        .await
+        .unwrap();
+    assert_eq!(
+        (rej.status, rej.review_note.as_str()),
+        (ResourceStatus::Rejected, "摘要过于简略")
+    );
+    let mut d = draft(w.ga);
+    d.summary = "公安局登记的户籍人口基本信息，含身份号码、姓名、出生日期".into();
+    let edited = s
+        .update_resource(r.id, &d, rej.version, &officer)
+        .await
+        .unwrap();
+    s.submit_resource(r.id, &officer).await.unwrap();
+    let ok = s.review_resource(r.id, true, "", &manager).await.unwrap();
+    assert_eq!(ok.status, ResourceStatus::Approved);
+    let p = s.publish_resource(r.id, &manager).await.unwrap();
+    assert_eq!(p.status, ResourceStatus::Published);
+    assert!(p.published_at.is_some());
+    // A stale edit conflicts.
+    assert_eq!(
+        s.update_resource(r.id, &d, edited.version, &officer)
+            .await
+            .unwrap_err()
+            .code,
+        ErrorCode::EditConflict
+    );
+    // Updating a published resource records a new version with a readable diff.
+    d.update_cycle = UpdateCycle::Realtime;
+    d.items.push(Item {
+        name: "出生日期".into(),
+        item_type: "D".into(),
+        length: None,
+        data_element: None,
+        description: String::new(),
+    });
+    d.items[1].length = Some(100);
+    let u = s
+        .update_resource(r.id, &d, p.version, &officer)
+        .await
+        .unwrap();
+    assert_eq!(u.status, ResourceStatus::Published);
+    let versions = s.resource_versions(r.id).await.unwrap();
+    assert_eq!(versions.len(), 2);
+    let changes = diff(&versions[0].2, &versions[1].2);
+    let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        vec!["update_cycle", "items.姓名", "items.出生日期"],
+        "{changes:?}"
+    );
+    // Retire needs a reason.
+    assert_eq!(
+        s.retire_resource(r.id, "", &manager)
+            .await
+            .unwrap_err()
+            .code,
+        ErrorCode::InvalidInput
+    );
+    let gone = s
+        .retire_resource(r.id, "由人口综合库替代", &manager)
+        .await
+        .unwrap();
+    assert_eq!(gone.status, ResourceStatus::Retired);
+    assert_eq!(s.resource_versions(r.id).await.unwrap().len(), 3);
+    let page = s
+        .list_resources(Some(ResourceStatus::Draft), Some(w.ga), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(page.total, 1);
+    assert_eq!(page.items[0].code, "301001001/000002");
+    assert_eq!(
+        s.get_resource(9999).await.unwrap_err().code,
+        ErrorCode::ResourceNotFound
+    );
+}
+
+async fn validation_and_rights(s: &Store) {
+    let w = world(s).await;
+    let officer = Actor {
+        user: w.officer,
+        org: w.ga,
+        roles: &[Role::ProviderOfficer],
+    };
+    let manager = Actor {
+        user: w.manager,
+        org: w.bureau,
+        roles: &[Role::DataManager],
+    };
+    let bofficer = Actor {
+        user: w.bureau_officer,
+        org: w.bureau,
+        roles: &[Role::ProviderOfficer],
+    };
+    // Another department's officer cannot catalogue for 公安.
+    assert_eq!(
+        s.create_resource(&draft(w.ga), &bofficer)
+            .await
+            .unwrap_err()
+            .code,
+        ErrorCode::Forbidden
+    );
+    let cases: Vec<(Mutation, &str)> = vec![
+        (Box::new(|d| d.share_condition.clear()), "share_condition"),
+        (Box::new(|d| d.class_path = "01A01001".into()), "class_path"),
+        (Box::new(|d| d.items.clear()), "items"),
+        (
+            Box::new(|d| d.items[1].name = "公民身份号码".into()),
+            "items[1].name",
+        ),
+        (
+            Box::new(|d| d.items[0].item_type = "X".into()),
+            "items[0].item_type",
+        ),
+        (Box::new(|d| d.items[0].length = Some(0)), "items[0].length"),
+        (
+            Box::new(|d| d.related_codes = vec!["abc".into()]),
+            "related_codes",
+        ),
+        (Box::new(|d| d.name = " ".into()), "name"),
+        (
+            Box::new(|d| {
+                d.open_type = OpenType::Conditional;
+            }),
+            "open_condition",
+        ),
+    ];
+    for (f, field) in cases {
+        let mut d = draft(w.ga);
+        f(&mut d);
+        let e = s.create_resource(&d, &officer).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput, "{field}");
+        assert!(e.message.starts_with(field), "{field}: {}", e.message);
+    }
+    // The bureau's own resource cannot be approved by the bureau's data manager.
+    let own = s
+        .create_resource(&draft(w.bureau), &bofficer)
+        .await
+        .unwrap();
+    s.submit_resource(own.id, &bofficer).await.unwrap();
+    assert_eq!(
+        s.review_resource(own.id, true, "", &manager)
+            .await
+            .unwrap_err()
+            .code,
+        ErrorCode::Forbidden
+    );
+    // An officer cannot review or publish.
+    let r = s.create_resource(&draft(w.ga), &officer).await.unwrap();
+    s.submit_resource(r.id, &officer).await.unwrap();
+    assert_eq!(
+        s.review_resource(r.id, true, "", &officer)
+            .await
+            .unwrap_err()
+            .code,
+        ErrorCode::Forbidden
+    );
+    assert_eq!(
+        s.publish_resource(r.id, &manager).await.unwrap_err().code,
+        ErrorCode::InvalidInput
+    );
+    assert!(check_code("301001001/000001").is_ok());
+    assert!(check_code("401001001/000001").is_err());
+}
