@@ -1,7 +1,7 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations, and the vendored Swagger UI.
 
 use crate::AppState;
-use crate::routes::{api_keys, audit, me, orgs, session, users};
+use crate::routes::{api_keys, audit, me, orgs, resources, session, users};
 use axum::Router;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
@@ -15,6 +15,8 @@ use utoipa_swagger_ui::SwaggerUi;
         orgs::list, orgs::get, orgs::create, orgs::update,
         users::list, users::get, users::create, users::update,
         audit::list, audit::verify,
+        resources::list, resources::get, resources::create, resources::update, resources::submit,
+        resources::review, resources::publish, resources::retire, resources::versions,
     ),
     components(schemas(crate::error::ErrorBody, yishu_types::Role, yishu_meta::OrgKind, yishu_meta::OrgLevel)),
     tags(
@@ -23,6 +25,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "orgs", description = "Organisations: levels and departments"),
         (name = "users", description = "Users and roles"),
         (name = "audit", description = "The SM3-chained audit log"),
+        (name = "catalog", description = "政务信息资源目录: resources, review, versions"),
     )
 )]
 pub struct ApiDoc;

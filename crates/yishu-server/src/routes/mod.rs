@@ -5,6 +5,7 @@ pub mod audit;
 pub mod health;
 pub mod me;
 pub mod orgs;
+pub mod resources;
 pub mod session;
 pub mod users;
 
@@ -23,6 +24,16 @@ pub fn router() -> Router<AppState> {
         .route("/orgs/{id}", get(orgs::get).patch(orgs::update))
         .route("/users", get(users::list).post(users::create))
         .route("/users/{id}", get(users::get).patch(users::update))
+        .route("/resources", get(resources::list).post(resources::create))
+        .route(
+            "/resources/{id}",
+            get(resources::get).put(resources::update),
+        )
+        .route("/resources/{id}/submit", post(resources::submit))
+        .route("/resources/{id}/review", post(resources::review))
+        .route("/resources/{id}/publish", post(resources::publish))
+        .route("/resources/{id}/retire", post(resources::retire))
+        .route("/resources/{id}/versions", get(resources::versions))
         .route("/audit", get(audit::list))
         .route("/audit/verify", get(audit::verify))
 }

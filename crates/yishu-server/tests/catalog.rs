@@ -1,0 +1,249 @@
+//! The catalog over HTTP: a provider catalogues, the bureau reviews and publishes, consumers see
+//! only published entries, and every step is audited.
+
+mod common;
+
+use common::{TestServer, error_code};
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use yishu_meta::{NewOrg, NewUser};
+use yishu_types::Role;
+
+fn draft(provider: i64) -> Value {
+    json!({
+        "class_kind": "department", "class_path": "01001001", "name": "户籍人口信息", "provider_org_id": provider,
+        "summary": "公安局登记的户籍人口基本信息", "format": "database",
+        "share_type": "conditional", "share_condition": "《居民身份证法》第十三条",
+        "open_type": "never", "update_cycle": "daily",
+        "extended": {"keywords": ["人口"]},
+        "items": [{"name": "公民身份号码", "item_type": "C", "length": 18}, {"name": "姓名", "item_type": "C", "length": 50}]
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalogue_review_publish_and_see() {
+    let s = TestServer::start().await;
+    // A data manager in a different org than the provider (公安).
+    let bureau = s
+        .store
+        .create_org(&NewOrg {
+            code: "DSJ".into(),
+            name: "大数据局".into(),
+            parent_id: Some(s.city),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    s.store
+        .create_user(&NewUser {
+            name: "reviewer".into(),
+            display_name: None,
+            org_id: bureau.id,
+            password: common::PASSWORD.into(),
+            roles: vec![Role::DataManager],
+        })
+        .await
+        .unwrap();
+    // A consumer outside the providing department.
+    s.store
+        .create_user(&NewUser {
+            name: "outsider".into(),
+            display_name: None,
+            org_id: bureau.id,
+            password: common::PASSWORD.into(),
+            roles: vec![Role::Consumer],
+        })
+        .await
+        .unwrap();
+    let c = Client::new();
+    let (officer, reviewer, consumer, auditor) = (
+        s.key("provider_officer").await,
+        s.key("reviewer").await,
+        s.key("outsider").await,
+        s.key("auditor").await,
+    );
+    // Consumers cannot catalogue; bad metadata names the field.
+    let r = c
+        .post(s.url("/api/v1/resources"))
+        .bearer_auth(&consumer)
+        .json(&draft(s.dept.0))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let mut bad = draft(s.dept.0);
+    bad["items"][1]["item_type"] = json!("Q");
+    let r = c
+        .post(s.url("/api/v1/resources"))
+        .bearer_auth(&officer)
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("items[1].item_type"),
+        "{v}"
+    );
+
+    let r = c
+        .post(s.url("/api/v1/resources"))
+        .bearer_auth(&officer)
+        .json(&draft(s.dept.0))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let res: Value = r.json().await.unwrap();
+    let id = res["id"].as_i64().unwrap();
+    assert_eq!(res["code"], "301001001/000001");
+    assert_eq!(res["status"], "draft");
+    // The draft is hidden from consumers.
+    let r = c
+        .get(s.url(&format!("/api/v1/resources/{id}")))
+        .bearer_auth(&consumer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, "resource_not_found");
+    let list: Value = c
+        .get(s.url("/api/v1/resources"))
+        .bearer_auth(&consumer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 0);
+
+    let post = |path: String, key: String, body: Value| {
+        c.post(s.url(&path)).bearer_auth(key).json(&body).send()
+    };
+    assert_eq!(
+        post(
+            format!("/api/v1/resources/{id}/submit"),
+            officer.clone(),
+            json!({})
+        )
+        .await
+        .unwrap()
+        .status(),
+        StatusCode::OK
+    );
+    // The provider cannot approve its own entry.
+    assert_eq!(
+        post(
+            format!("/api/v1/resources/{id}/review"),
+            officer.clone(),
+            json!({"approve": true})
+        )
+        .await
+        .unwrap()
+        .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(
+            format!("/api/v1/resources/{id}/review"),
+            reviewer.clone(),
+            json!({"approve": true})
+        )
+        .await
+        .unwrap()
+        .status(),
+        StatusCode::OK
+    );
+    let r = post(
+        format!("/api/v1/resources/{id}/publish"),
+        reviewer.clone(),
+        json!({}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let published: Value = r.json().await.unwrap();
+    assert_eq!(published["status"], "published");
+
+    // Now consumers see it; an update makes a new version with a diff.
+    let list: Value = c
+        .get(s.url("/api/v1/resources"))
+        .bearer_auth(&consumer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 1);
+    let mut d = draft(s.dept.0);
+    d["update_cycle"] = json!("realtime");
+    let r = c
+        .put(s.url(&format!("/api/v1/resources/{id}")))
+        .bearer_auth(&officer)
+        .json(&json!({"version": published["version"], "resource": d}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = c
+        .put(s.url(&format!("/api/v1/resources/{id}")))
+        .bearer_auth(&officer)
+        .json(&json!({"version": published["version"], "resource": d}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, "edit_conflict");
+    let versions: Value = c
+        .get(s.url(&format!("/api/v1/resources/{id}/versions")))
+        .bearer_auth(&consumer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(versions.as_array().unwrap().len(), 2);
+    assert_eq!(versions[1]["changes"][0]["field"], "update_cycle");
+    assert_eq!(versions[1]["changes"][0]["after"], "realtime");
+
+    // Every step is in the audit log.
+    let page: Value = c
+        .get(s.url("/api/v1/audit?action=resource&limit=50"))
+        .bearer_auth(&auditor)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "resource.create",
+        "resource.submit",
+        "resource.approve",
+        "resource.publish",
+        "resource.update",
+    ] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+    let doc: Value = c
+        .get(s.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["paths"].get("/api/v1/resources/{id}/review").is_some());
+    s.stop().await;
+}
