@@ -108,6 +108,68 @@ async fn login(c: &Client, s: &TestServer, user: &str) {
         .unwrap();
 }
 
+/// Catalogues and publishes one resource of 公安 through the store.
+async fn publish_one(s: &TestServer) {
+    use yishu_meta::catalog::*;
+    use yishu_types::Role;
+    let bureau = s
+        .store
+        .create_org(&yishu_meta::NewOrg {
+            code: "DSJ".into(),
+            name: "大数据局".into(),
+            parent_id: Some(s.city),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let admin = s.store.get_user_by_name("admin").await.unwrap();
+    let by = Actor {
+        user: admin.id,
+        org: admin.org_id,
+        roles: &[Role::Admin],
+    };
+    let mgr = s.store.get_user_by_name("data_manager").await.unwrap();
+    let reviewer = Actor {
+        user: mgr.id,
+        org: bureau.id,
+        roles: &[Role::DataManager],
+    };
+    let item = |n: &str, t: &str, l: Option<i64>| Item {
+        name: n.into(),
+        item_type: t.into(),
+        length: l,
+        data_element: None,
+        description: String::new(),
+    };
+    let d = ResourceDraft {
+        class_kind: ClassKind::Department,
+        class_path: "01001001".into(),
+        name: "户籍人口信息".into(),
+        provider_org_id: s.dept,
+        summary: "公安局户籍人口基本信息".into(),
+        format: ResourceFormat::Database,
+        share_type: ShareType::Conditional,
+        share_condition: "《居民身份证法》".into(),
+        open_type: OpenType::Never,
+        open_condition: String::new(),
+        update_cycle: UpdateCycle::Daily,
+        related_codes: vec![],
+        extended: Extended::default(),
+        items: vec![
+            item("公民身份号码", "C", Some(18)),
+            item("姓名", "C", Some(50)),
+            item("出生日期", "D", None),
+        ],
+    };
+    let r = s.store.create_resource(&d, &by).await.unwrap();
+    s.store.submit_resource(r.id, &by).await.unwrap();
+    s.store
+        .review_resource(r.id, true, "", &reviewer)
+        .await
+        .unwrap();
+    s.store.publish_resource(r.id, &reviewer).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_in_chromium() {
     let s = TestServer::start().await;
@@ -269,6 +331,30 @@ async fn console_in_chromium() {
     c.goto(&s.url("/console/lang?to=zh&back=/console"))
         .await
         .unwrap();
+
+    // The catalog: an entry published by the bureau, its items and versions.
+    publish_one(&s).await;
+    c.goto(&s.url("/console/catalog")).await.unwrap();
+    c.find(Locator::LinkText("户籍人口信息"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let body = c
+        .wait()
+        .for_element(Locator::Id("items"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.contains("公民身份号码") && body.contains("C 字符型"),
+        "{body}"
+    );
+    assert!(text(&c).await.contains("有条件共享"));
+    shot(&c, "09-resource").await;
 
     // The admin has no audit page (三员分立); the auditor does.
     c.goto(&s.url("/console/audit")).await.unwrap();

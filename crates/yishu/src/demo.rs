@@ -6,6 +6,10 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use rand::Rng;
 use std::path::PathBuf;
+use yishu_meta::catalog::{
+    Actor, ClassKind, Extended, Item, OpenType, ResourceDraft, ResourceFormat, ShareType,
+    UpdateCycle,
+};
 use yishu_meta::{NewOrg, NewUser, OrgLevel, Store};
 use yishu_types::Role;
 
@@ -70,6 +74,7 @@ pub async fn run(args: DemoArgs, mut config: Config) -> Result<u8> {
 
     let (store, lake) = crate::open(&config).await?;
     let users = seed_city(&store).await?;
+    let resources = catalog_city(&store).await?;
     println!("\n一数 Yishu demo — data in {}", dir.display());
     println!(
         "  console: http://{}/console    API docs: http://{}/api/v1/docs/",
@@ -79,6 +84,7 @@ pub async fn run(args: DemoArgs, mut config: Config) -> Result<u8> {
     for (name, role, password) in &users {
         println!("    {name:<10} {role:<18} {password}");
     }
+    println!("  catalog: {resources} published resources");
     println!("  ready in {:.1} s", started.elapsed().as_secs_f64());
     if args.no_serve {
         return Ok(crate::exit::OK);
@@ -201,4 +207,251 @@ pub fn random_password() -> String {
     (0..16)
         .map(|_| A[rng.random_range(0..A.len())] as char)
         .collect()
+}
+
+/// One catalog entry per department file of the synthetic city: (department code, resource name,
+/// summary, format, share, open, cycle, items as (name, type, length)).
+type DemoResource = (
+    &'static str,
+    &'static str,
+    &'static str,
+    ResourceFormat,
+    ShareType,
+    OpenType,
+    UpdateCycle,
+    &'static [(&'static str, &'static str, Option<i64>)],
+);
+
+const DEMO_RESOURCES: &[DemoResource] = &[
+    (
+        "CD-GA",
+        "户籍人口基本信息",
+        "公安局户籍登记的人口基本信息（gongan_huji.csv）",
+        ResourceFormat::Database,
+        ShareType::Conditional,
+        OpenType::Never,
+        UpdateCycle::Daily,
+        &[
+            ("公民身份号码", "C", Some(18)),
+            ("姓名", "C", Some(50)),
+            ("性别", "C", Some(1)),
+            ("民族", "C", Some(2)),
+            ("出生日期", "D", None),
+            ("婚姻状况", "C", Some(2)),
+            ("住址", "C", Some(200)),
+            ("行政区划代码", "C", Some(6)),
+            ("户籍状态", "C", Some(4)),
+            ("注销原因", "C", Some(20)),
+            ("注销日期", "D", None),
+        ],
+    ),
+    (
+        "CD-MZ",
+        "婚姻登记信息",
+        "民政局婚姻登记（结婚、离婚）记录（minzheng_hunyin.xlsx 婚姻登记）",
+        ResourceFormat::File,
+        ShareType::Conditional,
+        OpenType::Never,
+        UpdateCycle::Daily,
+        &[
+            ("登记类型", "C", Some(4)),
+            ("男方身份号码", "C", Some(18)),
+            ("男方姓名", "C", Some(50)),
+            ("女方身份号码", "C", Some(18)),
+            ("女方姓名", "C", Some(50)),
+            ("登记日期", "D", None),
+            ("登记机关", "C", Some(100)),
+        ],
+    ),
+    (
+        "CD-MZ",
+        "死亡登记信息",
+        "民政局死亡登记记录（minzheng_hunyin.xlsx 死亡登记）",
+        ResourceFormat::File,
+        ShareType::Conditional,
+        OpenType::Never,
+        UpdateCycle::Daily,
+        &[
+            ("身份号码", "C", Some(18)),
+            ("姓名", "C", Some(50)),
+            ("死亡日期", "D", None),
+            ("登记机关", "C", Some(100)),
+        ],
+    ),
+    (
+        "CD-MZ",
+        "最低生活保障对象信息",
+        "民政局前置库低保对象表（minzheng_qianzhiku.sqlite dibao）",
+        ResourceFormat::Database,
+        ShareType::Conditional,
+        OpenType::Never,
+        UpdateCycle::Realtime,
+        &[
+            ("citizen_id", "C", Some(18)),
+            ("name", "C", Some(50)),
+            ("household_size", "I", None),
+            ("monthly_amount", "Y", None),
+            ("start_month", "C", Some(7)),
+            ("status", "C", Some(10)),
+            ("updated_at", "T", None),
+        ],
+    ),
+    (
+        "CD-RS",
+        "社会保险参保信息",
+        "人社局城镇职工基本养老保险参保记录（renshe_canbao.csv）",
+        ResourceFormat::Database,
+        ShareType::Conditional,
+        OpenType::Never,
+        UpdateCycle::Monthly,
+        &[
+            ("身份证号", "C", Some(18)),
+            ("姓名", "C", Some(50)),
+            ("单位统一社会信用代码", "C", Some(18)),
+            ("单位名称", "C", Some(200)),
+            ("险种", "C", Some(50)),
+            ("参保日期", "D", None),
+            ("缴费状态", "C", Some(20)),
+            ("更新时间", "D", None),
+        ],
+    ),
+    (
+        "CD-WJ",
+        "出生与预防接种信息",
+        "卫健委出生医学证明与预防接种事件（weijian_shengyu_yimiao.ndjson）",
+        ResourceFormat::Stream,
+        ShareType::Conditional,
+        OpenType::Never,
+        UpdateCycle::Realtime,
+        &[
+            ("type", "C", Some(20)),
+            ("child_id", "C", Some(18)),
+            ("child_name", "C", Some(50)),
+            ("birth_date", "D", None),
+            ("mother_id", "C", Some(18)),
+            ("person_id", "C", Some(18)),
+            ("vaccine", "C", Some(50)),
+            ("date", "D", None),
+        ],
+    ),
+    (
+        "CD-SJ",
+        "市场主体登记信息",
+        "市场监管局企业登记信息（shichang_qiye.xlsx）",
+        ResourceFormat::File,
+        ShareType::Unconditional,
+        OpenType::Conditional,
+        UpdateCycle::Daily,
+        &[
+            ("统一社会信用代码", "C", Some(18)),
+            ("企业名称", "C", Some(200)),
+            ("法定代表人", "C", Some(50)),
+            ("法定代表人身份证号", "C", Some(18)),
+            ("注册资本(万元)", "Y", None),
+            ("成立日期", "D", None),
+            ("住所", "C", Some(200)),
+            ("登记状态", "C", Some(10)),
+            ("行政区划", "C", Some(6)),
+        ],
+    ),
+    (
+        "CD-ZJ",
+        "房屋产权登记信息",
+        "住建局房屋及产权人登记（zhujian_fangwu.csv）",
+        ResourceFormat::Database,
+        ShareType::Conditional,
+        OpenType::Never,
+        UpdateCycle::Weekly,
+        &[
+            ("房屋编码", "C", Some(18)),
+            ("坐落", "C", Some(200)),
+            ("建筑面积", "F", None),
+            ("产权人身份证号", "C", Some(18)),
+            ("产权人姓名", "C", Some(50)),
+            ("登记日期", "D", None),
+        ],
+    ),
+];
+
+/// Catalogues the synthetic city's resources (as the admin for each department), and has the
+/// bureau's data manager approve and publish them; every step audited like the console does.
+pub async fn catalog_city(store: &Store) -> Result<usize> {
+    let e = |e: yishu_types::Error| anyhow!(e);
+    let admin = store.get_user_by_name("admin").await.map_err(e)?;
+    let manager = store.get_user_by_name("manager").await.map_err(e)?;
+    let by = Actor {
+        user: admin.id,
+        org: admin.org_id,
+        roles: &admin.roles,
+    };
+    let reviewer = Actor {
+        user: manager.id,
+        org: manager.org_id,
+        roles: &manager.roles,
+    };
+    for (n, (dept, name, summary, format, share, open, cycle, items)) in
+        DEMO_RESOURCES.iter().enumerate()
+    {
+        let org = store.get_org_by_code(dept).await.map_err(e)?;
+        let dept_no = DEPARTMENTS.iter().position(|d| d.0 == *dept).unwrap_or(0) + 1;
+        let draft = ResourceDraft {
+            class_kind: ClassKind::Department,
+            class_path: format!("{dept_no:02}001{:03}", n + 1),
+            name: (*name).into(),
+            provider_org_id: org.id,
+            summary: (*summary).into(),
+            format: *format,
+            share_type: *share,
+            share_condition: if *share == ShareType::Unconditional {
+                String::new()
+            } else {
+                "依据《政务信息资源共享管理暂行办法》，经申请审批后共享".into()
+            },
+            open_type: *open,
+            open_condition: if *open == OpenType::Conditional {
+                "去除法定代表人身份证号后开放".into()
+            } else {
+                String::new()
+            },
+            update_cycle: *cycle,
+            related_codes: Vec::new(),
+            extended: Extended {
+                contact: format!("{}数据专员", org.name),
+                keywords: vec![name.chars().take(2).collect()],
+                spatial_coverage: "成都市".into(),
+                ..Default::default()
+            },
+            items: items
+                .iter()
+                .map(|(name, t, len)| Item {
+                    name: (*name).into(),
+                    item_type: (*t).into(),
+                    length: *len,
+                    data_element: None,
+                    description: String::new(),
+                })
+                .collect(),
+        };
+        let r = store.create_resource(&draft, &by).await.map_err(e)?;
+        store.submit_resource(r.id, &by).await.map_err(e)?;
+        store
+            .review_resource(r.id, true, "", &reviewer)
+            .await
+            .map_err(e)?;
+        let r = store.publish_resource(r.id, &reviewer).await.map_err(e)?;
+        for action in [
+            "resource.create",
+            "resource.submit",
+            "resource.approve",
+            "resource.publish",
+        ] {
+            let entry = crate::cli_entry(
+                action,
+                format!("resource:{}", r.code),
+                serde_json::json!({"name": r.meta.name}),
+            );
+            store.audit(&entry).await.map_err(e)?;
+        }
+    }
+    Ok(DEMO_RESOURCES.len())
 }

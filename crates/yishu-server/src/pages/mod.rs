@@ -3,6 +3,7 @@
 //! from outside, so the pages work on an air-gapped intranet.
 
 mod audit;
+mod catalog;
 mod console;
 mod keys;
 mod orgs;
@@ -38,6 +39,8 @@ pub fn router() -> Router<AppState> {
         )
         .route("/console/logout", post(console::logout))
         .route("/console", get(console::overview))
+        .route("/console/catalog", get(catalog::list))
+        .route("/console/catalog/{id}", get(catalog::detail))
         .route("/console/orgs", get(orgs::page).post(orgs::create))
         .route("/console/orgs/{id}", post(orgs::update))
         .route("/console/users", get(users::page).post(users::create))
