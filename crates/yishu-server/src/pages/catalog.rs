@@ -145,6 +145,12 @@ impl ResourcePage {
             self.r.status.as_str(),
         )
     }
+    fn version_status(&self, v: &VersionEntry) -> String {
+        match ResourceStatus::parse(&v.status) {
+            Some(st) => label(self.c.t.lang, st.label_zh(), st.as_str()).to_string(),
+            None => v.status.clone(),
+        }
+    }
     fn share(&self) -> &'static str {
         label(
             self.c.t.lang,
