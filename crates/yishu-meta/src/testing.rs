@@ -75,3 +75,26 @@ impl TestDb {
 fn install_drivers() {
     sqlx::any::install_default_drivers();
 }
+
+/// Runs each named `async fn(&Store)` once on SQLite and once on a fresh PostgreSQL database,
+/// as two tests in a module of the same name: the one store test suite for both backends.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = $crate::testing::TestDb::sqlite();
+                super::$name(&db.open().await).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let db = $crate::testing::TestDb::postgres().await;
+                let store = db.open().await;
+                super::$name(&store).await;
+                store.close().await;
+                db.cleanup().await;
+            }
+        }
+    )*};
+}

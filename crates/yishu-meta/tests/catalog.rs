@@ -1,31 +1,10 @@
 //! The catalog lifecycle against SQLite and PostgreSQL alike.
 
 use yishu_meta::catalog::*;
-use yishu_meta::testing::TestDb;
 use yishu_meta::{NewOrg, NewUser, OrgLevel, Store};
 use yishu_types::{ErrorCode, OrgId, Role, UserId};
 
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let db = super::TestDb::sqlite();
-                super::$name(&db.open().await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let db = super::TestDb::postgres().await;
-                let store = db.open().await;
-                super::$name(&store).await;
-                store.close().await;
-                db.cleanup().await;
-            }
-        }
-    )*};
-}
-
-both_backends!(lifecycle_and_versions, validation_and_rights);
+yishu_meta::both_backends!(lifecycle_and_versions, validation_and_rights);
 
 /// A change to a valid draft that must make it invalid.
 type Mutation = Box<dyn Fn(&mut ResourceDraft)>;

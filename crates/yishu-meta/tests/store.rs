@@ -4,27 +4,7 @@ use yishu_meta::testing::TestDb;
 use yishu_meta::*;
 use yishu_types::{ErrorCode, Role};
 
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let db = yishu_meta::testing::TestDb::sqlite();
-                super::$name(&db.open().await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let db = yishu_meta::testing::TestDb::postgres().await;
-                let store = db.open().await;
-                super::$name(&store).await;
-                store.close().await;
-                db.cleanup().await;
-            }
-        }
-    )*};
-}
-
-both_backends!(
+yishu_meta::both_backends!(
     org_hierarchy,
     org_edit_conflict,
     users_roles_and_login,
