@@ -64,6 +64,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "catalog",
         include_str!("../migrations/sqlite/0002_catalog.sql"),
     ),
+    (
+        3,
+        "batches",
+        include_str!("../migrations/sqlite/0003_batches.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -75,6 +80,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "catalog",
         include_str!("../migrations/postgres/0002_catalog.sql"),
+    ),
+    (
+        3,
+        "batches",
+        include_str!("../migrations/postgres/0003_batches.sql"),
     ),
 ];
 

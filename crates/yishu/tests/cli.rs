@@ -250,6 +250,29 @@ fn demo_prepares_a_city_with_one_user_per_role() {
     ] {
         assert!(text.contains(role), "{text}");
     }
+    assert!(text.contains("catalog: 8 published resources"), "{text}");
+    // Ingest the demo city's GB18030 household register into its published resource, twice.
+    let file = dir.join("city/gongan_huji.csv");
+    let ingest = |code: &str| {
+        yishu(
+            &dir,
+            &["ingest", file.to_str().unwrap(), "--resource", code],
+            None,
+        )
+    };
+    let o = ingest("302001001/000001");
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(
+        out(&o).contains("rows read =")
+            && out(&o).contains("quarantined into ods.r_302001001_000001"),
+        "{}",
+        out(&o)
+    );
+    let o = ingest("302001001/000001");
+    assert!(out(&o).contains("already ingested"), "{}", out(&o));
+    let o = ingest("399999999/000001");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out(&o).contains("resource_not_found"), "{}", out(&o));
     // A rerun replaces the demo; a foreign directory is never wiped.
     assert!(
         yishu(

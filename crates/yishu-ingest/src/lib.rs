@@ -1,0 +1,129 @@
+//! Connectors that bring departments' data into a resource's raw (贴源, ods) Delta table. Every
+//! run is a batch: rows read = rows stored + rows quarantined, rejected rows keep their source line
+//! and reason, and the same content ingested twice is a no-op that says so.
+
+pub mod csv;
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+use yishu_lake::{Lake, Layer};
+use yishu_meta::Store;
+use yishu_meta::batch::{Batch, BatchStart};
+use yishu_meta::catalog::Resource;
+use yishu_types::{Error, ErrorCode};
+
+/// The Delta table name of a resource's data: `r_` + its code with `/` as `_`.
+pub fn table_name(r: &Resource) -> String {
+    format!("r_{}", r.code.replace('/', "_"))
+}
+
+/// SM3 of a file's bytes, read in 1 MiB blocks.
+pub fn checksum(path: &Path) -> Result<String, Error> {
+    use sm3::{Digest, Sm3};
+    let mut f = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+    let mut h = Sm3::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| io_err(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+pub(crate) fn io_err(path: &Path, e: std::io::Error) -> Error {
+    Error::new(
+        ErrorCode::InvalidInput,
+        format!("cannot read {}: {e}", path.display()),
+    )
+}
+
+/// What an ingest run did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Ingested(Batch),
+    /// The same file was ingested before, by this batch; nothing was written.
+    AlreadyIngested(Batch),
+}
+
+/// Ingests a CSV file into the resource's ods table (and its quarantine table), as one batch.
+pub async fn ingest_csv(
+    store: &Store,
+    lake: &Lake,
+    resource: &Resource,
+    path: &Path,
+    opts: &csv::CsvOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Outcome, Error> {
+    let sum = checksum(path)?;
+    let source = path
+        .file_name()
+        .map(|f| f.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let id = match store.start_batch(resource.id, &source, &sum).await? {
+        BatchStart::AlreadyIngested(b) => return Ok(Outcome::AlreadyIngested(b)),
+        BatchStart::New(id) => id,
+    };
+    match write_batch(lake, resource, path, opts, &id, &sum, progress).await {
+        Ok((parsed, version)) => {
+            let b = store
+                .finish_batch(
+                    &id,
+                    parsed.rows_read,
+                    parsed.rows_stored,
+                    parsed.rows_quarantined,
+                    version.map(|v| v as i64),
+                )
+                .await?;
+            Ok(Outcome::Ingested(b))
+        }
+        Err(e) => {
+            store.fail_batch(&id, &e.message).await?;
+            Err(e)
+        }
+    }
+}
+
+async fn write_batch(
+    lake: &Lake,
+    resource: &Resource,
+    path: &Path,
+    opts: &csv::CsvOptions,
+    batch_id: &str,
+    sum: &str,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(csv::Parsed, Option<u64>), Error> {
+    let parsed = csv::read(path, &resource.meta.items, batch_id, opts, progress)?;
+    let table = table_name(resource);
+    let meta = HashMap::from([
+        ("yishu.batch_id".to_string(), serde_json::json!(batch_id)),
+        ("yishu.checksum".to_string(), serde_json::json!(sum)),
+        (
+            "yishu.resource".to_string(),
+            serde_json::json!(resource.code),
+        ),
+    ]);
+    // Quarantine first: if the process dies before the ods commit, the batch stays `running`
+    // and nothing of it is in ods.
+    if parsed.rows_quarantined > 0 {
+        lake.append(
+            Layer::Quarantine,
+            &table,
+            parsed.quarantine.clone(),
+            meta.clone(),
+        )
+        .await?;
+    }
+    let version = if parsed.rows_stored > 0 {
+        Some(
+            lake.append(Layer::Ods, &table, parsed.rows.clone(), meta)
+                .await?,
+        )
+    } else {
+        None
+    };
+    Ok((parsed, version))
+}

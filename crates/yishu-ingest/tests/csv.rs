@@ -1,0 +1,287 @@
+//! CSV ingest into a real Delta lake and a real metadata store, on the synthetic city's GB18030
+//! household register and on hostile files.
+
+use std::path::Path;
+use yishu_ingest::csv::{CsvOptions, TextEncoding};
+use yishu_ingest::{Outcome, ingest_csv, table_name};
+use yishu_lake::{Lake, query};
+use yishu_meta::catalog::*;
+use yishu_meta::testing::TestDb;
+use yishu_meta::{NewOrg, NewUser, OrgLevel, Store};
+use yishu_types::{ErrorCode, Role};
+
+async fn resource(store: &Store, items: &[&str]) -> Resource {
+    let city = store
+        .create_org(&NewOrg {
+            code: "CD".into(),
+            name: "成都市".into(),
+            level: Some(OrgLevel::City),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let ga = store
+        .create_org(&NewOrg {
+            code: "GA".into(),
+            name: "公安局".into(),
+            parent_id: Some(city.id),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let u = store
+        .create_user(&NewUser {
+            name: "admin".into(),
+            display_name: None,
+            org_id: ga.id,
+            password: "correct horse battery".into(),
+            roles: vec![Role::Admin],
+        })
+        .await
+        .unwrap();
+    let by = Actor {
+        user: u.id,
+        org: ga.id,
+        roles: &[Role::Admin],
+    };
+    let d = ResourceDraft {
+        class_kind: ClassKind::Department,
+        class_path: "01001001".into(),
+        name: "户籍人口".into(),
+        provider_org_id: ga.id,
+        summary: "户籍".into(),
+        format: ResourceFormat::Database,
+        share_type: ShareType::Unconditional,
+        share_condition: String::new(),
+        open_type: OpenType::Never,
+        open_condition: String::new(),
+        update_cycle: UpdateCycle::Daily,
+        related_codes: vec![],
+        extended: Extended::default(),
+        items: items
+            .iter()
+            .map(|n| Item {
+                name: (*n).into(),
+                item_type: "C".into(),
+                length: None,
+                data_element: None,
+                description: String::new(),
+            })
+            .collect(),
+    };
+    store.create_resource(&d, &by).await.unwrap()
+}
+
+fn count(b: &[yishu_lake::arrow::array::RecordBatch]) -> i64 {
+    b[0].column(0)
+        .as_any()
+        .downcast_ref::<yishu_lake::arrow::array::Int64Array>()
+        .unwrap()
+        .value(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gb18030_register_into_ods_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let city = dir.path().join("city");
+    yishu_gen::generate_city(
+        &yishu_gen::CityArgs {
+            people: 3000,
+            seed: 5,
+            out: city.clone(),
+            problem_rate: 0.02,
+        },
+        &mut yishu_gen::NoProgress,
+    )
+    .await
+    .unwrap();
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let r = resource(
+        &store,
+        &[
+            "公民身份号码",
+            "姓名",
+            "性别",
+            "民族",
+            "出生日期",
+            "婚姻状况",
+            "住址",
+            "行政区划代码",
+            "户籍状态",
+            "注销原因",
+            "注销日期",
+        ],
+    )
+    .await;
+    let file = city.join("gongan_huji.csv");
+    let mut seen = 0;
+    let out = ingest_csv(&store, &lake, &r, &file, &CsvOptions::default(), &mut |n| {
+        seen = n
+    })
+    .await
+    .unwrap();
+    let Outcome::Ingested(b) = out else {
+        panic!("expected a new batch")
+    };
+    assert_eq!(b.status, "succeeded");
+    assert_eq!(b.rows_read, b.rows_stored + b.rows_quarantined);
+    assert!(b.rows_read >= 3000, "{b:?}");
+    assert_eq!(seen as i64, b.rows_read);
+    let ctx = lake.session().await.unwrap();
+    let t = table_name(&r);
+    let n = count(
+        &query(&ctx, &format!("SELECT COUNT(*) FROM ods.{t}"))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(n, b.rows_stored);
+    // Chinese text survived the GB18030 decoding, and lineage points at the source line.
+    let rows = query(&ctx, &format!("SELECT COUNT(*) FROM ods.{t} WHERE \"住址\" LIKE '四川省成都市%' AND _source_ref LIKE 'gongan_huji.csv:%'")).await.unwrap();
+    assert!(count(&rows) > 2500);
+    // The same file again is a no-op that says so.
+    let again = ingest_csv(
+        &store,
+        &lake,
+        &r,
+        &file,
+        &CsvOptions::default(),
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(again, Outcome::AlreadyIngested(b.clone()));
+    let ctx = lake.session().await.unwrap();
+    assert_eq!(
+        count(
+            &query(&ctx, &format!("SELECT COUNT(*) FROM ods.{t}"))
+                .await
+                .unwrap()
+        ),
+        b.rows_stored
+    );
+    assert_eq!(store.list_batches(r.id).await.unwrap().len(), 1);
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_files_quarantine_or_fail_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let r = resource(&store, &["身份号码", "姓名"]).await;
+    let t = table_name(&r);
+
+    // Ragged rows are quarantined with their line; the rest is stored.
+    let ragged = dir.path().join("ragged.csv");
+    write(&ragged, "\u{feff}身份号码,姓名\n11010519491231002X,张三\n110105194912310021\n510107199003071236,李四,多余\n".as_bytes());
+    let Outcome::Ingested(b) = ingest_csv(
+        &store,
+        &lake,
+        &r,
+        &ragged,
+        &CsvOptions::default(),
+        &mut |_| {},
+    )
+    .await
+    .unwrap() else {
+        panic!()
+    };
+    assert_eq!((b.rows_read, b.rows_stored, b.rows_quarantined), (3, 1, 2));
+    let ctx = lake.session().await.unwrap();
+    let q = query(
+        &ctx,
+        &format!("SELECT line, reason_code FROM quarantine.{t} ORDER BY line"),
+    )
+    .await
+    .unwrap();
+    let lines = q[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<yishu_lake::arrow::array::Int64Array>()
+        .unwrap();
+    assert_eq!((lines.value(0), lines.value(1)), (3, 4));
+
+    // A GBK file declared as UTF-8: its rows are quarantined as bad encoding, nothing is lost.
+    let gbk = dir.path().join("gbk.csv");
+    let (bytes, _, _) = encoding_rs::GBK.encode("身份号码,姓名\n11010519491231002X,王五\n");
+    let mut content = "身份号码,姓名\n".as_bytes().to_vec();
+    content.extend_from_slice(&bytes[bytes.iter().position(|b| *b == b'\n').unwrap() + 1..]);
+    write(&gbk, &content);
+    let opts = CsvOptions {
+        encoding: Some(TextEncoding::Utf8),
+        delimiter: None,
+    };
+    let Outcome::Ingested(b) = ingest_csv(&store, &lake, &r, &gbk, &opts, &mut |_| {})
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!((b.rows_read, b.rows_quarantined), (1, 1));
+
+    // Tab-separated GBK is detected without being told.
+    let tsv = dir.path().join("tsv.csv");
+    let (bytes, _, _) = encoding_rs::GBK.encode("身份号码\t姓名\n11010519491231002X\t赵六\n");
+    write(&tsv, &bytes);
+    let Outcome::Ingested(b) =
+        ingest_csv(&store, &lake, &r, &tsv, &CsvOptions::default(), &mut |_| {})
+            .await
+            .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!((b.rows_read, b.rows_stored), (1, 1));
+    let ctx = lake.session().await.unwrap();
+    let names = query(
+        &ctx,
+        &format!("SELECT COUNT(*) FROM ods.{t} WHERE \"姓名\" = '赵六'"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(count(&names), 1);
+
+    // Empty files, headers that match nothing and duplicate columns fail with a clear message,
+    // and the failed batch is recorded.
+    let empty = dir.path().join("empty.csv");
+    write(&empty, b"");
+    let e = ingest_csv(
+        &store,
+        &lake,
+        &r,
+        &empty,
+        &CsvOptions::default(),
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidInput);
+    assert!(e.message.contains("empty"), "{}", e.message);
+    let other = dir.path().join("other.csv");
+    write(&other, b"a,b\n1,2\n");
+    let e = ingest_csv(
+        &store,
+        &lake,
+        &r,
+        &other,
+        &CsvOptions::default(),
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(e.message.contains("no column matches"), "{}", e.message);
+    let dup = dir.path().join("dup.csv");
+    write(&dup, "姓名,姓名\n甲,乙\n".as_bytes());
+    let e = ingest_csv(&store, &lake, &r, &dup, &CsvOptions::default(), &mut |_| {})
+        .await
+        .unwrap_err();
+    assert!(e.message.contains("twice"), "{}", e.message);
+    let batches = store.list_batches(r.id).await.unwrap();
+    assert_eq!(batches.iter().filter(|b| b.status == "failed").count(), 3);
+    assert!(batches.iter().all(|b| b.status != "running"));
+}

@@ -1,0 +1,180 @@
+//! Ingest batches: one row per run into a resource's ods table. rows_read = rows_stored +
+//! rows_quarantined always; a file already ingested (same checksum, succeeded) is not ingested again.
+
+use crate::store::{Store, db_err, now_ms};
+use serde::Serialize;
+use sqlx::Row;
+use yishu_types::{Error, ErrorCode};
+
+/// A stored batch.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Batch {
+    pub id: String,
+    pub resource_id: i64,
+    pub source: String,
+    pub checksum: String,
+    /// running, succeeded or failed.
+    pub status: String,
+    pub rows_read: i64,
+    pub rows_stored: i64,
+    pub rows_quarantined: i64,
+    pub message: String,
+    pub lake_version: Option<i64>,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+/// What starting a batch found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchStart {
+    /// A new batch with this id is running.
+    New(String),
+    /// The same content was already ingested by this batch.
+    AlreadyIngested(Batch),
+}
+
+const COLUMNS: &str = "id, resource_id, source, checksum, status, rows_read, rows_stored, rows_quarantined, message, lake_version, started_at, finished_at";
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<Batch, sqlx::Error> {
+    Ok(Batch {
+        id: r.try_get("id")?,
+        resource_id: r.try_get("resource_id")?,
+        source: r.try_get("source")?,
+        checksum: r.try_get("checksum")?,
+        status: r.try_get("status")?,
+        rows_read: r.try_get("rows_read")?,
+        rows_stored: r.try_get("rows_stored")?,
+        rows_quarantined: r.try_get("rows_quarantined")?,
+        message: r.try_get("message")?,
+        lake_version: r.try_get("lake_version")?,
+        started_at: r.try_get("started_at")?,
+        finished_at: r.try_get("finished_at")?,
+    })
+}
+
+impl Store {
+    /// Starts a batch unless the same content (checksum) already succeeded for this resource.
+    pub async fn start_batch(
+        &self,
+        resource_id: i64,
+        source: &str,
+        checksum: &str,
+    ) -> Result<BatchStart, Error> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM batches WHERE resource_id = $1 AND checksum = $2 AND status = 'succeeded'"
+        );
+        if let Some(r) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(resource_id)
+            .bind(checksum)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("look up batches"))?
+        {
+            return Ok(BatchStart::AlreadyIngested(
+                from_row(&r).map_err(db_err("read a batch"))?,
+            ));
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        sqlx::query("INSERT INTO batches (id, resource_id, source, checksum, status, started_at) VALUES ($1, $2, $3, $4, 'running', $5)")
+            .bind(&id)
+            .bind(resource_id)
+            .bind(source)
+            .bind(checksum)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("start a batch"))?;
+        Ok(BatchStart::New(id))
+    }
+
+    /// Marks a batch succeeded with its counts; refuses counts that do not add up.
+    pub async fn finish_batch(
+        &self,
+        id: &str,
+        read: i64,
+        stored: i64,
+        quarantined: i64,
+        lake_version: Option<i64>,
+    ) -> Result<Batch, Error> {
+        if read != stored + quarantined {
+            return Err(Error::new(
+                ErrorCode::Internal,
+                format!(
+                    "batch {id}: {read} rows read but {stored} stored + {quarantined} quarantined"
+                ),
+            ));
+        }
+        sqlx::query(
+            "UPDATE batches SET status = 'succeeded', rows_read = $2, rows_stored = $3, rows_quarantined = $4, lake_version = $5, finished_at = $6 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(read)
+        .bind(stored)
+        .bind(quarantined)
+        .bind(lake_version)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("finish a batch"))?;
+        self.get_batch(id).await
+    }
+
+    /// Marks a batch failed with the reason; nothing of it is visible in the lake.
+    pub async fn fail_batch(&self, id: &str, message: &str) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE batches SET status = 'failed', message = $2, finished_at = $3 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(message)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("fail a batch"))?;
+        Ok(())
+    }
+
+    pub async fn get_batch(&self, id: &str) -> Result<Batch, Error> {
+        let sql = format!("SELECT {COLUMNS} FROM batches WHERE id = $1");
+        let r = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("read a batch"))?
+            .ok_or_else(|| Error::new(ErrorCode::InvalidInput, format!("no batch {id}")))?;
+        from_row(&r).map_err(db_err("read a batch"))
+    }
+
+    /// A resource's batches, newest first.
+    pub async fn list_batches(&self, resource_id: i64) -> Result<Vec<Batch>, Error> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM batches WHERE resource_id = $1 ORDER BY started_at DESC, id DESC"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(resource_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("list batches"))?;
+        rows.iter()
+            .map(|r| from_row(r).map_err(db_err("read a batch")))
+            .collect()
+    }
+
+    /// A published resource by its code.
+    pub async fn get_resource_by_code(
+        &self,
+        code: &str,
+    ) -> Result<crate::catalog::Resource, Error> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM resources WHERE code = $1")
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("find a resource"))?;
+        match id {
+            Some(id) => self.get_resource(id).await,
+            None => Err(Error::new(
+                ErrorCode::ResourceNotFound,
+                format!("no resource with code {code}"),
+            )),
+        }
+    }
+}
