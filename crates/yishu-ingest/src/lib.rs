@@ -63,6 +63,9 @@ pub async fn ingest_csv(
         .file_name()
         .map(|f| f.to_string_lossy().to_string())
         .unwrap_or_default();
+    if let Some(done) = recover(store, lake, resource, &sum).await? {
+        return Ok(Outcome::AlreadyIngested(done));
+    }
     let id = match store.start_batch(resource.id, &source, &sum).await? {
         BatchStart::AlreadyIngested(b) => return Ok(Outcome::AlreadyIngested(b)),
         BatchStart::New(id) => id,
@@ -85,6 +88,55 @@ pub async fn ingest_csv(
             Err(e)
         }
     }
+}
+
+/// Settles runs of this content that were interrupted (e.g. `kill -9`): if the batch's commit
+/// reached the lake, the batch is completed from the counts recorded in the commit; otherwise it
+/// is marked failed — nothing of it is in ods, and its quarantine rows carry its failed batch id.
+async fn recover(
+    store: &Store,
+    lake: &Lake,
+    resource: &Resource,
+    sum: &str,
+) -> Result<Option<Batch>, Error> {
+    let table = table_name(resource);
+    for b in store.running_batches(resource.id, sum).await? {
+        let mut info = lake
+            .find_commit(Layer::Ods, &table, "yishu.batch_id", &b.id)
+            .await?;
+        if info.is_none() {
+            // A batch with no stored rows commits to quarantine only.
+            info = lake
+                .find_commit(Layer::Quarantine, &table, "yishu.batch_id", &b.id)
+                .await?
+                .filter(|i| i.get("yishu.rows_stored").and_then(|v| v.as_i64()) == Some(0));
+        }
+        match info {
+            Some(i) => {
+                let n = |k: &str| i.get(k).and_then(|v| v.as_i64()).unwrap_or(0);
+                let done = store
+                    .finish_batch(
+                        &b.id,
+                        n("yishu.rows_read"),
+                        n("yishu.rows_stored"),
+                        n("yishu.rows_quarantined"),
+                        None,
+                    )
+                    .await?;
+                tracing::info!(batch = %b.id, "completed an interrupted batch whose commit had landed");
+                return Ok(Some(done));
+            }
+            None => {
+                store
+                    .fail_batch(
+                        &b.id,
+                        "interrupted before its commit; nothing of it is in ods",
+                    )
+                    .await?
+            }
+        }
+    }
+    Ok(None)
 }
 
 async fn write_batch(

@@ -285,3 +285,83 @@ async fn hostile_files_quarantine_or_fail_clearly() {
     assert_eq!(batches.iter().filter(|b| b.status == "failed").count(), 3);
     assert!(batches.iter().all(|b| b.status != "running"));
 }
+
+/// A run killed after its ods commit is completed by the next run, not ingested twice; a run
+/// killed before it is marked failed and the content is ingested anew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_batches_are_settled() {
+    use yishu_ingest::csv;
+    use yishu_meta::batch::BatchStart;
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let r = resource(&store, &["身份号码", "姓名"]).await;
+    let t = table_name(&r);
+    let f = dir.path().join("a.csv");
+    write(
+        &f,
+        "身份号码,姓名\n11010519491231002X,张三\n510107199003071236,李四\n".as_bytes(),
+    );
+    let sum = yishu_ingest::checksum(&f).unwrap();
+
+    // Crash after the commit: the batch row still says running.
+    let BatchStart::New(id) = store.start_batch(r.id, "a.csv", &sum).await.unwrap() else {
+        panic!()
+    };
+    let parsed = csv::read(&f, &r.meta.items, &id, &CsvOptions::default(), &mut |_| {}).unwrap();
+    let meta = std::collections::HashMap::from([
+        ("yishu.batch_id".to_string(), serde_json::json!(id)),
+        ("yishu.rows_read".to_string(), serde_json::json!(2)),
+        ("yishu.rows_stored".to_string(), serde_json::json!(2)),
+        ("yishu.rows_quarantined".to_string(), serde_json::json!(0)),
+    ]);
+    lake.append(yishu_lake::Layer::Ods, &t, parsed.rows, meta)
+        .await
+        .unwrap();
+    let out = ingest_csv(&store, &lake, &r, &f, &CsvOptions::default(), &mut |_| {})
+        .await
+        .unwrap();
+    let Outcome::AlreadyIngested(b) = out else {
+        panic!("expected completion, got {out:?}")
+    };
+    assert_eq!(
+        (b.id.as_str(), b.status.as_str(), b.rows_stored),
+        (id.as_str(), "succeeded", 2)
+    );
+    let ctx = lake.session().await.unwrap();
+    assert_eq!(
+        count(
+            &query(&ctx, &format!("SELECT COUNT(*) FROM ods.{t}"))
+                .await
+                .unwrap()
+        ),
+        2
+    );
+
+    // Crash before the commit: the old batch fails, the content goes in once.
+    let g = dir.path().join("b.csv");
+    write(&g, "身份号码,姓名\n11010519491231002X,王五\n".as_bytes());
+    let sum = yishu_ingest::checksum(&g).unwrap();
+    let BatchStart::New(dead) = store.start_batch(r.id, "b.csv", &sum).await.unwrap() else {
+        panic!()
+    };
+    let Outcome::Ingested(b) =
+        ingest_csv(&store, &lake, &r, &g, &CsvOptions::default(), &mut |_| {})
+            .await
+            .unwrap()
+    else {
+        panic!()
+    };
+    assert_ne!(b.id, dead);
+    assert_eq!(store.get_batch(&dead).await.unwrap().status, "failed");
+    let ctx = lake.session().await.unwrap();
+    assert_eq!(
+        count(
+            &query(&ctx, &format!("SELECT COUNT(*) FROM ods.{t}"))
+                .await
+                .unwrap()
+        ),
+        3
+    );
+}

@@ -214,6 +214,34 @@ impl Lake {
         Ok(table.version().unwrap_or_default())
     }
 
+    /// The provenance metadata of the newest commit to a table whose `key` equals `value`, if
+    /// any (how an interrupted batch learns whether its commit landed). A missing table has none.
+    pub async fn find_commit(
+        &self,
+        layer: Layer,
+        name: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<Option<HashMap<String, serde_json::Value>>, Error> {
+        use futures::TryStreamExt;
+        let url = self.table_url(layer, name)?;
+        let Ok(table) = deltalake::open_table(url).await else {
+            return Ok(None);
+        };
+        let commits: Vec<_> =
+            table
+                .history(None)
+                .try_collect()
+                .await
+                .map_err(lake_err(format_args!(
+                    "cannot read the history of {layer}.{name}"
+                )))?;
+        Ok(commits
+            .into_iter()
+            .find(|c| c.info.get(key).and_then(|v| v.as_str()) == Some(value))
+            .map(|c| c.info))
+    }
+
     /// Names of the tables in a layer (directories holding a Delta log). Local roots only.
     pub fn list_tables(&self, layer: Layer) -> Vec<String> {
         let Ok(dir) = self.root.join(&format!("{}/", layer.as_str())) else {

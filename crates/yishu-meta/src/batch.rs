@@ -144,6 +144,27 @@ impl Store {
         from_row(&r).map_err(db_err("read a batch"))
     }
 
+    /// Batches of this content still marked running: runs that were interrupted (or are running
+    /// in another process).
+    pub async fn running_batches(
+        &self,
+        resource_id: i64,
+        checksum: &str,
+    ) -> Result<Vec<Batch>, Error> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM batches WHERE resource_id = $1 AND checksum = $2 AND status = 'running' ORDER BY id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(resource_id)
+            .bind(checksum)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("list running batches"))?;
+        rows.iter()
+            .map(|r| from_row(r).map_err(db_err("read a batch")))
+            .collect()
+    }
+
     /// A resource's batches, newest first.
     pub async fn list_batches(&self, resource_id: i64) -> Result<Vec<Batch>, Error> {
         let sql = format!(
