@@ -16,7 +16,7 @@ use utoipa_swagger_ui::SwaggerUi;
         users::list, users::get, users::create, users::update,
         audit::list, audit::verify,
         resources::list, resources::get, resources::create, resources::update, resources::submit,
-        resources::review, resources::publish, resources::retire, resources::versions,
+        resources::review, resources::publish, resources::retire, resources::versions, resources::batches,
     ),
     components(schemas(crate::error::ErrorBody, yishu_types::Role, yishu_meta::OrgKind, yishu_meta::OrgLevel)),
     tags(

@@ -236,6 +236,16 @@ async fn catalogue_review_publish_and_see() {
     ] {
         assert!(actions.contains(&a), "{a} missing from {actions:?}");
     }
+    let batches: Value = c
+        .get(s.url(&format!("/api/v1/resources/{id}/batches")))
+        .bearer_auth(&consumer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(batches, json!([]));
     let doc: Value = c
         .get(s.url("/api/v1/openapi.json"))
         .send()

@@ -124,6 +124,7 @@ struct ResourcePage {
     r: Resource,
     provider: String,
     versions: Vec<VersionEntry>,
+    batches: Vec<yishu_meta::batch::Batch>,
 }
 
 impl ResourcePage {
@@ -250,10 +251,12 @@ pub async fn detail(
             },
         })
         .collect();
+    let batches = s.store.list_batches(id).await.unwrap_or_default();
     render(&ResourcePage {
         c: page.chrome,
         r,
         provider,
         versions,
+        batches,
     })
 }

@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/resources/{id}/publish", post(resources::publish))
         .route("/resources/{id}/retire", post(resources::retire))
         .route("/resources/{id}/versions", get(resources::versions))
+        .route("/resources/{id}/batches", get(resources::batches))
         .route("/audit", get(audit::list))
         .route("/audit/verify", get(audit::verify))
 }

@@ -358,3 +358,21 @@ pub async fn versions(
     }
     Ok(Json(out))
 }
+
+/// The ingest batches of an entry, newest first: counts (read = stored + quarantined), checksum and
+/// status of every run.
+#[utoipa::path(get, path = "/api/v1/resources/{id}/batches", tag = "catalog", responses((status = 200, body = Vec<yishu_meta::batch::Batch>)))]
+pub async fn batches(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Vec<yishu_meta::batch::Batch>>> {
+    let r = s.store.get_resource(id).await?;
+    if !visible(auth.who(), &r) {
+        return Err(ApiError::new(
+            ErrorCode::ResourceNotFound,
+            format!("no resource with id {id}"),
+        ));
+    }
+    Ok(Json(s.store.list_batches(id).await?))
+}
