@@ -260,16 +260,25 @@ fn demo_prepares_a_city_with_one_user_per_role() {
             None,
         )
     };
+    assert!(text.contains("ingested gongan_huji.csv: "), "{text}");
+    // The demo already ingested it: a second run is a no-op that says so.
     let o = ingest("302001001/000001");
     assert!(o.status.success(), "{}", out(&o));
-    assert!(
-        out(&o).contains("rows read =")
-            && out(&o).contains("quarantined into ods.r_302001001_000001"),
-        "{}",
-        out(&o)
-    );
-    let o = ingest("302001001/000001");
     assert!(out(&o).contains("already ingested"), "{}", out(&o));
+    // 住建's file does not fit 公安's items: refused with a clear message.
+    let other = dir.join("city/zhujian_fangwu.csv");
+    let o = yishu(
+        &dir,
+        &[
+            "ingest",
+            other.to_str().unwrap(),
+            "--resource",
+            "302001001/000001",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out(&o).contains("no column matches"), "{}", out(&o));
     let o = ingest("399999999/000001");
     assert_eq!(o.status.code(), Some(1));
     assert!(out(&o).contains("resource_not_found"), "{}", out(&o));
