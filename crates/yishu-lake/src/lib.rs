@@ -313,6 +313,114 @@ impl Lake {
     }
 }
 
+/// Bytes of buffered rows after which an [`Appender`] writes a Parquet file.
+const FLUSH_BYTES: usize = 64 * 1024 * 1024;
+
+/// A streaming append to one table: rows go to Parquet files as they arrive (memory stays bounded
+/// by [`FLUSH_BYTES`]), and all files become visible in one commit at [`Appender::commit`]. An
+/// appender dropped without committing leaves only unreferenced files, which readers never see.
+pub struct Appender {
+    table: DeltaTable,
+    writer: deltalake::writer::RecordBatchWriter,
+    adds: Vec<deltalake::kernel::Add>,
+    what: String,
+}
+
+impl Lake {
+    /// Starts a streaming append, creating the table with `schema` if it does not exist yet.
+    pub async fn appender(
+        &self,
+        layer: Layer,
+        name: &str,
+        schema: arrow::datatypes::SchemaRef,
+    ) -> Result<Appender, Error> {
+        let what = format!("{layer}.{name}");
+        let url = self.table_url(layer, name)?;
+        if let Ok(path) = url.to_file_path() {
+            std::fs::create_dir_all(&path).map_err(|e| {
+                Error::new(
+                    ErrorCode::LakeError,
+                    format!("cannot create {}: {e}", path.display()),
+                )
+            })?;
+        }
+        let mut table = DeltaTable::try_from_url(url)
+            .await
+            .map_err(lake_err(format_args!("cannot open table {what}")))?;
+        if table.version().is_none() {
+            table = table
+                .write(vec![RecordBatch::new_empty(schema)])
+                .with_save_mode(SaveMode::Append)
+                .await
+                .map_err(lake_err(format_args!("cannot create table {what}")))?;
+        }
+        let writer = deltalake::writer::RecordBatchWriter::for_table(&table)
+            .map_err(lake_err(format_args!("cannot write to {what}")))?;
+        Ok(Appender {
+            table,
+            writer,
+            adds: Vec::new(),
+            what,
+        })
+    }
+}
+
+impl Appender {
+    /// Buffers a batch, writing a Parquet file when the buffer is large.
+    pub async fn write(&mut self, batch: RecordBatch) -> Result<(), Error> {
+        use deltalake::writer::DeltaWriter;
+        self.writer
+            .write(batch)
+            .await
+            .map_err(lake_err(format_args!("cannot write to {}", self.what)))?;
+        if self.writer.buffer_len() >= FLUSH_BYTES {
+            let adds = self
+                .writer
+                .flush()
+                .await
+                .map_err(lake_err(format_args!("cannot write to {}", self.what)))?;
+            self.adds.extend(adds);
+        }
+        Ok(())
+    }
+
+    /// Writes what is buffered and commits every file in one Delta commit carrying `meta`.
+    /// Returns the new table version.
+    pub async fn commit(mut self, meta: HashMap<String, serde_json::Value>) -> Result<u64, Error> {
+        use deltalake::kernel::Action;
+        use deltalake::kernel::transaction::CommitBuilder;
+        use deltalake::protocol::DeltaOperation;
+        use deltalake::writer::DeltaWriter;
+        let adds = self
+            .writer
+            .flush()
+            .await
+            .map_err(lake_err(format_args!("cannot write to {}", self.what)))?;
+        self.adds.extend(adds);
+        let actions: Vec<Action> = self.adds.into_iter().map(Action::Add).collect();
+        let op = DeltaOperation::Write {
+            mode: SaveMode::Append,
+            partition_by: None,
+            predicate: None,
+        };
+        let snapshot = self
+            .table
+            .snapshot()
+            .map_err(lake_err(format_args!("cannot read {}", self.what)))?;
+        let done = CommitBuilder::from(CommitProperties::default().with_metadata(meta))
+            .with_actions(actions)
+            .build(Some(snapshot), self.table.log_store(), op)
+            .await
+            .map_err(|e| {
+                Error::new(
+                    ErrorCode::LakeError,
+                    format!("cannot commit to {}: {e}", self.what),
+                )
+            })?;
+        Ok(done.version())
+    }
+}
+
 /// Runs SQL in a session and collects the result (for small results: pages, tests).
 pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, Error> {
     let df: DataFrame = ctx.sql(sql).await.map_err(df_err("query failed"))?;

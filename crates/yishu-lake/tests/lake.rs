@@ -104,3 +104,61 @@ fn rejects_bad_names_and_roots() {
         );
     }
 }
+
+/// A streaming append is invisible until its one commit, and then holds every row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_append_commits_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().to_str().unwrap()).unwrap();
+    let schema = batch(&[0], &["x"]).schema();
+    let mut app = lake
+        .appender(Layer::Ods, "stream", schema.clone())
+        .await
+        .unwrap();
+    for i in 0..50 {
+        let ids: Vec<i64> = (i * 1000..(i + 1) * 1000).collect();
+        let names: Vec<&str> = ids.iter().map(|_| "张三").collect();
+        app.write(batch(&ids, &names)).await.unwrap();
+    }
+    // Before the commit the table exists (created empty) but shows no rows.
+    let ctx = lake.session().await.unwrap();
+    assert_eq!(
+        count(
+            &query(&ctx, "SELECT COUNT(*) FROM ods.stream")
+                .await
+                .unwrap()
+        ),
+        0
+    );
+    let meta = HashMap::from([("yishu.batch_id".to_string(), serde_json::json!("s1"))]);
+    let v = app.commit(meta).await.unwrap();
+    assert_eq!(v, 1);
+    let ctx = lake.session().await.unwrap();
+    assert_eq!(
+        count(
+            &query(&ctx, "SELECT COUNT(*) FROM ods.stream")
+                .await
+                .unwrap()
+        ),
+        50_000
+    );
+    assert!(
+        lake.find_commit(Layer::Ods, "stream", "yishu.batch_id", "s1")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // An appender dropped without commit leaves the table as it was.
+    let mut dropped = lake.appender(Layer::Ods, "stream", schema).await.unwrap();
+    dropped.write(batch(&[1], &["李四"])).await.unwrap();
+    drop(dropped);
+    let ctx = lake.session().await.unwrap();
+    assert_eq!(
+        count(
+            &query(&ctx, "SELECT COUNT(*) FROM ods.stream")
+                .await
+                .unwrap()
+        ),
+        50_000
+    );
+}
