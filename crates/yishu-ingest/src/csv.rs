@@ -44,10 +44,10 @@ pub struct CsvOptions {
     pub delimiter: Option<u8>,
 }
 
-/// The parsed batch: ods rows and quarantined rows as Arrow batches, with the counts.
+/// The parsed batch: quarantined rows as Arrow batches and the counts (ods rows went to the
+/// caller's sink as they were read).
 #[derive(Debug, Clone)]
 pub struct Parsed {
-    pub rows: Vec<RecordBatch>,
     pub quarantine: Vec<RecordBatch>,
     pub rows_read: i64,
     pub rows_stored: i64,
@@ -146,13 +146,16 @@ impl OdsBuilder {
     }
 }
 
-/// Reads a CSV file into ods and quarantine batches. `progress` is called with rows read so far.
+/// Reads a CSV file: ods rows go to `sink` in Arrow batches of [`BATCH_ROWS`] as they are read
+/// (so memory stays bounded); quarantined rows and the counts are returned. `progress` is called
+/// with rows read so far.
 pub fn read(
     path: &Path,
     items: &[Item],
     batch_id: &str,
     opts: &CsvOptions,
     progress: &mut dyn FnMut(u64),
+    sink: &mut dyn FnMut(RecordBatch) -> Result<(), Error>,
 ) -> Result<Parsed, Error> {
     let file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
     let mut head = vec![0u8; 64 * 1024];
@@ -259,7 +262,6 @@ pub fn read(
         StringBuilder::new(),
     );
     let mut parsed = Parsed {
-        rows: Vec::new(),
         quarantine: Vec::new(),
         rows_read: 0,
         rows_stored: 0,
@@ -327,12 +329,12 @@ pub fn read(
         ods.len += 1;
         parsed.rows_stored += 1;
         if ods.len == BATCH_ROWS {
-            parsed.rows.push(ods.finish()?);
+            sink(ods.finish()?)?;
             progress(parsed.rows_read as u64);
         }
     }
     if ods.len > 0 {
-        parsed.rows.push(ods.finish()?);
+        sink(ods.finish()?)?;
     }
     if parsed.rows_quarantined > 0 {
         let arrays: Vec<ArrayRef> = vec![

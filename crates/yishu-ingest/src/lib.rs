@@ -7,6 +7,9 @@ pub mod csv;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use yishu_lake::arrow::array::RecordBatch;
 use yishu_lake::{Lake, Layer};
 use yishu_meta::Store;
 use yishu_meta::batch::{Batch, BatchStart};
@@ -148,8 +151,48 @@ async fn write_batch(
     sum: &str,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(csv::Parsed, Option<u64>), Error> {
-    let parsed = csv::read(path, &resource.meta.items, batch_id, opts, progress)?;
     let table = table_name(resource);
+    let mut ods = lake
+        .appender(Layer::Ods, &table, csv::ods_schema(&resource.meta.items))
+        .await?;
+    // Parse on a blocking thread; Arrow batches stream to the appender through a small channel,
+    // so memory holds a few batches and one Parquet buffer, whatever the file's size.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(4);
+    let rows_read = Arc::new(AtomicU64::new(0));
+    let parser = {
+        let (path, items, id, opts, rows_read) = (
+            path.to_path_buf(),
+            resource.meta.items.clone(),
+            batch_id.to_string(),
+            opts.clone(),
+            rows_read.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            csv::read(
+                &path,
+                &items,
+                &id,
+                &opts,
+                &mut |n| rows_read.store(n, Ordering::Relaxed),
+                &mut |b| {
+                    tx.blocking_send(b).map_err(|_| {
+                        Error::new(
+                            ErrorCode::LakeError,
+                            "the lake writer stopped; the batch is abandoned",
+                        )
+                    })
+                },
+            )
+        })
+    };
+    while let Some(b) = rx.recv().await {
+        ods.write(b).await?;
+        progress(rows_read.load(Ordering::Relaxed));
+    }
+    let parsed = parser
+        .await
+        .map_err(|e| Error::new(ErrorCode::Internal, format!("the CSV reader stopped: {e}")))??;
+    progress(parsed.rows_read as u64);
     let meta = HashMap::from([
         ("yishu.batch_id".to_string(), serde_json::json!(batch_id)),
         ("yishu.checksum".to_string(), serde_json::json!(sum)),
@@ -157,9 +200,21 @@ async fn write_batch(
             "yishu.resource".to_string(),
             serde_json::json!(resource.code),
         ),
+        (
+            "yishu.rows_read".to_string(),
+            serde_json::json!(parsed.rows_read),
+        ),
+        (
+            "yishu.rows_stored".to_string(),
+            serde_json::json!(parsed.rows_stored),
+        ),
+        (
+            "yishu.rows_quarantined".to_string(),
+            serde_json::json!(parsed.rows_quarantined),
+        ),
     ]);
     // Quarantine first: if the process dies before the ods commit, the batch stays `running`
-    // and nothing of it is in ods.
+    // and nothing of it is in ods (the next run fails it).
     if parsed.rows_quarantined > 0 {
         lake.append(
             Layer::Quarantine,
@@ -170,10 +225,7 @@ async fn write_batch(
         .await?;
     }
     let version = if parsed.rows_stored > 0 {
-        Some(
-            lake.append(Layer::Ods, &table, parsed.rows.clone(), meta)
-                .await?,
-        )
+        Some(ods.commit(meta).await?)
     } else {
         None
     };

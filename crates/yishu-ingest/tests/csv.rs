@@ -140,6 +140,14 @@ async fn gb18030_register_into_ods_once() {
     // Chinese text survived the GB18030 decoding, and lineage points at the source line.
     let rows = query(&ctx, &format!("SELECT COUNT(*) FROM ods.{t} WHERE \"住址\" LIKE '四川省成都市%' AND _source_ref LIKE 'gongan_huji.csv:%'")).await.unwrap();
     assert!(count(&rows) > 2500);
+    // The commit records the batch and its counts, which is what settles an interrupted run.
+    let info = lake
+        .find_commit(yishu_lake::Layer::Ods, &t, "yishu.batch_id", &b.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(info["yishu.rows_stored"].as_i64(), Some(b.rows_stored));
+    assert_eq!(info["yishu.rows_read"].as_i64(), Some(b.rows_read));
     // The same file again is a no-op that says so.
     let again = ingest_csv(
         &store,
@@ -309,14 +317,26 @@ async fn interrupted_batches_are_settled() {
     let BatchStart::New(id) = store.start_batch(r.id, "a.csv", &sum).await.unwrap() else {
         panic!()
     };
-    let parsed = csv::read(&f, &r.meta.items, &id, &CsvOptions::default(), &mut |_| {}).unwrap();
+    let mut rows = Vec::new();
+    csv::read(
+        &f,
+        &r.meta.items,
+        &id,
+        &CsvOptions::default(),
+        &mut |_| {},
+        &mut |b| {
+            rows.push(b);
+            Ok(())
+        },
+    )
+    .unwrap();
     let meta = std::collections::HashMap::from([
         ("yishu.batch_id".to_string(), serde_json::json!(id)),
         ("yishu.rows_read".to_string(), serde_json::json!(2)),
         ("yishu.rows_stored".to_string(), serde_json::json!(2)),
         ("yishu.rows_quarantined".to_string(), serde_json::json!(0)),
     ]);
-    lake.append(yishu_lake::Layer::Ods, &t, parsed.rows, meta)
+    lake.append(yishu_lake::Layer::Ods, &t, rows, meta)
         .await
         .unwrap();
     let out = ingest_csv(&store, &lake, &r, &f, &CsvOptions::default(), &mut |_| {})
