@@ -14,6 +14,18 @@ pub enum BenchCommand {
     Http(HttpArgs),
     /// `gen city` throughput and peak memory.
     Gen(GenArgs),
+    /// CSV ingest into ods (UTF-8 and GBK) vs DuckDB `COPY (SELECT * FROM read_csv(...)) TO parquet`.
+    Ingest(IngestBenchArgs),
+}
+
+#[derive(Args)]
+pub struct IngestBenchArgs {
+    /// Rows in the generated people file.
+    #[arg(long, default_value_t = 5_000_000)]
+    pub rows: usize,
+    /// Working directory (default: a temporary one, removed afterwards).
+    #[arg(long)]
+    pub dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Args)]
@@ -42,6 +54,7 @@ pub async fn run(cmd: BenchCommand, _config: Config) -> Result<u8> {
     match cmd {
         BenchCommand::Http(a) => http(a).await,
         BenchCommand::Gen(a) => gen_city(a).await,
+        BenchCommand::Ingest(a) => ingest(a).await,
     }
 }
 
@@ -243,6 +256,232 @@ async fn gen_city(a: GenArgs) -> Result<u8> {
         a.people as f64 / s.seconds,
         rows as f64 / s.seconds,
         peak_rss_mib().unwrap_or(f64::NAN)
+    );
+    Ok(crate::exit::OK)
+}
+
+/// Writes a people CSV of `rows` rows and 12 columns (Chinese names, IDs, dates, addresses) in
+/// UTF-8 and in GBK; returns the two paths and the UTF-8 size in bytes.
+fn people_csv(
+    dir: &std::path::Path,
+    rows: usize,
+) -> Result<(std::path::PathBuf, std::path::PathBuf, u64)> {
+    use rand::{Rng, SeedableRng};
+    use std::io::Write;
+    const HEADER: &str = "公民身份号码,姓名,性别,民族,出生日期,婚姻状况,住址,行政区划代码,联系电话,工作单位,登记日期,备注";
+    let utf8 = dir.join("people.csv");
+    let gbk = dir.join("people_gbk.csv");
+    let mut wu = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&utf8)?);
+    let mut wg = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&gbk)?);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let surnames = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周"];
+    let given = [
+        "伟", "芳", "娜", "敏", "静", "强", "磊", "军", "洋", "勇", "艳", "杰", "涛", "明", "超",
+    ];
+    let roads = [
+        "人民南路",
+        "天府大道",
+        "蜀都大道",
+        "春熙路",
+        "建设路",
+        "红星路",
+    ];
+    let mut line = String::with_capacity(256);
+    let (h, _, _) = encoding_rs::GBK.encode(HEADER);
+    writeln!(wu, "{HEADER}")?;
+    wg.write_all(&h)?;
+    wg.write_all(b"\n")?;
+    for i in 0..rows {
+        line.clear();
+        let y = rng.random_range(1940..2020);
+        let (m, d) = (rng.random_range(1..13), rng.random_range(1..29));
+        let body = format!("510107{y:04}{m:02}{d:02}{:03}", i % 1000);
+        let id = format!(
+            "{body}{}",
+            yishu_types::citizen_id::check_char(body.as_bytes())
+        );
+        use std::fmt::Write as _;
+        let _ = write!(
+            line,
+            "{id},{}{}{},{},01,{y:04}-{m:02}-{d:02},20,四川省成都市武侯区{}{}号,510107,138{:08},成都市第{}有限公司,2024-0{}-1{},无\n",
+            surnames[i % 10],
+            given[i % 15],
+            given[(i / 15) % 15],
+            1 + i % 2,
+            roads[i % 6],
+            i % 500,
+            i % 100_000_000,
+            i % 900,
+            1 + i % 9,
+            i % 10
+        );
+        wu.write_all(line.as_bytes())?;
+        let (g, _, _) = encoding_rs::GBK.encode(&line);
+        wg.write_all(&g)?;
+    }
+    wu.flush()?;
+    wg.flush()?;
+    let size = std::fs::metadata(&utf8)?.len();
+    Ok((utf8, gbk, size))
+}
+
+/// Runs `yishu ingest` as a child process and returns (seconds, peak RSS MiB, its output).
+fn timed_ingest(
+    data: &std::path::Path,
+    file: &std::path::Path,
+    code: &str,
+) -> Result<(f64, f64, String)> {
+    let t = Instant::now();
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .args([
+            "ingest",
+            file.to_str().unwrap_or_default(),
+            "--resource",
+            code,
+        ])
+        .env("YISHU_DATA_DIR", data)
+        .env("YISHU_PRINT_PEAK_RSS", "1")
+        .output()?;
+    let secs = t.elapsed().as_secs_f64();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        bail!("yishu ingest failed: {text}");
+    }
+    let rss = text
+        .lines()
+        .find_map(|l| l.strip_prefix("peak RSS MiB: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(f64::NAN);
+    Ok((secs, rss, text))
+}
+
+async fn ingest(a: IngestBenchArgs) -> Result<u8> {
+    let tmp = tempfile::tempdir()?;
+    let dir = a.dir.unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(&dir)?;
+    eprintln!("writing {} rows (UTF-8 and GBK)…", a.rows);
+    let (utf8, gbk, size) = people_csv(&dir, a.rows)?;
+    // A catalog entry whose items are the file's columns.
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data)?;
+    let store = Store::open(&format!("sqlite://{}", data.join("meta.db").display()))
+        .await
+        .map_err(|e| anyhow!(e))?;
+    let org = store
+        .create_org(&NewOrg {
+            code: "B".into(),
+            name: "基准".into(),
+            level: Some(OrgLevel::City),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| anyhow!(e))?;
+    let u = store
+        .create_user(&NewUser {
+            name: "bench".into(),
+            display_name: None,
+            org_id: org.id,
+            password: crate::demo::random_password(),
+            roles: vec![Role::Admin],
+        })
+        .await
+        .map_err(|e| anyhow!(e))?;
+    use yishu_meta::catalog::*;
+    let items: Vec<Item> = "公民身份号码,姓名,性别,民族,出生日期,婚姻状况,住址,行政区划代码,联系电话,工作单位,登记日期,备注"
+        .split(',')
+        .map(|n| Item { name: n.into(), item_type: "C".into(), length: None, data_element: None, description: String::new() })
+        .collect();
+    let by = Actor {
+        user: u.id,
+        org: org.id,
+        roles: &[Role::Admin],
+    };
+    let mut codes = Vec::new();
+    for n in 1..=2 {
+        let d = ResourceDraft {
+            class_kind: ClassKind::Department,
+            class_path: format!("0100100{n}"),
+            name: format!("基准人口{n}"),
+            provider_org_id: org.id,
+            summary: "基准".into(),
+            format: ResourceFormat::Database,
+            share_type: ShareType::Unconditional,
+            share_condition: String::new(),
+            open_type: OpenType::Never,
+            open_condition: String::new(),
+            update_cycle: UpdateCycle::Daily,
+            related_codes: vec![],
+            extended: Extended::default(),
+            items: items.clone(),
+        };
+        codes.push(
+            store
+                .create_resource(&d, &by)
+                .await
+                .map_err(|e| anyhow!(e))?
+                .code,
+        );
+    }
+    store.close().await;
+    let (ys, yrss, _) = timed_ingest(&data, &utf8, &codes[0])?;
+    let (gs, grss, _) = timed_ingest(&data, &gbk, &codes[1])?;
+    let duck = {
+        let sql = format!(
+            "COPY (SELECT * FROM read_csv('{}')) TO '{}' (FORMAT parquet)",
+            utf8.display(),
+            dir.join("duck.parquet").display()
+        );
+        let t = Instant::now();
+        let out = std::process::Command::new("python3")
+            .args(["-c", &format!("import duckdb; duckdb.sql(\"{sql}\")")])
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "DuckDB failed (pip install duckdb): {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        t.elapsed().as_secs_f64()
+    };
+    let rows = a.rows as f64;
+    println!(
+        "bench ingest: {} rows, {:.0} MB UTF-8, {} cores",
+        a.rows,
+        size as f64 / 1e6,
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    println!(
+        "{:<52} {:>9} {:>12} {:>10}",
+        "run", "seconds", "rows/s", "peak MiB"
+    );
+    println!(
+        "{:<52} {:>9.2} {:>12.0} {:>10}",
+        "DuckDB COPY (SELECT * FROM read_csv) TO parquet",
+        duck,
+        rows / duck,
+        "-"
+    );
+    println!(
+        "{:<52} {:>9.2} {:>12.0} {:>10.0}",
+        "yishu ingest UTF-8 → ods Delta (batch, lineage)",
+        ys,
+        rows / ys,
+        yrss
+    );
+    println!(
+        "{:<52} {:>9.2} {:>12.0} {:>10.0}",
+        "yishu ingest GBK → ods Delta",
+        gs,
+        rows / gs,
+        grss
+    );
+    println!(
+        "ratio yishu/DuckDB rows/s (UTF-8): {:.2} (target ≥ 1.0); GBK/UTF-8: {:.2}; peak memory target < 1024 MiB",
+        duck / ys,
+        ys / gs
     );
     Ok(crate::exit::OK)
 }

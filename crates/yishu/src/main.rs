@@ -217,7 +217,14 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::FAILED);
         }
     };
-    match rt.block_on(run(cli.command, config)) {
+    let result = rt.block_on(run(cli.command, config));
+    if std::env::var_os("YISHU_PRINT_PEAK_RSS").is_some() {
+        eprintln!(
+            "peak RSS MiB: {:.0}",
+            bench::peak_rss_mib().unwrap_or(f64::NAN)
+        );
+    }
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("yishu: {e:#}");
