@@ -301,9 +301,9 @@ fn people_csv(
             yishu_types::citizen_id::check_char(body.as_bytes())
         );
         use std::fmt::Write as _;
-        let _ = write!(
+        let _ = writeln!(
             line,
-            "{id},{}{}{},{},01,{y:04}-{m:02}-{d:02},20,四川省成都市武侯区{}{}号,510107,138{:08},成都市第{}有限公司,2024-0{}-1{},无\n",
+            "{id},{}{}{},{},01,{y:04}-{m:02}-{d:02},20,四川省成都市武侯区{}{}号,510107,138{:08},成都市第{}有限公司,2024-0{}-1{},无",
             surnames[i % 10],
             given[i % 15],
             given[(i / 15) % 15],
