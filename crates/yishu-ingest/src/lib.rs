@@ -3,6 +3,7 @@
 //! and reason, and the same content ingested twice is a no-op that says so.
 
 pub mod csv;
+pub mod rows;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -150,10 +151,10 @@ async fn write_batch(
     batch_id: &str,
     sum: &str,
     progress: &mut dyn FnMut(u64),
-) -> Result<(csv::Parsed, Option<u64>), Error> {
+) -> Result<(rows::Parsed, Option<u64>), Error> {
     let table = table_name(resource);
     let mut ods = lake
-        .appender(Layer::Ods, &table, csv::ods_schema(&resource.meta.items))
+        .appender(Layer::Ods, &table, rows::ods_schema(&resource.meta.items))
         .await?;
     // Parse on a blocking thread; Arrow batches stream to the appender through a small channel,
     // so memory holds a few batches and one Parquet buffer, whatever the file's size.

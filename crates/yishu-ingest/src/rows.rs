@@ -1,0 +1,240 @@
+//! What every connector shares once it has a header and rows of text: mapping columns to the
+//! resource's items, building ods and quarantine Arrow batches with lineage, and counting so that
+//! rows read = rows stored + rows quarantined.
+
+use std::sync::Arc;
+use yishu_lake::arrow::array::{
+    ArrayRef, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+};
+use yishu_lake::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use yishu_meta::catalog::Item;
+use yishu_types::{Error, ErrorCode};
+
+/// Rows per Arrow batch.
+pub const BATCH_ROWS: usize = 8192;
+
+/// The ods schema of a resource: one nullable text column per item (raw, unchanged values) and the
+/// lineage columns.
+pub fn ods_schema(items: &[Item]) -> Arc<Schema> {
+    let mut fields: Vec<Field> = items
+        .iter()
+        .map(|i| Field::new(i.name.trim(), DataType::Utf8, true))
+        .collect();
+    fields.push(Field::new("_batch_id", DataType::Utf8, false));
+    fields.push(Field::new("_source_ref", DataType::Utf8, false));
+    fields.push(Field::new(
+        "_ingested_at",
+        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        false,
+    ));
+    Arc::new(Schema::new(fields))
+}
+
+/// The quarantine schema: the raw row, where it was and why it was rejected.
+pub fn quarantine_schema() -> Arc<Schema> {
+    Arc::new(Schema::new(vec![
+        Field::new("_batch_id", DataType::Utf8, false),
+        Field::new("_source_ref", DataType::Utf8, false),
+        Field::new("line", DataType::Int64, false),
+        Field::new("raw", DataType::Utf8, false),
+        Field::new("reason_code", DataType::Utf8, false),
+        Field::new("reason", DataType::Utf8, false),
+    ]))
+}
+
+/// How a file's columns line up with the resource's items.
+#[derive(Debug, Clone)]
+pub struct ColumnMap {
+    /// Item i reads column `map[i]` (None: the file has no such column).
+    pub map: Vec<Option<usize>>,
+    pub width: usize,
+    pub missing_items: Vec<String>,
+    pub extra_columns: Vec<String>,
+}
+
+impl ColumnMap {
+    /// Maps header names to items by exact (trimmed) name. Refuses duplicate column names and a
+    /// header that matches no item, naming what it found.
+    pub fn new(what: &str, header: &[String], items: &[Item]) -> Result<Self, Error> {
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = header.iter().find(|h| !seen.insert(h.as_str())) {
+            return Err(Error::new(
+                ErrorCode::InvalidInput,
+                format!("{what}: the header names column '{dup}' twice"),
+            ));
+        }
+        let map: Vec<Option<usize>> = items
+            .iter()
+            .map(|it| header.iter().position(|h| h == it.name.trim()))
+            .collect();
+        if map.iter().all(Option::is_none) {
+            let items: Vec<&str> = items.iter().map(|i| i.name.as_str()).collect();
+            return Err(Error::new(
+                ErrorCode::InvalidInput,
+                format!(
+                    "{what}: no column matches an item of the resource (columns: {}; items: {})",
+                    header.join(", "),
+                    items.join(", ")
+                ),
+            ));
+        }
+        Ok(ColumnMap {
+            missing_items: items
+                .iter()
+                .zip(&map)
+                .filter(|(_, m)| m.is_none())
+                .map(|(i, _)| i.name.clone())
+                .collect(),
+            extra_columns: header
+                .iter()
+                .filter(|h| !items.iter().any(|i| i.name.trim() == h.as_str()))
+                .cloned()
+                .collect(),
+            map,
+            width: header.len(),
+        })
+    }
+}
+
+/// Counts and quarantined rows of one batch (ods rows went to the sink as they were built).
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    pub quarantine: Vec<RecordBatch>,
+    pub rows_read: i64,
+    pub rows_stored: i64,
+    pub rows_quarantined: i64,
+    pub missing_items: Vec<String>,
+    pub extra_columns: Vec<String>,
+}
+
+/// Builds the ods and quarantine batches of one run.
+pub struct RowWriter<'a> {
+    batch_id: String,
+    map: ColumnMap,
+    schema: Arc<Schema>,
+    cols: Vec<StringBuilder>,
+    batch: StringBuilder,
+    source: StringBuilder,
+    at: TimestampMicrosecondBuilder,
+    now: i64,
+    len: usize,
+    q: [StringBuilder; 5],
+    q_line: Int64Builder,
+    parsed: Parsed,
+    sink: &'a mut dyn FnMut(RecordBatch) -> Result<(), Error>,
+    progress: &'a mut dyn FnMut(u64),
+}
+
+impl<'a> RowWriter<'a> {
+    pub fn new(
+        batch_id: &str,
+        items: &[Item],
+        map: ColumnMap,
+        sink: &'a mut dyn FnMut(RecordBatch) -> Result<(), Error>,
+        progress: &'a mut dyn FnMut(u64),
+    ) -> Self {
+        let parsed = Parsed {
+            missing_items: map.missing_items.clone(),
+            extra_columns: map.extra_columns.clone(),
+            ..Default::default()
+        };
+        RowWriter {
+            batch_id: batch_id.to_string(),
+            schema: ods_schema(items),
+            cols: (0..items.len()).map(|_| StringBuilder::new()).collect(),
+            map,
+            batch: StringBuilder::new(),
+            source: StringBuilder::new(),
+            at: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+            now: chrono::Utc::now().timestamp_micros(),
+            len: 0,
+            q: std::array::from_fn(|_| StringBuilder::new()),
+            q_line: Int64Builder::new(),
+            parsed,
+            sink,
+            progress,
+        }
+    }
+
+    /// The number of columns the header has.
+    pub fn width(&self) -> usize {
+        self.map.width
+    }
+
+    /// Stores one row; `field(c)` gives column c's text (empty or None → null).
+    pub fn accept<'r>(
+        &mut self,
+        source_ref: &str,
+        field: impl Fn(usize) -> Option<&'r str>,
+    ) -> Result<(), Error> {
+        self.parsed.rows_read += 1;
+        for (i, m) in self.map.map.iter().enumerate() {
+            match m.and_then(&field) {
+                Some(v) if !v.is_empty() => self.cols[i].append_value(v),
+                _ => self.cols[i].append_null(),
+            }
+        }
+        self.batch.append_value(&self.batch_id);
+        self.source.append_value(source_ref);
+        self.at.append_value(self.now);
+        self.len += 1;
+        self.parsed.rows_stored += 1;
+        if self.len == BATCH_ROWS {
+            self.flush()?;
+            (self.progress)(self.parsed.rows_read as u64);
+        }
+        Ok(())
+    }
+
+    /// Quarantines one row with its raw text, line and reason.
+    pub fn reject(&mut self, source_ref: &str, line: i64, raw: &str, code: &str, reason: &str) {
+        self.parsed.rows_read += 1;
+        self.parsed.rows_quarantined += 1;
+        for (b, v) in self
+            .q
+            .iter_mut()
+            .zip([self.batch_id.as_str(), source_ref, raw, code, reason])
+        {
+            b.append_value(v);
+        }
+        self.q_line.append_value(line);
+    }
+
+    fn flush(&mut self) -> Result<(), Error> {
+        let mut arrays: Vec<ArrayRef> = self
+            .cols
+            .iter_mut()
+            .map(|c| Arc::new(c.finish()) as ArrayRef)
+            .collect();
+        arrays.push(Arc::new(self.batch.finish()));
+        arrays.push(Arc::new(self.source.finish()));
+        arrays.push(Arc::new(self.at.finish()));
+        self.len = 0;
+        let b = RecordBatch::try_new(self.schema.clone(), arrays)
+            .map_err(|e| Error::new(ErrorCode::Internal, format!("arrow batch: {e}")))?;
+        (self.sink)(b)
+    }
+
+    /// Sends the last rows and returns the counts and the quarantine batch.
+    pub fn finish(mut self) -> Result<Parsed, Error> {
+        if self.len > 0 {
+            self.flush()?;
+        }
+        if self.parsed.rows_quarantined > 0 {
+            let [b, s, r, c, why] = &mut self.q;
+            let arrays: Vec<ArrayRef> = vec![
+                Arc::new(b.finish()),
+                Arc::new(s.finish()),
+                Arc::new(self.q_line.finish()),
+                Arc::new(r.finish()),
+                Arc::new(c.finish()),
+                Arc::new(why.finish()),
+            ];
+            let q = RecordBatch::try_new(quarantine_schema(), arrays)
+                .map_err(|e| Error::new(ErrorCode::Internal, format!("arrow batch: {e}")))?;
+            self.parsed.quarantine.push(q);
+        }
+        (self.progress)(self.parsed.rows_read as u64);
+        Ok(self.parsed)
+    }
+}
