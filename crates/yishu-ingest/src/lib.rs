@@ -4,6 +4,7 @@
 
 pub mod csv;
 pub mod rows;
+pub mod xlsx;
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -45,6 +46,28 @@ pub(crate) fn io_err(path: &Path, e: std::io::Error) -> Error {
     )
 }
 
+/// The kind of file and how to read it.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Csv(csv::CsvOptions),
+    Xlsx(xlsx::XlsxOptions),
+}
+
+impl Source {
+    /// Chooses the reader by file extension: `.xlsx`, `.xlsm`, `.xls`, `.ods` are workbooks,
+    /// everything else is read as delimited text.
+    pub fn for_path(path: &Path, csv: csv::CsvOptions, xlsx: xlsx::XlsxOptions) -> Source {
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        match ext.as_str() {
+            "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => Source::Xlsx(xlsx),
+            _ => Source::Csv(csv),
+        }
+    }
+}
+
 /// What an ingest run did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -53,13 +76,34 @@ pub enum Outcome {
     AlreadyIngested(Batch),
 }
 
-/// Ingests a CSV file into the resource's ods table (and its quarantine table), as one batch.
+/// Ingests a CSV file; see [`ingest_file`].
 pub async fn ingest_csv(
     store: &Store,
     lake: &Lake,
     resource: &Resource,
     path: &Path,
     opts: &csv::CsvOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Outcome, Error> {
+    ingest_file(
+        store,
+        lake,
+        resource,
+        path,
+        &Source::Csv(opts.clone()),
+        progress,
+    )
+    .await
+}
+
+/// Ingests a file (CSV or a workbook sheet) into the resource's ods table (and its quarantine
+/// table), as one batch.
+pub async fn ingest_file(
+    store: &Store,
+    lake: &Lake,
+    resource: &Resource,
+    path: &Path,
+    opts: &Source,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Outcome, Error> {
     let sum = checksum(path)?;
@@ -147,7 +191,7 @@ async fn write_batch(
     lake: &Lake,
     resource: &Resource,
     path: &Path,
-    opts: &csv::CsvOptions,
+    opts: &Source,
     batch_id: &str,
     sum: &str,
     progress: &mut dyn FnMut(u64),
@@ -169,21 +213,19 @@ async fn write_batch(
             rows_read.clone(),
         );
         tokio::task::spawn_blocking(move || {
-            csv::read(
-                &path,
-                &items,
-                &id,
-                &opts,
-                &mut |n| rows_read.store(n, Ordering::Relaxed),
-                &mut |b| {
-                    tx.blocking_send(b).map_err(|_| {
-                        Error::new(
-                            ErrorCode::LakeError,
-                            "the lake writer stopped; the batch is abandoned",
-                        )
-                    })
-                },
-            )
+            let progress = &mut |n| rows_read.store(n, Ordering::Relaxed);
+            let sink = &mut |b| {
+                tx.blocking_send(b).map_err(|_| {
+                    Error::new(
+                        ErrorCode::LakeError,
+                        "the lake writer stopped; the batch is abandoned",
+                    )
+                })
+            };
+            match &opts {
+                Source::Csv(o) => csv::read(&path, &items, &id, o, progress, sink),
+                Source::Xlsx(o) => xlsx::read(&path, &items, &id, o, progress, sink),
+            }
         })
     };
     while let Some(b) = rx.recv().await {

@@ -385,3 +385,76 @@ async fn interrupted_batches_are_settled() {
         3
     );
 }
+
+/// 市场监管's workbook: Excel date serials arrive as ISO dates, capital as plain numbers, and each
+/// row points at its sheet and row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xlsx_sheet_into_ods() {
+    use yishu_ingest::xlsx::XlsxOptions;
+    use yishu_ingest::{Source, ingest_file};
+    let dir = tempfile::tempdir().unwrap();
+    let city = dir.path().join("city");
+    yishu_gen::generate_city(
+        &yishu_gen::CityArgs {
+            people: 2000,
+            seed: 9,
+            out: city.clone(),
+            problem_rate: 0.0,
+        },
+        &mut yishu_gen::NoProgress,
+    )
+    .await
+    .unwrap();
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let r = resource(
+        &store,
+        &[
+            "统一社会信用代码",
+            "企业名称",
+            "法定代表人身份证号",
+            "注册资本(万元)",
+            "成立日期",
+        ],
+    )
+    .await;
+    let file = city.join("shichang_qiye.xlsx");
+    let src = Source::for_path(&file, CsvOptions::default(), XlsxOptions::default());
+    assert!(matches!(src, Source::Xlsx(_)));
+    let Outcome::Ingested(b) = ingest_file(&store, &lake, &r, &file, &src, &mut |_| {})
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(b.rows_read, b.rows_stored + b.rows_quarantined);
+    assert!(b.rows_stored >= 80, "{b:?}");
+    let t = table_name(&r);
+    let ctx = lake.session().await.unwrap();
+    let n = query(&ctx, &format!("SELECT COUNT(*) FROM ods.{t} WHERE \"成立日期\" SIMILAR TO '[12][0-9]{{3}}-[01][0-9]-[0-3][0-9]' AND _source_ref LIKE 'shichang_qiye.xlsx:企业登记!%'")).await.unwrap();
+    assert_eq!(count(&n), b.rows_stored);
+    let n = query(
+        &ctx,
+        &format!("SELECT COUNT(*) FROM ods.{t} WHERE \"注册资本(万元)\" LIKE '%.%'"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(count(&n), 0, "whole numbers are written without .0");
+    // A sheet that does not exist is named in the error with the sheets that do.
+    let src = Source::Xlsx(XlsxOptions {
+        sheet: Some("不存在".into()),
+        header_row: 1,
+    });
+    let e = ingest_file(
+        &store,
+        &lake,
+        &r,
+        &city.join("minzheng_hunyin.xlsx"),
+        &src,
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(e.message.contains("婚姻登记"), "{}", e.message);
+}

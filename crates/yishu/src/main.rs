@@ -62,7 +62,8 @@ enum Command {
     /// Manage organisations.
     #[command(subcommand)]
     Org(OrgCommand),
-    /// Ingest a CSV file (UTF-8, GBK or GB18030) into a resource's ods table as one batch.
+    /// Ingest a CSV file (UTF-8, GBK or GB18030) or a workbook sheet (XLSX, XLS, ODS) into a
+    /// resource's ods table as one batch.
     Ingest(IngestArgs),
     /// Apply metadata-store migrations and exit.
     Migrate,
@@ -173,6 +174,12 @@ struct IngestArgs {
     /// Field delimiter (one ASCII character); detected when omitted.
     #[arg(long)]
     delimiter: Option<char>,
+    /// Workbook sheet to read (the first when omitted).
+    #[arg(long)]
+    sheet: Option<String>,
+    /// Row of a workbook sheet that holds the header (1-based).
+    #[arg(long, default_value_t = 1)]
+    header_row: usize,
 }
 
 #[derive(Subcommand)]
@@ -427,7 +434,7 @@ async fn ingest(config: &Config, a: IngestArgs) -> Result<u8> {
             ));
         }
     };
-    let opts = yishu_ingest::csv::CsvOptions {
+    let csv_opts = yishu_ingest::csv::CsvOptions {
         encoding: a.encoding,
         delimiter,
     };
@@ -437,7 +444,12 @@ async fn ingest(config: &Config, a: IngestArgs) -> Result<u8> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     bar.set_message(format!("ingesting {}", a.file.display()));
-    let out = yishu_ingest::ingest_csv(&store, &lake, &r, &a.file, &opts, &mut |n| {
+    let xlsx_opts = yishu_ingest::xlsx::XlsxOptions {
+        sheet: a.sheet.clone(),
+        header_row: a.header_row.max(1),
+    };
+    let opts = yishu_ingest::Source::for_path(&a.file, csv_opts, xlsx_opts);
+    let out = yishu_ingest::ingest_file(&store, &lake, &r, &a.file, &opts, &mut |n| {
         bar.set_position(n)
     })
     .await;
