@@ -461,13 +461,17 @@ pub async fn catalog_city(store: &Store) -> Result<usize> {
 }
 
 /// The demo's CSV files and the catalog entries they feed.
-const DEMO_CSV: &[(&str, &str)] = &[
-    ("户籍人口基本信息", "gongan_huji.csv"),
-    ("社会保险参保信息", "renshe_canbao.csv"),
-    ("房屋产权登记信息", "zhujian_fangwu.csv"),
+const DEMO_FILES: &[(&str, &str, Option<&str>)] = &[
+    ("户籍人口基本信息", "gongan_huji.csv", None),
+    ("婚姻登记信息", "minzheng_hunyin.xlsx", Some("婚姻登记")),
+    ("死亡登记信息", "minzheng_hunyin.xlsx", Some("死亡登记")),
+    ("社会保险参保信息", "renshe_canbao.csv", None),
+    ("市场主体登记信息", "shichang_qiye.xlsx", None),
+    ("房屋产权登记信息", "zhujian_fangwu.csv", None),
 ];
 
-/// Ingests the city's CSV files into their resources' ods tables; returns one line per batch.
+/// Ingests the city's CSV files and workbook sheets into their resources' ods tables; returns one
+/// line per batch.
 pub async fn ingest_city(
     store: &Store,
     lake: &yishu_lake::Lake,
@@ -484,21 +488,24 @@ pub async fn ingest_city(
         .map_err(|e| anyhow!(e))?
         .items;
     let mut out = Vec::new();
-    for (name, file) in DEMO_CSV {
+    for (name, file, sheet) in DEMO_FILES {
         let Some(r) = published.iter().find(|r| r.meta.name == *name) else {
             continue;
         };
-        let outcome = yishu_ingest::ingest_csv(
-            store,
-            lake,
-            r,
-            &city.join(file),
-            &Default::default(),
-            &mut |_| {},
-        )
-        .await
-        .map_err(|e| anyhow!(e))?;
+        let path = city.join(file);
+        let xlsx = yishu_ingest::xlsx::XlsxOptions {
+            sheet: sheet.map(str::to_string),
+            header_row: 1,
+        };
+        let source = yishu_ingest::Source::for_path(&path, Default::default(), xlsx);
+        let outcome = yishu_ingest::ingest_file(store, lake, r, &path, &source, &mut |_| {})
+            .await
+            .map_err(|e| anyhow!(e))?;
         if let yishu_ingest::Outcome::Ingested(b) = outcome {
+            let file = match sheet {
+                Some(s) => format!("{file} {s}"),
+                None => file.to_string(),
+            };
             out.push(format!(
                 "{file}: {} rows read = {} stored + {} quarantined",
                 b.rows_read, b.rows_stored, b.rows_quarantined

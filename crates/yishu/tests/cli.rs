@@ -261,6 +261,11 @@ fn demo_prepares_a_city_with_one_user_per_role() {
         )
     };
     assert!(text.contains("ingested gongan_huji.csv: "), "{text}");
+    assert!(
+        text.contains("ingested minzheng_hunyin.xlsx 死亡登记: "),
+        "{text}"
+    );
+    assert!(text.contains("ingested shichang_qiye.xlsx: "), "{text}");
     // The demo already ingested it: a second run is a no-op that says so.
     let o = ingest("302001001/000001");
     assert!(o.status.success(), "{}", out(&o));
