@@ -3,6 +3,7 @@
 //! and reason, and the same content ingested twice is a no-op that says so.
 
 pub mod csv;
+pub mod json;
 pub mod rows;
 pub mod xlsx;
 
@@ -51,6 +52,8 @@ pub(crate) fn io_err(path: &Path, e: std::io::Error) -> Error {
 pub enum Source {
     Csv(csv::CsvOptions),
     Xlsx(xlsx::XlsxOptions),
+    /// NDJSON, or a JSON array of objects.
+    Json,
 }
 
 impl Source {
@@ -63,6 +66,7 @@ impl Source {
             .unwrap_or_default();
         match ext.as_str() {
             "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => Source::Xlsx(xlsx),
+            "json" | "ndjson" | "jsonl" => Source::Json,
             _ => Source::Csv(csv),
         }
     }
@@ -225,6 +229,7 @@ async fn write_batch(
             match &opts {
                 Source::Csv(o) => csv::read(&path, &items, &id, o, progress, sink),
                 Source::Xlsx(o) => xlsx::read(&path, &items, &id, o, progress, sink),
+                Source::Json => json::read(&path, &items, &id, progress, sink),
             }
         })
     };

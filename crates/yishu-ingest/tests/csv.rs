@@ -458,3 +458,48 @@ async fn xlsx_sheet_into_ods() {
     .unwrap_err();
     assert!(e.message.contains("婚姻登记"), "{}", e.message);
 }
+
+/// 卫健's NDJSON events: keys map to items, a broken line is quarantined with its number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ndjson_events_into_ods() {
+    use yishu_ingest::xlsx::XlsxOptions;
+    use yishu_ingest::{Source, ingest_file};
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let r = resource(&store, &["type", "child_id", "child_name", "dose"]).await;
+    let f = dir.path().join("events.ndjson");
+    write(
+        &f,
+        "{\"type\":\"birth\",\"child_id\":\"510107201801011234\",\"child_name\":\"张小明\"}\n\n{\"type\":\"vaccination\",\"dose\":2}\n{\"type\": broken\n[1,2]\n"
+            .as_bytes(),
+    );
+    let src = Source::for_path(&f, CsvOptions::default(), XlsxOptions::default());
+    assert!(matches!(src, Source::Json));
+    let Outcome::Ingested(b) = ingest_file(&store, &lake, &r, &f, &src, &mut |_| {})
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!((b.rows_read, b.rows_stored, b.rows_quarantined), (5, 2, 3));
+    let t = table_name(&r);
+    let ctx = lake.session().await.unwrap();
+    let n = query(
+        &ctx,
+        &format!("SELECT COUNT(*) FROM ods.{t} WHERE child_name = '张小明' OR dose = '2'"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(count(&n), 2);
+    let q = query(
+        &ctx,
+        &format!(
+            "SELECT COUNT(*) FROM quarantine.{t} WHERE reason_code = 'ingest_bad_json' AND line = 4"
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(count(&q), 1);
+}

@@ -466,6 +466,7 @@ const DEMO_FILES: &[(&str, &str, Option<&str>)] = &[
     ("婚姻登记信息", "minzheng_hunyin.xlsx", Some("婚姻登记")),
     ("死亡登记信息", "minzheng_hunyin.xlsx", Some("死亡登记")),
     ("社会保险参保信息", "renshe_canbao.csv", None),
+    ("出生与预防接种信息", "weijian_shengyu_yimiao.ndjson", None),
     ("市场主体登记信息", "shichang_qiye.xlsx", None),
     ("房屋产权登记信息", "zhujian_fangwu.csv", None),
 ];

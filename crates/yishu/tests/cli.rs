@@ -266,6 +266,10 @@ fn demo_prepares_a_city_with_one_user_per_role() {
         "{text}"
     );
     assert!(text.contains("ingested shichang_qiye.xlsx: "), "{text}");
+    assert!(
+        text.contains("ingested weijian_shengyu_yimiao.ndjson: "),
+        "{text}"
+    );
     // The demo already ingested it: a second run is a no-op that says so.
     let o = ingest("302001001/000001");
     assert!(o.status.success(), "{}", out(&o));
