@@ -200,10 +200,12 @@ fn main() -> ExitCode {
             });
         }
     };
+    // The Delta kernel logs expected conditions (a table that does not exist yet) as errors; our
+    // own error path reports what matters, so its log stays off unless YISHU_LOG asks for it.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("YISHU_LOG")
-                .unwrap_or_else(|_| "info,sqlx=warn,deltalake=warn,datafusion=warn".into()),
+                .unwrap_or_else(|_| "info,sqlx=warn,deltalake=warn,deltalake_core=warn,datafusion=warn,buoyant_kernel=off,delta_kernel=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
