@@ -72,6 +72,29 @@ async fn resource(store: &Store, items: &[&str]) -> Resource {
     store.create_resource(&d, &by).await.unwrap()
 }
 
+/// A generated city in a temp dir, with a SQLite store and a lake beside it.
+async fn city_world(
+    people: usize,
+    seed: u64,
+    problem_rate: f64,
+) -> (tempfile::TempDir, std::path::PathBuf, TestDb, Store, Lake) {
+    let dir = tempfile::tempdir().unwrap();
+    let city = dir.path().join("city");
+    let args = yishu_gen::CityArgs {
+        people,
+        seed,
+        out: city.clone(),
+        problem_rate,
+    };
+    yishu_gen::generate_city(&args, &mut yishu_gen::NoProgress)
+        .await
+        .unwrap();
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    (dir, city, db, store, lake)
+}
+
 fn count(b: &[yishu_lake::arrow::array::RecordBatch]) -> i64 {
     b[0].column(0)
         .as_any()
@@ -82,22 +105,7 @@ fn count(b: &[yishu_lake::arrow::array::RecordBatch]) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gb18030_register_into_ods_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let city = dir.path().join("city");
-    yishu_gen::generate_city(
-        &yishu_gen::CityArgs {
-            people: 3000,
-            seed: 5,
-            out: city.clone(),
-            problem_rate: 0.02,
-        },
-        &mut yishu_gen::NoProgress,
-    )
-    .await
-    .unwrap();
-    let db = TestDb::sqlite();
-    let store = db.open().await;
-    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let (_dir, city, _db, store, lake) = city_world(3000, 5, 0.02).await;
     let r = resource(
         &store,
         &[
@@ -392,22 +400,7 @@ async fn interrupted_batches_are_settled() {
 async fn xlsx_sheet_into_ods() {
     use yishu_ingest::xlsx::XlsxOptions;
     use yishu_ingest::{Source, ingest_file};
-    let dir = tempfile::tempdir().unwrap();
-    let city = dir.path().join("city");
-    yishu_gen::generate_city(
-        &yishu_gen::CityArgs {
-            people: 2000,
-            seed: 9,
-            out: city.clone(),
-            problem_rate: 0.0,
-        },
-        &mut yishu_gen::NoProgress,
-    )
-    .await
-    .unwrap();
-    let db = TestDb::sqlite();
-    let store = db.open().await;
-    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let (_dir, city, _db, store, lake) = city_world(2000, 9, 0.0).await;
     let r = resource(
         &store,
         &[

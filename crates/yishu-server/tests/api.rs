@@ -226,21 +226,8 @@ async fn sessions_csrf_lockout_and_audit() {
     );
     // The auditor sees logins, failures and the logout, and the chain verifies.
     let key = s.key("auditor").await;
-    let page: Value = Client::new()
-        .get(s.url("/api/v1/audit?action=auth&limit=100"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let actions: Vec<&str> = page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["action"].as_str().unwrap())
-        .collect();
+    let page = s.audit_page(&key, "action=auth&limit=100").await;
+    let actions = common::actions(&page);
     assert!(
         actions.contains(&"auth.login") && actions.contains(&"auth.logout"),
         "{actions:?}"

@@ -212,21 +212,8 @@ async fn catalogue_review_publish_and_see() {
     assert_eq!(versions[1]["changes"][0]["after"], "realtime");
 
     // Every step is in the audit log.
-    let page: Value = c
-        .get(s.url("/api/v1/audit?action=resource&limit=50"))
-        .bearer_auth(&auditor)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let actions: Vec<&str> = page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["action"].as_str().unwrap())
-        .collect();
+    let page = s.audit_page(&auditor, "action=resource&limit=50").await;
+    let actions = common::actions(&page);
     for a in [
         "resource.create",
         "resource.submit",

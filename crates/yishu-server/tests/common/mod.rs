@@ -107,6 +107,19 @@ impl TestServer {
             .secret
     }
 
+    /// A page of the audit log as the holder of `key` (an auditor) reads it.
+    pub async fn audit_page(&self, key: &str, query: &str) -> Value {
+        Client::new()
+            .get(self.url(&format!("/api/v1/audit?{query}")))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn stop(mut self) {
         self.store.close().await;
         if let Some(db) = self.db.take() {
@@ -130,4 +143,14 @@ pub async fn error_code(r: reqwest::Response) -> String {
         "request id in body and header"
     );
     e["code"].as_str().unwrap().to_string()
+}
+
+/// The actions of an audit page, newest first.
+pub fn actions(page: &Value) -> Vec<&str> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect()
 }
