@@ -2,7 +2,7 @@
 
 use crate::inject::{self, Cols, Injected};
 use crate::names::{ETHNICITIES, HOSPITALS};
-use crate::out::{Cell, CsvOut, Encoding, NdjsonOut, XlsxOut};
+use crate::out::{Cell, ColKind, CsvOut, Encoding, NdjsonOut, ParquetOut, XlsxOut};
 use crate::{City, GenError, Truth, today};
 use chrono::{Duration, NaiveDate};
 use rand::Rng;
@@ -14,6 +14,12 @@ use std::path::Path;
 /// Somewhere rows go: a CSV file, an XLSX sheet or an NDJSON file.
 trait Sink {
     fn put(&mut self, cells: &[Cell]) -> Result<String, GenError>;
+}
+
+impl Sink for ParquetOut {
+    fn put(&mut self, cells: &[Cell]) -> Result<String, GenError> {
+        self.row(cells)
+    }
 }
 
 impl Sink for CsvOut {
@@ -384,6 +390,65 @@ impl City {
                     &updated.to_string(),
                 )?;
             }
+        }
+        w.finish()
+    }
+
+    /// 公积金中心 housing-fund accounts: a Parquet file with typed columns (dates as dates,
+    /// amounts as numbers), the shape a data warehouse export has.
+    pub(crate) fn write_gongjijin(
+        &mut self,
+        out: &Path,
+        rate: f64,
+        rng: &mut ChaCha8Rng,
+        truth: &mut Truth,
+    ) -> Result<usize, GenError> {
+        const FILE: &str = "gongjijin_jiaocun.parquet";
+        let mut w = ParquetOut::create(
+            &out.join(FILE),
+            &[
+                ("身份证号", ColKind::Text),
+                ("姓名", ColKind::Text),
+                ("单位名称", ColKind::Text),
+                ("缴存基数", ColKind::Num),
+                ("月缴存额", ColKind::Num),
+                ("开户日期", ColKind::Date),
+                ("账户状态", ColKind::Text),
+            ],
+        )?;
+        let cols = Cols {
+            id: Some((0, "身份证号")),
+            name: Some((1, "姓名")),
+            date: None,
+            text: Some((2, "单位名称")),
+            number: None,
+        };
+        for k in 0..self.employment.len() {
+            let (pi, ei, since) = self.employment[k];
+            let (p, e) = (&self.people[pi], &self.entities[ei]);
+            let base = (rng.random_range(3000..30000) / 10 * 10) as f64;
+            let row = vec![
+                p.id.clone().into(),
+                p.name.clone().into(),
+                e.name.clone().into(),
+                Cell::Num(base),
+                Cell::Num((base * 0.24 * 100.0).round() / 100.0),
+                Cell::Date(since),
+                (if rng.random_bool(0.9) {
+                    "正常"
+                } else {
+                    "封存"
+                })
+                .into(),
+            ];
+            let inj = inject::maybe(rng, rate, row, cols);
+            emit(
+                &mut w,
+                truth,
+                FILE,
+                inj,
+                Some(("person", &self.people[pi].id)),
+            )?;
         }
         w.finish()
     }

@@ -228,7 +228,7 @@ pub async fn generate_city(
     };
     let rate = args.problem_rate;
     let mut files = Vec::new();
-    progress.stage("写出各部门文件 writing department files", 7);
+    progress.stage("写出各部门文件 writing department files", 8);
     files.push((
         "gongan_huji.csv (GB18030)".to_string(),
         city.write_gongan(out, rate, &mut rng, &mut truth)?,
@@ -264,6 +264,11 @@ pub async fn generate_city(
         city.write_frontend_db(out, &mut rng, &mut truth).await?,
     ));
     progress.inc(1);
+    files.push((
+        "gongjijin_jiaocun.parquet".to_string(),
+        city.write_gongjijin(out, rate, &mut rng, &mut truth)?,
+    ));
+    progress.inc(1);
     city.write_truth(out)?;
     let problems = truth.count;
     truth.problems.finish()?;
@@ -297,6 +302,7 @@ fn write_manifest(
             "minzheng_hunyin.xlsx": {"department": "民政局", "format": "xlsx", "sheets": ["婚姻登记", "死亡登记"]},
             "renshe_canbao.csv": {"department": "人力资源和社会保障局", "format": "csv", "encoding": "UTF-8"},
             "weijian_shengyu_yimiao.ndjson": {"department": "卫生健康委员会", "format": "ndjson"},
+            "gongjijin_jiaocun.parquet": {"department": "住房公积金管理中心", "format": "parquet"},
             "shichang_qiye.xlsx": {"department": "市场监督管理局", "format": "xlsx", "sheets": ["企业登记"]},
             "zhujian_fangwu.csv": {"department": "住房和城乡建设局", "format": "csv", "encoding": "UTF-8"},
             "minzheng_qianzhiku.sqlite": {"department": "民政局 前置库", "format": "sqlite", "table": "dibao", "watermark": "updated_at"}

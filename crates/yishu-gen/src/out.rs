@@ -217,3 +217,119 @@ impl NdjsonOut {
         Ok(self.line)
     }
 }
+
+/// The Arrow type of a Parquet column.
+#[derive(Debug, Clone, Copy)]
+pub enum ColKind {
+    Text,
+    Date,
+    Num,
+}
+
+/// A Parquet file with typed columns, written in row groups of 64k rows.
+pub struct ParquetOut {
+    schema: std::sync::Arc<arrow::datatypes::Schema>,
+    kinds: Vec<ColKind>,
+    rows: Vec<Vec<Cell>>,
+    w: parquet::arrow::ArrowWriter<File>,
+    count: usize,
+}
+
+impl ParquetOut {
+    pub fn create(path: &Path, columns: &[(&str, ColKind)]) -> Result<Self, GenError> {
+        use arrow::datatypes::{DataType, Field, Schema};
+        let fields: Vec<Field> = columns
+            .iter()
+            .map(|(n, k)| {
+                let t = match k {
+                    ColKind::Text => DataType::Utf8,
+                    ColKind::Date => DataType::Date32,
+                    ColKind::Num => DataType::Float64,
+                };
+                Field::new(*n, t, true)
+            })
+            .collect();
+        let schema = std::sync::Arc::new(Schema::new(fields));
+        let f = File::create(path).map_err(|e| GenError::io(path, e))?;
+        let w = parquet::arrow::ArrowWriter::try_new(f, schema.clone(), None)
+            .map_err(|e| GenError::Io(format!("parquet: {e}")))?;
+        Ok(ParquetOut {
+            schema,
+            kinds: columns.iter().map(|c| c.1).collect(),
+            rows: Vec::new(),
+            w,
+            count: 0,
+        })
+    }
+
+    /// Buffers a row; its location is its 1-based row number.
+    pub fn row(&mut self, cells: &[Cell]) -> Result<String, GenError> {
+        self.rows.push(cells.to_vec());
+        self.count += 1;
+        if self.rows.len() == 65536 {
+            self.flush()?;
+        }
+        Ok(self.count.to_string())
+    }
+
+    fn flush(&mut self) -> Result<(), GenError> {
+        use arrow::array::{ArrayRef, Date32Builder, Float64Builder, StringBuilder};
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+        let cols: Vec<ArrayRef> = self
+            .kinds
+            .iter()
+            .enumerate()
+            .map(|(c, k)| -> ArrayRef {
+                let cells = self.rows.iter().map(|r| &r[c]);
+                match k {
+                    ColKind::Text => {
+                        let mut b = StringBuilder::new();
+                        for v in cells {
+                            match v {
+                                Cell::S(s) if s.is_empty() => b.append_null(),
+                                v => b.append_value(v.text()),
+                            }
+                        }
+                        std::sync::Arc::new(b.finish())
+                    }
+                    ColKind::Date => {
+                        let mut b = Date32Builder::new();
+                        for v in cells {
+                            match v {
+                                Cell::Date(d) => b.append_value((*d - epoch).num_days() as i32),
+                                _ => b.append_null(),
+                            }
+                        }
+                        std::sync::Arc::new(b.finish())
+                    }
+                    ColKind::Num => {
+                        let mut b = Float64Builder::new();
+                        for v in cells {
+                            match v {
+                                Cell::Num(n) => b.append_value(*n),
+                                _ => b.append_null(),
+                            }
+                        }
+                        std::sync::Arc::new(b.finish())
+                    }
+                }
+            })
+            .collect();
+        self.rows.clear();
+        let batch = arrow::array::RecordBatch::try_new(self.schema.clone(), cols)
+            .map_err(|e| GenError::Io(format!("parquet: {e}")))?;
+        self.w
+            .write(&batch)
+            .map_err(|e| GenError::Io(format!("parquet: {e}")))
+    }
+
+    pub fn finish(mut self) -> Result<usize, GenError> {
+        if !self.rows.is_empty() {
+            self.flush()?;
+        }
+        self.w
+            .close()
+            .map_err(|e| GenError::Io(format!("parquet: {e}")))?;
+        Ok(self.count)
+    }
+}

@@ -4,7 +4,6 @@
 
 use crate::io_err;
 use crate::rows::{ColumnMap, Parsed, RowWriter};
-use std::fmt::Write as _;
 use std::path::Path;
 use yishu_lake::arrow::array::RecordBatch;
 use yishu_meta::catalog::Item;
@@ -97,20 +96,28 @@ pub fn read(
     let encoding = opts.encoding.unwrap_or_else(|| detect_encoding(&head));
     let delimiter = opts.delimiter.unwrap_or_else(|| detect_delimiter(&head));
     let file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
-    let enc = match encoding {
-        TextEncoding::Utf8 => encoding_rs::UTF_8,
-        TextEncoding::Gbk => encoding_rs::GBK,
-        TextEncoding::Gb18030 => encoding_rs::GB18030,
+    let buffered = std::io::BufReader::with_capacity(1 << 20, file);
+    // UTF-8 is split as bytes and validated once per row; GBK and GB18030 are transcoded to UTF-8
+    // first (undecodable bytes become U+FFFD, which marks the row bad).
+    let input: Box<dyn std::io::Read> = match encoding {
+        TextEncoding::Utf8 => Box::new(buffered),
+        TextEncoding::Gbk | TextEncoding::Gb18030 => Box::new(
+            encoding_rs_io::DecodeReaderBytesBuilder::new()
+                .encoding(Some(if encoding == TextEncoding::Gbk {
+                    encoding_rs::GBK
+                } else {
+                    encoding_rs::GB18030
+                }))
+                .bom_override(true)
+                .build(buffered),
+        ),
     };
-    let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
-        .encoding(Some(enc))
-        .bom_override(true)
-        .build(std::io::BufReader::with_capacity(1 << 20, file));
+    let transcoded = encoding != TextEncoding::Utf8;
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
         .has_headers(true)
-        .from_reader(decoded);
+        .from_reader(input);
     let header: Vec<String> = rdr
         .headers()
         .map_err(|e| {
@@ -129,45 +136,54 @@ pub fn read(
         .map(|f| f.to_string_lossy().to_string())
         .unwrap_or_default();
     let mut rows = RowWriter::new(batch_id, items, map, sink, progress);
-    let mut record = csv::StringRecord::new();
-    let mut source_ref = String::with_capacity(file_name.len() + 12);
+    let mut record = csv::ByteRecord::new();
     let d = char::from(delimiter).to_string();
+    let raw = |r: &csv::ByteRecord| {
+        r.iter()
+            .map(String::from_utf8_lossy)
+            .collect::<Vec<_>>()
+            .join(&d)
+    };
     loop {
         // A broken quote or I/O error: the rest of the file cannot be split into rows.
         let more = rdr
-            .read_record(&mut record)
+            .read_byte_record(&mut record)
             .map_err(|e| Error::new(ErrorCode::InvalidInput, format!("{what}: {e}")))?;
         if !more {
             break;
         }
         let line = record.position().map(|p| p.line() as i64).unwrap_or(0);
-        // One reused buffer instead of an allocation per row.
-        source_ref.clear();
-        let _ = write!(source_ref, "{file_name}:{line}");
-        if record.len() != rows.width() {
-            let why = format!(
-                "line {line} has {} fields, the header has {}",
-                record.len(),
-                rows.width()
-            );
-            rows.reject(
-                &source_ref,
-                line,
-                &record.iter().collect::<Vec<_>>().join(&d),
-                "ingest_field_count",
-                &why,
-            );
-        } else if record.as_slice().contains('\u{FFFD}') {
-            let why = format!("line {line} has bytes that are not valid {encoding:?}");
-            rows.reject(
-                &source_ref,
-                line,
-                &record.iter().collect::<Vec<_>>().join(&d),
-                "ingest_bad_encoding",
-                &why,
-            );
-        } else {
-            rows.accept(&source_ref, |c| record.get(c))?;
+        let text = std::str::from_utf8(record.as_slice())
+            .ok()
+            .filter(|t| !(transcoded && t.contains('\u{FFFD}')));
+        match text {
+            _ if record.len() != rows.width() => {
+                let why = format!(
+                    "line {line} has {} fields, the header has {}",
+                    record.len(),
+                    rows.width()
+                );
+                rows.reject(
+                    format_args!("{file_name}:{line}"),
+                    line,
+                    &raw(&record),
+                    "ingest_field_count",
+                    &why,
+                );
+            }
+            None => {
+                let why = format!("line {line} has bytes that are not valid {encoding:?}");
+                rows.reject(
+                    format_args!("{file_name}:{line}"),
+                    line,
+                    &raw(&record),
+                    "ingest_bad_encoding",
+                    &why,
+                );
+            }
+            Some(text) => rows.accept(format_args!("{file_name}:{line}"), |c| {
+                record.range(c).and_then(|r| text.get(r))
+            })?,
         }
     }
     let parsed = rows.finish()?;

@@ -51,11 +51,13 @@ pub fn read(
             Ok(Value::Object(o)) => {
                 let cells: Vec<Option<String>> =
                     header.iter().map(|k| o.get(k).and_then(text)).collect();
-                out.accept(&source_ref, |c| cells.get(c).and_then(|t| t.as_deref()))
+                out.accept(format_args!("{source_ref}"), |c| {
+                    cells.get(c).and_then(|t| t.as_deref())
+                })
             }
             Ok(_) => {
                 out.reject(
-                    &source_ref,
+                    format_args!("{source_ref}"),
                     line_no,
                     raw,
                     "ingest_not_object",
@@ -65,7 +67,7 @@ pub fn read(
             }
             Err(e) => {
                 out.reject(
-                    &source_ref,
+                    format_args!("{source_ref}"),
                     line_no,
                     raw,
                     "ingest_bad_json",
@@ -86,7 +88,7 @@ pub fn read(
         if bytes.len() > MAX_LINE {
             let cut: String = t.chars().take(200).collect();
             out.reject(
-                &format!("{file_name}:{line_no}"),
+                format_args!("{file_name}:{line_no}"),
                 line_no,
                 &cut,
                 "ingest_line_too_long",

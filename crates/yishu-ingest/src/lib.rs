@@ -4,6 +4,7 @@
 
 pub mod csv;
 pub mod json;
+pub mod parquet;
 pub mod rows;
 pub mod xlsx;
 
@@ -24,11 +25,12 @@ pub fn table_name(r: &Resource) -> String {
     format!("r_{}", r.code.replace('/', "_"))
 }
 
-/// SM3 of a file's bytes, read in 1 MiB blocks.
+/// The content checksum that makes re-ingesting the same file a no-op: BLAKE3 of the file's
+/// bytes as `blake3:<hex>`. BLAKE3 hashes several GB/s on one core (SM3 manages ~0.3 GB/s and
+/// would cost more than parsing); SM3 stays where the standard asks for it (the audit chain).
 pub fn checksum(path: &Path) -> Result<String, Error> {
-    use sm3::{Digest, Sm3};
     let mut f = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
-    let mut h = Sm3::new();
+    let mut h = blake3::Hasher::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = f.read(&mut buf).map_err(|e| io_err(path, e))?;
@@ -37,7 +39,7 @@ pub fn checksum(path: &Path) -> Result<String, Error> {
         }
         h.update(&buf[..n]);
     }
-    Ok(hex::encode(h.finalize()))
+    Ok(format!("blake3:{}", h.finalize().to_hex()))
 }
 
 pub(crate) fn io_err(path: &Path, e: std::io::Error) -> Error {
@@ -54,6 +56,7 @@ pub enum Source {
     Xlsx(xlsx::XlsxOptions),
     /// NDJSON, or a JSON array of objects.
     Json,
+    Parquet,
 }
 
 impl Source {
@@ -67,6 +70,7 @@ impl Source {
         match ext.as_str() {
             "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => Source::Xlsx(xlsx),
             "json" | "ndjson" | "jsonl" => Source::Json,
+            "parquet" | "parq" => Source::Parquet,
             _ => Source::Csv(csv),
         }
     }
@@ -230,6 +234,7 @@ async fn write_batch(
                 Source::Csv(o) => csv::read(&path, &items, &id, o, progress, sink),
                 Source::Xlsx(o) => xlsx::read(&path, &items, &id, o, progress, sink),
                 Source::Json => json::read(&path, &items, &id, progress, sink),
+                Source::Parquet => parquet::read(&path, &items, &id, progress, sink),
             }
         })
     };

@@ -2,6 +2,7 @@
 //! resource's items, building ods and quarantine Arrow batches with lineage, and counting so that
 //! rows read = rows stored + rows quarantined.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use yishu_lake::arrow::array::{
     ArrayRef, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
@@ -162,9 +163,10 @@ impl<'a> RowWriter<'a> {
     }
 
     /// Stores one row; `field(c)` gives column c's text (empty or None → null).
+    /// `source_ref` (file and line, or a key) is formatted straight into the column.
     pub fn accept<'r>(
         &mut self,
-        source_ref: &str,
+        source_ref: std::fmt::Arguments<'_>,
         field: impl Fn(usize) -> Option<&'r str>,
     ) -> Result<(), Error> {
         self.parsed.rows_read += 1;
@@ -175,7 +177,8 @@ impl<'a> RowWriter<'a> {
             }
         }
         self.batch.append_value(&self.batch_id);
-        self.source.append_value(source_ref);
+        let _ = self.source.write_fmt(source_ref);
+        self.source.append_value("");
         self.at.append_value(self.now);
         self.len += 1;
         self.parsed.rows_stored += 1;
@@ -187,16 +190,23 @@ impl<'a> RowWriter<'a> {
     }
 
     /// Quarantines one row with its raw text, line and reason.
-    pub fn reject(&mut self, source_ref: &str, line: i64, raw: &str, code: &str, reason: &str) {
+    pub fn reject(
+        &mut self,
+        source_ref: std::fmt::Arguments<'_>,
+        line: i64,
+        raw: &str,
+        code: &str,
+        reason: &str,
+    ) {
         self.parsed.rows_read += 1;
         self.parsed.rows_quarantined += 1;
-        for (b, v) in self
-            .q
-            .iter_mut()
-            .zip([self.batch_id.as_str(), source_ref, raw, code, reason])
-        {
-            b.append_value(v);
-        }
+        let [batch, source, raw_b, code_b, reason_b] = &mut self.q;
+        batch.append_value(&self.batch_id);
+        let _ = source.write_fmt(source_ref);
+        source.append_value("");
+        raw_b.append_value(raw);
+        code_b.append_value(code);
+        reason_b.append_value(reason);
         self.q_line.append_value(line);
     }
 

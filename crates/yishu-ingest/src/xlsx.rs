@@ -158,14 +158,16 @@ pub fn read(
                     col + 1
                 );
                 out.reject(
-                    &source_ref,
+                    format_args!("{source_ref}"),
                     row_no,
                     &raw.join(","),
                     "ingest_cell_error",
                     &why,
                 );
             }
-            None => out.accept(&source_ref, |c| texts.get(c).and_then(|t| t.as_deref()))?,
+            None => out.accept(format_args!("{source_ref}"), |c| {
+                texts.get(c).and_then(|t| t.as_deref())
+            })?,
         }
     }
     out.finish()

@@ -496,3 +496,118 @@ async fn ndjson_events_into_ods() {
     .unwrap();
     assert_eq!(count(&q), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parquet_accounts_into_ods() {
+    use std::sync::Arc;
+    use yishu_ingest::xlsx::XlsxOptions;
+    use yishu_ingest::{Source, ingest_file};
+    use yishu_lake::arrow::array::{ArrayRef, BinaryArray, RecordBatch, StringArray};
+    let (dir, city, _db, store, lake) = city_world(1500, 9, 0.02).await;
+    let items = [
+        "身份证号",
+        "姓名",
+        "单位名称",
+        "缴存基数",
+        "月缴存额",
+        "开户日期",
+        "账户状态",
+    ];
+    let r = resource(&store, &items).await;
+    let f = city.join("gongjijin_jiaocun.parquet");
+    let src = Source::for_path(&f, CsvOptions::default(), XlsxOptions::default());
+    assert!(matches!(src, Source::Parquet));
+    let Outcome::Ingested(b) = ingest_file(&store, &lake, &r, &f, &src, &mut |_| {})
+        .await
+        .unwrap()
+    else {
+        panic!("expected a new batch")
+    };
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(city.join("manifest.json")).unwrap()).unwrap();
+    let rows = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file"] == "gongjijin_jiaocun.parquet")
+        .unwrap()["rows"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        (b.rows_read, b.rows_stored, b.rows_quarantined),
+        (rows, rows, 0)
+    );
+    let t = table_name(&r);
+    let ctx = lake.session().await.unwrap();
+    // Typed values arrive as text: dates as ISO dates, amounts as numbers; lineage is the row.
+    let n = query(
+        &ctx,
+        &format!(
+            "SELECT COUNT(*) FROM ods.{t} WHERE \"开户日期\" LIKE '____-__-__' AND CAST(\"缴存基数\" AS DOUBLE) >= 3000 AND _source_ref LIKE 'gongjijin_jiaocun.parquet:%'"
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(count(&n), rows);
+
+    // A binary column with bytes that are not text: that row is quarantined, the rest stored.
+    let odd = dir.path().join("odd.parquet");
+    let schema = Arc::new(yishu_lake::arrow::datatypes::Schema::new(vec![
+        yishu_lake::arrow::datatypes::Field::new(
+            "身份证号",
+            yishu_lake::arrow::datatypes::DataType::Utf8,
+            true,
+        ),
+        yishu_lake::arrow::datatypes::Field::new(
+            "姓名",
+            yishu_lake::arrow::datatypes::DataType::Binary,
+            true,
+        ),
+    ]));
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(vec![
+            "510107199001011234",
+            "510107199001015678",
+        ])),
+        Arc::new(BinaryArray::from(vec![
+            "张三".as_bytes(),
+            &[0xff, 0xfe][..],
+        ])),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), cols).unwrap();
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&odd).unwrap(), schema, None)
+            .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let Outcome::Ingested(b) = ingest_file(&store, &lake, &r, &odd, &Source::Parquet, &mut |_| {})
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!((b.rows_read, b.rows_stored, b.rows_quarantined), (2, 1, 1));
+    let ctx = lake.session().await.unwrap();
+    let q = query(
+        &ctx,
+        &format!(
+            "SELECT COUNT(*) FROM quarantine.{t} WHERE reason_code = 'ingest_cast' AND line = 2"
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(count(&q), 1);
+
+    // Not Parquet at all: a clear error, no batch left running.
+    let junk = dir.path().join("junk.parquet");
+    write(&junk, b"PAR1 this is not parquet");
+    let e = ingest_file(&store, &lake, &r, &junk, &Source::Parquet, &mut |_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidInput);
+    assert!(
+        e.message.contains("not a readable Parquet file"),
+        "{}",
+        e.message
+    );
+}

@@ -421,6 +421,33 @@ impl Store {
             .map_err(db_err("read items"))
     }
 
+    /// Resources changed at or after `since_ms` (Unix ms), oldest change first; pages by
+    /// `limit`/`offset`. Lets every API node keep its own search index in step with the store.
+    pub async fn resources_changed_since(
+        &self,
+        since_ms: i64,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<Resource>, Error> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM resources WHERE updated_at >= $1 ORDER BY updated_at, id LIMIT $2 OFFSET $3"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(since_ms)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("list changed resources"))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: i64 = r.try_get("id").map_err(db_err("read a resource"))?;
+            let items = self.resource_items(id).await?;
+            out.push(resource_from_row(r, items).map_err(db_err("read a resource"))?);
+        }
+        Ok(out)
+    }
+
     /// A page of resources, optionally by status and provider, newest first.
     pub async fn list_resources(
         &self,

@@ -69,6 +69,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "batches",
         include_str!("../migrations/sqlite/0003_batches.sql"),
     ),
+    (
+        4,
+        "stats",
+        include_str!("../migrations/sqlite/0004_stats.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -85,6 +90,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "batches",
         include_str!("../migrations/postgres/0003_batches.sql"),
+    ),
+    (
+        4,
+        "stats",
+        include_str!("../migrations/postgres/0004_stats.sql"),
     ),
 ];
 

@@ -4,7 +4,7 @@ use yishu_meta::catalog::*;
 use yishu_meta::{NewOrg, NewUser, OrgLevel, Store};
 use yishu_types::{ErrorCode, OrgId, Role, UserId};
 
-yishu_meta::both_backends!(lifecycle_and_versions, validation_and_rights);
+yishu_meta::both_backends!(lifecycle_and_versions, validation_and_rights, usage_counts);
 
 /// A change to a valid draft that must make it invalid.
 type Mutation = Box<dyn Fn(&mut ResourceDraft)>;
@@ -312,4 +312,36 @@ async fn validation_and_rights(s: &Store) {
     );
     assert!(check_code("301001001/000001").is_ok());
     assert!(check_code("401001001/000001").is_err());
+}
+
+async fn usage_counts(s: &Store) {
+    let w = world(s).await;
+    let officer = Actor {
+        user: w.officer,
+        org: w.ga,
+        roles: &[Role::ProviderOfficer],
+    };
+    let a = s.create_resource(&draft(w.ga), &officer).await.unwrap();
+    let b = s.create_resource(&draft(w.ga), &officer).await.unwrap();
+    assert_eq!(
+        s.resource_stats(a.id).await.unwrap(),
+        yishu_meta::ResourceStats::default()
+    );
+    s.count_use(yishu_meta::Counter::Views, &[a.id])
+        .await
+        .unwrap();
+    s.count_use(yishu_meta::Counter::Views, &[a.id])
+        .await
+        .unwrap();
+    s.count_use(yishu_meta::Counter::SearchHits, &[a.id, b.id])
+        .await
+        .unwrap();
+    s.count_use(yishu_meta::Counter::Calls, &[]).await.unwrap();
+    let sa = s.resource_stats(a.id).await.unwrap();
+    assert_eq!(
+        (sa.views, sa.search_hits, sa.applications, sa.calls),
+        (2, 1, 0, 0)
+    );
+    let sb = s.resource_stats(b.id).await.unwrap();
+    assert_eq!((sb.views, sb.search_hits), (0, 1));
 }

@@ -19,15 +19,28 @@ use std::sync::Arc;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use yishu_lake::Lake;
 use yishu_meta::Store;
+use yishu_search::SearchIndex;
+use yishu_types::Error;
 
 /// Largest request body the API accepts (uploads get their own limits later).
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// Settings of the HTTP layer.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Mark cookies `Secure` (set when served over HTTPS behind a proxy).
     pub secure_cookies: bool,
+    /// How often the search index looks for catalog changes made by other processes.
+    pub search_refresh: std::time::Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            secure_cookies: false,
+            search_refresh: std::time::Duration::from_secs(1),
+        }
+    }
 }
 
 /// Shared state of every handler. Cheap to clone.
@@ -38,16 +51,56 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     pub metrics: metrics::Metrics,
     pub key_cache: Arc<auth::KeyCache>,
+    pub search: Arc<SearchIndex>,
 }
 
 impl AppState {
-    pub fn new(store: Store, lake: Lake, config: ServerConfig) -> Self {
+    pub fn new(store: Store, lake: Lake, search: Arc<SearchIndex>, config: ServerConfig) -> Self {
         AppState {
             store,
             lake,
+            search,
             config: Arc::new(config),
             metrics: metrics::Metrics::default(),
             key_cache: Arc::new(auth::KeyCache::default()),
+        }
+    }
+}
+
+/// Opens the search index in `dir` (in memory when `None`) and rebuilds it from the store when
+/// it does not hold every resource (first start, a schema change, or changes made elsewhere).
+pub async fn open_search(
+    dir: Option<&std::path::Path>,
+    store: &Store,
+) -> Result<Arc<SearchIndex>, Error> {
+    let index = match dir {
+        Some(d) => SearchIndex::open(d)?,
+        None => SearchIndex::in_memory()?,
+    };
+    let in_store = store.list_resources(None, None, 1, 0).await?.total;
+    if index.len() != in_store as u64 {
+        let started = std::time::Instant::now();
+        let n = yishu_search::rebuild_from_store(store, &index).await?;
+        tracing::info!(
+            "search index rebuilt: {n} resources in {:?}",
+            started.elapsed()
+        );
+    } else {
+        yishu_search::catch_up(store, &index).await?;
+    }
+    Ok(Arc::new(index))
+}
+
+/// Keeps this node's search index in step with changes other processes make to the store.
+async fn follow_catalog(state: AppState) {
+    let mut tick = tokio::time::interval(state.config.search_refresh);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match yishu_search::catch_up(&state.store, &state.search).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!("search index: took in {n} changed resources"),
+            Err(e) => tracing::warn!("search index: catching up: {e}"),
         }
     }
 }
@@ -79,12 +132,15 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
+    let follower = tokio::spawn(follow_catalog(state.clone()));
+    let served = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    follower.abort();
+    served
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -1,7 +1,7 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations, and the vendored Swagger UI.
 
 use crate::AppState;
-use crate::routes::{api_keys, audit, me, orgs, resources, session, users};
+use crate::routes::{api_keys, audit, me, orgs, resources, search, session, users};
 use axum::Router;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
@@ -16,7 +16,8 @@ use utoipa_swagger_ui::SwaggerUi;
         users::list, users::get, users::create, users::update,
         audit::list, audit::verify,
         resources::list, resources::get, resources::create, resources::update, resources::submit,
-        resources::review, resources::publish, resources::retire, resources::versions, resources::batches,
+        resources::review, resources::publish, resources::retire, resources::versions, resources::batches, resources::stats,
+        search::search, search::rebuild,
     ),
     components(schemas(crate::error::ErrorBody, yishu_types::Role, yishu_meta::OrgKind, yishu_meta::OrgLevel)),
     tags(

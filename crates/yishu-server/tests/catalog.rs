@@ -20,9 +20,8 @@ fn draft(provider: i64) -> Value {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn catalogue_review_publish_and_see() {
-    let s = TestServer::start().await;
+/// A reviewer (data manager) and a consumer ("outsider") in the bureau, outside the provider.
+async fn bureau_users(s: &TestServer) {
     // A data manager in a different org than the provider (公安).
     let bureau = s
         .store
@@ -55,6 +54,12 @@ async fn catalogue_review_publish_and_see() {
         })
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalogue_review_publish_and_see() {
+    let s = TestServer::start().await;
+    bureau_users(&s).await;
     let c = Client::new();
     let (officer, reviewer, consumer, auditor) = (
         s.key("provider_officer").await,
@@ -243,4 +248,159 @@ async fn catalogue_review_publish_and_see() {
         .unwrap();
     assert!(doc["paths"].get("/api/v1/resources/{id}/review").is_some());
     s.stop().await;
+}
+
+async fn get_json(c: &Client, url: String, key: &str) -> Value {
+    let r = c.get(url).bearer_auth(key).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_follows_the_catalog() {
+    let s = TestServer::start().await;
+    bureau_users(&s).await;
+    let c = Client::new();
+    let (officer, reviewer, consumer, admin) = (
+        s.key("provider_officer").await,
+        s.key("reviewer").await,
+        s.key("outsider").await,
+        s.key("admin").await,
+    );
+    let search = |q: &str| s.url(&format!("/api/v1/search?{q}"));
+    let created: Value = c
+        .post(s.url("/api/v1/resources"))
+        .bearer_auth(&officer)
+        .json(&draft(s.dept.0))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_i64().unwrap();
+    // The draft is found by its own department at once, and not by others.
+    let mine = get_json(&c, search("q=%E6%88%B7%E7%B1%8D"), &officer).await;
+    assert_eq!(mine["total"], 1, "{mine}");
+    assert_eq!(mine["hits"][0]["id"], id);
+    assert!(
+        mine["hits"][0]["name_html"]
+            .as_str()
+            .unwrap()
+            .contains("<b>户籍</b>"),
+        "{mine}"
+    );
+    assert_eq!(mine["words"], json!(["户籍"]));
+    let theirs = get_json(&c, search("q=户籍"), &consumer).await;
+    assert_eq!(theirs["total"], 0, "{theirs}");
+
+    for (path, key, body) in [
+        ("submit", &officer, json!({})),
+        ("review", &reviewer, json!({"approve": true})),
+        ("publish", &reviewer, json!({})),
+    ] {
+        let r = c
+            .post(s.url(&format!("/api/v1/resources/{id}/{path}")))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+    }
+    // Published: everyone finds it, by words, item names or code; facets are labelled.
+    let found = get_json(&c, search("q=户籍 人口&share=conditional"), &consumer).await;
+    assert_eq!(found["total"], 1, "{found}");
+    let share = &found["facets"]["share"][0];
+    assert_eq!(
+        (share["value"].as_str(), share["label"].as_str()),
+        (Some("conditional"), Some("有条件共享"))
+    );
+    let provider = &found["facets"]["provider"][0];
+    assert_eq!(provider["value"], s.dept.0.to_string());
+    assert_eq!(provider["label"], "成都市公安局");
+    assert_eq!(
+        get_json(&c, search("q=公民身份号码"), &consumer).await["total"],
+        1
+    );
+    assert_eq!(
+        get_json(&c, search("q=301001001/000001"), &consumer).await["total"],
+        1
+    );
+    assert_eq!(
+        get_json(&c, search("q=户籍&share=never"), &consumer).await["total"],
+        0
+    );
+    // A bad filter value is simply not matched; an unknown parameter is an error naming it.
+    let r = c
+        .get(search("q=户籍&colour=red"))
+        .bearer_auth(&consumer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    // Usage: a view and the searches above are counted.
+    get_json(&c, s.url(&format!("/api/v1/resources/{id}")), &consumer).await;
+    let mut stats = Value::Null;
+    for _ in 0..50 {
+        stats = get_json(
+            &c,
+            s.url(&format!("/api/v1/resources/{id}/stats")),
+            &consumer,
+        )
+        .await;
+        if stats["search_hits"].as_i64() >= Some(4) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(stats["views"], 1, "{stats}");
+    assert!(stats["search_hits"].as_i64() >= Some(4), "{stats}");
+
+    // Renamed: found by the new name only; retired: still listed, with its status.
+    let mut d = draft(s.dept.0);
+    d["name"] = json!("常住人口登记信息");
+    let current = get_json(&c, s.url(&format!("/api/v1/resources/{id}")), &officer).await;
+    let r = c
+        .put(s.url(&format!("/api/v1/resources/{id}")))
+        .bearer_auth(&officer)
+        .json(&json!({"version": current["version"], "resource": d}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(get_json(&c, search("q=常住"), &consumer).await["total"], 1);
+    let old = get_json(&c, search("q=户籍人口信息"), &consumer).await;
+    assert!(
+        old["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| !h["name_html"].as_str().unwrap().contains("户籍人口信息")),
+        "{old}"
+    );
+
+    // Rebuilding is for admins, audited, and gives the same answers.
+    let r = c
+        .post(s.url("/api/v1/search/rebuild"))
+        .bearer_auth(&consumer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = c
+        .post(s.url("/api/v1/search/rebuild"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let rebuilt: Value = r.json().await.unwrap();
+    assert_eq!(rebuilt["indexed"], 1);
+    assert_eq!(get_json(&c, search("q=常住"), &consumer).await["total"], 1);
+    let audit = s
+        .audit_page(&s.key("auditor").await, "action=search.rebuild")
+        .await;
+    assert_eq!(audit["total"], 1, "{audit}");
 }

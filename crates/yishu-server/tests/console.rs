@@ -334,8 +334,61 @@ async fn console_in_chromium() {
 
     // The catalog: an entry published by the bureau, its items and versions.
     publish_one(&s).await;
-    c.goto(&s.url("/console/catalog")).await.unwrap();
-    c.find(Locator::LinkText("户籍人口信息"))
+    // Published through the store, not this server: the index catches up within a second or so.
+    let mut found = false;
+    for _ in 0..40 {
+        c.goto(&s.url("/console/catalog")).await.unwrap();
+        if text(&c).await.contains("户籍人口信息") {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(
+        found,
+        "the catalog page never listed the entry published through the store"
+    );
+    // Search by typing Chinese words: highlighted results and facets with counts.
+    let input = c.find(Locator::Css("input[type=search]")).await.unwrap();
+    input.send_keys("户籍 人口").await.unwrap();
+    c.find(Locator::Css(".searchbar button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let hit = c
+        .wait()
+        .for_element(Locator::Css("#catalog td.hit b"))
+        .await
+        .unwrap();
+    assert_eq!(hit.text().await.unwrap(), "户籍");
+    let facets = c
+        .find(Locator::Css(".facets"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        facets.contains("有条件共享") && facets.contains("成都市公安局"),
+        "{facets}"
+    );
+    shot(&c, "08b-catalog-search").await;
+    c.find(Locator::LinkText("不予开放"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(
+        c.current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .contains("open=never")
+    );
+    c.find(Locator::Css("td.hit a"))
         .await
         .unwrap()
         .click()

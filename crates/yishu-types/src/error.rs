@@ -54,6 +54,8 @@ pub enum ErrorCode {
     ConfigInvalid,
     /// The metadata store failed.
     StoreError,
+    /// The search index could not be read or written (it can be rebuilt from the store).
+    SearchError,
     /// Something unexpected; the request id leads to the log line.
     Internal,
 }
@@ -85,6 +87,7 @@ impl ErrorCode {
         Self::LakeError,
         Self::ConfigInvalid,
         Self::StoreError,
+        Self::SearchError,
         Self::Internal,
     ];
 
@@ -115,6 +118,7 @@ impl ErrorCode {
             Self::LakeError => "lake_error",
             Self::ConfigInvalid => "config_invalid",
             Self::StoreError => "store_error",
+            Self::SearchError => "search_error",
             Self::Internal => "internal",
         }
     }
@@ -138,7 +142,11 @@ impl ErrorCode {
             | Self::ApiKeyNotFound
             | Self::ResourceNotFound => 404,
             Self::OrgCodeTaken | Self::UserNameTaken | Self::EditConflict => 409,
-            Self::AuditChainBroken | Self::LakeError | Self::StoreError | Self::Internal => 500,
+            Self::AuditChainBroken
+            | Self::LakeError
+            | Self::StoreError
+            | Self::SearchError
+            | Self::Internal => 500,
         }
     }
 }

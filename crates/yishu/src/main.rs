@@ -524,11 +524,16 @@ pub async fn serve(
     eprintln!(
         "yishu: serving on http://{local} (console http://{local}/console, API docs http://{local}/api/v1/docs/)"
     );
+    let search = yishu_server::open_search(Some(&config.data_dir.join("search")), &store)
+        .await
+        .map_err(|e| anyhow!(e))?;
     let state = yishu_server::AppState::new(
         store.clone(),
         lake,
+        search,
         yishu_server::ServerConfig {
             secure_cookies: config.secure_cookies,
+            ..Default::default()
         },
     );
     yishu_server::serve(listener, state, yishu_server::shutdown_signal()).await?;

@@ -358,3 +358,121 @@ async fn serve_answers_and_stops_on_sigterm() {
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
 }
+
+/// rows of `ods.<table>` from batch `id`, read through the lake the way the platform reads it.
+async fn ods_rows_of(dir: &std::path::Path, table: &str, id: &str) -> i64 {
+    use yishu_lake::arrow::array::{Array, Int64Array};
+    let lake = yishu_lake::Lake::open(dir.join("lake").to_str().unwrap()).unwrap();
+    let ctx = lake.session().await.unwrap();
+    let b = yishu_lake::query(
+        &ctx,
+        &format!("SELECT COUNT(*) FROM ods.{table} WHERE _batch_id = '{id}'"),
+    )
+    .await
+    .unwrap();
+    let col = b[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
+    assert_eq!(col.len(), 1);
+    col.value(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_ingest_leaves_no_partial_batch_and_the_rerun_completes() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("demo");
+    let o = yishu(
+        d.path(),
+        &[
+            "demo",
+            "--people",
+            "1000",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--no-serve",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    // A big GB18030 register: the demo's rows many times over, so the run takes seconds.
+    let huji = std::fs::read(dir.join("city/gongan_huji.csv")).unwrap();
+    let cut = huji.iter().position(|b| *b == b'\n').unwrap() + 1;
+    let (header, body) = huji.split_at(cut);
+    let big = d.path().join("big_huji.csv");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
+    f.write_all(header).unwrap();
+    for _ in 0..400 {
+        f.write_all(body).unwrap();
+    }
+    drop(f);
+    let lines = body.iter().filter(|b| **b == b'\n').count() as i64 * 400;
+
+    let code = "302001001/000001";
+    let table = "r_302001001_000001";
+    let store = yishu_meta::Store::open(&format!("sqlite://{}", dir.join("meta.db").display()))
+        .await
+        .unwrap();
+    let r = store.get_resource_by_code(code).await.unwrap();
+    let before = store.list_batches(r.id).await.unwrap().len();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_yishu"))
+        .args(["ingest", big.to_str().unwrap(), "--resource", code])
+        .env("YISHU_DATA_DIR", &dir)
+        .env_remove("YISHU_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the batch is running (parsing and writing Parquet), then kill -9.
+    let started = std::time::Instant::now();
+    let running = loop {
+        let batches = store.list_batches(r.id).await.unwrap();
+        if let Some(b) = batches.iter().find(|b| b.status == "running") {
+            break b.clone();
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the ingest finished before it could be killed: make the file bigger"
+        );
+        assert!(started.elapsed().as_secs() < 120, "no batch started");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "finished too early to test a kill"
+    );
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    // Nothing of the killed batch is visible; it is still marked running.
+    assert_eq!(ods_rows_of(&dir, table, &running.id).await, 0);
+    let after = store.list_batches(r.id).await.unwrap();
+    assert_eq!(after.len(), before + 1);
+    assert_eq!(
+        after.iter().find(|b| b.id == running.id).unwrap().status,
+        "running"
+    );
+
+    // The next run settles the killed batch and stores the whole file once.
+    let o = yishu(
+        &dir,
+        &["ingest", big.to_str().unwrap(), "--resource", code],
+        None,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(out(&o).contains("ingested big_huji.csv"), "{}", out(&o));
+    let all = store.list_batches(r.id).await.unwrap();
+    let killed = all.iter().find(|b| b.id == running.id).unwrap();
+    assert_eq!(killed.status, "failed", "{killed:?}");
+    let done = all
+        .iter()
+        .find(|b| b.source == "big_huji.csv" && b.status == "succeeded")
+        .unwrap();
+    assert_eq!(done.rows_read, lines);
+    assert_eq!(done.rows_read, done.rows_stored + done.rows_quarantined);
+    assert_eq!(ods_rows_of(&dir, table, &done.id).await, done.rows_stored);
+    assert_eq!(ods_rows_of(&dir, table, &running.id).await, 0);
+    store.close().await;
+}

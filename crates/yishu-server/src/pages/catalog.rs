@@ -6,18 +6,14 @@ use crate::AppState;
 use crate::auth::SignedIn;
 use crate::i18n::Lang;
 use crate::routes::resources::VersionEntry;
+use crate::routes::search::{self, SearchParams, SearchResponse};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use std::collections::HashMap;
 use yishu_meta::catalog::{ITEM_TYPES, Resource, ResourceStatus, diff};
-use yishu_meta::{Org, Principal};
-use yishu_types::Role;
-
-fn may_see_drafts(p: &Principal, r: &Resource) -> bool {
-    p.org_id == r.meta.provider_org_id || p.has(Role::DataManager) || p.has(Role::Admin)
-}
+use yishu_search::Hit;
 
 /// A label in the page language: Chinese from the enum, English as the stored word.
 fn label(lang: Lang, zh: &'static str, en: &'static str) -> &'static str {
@@ -27,95 +23,135 @@ fn label(lang: Lang, zh: &'static str, en: &'static str) -> &'static str {
     }
 }
 
+/// One value of a facet on the page: a link that sets (or, when selected, clears) the filter.
+struct FacetLink {
+    label: String,
+    count: u64,
+    selected: bool,
+    href: String,
+}
+
+struct FacetBlock {
+    title: &'static str,
+    links: Vec<FacetLink>,
+}
+
 #[derive(Template)]
 #[template(path = "catalog.html")]
 struct CatalogPage {
     c: Chrome,
-    rows: Vec<Resource>,
-    orgs: Vec<Org>,
-    total: i64,
-    status: String,
-    statuses: Vec<(&'static str, &'static str)>,
+    q: String,
+    results: Option<SearchResponse>,
+    facets: Vec<FacetBlock>,
+    /// Current filters, to keep them when the words change.
+    kept: Vec<(String, String)>,
+    labels: HashMap<(String, String), String>,
+    prev: Option<String>,
+    next: Option<String>,
 }
 
 impl CatalogPage {
-    fn org(&self, r: &Resource) -> String {
-        self.orgs
-            .iter()
-            .find(|o| o.id == r.meta.provider_org_id)
-            .map(|o| o.name.clone())
-            .unwrap_or_default()
-    }
-    fn status(&self, r: &Resource) -> &'static str {
-        label(self.c.t.lang, r.status.label_zh(), r.status.as_str())
-    }
-    fn share(&self, r: &Resource) -> &'static str {
-        label(
-            self.c.t.lang,
-            r.meta.share_type.label_zh(),
-            r.meta.share_type.as_str(),
-        )
-    }
-    fn open(&self, r: &Resource) -> &'static str {
-        label(
-            self.c.t.lang,
-            r.meta.open_type.label_zh(),
-            r.meta.open_type.as_str(),
-        )
-    }
-    fn cycle(&self, r: &Resource) -> &'static str {
-        label(
-            self.c.t.lang,
-            r.meta.update_cycle.label_zh(),
-            r.meta.update_cycle.as_str(),
-        )
+    fn label(&self, h: &Hit, dim: &str) -> String {
+        let v = h.facets.get(dim).cloned().unwrap_or_default();
+        self.labels
+            .get(&(dim.to_string(), v.clone()))
+            .cloned()
+            .unwrap_or(v)
     }
 }
 
-#[derive(Deserialize)]
-pub struct CatalogQuery {
-    status: Option<String>,
+/// The page's URL with `params`, dropping empty ones.
+fn href(params: &[(String, String)]) -> String {
+    let kept: Vec<&(String, String)> = params.iter().filter(|(_, v)| !v.is_empty()).collect();
+    match serde_urlencoded::to_string(kept) {
+        Ok(qs) if !qs.is_empty() => format!("/console/catalog?{qs}"),
+        _ => "/console/catalog".into(),
+    }
 }
 
+/// Catalog browse and search: words, facets with counts, highlighted results, pages.
 pub async fn list(
     State(s): State<AppState>,
     mut page: PageAuth<SignedIn>,
-    Query(q): Query<CatalogQuery>,
+    Query(params): Query<SearchParams>,
 ) -> Response {
     page.chrome.active = "catalog";
-    let status = q.status.as_deref().and_then(ResourceStatus::parse);
-    let who = page.auth.who().clone();
-    let all = s.store.list_resources(status, None, 500, 0).await;
-    let (mut rows, mut total) = match all {
-        Ok(p) => (p.items, p.total),
+    let lang = page.chrome.t.lang;
+    let q = params.q.clone().unwrap_or_default();
+    let filters = params.filters();
+    let results = match search::run(&s, page.auth.who(), &params, lang).await {
+        Ok(r) => Some(r),
         Err(e) => {
             page.chrome.error = Some(e.message);
-            (Vec::new(), 0)
+            None
         }
     };
-    let before = rows.len();
-    rows.retain(|r| {
-        matches!(
-            r.status,
-            ResourceStatus::Published | ResourceStatus::Retired
-        ) || may_see_drafts(&who, r)
-    });
-    total -= (before - rows.len()) as i64;
-    let orgs = s.store.list_orgs().await.unwrap_or_default();
-    let lang = page.chrome.t.lang;
-    let statuses = ResourceStatus::ALL
-        .iter()
-        .map(|st| (st.as_str(), label(lang, st.label_zh(), st.as_str())))
+    let base: Vec<(String, String)> = std::iter::once(("q".to_string(), q.clone()))
+        .chain(filters.iter().map(|(k, v)| (k.clone(), v.clone())))
         .collect();
+    let mut facets = Vec::new();
+    let mut labels = HashMap::new();
+    let (mut prev, mut next) = (None, None);
+    if let Some(r) = &results {
+        for (dim, title) in FACET_TITLES {
+            let values = r.facets.get(*dim).map(Vec::as_slice).unwrap_or_default();
+            let links = values
+                .iter()
+                .map(|v| {
+                    labels.insert((dim.to_string(), v.value.clone()), v.label.clone());
+                    let selected = filters.get(*dim) == Some(&v.value);
+                    let mut p: Vec<(String, String)> =
+                        base.iter().filter(|(k, _)| k != dim).cloned().collect();
+                    if !selected {
+                        p.push((dim.to_string(), v.value.clone()));
+                    }
+                    FacetLink {
+                        label: v.label.clone(),
+                        count: v.count,
+                        selected,
+                        href: href(&p),
+                    }
+                })
+                .collect();
+            facets.push(FacetBlock {
+                title: page.chrome.t.t(title),
+                links,
+            });
+        }
+        let at = |offset: usize| {
+            let mut p = base.clone();
+            p.push(("offset".into(), offset.to_string()));
+            href(&p)
+        };
+        if r.offset > 0 {
+            prev = Some(at(r.offset.saturating_sub(r.limit)));
+        }
+        if r.offset + r.hits.len() < r.total {
+            next = Some(at(r.offset + r.limit));
+        }
+    }
     render(&CatalogPage {
         c: page.chrome,
-        rows,
-        orgs,
-        total,
-        status: q.status.unwrap_or_default(),
-        statuses,
+        q,
+        results,
+        facets,
+        kept: filters.into_iter().collect(),
+        labels,
+        prev,
+        next,
     })
 }
+
+/// Facet dimensions in the order shown, with their heading's i18n key.
+const FACET_TITLES: &[(&str, &str)] = &[
+    ("provider", "catalog.provider"),
+    ("class", "catalog.class"),
+    ("share", "catalog.share"),
+    ("open", "catalog.open"),
+    ("format", "catalog.format"),
+    ("cycle", "catalog.cycle"),
+    ("status", "catalog.status"),
+];
 
 #[derive(Template)]
 #[template(path = "resource.html")]
@@ -125,6 +161,7 @@ struct ResourcePage {
     provider: String,
     versions: Vec<VersionEntry>,
     batches: Vec<yishu_meta::batch::Batch>,
+    stats: yishu_meta::ResourceStats,
 }
 
 impl ResourcePage {
@@ -205,16 +242,9 @@ pub async fn detail(
     Path(id): Path<i64>,
 ) -> Response {
     page.chrome.active = "catalog";
-    let r = match s.store.get_resource(id).await {
-        Ok(r)
-            if matches!(
-                r.status,
-                ResourceStatus::Published | ResourceStatus::Retired
-            ) || may_see_drafts(page.auth.who(), &r) =>
-        {
-            r
-        }
-        _ => {
+    let r = match crate::routes::resources::readable(&s, page.auth.who(), id).await {
+        Ok(r) => r,
+        Err(_) => {
             page.chrome.error = Some(format!(
                 "{}: resource {id}",
                 page.chrome.t.t("common.error")
@@ -226,6 +256,8 @@ pub async fn detail(
                 .into_response();
         }
     };
+    let _ = s.store.count_use(yishu_meta::Counter::Views, &[id]).await;
+    let stats = s.store.resource_stats(id).await.unwrap_or_default();
     let provider = s
         .store
         .get_org(r.meta.provider_org_id)
@@ -258,5 +290,6 @@ pub async fn detail(
         provider,
         versions,
         batches,
+        stats,
     })
 }

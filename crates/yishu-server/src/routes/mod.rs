@@ -6,6 +6,7 @@ pub mod health;
 pub mod me;
 pub mod orgs;
 pub mod resources;
+pub mod search;
 pub mod session;
 pub mod users;
 
@@ -35,6 +36,9 @@ pub fn router() -> Router<AppState> {
         .route("/resources/{id}/retire", post(resources::retire))
         .route("/resources/{id}/versions", get(resources::versions))
         .route("/resources/{id}/batches", get(resources::batches))
+        .route("/resources/{id}/stats", get(resources::stats))
+        .route("/search", get(search::search))
+        .route("/search/rebuild", post(search::rebuild))
         .route("/audit", get(audit::list))
         .route("/audit/verify", get(audit::verify))
 }

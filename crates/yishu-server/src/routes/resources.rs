@@ -46,6 +46,18 @@ fn visible(p: &Principal, r: &Resource) -> bool {
         || p.has(Role::Admin)
 }
 
+/// The entry `id` if `p` may see it; otherwise the same "not found" as for a missing one.
+pub(crate) async fn readable(s: &AppState, p: &Principal, id: i64) -> ApiResult<Resource> {
+    let r = s.store.get_resource(id).await?;
+    if !visible(p, &r) {
+        return Err(ApiError::new(
+            ErrorCode::ResourceNotFound,
+            format!("no resource with id {id}"),
+        ));
+    }
+    Ok(r)
+}
+
 async fn audited<R: Right>(
     s: &AppState,
     auth: &Auth<R>,
@@ -55,6 +67,9 @@ async fn audited<R: Right>(
     detail: serde_json::Value,
 ) -> ApiResult<Resource> {
     let outcome = if result.is_ok() { "ok" } else { "failed" };
+    if let Ok(r) = &result {
+        crate::routes::search::reindex(s, r).await;
+    }
     let object = result
         .as_ref()
         .map(|r| format!("resource:{}", r.code))
@@ -136,13 +151,8 @@ pub async fn get(
     auth: Auth<SignedIn>,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Resource>> {
-    let r = s.store.get_resource(id).await?;
-    if !visible(auth.who(), &r) {
-        return Err(ApiError::new(
-            ErrorCode::ResourceNotFound,
-            format!("no resource with id {id}"),
-        ));
-    }
+    let r = readable(&s, auth.who(), id).await?;
+    s.store.count_use(yishu_meta::Counter::Views, &[id]).await?;
     Ok(Json(r))
 }
 
@@ -329,13 +339,7 @@ pub async fn versions(
     auth: Auth<SignedIn>,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Vec<VersionEntry>>> {
-    let r = s.store.get_resource(id).await?;
-    if !visible(auth.who(), &r) {
-        return Err(ApiError::new(
-            ErrorCode::ResourceNotFound,
-            format!("no resource with id {id}"),
-        ));
-    }
+    readable(&s, auth.who(), id).await?;
     let vs = s.store.resource_versions(id).await?;
     let mut out = Vec::with_capacity(vs.len());
     for (i, (version, changed_at, snap)) in vs.iter().enumerate() {
@@ -367,12 +371,17 @@ pub async fn batches(
     auth: Auth<SignedIn>,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Vec<yishu_meta::batch::Batch>>> {
-    let r = s.store.get_resource(id).await?;
-    if !visible(auth.who(), &r) {
-        return Err(ApiError::new(
-            ErrorCode::ResourceNotFound,
-            format!("no resource with id {id}"),
-        ));
-    }
+    readable(&s, auth.who(), id).await?;
     Ok(Json(s.store.list_batches(id).await?))
+}
+
+/// Usage of an entry: page views, searches that found it, applications and calls.
+#[utoipa::path(get, path = "/api/v1/resources/{id}/stats", tag = "catalog", responses((status = 200, body = yishu_meta::ResourceStats)))]
+pub async fn stats(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<yishu_meta::ResourceStats>> {
+    readable(&s, auth.who(), id).await?;
+    Ok(Json(s.store.resource_stats(id).await?))
 }

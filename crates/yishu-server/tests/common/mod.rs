@@ -66,8 +66,13 @@ impl TestServer {
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let state =
-            yishu_server::AppState::new(store.clone(), lake, yishu_server::ServerConfig::default());
+        let search = yishu_server::open_search(None, &store).await.unwrap();
+        let state = yishu_server::AppState::new(
+            store.clone(),
+            lake,
+            search,
+            yishu_server::ServerConfig::default(),
+        );
         tokio::spawn(yishu_server::serve(listener, state, std::future::pending()));
         TestServer {
             base,

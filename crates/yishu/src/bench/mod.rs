@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use yishu_meta::{NewOrg, NewUser, OrgLevel, Store};
 use yishu_types::Role;
 
+mod search;
+
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Authenticated `GET /api/v1/me` with an API key vs a bare axum handler returning a constant.
@@ -16,6 +18,8 @@ pub enum BenchCommand {
     Gen(GenArgs),
     /// CSV ingest into ods (UTF-8 and GBK) vs DuckDB `COPY (SELECT * FROM read_csv(...)) TO parquet`.
     Ingest(IngestBenchArgs),
+    /// Catalog search: index build time and query latency over a synthetic catalog.
+    Search(search::SearchBenchArgs),
 }
 
 #[derive(Args)]
@@ -55,6 +59,7 @@ pub async fn run(cmd: BenchCommand, _config: Config) -> Result<u8> {
         BenchCommand::Http(a) => http(a).await,
         BenchCommand::Gen(a) => gen_city(a).await,
         BenchCommand::Ingest(a) => ingest(a).await,
+        BenchCommand::Search(a) => tokio::task::spawn_blocking(move || search::run(a)).await?,
     }
 }
 
@@ -161,7 +166,11 @@ async fn http(a: HttpArgs) -> Result<u8> {
 
     let yl = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let yaddr = yl.local_addr()?;
-    let state = yishu_server::AppState::new(store, lake, yishu_server::ServerConfig::default());
+    let search = yishu_server::open_search(None, &store)
+        .await
+        .map_err(|e| anyhow!(e))?;
+    let state =
+        yishu_server::AppState::new(store, lake, search, yishu_server::ServerConfig::default());
     tokio::spawn(yishu_server::serve(yl, state, std::future::pending()));
     let bl = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let baddr = bl.local_addr()?;

@@ -1,0 +1,78 @@
+//! Catalog search (目录检索): a tantivy index over resources with a jieba tokenizer. The index is a
+//! cache: it can always be rebuilt from the metadata store ([`rebuild_from_store`]) and is kept in
+//! step by the server on every catalog change ([`SearchIndex::upsert`]).
+
+mod index;
+pub mod tokenizer;
+
+pub use index::{
+    DIMENSIONS, FacetCount, Filters, Hit, ResourceDoc, SearchIndex, SearchQuery, SearchResults,
+    Visibility,
+};
+
+use yishu_meta::Store;
+use yishu_meta::catalog::Resource;
+use yishu_types::{Error, OrgId};
+
+/// Replaces the whole index with the store's resources; returns how many were indexed.
+pub async fn rebuild_from_store(store: &Store, index: &SearchIndex) -> Result<usize, Error> {
+    let orgs: std::collections::HashMap<OrgId, String> = store
+        .list_orgs()
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o.name))
+        .collect();
+    let mut docs = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page = store.list_resources(None, None, 1000, offset).await?;
+        let n = page.items.len() as i64;
+        for r in &page.items {
+            let provider = orgs
+                .get(&r.meta.provider_org_id)
+                .cloned()
+                .unwrap_or_default();
+            docs.push(ResourceDoc::from_resource(r, &provider));
+        }
+        offset += n;
+        if n == 0 || offset >= page.total {
+            break;
+        }
+    }
+    index.replace_all(docs.iter())
+}
+
+/// The document for one resource, naming its provider.
+pub async fn doc_for(store: &Store, r: &Resource) -> Result<ResourceDoc, Error> {
+    let provider = store.get_org(r.meta.provider_org_id).await?.name;
+    Ok(ResourceDoc::from_resource(r, &provider))
+}
+
+/// How far back (ms) a catch-up looks before the watermark: a change committed late with an
+/// older timestamp is still seen. Unchanged versions are skipped, so the overlap costs little.
+const SLACK_MS: i64 = 10_000;
+
+/// Takes in every resource changed in the store since the index's watermark (by this or
+/// another process); returns how many were (re)indexed.
+pub async fn catch_up(store: &Store, index: &SearchIndex) -> Result<usize, Error> {
+    let since = (index.watermark() - SLACK_MS).max(0);
+    let mut offset = 0;
+    let mut changed = Vec::new();
+    loop {
+        let page = store.resources_changed_since(since, 500, offset).await?;
+        let n = page.len();
+        for r in page {
+            if index.indexed_version(r.id) != Some(r.version) {
+                changed.push(doc_for(store, &r).await?);
+            }
+        }
+        if n < 500 {
+            break;
+        }
+        offset += n as i64;
+    }
+    if !changed.is_empty() {
+        index.upsert_many(&changed)?;
+    }
+    Ok(changed.len())
+}
