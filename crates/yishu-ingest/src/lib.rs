@@ -3,9 +3,11 @@
 //! and reason, and the same content ingested twice is a no-op that says so.
 
 pub mod csv;
+pub mod db;
 pub mod json;
 pub mod parquet;
 pub mod rows;
+pub mod sources;
 pub mod xlsx;
 
 use std::collections::HashMap;
@@ -82,6 +84,8 @@ pub enum Outcome {
     Ingested(Batch),
     /// The same file was ingested before, by this batch; nothing was written.
     AlreadyIngested(Batch),
+    /// A pull found the same rows as an earlier batch; this batch wrote nothing.
+    Unchanged(Batch),
 }
 
 /// Ingests a CSV file; see [`ingest_file`].
@@ -170,6 +174,9 @@ async fn recover(
         match info {
             Some(i) => {
                 let n = |k: &str| i.get(k).and_then(|v| v.as_i64()).unwrap_or(0);
+                if let Some(real) = i.get("yishu.checksum").and_then(|v| v.as_str()) {
+                    store.set_batch_checksum(&b.id, resource.id, real).await?;
+                }
                 let done = store
                     .finish_batch(
                         &b.id,
@@ -195,6 +202,15 @@ async fn recover(
     Ok(None)
 }
 
+/// Reads rows on a blocking thread into `sink`.
+type Reader = Box<
+    dyn FnOnce(
+            &mut dyn FnMut(u64),
+            &mut dyn FnMut(RecordBatch) -> Result<(), Error>,
+        ) -> Result<rows::Parsed, Error>
+        + Send,
+>;
+
 async fn write_batch(
     lake: &Lake,
     resource: &Resource,
@@ -204,22 +220,40 @@ async fn write_batch(
     sum: &str,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(rows::Parsed, Option<u64>), Error> {
+    let (path, items, id, opts) = (
+        path.to_path_buf(),
+        resource.meta.items.clone(),
+        batch_id.to_string(),
+        opts.clone(),
+    );
+    let reader: Reader = Box::new(move |progress, sink| match &opts {
+        Source::Csv(o) => csv::read(&path, &items, &id, o, progress, sink),
+        Source::Xlsx(o) => xlsx::read(&path, &items, &id, o, progress, sink),
+        Source::Json => json::read(&path, &items, &id, progress, sink),
+        Source::Parquet => parquet::read(&path, &items, &id, progress, sink),
+    });
+    let (parsed, ods) = stream(lake, resource, reader, progress).await?;
+    let version = commit(lake, resource, batch_id, sum, &parsed, ods).await?;
+    Ok((parsed, version))
+}
+
+/// Streams a reader's rows into an uncommitted append to the resource's ods table. Parsing runs
+/// on a blocking thread; Arrow batches cross a small channel, so memory holds a few batches and
+/// one Parquet buffer, whatever the source's size.
+async fn stream(
+    lake: &Lake,
+    resource: &Resource,
+    reader: Reader,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(rows::Parsed, yishu_lake::Appender), Error> {
     let table = table_name(resource);
     let mut ods = lake
         .appender(Layer::Ods, &table, rows::ods_schema(&resource.meta.items))
         .await?;
-    // Parse on a blocking thread; Arrow batches stream to the appender through a small channel,
-    // so memory holds a few batches and one Parquet buffer, whatever the file's size.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<RecordBatch>(4);
     let rows_read = Arc::new(AtomicU64::new(0));
     let parser = {
-        let (path, items, id, opts, rows_read) = (
-            path.to_path_buf(),
-            resource.meta.items.clone(),
-            batch_id.to_string(),
-            opts.clone(),
-            rows_read.clone(),
-        );
+        let rows_read = rows_read.clone();
         tokio::task::spawn_blocking(move || {
             let progress = &mut |n| rows_read.store(n, Ordering::Relaxed);
             let sink = &mut |b| {
@@ -230,12 +264,7 @@ async fn write_batch(
                     )
                 })
             };
-            match &opts {
-                Source::Csv(o) => csv::read(&path, &items, &id, o, progress, sink),
-                Source::Xlsx(o) => xlsx::read(&path, &items, &id, o, progress, sink),
-                Source::Json => json::read(&path, &items, &id, progress, sink),
-                Source::Parquet => parquet::read(&path, &items, &id, progress, sink),
-            }
+            reader(progress, sink)
         })
     };
     while let Some(b) = rx.recv().await {
@@ -244,8 +273,22 @@ async fn write_batch(
     }
     let parsed = parser
         .await
-        .map_err(|e| Error::new(ErrorCode::Internal, format!("the CSV reader stopped: {e}")))??;
+        .map_err(|e| Error::new(ErrorCode::Internal, format!("the reader stopped: {e}")))??;
     progress(parsed.rows_read as u64);
+    Ok((parsed, ods))
+}
+
+/// Makes a streamed batch visible: quarantine first, then ods in one commit whose metadata
+/// carries the batch id, checksum and counts (what [`recover`] reads after a crash).
+async fn commit(
+    lake: &Lake,
+    resource: &Resource,
+    batch_id: &str,
+    sum: &str,
+    parsed: &rows::Parsed,
+    ods: yishu_lake::Appender,
+) -> Result<Option<u64>, Error> {
+    let table = table_name(resource);
     let meta = HashMap::from([
         ("yishu.batch_id".to_string(), serde_json::json!(batch_id)),
         ("yishu.checksum".to_string(), serde_json::json!(sum)),
@@ -277,10 +320,76 @@ async fn write_batch(
         )
         .await?;
     }
-    let version = if parsed.rows_stored > 0 {
+    Ok(if parsed.rows_stored > 0 {
         Some(ods.commit(meta).await?)
     } else {
         None
+    })
+}
+
+/// Checksum recorded for a pull until its rows are read.
+const PULL_PENDING: &str = "pending:pull";
+
+/// Pulls a front-end database table into the resource's ods table as one batch: the rows after
+/// `since` (by the watermark column), or all of them. Returns the outcome and the watermark to
+/// store for the next pull. A full pull that finds exactly the rows of an earlier batch writes
+/// nothing and says so ([`Outcome::Unchanged`]).
+pub async fn ingest_pull(
+    store: &Store,
+    lake: &Lake,
+    resource: &Resource,
+    pull: &db::DbPull,
+    since: Option<&str>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(Outcome, Option<String>), Error> {
+    recover(store, lake, resource, PULL_PENDING).await?;
+    let source = format!("{}#{}", db::redact(&pull.url), pull.table);
+    let id = match store
+        .start_batch(resource.id, &source, PULL_PENDING)
+        .await?
+    {
+        BatchStart::New(id) => id,
+        BatchStart::AlreadyIngested(b) => {
+            return Err(Error::new(
+                ErrorCode::Internal,
+                format!("batch {} claims a pending pull's checksum", b.id),
+            ));
+        }
     };
-    Ok((parsed, version))
+    let rt = tokio::runtime::Handle::current();
+    let (p, s, items, bid) = (
+        pull.clone(),
+        since.map(str::to_string),
+        resource.meta.items.clone(),
+        id.clone(),
+    );
+    let reader: Reader = Box::new(move |progress, sink| {
+        db::read(&rt, &p, s.as_deref(), &items, &bid, progress, sink)
+    });
+    let run = async {
+        let (parsed, ods) = stream(lake, resource, reader, progress).await?;
+        let sum = parsed.checksum.clone().unwrap_or_default();
+        if let Some(same) = store.set_batch_checksum(&id, resource.id, &sum).await? {
+            let b = store.settle_unchanged(&id, &same).await?;
+            return Ok::<_, Error>((Outcome::Unchanged(b), parsed.watermark));
+        }
+        let version = commit(lake, resource, &id, &sum, &parsed, ods).await?;
+        let b = store
+            .finish_batch(
+                &id,
+                parsed.rows_read,
+                parsed.rows_stored,
+                parsed.rows_quarantined,
+                version.map(|v| v as i64),
+            )
+            .await?;
+        Ok((Outcome::Ingested(b), parsed.watermark))
+    };
+    match run.await {
+        Ok(done) => Ok(done),
+        Err(e) => {
+            store.fail_batch(&id, &e.message).await?;
+            Err(e)
+        }
+    }
 }

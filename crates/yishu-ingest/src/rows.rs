@@ -106,6 +106,10 @@ pub struct Parsed {
     pub rows_quarantined: i64,
     pub missing_items: Vec<String>,
     pub extra_columns: Vec<String>,
+    /// For pulls: the largest watermark value seen, to start the next pull after.
+    pub watermark: Option<String>,
+    /// For pulls: the checksum of the rows read (files are summed before reading).
+    pub checksum: Option<String>,
 }
 
 /// Builds the ods and quarantine batches of one run.

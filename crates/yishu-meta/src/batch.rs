@@ -13,7 +13,7 @@ pub struct Batch {
     pub resource_id: i64,
     pub source: String,
     pub checksum: String,
-    /// running, succeeded or failed.
+    /// running, succeeded, failed, or unchanged (a pull that found the same rows as before).
     pub status: String,
     pub rows_read: i64,
     pub rows_stored: i64,
@@ -131,6 +131,52 @@ impl Store {
         .await
         .map_err(db_err("fail a batch"))?;
         Ok(())
+    }
+
+    /// Records the content checksum of a batch whose content is known only once read (a
+    /// database pull), and returns an earlier succeeded batch of the same content, if any.
+    pub async fn set_batch_checksum(
+        &self,
+        id: &str,
+        resource_id: i64,
+        checksum: &str,
+    ) -> Result<Option<Batch>, Error> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM batches WHERE resource_id = $1 AND checksum = $2 AND status = 'succeeded'"
+        );
+        let earlier = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(resource_id)
+            .bind(checksum)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("look up batches"))?
+            .map(|r| from_row(&r))
+            .transpose()
+            .map_err(db_err("read a batch"))?;
+        sqlx::query("UPDATE batches SET checksum = $2 WHERE id = $1")
+            .bind(id)
+            .bind(checksum)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("record a checksum"))?;
+        Ok(earlier)
+    }
+
+    /// Closes a batch that found exactly the content of `same_as`: nothing was written.
+    pub async fn settle_unchanged(&self, id: &str, same_as: &Batch) -> Result<Batch, Error> {
+        sqlx::query(
+            "UPDATE batches SET status = 'unchanged', message = $2, finished_at = $3 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(format!(
+            "the source holds the same rows as batch {}; nothing written",
+            same_as.id
+        ))
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("settle a batch"))?;
+        self.get_batch(id).await
     }
 
     pub async fn get_batch(&self, id: &str) -> Result<Batch, Error> {

@@ -7,6 +7,8 @@ pub mod auth;
 pub mod batch;
 pub mod catalog;
 pub mod org;
+pub mod schedule;
+pub mod source;
 pub mod stats;
 mod store;
 pub mod testing;

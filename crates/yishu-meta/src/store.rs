@@ -74,6 +74,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "stats",
         include_str!("../migrations/sqlite/0004_stats.sql"),
     ),
+    (
+        5,
+        "sources",
+        include_str!("../migrations/sqlite/0005_sources.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -95,6 +100,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "stats",
         include_str!("../migrations/postgres/0004_stats.sql"),
+    ),
+    (
+        5,
+        "sources",
+        include_str!("../migrations/postgres/0005_sources.sql"),
     ),
 ];
 

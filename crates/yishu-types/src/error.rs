@@ -38,6 +38,8 @@ pub enum ErrorCode {
     ApiKeyNotFound,
     /// No such catalog resource.
     ResourceNotFound,
+    /// No such source.
+    SourceNotFound,
     /// An organisation with this code already exists.
     OrgCodeTaken,
     /// A user with this name already exists.
@@ -79,6 +81,7 @@ impl ErrorCode {
         Self::UserNotFound,
         Self::ApiKeyNotFound,
         Self::ResourceNotFound,
+        Self::SourceNotFound,
         Self::OrgCodeTaken,
         Self::UserNameTaken,
         Self::OrgHierarchy,
@@ -110,6 +113,7 @@ impl ErrorCode {
             Self::UserNotFound => "user_not_found",
             Self::ApiKeyNotFound => "api_key_not_found",
             Self::ResourceNotFound => "resource_not_found",
+            Self::SourceNotFound => "source_not_found",
             Self::OrgCodeTaken => "org_code_taken",
             Self::UserNameTaken => "user_name_taken",
             Self::OrgHierarchy => "org_hierarchy",
@@ -140,7 +144,8 @@ impl ErrorCode {
             | Self::OrgNotFound
             | Self::UserNotFound
             | Self::ApiKeyNotFound
-            | Self::ResourceNotFound => 404,
+            | Self::ResourceNotFound
+            | Self::SourceNotFound => 404,
             Self::OrgCodeTaken | Self::UserNameTaken | Self::EditConflict => 409,
             Self::AuditChainBroken
             | Self::LakeError

@@ -485,6 +485,7 @@ async fn ingest(config: &Config, a: IngestArgs) -> Result<u8> {
                 b.id, b.rows_stored
             );
         }
+        yishu_ingest::Outcome::Unchanged(b) => println!("batch {}: {}", b.id, b.message),
     }
     Ok(exit::OK)
 }
