@@ -95,7 +95,7 @@ pub async fn ingest_csv(
     resource: &Resource,
     path: &Path,
     opts: &csv::CsvOptions,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Outcome, Error> {
     ingest_file(
         store,
@@ -116,13 +116,30 @@ pub async fn ingest_file(
     resource: &Resource,
     path: &Path,
     opts: &Source,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Outcome, Error> {
     let sum = checksum(path)?;
     let source = path
         .file_name()
         .map(|f| f.to_string_lossy().to_string())
         .unwrap_or_default();
+    ingest_file_as(store, lake, resource, path, opts, &source, &sum, progress).await
+}
+
+/// Ingests a file under a given source name and idempotency checksum: an HTTP push names its
+/// batch by the client's idempotency key, so the same key twice is a no-op whatever the body.
+#[allow(clippy::too_many_arguments)]
+pub async fn ingest_file_as(
+    store: &Store,
+    lake: &Lake,
+    resource: &Resource,
+    path: &Path,
+    opts: &Source,
+    source: &str,
+    sum: &str,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<Outcome, Error> {
+    let (source, sum) = (source.to_string(), sum.to_string());
     if let Some(done) = recover(store, lake, resource, &sum).await? {
         return Ok(Outcome::AlreadyIngested(done));
     }
@@ -218,7 +235,7 @@ async fn write_batch(
     opts: &Source,
     batch_id: &str,
     sum: &str,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<(rows::Parsed, Option<u64>), Error> {
     let (path, items, id, opts) = (
         path.to_path_buf(),
@@ -244,7 +261,7 @@ async fn stream(
     lake: &Lake,
     resource: &Resource,
     reader: Reader,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<(rows::Parsed, yishu_lake::Appender), Error> {
     let table = table_name(resource);
     let mut ods = lake
@@ -340,7 +357,7 @@ pub async fn ingest_pull(
     resource: &Resource,
     pull: &db::DbPull,
     since: Option<&str>,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<(Outcome, Option<String>), Error> {
     recover(store, lake, resource, PULL_PENDING).await?;
     let source = format!("{}#{}", db::redact(&pull.url), pull.table);

@@ -32,6 +32,8 @@ pub struct ServerConfig {
     pub secure_cookies: bool,
     /// How often the search index looks for catalog changes made by other processes.
     pub search_refresh: std::time::Duration,
+    /// How often the scheduler looks for due sources.
+    pub scheduler_tick: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -39,6 +41,7 @@ impl Default for ServerConfig {
         ServerConfig {
             secure_cookies: false,
             search_refresh: std::time::Duration::from_secs(1),
+            scheduler_tick: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -105,6 +108,19 @@ async fn follow_catalog(state: AppState) {
     }
 }
 
+/// The in-process scheduler: runs due sources as jobs. Several nodes may run it; each due source
+/// is claimed by one of them.
+async fn run_sources(state: AppState) {
+    let mut tick = tokio::time::interval(state.config.scheduler_tick);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = yishu_ingest::sources::run_due(&state.store, &state.lake).await {
+            tracing::warn!("scheduler: {e}");
+        }
+    }
+}
+
 /// The whole application.
 pub fn app(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
@@ -133,6 +149,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let follower = tokio::spawn(follow_catalog(state.clone()));
+    let scheduler = tokio::spawn(run_sources(state.clone()));
     let served = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -140,6 +157,7 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     follower.abort();
+    scheduler.abort();
     served
 }
 

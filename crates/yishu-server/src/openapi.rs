@@ -1,7 +1,7 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations, and the vendored Swagger UI.
 
 use crate::AppState;
-use crate::routes::{api_keys, audit, me, orgs, resources, search, session, users};
+use crate::routes::{api_keys, audit, me, orgs, resources, search, session, sources, users};
 use axum::Router;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
@@ -18,6 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
         resources::list, resources::get, resources::create, resources::update, resources::submit,
         resources::review, resources::publish, resources::retire, resources::versions, resources::batches, resources::stats,
         search::search, search::rebuild,
+        sources::list, sources::create, sources::run, sources::push,
     ),
     components(schemas(crate::error::ErrorBody, yishu_types::Role, yishu_meta::OrgKind, yishu_meta::OrgLevel)),
     tags(
@@ -26,7 +27,8 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "orgs", description = "Organisations: levels and departments"),
         (name = "users", description = "Users and roles"),
         (name = "audit", description = "The SM3-chained audit log"),
-        (name = "catalog", description = "政务信息资源目录: resources, review, versions"),
+        (name = "catalog", description = "政务信息资源目录: resources, review, versions, search"),
+        (name = "collection", description = "数据归集: sources, schedules, pushed rows"),
     )
 )]
 pub struct ApiDoc;

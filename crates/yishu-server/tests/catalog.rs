@@ -404,3 +404,172 @@ async fn search_follows_the_catalog() {
         .await;
     assert_eq!(audit["total"], 1, "{audit}");
 }
+
+/// Creates an entry as the officer and has the bureau's reviewer approve and publish it.
+async fn published(s: &TestServer, c: &Client, officer: &str, reviewer: &str, d: Value) -> i64 {
+    let created: Value = c
+        .post(s.url("/api/v1/resources"))
+        .bearer_auth(officer)
+        .json(&d)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_i64().unwrap();
+    for (path, key, body) in [
+        ("submit", officer, json!({})),
+        ("review", reviewer, json!({"approve": true})),
+        ("publish", reviewer, json!({})),
+    ] {
+        let r = c
+            .post(s.url(&format!("/api/v1/resources/{id}/{path}")))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+    }
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feeding_a_resource_by_push_and_by_sources() {
+    let s = TestServer::start().await;
+    bureau_users(&s).await;
+    let c = Client::new();
+    let (officer, reviewer, consumer) = (
+        s.key("provider_officer").await,
+        s.key("reviewer").await,
+        s.key("outsider").await,
+    );
+    let id = published(&s, &c, &officer, &reviewer, draft(s.dept.0)).await;
+    let push = |key: &str, idem: Option<&str>, body: &str| {
+        let mut r = c
+            .post(s.url(&format!("/api/v1/resources/{id}/rows")))
+            .bearer_auth(key)
+            .body(body.to_string());
+        if let Some(k) = idem {
+            r = r.header("Idempotency-Key", k);
+        }
+        r.send()
+    };
+    let rows = r#"[{"公民身份号码": "510104199001011234", "姓名": "张三"}, {"公民身份号码": "510104199202022345", "姓名": "李四"}, 42]"#;
+    // Only the providing department pushes; a wrong key is refused before anything is read.
+    assert_eq!(
+        push(&consumer, None, rows).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let r = push("ysk_not_a_real_key", None, rows).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = push(&officer, Some("2026-11-25-001"), rows).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["stored"], true);
+    let b = &v["batch"];
+    assert_eq!(
+        (
+            b["rows_read"].as_i64(),
+            b["rows_stored"].as_i64(),
+            b["rows_quarantined"].as_i64()
+        ),
+        (Some(3), Some(2), Some(1))
+    );
+    // The same key again, even with another body: a no-op that says so.
+    let r = push(&officer, Some("2026-11-25-001"), "[]").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let again: Value = r.json().await.unwrap();
+    assert_eq!(again["stored"], false);
+    assert_eq!(again["batch"]["id"], b["id"]);
+    // A new key stores again; an empty body is refused with a reason.
+    assert_eq!(
+        push(&officer, Some("2026-11-25-002"), rows)
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::CREATED
+    );
+    let r = push(&officer, None, "  ").await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("empty"));
+
+    // A drop directory source, run now through the API; its batch shows on the entry.
+    let drop = tempfile::tempdir().unwrap();
+    std::fs::write(
+        drop.path().join("huji.csv"),
+        "公民身份号码,姓名\n510104199303033456,王五\n510104199404044567,赵六\n",
+    )
+    .unwrap();
+    let r = c
+        .post(s.url(&format!("/api/v1/resources/{id}/sources")))
+        .bearer_auth(&officer)
+        .json(&json!({"kind": "drop_dir", "config": {"dir": drop.path()}, "schedule": "0 2 * * *"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let src: Value = r.json().await.unwrap();
+    let r = c
+        .post(s.url(&format!("/api/v1/sources/{}/run", src["id"])))
+        .bearer_auth(&officer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let mut listed = Value::Null;
+    for _ in 0..100 {
+        listed = get_json(
+            &c,
+            s.url(&format!("/api/v1/resources/{id}/sources")),
+            &officer,
+        )
+        .await;
+        if listed[0]["last_status"] == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(listed[0]["last_status"], "succeeded", "{listed}");
+    assert!(drop.path().join("done/huji.csv").exists());
+    let batches = get_json(
+        &c,
+        s.url(&format!("/api/v1/resources/{id}/batches")),
+        &officer,
+    )
+    .await;
+    assert_eq!(batches.as_array().unwrap().len(), 3, "{batches}");
+
+    // A database source: bad names are refused; a password never comes back.
+    let bad = c
+        .post(s.url(&format!("/api/v1/resources/{id}/sources")))
+        .bearer_auth(&officer)
+        .json(&json!({"kind": "database", "config": {"url": "postgres://u:secret@db/x", "table": "t; drop"}, "schedule": "@daily"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let ok: Value = c
+        .post(s.url(&format!("/api/v1/resources/{id}/sources")))
+        .bearer_auth(&officer)
+        .json(&json!({"kind": "database", "config": {"url": "postgres://u:secret@db.invalid/x", "table": "dibao", "watermark_column": "updated_at"}, "schedule": "@every 1h"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!ok.to_string().contains("secret"), "{ok}");
+    let listed = get_json(
+        &c,
+        s.url(&format!("/api/v1/resources/{id}/sources")),
+        &officer,
+    )
+    .await;
+    assert!(!listed.to_string().contains("secret"), "{listed}");
+    let audit = s
+        .audit_page(&s.key("auditor").await, "action=ingest.push")
+        .await;
+    assert_eq!(audit["total"], 3, "{audit}");
+}

@@ -8,6 +8,7 @@ pub mod orgs;
 pub mod resources;
 pub mod search;
 pub mod session;
+pub mod sources;
 pub mod users;
 
 use crate::AppState;
@@ -37,6 +38,15 @@ pub fn router() -> Router<AppState> {
         .route("/resources/{id}/versions", get(resources::versions))
         .route("/resources/{id}/batches", get(resources::batches))
         .route("/resources/{id}/stats", get(resources::stats))
+        .route(
+            "/resources/{id}/sources",
+            get(sources::list).post(sources::create),
+        )
+        .route("/sources/{id}/run", post(sources::run))
+        .route(
+            "/resources/{id}/rows",
+            post(sources::push).layer(axum::extract::DefaultBodyLimit::max(sources::PUSH_LIMIT)),
+        )
         .route("/search", get(search::search))
         .route("/search/rebuild", post(search::rebuild))
         .route("/audit", get(audit::list))
