@@ -165,6 +165,13 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("catalog.rows_stored", "入库行数", "Rows stored"),
     ("catalog.rows_quarantined", "隔离行数", "Rows quarantined"),
     ("catalog.search", "检索", "Search"),
+    ("source.title", "数据源与采集调度", "Sources and schedules"),
+    ("source.kind", "类型", "Kind"),
+    ("source.config", "连接设置", "Settings"),
+    ("source.schedule", "调度", "Schedule"),
+    ("source.watermark", "水位", "Watermark"),
+    ("source.last", "上次运行", "Last run"),
+    ("source.next", "下次运行", "Next run"),
     (
         "catalog.search_hint",
         "输入中文关键词，如“户籍 人口”，或资源代码",

@@ -41,6 +41,7 @@ pub const DEPARTMENTS: &[(&str, &str)] = &[
     ("CD-WJ", "成都市卫生健康委员会"),
     ("CD-SJ", "成都市市场监督管理局"),
     ("CD-ZJ", "成都市住房和城乡建设局"),
+    ("CD-GJJ", "成都住房公积金管理中心"),
 ];
 
 pub async fn run(args: DemoArgs, mut config: Config) -> Result<u8> {
@@ -375,6 +376,24 @@ const DEMO_RESOURCES: &[DemoResource] = &[
             ("登记日期", "D", None),
         ],
     ),
+    (
+        "CD-GJJ",
+        "住房公积金缴存信息",
+        "公积金中心个人账户缴存记录（gongjijin_jiaocun.parquet）",
+        ResourceFormat::Database,
+        ShareType::Conditional,
+        OpenType::Never,
+        UpdateCycle::Monthly,
+        &[
+            ("身份证号", "C", Some(18)),
+            ("姓名", "C", Some(50)),
+            ("单位名称", "C", Some(200)),
+            ("缴存基数", "Y", None),
+            ("月缴存额", "Y", None),
+            ("开户日期", "D", None),
+            ("账户状态", "C", Some(10)),
+        ],
+    ),
 ];
 
 /// Catalogues the synthetic city's resources (as the admin for each department), and has the
@@ -469,6 +488,7 @@ const DEMO_FILES: &[(&str, &str, Option<&str>)] = &[
     ("出生与预防接种信息", "weijian_shengyu_yimiao.ndjson", None),
     ("市场主体登记信息", "shichang_qiye.xlsx", None),
     ("房屋产权登记信息", "zhujian_fangwu.csv", None),
+    ("住房公积金缴存信息", "gongjijin_jiaocun.parquet", None),
 ];
 
 /// Ingests the city's CSV files and workbook sheets into their resources' ods tables; returns one
@@ -512,6 +532,25 @@ pub async fn ingest_city(
                 b.rows_read, b.rows_stored, b.rows_quarantined
             ));
         }
+    }
+    // 民政's front-end database is a source, pulled every 5 minutes by its watermark.
+    if let Some(r) = published
+        .iter()
+        .find(|r| r.meta.name == "最低生活保障对象信息")
+    {
+        let db = city.join("minzheng_qianzhiku.sqlite");
+        let cfg = serde_json::json!({"url": format!("sqlite://{}", db.display()), "table": "dibao", "watermark_column": "updated_at"});
+        let src = store
+            .create_source(r.id, "database", &cfg, "*/5 * * * *", "demo")
+            .await
+            .map_err(|e| anyhow!(e))?;
+        let src = yishu_ingest::sources::run(store, lake, &src)
+            .await
+            .map_err(|e| anyhow!(e))?;
+        out.push(format!(
+            "minzheng_qianzhiku.sqlite dibao (source, every 5 min): {}",
+            src.last_message
+        ));
     }
     Ok(out)
 }

@@ -250,7 +250,15 @@ fn demo_prepares_a_city_with_one_user_per_role() {
     ] {
         assert!(text.contains(role), "{text}");
     }
-    assert!(text.contains("catalog: 8 published resources"), "{text}");
+    assert!(text.contains("catalog: 9 published resources"), "{text}");
+    assert!(
+        text.contains("ingested gongjijin_jiaocun.parquet: "),
+        "{text}"
+    );
+    assert!(
+        text.contains("dibao (source, every 5 min): batch "),
+        "{text}"
+    );
     // Ingest the demo city's GB18030 household register into its published resource, twice.
     let file = dir.join("city/gongan_huji.csv");
     let ingest = |code: &str| {

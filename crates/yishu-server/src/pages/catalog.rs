@@ -162,6 +162,7 @@ struct ResourcePage {
     versions: Vec<VersionEntry>,
     batches: Vec<yishu_meta::batch::Batch>,
     stats: yishu_meta::ResourceStats,
+    sources: Vec<yishu_meta::source::Source>,
 }
 
 impl ResourcePage {
@@ -175,6 +176,23 @@ impl ResourcePage {
     }
     fn time(&self, ms: &i64) -> String {
         fmt_time(*ms)
+    }
+    fn config(&self, src: &yishu_meta::source::Source) -> String {
+        match src.config.as_object() {
+            Some(o) => o
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{k}={}",
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string())
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+            None => String::new(),
+        }
     }
     fn status(&self) -> &'static str {
         label(
@@ -258,6 +276,19 @@ pub async fn detail(
     };
     let _ = s.store.count_use(yishu_meta::Counter::Views, &[id]).await;
     let stats = s.store.resource_stats(id).await.unwrap_or_default();
+    // Sources (with their connection settings) are shown to the providing department only.
+    let p = page.auth.who();
+    let sources = if p.org_id == r.meta.provider_org_id || p.has(yishu_types::Role::Admin) {
+        s.store
+            .list_sources(id)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(crate::routes::sources::shown)
+            .collect()
+    } else {
+        Vec::new()
+    };
     let provider = s
         .store
         .get_org(r.meta.provider_org_id)
@@ -291,5 +322,6 @@ pub async fn detail(
         versions,
         batches,
         stats,
+        sources,
     })
 }

@@ -34,7 +34,7 @@ fn owns(p: &Principal, r: &Resource) -> ApiResult<()> {
 }
 
 /// A source as shown to people: passwords in connection URLs are hidden.
-fn shown(mut s: Source) -> Source {
+pub fn shown(mut s: Source) -> Source {
     if let Some(url) = s.config.get("url").and_then(|u| u.as_str()) {
         s.config["url"] = json!(yishu_ingest::db::redact(url));
     }
