@@ -4,6 +4,7 @@
 
 pub mod csv;
 pub mod db;
+pub mod drift;
 pub mod json;
 pub mod parquet;
 pub mod rows;
@@ -149,6 +150,7 @@ pub async fn ingest_file_as(
     };
     match write_batch(lake, resource, path, opts, &id, &sum, progress).await {
         Ok((parsed, version)) => {
+            store.set_batch_drift(&id, &parsed.drift()).await?;
             let b = store
                 .finish_batch(
                     &id,
@@ -391,6 +393,7 @@ pub async fn ingest_pull(
             return Ok::<_, Error>((Outcome::Unchanged(b), parsed.watermark));
         }
         let version = commit(lake, resource, &id, &sum, &parsed, ods).await?;
+        store.set_batch_drift(&id, &parsed.drift()).await?;
         let b = store
             .finish_batch(
                 &id,

@@ -112,6 +112,13 @@ pub struct Parsed {
     pub checksum: Option<String>,
 }
 
+impl Parsed {
+    /// The source's shape as this batch found it, for the batch record.
+    pub fn drift(&self) -> serde_json::Value {
+        serde_json::json!({"missing_items": self.missing_items, "extra_columns": self.extra_columns})
+    }
+}
+
 /// Builds the ods and quarantine batches of one run.
 pub struct RowWriter<'a> {
     batch_id: String,

@@ -927,3 +927,57 @@ async fn scheduled_sources_run_record_and_back_off() {
         1
     );
 }
+
+/// Drift: items the source lacks, columns no item describes, and values that do not fit types.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_between_items_and_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let mut r = resource(&store, &["公民身份号码", "出生日期", "家庭人数", "备注"]).await;
+    // Before any data: not mounted yet, nothing to compare.
+    let d = yishu_ingest::drift::check(&store, &lake, &r, 0)
+        .await
+        .unwrap();
+    assert!(d.table.is_none());
+    let admin = store.get_user_by_name("admin").await.unwrap();
+    let by = Actor {
+        user: admin.id,
+        org: r.meta.provider_org_id,
+        roles: &[yishu_types::Role::Admin],
+    };
+    let mut m = r.meta.clone();
+    m.items[1].item_type = "D".into();
+    m.items[2].item_type = "I".into();
+    r = store
+        .update_resource(r.id, &m, r.version, &by)
+        .await
+        .unwrap();
+    let f = dir.path().join("people.csv");
+    write(&f, "公民身份号码,出生日期,家庭人数,联系电话\n510104199001011234,1990-01-01,3,13800000000\n510104199202022345,1992-13-45,三,13900000000\n510104199303033456,1993-03-03,2,\n".as_bytes());
+    let out = ingest_csv(&store, &lake, &r, &f, &CsvOptions::default(), &mut |_| {})
+        .await
+        .unwrap();
+    let Outcome::Ingested(b) = out else { panic!() };
+    assert_eq!(b.drift["extra_columns"], serde_json::json!(["联系电话"]));
+    let d = yishu_ingest::drift::check(&store, &lake, &r, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        d.table.as_deref(),
+        Some(format!("ods.{}", table_name(&r)).as_str())
+    );
+    assert_eq!(d.items_without_column, vec!["备注"]);
+    assert_eq!(d.columns_without_item, vec!["联系电话"]);
+    let mism: Vec<(&str, usize, &str)> = d
+        .type_mismatches
+        .iter()
+        .map(|t| (t.item.as_str(), t.bad, t.example.as_str()))
+        .collect();
+    assert_eq!(
+        mism,
+        vec![("出生日期", 1, "1992-13-45"), ("家庭人数", 1, "三")]
+    );
+    assert!(!d.is_clean());
+}

@@ -22,6 +22,9 @@ pub struct Batch {
     pub lake_version: Option<i64>,
     pub started_at: i64,
     pub finished_at: Option<i64>,
+    /// The source's shape as this batch found it: `missing_items` (items the source has no
+    /// column for) and `extra_columns` (columns no item describes).
+    pub drift: serde_json::Value,
 }
 
 /// What starting a batch found.
@@ -33,7 +36,7 @@ pub enum BatchStart {
     AlreadyIngested(Batch),
 }
 
-const COLUMNS: &str = "id, resource_id, source, checksum, status, rows_read, rows_stored, rows_quarantined, message, lake_version, started_at, finished_at";
+const COLUMNS: &str = "id, resource_id, source, checksum, status, rows_read, rows_stored, rows_quarantined, message, lake_version, started_at, finished_at, drift";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Batch, sqlx::Error> {
     Ok(Batch {
@@ -49,6 +52,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Batch, sqlx::Error> {
         lake_version: r.try_get("lake_version")?,
         started_at: r.try_get("started_at")?,
         finished_at: r.try_get("finished_at")?,
+        drift: serde_json::from_str(&r.try_get::<String, _>("drift")?).unwrap_or_default(),
     })
 }
 
@@ -130,6 +134,17 @@ impl Store {
         .execute(&self.pool)
         .await
         .map_err(db_err("fail a batch"))?;
+        Ok(())
+    }
+
+    /// Records what a batch found about the source's shape (see [`Batch::drift`]).
+    pub async fn set_batch_drift(&self, id: &str, drift: &serde_json::Value) -> Result<(), Error> {
+        sqlx::query("UPDATE batches SET drift = $2 WHERE id = $1")
+            .bind(id)
+            .bind(drift.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("record drift"))?;
         Ok(())
     }
 

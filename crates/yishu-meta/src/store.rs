@@ -79,6 +79,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "sources",
         include_str!("../migrations/sqlite/0005_sources.sql"),
     ),
+    (
+        6,
+        "batch_drift",
+        include_str!("../migrations/sqlite/0006_batch_drift.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -105,6 +110,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "sources",
         include_str!("../migrations/postgres/0005_sources.sql"),
+    ),
+    (
+        6,
+        "batch_drift",
+        include_str!("../migrations/postgres/0006_batch_drift.sql"),
     ),
 ];
 

@@ -16,7 +16,7 @@ use utoipa_swagger_ui::SwaggerUi;
         users::list, users::get, users::create, users::update,
         audit::list, audit::verify,
         resources::list, resources::get, resources::create, resources::update, resources::submit,
-        resources::review, resources::publish, resources::retire, resources::versions, resources::batches, resources::stats,
+        resources::review, resources::publish, resources::retire, resources::versions, resources::batches, resources::stats, resources::drift,
         search::search, search::rebuild,
         sources::list, sources::create, sources::run, sources::push,
     ),

@@ -163,6 +163,7 @@ struct ResourcePage {
     batches: Vec<yishu_meta::batch::Batch>,
     stats: yishu_meta::ResourceStats,
     sources: Vec<yishu_meta::source::Source>,
+    drift: Option<yishu_ingest::drift::Drift>,
 }
 
 impl ResourcePage {
@@ -276,6 +277,9 @@ pub async fn detail(
     };
     let _ = s.store.count_use(yishu_meta::Counter::Views, &[id]).await;
     let stats = s.store.resource_stats(id).await.unwrap_or_default();
+    let drift = yishu_ingest::drift::check(&s.store, &s.lake, &r, yishu_meta::now_ms())
+        .await
+        .ok();
     // Sources (with their connection settings) are shown to the providing department only.
     let p = page.auth.who();
     let sources = if p.org_id == r.meta.provider_org_id || p.has(yishu_types::Role::Admin) {
@@ -323,5 +327,6 @@ pub async fn detail(
         batches,
         stats,
         sources,
+        drift,
     })
 }

@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/resources/{id}/versions", get(resources::versions))
         .route("/resources/{id}/batches", get(resources::batches))
         .route("/resources/{id}/stats", get(resources::stats))
+        .route("/resources/{id}/drift", get(resources::drift))
         .route(
             "/resources/{id}/sources",
             get(sources::list).post(sources::create),

@@ -385,3 +385,17 @@ pub async fn stats(
     readable(&s, auth.who(), id).await?;
     Ok(Json(s.store.resource_stats(id).await?))
 }
+
+/// Mounting and drift: items vs. the ods table and the latest batch, type fit of sampled values,
+/// and whether data is missing or stale against the update cycle.
+#[utoipa::path(get, path = "/api/v1/resources/{id}/drift", tag = "catalog", responses((status = 200, body = yishu_ingest::drift::Drift)))]
+pub async fn drift(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<yishu_ingest::drift::Drift>> {
+    let r = readable(&s, auth.who(), id).await?;
+    Ok(Json(
+        yishu_ingest::drift::check(&s.store, &s.lake, &r, yishu_meta::now_ms()).await?,
+    ))
+}
