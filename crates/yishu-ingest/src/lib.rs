@@ -2,6 +2,7 @@
 //! run is a batch: rows read = rows stored + rows quarantined, rejected rows keep their source line
 //! and reason, and the same content ingested twice is a no-op that says so.
 
+pub mod catalog_sheet;
 pub mod csv;
 pub mod db;
 pub mod drift;

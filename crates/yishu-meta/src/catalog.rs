@@ -179,7 +179,8 @@ pub fn check_code(code: &str) -> Result<(), Error> {
     }
 }
 
-fn check_draft(d: &ResourceDraft) -> Result<(), Error> {
+/// The rules every draft must meet (also used to check an uploaded cataloguing sheet).
+pub fn check_draft(d: &ResourceDraft) -> Result<(), Error> {
     crate::org::check_name("name", &d.name, 200)?;
     crate::org::check_name("summary", &d.summary, 4000)?;
     if d.class_path.len() != 8 || !d.class_path.bytes().all(|c| c.is_ascii_digit()) {

@@ -2,6 +2,7 @@
 //! derives `--help` from these definitions.
 
 mod bench;
+mod catalog;
 mod config;
 mod demo;
 
@@ -65,6 +66,9 @@ enum Command {
     /// Ingest a CSV file (UTF-8, GBK or GB18030) or a workbook sheet (XLSX, XLS, ODS) into a
     /// resource's ods table as one batch.
     Ingest(IngestArgs),
+    /// The cataloguing workbook: template, export (XLSX or JSON), import.
+    #[command(subcommand)]
+    Catalog(catalog::CatalogCommand),
     /// Apply metadata-store migrations and exit.
     Migrate,
     /// Audit-log tools.
@@ -390,6 +394,7 @@ async fn run(command: Command, config: Config) -> Result<u8> {
             Ok(exit::OK)
         }
         Command::Ingest(a) => ingest(&config, a).await,
+        Command::Catalog(c) => catalog::run(&config, c).await,
         Command::Migrate => {
             let (store, _) = open(&config).await?;
             store.migrate().await.map_err(|e| anyhow!(e))?;

@@ -299,6 +299,139 @@ fn demo_prepares_a_city_with_one_user_per_role() {
     let o = ingest("399999999/000001");
     assert_eq!(o.status.code(), Some(1));
     assert!(out(&o).contains("resource_not_found"), "{}", out(&o));
+    // The catalog as XLSX and JSON, and the XLSX back in as drafts.
+    let xlsx = d.path().join("catalog.xlsx");
+    let o = yishu(
+        &dir,
+        &["catalog", "export", "--out", xlsx.to_str().unwrap()],
+        None,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let json_out = d.path().join("catalog.json");
+    let o = yishu(
+        &dir,
+        &["catalog", "export", "--out", json_out.to_str().unwrap()],
+        None,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let exported: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json_out).unwrap()).unwrap();
+    assert_eq!(exported.as_array().unwrap().len(), 9);
+    let o = yishu(
+        &dir,
+        &["catalog", "import", xlsx.to_str().unwrap(), "--as", "admin"],
+        None,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(
+        out(&o).contains("imported 9 resource(s) as drafts"),
+        "{}",
+        out(&o)
+    );
+    // A sheet with mistakes: each is named by sheet, row and column; nothing is imported.
+    let bad = d.path().join("bad.xlsx");
+    {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let s = book.add_worksheet().set_name("资源").unwrap();
+        let good = [
+            "",
+            "流动人口信息",
+            "CD-GA",
+            "部门信息资源",
+            "01001002",
+            "流动人口登记",
+            "数据库",
+            "无条件共享",
+            "",
+            "不予开放",
+            "",
+            "每日",
+            "人口",
+            "",
+            "",
+        ];
+        let wrong = [
+            "",
+            "出租房屋信息",
+            "CD-GA",
+            "部门信息资源",
+            "0100",
+            "出租房屋",
+            "数据库",
+            "随便",
+            "",
+            "不予开放",
+            "",
+            "每日",
+            "",
+            "",
+            "",
+        ];
+        for (r, row) in [good, wrong].iter().enumerate() {
+            for (c, v) in row.iter().enumerate() {
+                s.write(r as u32 + 1, c as u16, *v).unwrap();
+            }
+        }
+        let s = book.add_worksheet().set_name("信息项").unwrap();
+        for (r, row) in [
+            ["流动人口信息", "公民身份号码", "C", "18", ""],
+            ["出租房屋信息", "房屋地址", "Q", "x", ""],
+        ]
+        .iter()
+        .enumerate()
+        {
+            for (c, v) in row.iter().enumerate() {
+                s.write(r as u32 + 1, c as u16, *v).unwrap();
+            }
+        }
+        book.save(&bad).unwrap();
+    }
+    let o = yishu(
+        &dir,
+        &["catalog", "import", bad.to_str().unwrap(), "--as", "admin"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let text = out(&o);
+    for needle in [
+        "资源 第3行 E 类目编码",
+        "资源 第3行 H 共享属性: “随便”不是有效的共享属性",
+        "信息项 第3行 C 数据类型",
+        "信息项 第3行 D 长度",
+        "nothing imported",
+    ] {
+        assert!(text.contains(needle), "{needle} in {text}");
+    }
+    let o = yishu(
+        &dir,
+        &[
+            "catalog",
+            "import",
+            bad.to_str().unwrap(),
+            "--as",
+            "admin",
+            "--valid-only",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(
+        out(&o).contains("imported 1 resource(s) as drafts; 1 row(s) skipped"),
+        "{}",
+        out(&o)
+    );
+    let tpl = d.path().join("template.xlsx");
+    assert!(
+        yishu(
+            &dir,
+            &["catalog", "template", "--out", tpl.to_str().unwrap()],
+            None
+        )
+        .status
+        .success()
+    );
+    assert!(std::fs::metadata(&tpl).unwrap().len() > 1000);
+
     // A rerun replaces the demo; a foreign directory is never wiped.
     assert!(
         yishu(
