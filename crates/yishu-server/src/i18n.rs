@@ -165,6 +165,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("catalog.rows_stored", "入库行数", "Rows stored"),
     ("catalog.rows_quarantined", "隔离行数", "Rows quarantined"),
     ("catalog.search", "检索", "Search"),
+    ("catalog.download", "下载", "Download"),
     ("source.title", "数据源与采集调度", "Sources and schedules"),
     ("drift.title", "数据挂接与漂移", "Mounting and drift"),
     ("drift.table", "挂接表", "Mounted on"),

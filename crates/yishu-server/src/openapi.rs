@@ -1,7 +1,9 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations, and the vendored Swagger UI.
 
 use crate::AppState;
-use crate::routes::{api_keys, audit, me, orgs, resources, search, session, sources, users};
+use crate::routes::{
+    api_keys, audit, batches, me, orgs, resources, search, session, sources, users,
+};
 use axum::Router;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
@@ -18,7 +20,7 @@ use utoipa_swagger_ui::SwaggerUi;
         resources::list, resources::get, resources::create, resources::update, resources::submit,
         resources::review, resources::publish, resources::retire, resources::versions, resources::batches, resources::stats, resources::drift,
         search::search, search::rebuild,
-        sources::list, sources::create, sources::run, sources::push,
+        sources::list, sources::create, sources::run, sources::push, batches::quarantine_csv,
     ),
     components(schemas(crate::error::ErrorBody, yishu_types::Role, yishu_meta::OrgKind, yishu_meta::OrgLevel)),
     tags(

@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod batches;
 pub mod health;
 pub mod me;
 pub mod orgs;
@@ -44,6 +45,7 @@ pub fn router() -> Router<AppState> {
             get(sources::list).post(sources::create),
         )
         .route("/sources/{id}/run", post(sources::run))
+        .route("/batches/{id}/quarantine.csv", get(batches::quarantine_csv))
         .route(
             "/resources/{id}/rows",
             post(sources::push).layer(axum::extract::DefaultBodyLimit::max(sources::PUSH_LIMIT)),
