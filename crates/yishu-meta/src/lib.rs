@@ -13,6 +13,7 @@ pub mod stats;
 mod store;
 pub mod testing;
 pub mod user;
+pub mod watch;
 
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, Broken, ChainReport};
 pub use auth::{ApiKey, Credential, NewApiKey, Principal};

@@ -84,6 +84,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "batch_drift",
         include_str!("../migrations/sqlite/0006_batch_drift.sql"),
     ),
+    (
+        7,
+        "watches",
+        include_str!("../migrations/sqlite/0007_watches.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -115,6 +120,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "batch_drift",
         include_str!("../migrations/postgres/0006_batch_drift.sql"),
+    ),
+    (
+        7,
+        "watches",
+        include_str!("../migrations/postgres/0007_watches.sql"),
     ),
 ];
 

@@ -108,13 +108,18 @@ async fn follow_catalog(state: AppState) {
     }
 }
 
-/// The in-process scheduler: runs due sources as jobs. Several nodes may run it; each due source
+/// The in-process scheduler: sends due webhooks and runs due sources as jobs. Several nodes may run it; each due source
 /// is claimed by one of them.
 async fn run_sources(state: AppState) {
     let mut tick = tokio::time::interval(state.config.scheduler_tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap_or_default();
     loop {
         tick.tick().await;
+        routes::watch::deliver_webhooks(&state.store, &client).await;
         if let Err(e) = yishu_ingest::sources::run_due(&state.store, &state.lake).await {
             tracing::warn!("scheduler: {e}");
         }

@@ -2,7 +2,7 @@
 
 use crate::AppState;
 use crate::routes::{
-    api_keys, audit, batches, me, orgs, resources, search, session, sources, users,
+    api_keys, audit, batches, me, orgs, resources, search, session, sources, users, watch,
 };
 use axum::Router;
 use utoipa::OpenApi;
@@ -21,6 +21,7 @@ use utoipa_swagger_ui::SwaggerUi;
         resources::review, resources::publish, resources::retire, resources::versions, resources::batches, resources::stats, resources::drift,
         search::search, search::rebuild,
         sources::list, sources::create, sources::run, sources::push, batches::quarantine_csv,
+        watch::watch, watch::unwatch, watch::notifications,
     ),
     components(schemas(crate::error::ErrorBody, yishu_types::Role, yishu_meta::OrgKind, yishu_meta::OrgLevel)),
     tags(

@@ -573,3 +573,111 @@ async fn feeding_a_resource_by_push_and_by_sources() {
         .await;
     assert_eq!(audit["total"], 3, "{audit}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchers_hear_of_updates_and_retirement() {
+    use std::sync::{Arc, Mutex};
+    let s = TestServer::start().await;
+    bureau_users(&s).await;
+    let c = Client::new();
+    let (officer, reviewer, consumer) = (
+        s.key("provider_officer").await,
+        s.key("reviewer").await,
+        s.key("outsider").await,
+    );
+    // A receiver that refuses the first delivery: the platform must retry.
+    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let app = {
+        let (got, calls) = (got.clone(), calls.clone());
+        axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |body: axum::body::Bytes| {
+                let (got, calls) = (got.clone(), calls.clone());
+                async move {
+                    if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                        return StatusCode::INTERNAL_SERVER_ERROR;
+                    }
+                    got.lock()
+                        .unwrap()
+                        .push(serde_json::from_slice(&body).unwrap());
+                    StatusCode::OK
+                }
+            }),
+        )
+    };
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+
+    let id = published(&s, &c, &officer, &reviewer, draft(s.dept.0)).await;
+    let r = c
+        .post(s.url(&format!("/api/v1/resources/{id}/watch")))
+        .bearer_auth(&consumer)
+        .json(&json!({"webhook_url": "ftp://nope"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = c
+        .post(s.url(&format!("/api/v1/resources/{id}/watch")))
+        .bearer_auth(&consumer)
+        .json(&json!({"webhook_url": hook}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let current = get_json(&c, s.url(&format!("/api/v1/resources/{id}")), &officer).await;
+    let mut d = draft(s.dept.0);
+    d["summary"] = json!("公安局登记的户籍人口基本信息（含迁入迁出）");
+    let r = c
+        .put(s.url(&format!("/api/v1/resources/{id}")))
+        .bearer_auth(&officer)
+        .json(&json!({"version": current["version"], "resource": d}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let notes = get_json(&c, s.url("/api/v1/me/notifications"), &consumer).await;
+    assert_eq!(notes[0]["kind"], "updated", "{notes}");
+    assert!(
+        notes[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("户籍人口信息"),
+        "{notes}"
+    );
+    // The refused first delivery is retried (after ~2 s) and lands once.
+    for _ in 0..100 {
+        if !got.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let delivered = got.lock().unwrap().clone();
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    assert_eq!(delivered[0]["event"], "resource.updated");
+    assert_eq!(delivered[0]["resource_id"], id);
+    assert!(calls.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+
+    let r = c
+        .post(s.url(&format!("/api/v1/resources/{id}/retire")))
+        .bearer_auth(&reviewer)
+        .json(&json!({"reason": "并入人口综合库"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let notes = get_json(&c, s.url("/api/v1/me/notifications"), &consumer).await;
+    assert_eq!(notes[0]["kind"], "retired", "{notes}");
+    assert!(
+        notes[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("并入人口综合库"),
+        "{notes}"
+    );
+    // Someone who does not watch hears nothing.
+    let none = get_json(&c, s.url("/api/v1/me/notifications"), &reviewer).await;
+    assert_eq!(none, json!([]));
+}

@@ -11,6 +11,7 @@ pub mod search;
 pub mod session;
 pub mod sources;
 pub mod users;
+pub mod watch;
 
 use crate::AppState;
 use axum::Router;
@@ -45,6 +46,11 @@ pub fn router() -> Router<AppState> {
             get(sources::list).post(sources::create),
         )
         .route("/sources/{id}/run", post(sources::run))
+        .route(
+            "/resources/{id}/watch",
+            post(watch::watch).delete(watch::unwatch),
+        )
+        .route("/me/notifications", get(watch::notifications))
         .route("/batches/{id}/quarantine.csv", get(batches::quarantine_csv))
         .route(
             "/resources/{id}/rows",

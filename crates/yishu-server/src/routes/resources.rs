@@ -69,6 +69,7 @@ async fn audited<R: Right>(
     let outcome = if result.is_ok() { "ok" } else { "failed" };
     if let Ok(r) = &result {
         crate::routes::search::reindex(s, r).await;
+        crate::routes::watch::changed(s, action, r).await;
     }
     let object = result
         .as_ref()

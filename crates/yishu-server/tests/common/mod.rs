@@ -71,7 +71,10 @@ impl TestServer {
             store.clone(),
             lake,
             search,
-            yishu_server::ServerConfig::default(),
+            yishu_server::ServerConfig {
+                scheduler_tick: std::time::Duration::from_millis(200),
+                ..Default::default()
+            },
         );
         tokio::spawn(yishu_server::serve(listener, state, std::future::pending()));
         TestServer {
