@@ -165,6 +165,11 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("catalog.rows_stored", "入库行数", "Rows stored"),
     ("catalog.rows_quarantined", "隔离行数", "Rows quarantined"),
     ("catalog.search", "检索", "Search"),
+    (
+        "overview.notifications",
+        "我关注的资源动态",
+        "News of resources I watch",
+    ),
     ("catalog.download", "下载", "Download"),
     ("source.title", "数据源与采集调度", "Sources and schedules"),
     ("drift.title", "数据挂接与漂移", "Mounting and drift"),

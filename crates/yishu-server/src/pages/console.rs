@@ -110,6 +110,13 @@ struct Overview {
     departments: usize,
     users: i64,
     audit: i64,
+    notes: Vec<yishu_meta::watch::Notification>,
+}
+
+impl Overview {
+    fn time(&self, ms: &i64) -> String {
+        super::fmt_time(*ms)
+    }
 }
 
 pub async fn overview(State(s): State<AppState>, mut page: PageAuth<SignedIn>) -> Response {
@@ -126,11 +133,17 @@ pub async fn overview(State(s): State<AppState>, mut page: PageAuth<SignedIn>) -
         .await
         .map(|p| p.total)
         .unwrap_or_default();
+    let notes = s
+        .store
+        .notifications(page.auth.who().user_id, 20)
+        .await
+        .unwrap_or_default();
     render(&Overview {
         c: page.chrome,
         orgs: orgs.len(),
         departments,
         users,
         audit,
+        notes,
     })
 }
