@@ -56,7 +56,11 @@ impl Tokenizer for JiebaTokenizer {
     type TokenStream<'a> = JiebaStream;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> JiebaStream {
-        let tokens = terms(text, TokenizeMode::Search)
+        let mut terms = terms(text, TokenizeMode::Search);
+        // Search mode emits a word's sub-words before the word itself; tantivy's highlighter
+        // needs tokens in the order they start.
+        terms.sort_by_key(|(_, r)| (r.start, r.end));
+        let tokens = terms
             .into_iter()
             .enumerate()
             .map(|(position, (text, range))| Token {
@@ -112,6 +116,17 @@ mod tests {
                 text[tok.offset_from..tok.offset_to].to_lowercase(),
                 tok.text
             );
+        }
+    }
+
+    #[test]
+    fn tokens_come_in_text_order() {
+        let mut t = JiebaTokenizer;
+        let mut s = t.token_stream("不动产单元号、中华人民共和国居民身份证");
+        let mut last = 0;
+        while s.advance() {
+            assert!(s.token().offset_from >= last, "{:?}", s.token());
+            last = s.token().offset_from;
         }
     }
 

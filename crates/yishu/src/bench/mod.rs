@@ -235,6 +235,31 @@ async fn http(a: HttpArgs) -> Result<u8> {
     Ok(crate::exit::OK)
 }
 
+/// Installs DuckDB from PyPI when Python cannot import it (the peer is not vendored).
+fn ensure_duckdb() -> Result<()> {
+    let has = |py: &str| {
+        std::process::Command::new(py)
+            .args(["-c", "import duckdb"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if has("python3") {
+        return Ok(());
+    }
+    eprintln!("installing DuckDB from PyPI for the comparison…");
+    for extra in [&[][..], &["--break-system-packages"][..]] {
+        let ok = std::process::Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "duckdb"])
+            .args(extra)
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok && has("python3") {
+            return Ok(());
+        }
+    }
+    bail!("cannot install DuckDB (python3 -m pip install duckdb) for the comparison")
+}
+
 /// Peak resident memory of this process (Linux `VmHWM`), in MiB.
 pub fn peak_rss_mib() -> Option<f64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -433,6 +458,7 @@ async fn ingest(a: IngestBenchArgs) -> Result<u8> {
         );
     }
     store.close().await;
+    ensure_duckdb()?;
     let (ys, yrss, _) = timed_ingest(&data, &utf8, &codes[0])?;
     let (gs, grss, _) = timed_ingest(&data, &gbk, &codes[1])?;
     let duck = {
