@@ -365,7 +365,8 @@ pub fn parse(bytes: &[u8], orgs: &[Org]) -> Result<Parsed, Error> {
         if !v[1].is_empty() && !names.insert(v[1].clone()) {
             err!(1, format!("资源名称“{}”在表中出现了两次", v[1]));
         }
-        if !v[4].is_empty() && !(v[4].len() == 8 && v[4].bytes().all(|b| b.is_ascii_digit())) {
+        let class_path_ok = v[4].len() == 8 && v[4].bytes().all(|b| b.is_ascii_digit());
+        if !v[4].is_empty() && !class_path_ok {
             err!(
                 4,
                 format!("“{}”应为 8 位数字（项 2 位、目 3 位、细目 3 位）", v[4])
@@ -489,7 +490,7 @@ pub fn parse(bytes: &[u8], orgs: &[Org]) -> Result<Parsed, Error> {
             });
         }
     }
-    errors.sort_by(|a, b| (a.sheet != RESOURCES, a.row).cmp(&(b.sheet != RESOURCES, b.row)));
+    errors.sort_by_key(|e| (e.sheet != RESOURCES, e.row));
     Ok(Parsed {
         resources,
         errors,
