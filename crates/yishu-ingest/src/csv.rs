@@ -34,6 +34,8 @@ impl std::str::FromStr for TextEncoding {
 /// How to read the file; `None` fields are detected.
 #[derive(Debug, Clone, Default)]
 pub struct CsvOptions {
+    /// Confirmed column → item pairs where names differ.
+    pub mapping: crate::rows::Mapping,
     pub encoding: Option<TextEncoding>,
     pub delimiter: Option<u8>,
 }
@@ -130,7 +132,7 @@ pub fn read(
         .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
         .collect();
     let what = path.display().to_string();
-    let map = ColumnMap::new(&what, &header, items)?;
+    let map = ColumnMap::new(&what, &header, items, &opts.mapping)?;
     let file_name = path
         .file_name()
         .map(|f| f.to_string_lossy().to_string())

@@ -181,7 +181,12 @@ pub fn read(
     if let Some(c) = &p.watermark_column {
         sql += &format!(" ORDER BY {}", d.ident(c, "watermark_column")?);
     }
-    let map = ColumnMap::new(&format!("table {}", p.table), &header, items)?;
+    let map = ColumnMap::new(
+        &format!("table {}", p.table),
+        &header,
+        items,
+        &Default::default(),
+    )?;
     let mut out = RowWriter::new(batch_id, items, map, sink, progress);
     let mut hash = blake3::Hasher::new();
     hash.update(p.table.as_bytes());

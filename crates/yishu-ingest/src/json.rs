@@ -34,7 +34,7 @@ pub fn read(
     let what = path.display().to_string();
     // The "header" of JSON rows is the items themselves: every key is looked up by name.
     let header: Vec<String> = items.iter().map(|i| i.name.trim().to_string()).collect();
-    let map = ColumnMap::new(&what, &header, items)?;
+    let map = ColumnMap::new(&what, &header, items, &Default::default())?;
     let file_name = path
         .file_name()
         .map(|f| f.to_string_lossy().to_string())

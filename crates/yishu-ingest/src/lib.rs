@@ -7,6 +7,7 @@ pub mod csv;
 pub mod db;
 pub mod drift;
 pub mod json;
+pub mod mapping;
 pub mod parquet;
 pub mod rows;
 pub mod sources;

@@ -36,7 +36,12 @@ pub fn read(
         .iter()
         .map(|f| f.name().trim().to_string())
         .collect();
-    let map = ColumnMap::new(&path.display().to_string(), &header, items)?;
+    let map = ColumnMap::new(
+        &path.display().to_string(),
+        &header,
+        items,
+        &Default::default(),
+    )?;
     let reader = builder
         .with_batch_size(crate::rows::BATCH_ROWS)
         .build()

@@ -43,6 +43,9 @@ pub fn quarantine_schema() -> Arc<Schema> {
     ]))
 }
 
+/// Confirmed column → item pairs for names that differ (see [`crate::mapping`]).
+pub type Mapping = std::collections::BTreeMap<String, String>;
+
 /// How a file's columns line up with the resource's items.
 #[derive(Debug, Clone)]
 pub struct ColumnMap {
@@ -56,7 +59,12 @@ pub struct ColumnMap {
 impl ColumnMap {
     /// Maps header names to items by exact (trimmed) name. Refuses duplicate column names and a
     /// header that matches no item, naming what it found.
-    pub fn new(what: &str, header: &[String], items: &[Item]) -> Result<Self, Error> {
+    pub fn new(
+        what: &str,
+        header: &[String],
+        items: &[Item],
+        mapping: &Mapping,
+    ) -> Result<Self, Error> {
         let mut seen = std::collections::HashSet::new();
         if let Some(dup) = header.iter().find(|h| !seen.insert(h.as_str())) {
             return Err(Error::new(
@@ -64,21 +72,64 @@ impl ColumnMap {
                 format!("{what}: the header names column '{dup}' twice"),
             ));
         }
+        for (col, item) in mapping {
+            if !header.contains(col) {
+                return Err(Error::field(
+                    "map",
+                    format!(
+                        "{what} has no column '{col}' (columns: {})",
+                        header.join(", ")
+                    ),
+                ));
+            }
+            if !items.iter().any(|i| i.name.trim() == item) {
+                return Err(Error::field(
+                    "map",
+                    format!("the resource has no item '{item}'"),
+                ));
+            }
+        }
+        // A confirmed mapping first; otherwise the column of the same name.
         let map: Vec<Option<usize>> = items
             .iter()
-            .map(|it| header.iter().position(|h| h == it.name.trim()))
+            .map(|it| {
+                let name = it.name.trim();
+                mapping
+                    .iter()
+                    .find(|(_, i)| i.as_str() == name)
+                    .and_then(|(c, _)| header.iter().position(|h| h == c))
+                    .or_else(|| {
+                        header
+                            .iter()
+                            .position(|h| h == name && !mapping.contains_key(h))
+                    })
+            })
             .collect();
         if map.iter().all(Option::is_none) {
-            let items: Vec<&str> = items.iter().map(|i| i.name.as_str()).collect();
+            let items_text: Vec<&str> = items.iter().map(|i| i.name.as_str()).collect();
+            let proposals = crate::mapping::propose(header, items);
+            let hint = if proposals.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; proposed mapping (confirm with --map): {}",
+                    proposals
+                        .iter()
+                        .map(|p| format!("{}={}", p.column, p.item))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )
+            };
             return Err(Error::new(
                 ErrorCode::InvalidInput,
                 format!(
-                    "{what}: no column matches an item of the resource (columns: {}; items: {})",
+                    "{what}: no column matches an item of the resource (columns: {}; items: {}){hint}",
                     header.join(", "),
-                    items.join(", ")
+                    items_text.join(", ")
                 ),
             ));
         }
+        let used: std::collections::HashSet<usize> = map.iter().flatten().copied().collect();
         Ok(ColumnMap {
             missing_items: items
                 .iter()
@@ -88,8 +139,9 @@ impl ColumnMap {
                 .collect(),
             extra_columns: header
                 .iter()
-                .filter(|h| !items.iter().any(|i| i.name.trim() == h.as_str()))
-                .cloned()
+                .enumerate()
+                .filter(|(k, _)| !used.contains(k))
+                .map(|(_, h)| h.clone())
                 .collect(),
             map,
             width: header.len(),

@@ -18,6 +18,8 @@ pub struct XlsxOptions {
     pub sheet: Option<String>,
     /// 1-based row of the header within the sheet's used range.
     pub header_row: usize,
+    /// Confirmed column → item pairs where names differ.
+    pub mapping: crate::rows::Mapping,
 }
 
 impl Default for XlsxOptions {
@@ -25,6 +27,7 @@ impl Default for XlsxOptions {
         XlsxOptions {
             sheet: None,
             header_row: 1,
+            mapping: Default::default(),
         }
     }
 }
@@ -123,7 +126,12 @@ pub fn read(
                 .to_string()
         })
         .collect();
-    let map = ColumnMap::new(&format!("{what}, sheet {sheet}"), &header, items)?;
+    let map = ColumnMap::new(
+        &format!("{what}, sheet {sheet}"),
+        &header,
+        items,
+        &opts.mapping,
+    )?;
     let file_name = path
         .file_name()
         .map(|f| f.to_string_lossy().to_string())

@@ -232,6 +232,7 @@ async fn hostile_files_quarantine_or_fail_clearly() {
     let opts = CsvOptions {
         encoding: Some(TextEncoding::Utf8),
         delimiter: None,
+        ..Default::default()
     };
     let Outcome::Ingested(b) = ingest_csv(&store, &lake, &r, &gbk, &opts, &mut |_| {})
         .await
@@ -438,6 +439,7 @@ async fn xlsx_sheet_into_ods() {
     let src = Source::Xlsx(XlsxOptions {
         sheet: Some("不存在".into()),
         header_row: 1,
+        ..Default::default()
     });
     let e = ingest_file(
         &store,

@@ -517,6 +517,7 @@ pub async fn ingest_city(
         let xlsx = yishu_ingest::xlsx::XlsxOptions {
             sheet: sheet.map(str::to_string),
             header_row: 1,
+            ..Default::default()
         };
         let source = yishu_ingest::Source::for_path(&path, Default::default(), xlsx);
         let outcome = yishu_ingest::ingest_file(store, lake, r, &path, &source, &mut |_| {})

@@ -184,6 +184,10 @@ struct IngestArgs {
     /// Row of a workbook sheet that holds the header (1-based).
     #[arg(long, default_value_t = 1)]
     header_row: usize,
+    /// Confirm a column → item pair where the names differ, e.g. `--map 身份证号=公民身份号码`
+    /// (repeatable). A file whose columns match no item is refused with proposed pairs.
+    #[arg(long = "map")]
+    map: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -441,9 +445,11 @@ async fn ingest(config: &Config, a: IngestArgs) -> Result<u8> {
             ));
         }
     };
+    let mapping = yishu_ingest::mapping::parse_pairs(&a.map).map_err(|e| anyhow!(e))?;
     let csv_opts = yishu_ingest::csv::CsvOptions {
         encoding: a.encoding,
         delimiter,
+        mapping: mapping.clone(),
     };
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
@@ -454,6 +460,7 @@ async fn ingest(config: &Config, a: IngestArgs) -> Result<u8> {
     let xlsx_opts = yishu_ingest::xlsx::XlsxOptions {
         sheet: a.sheet.clone(),
         header_row: a.header_row.max(1),
+        mapping,
     };
     let opts = yishu_ingest::Source::for_path(&a.file, csv_opts, xlsx_opts);
     let out = yishu_ingest::ingest_file(&store, &lake, &r, &a.file, &opts, &mut |n| {

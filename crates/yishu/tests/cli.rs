@@ -296,6 +296,45 @@ fn demo_prepares_a_city_with_one_user_per_role() {
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(out(&o).contains("no column matches"), "{}", out(&o));
+    // Columns named differently: refused with proposed pairs, then taken once confirmed.
+    let renamed = d.path().join("huji_renamed.csv");
+    std::fs::write(
+        &renamed,
+        "sfzh,XM,出生 日期\n510104199001011234,张三,1990-01-01\n",
+    )
+    .unwrap();
+    let o = yishu(
+        &dir,
+        &[
+            "ingest",
+            renamed.to_str().unwrap(),
+            "--resource",
+            "302001001/000001",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        out(&o).contains("proposed mapping (confirm with --map)"),
+        "{}",
+        out(&o)
+    );
+    let o = yishu(
+        &dir,
+        &[
+            "ingest",
+            renamed.to_str().unwrap(),
+            "--resource",
+            "302001001/000001",
+            "--map",
+            "sfzh=公民身份号码",
+            "--map",
+            "XM=姓名",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(out(&o).contains("1 rows read = 1 stored"), "{}", out(&o));
     let o = ingest("399999999/000001");
     assert_eq!(o.status.code(), Some(1));
     assert!(out(&o).contains("resource_not_found"), "{}", out(&o));
