@@ -91,7 +91,8 @@ fn score(column: &str, item: &str) -> Option<(Method, f64)> {
         return Some((Method::Normalized, 0.95));
     }
     let (pc, ic) = (pinyin(column), pinyin(item));
-    if pc.0 == ic.0 || nc == ic.0 || nc == ic.1 || pc.1 == nc && nc == ic.1 {
+    // Same sound, or a column written as the item's pinyin or its initials (`sfzh`).
+    if pc.0 == ic.0 || nc == ic.0 || nc == ic.1 {
         return Some((Method::Pinyin, 0.9));
     }
     let s = similarity(&nc, &ni);
