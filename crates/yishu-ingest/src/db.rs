@@ -20,6 +20,9 @@ pub struct DbPull {
     pub table: String,
     /// Pull only rows whose value here is greater than the stored watermark; `None`: full pulls.
     pub watermark_column: Option<String>,
+    /// Confirmed column → item pairs where the names differ.
+    #[serde(default)]
+    pub mapping: crate::rows::Mapping,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -181,12 +184,7 @@ pub fn read(
     if let Some(c) = &p.watermark_column {
         sql += &format!(" ORDER BY {}", d.ident(c, "watermark_column")?);
     }
-    let map = ColumnMap::new(
-        &format!("table {}", p.table),
-        &header,
-        items,
-        &Default::default(),
-    )?;
+    let map = ColumnMap::new(&format!("table {}", p.table), &header, items, &p.mapping)?;
     let mut out = RowWriter::new(batch_id, items, map, sink, progress);
     let mut hash = blake3::Hasher::new();
     hash.update(p.table.as_bytes());

@@ -16,6 +16,9 @@ use yishu_types::{Error, ErrorCode};
 #[serde(deny_unknown_fields)]
 pub struct DropDir {
     pub dir: PathBuf,
+    /// Confirmed column → item pairs for files whose names differ (CSV and workbooks).
+    #[serde(default)]
+    pub mapping: crate::rows::Mapping,
 }
 
 /// Checks a source's settings before it is saved, so mistakes show at set-up, not at 2 a.m.
@@ -91,7 +94,17 @@ async fn run_drop_dir(store: &Store, lake: &Lake, s: &Source) -> Result<RunResul
     files.sort();
     let (mut ok, mut failed) = (Vec::new(), Vec::new());
     for f in files {
-        let opts = FileSource::for_path(&f, Default::default(), Default::default());
+        let opts = FileSource::for_path(
+            &f,
+            crate::csv::CsvOptions {
+                mapping: d.mapping.clone(),
+                ..Default::default()
+            },
+            crate::xlsx::XlsxOptions {
+                mapping: d.mapping.clone(),
+                ..Default::default()
+            },
+        );
         let name = f
             .file_name()
             .unwrap_or_default()

@@ -657,6 +657,7 @@ async fn frontend_sqlite_full_and_incremental() {
         url: url.clone(),
         table: "dibao".into(),
         watermark_column: None,
+        mapping: Default::default(),
     };
     let (b, _, unchanged) = pull(&store, &lake, &r, &full, None).await;
     assert!(!unchanged);
@@ -740,6 +741,13 @@ async fn frontend_sqlite_full_and_incremental() {
             },
             "must start with",
         ),
+        (
+            DbPull {
+                mapping: [("证件号".to_string(), "citizen_id".to_string())].into(),
+                ..full.clone()
+            },
+            "has no column '证件号'",
+        ),
     ] {
         let e = yishu_ingest::ingest_pull(&store, &lake, &r, &p, None, &mut |_| {})
             .await
@@ -780,7 +788,7 @@ async fn frontend_postgres_and_mariadb_by_id() {
         for id in 1..=9 {
             sqlx::query(sqlx::AssertSqlSafe(insert(id))).execute(&mut c).await.unwrap();
         }
-        let p = DbPull { url: url.clone(), table: table.clone(), watermark_column: Some("id".into()) };
+        let p = DbPull { url: url.clone(), table: table.clone(), watermark_column: Some("id".into()), mapping: Default::default() };
         let (b, wm, _) = pull(&store, &lake, &r, &p, None).await;
         assert_eq!((b.rows_read, b.rows_stored), (9, 9), "{url}");
         assert_eq!(wm.as_deref(), Some("9"));
