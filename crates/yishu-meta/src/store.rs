@@ -89,6 +89,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "watches",
         include_str!("../migrations/sqlite/0007_watches.sql"),
     ),
+    (
+        8,
+        "matters",
+        include_str!("../migrations/sqlite/0008_matters.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -125,6 +130,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "watches",
         include_str!("../migrations/postgres/0007_watches.sql"),
+    ),
+    (
+        8,
+        "matters",
+        include_str!("../migrations/postgres/0008_matters.sql"),
     ),
 ];
 

@@ -4,7 +4,12 @@ use yishu_meta::catalog::*;
 use yishu_meta::{NewOrg, NewUser, OrgLevel, Store};
 use yishu_types::{ErrorCode, OrgId, Role, UserId};
 
-yishu_meta::both_backends!(lifecycle_and_versions, validation_and_rights, usage_counts);
+yishu_meta::both_backends!(
+    lifecycle_and_versions,
+    validation_and_rights,
+    usage_counts,
+    duty_list
+);
 
 /// A change to a valid draft that must make it invalid.
 type Mutation = Box<dyn Fn(&mut ResourceDraft)>;
@@ -344,4 +349,40 @@ async fn usage_counts(s: &Store) {
     );
     let sb = s.resource_stats(b.id).await.unwrap();
     assert_eq!((sb.views, sb.search_hits), (0, 1));
+}
+
+async fn duty_list(s: &Store) {
+    let w = world(s).await;
+    let officer = Actor {
+        user: w.officer,
+        org: w.ga,
+        roles: &[Role::ProviderOfficer],
+    };
+    let r = s.create_resource(&draft(w.ga), &officer).await.unwrap();
+    let m = s
+        .create_matter("510100-GA-XK-001", "户口迁移登记", w.ga, "行政确认")
+        .await
+        .unwrap();
+    let e = s
+        .create_matter("510100-GA-XK-001", "重复", w.ga, "")
+        .await
+        .unwrap_err();
+    assert!(e.message.contains("exists"), "{}", e.message);
+    s.link_matter(m.id, r.id, &["公民身份号码".into(), "姓名".into()])
+        .await
+        .unwrap();
+    let e = s
+        .link_matter(m.id, r.id, &["血型".into()])
+        .await
+        .unwrap_err();
+    assert!(e.message.contains("'血型' is not an item"), "{}", e.message);
+    let p = s.matter_produces(m.id).await.unwrap();
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].code, r.code);
+    assert_eq!(p[0].items, vec!["公民身份号码", "姓名"]);
+    let back = s.resource_matters(r.id).await.unwrap();
+    assert_eq!(
+        back.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(),
+        vec!["户口迁移登记"]
+    );
 }

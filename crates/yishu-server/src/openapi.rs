@@ -2,7 +2,7 @@
 
 use crate::AppState;
 use crate::routes::{
-    api_keys, audit, batches, me, orgs, resources, search, session, sources, users, watch,
+    api_keys, audit, batches, matters, me, orgs, resources, search, session, sources, users, watch,
 };
 use axum::Router;
 use utoipa::OpenApi;
@@ -22,6 +22,7 @@ use utoipa_swagger_ui::SwaggerUi;
         search::search, search::rebuild,
         sources::list, sources::create, sources::run, sources::push, batches::quarantine_csv,
         watch::watch, watch::unwatch, watch::notifications,
+        matters::create, matters::get, matters::link, matters::of_resource,
     ),
     components(schemas(crate::error::ErrorBody, yishu_types::Role, yishu_meta::OrgKind, yishu_meta::OrgLevel)),
     tags(

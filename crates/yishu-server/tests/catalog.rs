@@ -677,6 +677,46 @@ async fn watchers_hear_of_updates_and_retirement() {
             .contains("并入人口综合库"),
         "{notes}"
     );
+    // The duty list: 公安's matter produces two items of this entry; others may not add to it.
+    let m = c
+        .post(s.url("/api/v1/matters"))
+        .bearer_auth(&officer)
+        .json(&json!({"code": "GA-QR-0001", "name": "户口迁移登记", "org_id": s.dept.0, "kind": "行政确认"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(m.status(), StatusCode::CREATED);
+    let mid = m.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let r = c
+        .post(s.url("/api/v1/matters"))
+        .bearer_auth(&consumer)
+        .json(&json!({"code": "X-1", "name": "别人的事项", "org_id": s.dept.0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = c
+        .post(s.url(&format!("/api/v1/matters/{mid}/resources")))
+        .bearer_auth(&officer)
+        .json(&json!({"resource_id": id, "items": ["公民身份号码", "姓名"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let page = get_json(&c, s.url(&format!("/api/v1/matters/{mid}")), &consumer).await;
+    assert_eq!(page["produces"][0]["resource_id"], id, "{page}");
+    assert_eq!(
+        page["produces"][0]["items"],
+        json!(["公民身份号码", "姓名"])
+    );
+    let back = get_json(
+        &c,
+        s.url(&format!("/api/v1/resources/{id}/matters")),
+        &consumer,
+    )
+    .await;
+    assert_eq!(back[0]["name"], "户口迁移登记");
+
     // Someone who does not watch hears nothing.
     let none = get_json(&c, s.url("/api/v1/me/notifications"), &reviewer).await;
     assert_eq!(none, json!([]));

@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod batches;
 pub mod health;
+pub mod matters;
 pub mod me;
 pub mod orgs;
 pub mod resources;
@@ -51,6 +52,10 @@ pub fn router() -> Router<AppState> {
             post(watch::watch).delete(watch::unwatch),
         )
         .route("/me/notifications", get(watch::notifications))
+        .route("/matters", post(matters::create))
+        .route("/matters/{id}", get(matters::get))
+        .route("/matters/{id}/resources", post(matters::link))
+        .route("/resources/{id}/matters", get(matters::of_resource))
         .route("/batches/{id}/quarantine.csv", get(batches::quarantine_csv))
         .route(
             "/resources/{id}/rows",
