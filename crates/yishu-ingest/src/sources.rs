@@ -6,6 +6,7 @@ use crate::{Outcome, Source as FileSource, db, ingest_file, ingest_pull};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use yishu_lake::Lake;
+use yishu_meta::catalog::Resource;
 use yishu_meta::source::{RunResult, Source};
 use yishu_meta::{AuditEntry, Store, now_ms};
 use yishu_types::{Error, ErrorCode};
@@ -71,10 +72,14 @@ fn move_into(file: &Path, sub: &str) -> std::io::Result<PathBuf> {
     Ok(to)
 }
 
-async fn run_drop_dir(store: &Store, lake: &Lake, s: &Source) -> Result<RunResult, Error> {
+async fn run_drop_dir(
+    store: &Store,
+    lake: &Lake,
+    s: &Source,
+    r: &Resource,
+) -> Result<RunResult, Error> {
     let d: DropDir = serde_json::from_value(s.config.clone())
         .map_err(|e| Error::field("config", e.to_string()))?;
-    let r = store.get_resource(s.resource_id).await?;
     let mut files: Vec<PathBuf> = std::fs::read_dir(&d.dir)
         .map_err(|e| {
             Error::new(
@@ -110,7 +115,7 @@ async fn run_drop_dir(store: &Store, lake: &Lake, s: &Source) -> Result<RunResul
             .unwrap_or_default()
             .to_string_lossy()
             .to_string();
-        match ingest_file(store, lake, &r, &f, &opts, &mut |_| {}).await {
+        match ingest_file(store, lake, r, &f, &opts, &mut |_| {}).await {
             Ok(Outcome::Ingested(b)) => {
                 ok.push(format!(
                     "{name}: {} rows stored, {} quarantined",
@@ -162,12 +167,16 @@ async fn run_drop_dir(store: &Store, lake: &Lake, s: &Source) -> Result<RunResul
     })
 }
 
-async fn run_database(store: &Store, lake: &Lake, s: &Source) -> Result<RunResult, Error> {
+async fn run_database(
+    store: &Store,
+    lake: &Lake,
+    s: &Source,
+    r: &Resource,
+) -> Result<RunResult, Error> {
     let p: db::DbPull = serde_json::from_value(s.config.clone())
         .map_err(|e| Error::field("config", e.to_string()))?;
-    let r = store.get_resource(s.resource_id).await?;
     let since = p.watermark_column.as_ref().and(s.watermark.as_deref());
-    let (out, watermark) = ingest_pull(store, lake, &r, &p, since, &mut |_| {}).await?;
+    let (out, watermark) = ingest_pull(store, lake, r, &p, since, &mut |_| {}).await?;
     Ok(match out {
         Outcome::Ingested(b) => RunResult {
             status: "succeeded",
@@ -188,9 +197,10 @@ async fn run_database(store: &Store, lake: &Lake, s: &Source) -> Result<RunResul
 /// Runs one source now and records the outcome (and audits it).
 pub async fn run(store: &Store, lake: &Lake, s: &Source) -> Result<Source, Error> {
     let started = std::time::Instant::now();
+    let r = store.get_resource(s.resource_id).await?;
     let result = match s.kind.as_str() {
-        "database" => run_database(store, lake, s).await,
-        "drop_dir" => run_drop_dir(store, lake, s).await,
+        "database" => run_database(store, lake, s, &r).await,
+        "drop_dir" => run_drop_dir(store, lake, s, &r).await,
         other => Err(Error::field(
             "kind",
             format!("unknown source kind '{other}'"),
@@ -201,7 +211,6 @@ pub async fn run(store: &Store, lake: &Lake, s: &Source) -> Result<Source, Error
         message: format!("{}: {}", e.code, e.message),
         watermark: None,
     });
-    let r = store.get_resource(s.resource_id).await?;
     store
         .audit(&AuditEntry {
             actor_name: "scheduler".into(),

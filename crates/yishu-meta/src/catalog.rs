@@ -440,13 +440,28 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err("list changed resources"))?;
+        self.resources_from_rows(&rows).await
+    }
+
+    /// Resources of listed rows, each with its items.
+    async fn resources_from_rows(&self, rows: &[AnyRow]) -> Result<Vec<Resource>, Error> {
         let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
+        for r in rows {
             let id: i64 = r.try_get("id").map_err(db_err("read a resource"))?;
             let items = self.resource_items(id).await?;
             out.push(resource_from_row(r, items).map_err(db_err("read a resource"))?);
         }
         Ok(out)
+    }
+
+    /// Every resource in any state, oldest first (exports and index rebuilds).
+    pub async fn all_resources(&self) -> Result<Vec<Resource>, Error> {
+        let sql = format!("SELECT {COLUMNS} FROM resources ORDER BY id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("list resources"))?;
+        self.resources_from_rows(&rows).await
     }
 
     /// A page of resources, optionally by status and provider, newest first.
@@ -478,12 +493,7 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err("list resources"))?;
-        let mut items = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let id: i64 = r.try_get("id").map_err(db_err("read a resource"))?;
-            let its = self.resource_items(id).await?;
-            items.push(resource_from_row(r, its).map_err(db_err("read a resource"))?);
-        }
+        let items = self.resources_from_rows(&rows).await?;
         Ok(Page {
             items,
             total,

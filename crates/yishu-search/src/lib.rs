@@ -22,23 +22,18 @@ pub async fn rebuild_from_store(store: &Store, index: &SearchIndex) -> Result<us
         .into_iter()
         .map(|o| (o.id, o.name))
         .collect();
-    let mut docs = Vec::new();
-    let mut offset = 0;
-    loop {
-        let page = store.list_resources(None, None, 1000, offset).await?;
-        let n = page.items.len() as i64;
-        for r in &page.items {
+    let docs: Vec<ResourceDoc> = store
+        .all_resources()
+        .await?
+        .iter()
+        .map(|r| {
             let provider = orgs
                 .get(&r.meta.provider_org_id)
                 .cloned()
                 .unwrap_or_default();
-            docs.push(ResourceDoc::from_resource(r, &provider));
-        }
-        offset += n;
-        if n == 0 || offset >= page.total {
-            break;
-        }
-    }
+            ResourceDoc::from_resource(r, &provider)
+        })
+        .collect();
     index.replace_all(docs.iter())
 }
 

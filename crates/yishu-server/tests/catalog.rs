@@ -268,17 +268,7 @@ async fn search_follows_the_catalog() {
         s.key("admin").await,
     );
     let search = |q: &str| s.url(&format!("/api/v1/search?{q}"));
-    let created: Value = c
-        .post(s.url("/api/v1/resources"))
-        .bearer_auth(&officer)
-        .json(&draft(s.dept.0))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_i64().unwrap();
+    let id = created(&s, &c, &officer, draft(s.dept.0)).await;
     // The draft is found by its own department at once, and not by others.
     let mine = get_json(&c, search("q=%E6%88%B7%E7%B1%8D"), &officer).await;
     assert_eq!(mine["total"], 1, "{mine}");
@@ -294,20 +284,7 @@ async fn search_follows_the_catalog() {
     let theirs = get_json(&c, search("q=户籍"), &consumer).await;
     assert_eq!(theirs["total"], 0, "{theirs}");
 
-    for (path, key, body) in [
-        ("submit", &officer, json!({})),
-        ("review", &reviewer, json!({"approve": true})),
-        ("publish", &reviewer, json!({})),
-    ] {
-        let r = c
-            .post(s.url(&format!("/api/v1/resources/{id}/{path}")))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK, "{path}");
-    }
+    publish(&s, &c, id, &officer, &reviewer).await;
     // Published: everyone finds it, by words, item names or code; facets are labelled.
     let found = get_json(&c, search("q=户籍 人口&share=conditional"), &consumer).await;
     assert_eq!(found["total"], 1, "{found}");
@@ -405,19 +382,21 @@ async fn search_follows_the_catalog() {
     assert_eq!(audit["total"], 1, "{audit}");
 }
 
-/// Creates an entry as the officer and has the bureau's reviewer approve and publish it.
-async fn published(s: &TestServer, c: &Client, officer: &str, reviewer: &str, d: Value) -> i64 {
-    let created: Value = c
+/// Creates an entry as the officer; returns its id.
+async fn created(s: &TestServer, c: &Client, officer: &str, d: Value) -> i64 {
+    let r = c
         .post(s.url("/api/v1/resources"))
         .bearer_auth(officer)
         .json(&d)
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
-    let id = created["id"].as_i64().unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+}
+
+/// The officer submits entry `id`; the bureau's reviewer approves and publishes it.
+async fn publish(s: &TestServer, c: &Client, id: i64, officer: &str, reviewer: &str) {
     for (path, key, body) in [
         ("submit", officer, json!({})),
         ("review", reviewer, json!({"approve": true})),
@@ -432,6 +411,12 @@ async fn published(s: &TestServer, c: &Client, officer: &str, reviewer: &str, d:
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{path}");
     }
+}
+
+/// Creates an entry as the officer and has the bureau's reviewer approve and publish it.
+async fn published(s: &TestServer, c: &Client, officer: &str, reviewer: &str, d: Value) -> i64 {
+    let id = created(s, c, officer, d).await;
+    publish(s, c, id, officer, reviewer).await;
     id
 }
 

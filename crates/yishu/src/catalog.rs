@@ -34,23 +34,6 @@ pub enum CatalogCommand {
 
 pub async fn run(config: &Config, cmd: CatalogCommand) -> Result<u8> {
     let (store, _lake) = crate::open(config).await?;
-    let all = async {
-        let mut out = Vec::new();
-        let mut offset = 0;
-        loop {
-            let page = store
-                .list_resources(None, None, 1000, offset)
-                .await
-                .map_err(|e| anyhow!(e))?;
-            let n = page.items.len() as i64;
-            out.extend(page.items);
-            offset += n;
-            if n == 0 || offset >= page.total {
-                break;
-            }
-        }
-        Ok::<_, anyhow::Error>(out)
-    };
     match cmd {
         CatalogCommand::Template { out } => {
             let bytes = yishu_ingest::catalog_sheet::template().map_err(|e| anyhow!(e))?;
@@ -59,7 +42,7 @@ pub async fn run(config: &Config, cmd: CatalogCommand) -> Result<u8> {
             println!("wrote the cataloguing template to {}", out.display());
         }
         CatalogCommand::Export { out } => {
-            let resources = all.await?;
+            let resources = store.all_resources().await.map_err(|e| anyhow!(e))?;
             let json = out
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("json"));

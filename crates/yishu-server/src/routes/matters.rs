@@ -3,16 +3,16 @@
 
 use crate::AppState;
 use crate::auth::{Auth, SignedIn};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::json::ValidJson;
-use crate::routes::resources::{Catalogue, readable};
+use crate::routes::resources::{Catalogue, own_org, readable};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use yishu_meta::matter::{Matter, Produces};
-use yishu_types::{ErrorCode, OrgId, Role};
+use yishu_types::OrgId;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -40,14 +40,7 @@ pub struct MatterPage {
 }
 
 fn own(p: &yishu_meta::Principal, org: OrgId) -> ApiResult<()> {
-    if p.org_id == org || p.has(Role::Admin) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "a department keeps its own duty list",
-        ))
-    }
+    own_org(p, org, "keeps its duty list")
 }
 
 /// Adds a matter to a department's duty list.

@@ -46,6 +46,18 @@ fn visible(p: &Principal, r: &Resource) -> bool {
         || p.has(Role::Admin)
 }
 
+/// Only an org's own people (or an admin) feed its resources and keep its duty list.
+pub(crate) fn own_org(p: &Principal, org: OrgId, what: &str) -> ApiResult<()> {
+    if p.org_id == org || p.has(Role::Admin) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!("only the providing department {what}"),
+        ))
+    }
+}
+
 /// The entry `id` if `p` may see it; otherwise the same "not found" as for a missing one.
 pub(crate) async fn readable(s: &AppState, p: &Principal, id: i64) -> ApiResult<Resource> {
     let r = s.store.get_resource(id).await?;

@@ -5,7 +5,7 @@ use crate::AppState;
 use crate::auth::{Auth, SignedIn};
 use crate::error::{ApiError, ApiResult};
 use crate::json::ValidJson;
-use crate::routes::resources::{Catalogue, readable};
+use crate::routes::resources::{Catalogue, own_org, readable};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -16,21 +16,13 @@ use yishu_meta::Principal;
 use yishu_meta::batch::Batch;
 use yishu_meta::catalog::{Resource, ResourceStatus};
 use yishu_meta::source::Source;
-use yishu_types::{ErrorCode, Role};
+use yishu_types::ErrorCode;
 
 /// Largest pushed body: bigger data goes through a drop directory or a pull.
 pub const PUSH_LIMIT: usize = 16 * 1024 * 1024;
 
-/// Only the providing department (or an admin) feeds a resource.
 fn owns(p: &Principal, r: &Resource) -> ApiResult<()> {
-    if p.org_id == r.meta.provider_org_id || p.has(Role::Admin) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            ErrorCode::Forbidden,
-            format!("only the providing department of {} feeds it", r.code),
-        ))
-    }
+    own_org(p, r.meta.provider_org_id, &format!("feeds {}", r.code))
 }
 
 /// A source as shown to people: passwords in connection URLs are hidden.
