@@ -1,10 +1,12 @@
 //! JSON lines (NDJSON) and JSON arrays of objects: each object is a row, its keys map to items by
-//! name. A line that is not a JSON object is quarantined with its line number and the parser's
-//! message; nested values are kept as their JSON text.
+//! name or by a confirmed mapping. A line that is not a JSON object is quarantined with its line
+//! number and the parser's message; nested values are kept as their JSON text. The same object
+//! rows come from queue feeds ([`crate::feed`]).
 
 use crate::io_err;
-use crate::rows::{ColumnMap, Parsed, RowWriter};
-use serde_json::Value;
+use crate::rows::{ColumnMap, Mapping, Parsed, RowWriter};
+use serde_json::{Map, Value};
+use std::collections::{BTreeSet, HashSet};
 use std::io::BufRead;
 use std::path::Path;
 use yishu_lake::arrow::array::RecordBatch;
@@ -14,7 +16,10 @@ use yishu_types::Error;
 /// Longest line accepted; a longer one is quarantined without being parsed.
 pub const MAX_LINE: usize = 16 * 1024 * 1024;
 
-fn text(v: &Value) -> Option<String> {
+/// Objects sampled for their keys before a file is read, to refuse one that matches no item.
+const SAMPLE: usize = 100;
+
+pub(crate) fn text(v: &Value) -> Option<String> {
     match v {
         Value::Null => None,
         Value::String(s) => Some(s.clone()),
@@ -22,42 +27,190 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
+/// Writes JSON objects as rows: looks up every item by its own name or its mapped key, notes keys
+/// no item describes and items no row carried (the batch's drift), and quarantines a row with
+/// none of the items (it would be a row of nulls).
+pub(crate) struct ObjectRows<'a> {
+    header: Vec<String>,
+    known: HashSet<String>,
+    used: Vec<bool>,
+    found: Vec<bool>,
+    extra: BTreeSet<String>,
+    items: Vec<Item>,
+    mapping: Mapping,
+    out: RowWriter<'a>,
+}
+
+impl<'a> ObjectRows<'a> {
+    pub fn new(
+        what: &str,
+        items: &[Item],
+        mapping: &Mapping,
+        batch_id: &str,
+        sink: &'a mut dyn FnMut(RecordBatch) -> Result<(), Error>,
+        progress: &'a mut dyn FnMut(u64),
+    ) -> Result<Self, Error> {
+        let mut header: Vec<String> = mapping.keys().cloned().collect();
+        for it in items {
+            let name = it.name.trim().to_string();
+            if !header.contains(&name) {
+                header.push(name);
+            }
+        }
+        let map = ColumnMap::new(what, &header, items, mapping)?;
+        let used = (0..header.len())
+            .map(|c| map.map.contains(&Some(c)))
+            .collect();
+        Ok(ObjectRows {
+            found: vec![false; header.len()],
+            known: header.iter().cloned().collect(),
+            used,
+            header,
+            extra: BTreeSet::new(),
+            items: items.to_vec(),
+            mapping: mapping.clone(),
+            out: RowWriter::new(batch_id, items, map, sink, progress),
+        })
+    }
+
+    /// Stores one object (or quarantines it, naming `what` it was).
+    pub fn row(
+        &mut self,
+        at: &str,
+        line: i64,
+        what: &str,
+        o: &Map<String, Value>,
+    ) -> Result<(), Error> {
+        for k in o.keys() {
+            if !self.known.contains(k) && !self.extra.contains(k) {
+                self.extra.insert(k.clone());
+            }
+        }
+        if !(0..self.header.len()).any(|c| self.used[c] && o.contains_key(&self.header[c])) {
+            self.out.reject(
+                format_args!("{at}"),
+                line,
+                &Value::Object(o.clone()).to_string(),
+                "ingest_no_known_field",
+                &format!(
+                    "{what} has none of the resource's items (keys: {})",
+                    o.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            );
+            return Ok(());
+        }
+        let cells: Vec<Option<String>> = self
+            .header
+            .iter()
+            .map(|k| o.get(k).and_then(text))
+            .collect();
+        for (c, f) in self.found.iter_mut().enumerate() {
+            *f |= o.contains_key(&self.header[c]);
+        }
+        self.out.accept(format_args!("{at}"), |c| {
+            cells.get(c).and_then(|t| t.as_deref())
+        })
+    }
+
+    /// Quarantines a value that is not an object, or not JSON.
+    pub fn reject(&mut self, at: &str, line: i64, raw: &str, code: &str, why: &str) {
+        self.out.reject(format_args!("{at}"), line, raw, code, why);
+    }
+
+    pub fn finish(self) -> Result<Parsed, Error> {
+        let mut parsed = self.out.finish()?;
+        parsed.extra_columns = self.extra.into_iter().collect();
+        parsed.missing_items = self
+            .items
+            .iter()
+            .filter(|it| {
+                let name = it.name.trim();
+                let col = self
+                    .mapping
+                    .iter()
+                    .find(|(_, i)| i.as_str() == name)
+                    .map(|(c, _)| c.as_str())
+                    .unwrap_or(name);
+                !self
+                    .header
+                    .iter()
+                    .position(|h| h == col)
+                    .is_some_and(|c| self.found[c])
+            })
+            .map(|it| it.name.clone())
+            .collect();
+        Ok(parsed)
+    }
+}
+
+/// The keys of the first objects of a file, in order of first appearance.
+fn sample_keys(path: &Path) -> Result<Vec<String>, Error> {
+    let file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+    let mut keys: Vec<String> = Vec::new();
+    let mut objects = 0;
+    let mut add = |o: &Map<String, Value>| {
+        for k in o.keys() {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+    };
+    for line in std::io::BufReader::new(file).split(b'\n') {
+        let bytes = line.map_err(|e| io_err(path, e))?;
+        if bytes.len() > MAX_LINE || objects >= SAMPLE {
+            break;
+        }
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(o)) => {
+                add(&o);
+                objects += 1;
+            }
+            Ok(Value::Array(a)) => {
+                for o in a.iter().take(SAMPLE).filter_map(Value::as_object) {
+                    add(o);
+                    objects += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(keys)
+}
+
 /// Reads NDJSON (one object per line; a file that is one JSON array is read as its elements).
 pub fn read(
     path: &Path,
     items: &[Item],
     batch_id: &str,
+    mapping: &Mapping,
     progress: &mut dyn FnMut(u64),
     sink: &mut dyn FnMut(RecordBatch) -> Result<(), Error>,
 ) -> Result<Parsed, Error> {
-    let file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
     let what = path.display().to_string();
-    // The "header" of JSON rows is the items themselves: every key is looked up by name.
-    let header: Vec<String> = items.iter().map(|i| i.name.trim().to_string()).collect();
-    let map = ColumnMap::new(&what, &header, items, &Default::default())?;
+    let sampled = sample_keys(path)?;
+    if !sampled.is_empty() {
+        // Refuses a file whose keys match no item, with proposed pairs, as for a CSV header.
+        let confirmed: Mapping = mapping
+            .iter()
+            .filter(|(k, _)| sampled.contains(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        ColumnMap::new(&what, &sampled, items, &confirmed)?;
+    }
+    let file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
     let file_name = path
         .file_name()
         .map(|f| f.to_string_lossy().to_string())
         .unwrap_or_default();
-    let mut out = RowWriter::new(batch_id, items, map, sink, progress);
+    let mut rows = ObjectRows::new(&what, items, mapping, batch_id, sink, progress)?;
     let reader = std::io::BufReader::with_capacity(1 << 20, file);
-    let emit = |out: &mut RowWriter,
-                line_no: i64,
-                raw: &str,
-                v: Result<Value, String>|
-     -> Result<(), Error> {
-        let source_ref = format!("{file_name}:{line_no}");
+    let emit = |rows: &mut ObjectRows, line_no: i64, raw: &str, v: Result<Value, String>| {
+        let at = format!("{file_name}:{line_no}");
         match v {
-            Ok(Value::Object(o)) => {
-                let cells: Vec<Option<String>> =
-                    header.iter().map(|k| o.get(k).and_then(text)).collect();
-                out.accept(format_args!("{source_ref}"), |c| {
-                    cells.get(c).and_then(|t| t.as_deref())
-                })
-            }
+            Ok(Value::Object(o)) => rows.row(&at, line_no, &format!("line {line_no}"), &o),
             Ok(_) => {
-                out.reject(
-                    format_args!("{source_ref}"),
+                rows.reject(
+                    &at,
                     line_no,
                     raw,
                     "ingest_not_object",
@@ -66,8 +219,8 @@ pub fn read(
                 Ok(())
             }
             Err(e) => {
-                out.reject(
-                    format_args!("{source_ref}"),
+                rows.reject(
+                    &at,
                     line_no,
                     raw,
                     "ingest_bad_json",
@@ -87,8 +240,8 @@ pub fn read(
         }
         if bytes.len() > MAX_LINE {
             let cut: String = t.chars().take(200).collect();
-            out.reject(
-                format_args!("{file_name}:{line_no}"),
+            rows.reject(
+                &format!("{file_name}:{line_no}"),
                 line_no,
                 &cut,
                 "ingest_line_too_long",
@@ -103,11 +256,11 @@ pub fn read(
             Ok(Value::Array(elems)) => {
                 for e in elems {
                     let raw = e.to_string();
-                    emit(&mut out, line_no, &raw, Ok(e))?;
+                    emit(&mut rows, line_no, &raw, Ok(e))?;
                 }
             }
-            v => emit(&mut out, line_no, t, v.map_err(|e| e.to_string()))?,
+            v => emit(&mut rows, line_no, t, v.map_err(|e| e.to_string()))?,
         }
     }
-    out.finish()
+    rows.finish()
 }

@@ -6,6 +6,7 @@ pub mod catalog_sheet;
 pub mod csv;
 pub mod db;
 pub mod drift;
+pub mod feed;
 pub mod json;
 pub mod mapping;
 pub mod parquet;
@@ -59,14 +60,16 @@ pub(crate) fn io_err(path: &Path, e: std::io::Error) -> Error {
 pub enum Source {
     Csv(csv::CsvOptions),
     Xlsx(xlsx::XlsxOptions),
-    /// NDJSON, or a JSON array of objects.
-    Json,
-    Parquet,
+    /// NDJSON, or a JSON array of objects; with confirmed key → item pairs.
+    Json(rows::Mapping),
+    /// With confirmed column → item pairs.
+    Parquet(rows::Mapping),
 }
 
 impl Source {
     /// Chooses the reader by file extension: `.xlsx`, `.xlsm`, `.xls`, `.ods` are workbooks,
-    /// everything else is read as delimited text.
+    /// `.json`/`.ndjson`/`.jsonl` JSON, `.parquet` Parquet, everything else delimited text. JSON
+    /// and Parquet take the CSV options' confirmed mapping (one `--map` serves every format).
     pub fn for_path(path: &Path, csv: csv::CsvOptions, xlsx: xlsx::XlsxOptions) -> Source {
         let ext = path
             .extension()
@@ -74,8 +77,8 @@ impl Source {
             .unwrap_or_default();
         match ext.as_str() {
             "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => Source::Xlsx(xlsx),
-            "json" | "ndjson" | "jsonl" => Source::Json,
-            "parquet" | "parq" => Source::Parquet,
+            "json" | "ndjson" | "jsonl" => Source::Json(csv.mapping),
+            "parquet" | "parq" => Source::Parquet(csv.mapping),
             _ => Source::Csv(csv),
         }
     }
@@ -174,7 +177,7 @@ pub async fn ingest_file_as(
 /// Settles runs of this content that were interrupted (e.g. `kill -9`): if the batch's commit
 /// reached the lake, the batch is completed from the counts recorded in the commit; otherwise it
 /// is marked failed — nothing of it is in ods, and its quarantine rows carry its failed batch id.
-async fn recover(
+pub(crate) async fn recover(
     store: &Store,
     lake: &Lake,
     resource: &Resource,
@@ -224,7 +227,7 @@ async fn recover(
 }
 
 /// Reads rows on a blocking thread into `sink`.
-type Reader = Box<
+pub(crate) type Reader = Box<
     dyn FnOnce(
             &mut dyn FnMut(u64),
             &mut dyn FnMut(RecordBatch) -> Result<(), Error>,
@@ -250,8 +253,8 @@ async fn write_batch(
     let reader: Reader = Box::new(move |progress, sink| match &opts {
         Source::Csv(o) => csv::read(&path, &items, &id, o, progress, sink),
         Source::Xlsx(o) => xlsx::read(&path, &items, &id, o, progress, sink),
-        Source::Json => json::read(&path, &items, &id, progress, sink),
-        Source::Parquet => parquet::read(&path, &items, &id, progress, sink),
+        Source::Json(m) => json::read(&path, &items, &id, m, progress, sink),
+        Source::Parquet(m) => parquet::read(&path, &items, &id, m, progress, sink),
     });
     let (parsed, ods) = stream(lake, resource, reader, progress).await?;
     let version = commit(lake, resource, batch_id, sum, &parsed, ods).await?;
@@ -387,26 +390,9 @@ pub async fn ingest_pull(
     let reader: Reader = Box::new(move |progress, sink| {
         db::read(&rt, &p, s.as_deref(), &items, &bid, progress, sink)
     });
-    let run = async {
-        let (parsed, ods) = stream(lake, resource, reader, progress).await?;
-        let sum = parsed.checksum.clone().unwrap_or_default();
-        if let Some(same) = store.set_batch_checksum(&id, resource.id, &sum).await? {
-            let b = store.settle_unchanged(&id, &same).await?;
-            return Ok::<_, Error>((Outcome::Unchanged(b), parsed.watermark));
-        }
-        let version = commit(lake, resource, &id, &sum, &parsed, ods).await?;
-        store.set_batch_drift(&id, &parsed.drift()).await?;
-        let b = store
-            .finish_batch(
-                &id,
-                parsed.rows_read,
-                parsed.rows_stored,
-                parsed.rows_quarantined,
-                version.map(|v| v as i64),
-            )
-            .await?;
-        Ok((Outcome::Ingested(b), parsed.watermark))
-    };
+    let run = land(store, lake, resource, &id, reader, progress, |p| {
+        p.checksum.clone().unwrap_or_default()
+    });
     match run.await {
         Ok(done) => Ok(done),
         Err(e) => {
@@ -414,4 +400,36 @@ pub async fn ingest_pull(
             Err(e)
         }
     }
+}
+
+/// Streams a batch whose checksum is known only once its rows are read (pulls, feeds) and makes
+/// it visible: the same checksum as an earlier batch settles it as unchanged; otherwise one commit,
+/// then the batch's drift and counts. Returns the outcome and, for pulls, the new watermark.
+pub(crate) async fn land(
+    store: &Store,
+    lake: &Lake,
+    resource: &Resource,
+    id: &str,
+    reader: Reader,
+    progress: &mut (dyn FnMut(u64) + Send),
+    sum_of: impl FnOnce(&rows::Parsed) -> String,
+) -> Result<(Outcome, Option<String>), Error> {
+    let (parsed, ods) = stream(lake, resource, reader, progress).await?;
+    let sum = sum_of(&parsed);
+    if let Some(same) = store.set_batch_checksum(id, resource.id, &sum).await? {
+        let b = store.settle_unchanged(id, &same).await?;
+        return Ok((Outcome::Unchanged(b), parsed.watermark));
+    }
+    let version = commit(lake, resource, id, &sum, &parsed, ods).await?;
+    store.set_batch_drift(id, &parsed.drift()).await?;
+    let b = store
+        .finish_batch(
+            id,
+            parsed.rows_read,
+            parsed.rows_stored,
+            parsed.rows_quarantined,
+            version.map(|v| v as i64),
+        )
+        .await?;
+    Ok((Outcome::Ingested(b), parsed.watermark))
 }

@@ -25,6 +25,7 @@ pub fn read(
     path: &Path,
     items: &[Item],
     batch_id: &str,
+    mapping: &crate::rows::Mapping,
     progress: &mut dyn FnMut(u64),
     sink: &mut dyn FnMut(RecordBatch) -> Result<(), Error>,
 ) -> Result<Parsed, Error> {
@@ -36,12 +37,7 @@ pub fn read(
         .iter()
         .map(|f| f.name().trim().to_string())
         .collect();
-    let map = ColumnMap::new(
-        &path.display().to_string(),
-        &header,
-        items,
-        &Default::default(),
-    )?;
+    let map = ColumnMap::new(&path.display().to_string(), &header, items, mapping)?;
     let reader = builder
         .with_batch_size(crate::rows::BATCH_ROWS)
         .build()

@@ -2,6 +2,8 @@
 //! jobs — a front-end database table from its watermark, or every new file of a drop directory.
 //! Each run is audited and recorded on its source; a failed run is retried with back-off.
 
+use crate::feed::amqp::{self, AmqpFeed};
+use crate::feed::nats::{self, NatsFeed};
 use crate::{Outcome, Source as FileSource, db, ingest_file, ingest_pull};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -47,11 +49,57 @@ pub fn validate(kind: &str, config: &serde_json::Value) -> Result<(), Error> {
             }
             Ok(())
         }
+        "nats" => feed_config::<NatsFeed>(config, "url and stream")?
+            .check()
+            .map(drop),
+        "rabbitmq" => feed_config::<AmqpFeed>(config, "url and queue")?
+            .check()
+            .map(drop),
         other => Err(Error::field(
             "kind",
-            format!("'{other}': use database or drop_dir"),
+            format!("'{other}': use database, drop_dir, nats or rabbitmq"),
         )),
     }
+}
+
+fn feed_config<T: serde::de::DeserializeOwned>(
+    config: &serde_json::Value,
+    needs: &str,
+) -> Result<T, Error> {
+    serde_json::from_value(config.clone()).map_err(|e| {
+        Error::field(
+            "config",
+            format!("a feed needs {needs}, optionally window_ms, max_rows and mapping: {e}"),
+        )
+    })
+}
+
+/// Takes one window of a queue feed. A window with no new message is `unchanged`.
+async fn run_feed(
+    store: &Store,
+    lake: &Lake,
+    s: &Source,
+    r: &Resource,
+) -> Result<RunResult, Error> {
+    let run = match s.kind.as_str() {
+        "nats" => {
+            let cfg: NatsFeed = feed_config(&s.config, "url and stream")?;
+            nats::drain(store, lake, r, s.id, &cfg).await?
+        }
+        _ => {
+            let cfg: AmqpFeed = feed_config(&s.config, "url and queue")?;
+            amqp::drain(store, lake, r, s.id, &cfg).await?
+        }
+    };
+    Ok(RunResult {
+        status: if matches!(run.outcome, Some(Outcome::Ingested(_))) {
+            "succeeded"
+        } else {
+            "unchanged"
+        },
+        message: run.message(),
+        watermark: None,
+    })
 }
 
 fn move_into(file: &Path, sub: &str) -> std::io::Result<PathBuf> {
@@ -201,6 +249,7 @@ pub async fn run(store: &Store, lake: &Lake, s: &Source) -> Result<Source, Error
     let result = match s.kind.as_str() {
         "database" => run_database(store, lake, s, &r).await,
         "drop_dir" => run_drop_dir(store, lake, s, &r).await,
+        "nats" | "rabbitmq" => run_feed(store, lake, s, &r).await,
         other => Err(Error::field(
             "kind",
             format!("unknown source kind '{other}'"),
@@ -211,6 +260,24 @@ pub async fn run(store: &Store, lake: &Lake, s: &Source) -> Result<Source, Error
         message: format!("{}: {}", e.code, e.message),
         watermark: None,
     });
+    // A feed polled every few seconds that took nothing is not worth an audit record.
+    let idle = result.status == "unchanged" && result.message == "no new messages";
+    if !idle {
+        audit_run(store, s, &r, &result, started).await?;
+    }
+    if result.status == "failed" {
+        tracing::warn!(source = s.id, "source run failed: {}", result.message);
+    }
+    store.record_run(s.id, &result).await
+}
+
+async fn audit_run(
+    store: &Store,
+    s: &Source,
+    r: &Resource,
+    result: &RunResult,
+    started: std::time::Instant,
+) -> Result<(), Error> {
     store
         .audit(&AuditEntry {
             actor_name: "scheduler".into(),
@@ -222,10 +289,7 @@ pub async fn run(store: &Store, lake: &Lake, s: &Source) -> Result<Source, Error
             ..Default::default()
         })
         .await?;
-    if result.status == "failed" {
-        tracing::warn!(source = s.id, "source run failed: {}", result.message);
-    }
-    store.record_run(s.id, &result).await
+    Ok(())
 }
 
 /// Claims and runs every due source, one after another; returns how many ran. A source is

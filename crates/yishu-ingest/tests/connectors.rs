@@ -5,103 +5,13 @@ use std::path::Path;
 use yishu_ingest::csv::{CsvOptions, TextEncoding};
 use yishu_ingest::{Outcome, ingest_csv, table_name};
 use yishu_lake::{Lake, query};
+use yishu_meta::Store;
 use yishu_meta::catalog::*;
 use yishu_meta::testing::TestDb;
-use yishu_meta::{NewOrg, NewUser, OrgLevel, Store};
-use yishu_types::{ErrorCode, Role};
+use yishu_types::ErrorCode;
 
-async fn resource(store: &Store, items: &[&str]) -> Resource {
-    let city = store
-        .create_org(&NewOrg {
-            code: "CD".into(),
-            name: "成都市".into(),
-            level: Some(OrgLevel::City),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let ga = store
-        .create_org(&NewOrg {
-            code: "GA".into(),
-            name: "公安局".into(),
-            parent_id: Some(city.id),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let u = store
-        .create_user(&NewUser {
-            name: "admin".into(),
-            display_name: None,
-            org_id: ga.id,
-            password: "correct horse battery".into(),
-            roles: vec![Role::Admin],
-        })
-        .await
-        .unwrap();
-    let by = Actor {
-        user: u.id,
-        org: ga.id,
-        roles: &[Role::Admin],
-    };
-    let d = ResourceDraft {
-        class_kind: ClassKind::Department,
-        class_path: "01001001".into(),
-        name: "户籍人口".into(),
-        provider_org_id: ga.id,
-        summary: "户籍".into(),
-        format: ResourceFormat::Database,
-        share_type: ShareType::Unconditional,
-        share_condition: String::new(),
-        open_type: OpenType::Never,
-        open_condition: String::new(),
-        update_cycle: UpdateCycle::Daily,
-        related_codes: vec![],
-        extended: Extended::default(),
-        items: items
-            .iter()
-            .map(|n| Item {
-                name: (*n).into(),
-                item_type: "C".into(),
-                length: None,
-                data_element: None,
-                description: String::new(),
-            })
-            .collect(),
-    };
-    store.create_resource(&d, &by).await.unwrap()
-}
-
-/// A generated city in a temp dir, with a SQLite store and a lake beside it.
-async fn city_world(
-    people: usize,
-    seed: u64,
-    problem_rate: f64,
-) -> (tempfile::TempDir, std::path::PathBuf, TestDb, Store, Lake) {
-    let dir = tempfile::tempdir().unwrap();
-    let city = dir.path().join("city");
-    let args = yishu_gen::CityArgs {
-        people,
-        seed,
-        out: city.clone(),
-        problem_rate,
-    };
-    yishu_gen::generate_city(&args, &mut yishu_gen::NoProgress)
-        .await
-        .unwrap();
-    let db = TestDb::sqlite();
-    let store = db.open().await;
-    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
-    (dir, city, db, store, lake)
-}
-
-fn count(b: &[yishu_lake::arrow::array::RecordBatch]) -> i64 {
-    b[0].column(0)
-        .as_any()
-        .downcast_ref::<yishu_lake::arrow::array::Int64Array>()
-        .unwrap()
-        .value(0)
-}
+mod common;
+use common::{city_world, count, resource};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gb18030_register_into_ods_once() {
@@ -471,7 +381,7 @@ async fn ndjson_events_into_ods() {
             .as_bytes(),
     );
     let src = Source::for_path(&f, CsvOptions::default(), XlsxOptions::default());
-    assert!(matches!(src, Source::Json));
+    assert!(matches!(src, Source::Json(_)));
     let Outcome::Ingested(b) = ingest_file(&store, &lake, &r, &f, &src, &mut |_| {})
         .await
         .unwrap()
@@ -497,6 +407,44 @@ async fn ndjson_events_into_ods() {
     .await
     .unwrap();
     assert_eq!(count(&q), 1);
+    // Keys named otherwise: refused with proposed pairs, then stored once confirmed.
+    let g = dir.path().join("renkou.json");
+    write(
+        &g,
+        r#"[{"TYPE":"birth","ChildName":"王小红","extra":1},{"TYPE":"death"},{"zzz":1}]"#
+            .as_bytes(),
+    );
+    let e = ingest_file(
+        &store,
+        &lake,
+        &r,
+        &g,
+        &Source::Json(Default::default()),
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(e.message.contains("proposed mapping"), "{}", e.message);
+    let mapping: yishu_ingest::rows::Mapping = [("TYPE", "type"), ("ChildName", "child_name")]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    let Outcome::Ingested(b) =
+        ingest_file(&store, &lake, &r, &g, &Source::Json(mapping), &mut |_| {})
+            .await
+            .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!((b.rows_read, b.rows_stored, b.rows_quarantined), (3, 2, 1));
+    assert_eq!(
+        b.drift["extra_columns"],
+        serde_json::json!(["extra", "zzz"])
+    );
+    assert_eq!(
+        b.drift["missing_items"],
+        serde_json::json!(["child_id", "dose"])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -518,7 +466,7 @@ async fn parquet_accounts_into_ods() {
     let r = resource(&store, &items).await;
     let f = city.join("gongjijin_jiaocun.parquet");
     let src = Source::for_path(&f, CsvOptions::default(), XlsxOptions::default());
-    assert!(matches!(src, Source::Parquet));
+    assert!(matches!(src, Source::Parquet(_)));
     let Outcome::Ingested(b) = ingest_file(&store, &lake, &r, &f, &src, &mut |_| {})
         .await
         .unwrap()
@@ -582,10 +530,16 @@ async fn parquet_accounts_into_ods() {
             .unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();
-    let Outcome::Ingested(b) = ingest_file(&store, &lake, &r, &odd, &Source::Parquet, &mut |_| {})
-        .await
-        .unwrap()
-    else {
+    let Outcome::Ingested(b) = ingest_file(
+        &store,
+        &lake,
+        &r,
+        &odd,
+        &Source::Parquet(Default::default()),
+        &mut |_| {},
+    )
+    .await
+    .unwrap() else {
         panic!()
     };
     assert_eq!((b.rows_read, b.rows_stored, b.rows_quarantined), (2, 1, 1));
@@ -603,9 +557,16 @@ async fn parquet_accounts_into_ods() {
     // Not Parquet at all: a clear error, no batch left running.
     let junk = dir.path().join("junk.parquet");
     write(&junk, b"PAR1 this is not parquet");
-    let e = ingest_file(&store, &lake, &r, &junk, &Source::Parquet, &mut |_| {})
-        .await
-        .unwrap_err();
+    let e = ingest_file(
+        &store,
+        &lake,
+        &r,
+        &junk,
+        &Source::Parquet(Default::default()),
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidInput);
     assert!(
         e.message.contains("not a readable Parquet file"),

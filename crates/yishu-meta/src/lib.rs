@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod batch;
 pub mod catalog;
+pub mod feed;
 pub mod matter;
 pub mod org;
 pub mod schedule;

@@ -94,6 +94,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "matters",
         include_str!("../migrations/sqlite/0008_matters.sql"),
     ),
+    (
+        9,
+        "feed_messages",
+        include_str!("../migrations/sqlite/0009_feed_messages.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -135,6 +140,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "matters",
         include_str!("../migrations/postgres/0008_matters.sql"),
+    ),
+    (
+        9,
+        "feed_messages",
+        include_str!("../migrations/postgres/0009_feed_messages.sql"),
     ),
 ];
 

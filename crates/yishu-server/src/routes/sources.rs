@@ -194,7 +194,7 @@ pub async fn push(
         &s.lake,
         &r,
         &file,
-        &yishu_ingest::Source::Json,
+        &yishu_ingest::Source::Json(Default::default()),
         &source,
         &sum,
         &mut |_| {},
