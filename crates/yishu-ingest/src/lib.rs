@@ -7,6 +7,7 @@ pub mod csv;
 pub mod db;
 pub mod drift;
 pub mod feed;
+pub mod fill_sheet;
 pub mod json;
 pub mod mapping;
 pub mod parquet;

@@ -21,6 +21,7 @@ use utoipa_swagger_ui::SwaggerUi;
         resources::review, resources::publish, resources::retire, resources::versions, resources::batches, resources::stats, resources::drift,
         search::search, search::rebuild,
         sources::list, sources::create, sources::run, sources::push, batches::quarantine_csv,
+        resources::fill_template,
         watch::watch, watch::unwatch, watch::notifications,
         matters::create, matters::get, matters::link, matters::of_resource,
     ),

@@ -447,3 +447,225 @@ async fn console_in_chromium() {
     drop(driver);
     s.stop().await;
 }
+
+/// Clicks button `id` and waits until the page answers with a message (flash or error)
+/// containing `expect`; returns that message.
+async fn answer(c: &Client, id: &str, expect: &str) -> String {
+    click(c, id).await;
+    let mut last = String::new();
+    for _ in 0..100 {
+        for css in ["[data-testid=flash]", "[data-testid=error]"] {
+            if let Ok(e) = c.find(Locator::Css(css)).await
+                && let Ok(t) = e.text().await
+            {
+                if t.contains(expect) {
+                    return t;
+                }
+                last = t;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("after clicking {id}, no message with '{expect}'; last: {last}");
+}
+
+async fn click(c: &Client, id: &str) {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn type_in(c: &Client, css: &str, text: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_page_forms_in_chromium() {
+    use yishu_meta::catalog::*;
+    use yishu_types::Role;
+    let s = TestServer::start().await;
+    let bureau = s
+        .store
+        .create_org(&yishu_meta::NewOrg {
+            code: "DSJ".into(),
+            name: "大数据局".into(),
+            parent_id: Some(s.city),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    s.store
+        .create_user(&yishu_meta::NewUser {
+            name: "reviewer".into(),
+            display_name: None,
+            org_id: bureau.id,
+            password: PASSWORD.into(),
+            roles: vec![Role::DataManager],
+        })
+        .await
+        .unwrap();
+    let officer = s.store.get_user_by_name("provider_officer").await.unwrap();
+    let item = |n: &str, l: Option<i64>| Item {
+        name: n.into(),
+        item_type: "C".into(),
+        length: l,
+        data_element: None,
+        description: String::new(),
+    };
+    let r = s
+        .store
+        .create_resource(
+            &ResourceDraft {
+                class_kind: ClassKind::Department,
+                class_path: "01001001".into(),
+                name: "流动人口登记".into(),
+                provider_org_id: s.dept,
+                summary: "流动人口居住登记".into(),
+                format: ResourceFormat::Database,
+                share_type: ShareType::Unconditional,
+                share_condition: String::new(),
+                open_type: OpenType::Never,
+                open_condition: String::new(),
+                update_cycle: UpdateCycle::Daily,
+                related_codes: vec![],
+                extended: Extended::default(),
+                items: vec![item("公民身份号码", Some(18)), item("姓名", Some(50))],
+            },
+            &Actor {
+                user: officer.id,
+                org: officer.org_id,
+                roles: &[Role::ProviderOfficer],
+            },
+        )
+        .await
+        .unwrap();
+    let page = s.url(&format!("/console/catalog/{}", r.id));
+    let driver = start_driver();
+    let c = browser(driver.port).await;
+
+    // The officer submits the draft; the bureau's reviewer approves and publishes it.
+    login(&c, &s, "provider_officer").await;
+    c.goto(&page).await.unwrap();
+    assert!(c.find(Locator::Id("do-approve")).await.is_err());
+    answer(&c, "do-submit", "待审核").await;
+    c.delete_all_cookies().await.unwrap();
+    login(&c, &s, "reviewer").await;
+    c.goto(&page).await.unwrap();
+    answer(&c, "do-approve", "审核通过").await;
+    answer(&c, "do-publish", "已发布").await;
+    // A reviewer cannot feed another department's data: no filling form.
+    assert!(c.find(Locator::Id("fill-form")).await.is_err());
+
+    // The officer types one row in the form.
+    c.delete_all_cookies().await.unwrap();
+    login(&c, &s, "provider_officer").await;
+    c.goto(&page).await.unwrap();
+    type_in(&c, "input[name=v0]", "510104199001011234").await;
+    type_in(&c, "input[name=v1]", "张三").await;
+    answer(&c, "fill-submit", "入库行数 1").await;
+
+    // The filling template has the items as its header; filled in and uploaded, it is stored.
+    let key = s.key("provider_officer").await;
+    let book = reqwest::Client::new()
+        .get(s.url(&format!("/api/v1/resources/{}/template.xlsx", r.id)))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(book.status(), reqwest::StatusCode::OK);
+    let bytes = book.bytes().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let filled = dir.path().join("流动人口-填报.xlsx");
+    {
+        use calamine::Reader;
+        let mut wb: calamine::Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        assert_eq!(wb.sheet_names(), vec!["数据", "填写说明"]);
+        let sheet = wb.worksheet_range("数据").unwrap();
+        let header: Vec<String> = sheet
+            .rows()
+            .next()
+            .unwrap()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(header, vec!["公民身份号码", "姓名"]);
+        let mut out = rust_xlsxwriter::Workbook::new();
+        let ws = out.add_worksheet().set_name("数据").unwrap();
+        for (i, row) in [
+            ["公民身份号码", "姓名"],
+            ["510104199202022345", "李四"],
+            ["510104199303033456", "王五"],
+        ]
+        .iter()
+        .enumerate()
+        {
+            for (j, v) in row.iter().enumerate() {
+                ws.write(i as u32, j as u16, *v).unwrap();
+            }
+        }
+        out.save(&filled).unwrap();
+    }
+    c.find(Locator::Id("upload-file"))
+        .await
+        .unwrap()
+        .send_keys(filled.to_str().unwrap())
+        .await
+        .unwrap();
+    answer(&c, "upload-submit", "入库行数 2").await;
+
+    // A drop directory as a source, set up on the page; bad settings are refused in words.
+    type_in(&c, "#source-config", "{\"dir\": \"/no/such/dir\"}").await;
+    c.find(Locator::Id("source-kind"))
+        .await
+        .unwrap()
+        .select_by_value("drop_dir")
+        .await
+        .unwrap();
+    answer(&c, "source-submit", "/no/such/dir").await;
+    let drop = dir.path().join("drop");
+    std::fs::create_dir(&drop).unwrap();
+    type_in(
+        &c,
+        "#source-config",
+        &format!("{{\"dir\": \"{}\"}}", drop.display()),
+    )
+    .await;
+    c.find(Locator::Id("source-kind"))
+        .await
+        .unwrap()
+        .select_by_value("drop_dir")
+        .await
+        .unwrap();
+    answer(&c, "source-submit", "数据源已添加").await;
+    let sources = c
+        .find(Locator::Id("sources"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(sources.contains("drop_dir"), "{sources}");
+    shot(&c, "10-resource-forms").await;
+    let batches = c
+        .find(Locator::Id("batches"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        batches.contains("form:") && batches.contains("upload"),
+        "{batches}"
+    );
+    c.close().await.unwrap();
+    s.stop().await;
+}

@@ -12,8 +12,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
+use yishu_meta::Principal;
 use yishu_meta::catalog::{ITEM_TYPES, Resource, ResourceStatus, diff};
 use yishu_search::Hit;
+use yishu_types::Role;
 
 /// A label in the page language: Chinese from the enum, English as the stored word.
 fn label(lang: Lang, zh: &'static str, en: &'static str) -> &'static str {
@@ -164,6 +166,9 @@ struct ResourcePage {
     stats: yishu_meta::ResourceStats,
     sources: Vec<yishu_meta::source::Source>,
     drift: Option<yishu_ingest::drift::Drift>,
+    can: Can,
+    /// Names one rendering of the filling form, so sending it twice stores the row once.
+    nonce: String,
 }
 
 impl ResourcePage {
@@ -261,28 +266,39 @@ pub async fn detail(
     Path(id): Path<i64>,
 ) -> Response {
     page.chrome.active = "catalog";
-    let r = match crate::routes::resources::readable(&s, page.auth.who(), id).await {
+    let who = page.auth.who().clone();
+    if crate::routes::resources::readable(&s, &who, id)
+        .await
+        .is_ok()
+    {
+        let _ = s.store.count_use(yishu_meta::Counter::Views, &[id]).await;
+    }
+    show(&s, page.chrome, &who, id, StatusCode::OK).await
+}
+
+/// Renders entry `id` for `p` (also after a form on it was sent, with its flash or error).
+pub(super) async fn show(
+    s: &AppState,
+    mut chrome: Chrome,
+    p: &Principal,
+    id: i64,
+    status: StatusCode,
+) -> Response {
+    chrome.active = "catalog";
+    let r = match crate::routes::resources::readable(s, p, id).await {
         Ok(r) => r,
         Err(_) => {
-            page.chrome.error = Some(format!(
-                "{}: resource {id}",
-                page.chrome.t.t("common.error")
-            ));
-            return (
-                StatusCode::NOT_FOUND,
-                render(&super::Message { c: page.chrome }),
-            )
-                .into_response();
+            chrome.error = Some(format!("{}: resource {id}", chrome.t.t("common.error")));
+            return (StatusCode::NOT_FOUND, render(&super::Message { c: chrome })).into_response();
         }
     };
-    let _ = s.store.count_use(yishu_meta::Counter::Views, &[id]).await;
     let stats = s.store.resource_stats(id).await.unwrap_or_default();
     let drift = yishu_ingest::drift::check(&s.store, &s.lake, &r, yishu_meta::now_ms())
         .await
         .ok();
     // Sources (with their connection settings) are shown to the providing department only.
-    let p = page.auth.who();
-    let sources = if p.org_id == r.meta.provider_org_id || p.has(yishu_types::Role::Admin) {
+    let own = p.org_id == r.meta.provider_org_id || p.has(Role::Admin);
+    let sources = if own {
         s.store
             .list_sources(id)
             .await
@@ -319,8 +335,19 @@ pub async fn detail(
         })
         .collect();
     let batches = s.store.list_batches(id).await.unwrap_or_default();
-    render(&ResourcePage {
-        c: page.chrome,
+    let cataloguer = own && (p.has(Role::ProviderOfficer) || p.has(Role::Admin));
+    // A reviewer outside the providing department (the store refuses self-review as well).
+    let reviewer = p.has(Role::DataManager) && p.org_id != r.meta.provider_org_id;
+    let st = r.status;
+    let can = Can {
+        submit: cataloguer && matches!(st, ResourceStatus::Draft | ResourceStatus::Rejected),
+        review: reviewer && st == ResourceStatus::Submitted,
+        publish: p.has(Role::DataManager) && st == ResourceStatus::Approved,
+        retire: p.has(Role::DataManager) && st == ResourceStatus::Published,
+        feed: cataloguer && st == ResourceStatus::Published,
+    };
+    let page = ResourcePage {
+        c: chrome,
         r,
         provider,
         versions,
@@ -328,5 +355,17 @@ pub async fn detail(
         stats,
         sources,
         drift,
-    })
+        can,
+        nonce: uuid::Uuid::new_v4().simple().to_string(),
+    };
+    (status, render(&page)).into_response()
+}
+
+/// Which forms the page offers this user (the server checks again when one is sent).
+struct Can {
+    submit: bool,
+    review: bool,
+    publish: bool,
+    retire: bool,
+    feed: bool,
 }

@@ -7,6 +7,7 @@ mod catalog;
 mod console;
 mod keys;
 mod orgs;
+mod resource_forms;
 pub use orgs::{TreeRow, tree as org_tree};
 mod users;
 
@@ -41,6 +42,15 @@ pub fn router() -> Router<AppState> {
         .route("/console", get(console::overview))
         .route("/console/catalog", get(catalog::list))
         .route("/console/catalog/{id}", get(catalog::detail))
+        .route("/console/catalog/{id}/action", post(resource_forms::action))
+        .route("/console/catalog/{id}/fill", post(resource_forms::fill))
+        .route(
+            "/console/catalog/{id}/upload",
+            post(resource_forms::upload).layer(axum::extract::DefaultBodyLimit::max(
+                crate::routes::sources::PUSH_LIMIT + 65_536,
+            )),
+        )
+        .route("/console/catalog/{id}/sources", post(resource_forms::add))
         .route("/console/orgs", get(orgs::page).post(orgs::create))
         .route("/console/orgs/{id}", post(orgs::update))
         .route("/console/users", get(users::page).post(users::create))

@@ -43,6 +43,10 @@ pub fn router() -> Router<AppState> {
         .route("/resources/{id}/stats", get(resources::stats))
         .route("/resources/{id}/drift", get(resources::drift))
         .route(
+            "/resources/{id}/template.xlsx",
+            get(resources::fill_template),
+        )
+        .route(
             "/resources/{id}/sources",
             get(sources::list).post(sources::create),
         )

@@ -28,7 +28,7 @@ impl Right for ReviewCatalog {
     const NAME: &'static str = "review_catalog";
 }
 
-fn actor(p: &Principal) -> Actor<'_> {
+pub(crate) fn actor(p: &Principal) -> Actor<'_> {
     Actor {
         user: p.user_id,
         org: p.org_id,
@@ -70,7 +70,7 @@ pub(crate) async fn readable(s: &AppState, p: &Principal, id: i64) -> ApiResult<
     Ok(r)
 }
 
-async fn audited<R: Right>(
+pub(crate) async fn audited<R: Right>(
     s: &AppState,
     auth: &Auth<R>,
     action: &str,
@@ -231,18 +231,7 @@ pub async fn submit(
     auth: Auth<Catalogue>,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Resource>> {
-    let r = s.store.submit_resource(id, &actor(auth.who())).await;
-    Ok(Json(
-        audited(
-            &s,
-            &auth,
-            "resource.submit",
-            format!("resource_id:{id}"),
-            r,
-            json!({}),
-        )
-        .await?,
-    ))
+    Ok(Json(lifecycle(&s, &auth, id, "submit", "").await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -262,26 +251,8 @@ pub async fn review(
     Path(id): Path<i64>,
     ValidJson(rv): ValidJson<Review>,
 ) -> ApiResult<Json<Resource>> {
-    let r = s
-        .store
-        .review_resource(id, rv.approve, &rv.note, &actor(auth.who()))
-        .await;
-    let action = if rv.approve {
-        "resource.approve"
-    } else {
-        "resource.reject"
-    };
-    Ok(Json(
-        audited(
-            &s,
-            &auth,
-            action,
-            format!("resource_id:{id}"),
-            r,
-            json!({"note": rv.note}),
-        )
-        .await?,
-    ))
+    let action = if rv.approve { "approve" } else { "reject" };
+    Ok(Json(lifecycle(&s, &auth, id, action, &rv.note).await?))
 }
 
 /// Publishes an approved entry.
@@ -291,18 +262,7 @@ pub async fn publish(
     auth: Auth<ReviewCatalog>,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Resource>> {
-    let r = s.store.publish_resource(id, &actor(auth.who())).await;
-    Ok(Json(
-        audited(
-            &s,
-            &auth,
-            "resource.publish",
-            format!("resource_id:{id}"),
-            r,
-            json!({}),
-        )
-        .await?,
-    ))
+    Ok(Json(lifecycle(&s, &auth, id, "publish", "").await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -319,21 +279,55 @@ pub async fn retire(
     Path(id): Path<i64>,
     ValidJson(rt): ValidJson<Retire>,
 ) -> ApiResult<Json<Resource>> {
-    let r = s
-        .store
-        .retire_resource(id, &rt.reason, &actor(auth.who()))
-        .await;
-    Ok(Json(
-        audited(
-            &s,
-            &auth,
-            "resource.retire",
-            format!("resource_id:{id}"),
-            r,
-            json!({"reason": rt.reason}),
-        )
-        .await?,
-    ))
+    Ok(Json(lifecycle(&s, &auth, id, "retire", &rt.reason).await?))
+}
+
+/// Moves an entry along its lifecycle — `submit` (cataloguers), `approve`/`reject` with a note,
+/// `publish`, `retire` with a reason (reviewers) — checking the caller's right for that step, and
+/// audits it. The API and the console's buttons both come here.
+pub(crate) async fn lifecycle<R: Right>(
+    s: &AppState,
+    auth: &Auth<R>,
+    id: i64,
+    action: &str,
+    note: &str,
+) -> ApiResult<Resource> {
+    let p = auth.who();
+    let path = format!("/resources/{id}/{action}");
+    if action == "submit" {
+        crate::auth::check_right::<Catalogue>(s, p, &auth.meta, &path).await?;
+    } else {
+        crate::auth::check_right::<ReviewCatalog>(s, p, &auth.meta, &path).await?;
+    }
+    let (result, detail) = match action {
+        "submit" => (s.store.submit_resource(id, &actor(p)).await, json!({})),
+        "approve" | "reject" => (
+            s.store
+                .review_resource(id, action == "approve", note, &actor(p))
+                .await,
+            json!({ "note": note }),
+        ),
+        "publish" => (s.store.publish_resource(id, &actor(p)).await, json!({})),
+        "retire" => (
+            s.store.retire_resource(id, note, &actor(p)).await,
+            json!({ "reason": note }),
+        ),
+        other => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                format!("'{other}': use submit, approve, reject, publish or retire"),
+            ));
+        }
+    };
+    audited(
+        s,
+        auth,
+        &format!("resource.{action}"),
+        format!("resource_id:{id}"),
+        result,
+        detail,
+    )
+    .await
 }
 
 /// One recorded version and what changed since the one before.
@@ -411,4 +405,49 @@ pub async fn drift(
     Ok(Json(
         yishu_ingest::drift::check(&s.store, &s.lake, &r, yishu_meta::now_ms()).await?,
     ))
+}
+
+/// The entry's filling workbook (填报模板): a header of its items, columns as text, and a sheet
+/// explaining each item. Filled in, it is pushed to `/api/v1/resources/{id}/rows` or uploaded
+/// on the entry's console page.
+#[utoipa::path(get, path = "/api/v1/resources/{id}/template.xlsx", tag = "collection",
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>)))]
+pub async fn fill_template(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Path(id): Path<i64>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let r = readable(&s, auth.who(), id).await?;
+    let book = yishu_ingest::fill_sheet::workbook(&r)?;
+    let name = format!("{}-填报模板.xlsx", r.code.replace('/', "-"));
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"template.xlsx\"; filename*=UTF-8''{}",
+                    utf8_percent(&name)
+                ),
+            ),
+        ],
+        book,
+    )
+        .into_response())
+}
+
+/// RFC 5987 percent-encoding of a file name (every byte outside unreserved ASCII).
+fn utf8_percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

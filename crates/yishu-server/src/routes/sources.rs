@@ -36,7 +36,9 @@ pub fn shown(mut s: Source) -> Source {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSource {
-    /// `database` (config: url, table, watermark_column) or `drop_dir` (config: dir).
+    /// `database` (config: url, table, watermark_column), `drop_dir` (config: dir), `nats`
+    /// (config: url, stream, subject, window_ms, max_rows) or `rabbitmq` (config: url, queue,
+    /// window_ms, max_rows); every kind takes an optional `mapping` of source names to items.
     pub kind: String,
     pub config: serde_json::Value,
     /// Five-field cron in Beijing time (`0 2 * * *`), or `@every 15m`, `@hourly`, `@daily` …
@@ -71,7 +73,20 @@ pub async fn create(
     Path(id): Path<i64>,
     ValidJson(n): ValidJson<NewSource>,
 ) -> ApiResult<(StatusCode, Json<Source>)> {
-    let r = readable(&s, auth.who(), id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(add_source(&s, &auth, id, &n).await?),
+    ))
+}
+
+/// Binds a checked source to an entry the caller's department provides, and audits it.
+pub(crate) async fn add_source<R: crate::auth::Right>(
+    s: &AppState,
+    auth: &Auth<R>,
+    id: i64,
+    n: &NewSource,
+) -> ApiResult<Source> {
+    let r = readable(s, auth.who(), id).await?;
     owns(auth.who(), &r)?;
     yishu_ingest::sources::validate(&n.kind, &n.config)?;
     let src = s
@@ -87,7 +102,7 @@ pub async fn create(
             json!({"source": src.id, "kind": src.kind, "schedule": src.schedule}).to_string(),
         ))
         .await?;
-    Ok((StatusCode::CREATED, Json(shown(src))))
+    Ok(shown(src))
 }
 
 /// Runs a source now (in the background); its outcome appears on the source and as a batch.
@@ -126,10 +141,40 @@ pub struct Pushed {
     pub batch: Batch,
 }
 
-/// Pushes rows: a JSON array of objects or NDJSON, keys naming items. `Idempotency-Key` makes a
-/// resend a no-op; without it, the same body twice is. Bad rows are quarantined with their line.
+/// The file kind a pushed body is read as, from its `Content-Type` (JSON when none is given).
+fn kind_of(headers: &HeaderMap) -> ApiResult<&'static str> {
+    let ct = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    Ok(match ct.as_str() {
+        "application/json" | "application/x-ndjson" | "application/jsonl" | "text/plain" => "json",
+        "text/csv" => "csv",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => "xlsx",
+        "application/vnd.apache.parquet" | "application/x-parquet" => "parquet",
+        other => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                format!(
+                    "Content-Type {other}: send application/json (array or NDJSON), text/csv, \
+                     an XLSX workbook or application/vnd.apache.parquet"
+                ),
+            ));
+        }
+    })
+}
+
+/// Pushes rows: a JSON array of objects or NDJSON (keys naming items), or a file — CSV, an XLSX
+/// workbook (the resource's filling template, say) or Parquet — by its `Content-Type`.
+/// `Idempotency-Key` makes a resend a no-op; without it, the same body twice is. Bad rows are
+/// quarantined with their line.
 #[utoipa::path(post, path = "/api/v1/resources/{id}/rows", tag = "collection",
-    request_body(content = String, content_type = "application/json", description = "A JSON array of objects, or NDJSON"),
+    request_body(content = String, content_type = "application/json", description = "A JSON array of objects, or NDJSON; or text/csv, an XLSX workbook, application/vnd.apache.parquet"),
     params(("Idempotency-Key" = Option<String>, Header, description = "Client's key for this push")),
     responses((status = 201, body = Pushed), (status = 200, body = Pushed), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn push(
@@ -140,22 +185,6 @@ pub async fn push(
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Pushed>)> {
     let r = readable(&s, auth.who(), id).await?;
-    owns(auth.who(), &r)?;
-    if r.status != ResourceStatus::Published {
-        return Err(ApiError::new(
-            ErrorCode::InvalidInput,
-            format!(
-                "{} is not published; data is fed to published entries only",
-                r.code
-            ),
-        ));
-    }
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidInput,
-            "the body is empty: send a JSON array of objects or NDJSON",
-        ));
-    }
     let key = match headers.get("idempotency-key") {
         Some(v) => {
             let k = v
@@ -175,55 +204,120 @@ pub async fn push(
         }
         None => None,
     };
-    let sum = match &key {
-        Some(k) => format!("push:{}", blake3::hash(k.as_bytes()).to_hex()),
-        None => format!("blake3:{}", blake3::hash(&body).to_hex()),
+    let pushed = feed_body(
+        &s,
+        &auth,
+        &r,
+        &body,
+        kind_of(&headers)?,
+        key.as_deref(),
+        "push",
+    )
+    .await?;
+    let status = if pushed.stored {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(pushed)))
+}
+
+/// Stores a body of rows as one batch of a published resource the caller's department provides,
+/// and audits it. `key` names the batch (a resend with the same key is a no-op); without one, the
+/// body's checksum does. `via` says how it came (`push`, `form`, `upload`).
+pub(crate) async fn feed_body<R: crate::auth::Right>(
+    s: &AppState,
+    auth: &Auth<R>,
+    r: &Resource,
+    body: &[u8],
+    kind: &str,
+    key: Option<&str>,
+    via: &str,
+) -> ApiResult<Pushed> {
+    owns(auth.who(), r)?;
+    if r.status != ResourceStatus::Published {
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            format!(
+                "{} is not published; data is fed to published entries only",
+                r.code
+            ),
+        ));
+    }
+    if body.len() > PUSH_LIMIT {
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            format!(
+                "the body has {} bytes, more than {PUSH_LIMIT}: use a drop directory or a database source",
+                body.len()
+            ),
+        ));
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            "the body is empty: send rows (a JSON array of objects, NDJSON, CSV, XLSX or Parquet)",
+        ));
+    }
+    let sum = match key {
+        Some(k) => format!("{via}:{}", blake3::hash(k.as_bytes()).to_hex()),
+        None => format!("blake3:{}", blake3::hash(body).to_hex()),
     };
     let dir = tempfile::tempdir()
         .map_err(|e| ApiError::new(ErrorCode::Internal, format!("temp dir: {e}")))?;
-    let file = dir.path().join("push.ndjson");
-    tokio::fs::write(&file, &body)
+    let file = dir.path().join(format!("{via}.{kind}"));
+    tokio::fs::write(&file, body)
         .await
         .map_err(|e| ApiError::new(ErrorCode::Internal, format!("temp file: {e}")))?;
-    let source = match &key {
-        Some(k) => format!("push:{k}"),
-        None => "push".to_string(),
+    let source = match key {
+        Some(k) => format!("{via}:{k}"),
+        None => via.to_string(),
     };
+    let opts = yishu_ingest::Source::for_path(&file, Default::default(), Default::default());
     let out = yishu_ingest::ingest_file_as(
         &s.store,
         &s.lake,
-        &r,
+        r,
         &file,
-        &yishu_ingest::Source::Json(Default::default()),
+        &opts,
         &source,
         &sum,
         &mut |_| {},
     )
-    .await?;
-    let (status, pushed) = match out {
-        yishu_ingest::Outcome::Ingested(b) => (
-            StatusCode::CREATED,
-            Pushed {
-                stored: true,
-                batch: b,
-            },
-        ),
-        yishu_ingest::Outcome::AlreadyIngested(b) | yishu_ingest::Outcome::Unchanged(b) => (
-            StatusCode::OK,
-            Pushed {
-                stored: false,
-                batch: b,
-            },
-        ),
+    .await;
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => {
+            s.store
+                .audit(&auth.meta.entry(
+                    Some(auth.who()),
+                    &format!("ingest.{via}"),
+                    format!("resource:{}", r.code),
+                    "failed",
+                    json!({"error": e.message}).to_string(),
+                ))
+                .await?;
+            return Err(e.into());
+        }
+    };
+    let pushed = match out {
+        yishu_ingest::Outcome::Ingested(b) => Pushed {
+            stored: true,
+            batch: b,
+        },
+        yishu_ingest::Outcome::AlreadyIngested(b) | yishu_ingest::Outcome::Unchanged(b) => Pushed {
+            stored: false,
+            batch: b,
+        },
     };
     s.store
         .audit(&auth.meta.entry(
             Some(auth.who()),
-            "ingest.push",
+            &format!("ingest.{via}"),
             format!("resource:{}", r.code),
             "ok",
             json!({"batch": pushed.batch.id, "stored": pushed.stored, "read": pushed.batch.rows_read, "quarantined": pushed.batch.rows_quarantined, "idempotency_key": key}).to_string(),
         ))
         .await?;
-    Ok((status, Json(pushed)))
+    Ok(pushed)
 }

@@ -1,0 +1,236 @@
+//! The forms on a resource's console page: lifecycle buttons (submit, approve/reject, publish,
+//! retire), manual filling of one row (R7 在线填报), uploading a filled template or a file, and
+//! setting up a source. Each checks the session's CSRF token, goes through the same functions as
+//! the API (rights, audit, search index), and shows the page again with what happened.
+
+use super::catalog::show;
+use super::{PageAuth, csrf_refused};
+use crate::AppState;
+use crate::auth::SignedIn;
+use crate::error::ApiError;
+use crate::routes::resources::{Catalogue, lifecycle, readable};
+use crate::routes::sources::{NewSource, Pushed, add_source, feed_body};
+use axum::Form;
+use axum::extract::{Multipart, Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use yishu_types::ErrorCode;
+
+#[derive(Deserialize)]
+pub struct ActionForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// Shows the page with a message for `result`.
+async fn answer<T>(
+    s: &AppState,
+    mut page: PageAuth<impl crate::auth::Right>,
+    id: i64,
+    result: Result<T, ApiError>,
+    ok: impl FnOnce(T, crate::i18n::Tr) -> String,
+) -> Response {
+    page.chrome.active = "catalog";
+    let status = match result {
+        Ok(v) => {
+            page.chrome.flash = Some(ok(v, page.chrome.t));
+            StatusCode::OK
+        }
+        Err(e) => super::failed(&mut page.chrome, &e.0),
+    };
+    let who = page.auth.who().clone();
+    show(s, page.chrome, &who, id, status).await
+}
+
+/// A lifecycle button.
+pub async fn action(
+    State(s): State<AppState>,
+    page: PageAuth<SignedIn>,
+    Path(id): Path<i64>,
+    Form(f): Form<ActionForm>,
+) -> Response {
+    if !page.csrf_ok(&f.csrf) {
+        return csrf_refused();
+    }
+    let result = lifecycle(&s, &page.auth, id, &f.action, f.note.trim()).await;
+    answer(&s, page, id, result, |r, t| {
+        format!("{}：{}", t.t("lifecycle.done"), status_label(t, &r))
+    })
+    .await
+}
+
+fn status_label(t: crate::i18n::Tr, r: &yishu_meta::catalog::Resource) -> String {
+    match t.lang {
+        crate::i18n::Lang::Zh => r.status.label_zh().to_string(),
+        crate::i18n::Lang::En => r.status.as_str().to_string(),
+    }
+}
+
+fn stored(p: Pushed, t: crate::i18n::Tr) -> String {
+    let b = p.batch;
+    if p.stored {
+        format!(
+            "{} {}: {} {} = {} {} + {} {}",
+            t.t("catalog.batch"),
+            b.id,
+            t.t("catalog.rows_read"),
+            b.rows_read,
+            t.t("catalog.rows_stored"),
+            b.rows_stored,
+            t.t("catalog.rows_quarantined"),
+            b.rows_quarantined
+        )
+    } else {
+        format!("{} {}", t.t("fill.already"), b.id)
+    }
+}
+
+/// One row typed into the filling form: fields `v<i>` hold item i's value; `_nonce` (one per
+/// rendered form) makes a double submit store the row once.
+pub async fn fill(
+    State(s): State<AppState>,
+    page: PageAuth<Catalogue>,
+    Path(id): Path<i64>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let field = |k: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    };
+    if !page.csrf_ok(field("_csrf")) {
+        return csrf_refused();
+    }
+    let result = async {
+        let r = readable(&s, page.auth.who(), id).await?;
+        let mut row = serde_json::Map::new();
+        for (i, it) in r.meta.items.iter().enumerate() {
+            let v = field(&format!("v{i}")).trim();
+            if !v.is_empty() {
+                row.insert(it.name.trim().to_string(), v.into());
+            }
+        }
+        if row.is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                "the form is empty: fill in at least one item",
+            ));
+        }
+        let nonce = field("_nonce");
+        let key = (!nonce.is_empty()).then_some(nonce);
+        let body = serde_json::Value::Object(row).to_string();
+        feed_body(&s, &page.auth, &r, body.as_bytes(), "json", key, "form").await
+    }
+    .await;
+    answer(&s, page, id, result, stored).await
+}
+
+/// Reads the `_csrf` field and the file of an upload form.
+async fn upload_parts(mp: &mut Multipart) -> Result<(String, String, Vec<u8>), ApiError> {
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        ApiError::new(
+            ErrorCode::InvalidInput,
+            format!("the upload is broken: {e}"),
+        )
+    };
+    let (mut csrf, mut name, mut data) = (String::new(), String::new(), Vec::new());
+    while let Some(f) = mp.next_field().await.map_err(bad)? {
+        match f.name() {
+            Some("_csrf") => csrf = f.text().await.map_err(bad)?,
+            Some("file") => {
+                name = f.file_name().unwrap_or_default().to_string();
+                data = f.bytes().await.map_err(bad)?.to_vec();
+            }
+            _ => {}
+        }
+    }
+    Ok((csrf, name, data))
+}
+
+/// A filled template (or any CSV, XLSX, JSON or Parquet file of the resource's rows).
+pub async fn upload(
+    State(s): State<AppState>,
+    page: PageAuth<Catalogue>,
+    Path(id): Path<i64>,
+    mut mp: Multipart,
+) -> Response {
+    let parts = upload_parts(&mut mp).await;
+    if let Ok((csrf, _, _)) = &parts
+        && !page.csrf_ok(csrf)
+    {
+        return csrf_refused();
+    }
+    let result = async {
+        let (_, name, data) = parts?;
+        let ext = std::path::Path::new(&name)
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        let kind = match ext.as_str() {
+            "xlsx" | "xlsm" => "xlsx",
+            "csv" | "txt" => "csv",
+            "json" | "ndjson" | "jsonl" => "json",
+            "parquet" => "parquet",
+            _ => {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidInput,
+                    format!("'{name}': upload an .xlsx, .csv, .json or .parquet file"),
+                ));
+            }
+        };
+        let r = readable(&s, page.auth.who(), id).await?;
+        feed_body(&s, &page.auth, &r, &data, kind, None, "upload").await
+    }
+    .await;
+    answer(&s, page, id, result, stored).await
+}
+
+#[derive(Deserialize)]
+pub struct SourceForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    config: String,
+    #[serde(default)]
+    schedule: String,
+}
+
+/// Sets up a source: its kind, its settings as JSON, and its schedule.
+pub async fn add(
+    State(s): State<AppState>,
+    page: PageAuth<Catalogue>,
+    Path(id): Path<i64>,
+    Form(f): Form<SourceForm>,
+) -> Response {
+    if !page.csrf_ok(&f.csrf) {
+        return csrf_refused();
+    }
+    let result = async {
+        let config: serde_json::Value = serde_json::from_str(f.config.trim()).map_err(|e| {
+            ApiError::new(
+                ErrorCode::InvalidInput,
+                format!("the settings are not JSON: {e}"),
+            )
+        })?;
+        let n = NewSource {
+            kind: f.kind.trim().to_string(),
+            config,
+            schedule: f.schedule.trim().to_string(),
+        };
+        add_source(&s, &page.auth, id, &n).await
+    }
+    .await;
+    answer(&s, page, id, result, |src, t| {
+        format!("{} #{} ({})", t.t("source.added"), src.id, src.kind)
+    })
+    .await
+}
