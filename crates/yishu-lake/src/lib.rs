@@ -150,6 +150,63 @@ impl Lake {
         &self.root
     }
 
+    /// The local file of object `key` (attachments: PDF, DOCX, images) under `objects/`. Keys are
+    /// made by the platform (`<table>/<checksum>.<ext>`), checked here all the same.
+    fn object_path(&self, key: &str) -> Result<PathBuf, Error> {
+        let ok = !key.is_empty()
+            && key.len() <= 300
+            && !key.contains("..")
+            && !key.starts_with('/')
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/_.-".contains(&b));
+        if !ok {
+            return Err(Error::new(
+                ErrorCode::InvalidInput,
+                format!("'{key}' is not an object key"),
+            ));
+        }
+        if self.root.scheme() != "file" {
+            return Err(Error::new(
+                ErrorCode::ConfigInvalid,
+                "attachments are kept on a local lake only in this build",
+            ));
+        }
+        let root = self
+            .root
+            .to_file_path()
+            .map_err(|_| Error::new(ErrorCode::LakeError, "the lake root is not a local path"))?;
+        Ok(root.join("objects").join(key))
+    }
+
+    /// Stores an object: written beside its place, then renamed, so a reader never sees half.
+    pub async fn put_object(&self, key: &str, bytes: &[u8]) -> Result<(), Error> {
+        let path = self.object_path(key)?;
+        let io = |e: std::io::Error| {
+            Error::new(
+                ErrorCode::LakeError,
+                format!("cannot store object {key}: {e}"),
+            )
+        };
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await.map_err(io)?;
+        }
+        let tmp = path.with_extension("part");
+        tokio::fs::write(&tmp, bytes).await.map_err(io)?;
+        tokio::fs::rename(&tmp, &path).await.map_err(io)
+    }
+
+    /// Reads an object back.
+    pub async fn get_object(&self, key: &str) -> Result<Vec<u8>, Error> {
+        let path = self.object_path(key)?;
+        tokio::fs::read(&path).await.map_err(|e| {
+            Error::new(
+                ErrorCode::LakeError,
+                format!("cannot read object {key}: {e}"),
+            )
+        })
+    }
+
     /// Where the table of `name` in `layer` lives.
     pub fn table_url(&self, layer: Layer, name: &str) -> Result<Url, Error> {
         check_table_name(name)?;

@@ -99,6 +99,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "feed_messages",
         include_str!("../migrations/sqlite/0009_feed_messages.sql"),
     ),
+    (
+        10,
+        "attachments",
+        include_str!("../migrations/sqlite/0010_attachments.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -145,6 +150,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         9,
         "feed_messages",
         include_str!("../migrations/postgres/0009_feed_messages.sql"),
+    ),
+    (
+        10,
+        "attachments",
+        include_str!("../migrations/postgres/0010_attachments.sql"),
     ),
 ];
 

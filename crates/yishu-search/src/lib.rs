@@ -22,6 +22,10 @@ pub async fn rebuild_from_store(store: &Store, index: &SearchIndex) -> Result<us
         .into_iter()
         .map(|o| (o.id, o.name))
         .collect();
+    let mut texts = std::collections::HashMap::new();
+    for id in store.resources_with_attachments().await? {
+        texts.insert(id, store.attachment_text(id).await?);
+    }
     let docs: Vec<ResourceDoc> = store
         .all_resources()
         .await?
@@ -31,16 +35,20 @@ pub async fn rebuild_from_store(store: &Store, index: &SearchIndex) -> Result<us
                 .get(&r.meta.provider_org_id)
                 .cloned()
                 .unwrap_or_default();
-            ResourceDoc::from_resource(r, &provider)
+            let mut d = ResourceDoc::from_resource(r, &provider);
+            d.attachments = texts.remove(&r.id).unwrap_or_default();
+            d
         })
         .collect();
     index.replace_all(docs.iter())
 }
 
-/// The document for one resource, naming its provider.
+/// The document for one resource, naming its provider, with its attachments' text.
 pub async fn doc_for(store: &Store, r: &Resource) -> Result<ResourceDoc, Error> {
     let provider = store.get_org(r.meta.provider_org_id).await?.name;
-    Ok(ResourceDoc::from_resource(r, &provider))
+    let mut d = ResourceDoc::from_resource(r, &provider);
+    d.attachments = store.attachment_text(r.id).await?;
+    Ok(d)
 }
 
 /// How far back (ms) a catch-up looks before the watermark: a change committed late with an

@@ -2,7 +2,8 @@
 
 use crate::AppState;
 use crate::routes::{
-    api_keys, audit, batches, matters, me, orgs, resources, search, session, sources, users, watch,
+    api_keys, attachments, audit, batches, matters, me, orgs, resources, search, session, sources,
+    users, watch,
 };
 use axum::Router;
 use utoipa::OpenApi;
@@ -21,7 +22,7 @@ use utoipa_swagger_ui::SwaggerUi;
         resources::review, resources::publish, resources::retire, resources::versions, resources::batches, resources::stats, resources::drift,
         search::search, search::rebuild,
         sources::list, sources::create, sources::run, sources::push, batches::quarantine_csv,
-        resources::fill_template,
+        resources::fill_template, attachments::create, attachments::list, attachments::content,
         watch::watch, watch::unwatch, watch::notifications,
         matters::create, matters::get, matters::link, matters::of_resource,
     ),

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestServer, error_code};
+use common::{TestServer, error_code, print_pdf, write_docx};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use yishu_meta::{NewOrg, NewUser};
@@ -705,4 +705,104 @@ async fn watchers_hear_of_updates_and_retirement() {
     // Someone who does not watch hears nothing.
     let none = get_json(&c, s.url("/api/v1/me/notifications"), &reviewer).await;
     assert_eq!(none, json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_are_kept_and_their_text_found() {
+    let s = TestServer::start().await;
+    bureau_users(&s).await;
+    let c = Client::new();
+    let (officer, reviewer, consumer) = (
+        s.key("provider_officer").await,
+        s.key("reviewer").await,
+        s.key("outsider").await,
+    );
+    let id = published(&s, &c, &officer, &reviewer, draft(s.dept.0)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = print_pdf(
+        dir.path(),
+        "户籍业务办理规范",
+        "第一条 迁入登记须核验准迁证明。第二条 集体户口的管理。",
+    );
+    let docx = write_docx(&["居住证申领须知", "申领人应当提供租赁合同和照片。"]);
+    let attach = |key: &str, name: &str, body: Vec<u8>| {
+        c.post(s.url(&format!("/api/v1/resources/{id}/attachments")))
+            .query(&[("name", name), ("description", "业务文件")])
+            .bearer_auth(key)
+            .body(body)
+            .send()
+    };
+    // Only the providing department attaches. (Refused before its body is read, so the server
+    // closes that connection: the refused upload goes on a client of its own.)
+    let r = Client::new()
+        .post(s.url(&format!("/api/v1/resources/{id}/attachments?name=x.pdf")))
+        .bearer_auth(&consumer)
+        .body(pdf.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = attach(&officer, "户籍业务办理规范.pdf", pdf.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let a: Value = r.json().await.unwrap();
+    assert_eq!(a["media_type"], "application/pdf");
+    assert_eq!(a["pages"], 1);
+    assert!(a["text_chars"].as_i64().unwrap() > 20, "{a}");
+    // The same bytes again: kept once.
+    let r = attach(&officer, "副本.pdf", pdf.clone()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["id"], a["id"]);
+    let r = attach(&officer, "居住证申领须知.docx", docx).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let d: Value = r.json().await.unwrap();
+    assert!(
+        d["media_type"]
+            .as_str()
+            .unwrap()
+            .contains("wordprocessingml")
+    );
+    // A table is not an attachment; the error says what is.
+    let r = attach(&officer, "名单.pdf", "姓名,身份证\n张三,1\n".into())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let e: Value = r.json().await.unwrap();
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a PDF, DOCX or image"),
+        "{e}"
+    );
+
+    // Words found only inside the files find the resource.
+    for words in ["准迁证明", "租赁合同"] {
+        let hits = get_json(&c, s.url(&format!("/api/v1/search?q={words}")), &consumer).await;
+        assert_eq!(hits["total"], 1, "{words}: {hits}");
+        assert_eq!(hits["hits"][0]["id"], id);
+    }
+    // Anyone who may see the entry lists and downloads its files, byte for byte; audited.
+    let list = get_json(
+        &c,
+        s.url(&format!("/api/v1/resources/{id}/attachments")),
+        &consumer,
+    )
+    .await;
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let got = c
+        .get(s.url(&format!("/api/v1/attachments/{}/content", a["id"])))
+        .bearer_auth(&consumer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), StatusCode::OK);
+    assert_eq!(got.headers()["content-type"], "application/pdf");
+    assert_eq!(got.bytes().await.unwrap().to_vec(), pdf);
+    let audit = s
+        .audit_page(&s.key("auditor").await, "action=attachment.read")
+        .await;
+    assert_eq!(audit["total"], 1, "{audit}");
+    s.stop().await;
 }

@@ -654,6 +654,35 @@ async fn resource_page_forms_in_chromium() {
         .await
         .unwrap();
     assert!(sources.contains("drop_dir"), "{sources}");
+    // A Word document attached on the page: listed, and its words found by the search.
+    let docx = dir.path().join("登记须知.docx");
+    std::fs::write(
+        &docx,
+        common::write_docx(&["流动人口居住登记须知", "须提供房屋租赁备案证明。"]),
+    )
+    .unwrap();
+    c.find(Locator::Id("attach-file"))
+        .await
+        .unwrap()
+        .send_keys(docx.to_str().unwrap())
+        .await
+        .unwrap();
+    type_in(&c, "#attach-description", "办事指南").await;
+    answer(&c, "attach-submit", "附件已添加").await;
+    let files = c
+        .find(Locator::Id("attachments"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        files.contains("登记须知.docx") && files.contains("办事指南"),
+        "{files}"
+    );
+    c.goto(&s.url("/console/catalog?q=租赁备案")).await.unwrap();
+    assert!(text(&c).await.contains("流动人口登记"));
+    c.goto(&page).await.unwrap();
     shot(&c, "10-resource-forms").await;
     let batches = c
         .find(Locator::Id("batches"))

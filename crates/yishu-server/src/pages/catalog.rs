@@ -166,6 +166,7 @@ struct ResourcePage {
     stats: yishu_meta::ResourceStats,
     sources: Vec<yishu_meta::source::Source>,
     drift: Option<yishu_ingest::drift::Drift>,
+    attachments: Vec<yishu_meta::attachment::Attachment>,
     can: Can,
     /// Names one rendering of the filling form, so sending it twice stores the row once.
     nonce: String,
@@ -182,6 +183,13 @@ impl ResourcePage {
     }
     fn time(&self, ms: &i64) -> String {
         fmt_time(*ms)
+    }
+    fn size(&self, bytes: &i64) -> String {
+        match *bytes {
+            b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / (1 << 20) as f64),
+            b if b >= 1 << 10 => format!("{:.1} KB", b as f64 / 1024.0),
+            b => format!("{b} B"),
+        }
     }
     fn config(&self, src: &yishu_meta::source::Source) -> String {
         match src.config.as_object() {
@@ -345,7 +353,9 @@ pub(super) async fn show(
         publish: p.has(Role::DataManager) && st == ResourceStatus::Approved,
         retire: p.has(Role::DataManager) && st == ResourceStatus::Published,
         feed: cataloguer && st == ResourceStatus::Published,
+        attach: cataloguer && st != ResourceStatus::Retired,
     };
+    let attachments = s.store.list_attachments(id).await.unwrap_or_default();
     let page = ResourcePage {
         c: chrome,
         r,
@@ -355,6 +365,7 @@ pub(super) async fn show(
         stats,
         sources,
         drift,
+        attachments,
         can,
         nonce: uuid::Uuid::new_v4().simple().to_string(),
     };
@@ -368,4 +379,5 @@ struct Can {
     publish: bool,
     retire: bool,
     feed: bool,
+    attach: bool,
 }

@@ -51,6 +51,12 @@ pub fn router() -> Router<AppState> {
             )),
         )
         .route("/console/catalog/{id}/sources", post(resource_forms::add))
+        .route(
+            "/console/catalog/{id}/attachments",
+            post(resource_forms::attach).layer(axum::extract::DefaultBodyLimit::max(
+                yishu_ingest::objects::MAX_SIZE + 65_536,
+            )),
+        )
         .route("/console/orgs", get(orgs::page).post(orgs::create))
         .route("/console/orgs/{id}", post(orgs::update))
         .route("/console/users", get(users::page).post(users::create))

@@ -132,26 +132,43 @@ pub async fn fill(
     answer(&s, page, id, result, stored).await
 }
 
-/// Reads the `_csrf` field and the file of an upload form.
-async fn upload_parts(mp: &mut Multipart) -> Result<(String, String, Vec<u8>), ApiError> {
+/// An upload form: its text fields (`_csrf`, …) and its one file.
+struct Upload {
+    fields: std::collections::HashMap<String, String>,
+    name: String,
+    data: Vec<u8>,
+}
+
+impl Upload {
+    fn field(&self, k: &str) -> &str {
+        self.fields.get(k).map(String::as_str).unwrap_or("")
+    }
+}
+
+async fn upload_parts(mp: &mut Multipart) -> Result<Upload, ApiError> {
     let bad = |e: axum::extract::multipart::MultipartError| {
         ApiError::new(
             ErrorCode::InvalidInput,
             format!("the upload is broken: {e}"),
         )
     };
-    let (mut csrf, mut name, mut data) = (String::new(), String::new(), Vec::new());
+    let mut up = Upload {
+        fields: Default::default(),
+        name: String::new(),
+        data: Vec::new(),
+    };
     while let Some(f) = mp.next_field().await.map_err(bad)? {
-        match f.name() {
-            Some("_csrf") => csrf = f.text().await.map_err(bad)?,
-            Some("file") => {
-                name = f.file_name().unwrap_or_default().to_string();
-                data = f.bytes().await.map_err(bad)?.to_vec();
-            }
-            _ => {}
+        let Some(field) = f.name().map(str::to_string) else {
+            continue;
+        };
+        if field == "file" {
+            up.name = f.file_name().unwrap_or_default().to_string();
+            up.data = f.bytes().await.map_err(bad)?.to_vec();
+        } else {
+            up.fields.insert(field, f.text().await.map_err(bad)?);
         }
     }
-    Ok((csrf, name, data))
+    Ok(up)
 }
 
 /// A filled template (or any CSV, XLSX, JSON or Parquet file of the resource's rows).
@@ -162,13 +179,13 @@ pub async fn upload(
     mut mp: Multipart,
 ) -> Response {
     let parts = upload_parts(&mut mp).await;
-    if let Ok((csrf, _, _)) = &parts
-        && !page.csrf_ok(csrf)
+    if let Ok(up) = &parts
+        && !page.csrf_ok(up.field("_csrf"))
     {
         return csrf_refused();
     }
     let result = async {
-        let (_, name, data) = parts?;
+        let Upload { name, data, .. } = parts?;
         let ext = std::path::Path::new(&name)
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase())
@@ -231,6 +248,36 @@ pub async fn add(
     .await;
     answer(&s, page, id, result, |src, t| {
         format!("{} #{} ({})", t.t("source.added"), src.id, src.kind)
+    })
+    .await
+}
+
+/// Attaches a PDF, DOCX or image to the entry.
+pub async fn attach(
+    State(s): State<AppState>,
+    page: PageAuth<Catalogue>,
+    Path(id): Path<i64>,
+    mut mp: Multipart,
+) -> Response {
+    let parts = upload_parts(&mut mp).await;
+    if let Ok(up) = &parts
+        && !page.csrf_ok(up.field("_csrf"))
+    {
+        return csrf_refused();
+    }
+    let result = async {
+        let up = parts?;
+        let r = readable(&s, page.auth.who(), id).await?;
+        let description = up.field("description").to_string();
+        crate::routes::attachments::add(&s, &page.auth, &r, &up.name, &description, up.data).await
+    }
+    .await;
+    answer(&s, page, id, result, |(a, new), t| {
+        if new {
+            format!("{}：{}", t.t("attach.added"), a.name)
+        } else {
+            format!("{}：{}", t.t("attach.same"), a.name)
+        }
     })
     .await
 }

@@ -1,6 +1,7 @@
 //! `/api/v1/...`: one module per resource, mirroring the URL.
 
 pub mod api_keys;
+pub mod attachments;
 pub mod audit;
 pub mod batches;
 pub mod health;
@@ -42,6 +43,13 @@ pub fn router() -> Router<AppState> {
         .route("/resources/{id}/batches", get(resources::batches))
         .route("/resources/{id}/stats", get(resources::stats))
         .route("/resources/{id}/drift", get(resources::drift))
+        .route(
+            "/resources/{id}/attachments",
+            get(attachments::list).post(attachments::create).layer(
+                axum::extract::DefaultBodyLimit::max(yishu_ingest::objects::MAX_SIZE),
+            ),
+        )
+        .route("/attachments/{id}/content", get(attachments::content))
         .route(
             "/resources/{id}/template.xlsx",
             get(resources::fill_template),

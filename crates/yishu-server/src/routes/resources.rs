@@ -429,15 +429,26 @@ pub async fn fill_template(
             ),
             (
                 axum::http::header::CONTENT_DISPOSITION,
-                format!(
-                    "attachment; filename=\"template.xlsx\"; filename*=UTF-8''{}",
-                    utf8_percent(&name)
-                ),
+                attachment_disposition(&name),
             ),
         ],
         book,
     )
         .into_response())
+}
+
+/// `Content-Disposition` for a download named `name` (Chinese names kept, RFC 5987), with a plain
+/// ASCII fallback.
+pub(crate) fn attachment_disposition(name: &str) -> String {
+    let ext = std::path::Path::new(name)
+        .extension()
+        .map(|e| e.to_string_lossy().to_string())
+        .filter(|e| e.chars().all(|c| c.is_ascii_alphanumeric()))
+        .unwrap_or_else(|| "bin".into());
+    format!(
+        "attachment; filename=\"download.{ext}\"; filename*=UTF-8''{}",
+        utf8_percent(name)
+    )
 }
 
 /// RFC 5987 percent-encoding of a file name (every byte outside unreserved ASCII).

@@ -162,3 +162,53 @@ pub fn actions(page: &Value) -> Vec<&str> {
         .map(|r| r["action"].as_str().unwrap())
         .collect()
 }
+
+/// A PDF as departments make them: an HTML page printed by headless Chromium (fonts embedded as
+/// subsets, text mapped back to Unicode).
+pub fn print_pdf(dir: &std::path::Path, title: &str, body: &str) -> Vec<u8> {
+    let html = dir.join("doc.html");
+    std::fs::write(
+        &html,
+        format!("<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><body><h1>{title}</h1><p>{body}</p></body></html>"),
+    )
+    .unwrap();
+    let pdf = dir.join("doc.pdf");
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .expect("chromium (scripts/test installs it)");
+    assert!(pdf.exists(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::read(pdf).unwrap()
+}
+
+/// A Word document: the minimal parts of an Office Open XML package, one paragraph per line.
+pub fn write_docx(lines: &[&str]) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default();
+    let parts = [
+        ("[Content_Types].xml", r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>"#.to_string()),
+        ("_rels/.rels", r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/></Relationships>"#.to_string()),
+        ("word/document.xml", format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>{}</w:body></w:document>"#,
+            lines.iter().map(|l| format!("<w:p><w:r><w:t>{l}</w:t></w:r></w:p>")).collect::<String>()
+        )),
+    ];
+    for (name, text) in parts {
+        z.start_file(name, opts).unwrap();
+        z.write_all(text.as_bytes()).unwrap();
+    }
+    z.finish().unwrap().into_inner()
+}
