@@ -155,7 +155,7 @@ pub async fn ingest_file_as(
         BatchStart::AlreadyIngested(b) => return Ok(Outcome::AlreadyIngested(b)),
         BatchStart::New(id) => id,
     };
-    match write_batch(lake, resource, path, opts, &id, &sum, progress).await {
+    match write_batch(store, lake, resource, path, opts, &id, &sum, progress).await {
         Ok((parsed, version)) => {
             store.set_batch_drift(&id, &parsed.drift()).await?;
             let b = store
@@ -237,7 +237,9 @@ pub(crate) type Reader = Box<
         + Send,
 >;
 
+#[allow(clippy::too_many_arguments)]
 async fn write_batch(
+    store: &Store,
     lake: &Lake,
     resource: &Resource,
     path: &Path,
@@ -258,17 +260,22 @@ async fn write_batch(
         Source::Json(m) => json::read(&path, &items, &id, m, progress, sink),
         Source::Parquet(m) => parquet::read(&path, &items, &id, m, progress, sink),
     });
-    let (parsed, ods) = stream(lake, resource, reader, progress).await?;
+    let (parsed, ods) = stream(store, lake, resource, batch_id, reader, progress).await?;
     let version = commit(lake, resource, batch_id, sum, &parsed, ods).await?;
     Ok((parsed, version))
 }
+
+/// How often a running batch's rows read are written to its record.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Streams a reader's rows into an uncommitted append to the resource's ods table. Parsing runs
 /// on a blocking thread; Arrow batches cross a small channel, so memory holds a few batches and
 /// one Parquet buffer, whatever the source's size.
 async fn stream(
+    store: &Store,
     lake: &Lake,
     resource: &Resource,
+    batch_id: &str,
     reader: Reader,
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<(rows::Parsed, yishu_lake::Appender), Error> {
@@ -293,9 +300,18 @@ async fn stream(
             reader(progress, sink)
         })
     };
+    let mut noted = std::time::Instant::now();
     while let Some(b) = rx.recv().await {
         ods.write(b).await?;
-        progress(rows_read.load(Ordering::Relaxed));
+        let n = rows_read.load(Ordering::Relaxed);
+        progress(n);
+        // The batch's page shows how far a long job has got.
+        if noted.elapsed() >= PROGRESS_EVERY {
+            noted = std::time::Instant::now();
+            if let Err(e) = store.set_batch_progress(batch_id, n as i64).await {
+                tracing::warn!(batch = batch_id, "cannot record progress: {e}");
+            }
+        }
     }
     let parsed = parser
         .await
@@ -416,7 +432,7 @@ pub(crate) async fn land(
     progress: &mut (dyn FnMut(u64) + Send),
     sum_of: impl FnOnce(&rows::Parsed) -> String,
 ) -> Result<(Outcome, Option<String>), Error> {
-    let (parsed, ods) = stream(lake, resource, reader, progress).await?;
+    let (parsed, ods) = stream(store, lake, resource, id, reader, progress).await?;
     let sum = sum_of(&parsed);
     if let Some(same) = store.set_batch_checksum(id, resource.id, &sum).await? {
         let b = store.settle_unchanged(id, &same).await?;

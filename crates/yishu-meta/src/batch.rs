@@ -123,6 +123,17 @@ impl Store {
         self.get_batch(id).await
     }
 
+    /// Records how far a running batch has read, for its page while the job runs.
+    pub async fn set_batch_progress(&self, id: &str, rows_read: i64) -> Result<(), Error> {
+        sqlx::query("UPDATE batches SET rows_read = $2 WHERE id = $1 AND status = 'running'")
+            .bind(id)
+            .bind(rows_read)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err("record batch progress"))?;
+        Ok(())
+    }
+
     /// Marks a batch failed with the reason; nothing of it is visible in the lake.
     pub async fn fail_batch(&self, id: &str, message: &str) -> Result<(), Error> {
         sqlx::query(

@@ -57,6 +57,19 @@ impl Store {
         self.get_matter(id).await
     }
 
+    /// Every matter of the duty list, by department and code.
+    pub async fn list_matters(&self) -> Result<Vec<Matter>, Error> {
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM matters ORDER BY org_id, code")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("list matters"))?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.get_matter(id).await?);
+        }
+        Ok(out)
+    }
+
     pub async fn get_matter(&self, id: i64) -> Result<Matter, Error> {
         let r = sqlx::query("SELECT id, code, name, org_id, kind FROM matters WHERE id = $1")
             .bind(id)

@@ -21,7 +21,7 @@ use utoipa_swagger_ui::SwaggerUi;
         resources::list, resources::get, resources::create, resources::update, resources::submit,
         resources::review, resources::publish, resources::retire, resources::versions, resources::batches, resources::stats, resources::drift,
         search::search, search::rebuild,
-        sources::list, sources::create, sources::run, sources::push, batches::quarantine_csv,
+        sources::list, sources::create, sources::run, sources::push, batches::quarantine_csv, batches::quarantine_xlsx, batches::get,
         resources::fill_template, attachments::create, attachments::list, attachments::content,
         watch::watch, watch::unwatch, watch::notifications,
         matters::create, matters::get, matters::link, matters::of_resource,

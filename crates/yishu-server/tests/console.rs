@@ -684,6 +684,117 @@ async fn resource_page_forms_in_chromium() {
     assert!(text(&c).await.contains("流动人口登记"));
     c.goto(&page).await.unwrap();
     shot(&c, "10-resource-forms").await;
+
+    // A file with a bad line: the batch page shows the job log and the rejected row, and the
+    // rejected rows download as a workbook.
+    let bad = dir.path().join("补录.json");
+    std::fs::write(
+        &bad,
+        "{\"公民身份号码\":\"510104199404044567\",\"姓名\":\"赵六\"}\n{\"姓名\": 坏\n",
+    )
+    .unwrap();
+    c.find(Locator::Id("upload-file"))
+        .await
+        .unwrap()
+        .send_keys(bad.to_str().unwrap())
+        .await
+        .unwrap();
+    answer(&c, "upload-submit", "隔离行数 1").await;
+    let link = c
+        .find(Locator::XPath(
+            "//table[@id='batches']//tr[contains(., 'upload')][1]//a",
+        ))
+        .await
+        .unwrap();
+    link.click().await.unwrap();
+    let log = c
+        .wait()
+        .for_element(Locator::Id("log"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        log.contains("ingest_bad_json × 1") && log.contains("读取行数 2 = 入库行数 1 + 隔离行数 1"),
+        "{}",
+        text(&c).await
+    );
+    let rejected = c
+        .find(Locator::Id("rejected"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(rejected.contains("坏"), "{rejected}");
+    shot(&c, "11-batch").await;
+    let href = c
+        .find(Locator::Id("download-xlsx"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    let xlsx = reqwest::Client::new()
+        .get(s.url(&href))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    {
+        use calamine::Reader;
+        let mut wb: calamine::Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx.to_vec())).unwrap();
+        let sheet = wb.worksheet_range("隔离数据").unwrap();
+        let rows: Vec<Vec<String>> = sheet
+            .rows()
+            .map(|r| r.iter().map(|c| c.to_string()).collect())
+            .collect();
+        assert_eq!(rows[0][0], "行号");
+        assert_eq!(
+            (rows[1][0].as_str(), rows[1][1].as_str()),
+            ("2", "ingest_bad_json")
+        );
+    }
+
+    // The duty list: a matter of 公安 that produces this resource, and its page.
+    let m = s
+        .store
+        .create_matter("GA-XK-001", "居住证签发", s.dept, "行政许可")
+        .await
+        .unwrap();
+    s.store
+        .link_matter(m.id, r.id, &["姓名".to_string()])
+        .await
+        .unwrap();
+    c.goto(&page).await.unwrap();
+    c.find(Locator::LinkText("居住证签发"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let produces = c
+        .wait()
+        .for_element(Locator::Id("produces"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        produces.contains("流动人口登记") && produces.contains("姓名"),
+        "{produces}"
+    );
+    shot(&c, "12-matter").await;
+    c.goto(&s.url("/console/matters")).await.unwrap();
+    assert!(text(&c).await.contains("GA-XK-001"));
+    c.goto(&page).await.unwrap();
     let batches = c
         .find(Locator::Id("batches"))
         .await

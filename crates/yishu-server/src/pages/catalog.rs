@@ -167,6 +167,7 @@ struct ResourcePage {
     sources: Vec<yishu_meta::source::Source>,
     drift: Option<yishu_ingest::drift::Drift>,
     attachments: Vec<yishu_meta::attachment::Attachment>,
+    matters: Vec<yishu_meta::matter::Matter>,
     can: Can,
     /// Names one rendering of the filling form, so sending it twice stores the row once.
     nonce: String,
@@ -356,6 +357,7 @@ pub(super) async fn show(
         attach: cataloguer && st != ResourceStatus::Retired,
     };
     let attachments = s.store.list_attachments(id).await.unwrap_or_default();
+    let matters = s.store.resource_matters(id).await.unwrap_or_default();
     let page = ResourcePage {
         c: chrome,
         r,
@@ -366,6 +368,7 @@ pub(super) async fn show(
         sources,
         drift,
         attachments,
+        matters,
         can,
         nonce: uuid::Uuid::new_v4().simple().to_string(),
     };

@@ -3,9 +3,11 @@
 //! from outside, so the pages work on an air-gapped intranet.
 
 mod audit;
+mod batches;
 mod catalog;
 mod console;
 mod keys;
+mod matters;
 mod orgs;
 mod resource_forms;
 pub use orgs::{TreeRow, tree as org_tree};
@@ -42,6 +44,9 @@ pub fn router() -> Router<AppState> {
         .route("/console", get(console::overview))
         .route("/console/catalog", get(catalog::list))
         .route("/console/catalog/{id}", get(catalog::detail))
+        .route("/console/batches/{id}", get(batches::detail))
+        .route("/console/matters", get(matters::list))
+        .route("/console/matters/{id}", get(matters::detail))
         .route("/console/catalog/{id}/action", post(resource_forms::action))
         .route("/console/catalog/{id}/fill", post(resource_forms::fill))
         .route(

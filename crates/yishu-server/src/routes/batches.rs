@@ -1,9 +1,11 @@
-//! `/api/v1/batches/{id}/quarantine.csv`: a batch's rejected rows — line, reason and raw text — as
-//! a CSV (UTF-8 with BOM, so Excel opens it) for the providing department to fix and resend.
+//! `/api/v1/batches/{id}` and its rejected rows: `quarantine.csv` (UTF-8 with BOM, so Excel
+//! opens it) and `quarantine.xlsx`, with line, reason and raw text, for the providing department
+//! to fix and resend.
 
 use crate::AppState;
-use crate::auth::{Auth, SignedIn};
+use crate::auth::{Auth, Right, SignedIn};
 use crate::error::{ApiError, ApiResult};
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -11,9 +13,135 @@ use serde_json::json;
 use yishu_lake::arrow::array::{Array, StringArray};
 use yishu_lake::arrow::compute::cast;
 use yishu_lake::arrow::datatypes::DataType;
+use yishu_meta::Principal;
+use yishu_meta::batch::Batch;
+use yishu_meta::catalog::Resource;
 use yishu_types::{ErrorCode, Role};
 
-/// Downloads the quarantined rows of one batch.
+/// Headings of a rejected row, in the order [`rejected`] gives its fields.
+pub const HEADINGS: [&str; 5] = ["行号", "原因代码", "原因", "来源", "原始内容"];
+
+/// A batch by id, and its resource, if `p` may see the resource.
+pub(crate) async fn visible_batch(
+    s: &AppState,
+    p: &Principal,
+    id: &str,
+) -> ApiResult<(Batch, Resource)> {
+    let not_found = || ApiError::new(ErrorCode::InvalidInput, format!("no batch {id}"));
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        return Err(not_found());
+    }
+    let b = s.store.get_batch(id).await.map_err(|_| not_found())?;
+    let r = crate::routes::resources::readable(s, p, b.resource_id)
+        .await
+        .map_err(|_| not_found())?;
+    Ok((b, r))
+}
+
+/// Raw rejected rows may hold personal data: the provider and the bureau only.
+pub(crate) fn may_read_rejected(p: &Principal, r: &Resource) -> bool {
+    p.org_id == r.meta.provider_org_id || p.has(Role::Admin) || p.has(Role::DataManager)
+}
+
+/// The batch's rejected rows by line (at most `limit`), each as [`HEADINGS`].
+pub(crate) async fn rejected(
+    s: &AppState,
+    b: &Batch,
+    r: &Resource,
+    limit: Option<usize>,
+) -> ApiResult<Vec<[String; 5]>> {
+    let table = yishu_ingest::table_name(r);
+    let ctx = s.lake.session().await?;
+    let mut out = Vec::new();
+    if !ctx
+        .table_exist(format!("quarantine.{table}").as_str())
+        .unwrap_or(false)
+    {
+        return Ok(out);
+    }
+    // The id was checked to be hex digits and dashes, and to exist in the store.
+    let sql = format!(
+        "SELECT CAST(line AS VARCHAR) AS line_no, reason_code, reason, _source_ref, raw FROM quarantine.{table} WHERE _batch_id = '{}' ORDER BY line{}",
+        b.id,
+        limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default()
+    );
+    for batch in yishu_lake::query(&ctx, &sql).await? {
+        let cols: Vec<StringArray> = batch
+            .columns()
+            .iter()
+            .map(|c| {
+                cast(c, &DataType::Utf8)
+                    .ok()
+                    .and_then(|a| a.as_any().downcast_ref::<StringArray>().cloned())
+                    .unwrap_or_else(|| StringArray::new_null(c.len()))
+            })
+            .collect();
+        for i in 0..batch.num_rows() {
+            out.push(std::array::from_fn(|k| {
+                if cols[k].is_null(i) {
+                    String::new()
+                } else {
+                    cols[k].value(i).to_string()
+                }
+            }));
+        }
+    }
+    Ok(out)
+}
+
+/// One batch: counts, status, source, drift.
+#[utoipa::path(get, path = "/api/v1/batches/{id}", tag = "collection",
+    responses((status = 200, body = Batch), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Batch>> {
+    Ok(Json(visible_batch(&s, auth.who(), &id).await?.0))
+}
+
+/// Reads a batch's rejected rows for download, checking the right and auditing.
+async fn download<R: Right>(
+    s: &AppState,
+    auth: &Auth<R>,
+    id: &str,
+    format: &str,
+) -> ApiResult<(Batch, Vec<[String; 5]>)> {
+    let (b, r) = visible_batch(s, auth.who(), id).await?;
+    if !may_read_rejected(auth.who(), &r) {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "only the providing department and the bureau may read rejected rows",
+        ));
+    }
+    let rows = rejected(s, &b, &r, None).await?;
+    s.store
+        .audit(&auth.meta.entry(
+            Some(auth.who()),
+            "quarantine.download",
+            format!("resource:{}", r.code),
+            "ok",
+            json!({"batch": b.id, "rows": rows.len(), "format": format}).to_string(),
+        ))
+        .await?;
+    Ok((b, rows))
+}
+
+fn file(content_type: &str, name: String, body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Downloads the quarantined rows of one batch as CSV.
 #[utoipa::path(get, path = "/api/v1/batches/{id}/quarantine.csv", tag = "collection",
     responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn quarantine_csv(
@@ -21,78 +149,62 @@ pub async fn quarantine_csv(
     auth: Auth<SignedIn>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let not_found = || ApiError::new(ErrorCode::InvalidInput, format!("no batch {id}"));
-    if !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-        return Err(not_found());
-    }
-    let b = s.store.get_batch(&id).await.map_err(|_| not_found())?;
-    let r = s.store.get_resource(b.resource_id).await?;
-    let p = auth.who();
-    // Raw rejected rows may hold personal data: the provider and the bureau only.
-    if !(p.org_id == r.meta.provider_org_id || p.has(Role::Admin) || p.has(Role::DataManager)) {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "only the providing department and the bureau may read rejected rows",
-        ));
-    }
-    let table = yishu_ingest::table_name(&r);
-    let ctx = s.lake.session().await?;
+    let (b, rows) = download(&s, &auth, &id, "csv").await?;
     let mut out = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
     let write_err = |e: csv::Error| ApiError::new(ErrorCode::Internal, format!("csv: {e}"));
-    out.write_record(["行号", "原因代码", "原因", "来源", "原始内容"])
-        .map_err(write_err)?;
-    let mut rows = 0;
-    if ctx
-        .table_exist(format!("quarantine.{table}").as_str())
-        .unwrap_or(false)
-    {
-        // The id was checked above to be hex digits and dashes, and exists in the store.
-        let sql = format!(
-            "SELECT CAST(line AS VARCHAR), reason_code, reason, _source_ref, raw FROM quarantine.{table} WHERE _batch_id = '{}' ORDER BY line",
-            b.id
-        );
-        for batch in yishu_lake::query(&ctx, &sql).await? {
-            let cols: Vec<StringArray> = batch
-                .columns()
-                .iter()
-                .map(|c| {
-                    cast(c, &DataType::Utf8)
-                        .ok()
-                        .and_then(|a| a.as_any().downcast_ref::<StringArray>().cloned())
-                        .unwrap_or_else(|| StringArray::new_null(c.len()))
-                })
-                .collect();
-            for i in 0..batch.num_rows() {
-                out.write_record(
-                    cols.iter()
-                        .map(|c| if c.is_null(i) { "" } else { c.value(i) }),
-                )
-                .map_err(write_err)?;
-                rows += 1;
-            }
-        }
+    out.write_record(HEADINGS).map_err(write_err)?;
+    for row in &rows {
+        out.write_record(row).map_err(write_err)?;
     }
     let body = out
         .into_inner()
         .map_err(|e| ApiError::new(ErrorCode::Internal, format!("csv: {e}")))?;
-    s.store
-        .audit(&auth.meta.entry(
-            Some(p),
-            "quarantine.download",
-            format!("resource:{}", r.code),
-            "ok",
-            json!({"batch": b.id, "rows": rows}).to_string(),
-        ))
-        .await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"quarantine-{}.csv\"", b.id),
-            ),
-        ],
+    Ok(file(
+        "text/csv; charset=utf-8",
+        format!("quarantine-{}.csv", b.id),
         body,
-    )
-        .into_response())
+    ))
+}
+
+/// Downloads the quarantined rows of one batch as an XLSX workbook (raw text kept as text).
+#[utoipa::path(get, path = "/api/v1/batches/{id}/quarantine.xlsx", tag = "collection",
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn quarantine_xlsx(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let (b, rows) = download(&s, &auth, &id, "xlsx").await?;
+    let xerr = |e: rust_xlsxwriter::XlsxError| {
+        ApiError::new(ErrorCode::Internal, format!("writing the workbook: {e}"))
+    };
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let head = rust_xlsxwriter::Format::new().set_bold();
+    let sheet = book.add_worksheet().set_name("隔离数据").map_err(xerr)?;
+    for (c, h) in HEADINGS.iter().enumerate() {
+        sheet
+            .write_with_format(0, c as u16, *h, &head)
+            .map_err(xerr)?;
+        sheet
+            .set_column_width(c as u16, if c == 4 { 60 } else { 18 })
+            .map_err(xerr)?;
+    }
+    for (i, row) in rows.iter().enumerate() {
+        let at = u32::try_from(i + 1)
+            .map_err(|_| ApiError::new(ErrorCode::InvalidInput, "too many rows for one sheet"))?;
+        for (c, v) in row.iter().enumerate() {
+            // A cell holds at most 32,767 characters; the CSV keeps the whole raw text.
+            let v: String = v.chars().take(32_000).collect();
+            match (c, v.parse::<f64>()) {
+                (0, Ok(n)) => sheet.write(at, 0, n).map_err(xerr)?,
+                _ => sheet.write_string(at, c as u16, v).map_err(xerr)?,
+            };
+        }
+    }
+    let body = book.save_to_buffer().map_err(xerr)?;
+    Ok(file(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        format!("quarantine-{}.xlsx", b.id),
+        body,
+    ))
 }

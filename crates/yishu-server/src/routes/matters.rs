@@ -71,12 +71,27 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/matters/{id}", tag = "catalog", responses((status = 200, body = MatterPage)))]
 pub async fn get(
     State(s): State<AppState>,
-    _auth: Auth<SignedIn>,
+    auth: Auth<SignedIn>,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<MatterPage>> {
+    Ok(Json(page(&s, auth.who(), id).await?))
+}
+
+/// A matter and what it produces, keeping only resources `p` may see (a draft of another
+/// department stays hidden).
+pub(crate) async fn page(
+    s: &AppState,
+    p: &yishu_meta::Principal,
+    id: i64,
+) -> ApiResult<MatterPage> {
     let matter = s.store.get_matter(id).await?;
-    let produces = s.store.matter_produces(id).await?;
-    Ok(Json(MatterPage { matter, produces }))
+    let mut produces = Vec::new();
+    for pr in s.store.matter_produces(id).await? {
+        if readable(s, p, pr.resource_id).await.is_ok() {
+            produces.push(pr);
+        }
+    }
+    Ok(MatterPage { matter, produces })
 }
 
 /// Records that a matter produces (items of) a resource of the same department.

@@ -68,7 +68,12 @@ pub fn router() -> Router<AppState> {
         .route("/matters/{id}", get(matters::get))
         .route("/matters/{id}/resources", post(matters::link))
         .route("/resources/{id}/matters", get(matters::of_resource))
+        .route("/batches/{id}", get(batches::get))
         .route("/batches/{id}/quarantine.csv", get(batches::quarantine_csv))
+        .route(
+            "/batches/{id}/quarantine.xlsx",
+            get(batches::quarantine_xlsx),
+        )
         .route(
             "/resources/{id}/rows",
             post(sources::push).layer(axum::extract::DefaultBodyLimit::max(sources::PUSH_LIMIT)),
