@@ -553,7 +553,54 @@ async fn resource_page_forms_in_chromium() {
 
     // The officer submits the draft; the bureau's reviewer approves and publishes it.
     login(&c, &s, "provider_officer").await;
+    // A new entry typed in the form: a bad item line is named, the form keeps what was typed.
+    c.goto(&s.url("/console/catalog")).await.unwrap();
+    click(&c, "new-resource").await;
+    type_in(&c, "#f-name", "出租房屋登记").await;
+    type_in(&c, "#f-class-path", "01002003").await;
+    type_in(&c, "#f-summary", "出租房屋及承租人登记信息").await;
+    type_in(&c, "#f-keywords", "出租、房屋").await;
+    type_in(&c, "#f-items", "房屋编码,C,30\n月租金,N,十二").await;
+    answer(&c, "f-save", "第 2 行").await;
+    let items = c.find(Locator::Id("f-items")).await.unwrap();
+    assert!(
+        items
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap()
+            .contains("月租金")
+    );
+    items.clear().await.unwrap();
+    items.send_keys("房屋编码,C,30\n月租金,N,12").await.unwrap();
+    click(&c, "f-save").await;
+    let made = c
+        .wait()
+        .for_element(Locator::Id("items"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        made.contains("月租金") && made.contains("N 数值型"),
+        "{made}"
+    );
+    assert!(text(&c).await.contains("草稿"));
+
+    // The store-made draft, changed in the form: a new version with what changed.
     c.goto(&page).await.unwrap();
+    click(&c, "edit-link").await;
+    type_in(&c, "#f-items", "\n居住地址,C,200").await;
+    answer(&c, "f-save", "已保存").await;
+    let versions = c
+        .find(Locator::Id("items"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(versions.contains("居住地址"), "{versions}");
     assert!(c.find(Locator::Id("do-approve")).await.is_err());
     answer(&c, "do-submit", "待审核").await;
     c.delete_all_cookies().await.unwrap();
@@ -597,7 +644,7 @@ async fn resource_page_forms_in_chromium() {
             .iter()
             .map(|c| c.to_string())
             .collect();
-        assert_eq!(header, vec!["公民身份号码", "姓名"]);
+        assert_eq!(header, vec!["公民身份号码", "姓名", "居住地址"]);
         let mut out = rust_xlsxwriter::Workbook::new();
         let ws = out.add_worksheet().set_name("数据").unwrap();
         for (i, row) in [

@@ -355,6 +355,7 @@ pub(super) async fn show(
         retire: p.has(Role::DataManager) && st == ResourceStatus::Published,
         feed: cataloguer && st == ResourceStatus::Published,
         attach: cataloguer && st != ResourceStatus::Retired,
+        edit: cataloguer && st != ResourceStatus::Retired,
     };
     let attachments = s.store.list_attachments(id).await.unwrap_or_default();
     let matters = s.store.resource_matters(id).await.unwrap_or_default();
@@ -383,4 +384,5 @@ struct Can {
     retire: bool,
     feed: bool,
     attach: bool,
+    edit: bool,
 }

@@ -9,6 +9,7 @@ mod console;
 mod keys;
 mod matters;
 mod orgs;
+mod resource_edit;
 mod resource_forms;
 pub use orgs::{TreeRow, tree as org_tree};
 mod users;
@@ -43,7 +44,15 @@ pub fn router() -> Router<AppState> {
         .route("/console/logout", post(console::logout))
         .route("/console", get(console::overview))
         .route("/console/catalog", get(catalog::list))
+        .route(
+            "/console/catalog/new",
+            get(resource_edit::new_form).post(resource_edit::save),
+        )
         .route("/console/catalog/{id}", get(catalog::detail))
+        .route(
+            "/console/catalog/{id}/edit",
+            get(resource_edit::edit_form).post(resource_edit::save),
+        )
         .route("/console/batches/{id}", get(batches::detail))
         .route("/console/matters", get(matters::list))
         .route("/console/matters/{id}", get(matters::detail))
