@@ -806,3 +806,142 @@ async fn attachments_are_kept_and_their_text_found() {
     assert_eq!(audit["total"], 1, "{audit}");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_workbook_import_and_export_over_http() {
+    let s = TestServer::start().await;
+    bureau_users(&s).await;
+    let c = Client::new();
+    let (officer, consumer) = (s.key("provider_officer").await, s.key("outsider").await);
+    let dept = s.store.get_org(s.dept).await.unwrap().code;
+    let r = c
+        .get(s.url("/api/v1/catalog/template.xlsx"))
+        .bearer_auth(&consumer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.bytes().await.unwrap().starts_with(b"PK"));
+
+    // A filled workbook: one good resource, one without a name.
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let rows: [[&str; 15]; 3] = [
+        [
+            "资源代码",
+            "资源名称*",
+            "提供方代码*",
+            "资源分类*",
+            "类目编码*",
+            "资源摘要*",
+            "资源格式*",
+            "共享属性*",
+            "共享条件",
+            "开放属性*",
+            "开放条件",
+            "更新周期*",
+            "关键字",
+            "联系方式",
+            "关联资源代码",
+        ],
+        [
+            "",
+            "暂住人员信息",
+            &dept,
+            "部门信息资源",
+            "01003001",
+            "暂住人员登记",
+            "数据库",
+            "无条件共享",
+            "",
+            "不予开放",
+            "",
+            "每月",
+            "暂住",
+            "",
+            "",
+        ],
+        [
+            "",
+            "",
+            &dept,
+            "部门信息资源",
+            "01003002",
+            "缺名称",
+            "数据库",
+            "无条件共享",
+            "",
+            "不予开放",
+            "",
+            "每月",
+            "",
+            "",
+            "",
+        ],
+    ];
+    let sheet = book.add_worksheet().set_name("资源").unwrap();
+    for (i, row) in rows.iter().enumerate() {
+        for (j, v) in row.iter().enumerate() {
+            sheet.write(i as u32, j as u16, *v).unwrap();
+        }
+    }
+    let items = book.add_worksheet().set_name("信息项").unwrap();
+    for (i, row) in [
+        ["资源名称*", "信息项名称*", "数据类型*", "长度", "数据元"],
+        ["暂住人员信息", "姓名", "C", "50", ""],
+    ]
+    .iter()
+    .enumerate()
+    {
+        for (j, v) in row.iter().enumerate() {
+            items.write(i as u32, j as u16, *v).unwrap();
+        }
+    }
+    let bytes = book.save_to_buffer().unwrap();
+    let import = |q: &'static str| {
+        c.post(s.url(&format!("/api/v1/catalog/import{q}")))
+            .bearer_auth(&officer)
+            .body(bytes.clone())
+            .send()
+    };
+    let r = import("").await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["refused"], true);
+    assert!(v["created"].as_array().unwrap().is_empty());
+    let e = &v["errors"][0];
+    assert_eq!(
+        (e["sheet"].as_str(), e["row"].as_i64()),
+        (Some("资源"), Some(3)),
+        "{v}"
+    );
+    let r = import("?valid_only=true").await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["created"][0]["name"], "暂住人员信息");
+    assert_eq!(v["created"][0]["status"], "draft");
+
+    // The export holds what the caller may see: the department its draft, others not.
+    let mine: Value = get_json(&c, s.url("/api/v1/catalog/export.json"), &officer).await;
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+    let theirs: Value = get_json(&c, s.url("/api/v1/catalog/export.json"), &consumer).await;
+    assert!(theirs.as_array().unwrap().is_empty());
+    let xlsx = c
+        .get(s.url("/api/v1/catalog/export.xlsx"))
+        .bearer_auth(&officer)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    use calamine::Reader;
+    let mut wb: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx.to_vec())).unwrap();
+    let sheet = wb.worksheet_range("资源").unwrap();
+    assert!(
+        sheet
+            .rows()
+            .any(|r| r.iter().any(|c| c.to_string() == "暂住人员信息"))
+    );
+    s.stop().await;
+}

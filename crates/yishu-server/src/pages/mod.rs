@@ -45,6 +45,12 @@ pub fn router() -> Router<AppState> {
         .route("/console", get(console::overview))
         .route("/console/catalog", get(catalog::list))
         .route(
+            "/console/catalog/import",
+            post(resource_forms::import).layer(axum::extract::DefaultBodyLimit::max(
+                crate::routes::sources::PUSH_LIMIT + 65_536,
+            )),
+        )
+        .route(
             "/console/catalog/new",
             get(resource_edit::new_form).post(resource_edit::save),
         )

@@ -13,7 +13,7 @@ use crate::routes::sources::{NewSource, Pushed, add_source, feed_body};
 use axum::Form;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use yishu_types::ErrorCode;
 
@@ -280,4 +280,60 @@ pub async fn attach(
         }
     })
     .await
+}
+
+#[derive(askama::Template)]
+#[template(path = "catalog_import.html")]
+struct ImportPage {
+    c: super::Chrome,
+    out: Option<crate::routes::catalog_io::Imported>,
+}
+
+/// The import form's answer: the drafts created and every error by sheet, row and column.
+pub async fn import(
+    State(s): State<AppState>,
+    mut page: PageAuth<Catalogue>,
+    mut mp: Multipart,
+) -> Response {
+    page.chrome.active = "catalog";
+    let parts = upload_parts(&mut mp).await;
+    if let Ok(up) = &parts
+        && !page.csrf_ok(up.field("_csrf"))
+    {
+        return csrf_refused();
+    }
+    let result = async {
+        let up = parts?;
+        let valid_only = up.field("valid_only") == "on";
+        crate::routes::catalog_io::import(&s, &page.auth, &up.data, valid_only).await
+    }
+    .await;
+    match result {
+        Ok(out) => {
+            let status = if out.created.is_empty() && !out.errors.is_empty() {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::OK
+            };
+            (
+                status,
+                super::render(&ImportPage {
+                    c: page.chrome,
+                    out: Some(out),
+                }),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            let status = super::failed(&mut page.chrome, &e.0);
+            (
+                status,
+                super::render(&ImportPage {
+                    c: page.chrome,
+                    out: None,
+                }),
+            )
+                .into_response()
+        }
+    }
 }

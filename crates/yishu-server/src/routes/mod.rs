@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod attachments;
 pub mod audit;
 pub mod batches;
+pub mod catalog_io;
 pub mod health;
 pub mod matters;
 pub mod me;
@@ -31,6 +32,14 @@ pub fn router() -> Router<AppState> {
         .route("/users", get(users::list).post(users::create))
         .route("/users/{id}", get(users::get).patch(users::update))
         .route("/resources", get(resources::list).post(resources::create))
+        .route("/catalog/template.xlsx", get(catalog_io::template))
+        .route("/catalog/export.xlsx", get(catalog_io::export_xlsx))
+        .route("/catalog/export.json", get(catalog_io::export_json))
+        .route(
+            "/catalog/import",
+            post(catalog_io::import_xlsx)
+                .layer(axum::extract::DefaultBodyLimit::max(sources::PUSH_LIMIT)),
+        )
         .route(
             "/resources/{id}",
             get(resources::get).put(resources::update),

@@ -37,7 +37,7 @@ pub(crate) fn actor(p: &Principal) -> Actor<'_> {
 }
 
 /// Unpublished entries are seen by their department, data managers and admins only.
-fn visible(p: &Principal, r: &Resource) -> bool {
+pub(crate) fn visible(p: &Principal, r: &Resource) -> bool {
     matches!(
         r.status,
         ResourceStatus::Published | ResourceStatus::Retired
