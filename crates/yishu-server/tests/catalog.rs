@@ -941,7 +941,7 @@ async fn catalog_workbook_import_and_export_over_http() {
     assert!(
         sheet
             .rows()
-            .any(|r| r.iter().any(|c| c.to_string() == "暂住人员信息"))
+            .any(|r| r.iter().any(|c| *c == "暂住人员信息"))
     );
     s.stop().await;
 }
