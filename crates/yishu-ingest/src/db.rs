@@ -240,3 +240,50 @@ pub fn read(
     parsed.checksum = Some(format!("blake3:{}", hash.finalize().to_hex()));
     Ok(parsed)
 }
+
+/// The columns of a table and its first `limit` rows as text, for a resource mounted on the table
+/// without copying it (logical aggregation, 逻辑汇聚).
+pub async fn peek(
+    url: &str,
+    table: &str,
+    limit: usize,
+) -> Result<(Vec<String>, Vec<Vec<Option<String>>>), Error> {
+    sqlx::any::install_default_drivers();
+    let p = DbPull {
+        url: url.to_string(),
+        table: table.to_string(),
+        watermark_column: None,
+        mapping: Default::default(),
+    };
+    check(&p)?;
+    let d = Dialect::of(url)?;
+    let mut conn = AnyConnection::connect(url)
+        .await
+        .map_err(|e| db_failed(url, "cannot connect", e))?;
+    let header = columns(&mut conn, d, &p).await?;
+    let select: Vec<String> = header
+        .iter()
+        .map(|h| d.ident(h, "column").map(|q| d.as_text(&q)))
+        .collect::<Result<_, _>>()?;
+    // Identifiers were validated and quoted; the limit is a number we chose.
+    let sql = format!(
+        "SELECT {} FROM {} LIMIT {limit}",
+        select.join(", "),
+        d.ident(table, "table")?
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&mut conn)
+        .await
+        .map_err(|e| db_failed(url, "cannot read rows", e))?;
+    conn.close().await.ok();
+    let rows = rows
+        .iter()
+        .map(|r| {
+            (0..header.len())
+                .map(|i| r.try_get::<Option<String>, _>(i))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| db_failed(url, "cannot read a value as text", e))?;
+    Ok((header, rows))
+}

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use yishu_lake::arrow::array::{Array, StringArray};
 use yishu_lake::{Lake, query};
 use yishu_meta::Store;
-use yishu_meta::catalog::{Resource, ResourceStatus, UpdateCycle};
+use yishu_meta::catalog::{Item, Resource, ResourceStatus, UpdateCycle};
 use yishu_types::Error;
 
 /// Values sampled per item from the latest batch for the type check.
@@ -113,6 +113,9 @@ pub fn fits(item_type: &str, v: &str) -> bool {
 
 /// Compares a resource's items with its ods table and latest batch, at `now` (Unix ms).
 pub async fn check(store: &Store, lake: &Lake, r: &Resource, now: i64) -> Result<Drift, Error> {
+    if let Some(m) = crate::mount::of(store, r.id).await? {
+        return Ok(check_mounted(r, &m).await);
+    }
     let name = table_name(r);
     let batches = store.list_batches(r.id).await?;
     let last_ok = batches
@@ -221,6 +224,64 @@ pub async fn check(store: &Store, lake: &Lake, r: &Resource, now: i64) -> Result
         stale,
         last_batch_at,
     })
+}
+
+/// Drift of a resource mounted on an external table or API: its columns and sampled values
+/// against the items, read now; a mount that cannot be read is flagged as missing data.
+async fn check_mounted(r: &Resource, m: &crate::mount::Mount) -> Drift {
+    let items: Vec<&Item> = r.meta.items.iter().collect();
+    let mut d = Drift {
+        table: Some(format!("mounted: {}", m.describe())),
+        items_without_column: Vec::new(),
+        columns_without_item: Vec::new(),
+        type_mismatches: Vec::new(),
+        stale: None,
+        last_batch_at: None,
+    };
+    let sample = match m.sample(SAMPLE).await {
+        Ok(s) => s,
+        Err(e) => {
+            d.stale = Some(format!("the mounted data cannot be read: {}", e.message));
+            return d;
+        }
+    };
+    let names: Vec<&str> = items.iter().map(|i| i.name.trim()).collect();
+    d.items_without_column = names
+        .iter()
+        .filter(|n| !sample.columns.iter().any(|c| c == *n))
+        .map(|n| n.to_string())
+        .collect();
+    d.columns_without_item = sample
+        .columns
+        .iter()
+        .filter(|c| !names.contains(&c.as_str()))
+        .cloned()
+        .collect();
+    for it in items {
+        let Some(col) = sample.columns.iter().position(|c| c == it.name.trim()) else {
+            continue;
+        };
+        let (mut sampled, mut bad, mut example) = (0, 0, String::new());
+        for v in sample.rows.iter().filter_map(|row| row[col].as_deref()) {
+            sampled += 1;
+            if !fits(&it.item_type, v) {
+                bad += 1;
+                if example.is_empty() {
+                    example = v.chars().take(100).collect();
+                }
+            }
+        }
+        if bad > 0 {
+            d.type_mismatches.push(TypeMismatch {
+                item: it.name.trim().to_string(),
+                item_type: it.item_type.clone(),
+                bad,
+                sampled,
+                example,
+            });
+        }
+    }
+    d
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod feed;
 pub mod fill_sheet;
 pub mod json;
 pub mod mapping;
+pub mod mount;
 pub mod objects;
 pub mod parquet;
 pub mod rows;

@@ -952,3 +952,107 @@ async fn drift_between_items_and_data() {
     );
     assert!(!d.is_clean());
 }
+
+/// Answers every HTTP request on a local port with `body` (JSON); returns the address.
+async fn json_server(body: &'static str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(reply.as_bytes()).await;
+        }
+    });
+    format!("http://{addr}/rows")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mounted_on_an_external_table_or_an_api() {
+    use yishu_ingest::drift;
+    use yishu_ingest::mount::{Mount, sample_rows};
+    let (_dir, city, _db, store, lake) = city_world(300, 4, 0.0).await;
+    let r = resource(
+        &store,
+        &["citizen_id", "name", "monthly_amount", "家庭住址"],
+    )
+    .await;
+    let url = format!(
+        "sqlite://{}",
+        city.join("minzheng_qianzhiku.sqlite").display()
+    );
+    // A table of the department's own database: read in place, nothing copied to ods.
+    let table = Mount::ExternalTable {
+        url: url.clone(),
+        table: "dibao".into(),
+    };
+    store
+        .set_mount(r.id, Some(&serde_json::to_value(&table).unwrap()), "test")
+        .await
+        .unwrap();
+    let s = sample_rows(&store, &lake, &r, 3).await.unwrap();
+    assert_eq!(s.rows.len(), 3);
+    assert!(s.columns.contains(&"citizen_id".to_string()));
+    assert!(s.from.ends_with("#dibao"), "{}", s.from);
+    let d = drift::check(&store, &lake, &r, yishu_meta::now_ms())
+        .await
+        .unwrap();
+    assert!(d.table.as_deref().unwrap().starts_with("mounted: "));
+    assert_eq!(d.items_without_column, vec!["家庭住址"]);
+    assert!(
+        d.columns_without_item
+            .contains(&"household_size".to_string())
+    );
+    assert!(d.stale.is_none());
+    assert!(lake.list_tables(yishu_lake::Layer::Ods).is_empty());
+
+    // An HTTP API: its keys are the columns; a value that is not a number is a type mismatch.
+    let api = Mount::Api {
+        url: json_server(r#"{"data": [{"name": "张三", "monthly_amount": "八百"}, {"name": "李四", "monthly_amount": "750.5"}]}"#).await,
+    };
+    store
+        .set_mount(r.id, Some(&serde_json::to_value(&api).unwrap()), "test")
+        .await
+        .unwrap();
+    let mut r2 = r.clone();
+    r2.meta.items[2].item_type = "N".into();
+    let d = drift::check(&store, &lake, &r2, yishu_meta::now_ms())
+        .await
+        .unwrap();
+    assert_eq!(d.items_without_column, vec!["citizen_id", "家庭住址"]);
+    assert_eq!(d.type_mismatches.len(), 1);
+    assert_eq!(d.type_mismatches[0].example, "八百");
+    // A mount that cannot be read flags the data as missing, with the reason.
+    let gone = Mount::ExternalTable {
+        url,
+        table: "no_such_table".into(),
+    };
+    store
+        .set_mount(r.id, Some(&serde_json::to_value(&gone).unwrap()), "test")
+        .await
+        .unwrap();
+    let d = drift::check(&store, &lake, &r, yishu_meta::now_ms())
+        .await
+        .unwrap();
+    assert!(
+        d.stale
+            .as_deref()
+            .unwrap()
+            .contains("no table 'no_such_table'"),
+        "{d:?}"
+    );
+    // Unmounted: back to the (empty) ods table.
+    store.set_mount(r.id, None, "test").await.unwrap();
+    assert!(
+        sample_rows(&store, &lake, &r, 5)
+            .await
+            .unwrap()
+            .rows
+            .is_empty()
+    );
+}

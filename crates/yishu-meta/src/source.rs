@@ -204,3 +204,45 @@ impl Store {
         self.get_source(id).await
     }
 }
+
+impl Store {
+    /// Mounts a resource on an external table or API (`config` as JSON), replacing any earlier
+    /// mount; `None` unmounts it (back to its ods table).
+    pub async fn set_mount(
+        &self,
+        resource_id: i64,
+        config: Option<&serde_json::Value>,
+        by: &str,
+    ) -> Result<(), Error> {
+        let mut tx = self.pool.begin().await.map_err(db_err("begin"))?;
+        sqlx::query("DELETE FROM mounts WHERE resource_id = $1")
+            .bind(resource_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("unmount"))?;
+        if let Some(c) = config {
+            sqlx::query(
+                "INSERT INTO mounts (resource_id, config, created_by, created_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(resource_id)
+            .bind(c.to_string())
+            .bind(by)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("mount"))?;
+        }
+        tx.commit().await.map_err(db_err("commit"))
+    }
+
+    /// The mount of a resource, as JSON, if it has one.
+    pub async fn get_mount(&self, resource_id: i64) -> Result<Option<serde_json::Value>, Error> {
+        let c: Option<String> =
+            sqlx::query_scalar("SELECT config FROM mounts WHERE resource_id = $1")
+                .bind(resource_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err("read a mount"))?;
+        Ok(c.and_then(|c| serde_json::from_str(&c).ok()))
+    }
+}

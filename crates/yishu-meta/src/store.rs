@@ -104,6 +104,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "attachments",
         include_str!("../migrations/sqlite/0010_attachments.sql"),
     ),
+    (
+        11,
+        "mounts",
+        include_str!("../migrations/sqlite/0011_mounts.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -155,6 +160,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         10,
         "attachments",
         include_str!("../migrations/postgres/0010_attachments.sql"),
+    ),
+    (
+        11,
+        "mounts",
+        include_str!("../migrations/postgres/0011_mounts.sql"),
     ),
 ];
 

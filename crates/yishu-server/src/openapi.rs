@@ -2,8 +2,8 @@
 
 use crate::AppState;
 use crate::routes::{
-    api_keys, attachments, audit, batches, catalog_io, matters, me, orgs, resources, search,
-    session, sources, users, watch,
+    api_keys, attachments, audit, batches, catalog_io, matters, me, mounts, orgs, resources,
+    search, session, sources, users, watch,
 };
 use axum::Router;
 use utoipa::OpenApi;
@@ -22,7 +22,7 @@ use utoipa_swagger_ui::SwaggerUi;
         resources::review, resources::publish, resources::retire, resources::versions, resources::batches, resources::stats, resources::drift,
         search::search, search::rebuild,
         sources::list, sources::create, sources::run, sources::push, batches::quarantine_csv, batches::quarantine_xlsx, batches::get,
-        resources::fill_template, catalog_io::template, catalog_io::export_xlsx, catalog_io::export_json, catalog_io::import_xlsx, attachments::create, attachments::list, attachments::content,
+        resources::fill_template, mounts::put, mounts::delete, mounts::get, mounts::sample, catalog_io::template, catalog_io::export_xlsx, catalog_io::export_json, catalog_io::import_xlsx, attachments::create, attachments::list, attachments::content,
         watch::watch, watch::unwatch, watch::notifications,
         matters::create, matters::get, matters::link, matters::of_resource,
     ),

@@ -462,6 +462,55 @@ async fn feeding_a_resource_by_push_and_by_sources() {
         ),
         (Some(3), Some(2), Some(1))
     );
+    // A few rows for the department (audited), not for others.
+    let sample = get_json(
+        &c,
+        s.url(&format!("/api/v1/resources/{id}/sample")),
+        &officer,
+    )
+    .await;
+    assert_eq!(sample["rows"].as_array().unwrap().len(), 2, "{sample}");
+    assert_eq!(sample["columns"][0], "公民身份号码");
+    let r = c
+        .get(s.url(&format!("/api/v1/resources/{id}/sample")))
+        .bearer_auth(&consumer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // A mount that cannot be read is refused at once, and nothing is stored.
+    for (body, says) in [
+        (json!({"kind": "api", "url": "ftp://host/rows"}), "http://"),
+        (
+            json!({"kind": "api", "url": "http://127.0.0.1:9/rows"}),
+            "mounted API",
+        ),
+        (
+            json!({"kind": "external_table", "url": "sqlite:///no/such.db", "table": "t"}),
+            "front-end database",
+        ),
+    ] {
+        let r = c
+            .put(s.url(&format!("/api/v1/resources/{id}/mount")))
+            .bearer_auth(&officer)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
+        let e: Value = r.json().await.unwrap();
+        assert!(
+            e["error"]["message"].as_str().unwrap().contains(says),
+            "{e}"
+        );
+    }
+    let mount = get_json(
+        &c,
+        s.url(&format!("/api/v1/resources/{id}/mount")),
+        &officer,
+    )
+    .await;
+    assert!(mount.is_null(), "{mount}");
     // The same key again, even with another body: a no-op that says so.
     let r = push(&officer, Some("2026-11-25-001"), "[]").await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
@@ -938,10 +987,6 @@ async fn catalog_workbook_import_and_export_over_http() {
     let mut wb: calamine::Xlsx<_> =
         calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx.to_vec())).unwrap();
     let sheet = wb.worksheet_range("资源").unwrap();
-    assert!(
-        sheet
-            .rows()
-            .any(|r| r.iter().any(|c| *c == "暂住人员信息"))
-    );
+    assert!(sheet.rows().any(|r| r.iter().any(|c| *c == "暂住人员信息")));
     s.stop().await;
 }

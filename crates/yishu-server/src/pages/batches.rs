@@ -4,7 +4,7 @@
 use super::{Chrome, PageAuth, fmt_time, render};
 use crate::AppState;
 use crate::auth::SignedIn;
-use crate::routes::batches::{may_read_rejected, rejected, visible_batch};
+use crate::routes::batches::{may_read_raw, rejected, visible_batch};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -122,7 +122,7 @@ pub async fn detail(
                 .into_response();
         }
     };
-    let may_read = may_read_rejected(&p, &r);
+    let may_read = may_read_raw(&p, &r);
     let mut rows = Vec::new();
     let mut reasons: Vec<(String, usize)> = Vec::new();
     if may_read && b.rows_quarantined > 0 {

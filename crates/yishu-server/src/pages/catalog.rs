@@ -356,6 +356,7 @@ pub(super) async fn show(
         feed: cataloguer && st == ResourceStatus::Published,
         attach: cataloguer && st != ResourceStatus::Retired,
         edit: cataloguer && st != ResourceStatus::Retired,
+        raw: crate::routes::batches::may_read_raw(p, &r),
     };
     let attachments = s.store.list_attachments(id).await.unwrap_or_default();
     let matters = s.store.resource_matters(id).await.unwrap_or_default();
@@ -385,4 +386,5 @@ struct Can {
     feed: bool,
     attach: bool,
     edit: bool,
+    raw: bool,
 }

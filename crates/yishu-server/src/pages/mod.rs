@@ -71,6 +71,8 @@ pub fn router() -> Router<AppState> {
             )),
         )
         .route("/console/catalog/{id}/sources", post(resource_forms::add))
+        .route("/console/catalog/{id}/mount", post(resource_forms::mount))
+        .route("/console/catalog/{id}/sample", get(resource_forms::sample))
         .route(
             "/console/catalog/{id}/attachments",
             post(resource_forms::attach).layer(axum::extract::DefaultBodyLimit::max(

@@ -337,3 +337,75 @@ pub async fn import(
         }
     }
 }
+
+#[derive(Deserialize)]
+pub struct MountForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    /// `external_table`, `api`, or `none` to unmount.
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    table: String,
+}
+
+/// Mounts the entry on an external table or API, or unmounts it.
+pub async fn mount(
+    State(s): State<AppState>,
+    page: PageAuth<Catalogue>,
+    Path(id): Path<i64>,
+    Form(f): Form<MountForm>,
+) -> Response {
+    use yishu_ingest::mount::Mount;
+    if !page.csrf_ok(&f.csrf) {
+        return csrf_refused();
+    }
+    let (url, table) = (f.url.trim().to_string(), f.table.trim().to_string());
+    let m = match f.kind.as_str() {
+        "external_table" => Some(Mount::ExternalTable { url, table }),
+        "api" => Some(Mount::Api { url }),
+        _ => None,
+    };
+    let result = crate::routes::mounts::set(&s, &page.auth, id, m.as_ref()).await;
+    answer(&s, page, id, result, |sample, t| match sample {
+        Some(x) => format!(
+            "{}：{}（{} {}）",
+            t.t("mount.done"),
+            x.from,
+            x.columns.len(),
+            t.t("mount.columns")
+        ),
+        None => t.t("mount.removed").to_string(),
+    })
+    .await
+}
+
+#[derive(askama::Template)]
+#[template(path = "sample.html")]
+struct SamplePage {
+    c: super::Chrome,
+    id: i64,
+    sample: yishu_ingest::mount::Sample,
+}
+
+/// A few rows of the entry's data (providing department and bureau; audited).
+pub async fn sample(
+    State(s): State<AppState>,
+    mut page: PageAuth<crate::auth::SignedIn>,
+    Path(id): Path<i64>,
+) -> Response {
+    page.chrome.active = "catalog";
+    match crate::routes::mounts::read_sample(&s, &page.auth, id).await {
+        Ok(sample) => super::render(&SamplePage {
+            c: page.chrome,
+            id,
+            sample,
+        }),
+        Err(e) => {
+            let status = super::failed(&mut page.chrome, &e.0);
+            (status, super::render(&super::Message { c: page.chrome })).into_response()
+        }
+    }
+}

@@ -38,8 +38,8 @@ pub(crate) async fn visible_batch(
     Ok((b, r))
 }
 
-/// Raw rejected rows may hold personal data: the provider and the bureau only.
-pub(crate) fn may_read_rejected(p: &Principal, r: &Resource) -> bool {
+/// Raw rows (rejected ones, samples) may hold personal data: the provider and the bureau only.
+pub(crate) fn may_read_raw(p: &Principal, r: &Resource) -> bool {
     p.org_id == r.meta.provider_org_id || p.has(Role::Admin) || p.has(Role::DataManager)
 }
 
@@ -108,7 +108,7 @@ async fn download<R: Right>(
     format: &str,
 ) -> ApiResult<(Batch, Vec<[String; 5]>)> {
     let (b, r) = visible_batch(s, auth.who(), id).await?;
-    if !may_read_rejected(auth.who(), &r) {
+    if !may_read_raw(auth.who(), &r) {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
             "only the providing department and the bureau may read rejected rows",

@@ -8,6 +8,7 @@ pub mod catalog_io;
 pub mod health;
 pub mod matters;
 pub mod me;
+pub mod mounts;
 pub mod orgs;
 pub mod resources;
 pub mod search;
@@ -52,6 +53,11 @@ pub fn router() -> Router<AppState> {
         .route("/resources/{id}/batches", get(resources::batches))
         .route("/resources/{id}/stats", get(resources::stats))
         .route("/resources/{id}/drift", get(resources::drift))
+        .route(
+            "/resources/{id}/mount",
+            get(mounts::get).put(mounts::put).delete(mounts::delete),
+        )
+        .route("/resources/{id}/sample", get(mounts::sample))
         .route(
             "/resources/{id}/attachments",
             get(attachments::list).post(attachments::create).layer(
