@@ -159,6 +159,21 @@ pub fn read(
             .ok()
             .filter(|t| !(transcoded && t.contains('\u{FFFD}')));
         match text {
+            _ if record.as_slice().len() > crate::json::MAX_LINE => {
+                let head: String = raw(&record).chars().take(200).collect();
+                let why = format!(
+                    "line {line} has {} bytes, more than {}; its first 200 characters are kept",
+                    record.as_slice().len(),
+                    crate::json::MAX_LINE
+                );
+                rows.reject(
+                    format_args!("{file_name}:{line}"),
+                    line,
+                    &head,
+                    "ingest_line_too_long",
+                    &why,
+                );
+            }
             _ if record.len() != rows.width() => {
                 let why = format!(
                     "line {line} has {} fields, the header has {}",

@@ -149,6 +149,9 @@ impl ColumnMap {
     }
 }
 
+/// Column names a batch record keeps of those no item describes.
+const DRIFT_NAMES: usize = 200;
+
 /// Counts and quarantined rows of one batch (ods rows went to the sink as they were built).
 #[derive(Debug, Clone, Default)]
 pub struct Parsed {
@@ -167,7 +170,13 @@ pub struct Parsed {
 impl Parsed {
     /// The source's shape as this batch found it, for the batch record.
     pub fn drift(&self) -> serde_json::Value {
-        serde_json::json!({"missing_items": self.missing_items, "extra_columns": self.extra_columns})
+        // A file of 10,000 columns keeps the batch record small: the first names and the count.
+        let extra: Vec<&String> = self.extra_columns.iter().take(DRIFT_NAMES).collect();
+        serde_json::json!({
+            "missing_items": self.missing_items,
+            "extra_columns": extra,
+            "extra_column_count": self.extra_columns.len(),
+        })
     }
 }
 

@@ -362,6 +362,24 @@ async fn xlsx_sheet_into_ods() {
     .await
     .unwrap_err();
     assert!(e.message.contains("婚姻登记"), "{}", e.message);
+    // A workbook cut short in transfer is refused whole, naming the file; nothing is stored.
+    let bytes = std::fs::read(&file).unwrap();
+    let cut = city.join("shichang_qiye_cut.xlsx");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let src = Source::for_path(&cut, CsvOptions::default(), XlsxOptions::default());
+    let e = ingest_file(&store, &lake, &r, &cut, &src, &mut |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        e.message.contains("shichang_qiye_cut.xlsx"),
+        "{}",
+        e.message
+    );
+    assert_eq!(e.code, ErrorCode::InvalidInput);
+    let n = query(&ctx, &format!("SELECT COUNT(*) FROM ods.{t}"))
+        .await
+        .unwrap();
+    assert_eq!(count(&n), b.rows_stored);
 }
 
 /// 卫健's NDJSON events: keys map to items, a broken line is quarantined with its number.
@@ -1055,4 +1073,74 @@ async fn mounted_on_an_external_table_or_an_api() {
             .rows
             .is_empty()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_columns_and_a_hundred_megabyte_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let r = resource(&store, &["公民身份号码", "姓名"]).await;
+    let t = table_name(&r);
+
+    // 10,000 columns no item describes: the rows are stored, the batch names the first 200.
+    let wide = dir.path().join("wide.csv");
+    let mut text = String::from("公民身份号码,姓名");
+    for c in 0..10_000 {
+        text += &format!(",c{c}");
+    }
+    text.push('\n');
+    for n in 0..50 {
+        text += &format!("51010719900307{n:04},王{n}");
+        text += &",x".repeat(10_000);
+        text.push('\n');
+    }
+    write(&wide, text.as_bytes());
+    let Outcome::Ingested(b) = ingest_csv(
+        &store,
+        &lake,
+        &r,
+        &wide,
+        &CsvOptions::default(),
+        &mut |_| {},
+    )
+    .await
+    .unwrap() else {
+        panic!()
+    };
+    assert_eq!((b.rows_read, b.rows_stored), (50, 50));
+    assert_eq!(b.drift["extra_column_count"], 10_000);
+    assert_eq!(b.drift["extra_columns"].as_array().unwrap().len(), 200);
+
+    // A line of 100 MB between two good ones: quarantined with its start, the others stored.
+    let long = dir.path().join("long.csv");
+    let mut bytes = "公民身份号码,姓名\n510107199003071236,李四\n510107199003071244,"
+        .as_bytes()
+        .to_vec();
+    bytes.extend(std::iter::repeat_n(b'A', 100 * 1024 * 1024));
+    bytes.extend("\n510107199003071252,赵五\n".as_bytes());
+    write(&long, &bytes);
+    drop(bytes);
+    let Outcome::Ingested(b) = ingest_csv(
+        &store,
+        &lake,
+        &r,
+        &long,
+        &CsvOptions::default(),
+        &mut |_| {},
+    )
+    .await
+    .unwrap() else {
+        panic!()
+    };
+    assert_eq!((b.rows_read, b.rows_stored, b.rows_quarantined), (3, 2, 1));
+    let ctx = lake.session().await.unwrap();
+    let q = query(
+        &ctx,
+        &format!("SELECT COUNT(*) FROM quarantine.{t} WHERE reason_code = 'ingest_line_too_long' AND line = 3 AND length(raw) <= 200"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(count(&q), 1);
 }
