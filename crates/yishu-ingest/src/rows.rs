@@ -43,6 +43,15 @@ pub fn quarantine_schema() -> Arc<Schema> {
     ]))
 }
 
+/// Introduces the proposed pairs (`列=信息项 …`) in the error for a file that matches no item.
+pub const PROPOSED: &str = "; proposed mapping (confirm with --map): ";
+
+/// The proposed pairs in such an error's message, one `列=信息项` per line, for a person to confirm.
+pub fn proposed_pairs(message: &str) -> Option<String> {
+    let (_, pairs) = message.split_once(PROPOSED)?;
+    Some(pairs.split(' ').collect::<Vec<_>>().join("\n"))
+}
+
 /// Confirmed column → item pairs for names that differ (see [`crate::mapping`]).
 pub type Mapping = std::collections::BTreeMap<String, String>;
 
@@ -112,7 +121,7 @@ impl ColumnMap {
                 String::new()
             } else {
                 format!(
-                    "; proposed mapping (confirm with --map): {}",
+                    "{PROPOSED}{}",
                     proposals
                         .iter()
                         .map(|p| format!("{}={}", p.column, p.item))

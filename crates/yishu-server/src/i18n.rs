@@ -198,6 +198,16 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("source.add", "添加数据源", "Add source"),
     (
+        "mapping.label",
+        "列与信息项的对应（可选，每行一对：列名=信息项）",
+        "Column → item pairs (optional, one per line: column=item)",
+    ),
+    (
+        "mapping.confirm",
+        "文件的列名与信息项不一致。下面是系统建议的对应关系，请核对修改后重新选择文件上传。",
+        "The file's columns do not match the items. Check the proposed pairs below, then choose the file again and upload.",
+    ),
+    (
         "mount.title",
         "逻辑挂接（不复制数据）",
         "Logical mounting (nothing copied)",

@@ -669,6 +669,35 @@ async fn resource_page_forms_in_chromium() {
         .unwrap();
     answer(&c, "upload-submit", "入库行数 2").await;
 
+    // Columns named in pinyin initials: refused with proposed pairs for the person to confirm.
+    let pinyin = dir.path().join("拼音列名.csv");
+    std::fs::write(&pinyin, "sfzh,xm\n510104199505055678,孙七\n").unwrap();
+    c.find(Locator::Id("upload-file"))
+        .await
+        .unwrap()
+        .send_keys(pinyin.to_str().unwrap())
+        .await
+        .unwrap();
+    answer(&c, "upload-submit", "系统建议的对应关系").await;
+    let proposed = c
+        .find(Locator::Id("upload-mapping"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(proposed.trim(), "xm=姓名");
+    // The person confirms it and adds the pair the platform could not guess (身份证号 ≠ 公民身份号码).
+    type_in(&c, "#upload-mapping", "\nsfzh=公民身份号码").await;
+    c.find(Locator::Id("upload-file"))
+        .await
+        .unwrap()
+        .send_keys(pinyin.to_str().unwrap())
+        .await
+        .unwrap();
+    answer(&c, "upload-submit", "入库行数 1").await;
+
     // A drop directory as a source, set up on the page; bad settings are refused in words.
     type_in(&c, "#source-config", "{\"dir\": \"/no/such/dir\"}").await;
     c.find(Locator::Id("source-kind"))

@@ -169,6 +169,8 @@ struct ResourcePage {
     attachments: Vec<yishu_meta::attachment::Attachment>,
     matters: Vec<yishu_meta::matter::Matter>,
     can: Can,
+    /// Proposed `列=信息项` lines to confirm for the upload (empty when none).
+    proposed: String,
     /// Names one rendering of the filling form, so sending it twice stores the row once.
     nonce: String,
 }
@@ -288,10 +290,22 @@ pub async fn detail(
 /// Renders entry `id` for `p` (also after a form on it was sent, with its flash or error).
 pub(super) async fn show(
     s: &AppState,
+    chrome: Chrome,
+    p: &Principal,
+    id: i64,
+    status: StatusCode,
+) -> Response {
+    show_with(s, chrome, p, id, status, None).await
+}
+
+/// [`show`], with column → item pairs proposed for an upload the person is to confirm.
+pub(super) async fn show_with(
+    s: &AppState,
     mut chrome: Chrome,
     p: &Principal,
     id: i64,
     status: StatusCode,
+    proposed: Option<String>,
 ) -> Response {
     chrome.active = "catalog";
     let r = match crate::routes::resources::readable(s, p, id).await {
@@ -372,6 +386,7 @@ pub(super) async fn show(
         attachments,
         matters,
         can,
+        proposed: proposed.unwrap_or_default(),
         nonce: uuid::Uuid::new_v4().simple().to_string(),
     };
     (status, render(&page)).into_response()

@@ -126,7 +126,17 @@ pub async fn fill(
         let nonce = field("_nonce");
         let key = (!nonce.is_empty()).then_some(nonce);
         let body = serde_json::Value::Object(row).to_string();
-        feed_body(&s, &page.auth, &r, body.as_bytes(), "json", key, "form").await
+        feed_body(
+            &s,
+            &page.auth,
+            &r,
+            body.as_bytes(),
+            "json",
+            key,
+            "form",
+            &Default::default(),
+        )
+        .await
     }
     .await;
     answer(&s, page, id, result, stored).await
@@ -185,7 +195,16 @@ pub async fn upload(
         return csrf_refused();
     }
     let result = async {
-        let Upload { name, data, .. } = parts?;
+        let up = parts?;
+        let lines: Vec<String> = up
+            .field("mapping")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        let mapping = yishu_ingest::mapping::parse_pairs(&lines)?;
+        let Upload { name, data, .. } = up;
         let ext = std::path::Path::new(&name)
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase())
@@ -203,9 +222,19 @@ pub async fn upload(
             }
         };
         let r = readable(&s, page.auth.who(), id).await?;
-        feed_body(&s, &page.auth, &r, &data, kind, None, "upload").await
+        feed_body(&s, &page.auth, &r, &data, kind, None, "upload", &mapping).await
     }
     .await;
+    // A file whose columns match no item comes back with the proposed pairs to confirm.
+    if let Err(e) = &result
+        && let Some(pairs) = yishu_ingest::rows::proposed_pairs(&e.0.message)
+    {
+        let mut page = page;
+        let status = super::failed(&mut page.chrome, &e.0);
+        page.chrome.flash = Some(page.chrome.t.t("mapping.confirm").to_string());
+        let who = page.auth.who().clone();
+        return super::catalog::show_with(&s, page.chrome, &who, id, status, Some(pairs)).await;
+    }
     answer(&s, page, id, result, stored).await
 }
 

@@ -212,6 +212,7 @@ pub async fn push(
         kind_of(&headers)?,
         key.as_deref(),
         "push",
+        &Default::default(),
     )
     .await?;
     let status = if pushed.stored {
@@ -225,6 +226,7 @@ pub async fn push(
 /// Stores a body of rows as one batch of a published resource the caller's department provides,
 /// and audits it. `key` names the batch (a resend with the same key is a no-op); without one, the
 /// body's checksum does. `via` says how it came (`push`, `form`, `upload`).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn feed_body<R: crate::auth::Right>(
     s: &AppState,
     auth: &Auth<R>,
@@ -233,6 +235,7 @@ pub(crate) async fn feed_body<R: crate::auth::Right>(
     kind: &str,
     key: Option<&str>,
     via: &str,
+    mapping: &yishu_ingest::rows::Mapping,
 ) -> ApiResult<Pushed> {
     owns(auth.who(), r)?;
     if r.status != ResourceStatus::Published {
@@ -273,7 +276,17 @@ pub(crate) async fn feed_body<R: crate::auth::Right>(
         Some(k) => format!("{via}:{k}"),
         None => via.to_string(),
     };
-    let opts = yishu_ingest::Source::for_path(&file, Default::default(), Default::default());
+    let opts = yishu_ingest::Source::for_path(
+        &file,
+        yishu_ingest::csv::CsvOptions {
+            mapping: mapping.clone(),
+            ..Default::default()
+        },
+        yishu_ingest::xlsx::XlsxOptions {
+            mapping: mapping.clone(),
+            ..Default::default()
+        },
+    );
     let out = yishu_ingest::ingest_file_as(
         &s.store,
         &s.lake,
