@@ -204,17 +204,28 @@ pub fn read(
         .unwrap_or_default();
     let mut rows = ObjectRows::new(&what, items, mapping, batch_id, sink, progress)?;
     let reader = std::io::BufReader::with_capacity(1 << 20, file);
-    let emit = |rows: &mut ObjectRows, line_no: i64, raw: &str, v: Result<Value, String>| {
-        let at = format!("{file_name}:{line_no}");
+    // An element of an array is `file:line[k]` (k from 0), so each can be found again.
+    let emit = |rows: &mut ObjectRows,
+                line_no: i64,
+                elem: Option<usize>,
+                raw: &str,
+                v: Result<Value, String>| {
+        let (at, what) = match elem {
+            Some(k) => (
+                format!("{file_name}:{line_no}[{k}]"),
+                format!("line {line_no} element {k}"),
+            ),
+            None => (format!("{file_name}:{line_no}"), format!("line {line_no}")),
+        };
         match v {
-            Ok(Value::Object(o)) => rows.row(&at, line_no, &format!("line {line_no}"), &o),
+            Ok(Value::Object(o)) => rows.row(&at, line_no, &what, &o),
             Ok(_) => {
                 rows.reject(
                     &at,
                     line_no,
                     raw,
                     "ingest_not_object",
-                    &format!("line {line_no} is JSON but not an object"),
+                    &format!("{what} is JSON but not an object"),
                 );
                 Ok(())
             }
@@ -224,7 +235,7 @@ pub fn read(
                     line_no,
                     raw,
                     "ingest_bad_json",
-                    &format!("line {line_no} is not valid JSON: {e}"),
+                    &format!("{what} is not valid JSON: {e}"),
                 );
                 Ok(())
             }
@@ -254,12 +265,12 @@ pub fn read(
         }
         match serde_json::from_str::<Value>(t) {
             Ok(Value::Array(elems)) => {
-                for e in elems {
+                for (k, e) in elems.into_iter().enumerate() {
                     let raw = e.to_string();
-                    emit(&mut rows, line_no, &raw, Ok(e))?;
+                    emit(&mut rows, line_no, Some(k), &raw, Ok(e))?;
                 }
             }
-            v => emit(&mut rows, line_no, t, v.map_err(|e| e.to_string()))?,
+            v => emit(&mut rows, line_no, None, t, v.map_err(|e| e.to_string()))?,
         }
     }
     rows.finish()

@@ -43,6 +43,21 @@ pub fn quarantine_schema() -> Arc<Schema> {
     ]))
 }
 
+/// What a quarantine reason code means, in Chinese, for the department fixing its rows.
+pub fn reason_zh(code: &str) -> &'static str {
+    match code {
+        "ingest_field_count" => "字段个数与表头不一致",
+        "ingest_bad_encoding" => "含有与声明编码不符的字节",
+        "ingest_bad_json" => "不是有效的 JSON",
+        "ingest_not_object" => "不是 JSON 对象（一条记录应为 {…}）",
+        "ingest_no_known_field" => "不含本资源的任何信息项",
+        "ingest_line_too_long" => "行过长（超过 16 MiB）",
+        "ingest_cast" => "值无法转换为文本",
+        "ingest_cell_error" => "单元格是 Excel 错误值（如 #REF!、#N/A）",
+        _ => "其他原因",
+    }
+}
+
 /// Introduces the proposed pairs (`列=信息项 …`) in the error for a file that matches no item.
 pub const PROPOSED: &str = "; proposed mapping (confirm with --map): ";
 

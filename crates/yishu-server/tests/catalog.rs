@@ -462,6 +462,30 @@ async fn feeding_a_resource_by_push_and_by_sources() {
         ),
         (Some(3), Some(2), Some(1))
     );
+    // The rejected row downloads as CSV (with a BOM for Excel) for the department to fix.
+    let csv = c
+        .get(s.url(&format!(
+            "/api/v1/batches/{}/quarantine.csv",
+            b["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&officer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), StatusCode::OK);
+    let text = csv.text().await.unwrap();
+    let mut lines = text.trim_start_matches('\u{feff}').lines();
+    assert_eq!(
+        lines.next(),
+        Some("行号,原因代码,原因说明,原因,来源,原始内容")
+    );
+    let row = lines.next().unwrap();
+    assert!(
+        row.starts_with("1,ingest_not_object,不是 JSON 对象"),
+        "{row}"
+    );
+    assert!(row.contains(",push.json:1[2],"), "{row}");
+    assert!(row.ends_with(",42"), "{row}");
     // A few rows for the department (audited), not for others.
     let sample = get_json(
         &c,

@@ -792,7 +792,8 @@ async fn resource_page_forms_in_chromium() {
         .await
         .unwrap();
     assert!(
-        log.contains("ingest_bad_json × 1") && log.contains("读取行数 2 = 入库行数 1 + 隔离行数 1"),
+        log.contains("不是有效的 JSON（ingest_bad_json）× 1")
+            && log.contains("读取行数 2 = 入库行数 1 + 隔离行数 1"),
         "{}",
         text(&c).await
     );
@@ -833,8 +834,12 @@ async fn resource_page_forms_in_chromium() {
             .collect();
         assert_eq!(rows[0][0], "行号");
         assert_eq!(
-            (rows[1][0].as_str(), rows[1][1].as_str()),
-            ("2", "ingest_bad_json")
+            (
+                rows[1][0].as_str(),
+                rows[1][1].as_str(),
+                rows[1][2].as_str()
+            ),
+            ("2", "ingest_bad_json", "不是有效的 JSON")
         );
     }
 

@@ -22,7 +22,7 @@ struct BatchPage {
     b: Batch,
     r: Resource,
     log: Vec<(String, String)>,
-    rows: Vec<[String; 5]>,
+    rows: Vec<[String; 6]>,
     may_read: bool,
 }
 
@@ -80,7 +80,11 @@ fn log(t: crate::i18n::Tr, b: &Batch, reasons: &[(String, usize)]) -> Vec<(Strin
             for (code, n) in reasons {
                 out.push((
                     String::new(),
-                    format!("{}：{code} × {n}", t.t("batch.rejected")),
+                    format!(
+                        "{}：{}（{code}）× {n}",
+                        t.t("batch.rejected"),
+                        yishu_ingest::rows::reason_zh(code)
+                    ),
                 ));
             }
             out.push((

@@ -19,7 +19,7 @@ use yishu_meta::catalog::Resource;
 use yishu_types::{ErrorCode, Role};
 
 /// Headings of a rejected row, in the order [`rejected`] gives its fields.
-pub const HEADINGS: [&str; 5] = ["行号", "原因代码", "原因", "来源", "原始内容"];
+pub const HEADINGS: [&str; 6] = ["行号", "原因代码", "原因说明", "原因", "来源", "原始内容"];
 
 /// A batch by id, and its resource, if `p` may see the resource.
 pub(crate) async fn visible_batch(
@@ -49,7 +49,7 @@ pub(crate) async fn rejected(
     b: &Batch,
     r: &Resource,
     limit: Option<usize>,
-) -> ApiResult<Vec<[String; 5]>> {
+) -> ApiResult<Vec<[String; 6]>> {
     let table = yishu_ingest::table_name(r);
     let ctx = s.lake.session().await?;
     let mut out = Vec::new();
@@ -77,13 +77,16 @@ pub(crate) async fn rejected(
             })
             .collect();
         for i in 0..batch.num_rows() {
-            out.push(std::array::from_fn(|k| {
+            let text = |k: usize| {
                 if cols[k].is_null(i) {
                     String::new()
                 } else {
                     cols[k].value(i).to_string()
                 }
-            }));
+            };
+            let code = text(1);
+            let label = yishu_ingest::rows::reason_zh(&code).to_string();
+            out.push([text(0), code, label, text(2), text(3), text(4)]);
         }
     }
     Ok(out)
@@ -106,7 +109,7 @@ async fn download<R: Right>(
     auth: &Auth<R>,
     id: &str,
     format: &str,
-) -> ApiResult<(Batch, Vec<[String; 5]>)> {
+) -> ApiResult<(Batch, Vec<[String; 6]>)> {
     let (b, r) = visible_batch(s, auth.who(), id).await?;
     if !may_read_raw(auth.who(), &r) {
         return Err(ApiError::new(
@@ -186,7 +189,7 @@ pub async fn quarantine_xlsx(
             .write_with_format(0, c as u16, *h, &head)
             .map_err(xerr)?;
         sheet
-            .set_column_width(c as u16, if c == 4 { 60 } else { 18 })
+            .set_column_width(c as u16, if c == 5 { 60 } else { 18 })
             .map_err(xerr)?;
     }
     for (i, row) in rows.iter().enumerate() {
