@@ -257,6 +257,48 @@ async fn rabbitmq_feed_with_mapping_and_repeats() {
         .unwrap();
     assert_eq!(q.message_count(), 0);
 
+    // As a scheduled source: the run is recorded on the source and audited; an idle window is
+    // recorded but not audited.
+    let src = store
+        .create_source(
+            r.id,
+            "rabbitmq",
+            &serde_json::json!({"url": amqp_url(), "queue": queue, "window_ms": 300}),
+            "@every 5s",
+            "test",
+        )
+        .await
+        .unwrap();
+    publish(Some("a9"), r#"{"name":"周八"}"#.into()).await;
+    let done = yishu_ingest::sources::run(&store, &lake, &src)
+        .await
+        .unwrap();
+    assert_eq!(done.last_status, "succeeded", "{}", done.last_message);
+    assert!(
+        done.last_message.contains("1 message(s)"),
+        "{}",
+        done.last_message
+    );
+    let idle = yishu_ingest::sources::run(&store, &lake, &src)
+        .await
+        .unwrap();
+    assert_eq!(
+        (idle.last_status.as_str(), idle.last_message.as_str()),
+        ("unchanged", "no new messages")
+    );
+    let runs = store
+        .list_audit(
+            &yishu_meta::AuditFilter {
+                action: Some("source.run".into()),
+                ..Default::default()
+            },
+            10,
+            0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(runs.total, 1);
+
     let missing = AmqpFeed {
         queue: "yishu-no-such-queue".into(),
         ..cfg

@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use yishu_types::{Error, ErrorCode};
 
 /// Kinds of pulled sources.
-pub const KINDS: &[&str] = &["database", "drop_dir"];
+pub const KINDS: &[&str] = &["database", "drop_dir", "nats", "rabbitmq"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Source {
