@@ -141,8 +141,28 @@ pub struct Pushed {
     pub batch: Batch,
 }
 
-/// The file kind a pushed body is read as, from its `Content-Type` (JSON when none is given).
-fn kind_of(headers: &HeaderMap) -> ApiResult<&'static str> {
+/// What a body with no telling `Content-Type` (curl's form default, octet-stream) holds, by its
+/// first bytes: a zip is a workbook, `PAR1` Parquet, `[`/`{` JSON, anything else CSV.
+fn sniff(body: &[u8]) -> &'static str {
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .map(|i| &body[i..])
+        .unwrap_or_default();
+    if body.starts_with(b"PK\x03\x04") {
+        "xlsx"
+    } else if body.starts_with(b"PAR1") {
+        "parquet"
+    } else if start.starts_with(b"[") || start.starts_with(b"{") {
+        "json"
+    } else {
+        "csv"
+    }
+}
+
+/// The file kind a pushed body is read as, from its `Content-Type` (JSON when none is given;
+/// recognised by its bytes when the type says nothing).
+fn kind_of(headers: &HeaderMap, body: &[u8]) -> ApiResult<&'static str> {
     let ct = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -157,6 +177,7 @@ fn kind_of(headers: &HeaderMap) -> ApiResult<&'static str> {
         "text/csv" => "csv",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => "xlsx",
         "application/vnd.apache.parquet" | "application/x-parquet" => "parquet",
+        "application/octet-stream" | "application/x-www-form-urlencoded" => sniff(body),
         other => {
             return Err(ApiError::new(
                 ErrorCode::InvalidInput,
@@ -209,7 +230,7 @@ pub async fn push(
         &auth,
         &r,
         &body,
-        kind_of(&headers)?,
+        kind_of(&headers, &body)?,
         key.as_deref(),
         "push",
         &Default::default(),
@@ -333,4 +354,15 @@ pub(crate) async fn feed_body<R: crate::auth::Right>(
         ))
         .await?;
     Ok(pushed)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bodies_without_a_telling_type_are_recognised() {
+        assert_eq!(super::sniff(b"PK\x03\x04rest"), "xlsx");
+        assert_eq!(super::sniff(b"PAR1...."), "parquet");
+        assert_eq!(super::sniff(b"  \n[{\"a\":1}]"), "json");
+        assert_eq!(super::sniff("姓名,身份证\n".as_bytes()), "csv");
+    }
 }
