@@ -207,3 +207,15 @@ pub fn to_full_width(s: &str) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    /// The city's ethnicities are the national table's codes and names (GB 3304).
+    #[test]
+    fn ethnicities_follow_gb_3304() {
+        let t = yishu_types::codes::table("ethnicity").unwrap();
+        for (code, name, _) in super::ETHNICITIES {
+            assert_eq!(t.lookup(code).map(|e| e.name.as_str()), Some(*name));
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! edge and are valid afterwards.
 
 pub mod citizen_id;
+pub mod codes;
 pub mod contact;
 pub mod credit_code;
 pub mod date;
