@@ -3,6 +3,7 @@
 //! and reason, and the same content ingested twice is a no-op that says so.
 
 pub mod catalog_sheet;
+pub mod code_sheet;
 pub mod csv;
 pub mod db;
 pub mod drift;

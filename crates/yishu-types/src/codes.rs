@@ -111,6 +111,55 @@ impl CodeTable {
     }
 }
 
+/// A code of a department's own table (本地代码), before it is mapped to a national one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LocalCode {
+    pub code: String,
+    pub name: String,
+}
+
+/// How a local code was matched to the national table, for a person to confirm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchedBy {
+    /// The local name is a national name or spelling.
+    Name,
+    /// Only the code is the same (the names differ): check it.
+    CodeOnly,
+    /// Nothing matched: map it by hand.
+    None,
+}
+
+/// One local code and the national code proposed for it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CodeMapping {
+    pub local: LocalCode,
+    pub national: Option<CodeEntry>,
+    pub by: MatchedBy,
+}
+
+impl CodeTable {
+    /// Proposes a national code for each local one: by name (or a known spelling) first, since
+    /// departments renumber but keep names; else by an equal code, flagged for checking.
+    pub fn map_local(&self, local: &[LocalCode]) -> Vec<CodeMapping> {
+        local
+            .iter()
+            .map(|l| {
+                let (national, by) = match (self.resolve(&l.name), self.lookup(&l.code)) {
+                    (Some(e), _) => (Some(e.clone()), MatchedBy::Name),
+                    (None, Some(e)) => (Some(e.clone()), MatchedBy::CodeOnly),
+                    (None, None) => (None, MatchedBy::None),
+                };
+                CodeMapping {
+                    local: l.clone(),
+                    national,
+                    by,
+                }
+            })
+            .collect()
+    }
+}
+
 static TABLES: LazyLock<Vec<CodeTable>> =
     LazyLock::new(|| FILES.iter().map(|f| CodeTable::parse(f)).collect());
 
@@ -208,5 +257,32 @@ mod tests {
             "40"
         );
         assert!(table("no_such").is_none());
+    }
+
+    #[test]
+    fn a_departments_own_codes_map_to_the_national_table() {
+        let local = |code: &str, name: &str| LocalCode {
+            code: code.into(),
+            name: name.into(),
+        };
+        let maps = table("marital").unwrap().map_local(&[
+            local("1", "未婚"),
+            local("2", "已婚"),
+            local("40", "分居"),
+            local("9", "不详"),
+        ]);
+        let got: Vec<(Option<&str>, MatchedBy)> = maps
+            .iter()
+            .map(|m| (m.national.as_ref().map(|e| e.code.as_str()), m.by))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some("10"), MatchedBy::Name),
+                (Some("20"), MatchedBy::Name),
+                (Some("40"), MatchedBy::CodeOnly),
+                (None, MatchedBy::None),
+            ]
+        );
     }
 }
