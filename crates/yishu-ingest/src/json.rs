@@ -6,6 +6,7 @@
 use crate::io_err;
 use crate::rows::{ColumnMap, Mapping, Parsed, RowWriter};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 use std::io::BufRead;
 use std::path::Path;
@@ -19,12 +20,17 @@ pub const MAX_LINE: usize = 16 * 1024 * 1024;
 /// Objects sampled for their keys before a file is read, to refuse one that matches no item.
 const SAMPLE: usize = 100;
 
-pub(crate) fn text(v: &Value) -> Option<String> {
+/// A value's text without copying strings: null is no value, nested values their JSON.
+fn text_ref(v: &Value) -> Option<Cow<'_, str>> {
     match v {
         Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        other => Some(Cow::Owned(other.to_string())),
     }
+}
+
+pub(crate) fn text(v: &Value) -> Option<String> {
+    text_ref(v).map(Cow::into_owned)
 }
 
 /// Writes JSON objects as rows: looks up every item by its own name or its mapped key, notes keys
@@ -73,12 +79,12 @@ impl<'a> ObjectRows<'a> {
         })
     }
 
-    /// Stores one object (or quarantines it, naming `what` it was).
+    /// Stores one object (or quarantines it, naming `what()` it was). Each key is looked up once.
     pub fn row(
         &mut self,
         at: &str,
         line: i64,
-        what: &str,
+        what: &dyn Fn() -> String,
         o: &Map<String, Value>,
     ) -> Result<(), Error> {
         for k in o.keys() {
@@ -86,27 +92,25 @@ impl<'a> ObjectRows<'a> {
                 self.extra.insert(k.clone());
             }
         }
-        if !(0..self.header.len()).any(|c| self.used[c] && o.contains_key(&self.header[c])) {
+        let vals: Vec<Option<&Value>> = self.header.iter().map(|k| o.get(k)).collect();
+        if !vals.iter().zip(&self.used).any(|(v, u)| *u && v.is_some()) {
             self.out.reject(
                 format_args!("{at}"),
                 line,
                 &Value::Object(o.clone()).to_string(),
                 "ingest_no_known_field",
                 &format!(
-                    "{what} has none of the resource's items (keys: {})",
+                    "{} has none of the resource's items (keys: {})",
+                    what(),
                     o.keys().cloned().collect::<Vec<_>>().join(", ")
                 ),
             );
             return Ok(());
         }
-        let cells: Vec<Option<String>> = self
-            .header
-            .iter()
-            .map(|k| o.get(k).and_then(text))
-            .collect();
-        for (c, f) in self.found.iter_mut().enumerate() {
-            *f |= o.contains_key(&self.header[c]);
+        for (f, v) in self.found.iter_mut().zip(&vals) {
+            *f |= v.is_some();
         }
+        let cells: Vec<Option<Cow<str>>> = vals.iter().map(|v| v.and_then(text_ref)).collect();
         self.out.accept(format_args!("{at}"), |c| {
             cells.get(c).and_then(|t| t.as_deref())
         })
@@ -210,12 +214,14 @@ pub fn read(
                 elem: Option<usize>,
                 raw: &str,
                 v: Result<Value, String>| {
-        let (at, what) = match elem {
-            Some(k) => (
-                format!("{file_name}:{line_no}[{k}]"),
-                format!("line {line_no} element {k}"),
-            ),
-            None => (format!("{file_name}:{line_no}"), format!("line {line_no}")),
+        let at = match elem {
+            Some(k) => format!("{file_name}:{line_no}[{k}]"),
+            None => format!("{file_name}:{line_no}"),
+        };
+        // Only a rejected row needs its description.
+        let what = || match elem {
+            Some(k) => format!("line {line_no} element {k}"),
+            None => format!("line {line_no}"),
         };
         match v {
             Ok(Value::Object(o)) => rows.row(&at, line_no, &what, &o),
@@ -225,7 +231,7 @@ pub fn read(
                     line_no,
                     raw,
                     "ingest_not_object",
-                    &format!("{what} is JSON but not an object"),
+                    &format!("{} is JSON but not an object", what()),
                 );
                 Ok(())
             }
@@ -235,7 +241,7 @@ pub fn read(
                     line_no,
                     raw,
                     "ingest_bad_json",
-                    &format!("{what} is not valid JSON: {e}"),
+                    &format!("{} is not valid JSON: {e}", what()),
                 );
                 Ok(())
             }

@@ -99,6 +99,7 @@ async fn run_feed(
         },
         message: run.message(),
         watermark: None,
+        quiet: run.received == 0,
     })
 }
 
@@ -212,6 +213,7 @@ async fn run_drop_dir(
         },
         message,
         watermark: None,
+        quiet: false,
     })
 }
 
@@ -233,11 +235,13 @@ async fn run_database(
                 b.id, b.rows_read, b.rows_stored, b.rows_quarantined
             ),
             watermark,
+            quiet: false,
         },
         Outcome::Unchanged(b) | Outcome::AlreadyIngested(b) => RunResult {
             status: "unchanged",
             message: b.message,
             watermark,
+            quiet: false,
         },
     })
 }
@@ -259,10 +263,9 @@ pub async fn run(store: &Store, lake: &Lake, s: &Source) -> Result<Source, Error
         status: "failed",
         message: format!("{}: {}", e.code, e.message),
         watermark: None,
+        quiet: false,
     });
-    // A feed polled every few seconds that took nothing is not worth an audit record.
-    let idle = result.status == "unchanged" && result.message == "no new messages";
-    if !idle {
+    if !result.quiet {
         audit_run(store, s, &r, &result, started).await?;
     }
     if result.status == "failed" {

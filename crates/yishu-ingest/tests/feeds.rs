@@ -336,7 +336,7 @@ async fn redelivery_after_a_crash_stores_each_row_once() {
         .await
         .unwrap();
     let msgs: Vec<Message> = (0..3).map(msg).collect();
-    let run = ingest_messages(&store, &lake, &r, "test", &msgs, &none)
+    let run = ingest_messages(&store, &lake, &r, "test", msgs, &none)
         .await
         .unwrap();
     assert_eq!(batch(&run.outcome).rows_stored, 3);
@@ -344,7 +344,7 @@ async fn redelivery_after_a_crash_stores_each_row_once() {
 
     // Committed but never acknowledged: the broker sends all three again with one more.
     let msgs: Vec<Message> = (0..4).map(msg).collect();
-    let run = ingest_messages(&store, &lake, &r, "test", &msgs, &none)
+    let run = ingest_messages(&store, &lake, &r, "test", msgs, &none)
         .await
         .unwrap();
     assert_eq!(run.duplicates, 3);

@@ -27,6 +27,16 @@ pub struct Produces {
     pub items: Vec<String>,
 }
 
+fn matter_from_row(r: &sqlx::any::AnyRow) -> Result<Matter, sqlx::Error> {
+    Ok(Matter {
+        id: r.try_get("id")?,
+        code: r.try_get("code")?,
+        name: r.try_get("name")?,
+        org_id: OrgId(r.try_get("org_id")?),
+        kind: r.try_get("kind")?,
+    })
+}
+
 impl Store {
     pub async fn create_matter(
         &self,
@@ -59,15 +69,13 @@ impl Store {
 
     /// Every matter of the duty list, by department and code.
     pub async fn list_matters(&self) -> Result<Vec<Matter>, Error> {
-        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM matters ORDER BY org_id, code")
+        sqlx::query("SELECT id, code, name, org_id, kind FROM matters ORDER BY org_id, code")
             .fetch_all(&self.pool)
             .await
-            .map_err(db_err("list matters"))?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.push(self.get_matter(id).await?);
-        }
-        Ok(out)
+            .map_err(db_err("list matters"))?
+            .iter()
+            .map(|r| matter_from_row(r).map_err(db_err("read a matter")))
+            .collect()
     }
 
     pub async fn get_matter(&self, id: i64) -> Result<Matter, Error> {
@@ -79,16 +87,7 @@ impl Store {
             .ok_or_else(|| {
                 Error::new(ErrorCode::InvalidInput, format!("no matter with id {id}"))
             })?;
-        (|| {
-            Ok(Matter {
-                id: r.try_get("id")?,
-                code: r.try_get("code")?,
-                name: r.try_get("name")?,
-                org_id: OrgId(r.try_get("org_id")?),
-                kind: r.try_get("kind")?,
-            })
-        })()
-        .map_err(db_err("read a matter"))
+        matter_from_row(&r).map_err(db_err("read a matter"))
     }
 
     /// Records that `matter` produces `items` of `resource` (all items when empty); the items must

@@ -67,6 +67,9 @@ pub struct RunResult {
     pub status: &'static str,
     pub message: String,
     pub watermark: Option<String>,
+    /// A run that found nothing to do (a feed window with no message): recorded on the source
+    /// but not audited, so a feed polled every few seconds does not flood the log.
+    pub quiet: bool,
 }
 
 impl Store {

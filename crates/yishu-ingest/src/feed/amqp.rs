@@ -132,7 +132,7 @@ pub async fn drain(
         })
         .collect();
     let source = format!("rabbitmq:{}", cfg.queue);
-    let run = super::ingest_messages(store, lake, resource, &source, &messages, &cfg.mapping).await;
+    let run = super::ingest_messages(store, lake, resource, &source, messages, &cfg.mapping).await;
     if let (Ok(_), Some(last)) = (&run, got.last()) {
         ch.basic_ack(last.delivery_tag, BasicAckOptions { multiple: true })
             .await

@@ -180,23 +180,23 @@ pub async fn ingest_messages(
     lake: &Lake,
     resource: &Resource,
     source: &str,
-    messages: &[Message],
+    messages: Vec<Message>,
     mapping: &Mapping,
 ) -> Result<FeedRun, Error> {
     recover(store, lake, resource, FEED_PENDING).await?;
+    let received = messages.len();
     let mut ids = HashSet::new();
     let mut fresh: Vec<Message> = messages
-        .iter()
-        .filter(|m| ids.insert(m.id.as_str()))
-        .cloned()
+        .into_iter()
+        .filter(|m| ids.insert(m.id.clone()))
         .collect();
     let fresh_ids: Vec<String> = fresh.iter().map(|m| m.id.clone()).collect();
     let seen = store.seen_messages(resource.id, &fresh_ids).await?;
     fresh.retain(|m| !seen.contains(&m.id));
     let mut run = FeedRun {
         outcome: None,
-        received: messages.len(),
-        duplicates: messages.len() - fresh.len(),
+        received,
+        duplicates: received - fresh.len(),
     };
     if fresh.is_empty() {
         return Ok(run);
@@ -277,7 +277,9 @@ fn read_messages(
                 m.source_ref.clone()
             };
             match row {
-                Value::Object(o) => out.row(&at, line, &format!("message {} ({at})", m.id), o)?,
+                Value::Object(o) => {
+                    out.row(&at, line, &|| format!("message {} ({at})", m.id), o)?
+                }
                 other => out.reject(
                     &at,
                     line,

@@ -122,7 +122,7 @@ pub async fn drain(
         .collect();
     let source = format!("nats:{}", cfg.stream);
     let run =
-        super::ingest_messages(store, lake, resource, &source, &messages, &cfg.mapping).await?;
+        super::ingest_messages(store, lake, resource, &source, messages, &cfg.mapping).await?;
     for m in &got {
         m.ack()
             .await

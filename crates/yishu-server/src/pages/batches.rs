@@ -4,7 +4,7 @@
 use super::{Chrome, PageAuth, fmt_time, render};
 use crate::AppState;
 use crate::auth::SignedIn;
-use crate::routes::batches::{may_read_raw, rejected, visible_batch};
+use crate::routes::batches::{may_read_raw, reason_counts, rejected, visible_batch};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -44,7 +44,7 @@ fn names(v: &serde_json::Value, key: &str) -> Vec<String> {
 }
 
 /// The job's log, in the page language, from what the batch recorded.
-fn log(t: crate::i18n::Tr, b: &Batch, reasons: &[(String, usize)]) -> Vec<(String, String)> {
+fn log(t: crate::i18n::Tr, b: &Batch, reasons: &[(String, i64)]) -> Vec<(String, String)> {
     let mut out = vec![(
         fmt_time(b.started_at),
         format!("{}：{}", t.t("batch.started"), b.source),
@@ -127,19 +127,16 @@ pub async fn detail(
         }
     };
     let may_read = may_read_raw(&p, &r);
-    let mut rows = Vec::new();
-    let mut reasons: Vec<(String, usize)> = Vec::new();
+    let (mut rows, mut reasons) = (Vec::new(), Vec::new());
     if may_read && b.rows_quarantined > 0 {
-        match rejected(&s, &b, &r, None).await {
-            Ok(all) => {
-                for row in &all {
-                    match reasons.iter_mut().find(|(c, _)| *c == row[1]) {
-                        Some((_, n)) => *n += 1,
-                        None => reasons.push((row[1].clone(), 1)),
-                    }
-                }
-                rows = all.into_iter().take(SHOWN).collect();
-            }
+        let read = async {
+            Ok::<_, crate::error::ApiError>((
+                rejected(&s, &b, &r, Some(SHOWN)).await?,
+                reason_counts(&s, &b, &r).await?,
+            ))
+        };
+        match read.await {
+            Ok((first, counts)) => (rows, reasons) = (first, counts),
             Err(e) => page.chrome.error = Some(e.0.message),
         }
     }

@@ -155,6 +155,19 @@ impl Upload {
     }
 }
 
+/// Reads an upload form; a wrong CSRF token is the refusal to answer with, a broken form the
+/// error to show on the page.
+async fn checked_upload<R: crate::auth::Right>(
+    page: &PageAuth<R>,
+    mp: &mut Multipart,
+) -> Result<Result<Upload, ApiError>, Response> {
+    let parts = upload_parts(mp).await;
+    match &parts {
+        Ok(up) if !page.csrf_ok(up.field("_csrf")) => Err(csrf_refused()),
+        _ => Ok(parts),
+    }
+}
+
 async fn upload_parts(mp: &mut Multipart) -> Result<Upload, ApiError> {
     let bad = |e: axum::extract::multipart::MultipartError| {
         ApiError::new(
@@ -188,12 +201,10 @@ pub async fn upload(
     Path(id): Path<i64>,
     mut mp: Multipart,
 ) -> Response {
-    let parts = upload_parts(&mut mp).await;
-    if let Ok(up) = &parts
-        && !page.csrf_ok(up.field("_csrf"))
-    {
-        return csrf_refused();
-    }
+    let parts = match checked_upload(&page, &mut mp).await {
+        Ok(parts) => parts,
+        Err(refused) => return refused,
+    };
     let result = async {
         let up = parts?;
         let lines: Vec<String> = up
@@ -288,12 +299,10 @@ pub async fn attach(
     Path(id): Path<i64>,
     mut mp: Multipart,
 ) -> Response {
-    let parts = upload_parts(&mut mp).await;
-    if let Ok(up) = &parts
-        && !page.csrf_ok(up.field("_csrf"))
-    {
-        return csrf_refused();
-    }
+    let parts = match checked_upload(&page, &mut mp).await {
+        Ok(parts) => parts,
+        Err(refused) => return refused,
+    };
     let result = async {
         let up = parts?;
         let r = readable(&s, page.auth.who(), id).await?;
@@ -325,12 +334,10 @@ pub async fn import(
     mut mp: Multipart,
 ) -> Response {
     page.chrome.active = "catalog";
-    let parts = upload_parts(&mut mp).await;
-    if let Ok(up) = &parts
-        && !page.csrf_ok(up.field("_csrf"))
-    {
-        return csrf_refused();
-    }
+    let parts = match checked_upload(&page, &mut mp).await {
+        Ok(parts) => parts,
+        Err(refused) => return refused,
+    };
     let result = async {
         let up = parts?;
         let valid_only = up.field("valid_only") == "on";

@@ -43,6 +43,53 @@ pub(crate) fn may_read_raw(p: &Principal, r: &Resource) -> bool {
     p.org_id == r.meta.provider_org_id || p.has(Role::Admin) || p.has(Role::DataManager)
 }
 
+/// Runs `sql` over a batch's rows in quarantine, `{rejected}` standing for its FROM/WHERE; no
+/// rows when the resource has no quarantine table yet.
+async fn rejected_query(
+    s: &AppState,
+    b: &Batch,
+    r: &Resource,
+    sql: &str,
+) -> ApiResult<Vec<yishu_lake::arrow::array::RecordBatch>> {
+    let table = yishu_ingest::table_name(r);
+    let ctx = s.lake.session().await?;
+    if !ctx
+        .table_exist(format!("quarantine.{table}").as_str())
+        .unwrap_or(false)
+    {
+        return Ok(Vec::new());
+    }
+    // The id was checked to be hex digits and dashes, and to exist in the store.
+    let from = format!("FROM quarantine.{table} WHERE _batch_id = '{}'", b.id);
+    Ok(yishu_lake::query(&ctx, &sql.replace("{rejected}", &from)).await?)
+}
+
+/// How many of a batch's rows were rejected for each reason code, most frequent first (counted
+/// in the lake, so a batch with a million rejected rows costs no memory here).
+pub(crate) async fn reason_counts(
+    s: &AppState,
+    b: &Batch,
+    r: &Resource,
+) -> ApiResult<Vec<(String, i64)>> {
+    let sql = "SELECT reason_code, COUNT(*) AS n {rejected} GROUP BY reason_code ORDER BY n DESC, reason_code";
+    let mut out = Vec::new();
+    for batch in rejected_query(s, b, r, sql).await? {
+        let codes = cast(batch.column(0), &DataType::Utf8)
+            .map_err(|e| ApiError::new(ErrorCode::Internal, format!("reasons: {e}")))?;
+        let codes = codes.as_any().downcast_ref::<StringArray>();
+        let counts = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<yishu_lake::arrow::array::Int64Array>();
+        if let (Some(codes), Some(counts)) = (codes, counts) {
+            for i in 0..batch.num_rows() {
+                out.push((codes.value(i).to_string(), counts.value(i)));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The batch's rejected rows by line (at most `limit`), each as [`HEADINGS`].
 pub(crate) async fn rejected(
     s: &AppState,
@@ -50,22 +97,13 @@ pub(crate) async fn rejected(
     r: &Resource,
     limit: Option<usize>,
 ) -> ApiResult<Vec<[String; 6]>> {
-    let table = yishu_ingest::table_name(r);
-    let ctx = s.lake.session().await?;
     let mut out = Vec::new();
-    if !ctx
-        .table_exist(format!("quarantine.{table}").as_str())
-        .unwrap_or(false)
-    {
-        return Ok(out);
-    }
-    // The id was checked to be hex digits and dashes, and to exist in the store.
     let sql = format!(
-        "SELECT CAST(line AS VARCHAR) AS line_no, reason_code, reason, _source_ref, raw FROM quarantine.{table} WHERE _batch_id = '{}' ORDER BY line{}",
-        b.id,
+        "SELECT CAST(line AS VARCHAR) AS line_no, reason_code, reason, _source_ref, raw {} ORDER BY line{}",
+        "{rejected}",
         limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default()
     );
-    for batch in yishu_lake::query(&ctx, &sql).await? {
+    for batch in rejected_query(s, b, r, &sql).await? {
         let cols: Vec<StringArray> = batch
             .columns()
             .iter()
