@@ -47,20 +47,9 @@ impl Drift {
     }
 }
 
-/// How long data may age before it is stale: the cycle plus a day's grace (an hour for
-/// real-time feeds); irregular resources are never stale.
+/// How long data may age before it is stale (see [`UpdateCycle::max_age_ms`]).
 pub fn max_age_ms(c: UpdateCycle) -> Option<i64> {
-    const DAY: i64 = 86_400_000;
-    Some(match c {
-        UpdateCycle::Realtime => 3_600_000,
-        UpdateCycle::Daily => 2 * DAY,
-        UpdateCycle::Weekly => 8 * DAY,
-        UpdateCycle::Monthly => 32 * DAY,
-        UpdateCycle::Quarterly => 93 * DAY,
-        UpdateCycle::HalfYearly => 184 * DAY,
-        UpdateCycle::Yearly => 367 * DAY,
-        UpdateCycle::Irregular => return None,
-    })
+    c.max_age_ms()
 }
 
 /// Why a published resource's data is missing or stale, if it is.

@@ -32,7 +32,7 @@ use yishu_types::{Error, ErrorCode};
 
 /// The Delta table name of a resource's data: `r_` + its code with `/` as `_`.
 pub fn table_name(r: &Resource) -> String {
-    format!("r_{}", r.code.replace('/', "_"))
+    r.table()
 }
 
 /// The content checksum that makes re-ingesting the same file a no-op: BLAKE3 of the file's

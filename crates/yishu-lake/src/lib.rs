@@ -32,15 +32,18 @@ pub enum Layer {
     Theme,
     /// Rejected rows with their reasons.
     Quarantine,
+    /// Quality check results: one row per violation, per resource.
+    Quality,
 }
 
 impl Layer {
-    pub const ALL: [Layer; 5] = [
+    pub const ALL: [Layer; 6] = [
         Layer::Ods,
         Layer::Std,
         Layer::Base,
         Layer::Theme,
         Layer::Quarantine,
+        Layer::Quality,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +53,7 @@ impl Layer {
             Layer::Base => "base",
             Layer::Theme => "theme",
             Layer::Quarantine => "quarantine",
+            Layer::Quality => "quality",
         }
     }
 }
@@ -267,6 +271,38 @@ impl Lake {
             .await
             .map_err(lake_err(format_args!(
                 "cannot append to table {layer}.{name}"
+            )))?;
+        Ok(table.version().unwrap_or_default())
+    }
+
+    /// Replaces the rows whose `column` equals `value` with `batches` in one commit (Delta's
+    /// replaceWhere), creating the table on first write: re-running a job for the same batch
+    /// leaves one set of its rows, never two. Every new row must match the predicate.
+    pub async fn replace_rows(
+        &self,
+        layer: Layer,
+        name: &str,
+        (column, value): (&str, &str),
+        batches: Vec<RecordBatch>,
+        meta: HashMap<String, serde_json::Value>,
+    ) -> Result<u64, Error> {
+        use datafusion::prelude::{col, lit};
+        let url = self.table_url(layer, name)?;
+        let exists = deltalake::open_table(url.clone()).await.is_ok();
+        if !exists {
+            return self.append(layer, name, batches, meta).await;
+        }
+        let table = DeltaTable::try_from_url(url)
+            .await
+            .map_err(lake_err(format_args!("cannot open table {layer}.{name}")))?;
+        let table = table
+            .write(batches)
+            .with_save_mode(SaveMode::Overwrite)
+            .with_replace_where(col(column).eq(lit(value.to_string())))
+            .with_commit_properties(CommitProperties::default().with_metadata(meta))
+            .await
+            .map_err(lake_err(format_args!(
+                "cannot replace rows of {layer}.{name}"
             )))?;
         Ok(table.version().unwrap_or_default())
     }

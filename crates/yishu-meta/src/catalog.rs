@@ -60,6 +60,24 @@ catalog_enum!(
     ResourceStatus { Draft = "draft" / "草稿", Submitted = "submitted" / "待审核", Approved = "approved" / "审核通过", Rejected = "rejected" / "已驳回", Published = "published" / "已发布", Retired = "retired" / "已下线" }
 );
 
+impl UpdateCycle {
+    /// How long data may age before it is stale: the cycle plus a day's grace (an hour for
+    /// real-time feeds); irregular resources are never stale.
+    pub fn max_age_ms(self) -> Option<i64> {
+        const DAY: i64 = 86_400_000;
+        Some(match self {
+            UpdateCycle::Realtime => 3_600_000,
+            UpdateCycle::Daily => 2 * DAY,
+            UpdateCycle::Weekly => 8 * DAY,
+            UpdateCycle::Monthly => 32 * DAY,
+            UpdateCycle::Quarterly => 93 * DAY,
+            UpdateCycle::HalfYearly => 184 * DAY,
+            UpdateCycle::Yearly => 367 * DAY,
+            UpdateCycle::Irregular => return None,
+        })
+    }
+}
+
 impl ClassKind {
     /// The 类 digit of the code.
     pub fn digit(self) -> char {
@@ -152,6 +170,13 @@ pub struct Resource {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+impl Resource {
+    /// The name of the resource's Delta tables (ods, std, quality): `r_` + its code with `/` as `_`.
+    pub fn table(&self) -> String {
+        format!("r_{}", self.code.replace('/', "_"))
+    }
 }
 
 /// One difference between two versions.

@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod feed;
 pub mod matter;
 pub mod org;
+pub mod quality;
 pub mod schedule;
 pub mod source;
 pub mod stats;
@@ -17,6 +18,7 @@ mod store;
 pub mod testing;
 pub mod user;
 pub mod watch;
+pub mod workorder;
 
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, Broken, ChainReport};
 pub use auth::{ApiKey, Credential, NewApiKey, Principal};

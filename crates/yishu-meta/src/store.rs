@@ -109,6 +109,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "mounts",
         include_str!("../migrations/sqlite/0011_mounts.sql"),
     ),
+    (
+        12,
+        "quality",
+        include_str!("../migrations/sqlite/0012_quality.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -165,6 +170,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "mounts",
         include_str!("../migrations/postgres/0011_mounts.sql"),
+    ),
+    (
+        12,
+        "quality",
+        include_str!("../migrations/postgres/0012_quality.sql"),
     ),
 ];
 

@@ -58,6 +58,10 @@ pub enum ErrorCode {
     StoreError,
     /// The search index could not be read or written (it can be rebuilt from the store).
     SearchError,
+    /// A quality or cleaning rule is wrong (unknown column, bad regex or SQL, unknown code table).
+    RuleInvalid,
+    /// No such rule, data element, code table or work order.
+    QualityNotFound,
     /// Something unexpected; the request id leads to the log line.
     Internal,
 }
@@ -91,6 +95,8 @@ impl ErrorCode {
         Self::ConfigInvalid,
         Self::StoreError,
         Self::SearchError,
+        Self::RuleInvalid,
+        Self::QualityNotFound,
         Self::Internal,
     ];
 
@@ -123,6 +129,8 @@ impl ErrorCode {
             Self::ConfigInvalid => "config_invalid",
             Self::StoreError => "store_error",
             Self::SearchError => "search_error",
+            Self::RuleInvalid => "rule_invalid",
+            Self::QualityNotFound => "quality_not_found",
             Self::Internal => "internal",
         }
     }
@@ -130,9 +138,11 @@ impl ErrorCode {
     /// The HTTP status this code is answered with.
     pub fn http_status(self) -> u16 {
         match self {
-            Self::InvalidInput | Self::MalformedJson | Self::OrgHierarchy | Self::ConfigInvalid => {
-                400
-            }
+            Self::InvalidInput
+            | Self::MalformedJson
+            | Self::OrgHierarchy
+            | Self::ConfigInvalid
+            | Self::RuleInvalid => 400,
             Self::PayloadTooLarge => 413,
             Self::Unauthenticated
             | Self::BadCredentials
@@ -145,7 +155,8 @@ impl ErrorCode {
             | Self::UserNotFound
             | Self::ApiKeyNotFound
             | Self::ResourceNotFound
-            | Self::SourceNotFound => 404,
+            | Self::SourceNotFound
+            | Self::QualityNotFound => 404,
             Self::OrgCodeTaken | Self::UserNameTaken | Self::EditConflict => 409,
             Self::AuditChainBroken
             | Self::LakeError

@@ -5,6 +5,7 @@ mod bench;
 mod catalog;
 mod config;
 mod demo;
+mod quality;
 
 use anyhow::{Context, Result, anyhow};
 use clap::{Args, Parser, Subcommand};
@@ -77,6 +78,9 @@ enum Command {
     /// Benchmarks that print a comparison table.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Data quality: check batches, try rules, seed the national data elements.
+    #[command(subcommand)]
+    Quality(quality::QualityCommand),
 }
 
 #[derive(Subcommand)]
@@ -399,6 +403,7 @@ async fn run(command: Command, config: Config) -> Result<u8> {
         }
         Command::Ingest(a) => ingest(&config, a).await,
         Command::Catalog(c) => catalog::run(&config, c).await,
+        Command::Quality(c) => quality::run(&config, c).await,
         Command::Migrate => {
             let (store, _) = open(&config).await?;
             store.migrate().await.map_err(|e| anyhow!(e))?;

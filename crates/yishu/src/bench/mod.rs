@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use yishu_meta::{NewOrg, NewUser, OrgLevel, Store};
 use yishu_types::Role;
 
+mod quality;
 mod search;
 
 #[derive(Subcommand)]
@@ -20,6 +21,8 @@ pub enum BenchCommand {
     Ingest(IngestBenchArgs),
     /// Catalog search: index build time and query latency over a synthetic catalog.
     Search(search::SearchBenchArgs),
+    /// Profiling plus ten rules on a people table vs DuckDB `SUMMARIZE` plus ten SQL checks.
+    Quality(quality::QualityBenchArgs),
 }
 
 #[derive(Args)]
@@ -60,6 +63,7 @@ pub async fn run(cmd: BenchCommand, _config: Config) -> Result<u8> {
         BenchCommand::Gen(a) => gen_city(a).await,
         BenchCommand::Ingest(a) => ingest(a).await,
         BenchCommand::Search(a) => tokio::task::spawn_blocking(move || search::run(a)).await?,
+        BenchCommand::Quality(a) => quality::run(a).await,
     }
 }
 
@@ -236,7 +240,7 @@ async fn http(a: HttpArgs) -> Result<u8> {
 }
 
 /// Installs DuckDB from PyPI when Python cannot import it (the peer is not vendored).
-fn ensure_duckdb() -> Result<()> {
+pub(crate) fn ensure_duckdb() -> Result<()> {
     let has = |py: &str| {
         std::process::Command::new(py)
             .args(["-c", "import duckdb"])
@@ -294,15 +298,93 @@ async fn gen_city(a: GenArgs) -> Result<u8> {
     Ok(crate::exit::OK)
 }
 
+/// The people file's header (12 items).
+pub(crate) const PEOPLE_HEADER: &str = "公民身份号码,姓名,性别,民族,出生日期,婚姻状况,住址,行政区划代码,联系电话,工作单位,登记日期,备注";
+
+/// Creates a metadata store under `data` with one org, an admin, and a draft resource per
+/// `(name, comma-separated items)`; returns the resources' codes.
+pub(crate) async fn bench_resources(
+    data: &std::path::Path,
+    resources: &[(&str, &str)],
+) -> Result<Vec<String>> {
+    use yishu_meta::catalog::*;
+    std::fs::create_dir_all(data)?;
+    let store = Store::open(&format!("sqlite://{}", data.join("meta.db").display()))
+        .await
+        .map_err(|e| anyhow!(e))?;
+    let org = store
+        .create_org(&NewOrg {
+            code: "B".into(),
+            name: "基准".into(),
+            level: Some(OrgLevel::City),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| anyhow!(e))?;
+    let u = store
+        .create_user(&NewUser {
+            name: "bench".into(),
+            display_name: None,
+            org_id: org.id,
+            password: crate::demo::random_password(),
+            roles: vec![Role::Admin],
+        })
+        .await
+        .map_err(|e| anyhow!(e))?;
+    let by = Actor {
+        user: u.id,
+        org: org.id,
+        roles: &[Role::Admin],
+    };
+    let mut codes = Vec::new();
+    for (n, (name, items)) in resources.iter().enumerate() {
+        let items: Vec<Item> = items
+            .split(',')
+            .map(|n| Item {
+                name: n.into(),
+                item_type: "C".into(),
+                length: None,
+                data_element: None,
+                description: String::new(),
+            })
+            .collect();
+        let d = ResourceDraft {
+            class_kind: ClassKind::Department,
+            class_path: format!("0100100{}", n + 1),
+            name: name.to_string(),
+            provider_org_id: org.id,
+            summary: "基准".into(),
+            format: ResourceFormat::Database,
+            share_type: ShareType::Unconditional,
+            share_condition: String::new(),
+            open_type: OpenType::Never,
+            open_condition: String::new(),
+            update_cycle: UpdateCycle::Daily,
+            related_codes: vec![],
+            extended: Extended::default(),
+            items,
+        };
+        codes.push(
+            store
+                .create_resource(&d, &by)
+                .await
+                .map_err(|e| anyhow!(e))?
+                .code,
+        );
+    }
+    store.close().await;
+    Ok(codes)
+}
+
 /// Writes a people CSV of `rows` rows and 12 columns (Chinese names, IDs, dates, addresses) in
 /// UTF-8 and in GBK; returns the two paths and the UTF-8 size in bytes.
-fn people_csv(
+pub(crate) fn people_csv(
     dir: &std::path::Path,
     rows: usize,
 ) -> Result<(std::path::PathBuf, std::path::PathBuf, u64)> {
     use rand::{Rng, SeedableRng};
     use std::io::Write;
-    const HEADER: &str = "公民身份号码,姓名,性别,民族,出生日期,婚姻状况,住址,行政区划代码,联系电话,工作单位,登记日期,备注";
+    const HEADER: &str = PEOPLE_HEADER;
     let utf8 = dir.join("people.csv");
     let gbk = dir.join("people_gbk.csv");
     let mut wu = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&utf8)?);
@@ -360,7 +442,7 @@ fn people_csv(
 }
 
 /// Runs `yishu ingest` as a child process and returns (seconds, peak RSS MiB, its output).
-fn timed_ingest(
+pub(crate) fn timed_ingest(
     data: &std::path::Path,
     file: &std::path::Path,
     code: &str,
@@ -398,66 +480,11 @@ async fn ingest(a: IngestBenchArgs) -> Result<u8> {
     let (utf8, gbk, size) = people_csv(&dir, a.rows)?;
     // A catalog entry whose items are the file's columns.
     let data = dir.join("data");
-    std::fs::create_dir_all(&data)?;
-    let store = Store::open(&format!("sqlite://{}", data.join("meta.db").display()))
-        .await
-        .map_err(|e| anyhow!(e))?;
-    let org = store
-        .create_org(&NewOrg {
-            code: "B".into(),
-            name: "基准".into(),
-            level: Some(OrgLevel::City),
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| anyhow!(e))?;
-    let u = store
-        .create_user(&NewUser {
-            name: "bench".into(),
-            display_name: None,
-            org_id: org.id,
-            password: crate::demo::random_password(),
-            roles: vec![Role::Admin],
-        })
-        .await
-        .map_err(|e| anyhow!(e))?;
-    use yishu_meta::catalog::*;
-    let items: Vec<Item> = "公民身份号码,姓名,性别,民族,出生日期,婚姻状况,住址,行政区划代码,联系电话,工作单位,登记日期,备注"
-        .split(',')
-        .map(|n| Item { name: n.into(), item_type: "C".into(), length: None, data_element: None, description: String::new() })
-        .collect();
-    let by = Actor {
-        user: u.id,
-        org: org.id,
-        roles: &[Role::Admin],
-    };
-    let mut codes = Vec::new();
-    for n in 1..=2 {
-        let d = ResourceDraft {
-            class_kind: ClassKind::Department,
-            class_path: format!("0100100{n}"),
-            name: format!("基准人口{n}"),
-            provider_org_id: org.id,
-            summary: "基准".into(),
-            format: ResourceFormat::Database,
-            share_type: ShareType::Unconditional,
-            share_condition: String::new(),
-            open_type: OpenType::Never,
-            open_condition: String::new(),
-            update_cycle: UpdateCycle::Daily,
-            related_codes: vec![],
-            extended: Extended::default(),
-            items: items.clone(),
-        };
-        codes.push(
-            store
-                .create_resource(&d, &by)
-                .await
-                .map_err(|e| anyhow!(e))?
-                .code,
-        );
-    }
-    store.close().await;
+    let codes = bench_resources(
+        &data,
+        &[("基准人口1", PEOPLE_HEADER), ("基准人口2", PEOPLE_HEADER)],
+    )
+    .await?;
     ensure_duckdb()?;
     let (ys, yrss, _) = timed_ingest(&data, &utf8, &codes[0])?;
     let (gs, grss, _) = timed_ingest(&data, &gbk, &codes[1])?;
