@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod pages;
 pub mod routes;
+pub mod svg;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -122,6 +123,12 @@ async fn run_sources(state: AppState) {
         routes::watch::deliver_webhooks(&state.store, &client).await;
         if let Err(e) = yishu_ingest::sources::run_due(&state.store, &state.lake).await {
             tracing::warn!("scheduler: {e}");
+        }
+        // Every new batch is profiled and checked (R12–R16); a few per tick keep the tick short.
+        match yishu_quality::run::check_pending(&state.store, &state.lake, 4).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("quality: checked {n} batches"),
+            Err(e) => tracing::warn!("quality: {e}"),
         }
     }
 }

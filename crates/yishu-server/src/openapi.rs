@@ -2,8 +2,8 @@
 
 use crate::AppState;
 use crate::routes::{
-    api_keys, attachments, audit, batches, catalog_io, matters, me, mounts, orgs, resources,
-    search, session, sources, users, watch,
+    api_keys, attachments, audit, batches, catalog_io, matters, me, mounts, orgs, quality,
+    resources, search, session, sources, users, watch,
 };
 use axum::Router;
 use utoipa::OpenApi;
@@ -25,6 +25,10 @@ use utoipa_swagger_ui::SwaggerUi;
         resources::fill_template, mounts::put, mounts::delete, mounts::get, mounts::sample, catalog_io::template, catalog_io::export_xlsx, catalog_io::export_json, catalog_io::import_xlsx, attachments::create, attachments::list, attachments::content,
         watch::watch, watch::unwatch, watch::notifications,
         matters::create, matters::get, matters::link, matters::of_resource,
+        quality::data_elements, quality::data_element, quality::put_data_element, quality::code_tables, quality::code_table, quality::import_code_table,
+        quality::rules_of, quality::create_rule, quality::rule, quality::revise_rule, quality::approve_rule, quality::reject_rule, quality::retire_rule,
+        quality::get_suggestions, quality::discard_suggestion, quality::batch_quality, quality::check_now, quality::violations_csv,
+        quality::work_orders, quality::work_order, quality::advance, quality::scores, quality::get_ranking, quality::weights, quality::set_weights,
     ),
     components(schemas(crate::error::ErrorBody, yishu_types::Role, yishu_meta::OrgKind, yishu_meta::OrgLevel)),
     tags(
@@ -35,6 +39,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "audit", description = "The SM3-chained audit log"),
         (name = "catalog", description = "政务信息资源目录: resources, review, versions, search"),
         (name = "collection", description = "数据归集: sources, schedules, pushed rows"),
+        (name = "quality", description = "标准与质量: data elements, code tables, rules under review, profiles, violations, work orders, scores"),
     )
 )]
 pub struct ApiDoc;

@@ -3,11 +3,11 @@
 
 mod common;
 
-use common::{TestServer, error_code, print_pdf, write_docx};
+use common::{
+    TestServer, bureau_users, created, error_code, print_pdf, publish, published, write_docx,
+};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
-use yishu_meta::{NewOrg, NewUser};
-use yishu_types::Role;
 
 fn draft(provider: i64) -> Value {
     json!({
@@ -18,42 +18,6 @@ fn draft(provider: i64) -> Value {
         "extended": {"keywords": ["人口"]},
         "items": [{"name": "公民身份号码", "item_type": "C", "length": 18}, {"name": "姓名", "item_type": "C", "length": 50}]
     })
-}
-
-/// A reviewer (data manager) and a consumer ("outsider") in the bureau, outside the provider.
-async fn bureau_users(s: &TestServer) {
-    // A data manager in a different org than the provider (公安).
-    let bureau = s
-        .store
-        .create_org(&NewOrg {
-            code: "DSJ".into(),
-            name: "大数据局".into(),
-            parent_id: Some(s.city),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    s.store
-        .create_user(&NewUser {
-            name: "reviewer".into(),
-            display_name: None,
-            org_id: bureau.id,
-            password: common::PASSWORD.into(),
-            roles: vec![Role::DataManager],
-        })
-        .await
-        .unwrap();
-    // A consumer outside the providing department.
-    s.store
-        .create_user(&NewUser {
-            name: "outsider".into(),
-            display_name: None,
-            org_id: bureau.id,
-            password: common::PASSWORD.into(),
-            roles: vec![Role::Consumer],
-        })
-        .await
-        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -380,44 +344,6 @@ async fn search_follows_the_catalog() {
         .audit_page(&s.key("auditor").await, "action=search.rebuild")
         .await;
     assert_eq!(audit["total"], 1, "{audit}");
-}
-
-/// Creates an entry as the officer; returns its id.
-async fn created(s: &TestServer, c: &Client, officer: &str, d: Value) -> i64 {
-    let r = c
-        .post(s.url("/api/v1/resources"))
-        .bearer_auth(officer)
-        .json(&d)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
-}
-
-/// The officer submits entry `id`; the bureau's reviewer approves and publishes it.
-async fn publish(s: &TestServer, c: &Client, id: i64, officer: &str, reviewer: &str) {
-    for (path, key, body) in [
-        ("submit", officer, json!({})),
-        ("review", reviewer, json!({"approve": true})),
-        ("publish", reviewer, json!({})),
-    ] {
-        let r = c
-            .post(s.url(&format!("/api/v1/resources/{id}/{path}")))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK, "{path}");
-    }
-}
-
-/// Creates an entry as the officer and has the bureau's reviewer approve and publish it.
-async fn published(s: &TestServer, c: &Client, officer: &str, reviewer: &str, d: Value) -> i64 {
-    let id = created(s, c, officer, d).await;
-    publish(s, c, id, officer, reviewer).await;
-    id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -542,6 +542,10 @@ pub async fn serve(
     eprintln!(
         "yishu: serving on http://{local} (console http://{local}/console, API docs http://{local}/api/v1/docs/)"
     );
+    // The national data elements are part of the product; registering them again is a no-op.
+    yishu_quality::standard::seed(&store)
+        .await
+        .map_err(|e| anyhow!(e))?;
     let search = yishu_server::open_search(Some(&config.data_dir.join("search")), &store)
         .await
         .map_err(|e| anyhow!(e))?;

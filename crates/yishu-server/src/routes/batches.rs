@@ -104,30 +104,53 @@ pub(crate) async fn rejected(
         limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default()
     );
     for batch in rejected_query(s, b, r, &sql).await? {
-        let cols: Vec<StringArray> = batch
-            .columns()
-            .iter()
-            .map(|c| {
-                cast(c, &DataType::Utf8)
-                    .ok()
-                    .and_then(|a| a.as_any().downcast_ref::<StringArray>().cloned())
-                    .unwrap_or_else(|| StringArray::new_null(c.len()))
-            })
-            .collect();
-        for i in 0..batch.num_rows() {
-            let text = |k: usize| {
-                if cols[k].is_null(i) {
-                    String::new()
-                } else {
-                    cols[k].value(i).to_string()
-                }
-            };
+        for row in text_rows(&batch) {
+            let text = |k: usize| row.get(k).cloned().unwrap_or_default();
             let code = text(1);
             let label = yishu_ingest::rows::reason_zh(&code).to_string();
             out.push([text(0), code, label, text(2), text(3), text(4)]);
         }
     }
     Ok(out)
+}
+
+/// A query result's rows as text cells (nulls as empty text).
+pub(crate) fn text_rows(batch: &yishu_lake::arrow::array::RecordBatch) -> Vec<Vec<String>> {
+    let cols: Vec<StringArray> = batch
+        .columns()
+        .iter()
+        .map(|c| {
+            cast(c, &DataType::Utf8)
+                .ok()
+                .and_then(|a| a.as_any().downcast_ref::<StringArray>().cloned())
+                .unwrap_or_else(|| StringArray::new_null(c.len()))
+        })
+        .collect();
+    (0..batch.num_rows())
+        .map(|i| {
+            cols.iter()
+                .map(|c| {
+                    if c.is_null(i) {
+                        String::new()
+                    } else {
+                        c.value(i).to_string()
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// CSV bytes with a BOM (so Excel reads the Chinese right): headings, then rows.
+pub(crate) fn csv_bytes<R: AsRef<[String]>>(headings: &[&str], rows: &[R]) -> ApiResult<Vec<u8>> {
+    let mut out = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+    let write_err = |e: csv::Error| ApiError::new(ErrorCode::Internal, format!("csv: {e}"));
+    out.write_record(headings).map_err(write_err)?;
+    for row in rows {
+        out.write_record(row.as_ref()).map_err(write_err)?;
+    }
+    out.into_inner()
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("csv: {e}")))
 }
 
 /// One batch: counts, status, source, drift.
@@ -168,7 +191,7 @@ async fn download<R: Right>(
     Ok((b, rows))
 }
 
-fn file(content_type: &str, name: String, body: Vec<u8>) -> Response {
+pub(crate) fn file(content_type: &str, name: String, body: Vec<u8>) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type.to_string()),
@@ -191,15 +214,7 @@ pub async fn quarantine_csv(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let (b, rows) = download(&s, &auth, &id, "csv").await?;
-    let mut out = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
-    let write_err = |e: csv::Error| ApiError::new(ErrorCode::Internal, format!("csv: {e}"));
-    out.write_record(HEADINGS).map_err(write_err)?;
-    for row in &rows {
-        out.write_record(row).map_err(write_err)?;
-    }
-    let body = out
-        .into_inner()
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("csv: {e}")))?;
+    let body = csv_bytes(&HEADINGS, &rows)?;
     Ok(file(
         "text/csv; charset=utf-8",
         format!("quarantine-{}.csv", b.id),

@@ -10,6 +10,7 @@ pub mod matters;
 pub mod me;
 pub mod mounts;
 pub mod orgs;
+pub mod quality;
 pub mod resources;
 pub mod search;
 pub mod session;
@@ -92,6 +93,43 @@ pub fn router() -> Router<AppState> {
         .route(
             "/resources/{id}/rows",
             post(sources::push).layer(axum::extract::DefaultBodyLimit::max(sources::PUSH_LIMIT)),
+        )
+        .route(
+            "/data-elements",
+            get(quality::data_elements).post(quality::put_data_element),
+        )
+        .route("/data-elements/{identifier}", get(quality::data_element))
+        .route("/code-tables", get(quality::code_tables))
+        .route("/code-tables/{id}", get(quality::code_table))
+        .route("/code-tables/{id}/import", post(quality::import_code_table))
+        .route("/resources/{id}/rules", get(quality::rules_of))
+        .route("/rules", post(quality::create_rule))
+        .route("/rules/{id}", get(quality::rule).put(quality::revise_rule))
+        .route(
+            "/rules/{id}/versions/{version}/approve",
+            post(quality::approve_rule),
+        )
+        .route(
+            "/rules/{id}/versions/{version}/reject",
+            post(quality::reject_rule),
+        )
+        .route("/rules/{id}/retire", post(quality::retire_rule))
+        .route("/resources/{id}/suggestions", get(quality::get_suggestions))
+        .route(
+            "/resources/{id}/suggestions/discard",
+            post(quality::discard_suggestion),
+        )
+        .route("/batches/{id}/quality", get(quality::batch_quality))
+        .route("/batches/{id}/check", post(quality::check_now))
+        .route("/batches/{id}/violations.csv", get(quality::violations_csv))
+        .route("/work-orders", get(quality::work_orders))
+        .route("/work-orders/{id}", get(quality::work_order))
+        .route("/work-orders/{id}/status", post(quality::advance))
+        .route("/quality/scores", get(quality::scores))
+        .route("/quality/ranking", get(quality::get_ranking))
+        .route(
+            "/quality/weights",
+            get(quality::weights).put(quality::set_weights),
         )
         .route("/search", get(search::search))
         .route("/search/rebuild", post(search::rebuild))

@@ -212,3 +212,77 @@ pub fn write_docx(lines: &[&str]) -> Vec<u8> {
     }
     z.finish().unwrap().into_inner()
 }
+
+/// A reviewer (data manager) and a consumer ("outsider") in the bureau, outside the provider.
+pub async fn bureau_users(s: &TestServer) {
+    // A data manager in a different org than the provider (公安).
+    let bureau = s
+        .store
+        .create_org(&NewOrg {
+            code: "DSJ".into(),
+            name: "大数据局".into(),
+            parent_id: Some(s.city),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    s.store
+        .create_user(&NewUser {
+            name: "reviewer".into(),
+            display_name: None,
+            org_id: bureau.id,
+            password: PASSWORD.into(),
+            roles: vec![Role::DataManager],
+        })
+        .await
+        .unwrap();
+    // A consumer outside the providing department.
+    s.store
+        .create_user(&NewUser {
+            name: "outsider".into(),
+            display_name: None,
+            org_id: bureau.id,
+            password: PASSWORD.into(),
+            roles: vec![Role::Consumer],
+        })
+        .await
+        .unwrap();
+}
+
+/// Creates an entry as the officer; returns its id.
+pub async fn created(s: &TestServer, c: &Client, officer: &str, d: Value) -> i64 {
+    let r = c
+        .post(s.url("/api/v1/resources"))
+        .bearer_auth(officer)
+        .json(&d)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+}
+
+/// The officer submits entry `id`; the bureau's reviewer approves and publishes it.
+pub async fn publish(s: &TestServer, c: &Client, id: i64, officer: &str, reviewer: &str) {
+    for (path, key, body) in [
+        ("submit", officer, json!({})),
+        ("review", reviewer, json!({"approve": true})),
+        ("publish", reviewer, json!({})),
+    ] {
+        let r = c
+            .post(s.url(&format!("/api/v1/resources/{id}/{path}")))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+    }
+}
+
+/// Creates an entry as the officer and has the bureau's reviewer approve and publish it.
+pub async fn published(s: &TestServer, c: &Client, officer: &str, reviewer: &str, d: Value) -> i64 {
+    let id = created(s, c, officer, d).await;
+    publish(s, c, id, officer, reviewer).await;
+    id
+}

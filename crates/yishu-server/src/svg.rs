@@ -1,0 +1,135 @@
+//! Small inline SVG charts for the console (no CDN, no script): a line of values over time and
+//! horizontal bars. Text is escaped; numbers are formatted here, so the output is safe to embed.
+
+use std::fmt::Write as _;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A line chart of `points` (label, value) with the y axis from 0 to `max`.
+pub fn line(title: &str, points: &[(String, f64)], max: f64) -> String {
+    let (w, h, left, bottom, top) = (560.0, 180.0, 44.0, 28.0, 22.0);
+    let plot_w = w - left - 12.0;
+    let plot_h = h - bottom - top;
+    let max = if max > 0.0 { max } else { 1.0 };
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg class="chart" role="img" aria-label="{t}" viewBox="0 0 {w} {h}" width="{w}" height="{h}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title><text x="{left}" y="14" class="chart-title">{t}</text>"#,
+        t = esc(title)
+    );
+    for k in 0..=4 {
+        let v = max * k as f64 / 4.0;
+        let y = top + plot_h - plot_h * k as f64 / 4.0;
+        let _ = write!(
+            s,
+            r#"<line x1="{left}" x2="{x2}" y1="{y:.1}" y2="{y:.1}" class="grid"/><text x="{tx}" y="{ty:.1}" class="axis" text-anchor="end">{v}</text>"#,
+            x2 = left + plot_w,
+            tx = left - 4.0,
+            ty = y + 4.0,
+            v = fmt(v)
+        );
+    }
+    if points.is_empty() {
+        let _ = write!(
+            s,
+            r#"<text x="{}" y="{}" class="axis">—</text>"#,
+            left + 10.0,
+            top + plot_h / 2.0
+        );
+    }
+    let n = points.len().max(2) as f64 - 1.0;
+    let xy: Vec<(f64, f64)> = points
+        .iter()
+        .enumerate()
+        .map(|(i, (_, v))| {
+            let x = left + plot_w * if points.len() == 1 { 0.5 } else { i as f64 / n };
+            let y = top + plot_h - plot_h * (v.clamp(0.0, max) / max);
+            (x, y)
+        })
+        .collect();
+    if xy.len() > 1 {
+        let path: Vec<String> = xy.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+        let _ = write!(s, r#"<polyline points="{}" class="line"/>"#, path.join(" "));
+    }
+    for ((x, y), (label, v)) in xy.iter().zip(points) {
+        let _ = write!(
+            s,
+            r#"<circle cx="{x:.1}" cy="{y:.1}" r="3" class="dot"><title>{} {}</title></circle>"#,
+            esc(label),
+            fmt(*v)
+        );
+    }
+    if let (Some(first), Some(last)) = (points.first(), points.last()) {
+        let _ = write!(
+            s,
+            r#"<text x="{left}" y="{y}" class="axis">{}</text><text x="{x}" y="{y}" class="axis" text-anchor="end">{}</text>"#,
+            esc(&first.0),
+            esc(&last.0),
+            y = h - 8.0,
+            x = left + plot_w
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// Horizontal bars (label, value) scaled to `max`.
+pub fn bars(title: &str, bars: &[(String, f64)], max: f64) -> String {
+    let row = 22.0;
+    let (w, left, top) = (560.0, 150.0, 22.0);
+    let h = top + row * bars.len() as f64 + 8.0;
+    let max = if max > 0.0 { max } else { 1.0 };
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg class="chart" role="img" aria-label="{t}" viewBox="0 0 {w} {h}" width="{w}" height="{h}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title><text x="0" y="14" class="chart-title">{t}</text>"#,
+        t = esc(title)
+    );
+    for (i, (label, v)) in bars.iter().enumerate() {
+        let y = top + row * i as f64;
+        let bw = (w - left - 60.0) * (v.clamp(0.0, max) / max);
+        let _ = write!(
+            s,
+            r#"<text x="{lx}" y="{ty:.1}" class="axis" text-anchor="end">{l}</text><rect x="{left}" y="{y:.1}" width="{bw:.1}" height="14" class="bar"/><text x="{vx:.1}" y="{ty:.1}" class="axis">{v}</text>"#,
+            lx = left - 6.0,
+            ty = y + 11.0,
+            l = esc(label),
+            vx = left + bw + 4.0,
+            v = fmt(*v)
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+fn fmt(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charts_escape_labels_and_scale() {
+        let s = line(
+            "得分<趋势>",
+            &[("a&b".into(), 50.0), ("c".into(), 100.0)],
+            100.0,
+        );
+        assert!(s.starts_with("<svg") && s.ends_with("</svg>"));
+        assert!(s.contains("得分&lt;趋势&gt;") && s.contains("a&amp;b"));
+        assert!(s.contains("<polyline"));
+        let b = bars("排名", &[("公安局".into(), 90.0)], 100.0);
+        assert!(b.contains("公安局") && b.contains("<rect"));
+    }
+}

@@ -1,0 +1,403 @@
+//! Quality over HTTP: rules are refused in words when wrong, take effect after two approvals, every
+//! pushed batch is profiled and checked, violations are downloadable by the provider only, a
+//! failing rule opens a work order that the next clean batch closes, and scores follow.
+
+mod common;
+
+use common::{TestServer, bureau_users, error_code, published};
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+
+fn draft(provider: i64) -> Value {
+    json!({
+        "class_kind": "department", "class_path": "01001001", "name": "户籍人口信息", "provider_org_id": provider,
+        "summary": "公安局登记的户籍人口基本信息", "format": "database",
+        "share_type": "conditional", "share_condition": "《居民身份证法》第十三条",
+        "open_type": "never", "update_cycle": "daily",
+        "items": [
+            {"name": "公民身份号码", "item_type": "C", "length": 18, "data_element": "citizen_id"},
+            {"name": "姓名", "item_type": "C", "length": 50},
+            {"name": "性别", "item_type": "C", "length": 1, "data_element": "sex_code"}
+        ]
+    })
+}
+
+fn id(body: &str) -> String {
+    format!(
+        "{body}{}",
+        yishu_types::citizen_id::check_char(body.as_bytes())
+    )
+}
+
+/// Polls until the batch has been checked by the server's quality job.
+async fn checked(c: &Client, s: &TestServer, key: &str, batch: &str) -> Value {
+    for _ in 0..100 {
+        let v: Value = c
+            .get(s.url(&format!("/api/v1/batches/{batch}/quality")))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if !v["quality"].is_null() {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("batch {batch} was not checked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_reviews_checks_work_orders_and_scores() {
+    let s = TestServer::start().await;
+    bureau_users(&s).await;
+    yishu_quality::standard::seed(&s.store).await.unwrap();
+    let c = Client::new();
+    let (officer, reviewer, outsider) = (
+        s.key("provider_officer").await,
+        s.key("reviewer").await,
+        s.key("outsider").await,
+    );
+    let res = published(&s, &c, &officer, &reviewer, draft(s.dept.0)).await;
+    let post = |path: &str, key: &str, body: Value| {
+        c.post(s.url(path)).bearer_auth(key).json(&body).send()
+    };
+
+    // Wrong rules are refused at save time, in words, with a stable code.
+    for (def, want) in [
+        (
+            json!({"kind": "format", "column": "姓名", "regex": "(["}),
+            "invalid regex",
+        ),
+        (json!({"kind": "not_null", "column": "住址"}), "not an item"),
+        (
+            json!({"kind": "code_table", "column": "性别", "table": "nope"}),
+            "no code table",
+        ),
+        (
+            json!({"kind": "dependency", "lhs": [], "rhs": "姓名"}),
+            "left-hand",
+        ),
+        (json!({"kind": "teleport"}), "unknown variant"),
+    ] {
+        let r = post("/api/v1/rules", &officer, json!({"resource_id": res, "name": "x", "definition": def, "dimension": "accuracy", "importance": "high", "severity": "high"})).await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{def}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "rule_invalid", "{v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(want),
+            "{v}"
+        );
+    }
+    // A custom SQL rule needs data to be checked against.
+    let r = post("/api/v1/rules", &officer, json!({"resource_id": res, "name": "x", "definition": {"kind": "sql", "sql": "SELECT _source_ref FROM t"}, "dimension": "accuracy", "importance": "high", "severity": "high"})).await.unwrap();
+    assert_eq!(error_code(r).await, "rule_invalid");
+
+    // Two rules: the name must be there; the ID must be unique. Both reviewed by two people.
+    let mut rules = Vec::new();
+    for (name, def, dim) in [
+        (
+            "姓名不能为空",
+            json!({"kind": "not_null", "column": "姓名"}),
+            "完整性",
+        ),
+        (
+            "身份号码唯一",
+            json!({"kind": "unique", "columns": ["公民身份号码"]}),
+            "consistency",
+        ),
+    ] {
+        let r = post("/api/v1/rules", &officer, json!({"resource_id": res, "name": name, "definition": def, "dimension": dim, "importance": "high", "severity": "high"})).await.unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let v: Value = r.json().await.unwrap();
+        rules.push(v["id"].as_i64().unwrap());
+    }
+    for &rid in &rules {
+        let path = format!("/api/v1/rules/{rid}/versions/1/approve");
+        let r = post(&path, &reviewer, json!({"side": "business"}))
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::FORBIDDEN,
+            "a data manager is not the business owner"
+        );
+        let r = post(&path, &officer, json!({"side": "business"}))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = post(&path, &reviewer, json!({"side": "technical"}))
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["active"]["version"], 1, "{v}");
+    }
+
+    // A batch with a missing name, a repeated ID and a sex code outside GB/T 2261.1.
+    let (a, b) = (id("51010719900101001"), id("51010719920202002"));
+    let csv = format!(
+        "公民身份号码,姓名,性别\n{a},张三,1\n{b},,2\n{a},张三,1\n{},王五,7\n",
+        id("51010719930303003")
+    );
+    let r = c
+        .post(s.url(&format!("/api/v1/resources/{res}/rows")))
+        .bearer_auth(&officer)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let batch1 = r.json::<Value>().await.unwrap()["batch"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let q = checked(&c, &s, &officer, &batch1).await;
+    let p = &q["quality"]["profile"];
+    assert_eq!(p["records"], 4);
+    assert_eq!(p["duplicate_records"], 1);
+    assert_eq!(p["fields"][0]["duplicate"], 1);
+    assert_eq!(p["fields"][1]["missing"], 1);
+    assert_eq!(
+        p["fields"][0]["top"][0]["value"],
+        a.as_str(),
+        "the provider sees values"
+    );
+    let conf = &q["quality"]["conformance"];
+    let sex = conf
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["item"] == "性别")
+        .unwrap();
+    assert_eq!(
+        sex["domain_failed"], 1,
+        "7 is not a GB/T 2261.1 code: {conf}"
+    );
+    let results = q["results"].as_array().unwrap();
+    let failed: Vec<(i64, i64, i64)> = results
+        .iter()
+        .map(|r| {
+            (
+                r["rule_id"].as_i64().unwrap(),
+                r["rule_version"].as_i64().unwrap(),
+                r["failed"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(failed, vec![(rules[0], 1, 1), (rules[1], 1, 1)]);
+
+    // Violations: per record, the provider may download them, others may not; values are hidden
+    // from the profile for those who may not read raw rows.
+    let r = c
+        .get(s.url(&format!("/api/v1/batches/{batch1}/violations.csv")))
+        .bearer_auth(&officer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = r.text().await.unwrap();
+    assert!(text.starts_with('\u{feff}'));
+    assert!(
+        text.contains(":3,") && text.contains(":4,"),
+        "rows 3 (no name) and 4 (repeat): {text}"
+    );
+    assert!(text.contains("与第一次出现的记录"), "{text}");
+    let r = c
+        .get(s.url(&format!("/api/v1/batches/{batch1}/violations.csv")))
+        .bearer_auth(&reviewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "the bureau may read them");
+    let r = c
+        .get(s.url(&format!("/api/v1/batches/{batch1}/violations.csv")))
+        .bearer_auth(&outsider)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // Each failing rule opened a work order for the providing department.
+    let orders: Value = c
+        .get(s.url("/api/v1/work-orders?open=true"))
+        .bearer_auth(&officer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let orders = orders.as_array().unwrap();
+    assert_eq!(orders.len(), 2, "{orders:?}");
+    assert!(
+        orders
+            .iter()
+            .all(|o| o["org_id"] == s.dept.0 && o["status"] == "open")
+    );
+    let order = orders.iter().find(|o| o["rule_id"] == rules[0]).unwrap();
+    assert_eq!(
+        order["evidence"]["samples"][0]["row"]
+            .as_str()
+            .unwrap()
+            .rsplit(':')
+            .next(),
+        Some("3")
+    );
+    let oid = order["id"].as_i64().unwrap();
+    let r = post(
+        &format!("/api/v1/work-orders/{oid}/status"),
+        &officer,
+        json!({"status": "fixed", "note": "已补录"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // The fixed data: the next batch passes both rules, and their orders close themselves.
+    let csv = format!("公民身份号码,姓名,性别\n{a},张三,1\n{b},李四,2\n");
+    let r = c
+        .post(s.url(&format!("/api/v1/resources/{res}/rows")))
+        .bearer_auth(&officer)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    let batch2 = r.json::<Value>().await.unwrap()["batch"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let q2 = checked(&c, &s, &officer, &batch2).await;
+    assert!(
+        q2["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "passed"),
+        "{q2}"
+    );
+    let open: Value = c
+        .get(s.url("/api/v1/work-orders?open=true"))
+        .bearer_auth(&officer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(open.as_array().unwrap().len(), 0, "{open}");
+    let page: Value = c
+        .get(s.url(&format!("/api/v1/work-orders/{oid}")))
+        .bearer_auth(&officer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, vec!["opened", "fixed", "verified"]);
+
+    // Scores moved up, and the department is ranked.
+    let scores: Value = c
+        .get(s.url(&format!("/api/v1/quality/scores?resource={res}")))
+        .bearer_auth(&outsider)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let totals: Vec<f64> = scores
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["total"].as_f64().unwrap())
+        .collect();
+    assert_eq!(totals.len(), 2);
+    assert!(totals[1] > totals[0], "{totals:?}");
+    assert_eq!(totals[1], 100.0);
+    let ranking: Value = c
+        .get(s.url("/api/v1/quality/ranking"))
+        .bearer_auth(&outsider)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ranking[0]["org_id"], s.dept.0);
+    assert_eq!(ranking[0]["score"], 100.0);
+
+    // Suggestions from the newest profile: not-null on 性别 (never missing), its code table.
+    let sug: Value = c
+        .get(s.url(&format!("/api/v1/resources/{res}/suggestions")))
+        .bearer_auth(&officer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let defs: Vec<&Value> = sug
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["definition"])
+        .collect();
+    assert!(
+        defs.contains(&&json!({"kind": "code_table", "column": "性别", "table": "sex"})),
+        "{sug}"
+    );
+    assert!(
+        !defs.contains(&&json!({"kind": "not_null", "column": "姓名"})),
+        "an existing rule is not suggested again"
+    );
+    let r = post(
+        &format!("/api/v1/resources/{res}/suggestions/discard"),
+        &officer,
+        json!({"definition": {"kind": "code_table", "column": "性别", "table": "sex"}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let sug: Value = c
+        .get(s.url(&format!("/api/v1/resources/{res}/suggestions")))
+        .bearer_auth(&officer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!sug.to_string().contains("\"table\":\"sex\""), "{sug}");
+
+    // An outsider sees the figures but not the values.
+    let q: Value = c
+        .get(s.url(&format!("/api/v1/batches/{batch1}/quality")))
+        .bearer_auth(&outsider)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(q["quality"]["profile"]["fields"][0]["duplicate"], 1);
+    assert!(
+        q["quality"]["profile"]["fields"][0]["top"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(!q.to_string().contains(&a));
+
+    s.stop().await;
+}
