@@ -465,6 +465,182 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "You do not have the right to do this.",
     ),
     ("common.actions", "操作", "Actions"),
+    ("common.save", "保存", "Save"),
+    ("quality.accept", "采纳", "Accept"),
+    ("quality.elements", "数据元", "Data elements"),
+    ("quality.identifier", "标识符", "Identifier"),
+    ("quality.format", "表示格式", "Format"),
+    ("quality.domain_def", "值域", "Value domain"),
+    ("quality.source_standard", "来源标准", "Source standard"),
+    (
+        "quality.national_tables",
+        "国家标准代码表",
+        "National code tables",
+    ),
+    (
+        "quality.local_tables",
+        "部门代码表",
+        "Department code tables",
+    ),
+    (
+        "quality.no_local_tables",
+        "尚未导入部门代码表",
+        "No department code tables yet",
+    ),
+    ("quality.acknowledge", "签收", "Acknowledge"),
+    (
+        "quality.all_missing",
+        "全部缺失的字段",
+        "All-missing fields",
+    ),
+    (
+        "quality.approve_business",
+        "业务负责人通过",
+        "Approve (business owner)",
+    ),
+    (
+        "quality.approve_technical",
+        "技术负责人通过",
+        "Approve (technical owner)",
+    ),
+    ("quality.business_owner", "业务负责人", "Business owner"),
+    ("quality.business_rule", "所属业务规则", "Business rule"),
+    ("quality.bytes", "存储大小（字节）", "Storage (bytes)"),
+    ("quality.checked", "检查数", "Checked"),
+    ("quality.code_table", "代码表", "Code table"),
+    ("quality.conform_rate", "符合率", "Conforming"),
+    (
+        "quality.conformance",
+        "数据元符合性",
+        "Conformance to data elements",
+    ),
+    (
+        "quality.definition",
+        "规则定义（JSON）",
+        "Definition (JSON)",
+    ),
+    ("quality.department", "部门", "Department"),
+    ("quality.dimension", "质量维度", "Dimension"),
+    ("quality.discard", "忽略", "Discard"),
+    ("quality.distinct", "唯一值数（率）", "Distinct (rate)"),
+    ("quality.domain", "值域不符", "Domain failures"),
+    ("quality.due", "整改期限", "Due"),
+    ("quality.duplicate", "重复值数（率）", "Duplicates (rate)"),
+    (
+        "quality.duplicate_records",
+        "重复记录数",
+        "Duplicate records",
+    ),
+    ("quality.element", "数据元", "Data element"),
+    ("quality.evidence", "问题证据", "Evidence"),
+    ("quality.failed", "问题数", "Failed"),
+    ("quality.field", "字段", "Field"),
+    ("quality.fields", "字段数", "Fields"),
+    (
+        "quality.fields_with_missing",
+        "含缺失值的字段数",
+        "Fields with missing values",
+    ),
+    ("quality.history", "处理记录", "History"),
+    ("quality.importance", "重要程度", "Importance"),
+    ("quality.in_effect", "生效版本", "In effect"),
+    ("quality.length", "长度不符", "Length failures"),
+    (
+        "quality.lengths",
+        "长度（最小/平均/最大）",
+        "Length (min/avg/max)",
+    ),
+    ("quality.mark_fixed", "已整改", "Mark fixed"),
+    ("quality.mean", "均值", "mean"),
+    ("quality.missing", "缺失数（率）", "Missing (rate)"),
+    ("quality.missing_cells", "缺失元素数", "Missing cells"),
+    (
+        "quality.missing_trend",
+        "缺失率趋势（%）",
+        "Missing-cell rate (%)",
+    ),
+    ("quality.new_rule", "新建规则", "New rule"),
+    ("quality.no_orders", "暂无工单", "No work orders"),
+    ("quality.none", "尚无质量得分", "No scores yet"),
+    (
+        "quality.not_checked",
+        "尚未检查任何批次",
+        "No batch checked yet",
+    ),
+    ("quality.note", "说明", "Note"),
+    ("quality.of", "数据质量", "Quality of"),
+    ("quality.open_orders", "未关闭工单", "Open orders"),
+    ("quality.opened", "发起时间", "Opened"),
+    ("quality.order", "整改工单", "Work order"),
+    ("quality.order_title", "问题", "Problem"),
+    ("quality.order_updated", "工单已更新", "Work order updated"),
+    ("quality.orders", "整改工单", "Work orders"),
+    ("quality.overdue", "已超期", "Overdue"),
+    ("quality.pattern", "表示格式", "Pattern"),
+    ("quality.problem", "问题", "Problem"),
+    ("quality.profile", "数据探查", "Profile"),
+    (
+        "quality.profile_xlsx",
+        "下载探查结果（XLSX）",
+        "Download profile (XLSX)",
+    ),
+    ("quality.quantiles", "四分位数", "Quartiles"),
+    ("quality.range", "最小值 – 最大值", "Min – max"),
+    ("quality.ranking", "部门质量排名", "Department ranking"),
+    ("quality.records", "记录数", "Records"),
+    ("quality.reject", "驳回", "Reject"),
+    ("quality.resources", "资源数", "Resources"),
+    (
+        "quality.results",
+        "最近一批的检查结果",
+        "Results of the newest batch",
+    ),
+    ("quality.retire", "停用", "Retire"),
+    ("quality.row", "记录位置", "Row"),
+    ("quality.rule", "规则", "Rule"),
+    ("quality.rule_name", "规则名称", "Rule name"),
+    ("quality.rules", "质量规则", "Rules"),
+    ("quality.samples", "问题样例", "Samples"),
+    ("quality.score", "质量得分", "Score"),
+    ("quality.score_trend", "得分趋势", "Score trend"),
+    ("quality.severity", "严重程度", "Severity"),
+    (
+        "quality.standards",
+        "数据元与代码表",
+        "Data elements and code tables",
+    ),
+    ("quality.suggestions", "规则建议", "Suggested rules"),
+    ("quality.technical_owner", "技术负责人", "Technical owner"),
+    ("quality.title", "数据质量", "Data quality"),
+    ("quality.top", "高频值", "Top values"),
+    (
+        "quality.trend",
+        "全市质量得分趋势",
+        "Score trend (all resources)",
+    ),
+    ("quality.type", "类型", "Type"),
+    ("quality.under_review", "待审核版本", "Under review"),
+    ("quality.value", "值", "Value"),
+    ("quality.version", "版本", "Version"),
+    ("quality.violations", "违规记录数", "Violations"),
+    (
+        "quality.violations_csv",
+        "下载违规记录（CSV）",
+        "Download violations (CSV)",
+    ),
+    ("quality.weights", "维度权重", "Dimension weights"),
+    ("quality.zero", "零值数", "Zeros"),
+    (
+        "quality.rule_saved",
+        "规则已提交，待业务与技术负责人审核",
+        "Rule saved; it takes effect after both owners approve it",
+    ),
+    ("quality.reviewed", "已处理", "Done"),
+    (
+        "quality.suggestion_done",
+        "已处理建议",
+        "Suggestion handled",
+    ),
 ];
 
 static CATALOG: LazyLock<HashMap<&'static str, (&'static str, &'static str)>> =
@@ -520,5 +696,28 @@ mod tests {
         assert_eq!(Tr { lang: Lang::En }.t("nav.orgs"), "Organisations");
         assert_eq!(Tr { lang: Lang::Zh }.t("nav.orgs"), "组织机构");
         assert_eq!(Tr { lang: Lang::Zh }.t("no.such"), "no.such");
+    }
+
+    /// Every key a template or page asks for has a text in both languages.
+    #[test]
+    fn templates_use_known_keys() {
+        let known: std::collections::HashSet<&str> = MESSAGES.iter().map(|m| m.0).collect();
+        let dirs = [
+            concat!(env!("CARGO_MANIFEST_DIR"), "/templates"),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/src/pages"),
+        ];
+        let mut missing = Vec::new();
+        for dir in dirs {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                for part in text.split("t.t(\"").skip(1) {
+                    let key = part.split('"').next().unwrap_or_default();
+                    if key.contains('.') && !known.contains(key) {
+                        missing.push(format!("{}: {key}", entry.path().display()));
+                    }
+                }
+            }
+        }
+        assert!(missing.is_empty(), "keys without texts: {missing:#?}");
     }
 }

@@ -27,7 +27,7 @@ use utoipa_swagger_ui::SwaggerUi;
         matters::create, matters::get, matters::link, matters::of_resource,
         quality::data_elements, quality::data_element, quality::put_data_element, quality::code_tables, quality::code_table, quality::import_code_table,
         quality::rules_of, quality::create_rule, quality::rule, quality::revise_rule, quality::approve_rule, quality::reject_rule, quality::retire_rule,
-        quality::get_suggestions, quality::discard_suggestion, quality::batch_quality, quality::check_now, quality::violations_csv,
+        quality::get_suggestions, quality::discard_suggestion, quality::batch_quality, quality::check_now, quality::violations_csv, quality::profile_xlsx,
         quality::work_orders, quality::work_order, quality::advance, quality::scores, quality::get_ranking, quality::weights, quality::set_weights,
     ),
     components(schemas(crate::error::ErrorBody, yishu_types::Role, yishu_meta::OrgKind, yishu_meta::OrgLevel)),

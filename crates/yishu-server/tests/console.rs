@@ -890,3 +890,259 @@ async fn resource_page_forms_in_chromium() {
     c.close().await.unwrap();
     s.stop().await;
 }
+
+/// The quality pages: a resource's profile and rules, a rule approved by the second owner in the
+/// browser, a refused rule form that keeps what was typed, the ranking, and a work order handled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quality_pages_in_chromium() {
+    use serde_json::{Value, json};
+    let s = TestServer::start().await;
+    common::bureau_users(&s).await;
+    yishu_quality::standard::seed(&s.store).await.unwrap();
+    let http = reqwest::Client::new();
+    let (officer, reviewer) = (s.key("provider_officer").await, s.key("reviewer").await);
+    let res = common::published(
+        &s,
+        &http,
+        &officer,
+        &reviewer,
+        json!({
+            "class_kind": "department", "class_path": "01001001", "name": "户籍人口信息", "provider_org_id": s.dept.0,
+            "summary": "户籍人口", "format": "database", "share_type": "unconditional",
+            "open_type": "never", "update_cycle": "daily",
+            "items": [{"name": "公民身份号码", "item_type": "C", "length": 18, "data_element": "citizen_id"},
+                      {"name": "姓名", "item_type": "C", "length": 50}]
+        }),
+    )
+    .await;
+    let rule: Value = http
+        .post(s.url("/api/v1/rules"))
+        .bearer_auth(&officer)
+        .json(&json!({"resource_id": res, "name": "姓名不能为空", "definition": {"kind": "not_null", "column": "姓名"}, "dimension": "completeness", "importance": "high", "severity": "high"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rid = rule["id"].as_i64().unwrap();
+    let r = http
+        .post(s.url(&format!("/api/v1/rules/{rid}/versions/1/approve")))
+        .bearer_auth(&officer)
+        .json(&json!({"side": "business"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let good = |b: &str| format!("{b}{}", yishu_types::citizen_id::check_char(b.as_bytes()));
+    let csv = format!(
+        "公民身份号码,姓名\n{},张三\n{},\n123,王五\n",
+        good("51010719900101001"),
+        good("51010719920202002")
+    );
+    let pushed: Value = http
+        .post(s.url(&format!("/api/v1/resources/{res}/rows")))
+        .bearer_auth(&officer)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let batch = pushed["batch"]["id"].as_str().unwrap().to_string();
+
+    let driver = start_driver();
+    let c = browser(driver.port).await;
+    login(&c, &s, "reviewer").await;
+    let page = s.url(&format!("/console/catalog/{res}/quality"));
+    // The scheduler profiles the batch within a few ticks.
+    let mut body = String::new();
+    for _ in 0..50 {
+        c.goto(&page).await.unwrap();
+        body = text(&c).await;
+        if body.contains("数据元符合性") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        body.contains("数据探查") && body.contains("公民身份号码"),
+        "{body}"
+    );
+    let profile = c
+        .find(Locator::Id("field-profile"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        profile.contains("1 (33.33%)"),
+        "one name of three missing: {profile}"
+    );
+    let conformance = c
+        .find(Locator::Id("conformance"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(conformance.contains("citizen_id"), "{conformance}");
+    // The second owner approves the pending version in the page.
+    let rules = c
+        .find(Locator::Id("rules"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        rules.contains("业务负责人：✓") && rules.contains("技术负责人：—"),
+        "{rules}"
+    );
+    c.find(Locator::Css(
+        "form.review select[name=decision] option[value=technical]",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    c.find(Locator::Css("form.review button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("[data-testid=flash]"))
+        .await
+        .unwrap();
+    let rules = c
+        .find(Locator::Id("rules"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        rules.contains("v1") && !rules.contains("技术负责人：—"),
+        "{rules}"
+    );
+    // A rule that is not JSON is refused and the form keeps it.
+    type_in(&c, "#new-rule input[name=name]", "号码格式").await;
+    type_in(&c, "#new-rule textarea[name=definition]", "{kind: format").await;
+    c.find(Locator::Css("#new-rule button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let e = c
+        .wait()
+        .for_element(Locator::Css("[data-testid=error]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(e.contains("not JSON"), "{e}");
+    let kept = c
+        .find(Locator::Css("#new-rule textarea[name=definition]"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(kept, "{kind: format");
+    shot(&c, "13-resource-quality").await;
+
+    // Checking the batch again under the approved rule opens a work order for 公安.
+    let r = http
+        .post(s.url(&format!("/api/v1/batches/{batch}/check")))
+        .bearer_auth(&reviewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    c.goto(&s.url("/console/quality")).await.unwrap();
+    let ranking = c
+        .find(Locator::Id("ranking"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(ranking.contains("成都市公安局"), "{ranking}");
+    shot(&c, "14-quality-overview").await;
+
+    c.delete_all_cookies().await.unwrap();
+    login(&c, &s, "provider_officer").await;
+    c.goto(&s.url("/console/work-orders")).await.unwrap();
+    let orders = c
+        .find(Locator::Id("orders"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        orders.contains("户籍人口信息：姓名不能为空") && orders.contains("待处理"),
+        "{orders}"
+    );
+    c.find(Locator::Css("#orders a"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let samples = c
+        .wait()
+        .for_element(Locator::Id("samples"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(samples.contains(":3"), "the row without a name: {samples}");
+    c.find(Locator::Css(
+        "#advance select[name=status] option[value=fixed]",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    type_in(&c, "#advance input[name=note]", "已补录姓名").await;
+    c.find(Locator::Css("#advance button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let status = c
+        .wait()
+        .for_element(Locator::Css("[data-testid=order-status]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(status, "已整改待验证");
+    let events = c
+        .find(Locator::Id("events"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(events.contains("已补录姓名"), "{events}");
+    shot(&c, "15-work-order").await;
+
+    c.close().await.unwrap();
+    drop(driver);
+    s.stop().await;
+}

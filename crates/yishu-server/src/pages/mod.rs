@@ -9,6 +9,7 @@ mod console;
 mod keys;
 mod matters;
 mod orgs;
+mod quality;
 mod resource_edit;
 mod resource_forms;
 pub use orgs::{TreeRow, tree as org_tree};
@@ -60,6 +61,19 @@ pub fn router() -> Router<AppState> {
             get(resource_edit::edit_form).post(resource_edit::save),
         )
         .route("/console/batches/{id}", get(batches::detail))
+        .route("/console/quality", get(quality::overview))
+        .route("/console/quality/weights", post(quality::set_weights))
+        .route("/console/catalog/{id}/quality", get(quality::resource))
+        .route("/console/catalog/{id}/rules", post(quality::create_rule))
+        .route(
+            "/console/catalog/{id}/suggestions",
+            post(quality::suggestion),
+        )
+        .route("/console/rules/{id}/review", post(quality::review))
+        .route("/console/standards", get(quality::standards))
+        .route("/console/work-orders", get(quality::orders))
+        .route("/console/work-orders/{id}", get(quality::order))
+        .route("/console/work-orders/{id}/status", post(quality::advance))
         .route("/console/matters", get(matters::list))
         .route("/console/matters/{id}", get(matters::detail))
         .route("/console/catalog/{id}/action", post(resource_forms::action))

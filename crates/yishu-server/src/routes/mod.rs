@@ -121,6 +121,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/batches/{id}/quality", get(quality::batch_quality))
         .route("/batches/{id}/check", post(quality::check_now))
+        .route("/batches/{id}/profile.xlsx", get(quality::profile_xlsx))
         .route("/batches/{id}/violations.csv", get(quality::violations_csv))
         .route("/work-orders", get(quality::work_orders))
         .route("/work-orders/{id}", get(quality::work_order))

@@ -144,6 +144,11 @@ pub async fn code_tables(
     State(s): State<AppState>,
     _auth: Auth<SignedIn>,
 ) -> ApiResult<Json<CodeTables>> {
+    Ok(Json(tables(&s).await?))
+}
+
+/// The national code tables and the departments' own.
+pub(crate) async fn tables(s: &AppState) -> ApiResult<CodeTables> {
     let national = yishu_types::codes::national()
         .iter()
         .map(|t| NationalTable {
@@ -159,10 +164,10 @@ pub async fn code_tables(
             entries: yishu_types::division::current_under("").len(),
         }))
         .collect();
-    Ok(Json(CodeTables {
+    Ok(CodeTables {
         national,
         local: s.store.code_tables().await?,
-    }))
+    })
 }
 
 /// One code table: a national one's codes, or a department's with its mapping.
@@ -915,4 +920,129 @@ pub async fn set_weights(
     )
     .await?;
     Ok(Json(weight_map(&s).await?))
+}
+
+/// Field profile headings of the XLSX export.
+const PROFILE_HEADINGS: [&str; 17] = [
+    "字段",
+    "记录数",
+    "缺失数",
+    "缺失率",
+    "唯一值数",
+    "唯一率",
+    "重复值数",
+    "重复率",
+    "零值数",
+    "最小长度",
+    "平均长度",
+    "最大长度",
+    "最小值",
+    "最大值",
+    "均值",
+    "推断类型",
+    "主要表示格式",
+];
+
+/// Downloads a batch's profile as XLSX: one sheet per field, one for the table.
+#[utoipa::path(get, path = "/api/v1/batches/{id}/profile.xlsx", tag = "quality",
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>)))]
+pub async fn profile_xlsx(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let (b, r) = visible_batch(&s, auth.who(), &id).await?;
+    let mut q: BatchQuality = s
+        .store
+        .profiles(r.id, 1_000)
+        .await?
+        .into_iter()
+        .find(|p| p.batch_id == b.id)
+        .and_then(|p| serde_json::from_value(p.body).ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::QualityNotFound,
+                format!("batch {id} has not been profiled yet"),
+            )
+        })?;
+    if !may_read_raw(auth.who(), &r) {
+        redact(&mut q);
+    }
+    let xerr = |e: rust_xlsxwriter::XlsxError| {
+        ApiError::new(ErrorCode::Internal, format!("writing the workbook: {e}"))
+    };
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let head = rust_xlsxwriter::Format::new().set_bold();
+    let pct = rust_xlsxwriter::Format::new().set_num_format("0.00%");
+    let sheet = book.add_worksheet().set_name("字段探查").map_err(xerr)?;
+    for (c, h) in PROFILE_HEADINGS.iter().enumerate() {
+        sheet
+            .write_with_format(0, c as u16, *h, &head)
+            .map_err(xerr)?;
+    }
+    for (i, f) in q.profile.fields.iter().enumerate() {
+        let row = i as u32 + 1;
+        sheet.write_string(row, 0, &f.name).map_err(xerr)?;
+        let numbers = [
+            f.records,
+            f.missing,
+            0,
+            f.distinct,
+            0,
+            f.duplicate,
+            0,
+            f.zero,
+            f.min_len,
+        ];
+        for (k, n) in numbers.iter().enumerate() {
+            sheet.write(row, k as u16 + 1, *n as f64).map_err(xerr)?;
+        }
+        sheet
+            .write_with_format(row, 3, f.missing_rate(), &pct)
+            .map_err(xerr)?;
+        sheet
+            .write_with_format(row, 5, f.distinct_rate(), &pct)
+            .map_err(xerr)?;
+        sheet
+            .write_with_format(row, 7, f.duplicate_rate(), &pct)
+            .map_err(xerr)?;
+        sheet.write(row, 10, f.avg_len).map_err(xerr)?;
+        sheet.write(row, 11, f.max_len as f64).map_err(xerr)?;
+        for (k, v) in [&f.min, &f.max, &f.mean].iter().enumerate() {
+            sheet
+                .write_string(row, 12 + k as u16, v.as_deref().unwrap_or_default())
+                .map_err(xerr)?;
+        }
+        sheet
+            .write_string(row, 15, format!("{:?}", f.inferred_type).to_lowercase())
+            .map_err(xerr)?;
+        let pattern = f
+            .main_pattern()
+            .map(|(p, share)| format!("{} {:.2}%", p.label_zh(), share * 100.0))
+            .unwrap_or_default();
+        sheet.write_string(row, 16, pattern).map_err(xerr)?;
+    }
+    let t = &q.profile;
+    let table = book.add_worksheet().set_name("表级探查").map_err(xerr)?;
+    let figures: [(&str, f64); 7] = [
+        ("记录数", t.records as f64),
+        ("字段数", t.fields.len() as f64),
+        ("存储大小（字节）", t.bytes as f64),
+        ("缺失元素数", t.missing_cells as f64),
+        ("含缺失值的字段数", t.fields_with_missing as f64),
+        ("全部缺失的字段数", t.all_missing_fields.len() as f64),
+        ("重复记录数", t.duplicate_records as f64),
+    ];
+    for (i, (k, v)) in figures.iter().enumerate() {
+        table
+            .write_with_format(i as u32, 0, *k, &head)
+            .map_err(xerr)?;
+        table.write(i as u32, 1, *v).map_err(xerr)?;
+    }
+    let body = book.save_to_buffer().map_err(xerr)?;
+    Ok(crate::routes::batches::file(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        format!("profile-{}.xlsx", b.id),
+        body,
+    ))
 }

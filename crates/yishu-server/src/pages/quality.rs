@@ -1,0 +1,845 @@
+//! Quality pages (R12–R16): the bureau's overview (ranking, trend, weights), a resource's quality
+//! (profile, conformance, rules and their review, suggestions, results, violations), and the
+//! departments' work orders. Every form goes through the same functions as the API.
+
+use super::{Chrome, PageAuth, csrf_refused, fmt_time, render};
+use crate::AppState;
+use crate::auth::SignedIn;
+use crate::error::{ApiError, ApiResult};
+use crate::routes::quality as api;
+use crate::svg;
+use askama::Template;
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use yishu_meta::catalog::Actor;
+use yishu_meta::quality::{NewRule, ReviewSide, RuleBody, RulePurpose, RuleView, StoredScore};
+use yishu_meta::workorder::{OrderEvent, OrderStatus, WorkOrder};
+use yishu_quality::Dimension;
+use yishu_quality::profile::{FieldProfile, rate};
+use yishu_quality::run::BatchQuality;
+use yishu_types::{ErrorCode, Role};
+
+fn pct(v: f64) -> String {
+    format!("{:.2}%", v * 100.0)
+}
+
+fn actor(p: &yishu_meta::Principal) -> Actor<'_> {
+    Actor {
+        user: p.user_id,
+        org: p.org_id,
+        roles: &p.roles,
+    }
+}
+
+fn dimension_label(t: crate::i18n::Tr, d: &str) -> String {
+    match (Dimension::parse(d), t.lang) {
+        (Some(d), crate::i18n::Lang::Zh) => d.label_zh().to_string(),
+        (Some(d), crate::i18n::Lang::En) => d.as_str().to_string(),
+        (None, _) => d.to_string(),
+    }
+}
+
+/// Shows an error on a page that could not be built.
+fn failure(mut c: Chrome, e: ApiError) -> Response {
+    let status = super::failed(&mut c, &e.0);
+    (status, render(&super::Message { c })).into_response()
+}
+
+pub struct RankRow {
+    pub org: String,
+    pub score: String,
+    pub resources: usize,
+    pub open: usize,
+    pub overdue: usize,
+}
+
+#[derive(Template)]
+#[template(path = "quality.html")]
+struct Overview {
+    c: Chrome,
+    ranking: Vec<RankRow>,
+    ranking_svg: String,
+    trend_svg: String,
+    weights: Vec<(String, String, f64)>,
+    may_weigh: bool,
+}
+
+/// Daily mean of `scores`' totals, as chart points.
+fn daily(scores: &[StoredScore]) -> Vec<(String, f64)> {
+    let mut days: std::collections::BTreeMap<String, (f64, u32)> = Default::default();
+    for s in scores {
+        let day = fmt_time(s.created_at)[..10].to_string();
+        let e = days.entry(day).or_default();
+        e.0 += s.total;
+        e.1 += 1;
+    }
+    days.into_iter()
+        .map(|(d, (sum, n))| (d, (sum / n as f64 * 100.0).round() / 100.0))
+        .collect()
+}
+
+pub async fn overview(State(s): State<AppState>, mut page: PageAuth<SignedIn>) -> Response {
+    page.chrome.active = "quality";
+    let built: ApiResult<Overview> = async {
+        let ranked = api::ranking(&s).await?;
+        let scores = s
+            .store
+            .scores(None, None, yishu_meta::now_ms() - 90 * 86_400_000)
+            .await?;
+        let weights = api::weight_map(&s).await?;
+        let t = page.chrome.t;
+        Ok(Overview {
+            ranking_svg: svg::bars(
+                t.t("quality.ranking"),
+                &ranked
+                    .iter()
+                    .map(|r| (r.org_name.clone(), r.score))
+                    .collect::<Vec<_>>(),
+                100.0,
+            ),
+            trend_svg: svg::line(t.t("quality.trend"), &daily(&scores), 100.0),
+            ranking: ranked
+                .into_iter()
+                .map(|r| RankRow {
+                    org: r.org_name,
+                    score: format!("{:.2}", r.score),
+                    resources: r.resources,
+                    open: r.open_orders,
+                    overdue: r.overdue_orders,
+                })
+                .collect(),
+            weights: Dimension::ALL
+                .iter()
+                .map(|d| {
+                    (
+                        d.as_str().to_string(),
+                        dimension_label(t, d.as_str()),
+                        weights[d.as_str()].as_f64().unwrap_or(1.0),
+                    )
+                })
+                .collect(),
+            may_weigh: page.auth.who().has(Role::DataManager) || page.auth.who().has(Role::Admin),
+            c: Chrome {
+                t,
+                user: page.chrome.user.clone(),
+                csrf: page.chrome.csrf.clone(),
+                active: "quality",
+                path: page.chrome.path.clone(),
+                flash: page.chrome.flash.take(),
+                error: page.chrome.error.take(),
+            },
+        })
+    }
+    .await;
+    match built {
+        Ok(o) => render(&o),
+        Err(e) => failure(page.chrome, e),
+    }
+}
+
+pub async fn set_weights(
+    State(s): State<AppState>,
+    page: PageAuth<api::ManageStandards>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let csrf = fields
+        .iter()
+        .find(|(k, _)| k == "_csrf")
+        .map(|(_, v)| v.as_str());
+    if !page.csrf_ok(csrf.unwrap_or_default()) {
+        return csrf_refused();
+    }
+    for (k, v) in &fields {
+        if let (Some(d), Ok(w)) = (Dimension::parse(k), v.trim().parse::<f64>())
+            && let Err(e) = s.store.set_quality_weight(d.as_str(), w).await
+        {
+            return failure(page.chrome, e.into());
+        }
+    }
+    Redirect::to("/console/quality").into_response()
+}
+
+/// A field's profile as the page shows it.
+pub struct FieldRow {
+    pub name: String,
+    pub missing: String,
+    pub distinct: String,
+    pub duplicate: String,
+    pub zero: u64,
+    pub lengths: String,
+    pub range: String,
+    pub quantiles: String,
+    pub top: String,
+    pub kind: String,
+    pub pattern: String,
+    pub code_table: String,
+}
+
+fn field_row(f: &FieldProfile, t: crate::i18n::Tr) -> FieldRow {
+    let present = f.records - f.missing;
+    FieldRow {
+        name: f.name.clone(),
+        missing: format!("{} ({})", f.missing, pct(f.missing_rate())),
+        distinct: format!("{} ({})", f.distinct, pct(rate(f.distinct, present))),
+        duplicate: format!("{} ({})", f.duplicate, pct(f.duplicate_rate())),
+        zero: f.zero,
+        lengths: format!("{} / {:.1} / {}", f.min_len, f.avg_len, f.max_len),
+        range: match (&f.min, &f.max) {
+            (Some(a), Some(b)) => format!(
+                "{a} – {b}{}",
+                f.mean
+                    .as_ref()
+                    .map(|m| format!("（{} {m}）", t.t("quality.mean")))
+                    .unwrap_or_default()
+            ),
+            _ => String::new(),
+        },
+        quantiles: f.quantiles.join(" / "),
+        top: f
+            .top
+            .iter()
+            .take(5)
+            .map(|v| format!("{}×{}", v.value, v.count))
+            .collect::<Vec<_>>()
+            .join("，"),
+        kind: format!("{:?}", f.inferred_type).to_lowercase(),
+        pattern: f
+            .main_pattern()
+            .map(|(p, share)| format!("{} {}", p.label_zh(), pct(share)))
+            .unwrap_or_default(),
+        code_table: f.code_table.clone().unwrap_or_default(),
+    }
+}
+
+pub struct ResultRow {
+    pub name: String,
+    pub version: i64,
+    pub checked: i64,
+    pub failed: i64,
+    pub status: String,
+    pub message: String,
+}
+
+pub struct SuggestionRow {
+    pub name: String,
+    pub definition: String,
+    pub dimension: String,
+    pub why: String,
+}
+
+#[derive(Template)]
+#[template(path = "resource_quality.html")]
+struct ResourcePage {
+    c: Chrome,
+    id: i64,
+    name: String,
+    code: String,
+    batch: Option<String>,
+    q: Option<BatchQuality>,
+    fields: Vec<FieldRow>,
+    dims: Vec<(String, f64)>,
+    total: Option<f64>,
+    score_svg: String,
+    missing_svg: String,
+    results: Vec<ResultRow>,
+    rules: Vec<RuleView>,
+    suggestions: Vec<SuggestionRow>,
+    may_raw: bool,
+    may_write: bool,
+    form: RuleForm,
+}
+
+impl ResourcePage {
+    fn dim(&self, d: &str) -> String {
+        dimension_label(self.c.t, d)
+    }
+    fn def(&self, v: &serde_json::Value) -> String {
+        v.to_string()
+    }
+    fn pct(&self, part: &u64, whole: &u64) -> String {
+        pct(rate(*part, *whole))
+    }
+    fn conform(&self, k: &yishu_quality::standard::ItemConformance) -> String {
+        pct(k.rate())
+    }
+}
+
+/// The new-rule form's fields, kept when a rule is refused so the person can correct it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RuleForm {
+    #[serde(rename = "_csrf", default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub business_rule: String,
+    #[serde(default)]
+    pub definition: String,
+    #[serde(default)]
+    pub dimension: String,
+    #[serde(default)]
+    pub importance: String,
+    #[serde(default)]
+    pub severity: String,
+}
+
+async fn resource_page(
+    s: &AppState,
+    mut c: Chrome,
+    who: &yishu_meta::Principal,
+    id: i64,
+    status: StatusCode,
+    form: RuleForm,
+) -> Response {
+    c.active = "quality";
+    let built: ApiResult<ResourcePage> = async {
+        let r = crate::routes::resources::readable(s, who, id).await?;
+        let may_raw = crate::routes::batches::may_read_raw(who, &r);
+        let profiles = s.store.profiles(r.id, 30).await?;
+        let newest = profiles.first();
+        let mut q: Option<BatchQuality> =
+            newest.and_then(|p| serde_json::from_value(p.body.clone()).ok());
+        if !may_raw && let Some(q) = q.as_mut() {
+            api::redact(q);
+        }
+        let rules = s.store.rules_of(r.id).await?;
+        let name_of = |rid: i64| {
+            rules
+                .iter()
+                .find(|v| v.rule.id == rid)
+                .map(|v| v.rule.name.clone())
+                .unwrap_or_else(|| format!("#{rid}"))
+        };
+        let results = match newest {
+            Some(p) => s
+                .store
+                .batch_results(&p.batch_id)
+                .await?
+                .into_iter()
+                .map(|x| ResultRow {
+                    name: name_of(x.rule_id),
+                    version: x.rule_version,
+                    checked: x.checked,
+                    failed: x.failed,
+                    status: x.status,
+                    message: x.message,
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let scores = s.store.scores(Some(r.id), None, 0).await?;
+        let latest_score = scores.last();
+        let t = c.t;
+        let mut missing: Vec<(String, f64)> = profiles
+            .iter()
+            .rev()
+            .filter_map(|p| {
+                let q: BatchQuality = serde_json::from_value(p.body.clone()).ok()?;
+                Some((
+                    fmt_time(p.created_at)[5..16].to_string(),
+                    (q.profile.missing_cell_rate() * 10_000.0).round() / 100.0,
+                ))
+            })
+            .collect();
+        missing.truncate(30);
+        let suggestions = api::suggestions(s, &r)
+            .await?
+            .into_iter()
+            .map(|x| SuggestionRow {
+                name: x.name,
+                definition: serde_json::to_string(&x.definition).unwrap_or_default(),
+                dimension: x.dimension.as_str().to_string(),
+                why: x.why,
+            })
+            .collect();
+        Ok(ResourcePage {
+            id: r.id,
+            name: r.meta.name.clone(),
+            code: r.code.clone(),
+            batch: newest.map(|p| p.batch_id.clone()),
+            fields: q
+                .as_ref()
+                .map(|q| q.profile.fields.iter().map(|f| field_row(f, t)).collect())
+                .unwrap_or_default(),
+            q,
+            dims: latest_score
+                .and_then(|sc| sc.dimensions.as_object().cloned())
+                .map(|m| {
+                    m.into_iter()
+                        .map(|(k, v)| (dimension_label(t, &k), v.as_f64().unwrap_or_default()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            total: latest_score.map(|sc| sc.total),
+            score_svg: svg::line(
+                t.t("quality.score_trend"),
+                &scores
+                    .iter()
+                    .map(|sc| (fmt_time(sc.created_at)[5..16].to_string(), sc.total))
+                    .collect::<Vec<_>>(),
+                100.0,
+            ),
+            missing_svg: svg::line(
+                t.t("quality.missing_trend"),
+                &missing,
+                missing.iter().map(|m| m.1).fold(1.0, f64::max),
+            ),
+            results,
+            rules,
+            suggestions,
+            may_raw,
+            may_write: who.has(Role::ProviderOfficer) && who.org_id == r.meta.provider_org_id
+                || who.has(Role::DataManager)
+                || who.has(Role::Admin),
+            form,
+            c: Chrome {
+                t,
+                user: c.user.clone(),
+                csrf: c.csrf.clone(),
+                active: "quality",
+                path: c.path.clone(),
+                flash: c.flash.take(),
+                error: c.error.take(),
+            },
+        })
+    }
+    .await;
+    match built {
+        Ok(p) => (status, render(&p)).into_response(),
+        Err(e) => failure(c, e),
+    }
+}
+
+pub async fn resource(
+    State(s): State<AppState>,
+    page: PageAuth<SignedIn>,
+    Path(id): Path<i64>,
+) -> Response {
+    let who = page.auth.who().clone();
+    let form = RuleForm {
+        dimension: "completeness".into(),
+        importance: "medium".into(),
+        severity: "medium".into(),
+        ..Default::default()
+    };
+    resource_page(&s, page.chrome, &who, id, StatusCode::OK, form).await
+}
+
+/// Shows the resource page again after a form, with its flash or error.
+async fn after<T>(
+    s: &AppState,
+    mut page: PageAuth<api::Quality>,
+    id: i64,
+    result: ApiResult<T>,
+    done: &str,
+    form: RuleForm,
+) -> Response {
+    let (status, form) = match result {
+        Ok(_) => {
+            page.chrome.flash = Some(page.chrome.t.t(done).to_string());
+            (
+                StatusCode::OK,
+                RuleForm {
+                    definition: String::new(),
+                    name: String::new(),
+                    ..form
+                },
+            )
+        }
+        Err(e) => (super::failed(&mut page.chrome, &e.0), form),
+    };
+    let who = page.auth.who().clone();
+    resource_page(s, page.chrome, &who, id, status, form).await
+}
+
+/// The new-rule form.
+pub async fn create_rule(
+    State(s): State<AppState>,
+    page: PageAuth<api::Quality>,
+    Path(id): Path<i64>,
+    Form(f): Form<RuleForm>,
+) -> Response {
+    if !page.csrf_ok(&f.csrf) {
+        return csrf_refused();
+    }
+    let result = async {
+        let definition: serde_json::Value = serde_json::from_str(&f.definition).map_err(|e| {
+            ApiError::new(
+                ErrorCode::RuleInvalid,
+                format!("definition is not JSON: {e}"),
+            )
+        })?;
+        let r = crate::routes::resources::readable(&s, page.auth.who(), id).await?;
+        let body = RuleBody {
+            definition,
+            dimension: f.dimension.clone(),
+            importance: f.importance.clone(),
+            severity: f.severity.clone(),
+            action: String::new(),
+        };
+        api::check_body(&s, &r, &body).await?;
+        let v = s
+            .store
+            .create_rule(
+                &NewRule {
+                    resource_id: r.id,
+                    name: f.name.clone(),
+                    business_rule: f.business_rule.clone(),
+                    purpose: RulePurpose::Check,
+                    body,
+                },
+                &actor(page.auth.who()),
+            )
+            .await?;
+        audit(&s, &page, "rule.create", format!("rule:{}", v.rule.id)).await
+    }
+    .await;
+    let form = f.clone();
+    after(&s, page, id, result, "quality.rule_saved", form).await
+}
+
+async fn audit(
+    s: &AppState,
+    page: &PageAuth<api::Quality>,
+    action: &str,
+    object: String,
+) -> ApiResult<()> {
+    s.store
+        .audit(
+            &page
+                .auth
+                .meta
+                .entry(Some(page.auth.who()), action, object, "ok", "{}".into()),
+        )
+        .await?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+pub struct ReviewForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    version: i64,
+    /// business, technical, reject or retire.
+    decision: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// Approve (as business or technical owner), reject or retire a rule.
+pub async fn review(
+    State(s): State<AppState>,
+    page: PageAuth<api::Quality>,
+    Path(rule): Path<i64>,
+    Form(f): Form<ReviewForm>,
+) -> Response {
+    if !page.csrf_ok(&f.csrf) {
+        return csrf_refused();
+    }
+    let view = match s.store.rule(rule).await {
+        Ok(v) => v,
+        Err(e) => return failure(page.chrome, e.into()),
+    };
+    let a = actor(page.auth.who());
+    let result: ApiResult<RuleView> = match f.decision.as_str() {
+        "business" => s
+            .store
+            .approve_rule(rule, f.version, ReviewSide::Business, &a)
+            .await
+            .map_err(Into::into),
+        "technical" => s
+            .store
+            .approve_rule(rule, f.version, ReviewSide::Technical, &a)
+            .await
+            .map_err(Into::into),
+        "reject" => s
+            .store
+            .reject_rule(rule, f.version, &f.note, &a)
+            .await
+            .map_err(Into::into),
+        "retire" => s.store.retire_rule(rule, &a).await.map_err(Into::into),
+        other => Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            format!("unknown decision '{other}'"),
+        )),
+    };
+    let result = match result {
+        Ok(_) => {
+            audit(
+                &s,
+                &page,
+                &format!("rule.{}", f.decision),
+                format!("rule:{rule}"),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    let id = view.rule.resource_id;
+    after(
+        &s,
+        page,
+        id,
+        result,
+        "quality.reviewed",
+        RuleForm::default(),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct SuggestionForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    name: String,
+    definition: String,
+    dimension: String,
+    /// accept or discard.
+    decision: String,
+}
+
+/// Accept a suggestion (a rule goes to review) or discard it.
+pub async fn suggestion(
+    State(s): State<AppState>,
+    page: PageAuth<api::Quality>,
+    Path(id): Path<i64>,
+    Form(f): Form<SuggestionForm>,
+) -> Response {
+    if !page.csrf_ok(&f.csrf) {
+        return csrf_refused();
+    }
+    let result: ApiResult<()> = async {
+        let r = crate::routes::resources::readable(&s, page.auth.who(), id).await?;
+        let definition: serde_json::Value = serde_json::from_str(&f.definition)
+            .map_err(|e| ApiError::new(ErrorCode::RuleInvalid, format!("definition: {e}")))?;
+        if f.decision == "discard" {
+            s.store
+                .discard_suggestion(r.id, &definition, page.auth.who().user_id)
+                .await?;
+            return Ok(());
+        }
+        let body = RuleBody {
+            definition,
+            dimension: f.dimension.clone(),
+            importance: "medium".into(),
+            severity: "medium".into(),
+            action: String::new(),
+        };
+        api::check_body(&s, &r, &body).await?;
+        let v = s
+            .store
+            .create_rule(
+                &NewRule {
+                    resource_id: r.id,
+                    name: f.name.clone(),
+                    business_rule: String::new(),
+                    purpose: RulePurpose::Check,
+                    body,
+                },
+                &actor(page.auth.who()),
+            )
+            .await?;
+        audit(&s, &page, "rule.create", format!("rule:{}", v.rule.id)).await
+    }
+    .await;
+    after(
+        &s,
+        page,
+        id,
+        result,
+        "quality.suggestion_done",
+        RuleForm::default(),
+    )
+    .await
+}
+
+pub struct OrderRow {
+    pub o: WorkOrder,
+    pub status: String,
+    pub due: String,
+    pub opened: String,
+}
+
+#[derive(Template)]
+#[template(path = "work_orders.html")]
+struct Orders {
+    c: Chrome,
+    orders: Vec<OrderRow>,
+}
+
+fn order_row(o: WorkOrder, t: crate::i18n::Tr) -> OrderRow {
+    OrderRow {
+        status: match t.lang {
+            crate::i18n::Lang::Zh => o.status.label_zh().to_string(),
+            crate::i18n::Lang::En => o.status.as_str().to_string(),
+        },
+        due: fmt_time(o.due_at),
+        opened: fmt_time(o.opened_at),
+        o,
+    }
+}
+
+pub async fn orders(State(s): State<AppState>, mut page: PageAuth<SignedIn>) -> Response {
+    page.chrome.active = "quality";
+    let p = page.auth.who();
+    let org = if p.has(Role::DataManager) || p.has(Role::Admin) {
+        None
+    } else {
+        Some(p.org_id)
+    };
+    match s.store.work_orders(org, false).await {
+        Ok(list) => {
+            let t = page.chrome.t;
+            render(&Orders {
+                orders: list.into_iter().map(|o| order_row(o, t)).collect(),
+                c: page.chrome,
+            })
+        }
+        Err(e) => failure(page.chrome, e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "work_order.html")]
+struct OneOrder {
+    c: Chrome,
+    row: OrderRow,
+    evidence: String,
+    samples: Vec<(String, String, String)>,
+    events: Vec<(String, OrderEvent)>,
+    may_act: bool,
+}
+
+async fn order_page(
+    s: &AppState,
+    mut c: Chrome,
+    who: &yishu_meta::Principal,
+    id: i64,
+    status: StatusCode,
+) -> Response {
+    c.active = "quality";
+    let o = match s.store.work_order(id).await {
+        Ok(o) if o.org_id == who.org_id || who.has(Role::DataManager) || who.has(Role::Admin) => o,
+        Ok(_) => {
+            return failure(
+                c,
+                ApiError::new(ErrorCode::QualityNotFound, format!("no work order {id}")),
+            );
+        }
+        Err(e) => return failure(c, e.into()),
+    };
+    let events = s.store.order_events(id).await.unwrap_or_default();
+    let samples = o.evidence["samples"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|v| {
+                    let t = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+                    (t("row"), t("value"), t("detail"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let may_act =
+        (o.org_id == who.org_id && who.has(Role::ProviderOfficer)) || who.has(Role::DataManager);
+    let evidence = format!(
+        "{} {} / {} {}",
+        o.evidence["failed"],
+        c.t.t("quality.failed"),
+        o.evidence["checked"],
+        c.t.t("quality.checked")
+    );
+    let t = c.t;
+    (
+        status,
+        render(&OneOrder {
+            row: order_row(o, t),
+            evidence,
+            samples,
+            events: events.into_iter().map(|e| (fmt_time(e.at), e)).collect(),
+            may_act,
+            c,
+        }),
+    )
+        .into_response()
+}
+
+pub async fn order(
+    State(s): State<AppState>,
+    page: PageAuth<SignedIn>,
+    Path(id): Path<i64>,
+) -> Response {
+    let who = page.auth.who().clone();
+    order_page(&s, page.chrome, &who, id, StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+pub struct AdvanceForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    status: OrderStatus,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn advance(
+    State(s): State<AppState>,
+    mut page: PageAuth<api::Quality>,
+    Path(id): Path<i64>,
+    Form(f): Form<AdvanceForm>,
+) -> Response {
+    if !page.csrf_ok(&f.csrf) {
+        return csrf_refused();
+    }
+    let status = match s
+        .store
+        .advance_order(id, f.status, &f.note, &actor(page.auth.who()))
+        .await
+    {
+        Ok(_) => {
+            let _ = audit(&s, &page, "workorder.advance", format!("work_order:{id}")).await;
+            page.chrome.flash = Some(page.chrome.t.t("quality.order_updated").to_string());
+            StatusCode::OK
+        }
+        Err(e) => super::failed(&mut page.chrome, &e),
+    };
+    let who = page.auth.who().clone();
+    order_page(&s, page.chrome, &who, id, status).await
+}
+
+#[derive(Template)]
+#[template(path = "standards.html")]
+struct Standards {
+    c: Chrome,
+    elements: Vec<yishu_meta::quality::DataElement>,
+    national: Vec<api::NationalTable>,
+    local: Vec<yishu_meta::quality::LocalCodeTable>,
+}
+
+impl Standards {
+    fn domain(&self, d: &yishu_meta::quality::DataElement) -> String {
+        d.domain.to_string()
+    }
+}
+
+/// The registry: data elements (newest versions) and code tables, national and departmental.
+pub async fn standards(State(s): State<AppState>, mut page: PageAuth<SignedIn>) -> Response {
+    page.chrome.active = "quality";
+    let built: ApiResult<_> = async {
+        let elements = s.store.data_elements().await?;
+        let tables = api::tables(&s).await?;
+        Ok((elements, tables))
+    }
+    .await;
+    match built {
+        Ok((elements, tables)) => render(&Standards {
+            c: page.chrome,
+            elements,
+            national: tables.national,
+            local: tables.local,
+        }),
+        Err(e) => failure(page.chrome, e),
+    }
+}
