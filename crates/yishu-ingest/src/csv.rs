@@ -115,6 +115,14 @@ pub fn read(
         ),
     };
     let transcoded = encoding != TextEncoding::Utf8;
+    // The csv reader ends a CRLF record at the `\r` and counts the `\n` with the next record, so
+    // its line numbers are one short in CRLF files (Windows, most department exports); lineage
+    // must name the physical line.
+    let crlf = i64::from(
+        head.iter()
+            .position(|b| *b == b'\n')
+            .is_some_and(|i| i > 0 && head[i - 1] == b'\r'),
+    );
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
@@ -154,7 +162,7 @@ pub fn read(
         if !more {
             break;
         }
-        let line = record.position().map(|p| p.line() as i64).unwrap_or(0);
+        let line = record.position().map(|p| p.line() as i64).unwrap_or(0) + crlf;
         let text = std::str::from_utf8(record.as_slice())
             .ok()
             .filter(|t| !(transcoded && t.contains('\u{FFFD}')));
@@ -205,4 +213,63 @@ pub fn read(
     }
     let parsed = rows.finish()?;
     Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yishu_lake::arrow::array::{Array, StringArray};
+
+    fn refs_and_lines(text: &str) -> (Vec<String>, Vec<i64>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, text).unwrap();
+        let items = vec![Item {
+            name: "a".into(),
+            item_type: "C".into(),
+            length: None,
+            data_element: None,
+            description: String::new(),
+        }];
+        let mut refs = Vec::new();
+        let parsed = read(
+            &path,
+            &items,
+            "b",
+            &CsvOptions::default(),
+            &mut |_| {},
+            &mut |b| {
+                let c = b.column_by_name("_source_ref").unwrap();
+                let c = c.as_any().downcast_ref::<StringArray>().unwrap();
+                refs.extend((0..c.len()).map(|i| c.value(i).to_string()));
+                Ok(())
+            },
+        )
+        .unwrap();
+        let lines = parsed
+            .quarantine
+            .iter()
+            .flat_map(|b| {
+                let l = b.column_by_name("line").unwrap();
+                let l = l
+                    .as_any()
+                    .downcast_ref::<yishu_lake::arrow::array::Int64Array>()
+                    .unwrap();
+                (0..l.len()).map(|i| l.value(i)).collect::<Vec<_>>()
+            })
+            .collect();
+        (refs, lines)
+    }
+
+    /// Lineage names the physical line of the file, whatever its line endings (the first data row
+    /// is line 2), including after a field that holds a line break.
+    #[test]
+    fn source_lines_are_physical_lines_with_lf_and_crlf() {
+        for nl in ["\n", "\r\n"] {
+            let text = ["a,b", "x,1", "\"two", "lines\",2", "y", "z,3", ""].join(nl);
+            let (refs, bad) = refs_and_lines(&text);
+            assert_eq!(refs, vec!["t.csv:2", "t.csv:3", "t.csv:6"], "{nl:?}");
+            assert_eq!(bad, vec![5], "{nl:?}");
+        }
+    }
 }

@@ -248,7 +248,9 @@ impl Eval {
             } => {
                 let c = col(column);
                 for i in 0..n {
-                    let Some(v) = c.and_then(|c| c.present(i)) else {
+                    // The value as written: a stray space is a format problem (a missing value
+                    // is the not-null rule's).
+                    let Some(v) = c.and_then(|c| c.get(i)).filter(|v| !v.trim().is_empty()) else {
                         continue;
                     };
                     let ok = match (regex.as_ref(), *validator) {
