@@ -307,6 +307,29 @@ impl Lake {
         Ok(table.version().unwrap_or_default())
     }
 
+    /// Deletes the rows whose `column` equals `value` (a job about to write a batch's rows again);
+    /// a missing table has none. Returns how many rows were deleted.
+    pub async fn delete_rows(
+        &self,
+        layer: Layer,
+        name: &str,
+        (column, value): (&str, &str),
+    ) -> Result<u64, Error> {
+        use datafusion::prelude::{col, lit};
+        let url = self.table_url(layer, name)?;
+        let Ok(table) = deltalake::open_table(url).await else {
+            return Ok(0);
+        };
+        let (_, metrics) = table
+            .delete()
+            .with_predicate(col(column).eq(lit(value.to_string())))
+            .await
+            .map_err(lake_err(format_args!(
+                "cannot delete rows of {layer}.{name}"
+            )))?;
+        Ok(metrics.num_deleted_rows.unwrap_or_default() as u64)
+    }
+
     /// The provenance metadata of the newest commit to a table whose `key` equals `value`, if
     /// any (how an interrupted batch learns whether its commit landed). A missing table has none.
     pub async fn find_commit(

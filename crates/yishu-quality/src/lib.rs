@@ -2,6 +2,7 @@
 //! find. The metadata (rules, reviews, results, work orders) lives in `yishu-meta`; this crate
 //! looks at rows.
 
+pub mod clean;
 pub mod eval;
 pub mod judge;
 pub mod pattern;

@@ -3,6 +3,7 @@
 //! and the violations. A rule that cannot run is recorded as broken with the reason; the batch
 //! itself is never failed by its checks.
 
+use crate::clean::{self, Action, CleanDef, CleanReport, CleanRule, StdType};
 use crate::eval::Context;
 use crate::eval::Violation;
 use crate::judge;
@@ -28,6 +29,9 @@ pub struct BatchQuality {
     pub profile: TableProfile,
     pub conformance: Vec<ItemConformance>,
     pub violations: u64,
+    /// What cleaning into std did with the batch.
+    #[serde(default)]
+    pub std: Option<crate::clean::CleanReport>,
 }
 
 /// Rule id recorded with violations of data-element conformance (not a stored rule).
@@ -196,10 +200,12 @@ pub async fn check_batch(
     };
     score(store, &resource, &outcome).await?;
     work_orders(store, &resource, &outcome).await?;
+    let std = clean(store, lake, &resource, batch_id).await?;
     let quality = BatchQuality {
         profile: found.profile,
         conformance,
         violations: written,
+        std: Some(std),
     };
     let body = serde_json::to_value(&quality)
         .map_err(|e| Error::new(ErrorCode::Internal, format!("profile: {e}")))?;
@@ -207,6 +213,73 @@ pub async fn check_batch(
         .save_profile(batch_id, resource.id, quality.profile.records as i64, &body)
         .await?;
     Ok(quality)
+}
+
+/// Cleans the batch into the resource's std table under the active cleaning rules: items typed by
+/// their data element (or their own type), fixes applied, failing rows filtered or tolerated.
+async fn clean(
+    store: &Store,
+    lake: &Lake,
+    resource: &Resource,
+    batch_id: &str,
+) -> Result<CleanReport, Error> {
+    let mut columns = Vec::new();
+    for item in &resource.meta.items {
+        let letter = match item
+            .data_element
+            .as_deref()
+            .filter(|d| !d.trim().is_empty())
+        {
+            Some(id) => store
+                .data_element(id, None)
+                .await
+                .map(|d| d.data_type)
+                .unwrap_or_else(|_| item.item_type.clone()),
+            None => item.item_type.clone(),
+        };
+        columns.push((item.name.trim().to_string(), StdType::of(&letter)));
+    }
+    let mut rules = Vec::new();
+    for (rule, v) in store.active_rules(resource.id, RulePurpose::Clean).await? {
+        let Ok(def) = serde_json::from_value::<CleanDef>(v.definition.clone()) else {
+            tracing::warn!(
+                rule = rule.id,
+                "cleaning rule definition unreadable; skipped"
+            );
+            continue;
+        };
+        let action = if def.fix.is_some() {
+            Action::Fix
+        } else {
+            Action::parse(&v.action).unwrap_or_else(|| {
+                clean::default_action(
+                    Level::parse(&v.importance).unwrap_or(Level::Medium),
+                    Level::parse(&v.severity).unwrap_or(Level::Medium),
+                )
+            })
+        };
+        rules.push(CleanRule {
+            id: rule.id,
+            version: v.version,
+            name: rule.name.clone(),
+            def,
+            action,
+        });
+    }
+    let local = store
+        .code_tables()
+        .await?
+        .into_iter()
+        .map(|t| {
+            let entries = t
+                .entries
+                .into_iter()
+                .map(|e| (e.code, e.national))
+                .collect();
+            (t.id, entries)
+        })
+        .collect();
+    clean::clean_batch(lake, &resource.table(), batch_id, &columns, &rules, &local).await
 }
 
 /// What a check found, for the steps after it (scores, work orders).

@@ -8,6 +8,7 @@ use yishu_ingest::csv::CsvOptions;
 use yishu_meta::catalog::*;
 use yishu_meta::testing::TestDb;
 use yishu_meta::{NewOrg, NewUser, OrgLevel};
+use yishu_quality::clean::{Action, CleanRule, StdType, clean_batch};
 use yishu_quality::rule::PlannedRule;
 use yishu_quality::{Scan, scan};
 use yishu_types::Role;
@@ -299,5 +300,117 @@ async fn every_visible_injected_problem_is_found_and_nothing_else() {
     for (kind, (_, visible, found)) in &table {
         assert_eq!(found, visible, "recall for {kind}");
     }
+    // Cleaning: the fixable kinds go back to their true value in std.
+    let fix = |id: i64, v: serde_json::Value| CleanRule {
+        id,
+        version: 1,
+        name: format!("fix{id}"),
+        def: serde_json::from_value(serde_json::json!({ "fix": v })).unwrap(),
+        action: Action::Fix,
+    };
+    let cleaning = vec![
+        fix(21, serde_json::json!({"kind": "trim", "column": "姓名"})),
+        fix(
+            22,
+            serde_json::json!({"kind": "half_width", "column": "公民身份号码"}),
+        ),
+        fix(
+            23,
+            serde_json::json!({"kind": "unify_date", "column": "出生日期"}),
+        ),
+    ];
+    let columns: Vec<(String, StdType)> = ITEMS
+        .iter()
+        .map(|c| (c.to_string(), StdType::Text))
+        .collect();
+    let batch = store.list_batches(res.id).await.unwrap()[0].id.clone();
+    let report = clean_batch(
+        &lake,
+        &res.table(),
+        &batch,
+        &columns,
+        &cleaning,
+        &HashMap::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.rows_in, report.rows_out + report.rows_filtered);
+    let ctx = lake.session().await.unwrap();
+    let rows = yishu_lake::query(
+        &ctx,
+        &format!(
+            "SELECT _ods_ref, \"姓名\", \"公民身份号码\", \"出生日期\", _fixes FROM std.{}",
+            res.table()
+        ),
+    )
+    .await
+    .unwrap();
+    let mut std: HashMap<String, [String; 4]> = HashMap::new();
+    for b in &rows {
+        let col = |k: usize| {
+            let c = yishu_lake::arrow::compute::cast(
+                b.column(k),
+                &yishu_lake::arrow::datatypes::DataType::Utf8,
+            )
+            .unwrap();
+            c.as_any()
+                .downcast_ref::<yishu_lake::arrow::array::StringArray>()
+                .unwrap()
+                .clone()
+        };
+        let (r, n, i, d, f) = (col(0), col(1), col(2), col(3), col(4));
+        for k in 0..b.num_rows() {
+            std.insert(
+                line_of(r.value(k)),
+                [
+                    n.value(k).into(),
+                    i.value(k).into(),
+                    d.value(k).into(),
+                    f.value(k).into(),
+                ],
+            );
+        }
+    }
+    assert_eq!(std.len() as u64, report.rows_out);
+    let mut r = csv::Reader::from_path(city.join("truth/problems.csv")).unwrap();
+    let mut fixed: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for x in r.records().map(|x| x.unwrap()).filter(|x| &x[0] == FILE) {
+        let at = match &x[3] {
+            "name_stray_space" => 0,
+            "id_full_width" => 1,
+            "mixed_date_format" => 2,
+            _ => continue,
+        };
+        let e = fixed.entry(x[3].to_string()).or_default();
+        e.0 += 1;
+        if std.get(&x[1]).is_some_and(|row| row[at] == x[4]) {
+            e.1 += 1;
+        }
+    }
+    println!(
+        "\n{:<20} {:>9} {:>16} {:>8}",
+        "fixable kind", "injected", "fixed to truth", "rate"
+    );
+    for (kind, (n, ok)) in &fixed {
+        println!(
+            "{kind:<20} {n:>9} {ok:>16} {:>7.1}%",
+            100.0 * *ok as f64 / *n as f64
+        );
+    }
+    println!(
+        "std: {} rows in, {} out, fixes {:?}",
+        report.rows_in, report.rows_out, report.fixes
+    );
+    for (kind, (n, ok)) in &fixed {
+        assert_eq!(n, ok, "{kind} fixed back to the true value");
+    }
+    // Rows without a problem are untouched: no fix is recorded on them.
+    let problem_lines: BTreeSet<String> = injected.iter().map(|p| p.line.clone()).collect();
+    let touched: Vec<&String> = std
+        .iter()
+        .filter(|(l, row)| !row[3].is_empty() && !problem_lines.contains(*l))
+        .map(|(l, _)| l)
+        .collect();
+    assert!(touched.is_empty(), "fixes on clean rows: {touched:?}");
     db.cleanup().await;
 }

@@ -77,6 +77,7 @@ pub async fn run(args: DemoArgs, mut config: Config) -> Result<u8> {
     let users = seed_city(&store).await?;
     let resources = catalog_city(&store).await?;
     let ingested = ingest_city(&store, &lake, &dir.join("city")).await?;
+    let checked = quality_city(&store, &lake).await?;
     println!("\n一数 Yishu demo — data in {}", dir.display());
     println!(
         "  console: http://{}/console    API docs: http://{}/api/v1/docs/",
@@ -90,6 +91,9 @@ pub async fn run(args: DemoArgs, mut config: Config) -> Result<u8> {
     for line in &ingested {
         println!("  ingested {line}");
     }
+    println!(
+        "  quality: {checked} batches profiled, checked and cleaned into std (console → 质量)"
+    );
     println!("  ready in {:.1} s", started.elapsed().as_secs_f64());
     if args.no_serve {
         return Ok(crate::exit::OK);
@@ -450,7 +454,7 @@ pub async fn catalog_city(store: &Store) -> Result<usize> {
                     name: (*name).into(),
                     item_type: (*t).into(),
                     length: *len,
-                    data_element: None,
+                    data_element: element_for(name),
                     description: String::new(),
                 })
                 .collect(),
@@ -554,4 +558,211 @@ pub async fn ingest_city(
         ));
     }
     Ok(out)
+}
+
+/// The national data element an item of the demo follows, by its name.
+fn element_for(item: &str) -> Option<String> {
+    let id = match item {
+        "公民身份号码" | "法定代表人身份证号" | "产权人身份证号" => {
+            "citizen_id"
+        }
+        "统一社会信用代码" => "credit_code",
+        "性别" => "sex_code",
+        "民族" => "ethnicity_code",
+        "婚姻状况" => "marital_code",
+        "行政区划代码" => "division_code",
+        "出生日期" => "birth_date",
+        _ => return None,
+    };
+    Some(id.into())
+}
+
+/// Quality for the demo: the national data elements, reviewed rules and cleaning rules for 公安's
+/// household register (written by its officer, approved by the officer as business owner and the
+/// bureau's data manager as technical owner), then every batch profiled, checked and cleaned.
+pub async fn quality_city(store: &Store, lake: &yishu_lake::Lake) -> Result<usize> {
+    use yishu_meta::quality::{NewRule, ReviewSide, RuleBody, RulePurpose};
+    let e = |e: yishu_types::Error| anyhow!(e);
+    yishu_quality::standard::seed(store).await.map_err(e)?;
+    let officer = store.get_user_by_name("officer").await.map_err(e)?;
+    let manager = store.get_user_by_name("manager").await.map_err(e)?;
+    let (o, m) = (
+        Actor {
+            user: officer.id,
+            org: officer.org_id,
+            roles: &officer.roles,
+        },
+        Actor {
+            user: manager.id,
+            org: manager.org_id,
+            roles: &manager.roles,
+        },
+    );
+    let huji = store
+        .all_resources()
+        .await
+        .map_err(e)?
+        .into_iter()
+        .find(|r| r.meta.name == "户籍人口基本信息")
+        .ok_or_else(|| anyhow!("the demo catalog has no 户籍人口基本信息"))?;
+    let rules: Vec<(&str, &str, RulePurpose, serde_json::Value, &str, &str, &str)> = vec![
+        (
+            "公民身份号码格式与校验位",
+            "公民身份号码规则",
+            RulePurpose::Check,
+            serde_json::json!({"kind": "format", "column": "公民身份号码", "validator": "citizen_id"}),
+            "conformity",
+            "high",
+            "high",
+        ),
+        (
+            "公民身份号码唯一",
+            "公民身份号码规则",
+            RulePurpose::Check,
+            serde_json::json!({"kind": "unique", "columns": ["公民身份号码"]}),
+            "consistency",
+            "high",
+            "high",
+        ),
+        (
+            "出生日期与身份号码一致",
+            "公民身份号码规则",
+            RulePurpose::Check,
+            serde_json::json!({"kind": "cross", "check": "birth_matches_id", "id": "公民身份号码", "birth": "出生日期"}),
+            "consistency",
+            "high",
+            "medium",
+        ),
+        (
+            "姓名不能为空",
+            "",
+            RulePurpose::Check,
+            serde_json::json!({"kind": "not_null", "column": "姓名"}),
+            "completeness",
+            "high",
+            "high",
+        ),
+        (
+            "住址不能为空",
+            "",
+            RulePurpose::Check,
+            serde_json::json!({"kind": "not_null", "column": "住址"}),
+            "completeness",
+            "medium",
+            "medium",
+        ),
+        (
+            "姓名无多余空格",
+            "",
+            RulePurpose::Check,
+            serde_json::json!({"kind": "format", "column": "姓名", "regex": "^[^\\s\\u{3000}]+$"}),
+            "conformity",
+            "low",
+            "low",
+        ),
+        (
+            "出生日期格式统一",
+            "",
+            RulePurpose::Check,
+            serde_json::json!({"kind": "format", "column": "出生日期", "regex": "^\\d{4}-\\d{2}-\\d{2}$"}),
+            "conformity",
+            "medium",
+            "low",
+        ),
+        (
+            "出生日期在合理范围",
+            "",
+            RulePurpose::Check,
+            serde_json::json!({"kind": "range", "column": "出生日期", "after": "1900-01-01", "before": "2030-12-31"}),
+            "accuracy",
+            "high",
+            "medium",
+        ),
+        (
+            "民族符合 GB 3304",
+            "",
+            RulePurpose::Check,
+            serde_json::json!({"kind": "code_table", "column": "民族", "table": "ethnicity"}),
+            "conformity",
+            "medium",
+            "medium",
+        ),
+        (
+            "去除姓名空格",
+            "",
+            RulePurpose::Clean,
+            serde_json::json!({"fix": {"kind": "trim", "column": "姓名"}}),
+            "conformity",
+            "medium",
+            "low",
+        ),
+        (
+            "身份号码全角转半角",
+            "",
+            RulePurpose::Clean,
+            serde_json::json!({"fix": {"kind": "half_width", "column": "公民身份号码"}}),
+            "conformity",
+            "medium",
+            "low",
+        ),
+        (
+            "统一出生日期格式",
+            "",
+            RulePurpose::Clean,
+            serde_json::json!({"fix": {"kind": "unify_date", "column": "出生日期"}}),
+            "conformity",
+            "medium",
+            "low",
+        ),
+        (
+            "性别映射为国标代码",
+            "",
+            RulePurpose::Clean,
+            serde_json::json!({"fix": {"kind": "map_codes", "column": "性别", "table": "sex"}}),
+            "conformity",
+            "medium",
+            "low",
+        ),
+        (
+            "校验位错误的号码不入标准层",
+            "",
+            RulePurpose::Clean,
+            serde_json::json!({"check": {"kind": "format", "column": "公民身份号码", "validator": "citizen_id"}}),
+            "conformity",
+            "high",
+            "high",
+        ),
+    ];
+    for (name, business, purpose, definition, dimension, importance, severity) in rules {
+        let v = store
+            .create_rule(
+                &NewRule {
+                    resource_id: huji.id,
+                    name: name.into(),
+                    business_rule: business.into(),
+                    purpose,
+                    body: RuleBody {
+                        definition,
+                        dimension: dimension.into(),
+                        importance: importance.into(),
+                        severity: severity.into(),
+                        action: String::new(),
+                    },
+                },
+                &o,
+            )
+            .await
+            .map_err(e)?;
+        store
+            .approve_rule(v.rule.id, 1, ReviewSide::Business, &o)
+            .await
+            .map_err(e)?;
+        store
+            .approve_rule(v.rule.id, 1, ReviewSide::Technical, &m)
+            .await
+            .map_err(e)?;
+    }
+    yishu_quality::run::check_pending(store, lake, 1_000)
+        .await
+        .map_err(e)
 }

@@ -64,6 +64,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/quality", get(quality::overview))
         .route("/console/quality/weights", post(quality::set_weights))
         .route("/console/catalog/{id}/quality", get(quality::resource))
+        .route("/console/catalog/{id}/std", get(quality::std_rows))
         .route("/console/catalog/{id}/rules", post(quality::create_rule))
         .route(
             "/console/catalog/{id}/suggestions",

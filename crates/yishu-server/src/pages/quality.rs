@@ -283,6 +283,12 @@ pub struct RuleForm {
     pub importance: String,
     #[serde(default)]
     pub severity: String,
+    /// check or clean.
+    #[serde(default)]
+    pub purpose: String,
+    /// For a cleaning check: filter or tolerate (empty: from importance × severity).
+    #[serde(default)]
+    pub action: String,
 }
 
 async fn resource_page(
@@ -477,9 +483,14 @@ pub async fn create_rule(
             dimension: f.dimension.clone(),
             importance: f.importance.clone(),
             severity: f.severity.clone(),
-            action: String::new(),
+            action: f.action.clone(),
         };
-        api::check_body(&s, &r, &body).await?;
+        let purpose = if f.purpose == "clean" {
+            RulePurpose::Clean
+        } else {
+            RulePurpose::Check
+        };
+        api::check_body(&s, &r, &body, purpose).await?;
         let v = s
             .store
             .create_rule(
@@ -487,7 +498,7 @@ pub async fn create_rule(
                     resource_id: r.id,
                     name: f.name.clone(),
                     business_rule: f.business_rule.clone(),
-                    purpose: RulePurpose::Check,
+                    purpose,
                     body,
                 },
                 &actor(page.auth.who()),
@@ -627,7 +638,7 @@ pub async fn suggestion(
             severity: "medium".into(),
             action: String::new(),
         };
-        api::check_body(&s, &r, &body).await?;
+        api::check_body(&s, &r, &body, RulePurpose::Check).await?;
         let v = s
             .store
             .create_rule(
@@ -840,6 +851,90 @@ pub async fn standards(State(s): State<AppState>, mut page: PageAuth<SignedIn>) 
             national: tables.national,
             local: tables.local,
         }),
+        Err(e) => failure(page.chrome, e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "std.html")]
+struct StdRows {
+    c: Chrome,
+    id: i64,
+    name: String,
+    table: String,
+    headings: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+/// The newest rows of a resource's std table, with lineage and the fixes applied (provider and
+/// bureau only: they are the data itself).
+pub async fn std_rows(
+    State(s): State<AppState>,
+    mut page: PageAuth<SignedIn>,
+    Path(id): Path<i64>,
+) -> Response {
+    page.chrome.active = "quality";
+    let who = page.auth.who().clone();
+    let built: ApiResult<StdRows> = async {
+        let r = crate::routes::resources::readable(&s, &who, id).await?;
+        if !crate::routes::batches::may_read_raw(&who, &r) {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "only the providing department and the bureau read std rows",
+            ));
+        }
+        let table = r.table();
+        let ctx = s.lake.session().await?;
+        let mut headings = Vec::new();
+        let mut rows = Vec::new();
+        if ctx
+            .table_exist(format!("std.{table}").as_str())
+            .unwrap_or(false)
+        {
+            // The table name is derived from the resource code (letters, digits, underscores).
+            let sql =
+                format!("SELECT * FROM std.{table} ORDER BY _batch_id DESC, _ods_ref LIMIT 100");
+            for b in yishu_lake::query(&ctx, &sql).await? {
+                if headings.is_empty() {
+                    headings = b
+                        .schema()
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().clone())
+                        .collect();
+                }
+                rows.extend(crate::routes::batches::text_rows(&b));
+            }
+        }
+        s.store
+            .audit(&page.auth.meta.entry(
+                Some(&who),
+                "std.read",
+                format!("resource:{}", r.code),
+                "ok",
+                serde_json::json!({"rows": rows.len()}).to_string(),
+            ))
+            .await?;
+        Ok(StdRows {
+            c: Chrome {
+                t: page.chrome.t,
+                user: page.chrome.user.clone(),
+                csrf: page.chrome.csrf.clone(),
+                active: "quality",
+                path: page.chrome.path.clone(),
+                flash: None,
+                error: None,
+            },
+            id: r.id,
+            name: r.meta.name.clone(),
+            table,
+            headings,
+            rows,
+        })
+    }
+    .await;
+    match built {
+        Ok(p) => render(&p),
         Err(e) => failure(page.chrome, e),
     }
 }

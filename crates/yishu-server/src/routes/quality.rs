@@ -278,27 +278,8 @@ pub async fn rules_of(
 
 /// Checks a rule body against the resource before it is saved: a clear error now rather than a
 /// broken check later.
-pub(crate) async fn check_body(s: &AppState, r: &Resource, b: &RuleBody) -> ApiResult<()> {
-    let def: RuleDef = serde_json::from_value(b.definition.clone()).map_err(|e| {
-        ApiError::new(
-            ErrorCode::RuleInvalid,
-            format!("definition: {e} (kinds: not_null, unique, format, range, code_table, referential, volatility, cross, dependency, timeliness, sql)"),
-        )
-    })?;
-    let items: Vec<String> = r
-        .meta
-        .items
-        .iter()
-        .map(|i| i.name.trim().to_string())
-        .collect();
-    let local: Vec<String> = s
-        .store
-        .code_tables()
-        .await?
-        .into_iter()
-        .map(|t| t.id)
-        .collect();
-    def.check(&items, &local)?;
+/// The dimension, importance and severity of a rule body are ones Yishu knows.
+fn check_levels(b: &RuleBody) -> ApiResult<()> {
     if yishu_quality::Dimension::parse(&b.dimension).is_none() {
         return Err(ApiError::new(
             ErrorCode::RuleInvalid,
@@ -316,6 +297,53 @@ pub(crate) async fn check_body(s: &AppState, r: &Resource, b: &RuleBody) -> ApiR
             ));
         }
     }
+    Ok(())
+}
+
+pub(crate) async fn check_body(
+    s: &AppState,
+    r: &Resource,
+    b: &RuleBody,
+    purpose: RulePurpose,
+) -> ApiResult<()> {
+    let items: Vec<String> = r
+        .meta
+        .items
+        .iter()
+        .map(|i| i.name.trim().to_string())
+        .collect();
+    let local: Vec<String> = s
+        .store
+        .code_tables()
+        .await?
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    check_levels(b)?;
+    if purpose == RulePurpose::Clean {
+        let def: yishu_quality::clean::CleanDef = serde_json::from_value(b.definition.clone())
+            .map_err(|e| {
+                ApiError::new(
+                    ErrorCode::RuleInvalid,
+                    format!("definition: {e} (a cleaning rule is {{\"fix\": {{…}}}} or {{\"check\": {{…}}}})"),
+                )
+            })?;
+        def.check(&items, &local)?;
+        if !b.action.is_empty() && yishu_quality::clean::Action::parse(&b.action).is_none() {
+            return Err(ApiError::new(
+                ErrorCode::RuleInvalid,
+                format!("action '{}' is not one of fix, filter, tolerate", b.action),
+            ));
+        }
+        return Ok(());
+    }
+    let def: RuleDef = serde_json::from_value(b.definition.clone()).map_err(|e| {
+        ApiError::new(
+            ErrorCode::RuleInvalid,
+            format!("definition: {e} (kinds: not_null, unique, format, range, code_table, referential, volatility, cross, dependency, timeliness, sql)"),
+        )
+    })?;
+    def.check(&items, &local)?;
     match &def {
         RuleDef::Sql { sql } => {
             yishu_quality::scan::check_sql(&s.lake, &r.table(), sql)
@@ -355,7 +383,7 @@ pub async fn create_rule(
     ValidJson(n): ValidJson<NewRule>,
 ) -> ApiResult<(StatusCode, Json<RuleView>)> {
     let r = readable(&s, auth.who(), n.resource_id).await?;
-    check_body(&s, &r, &n.body).await?;
+    check_body(&s, &r, &n.body, n.purpose).await?;
     let v = s.store.create_rule(&n, &actor(auth.who())).await?;
     audit(
         &s,
@@ -391,7 +419,7 @@ pub async fn revise_rule(
 ) -> ApiResult<Json<RuleView>> {
     let v = s.store.rule(id).await?;
     let r = readable(&s, auth.who(), v.rule.resource_id).await?;
-    check_body(&s, &r, &b).await?;
+    check_body(&s, &r, &b, v.rule.purpose).await?;
     let v = s.store.revise_rule(id, &b, &actor(auth.who())).await?;
     audit(
         &s,
