@@ -165,6 +165,17 @@ async fn rules_reviews_checks_work_orders_and_scores() {
         a.as_str(),
         "the provider sees values"
     );
+    // The batch was also written to std: no cleaning rule, so every row, typed, with lineage.
+    let st = &q["quality"]["std"];
+    assert_eq!(
+        (
+            st["rows_in"].as_u64(),
+            st["rows_out"].as_u64(),
+            st["rows_filtered"].as_u64()
+        ),
+        (Some(4), Some(4), Some(0)),
+        "{st}"
+    );
     let conf = &q["quality"]["conformance"];
     let sex = conf
         .as_array()
