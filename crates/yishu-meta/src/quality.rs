@@ -854,17 +854,22 @@ impl Store {
         .await
         .map_err(db_err("list profiles"))?;
         rows.iter()
-            .map(|r| {
-                Ok(StoredProfile {
-                    batch_id: r.try_get("batch_id")?,
-                    resource_id: r.try_get("resource_id")?,
-                    records: r.try_get("records")?,
-                    body: serde_json::from_str(&r.try_get::<String, _>("body")?)
-                        .unwrap_or_default(),
-                    created_at: r.try_get("created_at")?,
-                })
-            })
+            .map(stored_profile)
             .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err("read a profile"))
+    }
+
+    /// The stored profile of one batch, if it has been checked.
+    pub async fn profile(&self, batch_id: &str) -> Result<Option<StoredProfile>, Error> {
+        let row = sqlx::query(
+            "SELECT batch_id, resource_id, records, body, created_at FROM profiles WHERE batch_id = $1 AND records >= 0",
+        )
+        .bind(batch_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err("read a profile"))?;
+        row.map(|r| stored_profile(&r))
+            .transpose()
             .map_err(db_err("read a profile"))
     }
 
@@ -938,6 +943,27 @@ impl Store {
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(batch_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("list rule results"))?;
+        results(&rows)
+    }
+
+    /// Results on the resources a department provides, checked in `[from, to)` (ms), oldest
+    /// first: a report's rule lines.
+    pub async fn org_results(
+        &self,
+        org: OrgId,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<RuleResult>, Error> {
+        let sql = format!(
+            "SELECT {RESULT_COLUMNS} FROM rule_results WHERE resource_id IN (SELECT id FROM resources WHERE provider_org_id = $1) AND created_at >= $2 AND created_at < $3 ORDER BY created_at, rule_id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.0)
+            .bind(from)
+            .bind(to)
             .fetch_all(&self.pool)
             .await
             .map_err(db_err("list rule results"))?;
@@ -1171,4 +1197,14 @@ impl Store {
         .map_err(db_err("set a weight"))?;
         Ok(())
     }
+}
+
+fn stored_profile(r: &sqlx::any::AnyRow) -> Result<StoredProfile, sqlx::Error> {
+    Ok(StoredProfile {
+        batch_id: r.try_get("batch_id")?,
+        resource_id: r.try_get("resource_id")?,
+        records: r.try_get("records")?,
+        body: serde_json::from_str(&r.try_get::<String, _>("body")?).unwrap_or_default(),
+        created_at: r.try_get("created_at")?,
+    })
 }

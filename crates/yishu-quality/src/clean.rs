@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use yishu_lake::arrow::array::{
-    ArrayRef, BooleanArray, Date32Builder, Float64Builder, RecordBatch, StringArray, StringBuilder,
-    TimestampMicrosecondBuilder,
+    Array, ArrayRef, BooleanArray, Date32Builder, Float64Builder, RecordBatch, StringArray,
+    StringBuilder, TimestampMicrosecondBuilder,
 };
 use yishu_lake::arrow::compute::filter_record_batch;
 use yishu_lake::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
@@ -37,6 +37,15 @@ pub enum Fix {
     UpgradeId15 { column: String },
     /// An empty value from the value most rows with the same `lhs` have.
     FillDependency { column: String, lhs: Vec<String> },
+    /// An empty value from another resource: its `take` item on the row whose `on` item equals
+    /// this row's `key` (e.g. a division name from the divisions resource by code).
+    FillReference {
+        column: String,
+        key: String,
+        resource: String,
+        on: String,
+        take: String,
+    },
 }
 
 impl Fix {
@@ -47,7 +56,8 @@ impl Fix {
             | Fix::UnifyDate { column }
             | Fix::MapCodes { column, .. }
             | Fix::UpgradeId15 { column }
-            | Fix::FillDependency { column, .. } => column,
+            | Fix::FillDependency { column, .. }
+            | Fix::FillReference { column, .. } => column,
         }
     }
     fn name(&self) -> &'static str {
@@ -58,6 +68,7 @@ impl Fix {
             Fix::MapCodes { .. } => "map_codes",
             Fix::UpgradeId15 { .. } => "upgrade_id15",
             Fix::FillDependency { .. } => "fill_dependency",
+            Fix::FillReference { .. } => "fill_reference",
         }
     }
 }
@@ -116,6 +127,9 @@ impl CleanDef {
                         return Err(bad("fill_dependency needs lhs columns".into()));
                     }
                     cols.extend(lhs.iter().cloned());
+                }
+                if let Fix::FillReference { key, .. } = f {
+                    cols.push(key.clone());
                 }
                 if let Fix::MapCodes { table, .. } = f
                     && yishu_types::codes::table(table).is_none()
@@ -217,6 +231,9 @@ pub fn filtered_table(table: &str) -> String {
     format!("s_{table}")
 }
 
+/// Registered department code tables by id: each code with the national code it maps to.
+pub type LocalTables = HashMap<String, Vec<(String, Option<String>)>>;
+
 /// What cleaning one batch did: rows in = rows out + rows filtered.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CleanReport {
@@ -229,6 +246,9 @@ pub struct CleanReport {
     pub fixes: BTreeMap<String, u64>,
     /// Values that could not become their column's type (kept as null, flagged).
     pub type_failures: u64,
+    /// Rules that could not run, with the reason.
+    #[serde(default)]
+    pub broken: Vec<String>,
 }
 
 /// Removes spaces at the ends and spaces next to a Chinese character.
@@ -267,6 +287,18 @@ enum Ready {
 
 impl Ready {
     fn apply(&self, v: &str) -> Option<String> {
+        // Most values need no fix: say so without building a new string.
+        let untouched = match self {
+            Ready::Trim => !v.chars().any(|c| c.is_whitespace() || c == '\u{3000}'),
+            Ready::HalfWidth => v.is_ascii(),
+            Ready::UnifyDate => is_iso_date(v),
+            Ready::MapCodes(m) => m.get(v).is_some_and(|c| c == v),
+            Ready::UpgradeId15 => v.trim().len() != 15,
+            Ready::Fill(..) => true,
+        };
+        if untouched {
+            return None;
+        }
         let out = match self {
             Ready::Trim => trim_cjk(v),
             Ready::HalfWidth => yishu_types::text::fold_width(v),
@@ -285,15 +317,23 @@ impl Ready {
     }
 }
 
+/// `yyyy-mm-dd` already.
+fn is_iso_date(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+}
+
 fn map_key(s: &str) -> String {
     yishu_types::text::fold_width(s).trim().to_lowercase()
 }
 
 /// Every spelling a national table resolves, and a department table's mapped codes.
-fn code_map(
-    table: &str,
-    local: &HashMap<String, Vec<(String, Option<String>)>>,
-) -> HashMap<String, String> {
+fn code_map(table: &str, local: &LocalTables) -> HashMap<String, String> {
     let mut m = HashMap::new();
     if let Some(t) = yishu_types::codes::table(table) {
         for e in &t.entries {
@@ -332,16 +372,137 @@ fn key_of(b: &RecordBatch, cols: &[String], i: usize) -> String {
         .join("\u{1f}")
 }
 
-/// Cleans one ods batch into std. `columns` are the items with their std types; `local` the
-/// registered department code tables (code → national code).
-pub async fn clean_batch(
-    lake: &Lake,
-    table: &str,
-    batch_id: &str,
-    columns: &[(String, StdType)],
-    rules: &[CleanRule],
-    local: &HashMap<String, Vec<(String, Option<String>)>>,
-) -> Result<CleanReport, Error> {
+/// One batch's item columns as read, with the values fixes replaced. Untouched columns are passed
+/// through without copying their values.
+struct Columns<'a> {
+    read: Vec<Option<&'a ArrayRef>>,
+    texts: Vec<Option<Texts<'a>>>,
+    /// Per column, when a fix changed any value: the replaced values by row.
+    fixed: Vec<Option<Vec<Option<String>>>>,
+    rows: usize,
+}
+
+impl<'a> Columns<'a> {
+    fn new(b: &'a RecordBatch, columns: &[(String, StdType)]) -> Self {
+        let read: Vec<Option<&ArrayRef>> =
+            columns.iter().map(|(c, _)| b.column_by_name(c)).collect();
+        Columns {
+            texts: read.iter().map(|a| a.and_then(Texts::of)).collect(),
+            read,
+            fixed: vec![None; columns.len()],
+            rows: b.num_rows(),
+        }
+    }
+
+    /// The value at row `i`, after the fixes so far.
+    fn get(&self, c: usize, i: usize) -> Option<&str> {
+        if let Some(v) = self.fixed[c].as_ref().and_then(|f| f[i].as_deref()) {
+            return Some(v);
+        }
+        self.texts[c].and_then(|t| t.get(i))
+    }
+
+    fn set(&mut self, c: usize, i: usize, v: String) {
+        let rows = self.rows;
+        self.fixed[c].get_or_insert_with(|| vec![None; rows])[i] = Some(v);
+    }
+
+    /// The column as text, fixes included (the read array itself when nothing changed).
+    fn array(&self, c: usize) -> ArrayRef {
+        match (&self.fixed[c], self.read[c]) {
+            (None, Some(a)) if self.texts[c].is_some() => a.clone(),
+            _ => Arc::new(StringArray::from_iter(
+                (0..self.rows).map(|i| self.get(c, i)),
+            )),
+        }
+    }
+
+    /// The std text column: fixes included, blank values as null.
+    fn text_array(&self, c: usize) -> Result<ArrayRef, Error> {
+        let blank = |i: usize| self.get(c, i).is_some_and(|s| s.trim().is_empty());
+        if self.fixed[c].is_none()
+            && let Some(a) = self.read[c]
+            && self.texts[c].is_some()
+            && !(0..self.rows).any(blank)
+        {
+            return as_utf8(a);
+        }
+        Ok(Arc::new(StringArray::from_iter(
+            (0..self.rows).map(|i| self.get(c, i).filter(|s| !s.trim().is_empty())),
+        )))
+    }
+}
+
+/// A text array in the std layer's layout (Utf8).
+fn as_utf8(a: &ArrayRef) -> Result<ArrayRef, Error> {
+    if a.data_type() == &DataType::Utf8 {
+        return Ok(a.clone());
+    }
+    yishu_lake::arrow::compute::cast(a, &DataType::Utf8)
+        .map_err(|e| Error::new(ErrorCode::Internal, format!("std text column: {e}")))
+}
+
+/// A number as departments write it (thousands separators allowed).
+fn parse_number(s: &str) -> Option<f64> {
+    if s.contains(',') {
+        s.replace(',', "").parse().ok()
+    } else {
+        s.parse().ok()
+    }
+}
+
+/// One text value per row: the row's labels joined by `;`.
+fn joined(rows: &[Vec<&str>]) -> ArrayRef {
+    let mut b = StringBuilder::with_capacity(rows.len(), rows.len() * 4);
+    for r in rows {
+        match r.as_slice() {
+            [] => b.append_value(""),
+            [one] => b.append_value(one),
+            many => b.append_value(many.join(";")),
+        }
+    }
+    Arc::new(b.finish())
+}
+
+/// Keys of other resources that referential checks read, by rule position.
+pub type References = HashMap<usize, crate::text::HashSet>;
+/// Key → value of other resources that `fill_reference` fixes read, by rule position.
+pub type Lookups = HashMap<usize, HashMap<String, String>>;
+
+/// What cleaning one batch needs.
+pub struct CleanJob<'a> {
+    pub lake: &'a Lake,
+    /// The ods table read.
+    pub table: &'a str,
+    /// The std table written: the same name, except when rules are tried out.
+    pub into: &'a str,
+    pub batch_id: &'a str,
+    /// The items with their std types.
+    pub columns: &'a [(String, StdType)],
+    pub rules: &'a [CleanRule],
+    /// The registered department code tables (code → national code).
+    pub local: &'a LocalTables,
+    /// What rules on other resources read, by rule position: keys for referential checks, and
+    /// key → value for `fill_reference`. A rule whose entry is missing is skipped as broken.
+    pub references: References,
+    pub lookups: Lookups,
+}
+
+/// Cleans one ods batch into std. A rule that cannot run (its reference could not be read) is
+/// skipped and named in the report; the batch is still cleaned.
+pub async fn clean_batch(job: CleanJob<'_>) -> Result<CleanReport, Error> {
+    let CleanJob {
+        lake,
+        table,
+        into,
+        batch_id,
+        columns,
+        rules,
+        local,
+        references,
+        mut lookups,
+    } = job;
+    let mut report = CleanReport::default();
     // Fixes per column, in rule order.
     let mut fixes: Vec<(usize, String, Ready)> = Vec::new();
     let mut fills: Vec<(usize, String, Vec<String>)> = Vec::new();
@@ -357,6 +518,16 @@ pub async fn clean_batch(
                     fills.push((k, column.clone(), lhs.clone()));
                     Ready::Fill(lhs.clone(), HashMap::new())
                 }
+                Fix::FillReference { key, resource, .. } => match lookups.remove(&k) {
+                    Some(m) => Ready::Fill(vec![key.clone()], m),
+                    None => {
+                        report.broken.push(format!(
+                            "{}：引用资源 {resource} 无法读取，本规则未执行",
+                            r.name
+                        ));
+                        continue;
+                    }
+                },
             };
             fixes.push((k, f.column().to_string(), ready));
         }
@@ -405,31 +576,45 @@ pub async fn clean_batch(
             .iter()
             .map(|(k, v)| (k.clone(), v.iter().map(|(c, _)| c.clone()).collect()))
             .collect(),
-        ..Default::default()
+        references,
     };
     let mut checks: Vec<(usize, Eval)> = Vec::new();
     for (k, r) in rules.iter().enumerate() {
-        if let Some(c) = &r.def.check
-            && let Some(e) =
-                Eval::new(c, k, &mut ctx).map_err(|e| Error::new(ErrorCode::RuleInvalid, e))?
-        {
-            checks.push((k, e));
+        if let Some(c) = &r.def.check {
+            match Eval::new(c, k, &mut ctx) {
+                Ok(Some(e)) => checks.push((k, e)),
+                Ok(None) => {}
+                Err(why) => report
+                    .broken
+                    .push(format!("{}：{why}，本规则未执行", r.name)),
+            }
         }
     }
-    let std_name = table.to_string();
     let schema = std_schema(columns);
     // A re-run replaces the batch's rows.
-    lake.delete_rows(Layer::Std, &std_name, ("_batch_id", batch_id))
+    lake.delete_rows(Layer::Std, into, ("_batch_id", batch_id))
         .await?;
     lake.delete_rows(
         Layer::Quarantine,
-        &filtered_table(table),
+        &filtered_table(into),
         ("_batch_id", batch_id),
     )
     .await?;
-    let mut out = lake.appender(Layer::Std, &std_name, schema.clone()).await?;
+    let mut out = lake.appender(Layer::Std, into, schema.clone()).await?;
+    // Labels written per row, made once.
+    let fix_labels: Vec<String> = fixes
+        .iter()
+        .map(|(k, column, _)| {
+            let name = rules[*k].def.fix.as_ref().map_or("", |f| f.name());
+            format!("{name}@{column}")
+        })
+        .collect();
+    let check_flags: Vec<String> = checks
+        .iter()
+        .map(|(k, _)| format!("{}#{}", rules[*k].name, rules[*k].version))
+        .collect();
+    let type_flags: Vec<String> = columns.iter().map(|(c, _)| format!("类型@{c}")).collect();
     let mut filtered_rows: Vec<RecordBatch> = Vec::new();
-    let mut report = CleanReport::default();
     let mut stream = crate::scan::rows(lake, table, Some(batch_id))
         .await?
         .execute_stream()
@@ -440,41 +625,30 @@ pub async fn clean_batch(
         let n = b.num_rows();
         report.rows_in += n as u64;
         let refs = b.column_by_name("_source_ref").and_then(Texts::of);
-        let mut applied: Vec<Vec<String>> = vec![Vec::new(); n];
-        let mut flags: Vec<Vec<String>> = vec![Vec::new(); n];
-        // Fixed text per column.
-        let mut text: Vec<Vec<Option<String>>> = columns
-            .iter()
-            .map(|(c, _)| {
-                let t = b.column_by_name(c).and_then(Texts::of);
-                (0..n)
-                    .map(|i| t.and_then(|t| t.get(i)).map(str::to_string))
-                    .collect()
-            })
-            .collect();
-        for (k, column, ready) in &fixes {
+        let mut applied: Vec<Vec<&str>> = vec![Vec::new(); n];
+        let mut flags: Vec<Vec<&str>> = vec![Vec::new(); n];
+        // The batch's columns; a fix replaces only the values it changes.
+        let mut cols = Columns::new(&b, columns);
+        for (f, (_, column, ready)) in fixes.iter().enumerate() {
             let Some(ci) = columns.iter().position(|(c, _)| c == column) else {
                 continue;
             };
-            let label = format!(
-                "{}@{column}",
-                rules[*k].def.fix.as_ref().map_or("", |f| f.name())
-            );
-            for i in 0..n {
+            let label = fix_labels[f].as_str();
+            for (i, done) in applied.iter_mut().enumerate() {
                 let new = match ready {
                     Ready::Fill(lhs, majority) => {
-                        if text[ci][i].as_deref().is_some_and(|v| !v.trim().is_empty()) {
+                        if cols.get(ci, i).is_some_and(|v| !v.trim().is_empty()) {
                             None
                         } else {
                             majority.get(&key_of(&b, lhs, i)).cloned()
                         }
                     }
-                    r => text[ci][i].as_deref().and_then(|v| r.apply(v)),
+                    r => cols.get(ci, i).and_then(|v| r.apply(v)),
                 };
                 if let Some(v) = new {
-                    text[ci][i] = Some(v);
-                    applied[i].push(label.clone());
-                    *report.fixes.entry(label.clone()).or_default() += 1;
+                    cols.set(ci, i, v);
+                    done.push(label);
+                    *report.fixes.entry(fix_labels[f].clone()).or_default() += 1;
                 }
             }
         }
@@ -482,25 +656,22 @@ pub async fn clean_batch(
         let mut drop_row = vec![false; n];
         let mut reasons: Vec<(usize, i64, i64, String)> = Vec::new();
         if !checks.is_empty() {
-            let mut fields: Vec<Field> = columns
-                .iter()
-                .map(|(c, _)| Field::new(c, DataType::Utf8, true))
-                .collect();
-            fields.push(Field::new("_source_ref", DataType::Utf8, false));
-            let mut arrays: Vec<ArrayRef> = text
-                .iter()
-                .map(|col| {
-                    Arc::new(StringArray::from_iter(col.iter().map(|v| v.as_deref()))) as ArrayRef
-                })
-                .collect();
+            let mut fields: Vec<Field> = Vec::with_capacity(columns.len() + 1);
+            let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len() + 1);
+            for (ci, (c, _)) in columns.iter().enumerate() {
+                let a = cols.array(ci);
+                fields.push(Field::new(c, a.data_type().clone(), true));
+                arrays.push(a);
+            }
             // Row positions stand in for the refs, to map violations back to rows.
+            fields.push(Field::new("_source_ref", DataType::Utf8, false));
             arrays.push(Arc::new(StringArray::from_iter_values(
                 (0..n).map(|i| i.to_string()),
             )));
             let fixed = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
                 .map_err(|e| Error::new(ErrorCode::Internal, format!("cleaning: {e}")))?;
             let positions = Texts::of(fixed.column(columns.len())).expect("text column");
-            for (k, e) in checks.iter_mut() {
+            for (c, (k, e)) in checks.iter_mut().enumerate() {
                 let mut found: Vec<Violation> = Vec::new();
                 e.feed(*k, &fixed, positions, &mut found);
                 let r = &rules[*k];
@@ -508,38 +679,39 @@ pub async fn clean_batch(
                     let Ok(i) = v.source_ref.parse::<usize>() else {
                         continue;
                     };
-                    let why = format!("{}：{} {}", r.name, v.value, v.detail);
                     match r.action {
                         Action::Filter => {
                             drop_row[i] = true;
+                            let why = format!("{}：{} {}", r.name, v.value, v.detail);
                             reasons.push((i, r.id, r.version, why));
                         }
-                        _ => flags[i].push(format!("{}#{}", r.name, r.version)),
+                        _ => flags[i].push(check_flags[c].as_str()),
                     }
                 }
             }
         }
         // Typed columns.
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len() + 4);
-        for (ci, (name, ty)) in columns.iter().enumerate() {
-            let vals = &text[ci];
+        for (ci, (_, ty)) in columns.iter().enumerate() {
+            let type_flag = type_flags[ci].as_str();
+            let mut failed = |i: usize| {
+                flags[i].push(type_flag);
+                report.type_failures += 1;
+            };
+            let value = |i: usize| cols.get(ci, i).map(str::trim).filter(|s| !s.is_empty());
             let array: ArrayRef =
                 match ty {
-                    StdType::Text => Arc::new(StringArray::from_iter(
-                        vals.iter()
-                            .map(|v| v.as_deref().filter(|s| !s.trim().is_empty())),
-                    )),
+                    StdType::Text => cols.text_array(ci)?,
                     StdType::Number => {
                         let mut bld = Float64Builder::with_capacity(n);
-                        for (i, v) in vals.iter().enumerate() {
-                            match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                        for i in 0..n {
+                            match value(i) {
                                 None => bld.append_null(),
-                                Some(s) => match s.replace(',', "").parse::<f64>() {
-                                    Ok(x) => bld.append_value(x),
-                                    Err(_) => {
+                                Some(s) => match parse_number(s) {
+                                    Some(x) => bld.append_value(x),
+                                    None => {
                                         bld.append_null();
-                                        flags[i].push(format!("类型@{name}"));
-                                        report.type_failures += 1;
+                                        failed(i);
                                     }
                                 },
                             }
@@ -549,15 +721,14 @@ pub async fn clean_batch(
                     StdType::Date => {
                         let mut bld = Date32Builder::with_capacity(n);
                         let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
-                        for (i, v) in vals.iter().enumerate() {
-                            match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                        for i in 0..n {
+                            match value(i) {
                                 None => bld.append_null(),
                                 Some(s) => match yishu_types::date::parse_cn_date(s) {
                                     Ok(d) => bld.append_value((d - epoch).num_days() as i32),
                                     Err(_) => {
                                         bld.append_null();
-                                        flags[i].push(format!("类型@{name}"));
-                                        report.type_failures += 1;
+                                        failed(i);
                                     }
                                 },
                             }
@@ -566,8 +737,8 @@ pub async fn clean_batch(
                     }
                     StdType::DateTime => {
                         let mut bld = TimestampMicrosecondBuilder::with_capacity(n);
-                        for (i, v) in vals.iter().enumerate() {
-                            match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                        for i in 0..n {
+                            match value(i) {
                                 None => bld.append_null(),
                                 Some(s) => match chrono::NaiveDateTime::parse_from_str(
                                     s,
@@ -579,8 +750,7 @@ pub async fn clean_batch(
                                     Ok(t) => bld.append_value(t.and_utc().timestamp_micros()),
                                     Err(_) => {
                                         bld.append_null();
-                                        flags[i].push(format!("类型@{name}"));
-                                        report.type_failures += 1;
+                                        failed(i);
                                     }
                                 },
                             }
@@ -591,25 +761,26 @@ pub async fn clean_batch(
             arrays.push(array);
         }
         arrays.push(Arc::new(StringArray::from(vec![batch_id; n])));
-        arrays.push(Arc::new(StringArray::from_iter_values((0..n).map(|i| {
-            refs.and_then(|r| r.get(i)).unwrap_or_default().to_string()
-        }))));
-        arrays.push(Arc::new(StringArray::from_iter_values(
-            applied.iter().map(|a| a.join(";")),
-        )));
-        let mut fb = StringBuilder::new();
+        arrays.push(match b.column_by_name("_source_ref") {
+            Some(r) => as_utf8(r)?,
+            None => Arc::new(StringArray::from(vec![""; n])),
+        });
+        arrays.push(joined(&applied));
         for (i, f) in flags.iter().enumerate() {
             if !f.is_empty() && !drop_row[i] {
                 report.rows_flagged += 1;
             }
-            fb.append_value(f.join(";"));
         }
-        arrays.push(Arc::new(fb.finish()));
+        arrays.push(joined(&flags));
         let all = RecordBatch::try_new(schema.clone(), arrays)
             .map_err(|e| Error::new(ErrorCode::Internal, format!("std batch: {e}")))?;
-        let keep = BooleanArray::from(drop_row.iter().map(|d| !d).collect::<Vec<_>>());
-        let kept = filter_record_batch(&all, &keep)
-            .map_err(|e| Error::new(ErrorCode::Internal, format!("std batch: {e}")))?;
+        let kept = if drop_row.iter().any(|d| *d) {
+            let keep = BooleanArray::from_iter(drop_row.iter().map(|d| Some(!d)));
+            filter_record_batch(&all, &keep)
+                .map_err(|e| Error::new(ErrorCode::Internal, format!("std batch: {e}")))?
+        } else {
+            all
+        };
         report.rows_out += kept.num_rows() as u64;
         if kept.num_rows() > 0 {
             out.write(kept).await?;
@@ -674,7 +845,7 @@ pub async fn clean_batch(
         meta.insert("batch_id".to_string(), serde_json::json!(batch_id));
         lake.append(
             Layer::Quarantine,
-            &filtered_table(table),
+            &filtered_table(into),
             filtered_rows,
             meta,
         )

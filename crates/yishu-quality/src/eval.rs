@@ -3,6 +3,7 @@
 
 use crate::rule::{CrossCheck, RuleDef, Validator, compile_regex};
 use crate::text::{self, Texts};
+use chrono::Datelike;
 use std::collections::HashMap as StdMap;
 use yishu_lake::arrow::array::RecordBatch;
 use yishu_types::codes;
@@ -30,7 +31,9 @@ pub enum Eval {
     NotNull(String),
     Unique {
         columns: Vec<String>,
-        seen: text::HashMap<Box<str>>,
+        /// Key hash → where the first row with it is, in `refs`.
+        seen: text::HashMap<u64>,
+        refs: text::Arena,
     },
     Format {
         column: String,
@@ -91,6 +94,7 @@ impl Eval {
             RuleDef::Unique { columns } => Eval::Unique {
                 columns: columns.clone(),
                 seen: text::HashMap::default(),
+                refs: text::Arena::default(),
             },
             RuleDef::Format {
                 column,
@@ -210,33 +214,49 @@ impl Eval {
                     }
                 }
             }
-            Eval::Unique { columns, seen } => {
+            Eval::Unique {
+                columns,
+                seen,
+                refs: firsts,
+            } => {
                 let cs: Vec<Option<Texts<'_>>> = columns.iter().map(|c| col(c)).collect();
-                let mut key = String::new();
+                let mut joined = String::new();
                 for i in 0..n {
-                    key.clear();
-                    let mut blank = true;
-                    for (k, c) in cs.iter().enumerate() {
-                        if k > 0 {
-                            key.push('\u{1f}');
+                    // One column is hashed as it is; several are joined first.
+                    let single = match cs.as_slice() {
+                        [c] => Some(c.and_then(|c| c.present(i))),
+                        _ => None,
+                    };
+                    let key: &str = match single {
+                        Some(Some(v)) => v,
+                        Some(None) => continue,
+                        None => {
+                            joined.clear();
+                            let mut blank = true;
+                            for (k, c) in cs.iter().enumerate() {
+                                if k > 0 {
+                                    joined.push('\u{1f}');
+                                }
+                                if let Some(v) = c.and_then(|c| c.present(i)) {
+                                    joined.push_str(v);
+                                    blank = false;
+                                }
+                            }
+                            // Missing keys are the not-null rule's business.
+                            if blank {
+                                continue;
+                            }
+                            &joined
                         }
-                        if let Some(v) = c.and_then(|c| c.present(i)) {
-                            key.push_str(v);
-                            blank = false;
-                        }
-                    }
-                    // Missing keys are the not-null rule's business.
-                    if blank {
-                        continue;
-                    }
-                    let this = refs.get(i).unwrap_or_default();
-                    match seen.entry(text::hash(&key)) {
+                    };
+                    match seen.entry(text::hash(key)) {
                         hashbrown::hash_map::Entry::Occupied(first) => {
-                            let detail = format!("与第一次出现的记录 {} 重复", first.get());
+                            let detail =
+                                format!("与第一次出现的记录 {} 重复", firsts.get(*first.get()));
                             push(i, &key.replace('\u{1f}', " | "), detail);
                         }
                         hashbrown::hash_map::Entry::Vacant(v) => {
-                            v.insert(this.into());
+                            v.insert(firsts.push(refs.get(i).unwrap_or_default()));
                         }
                     }
                 }
@@ -450,9 +470,14 @@ fn cross<'a>(
                     continue;
                 };
                 if let Ok(d) = yishu_types::date::parse_cn_date(bv)
-                    && d.format("%Y%m%d").to_string() != from_id
+                    && (d.year() as u32, d.month(), d.day()) != from_id
                 {
-                    push(i, bv, format!("身份证号码中的出生日期为 {from_id}"));
+                    let (y, m, d) = from_id;
+                    push(
+                        i,
+                        bv,
+                        format!("身份证号码中的出生日期为 {y:04}{m:02}{d:02}"),
+                    );
                 }
             }
         }
@@ -533,11 +558,17 @@ fn cross<'a>(
 }
 
 /// Digits 7–14 of an 18-digit ID (or 19 + digits 7–12 of a 15-digit one).
-fn id_birth(id: &str) -> Option<String> {
+/// The birth date an ID number carries: (year, month, day) as written in its digits.
+fn id_birth(id: &str) -> Option<(u32, u32, u32)> {
     let b = id.as_bytes();
+    let num = |s: &[u8]| s.iter().fold(0u32, |n, c| n * 10 + (c - b'0') as u32);
     match b.len() {
-        18 if b[..17].iter().all(u8::is_ascii_digit) => Some(id[6..14].to_string()),
-        15 if b.iter().all(u8::is_ascii_digit) => Some(format!("19{}", &id[6..12])),
+        18 if b[..17].iter().all(u8::is_ascii_digit) => {
+            Some((num(&b[6..10]), num(&b[10..12]), num(&b[12..14])))
+        }
+        15 if b.iter().all(u8::is_ascii_digit) => {
+            Some((1900 + num(&b[6..8]), num(&b[8..10]), num(&b[10..12])))
+        }
         _ => None,
     }
 }

@@ -7,6 +7,7 @@ pub mod eval;
 pub mod judge;
 pub mod pattern;
 pub mod profile;
+pub mod report;
 pub mod rule;
 pub mod run;
 pub mod scan;

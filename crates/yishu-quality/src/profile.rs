@@ -3,7 +3,7 @@
 //! are counted by a 64-bit hash), quantiles come from a 65,536-value uniform sample.
 
 use crate::pattern::{self, Pattern};
-use crate::text::{self, HashMap, HashSet, Texts};
+use crate::text::{self, HashMap, Texts};
 use serde::{Deserialize, Serialize};
 use yishu_lake::arrow::array::RecordBatch;
 
@@ -242,7 +242,7 @@ pub struct FieldAcc {
     len_sum: u64,
     text_min: Option<String>,
     text_max: Option<String>,
-    counts: HashMap<u32>,
+    counts: text::Counter,
     texts: HashMap<Box<str>>,
     patterns: [u64; Pattern::ALL.len()],
     numbers: Moments<f64>,
@@ -261,7 +261,7 @@ impl FieldAcc {
             len_sum: 0,
             text_min: None,
             text_max: None,
-            counts: HashMap::default(),
+            counts: text::Counter::default(),
             texts: HashMap::default(),
             patterns: [0; Pattern::ALL.len()],
             numbers: Moments::new(),
@@ -296,11 +296,11 @@ impl FieldAcc {
                 self.text_max = Some(v.to_string());
             }
             let h = text::hash(v);
-            let c = self.counts.entry(h).or_insert(0);
-            *c += 1;
-            let c = *c;
-            if (c == 1 && self.texts.len() < KEEP_FIRST)
-                || (c == 2 && self.texts.len() < KEEP_FIRST + KEEP_REPEATED)
+            // Texts are kept for the first values and for values seen twice while the counts
+            // are small (the top values of a column of millions are rarely anything else).
+            if let Some(c) = self.counts.add(h)
+                && ((c == 1 && self.texts.len() < KEEP_FIRST)
+                    || (c == 2 && self.texts.len() < KEEP_FIRST + KEEP_REPEATED))
             {
                 self.texts.entry(h).or_insert_with(|| v.into());
             }
@@ -321,7 +321,8 @@ impl FieldAcc {
         }
     }
 
-    pub fn finish(self) -> FieldProfile {
+    pub fn finish(mut self) -> FieldProfile {
+        self.counts.settle();
         let present = self.records - self.missing;
         let distinct = self.counts.len() as u64;
         let mut patterns: Vec<PatternCount> = Pattern::ALL
@@ -375,10 +376,9 @@ impl FieldAcc {
             _ => (self.text_min, self.text_max, None, Vec::new()),
         };
         let mut top: Vec<(u64, u32)> = self
-            .counts
-            .iter()
-            .filter(|(h, _)| self.texts.contains_key(*h))
-            .map(|(&h, &c)| (h, c))
+            .texts
+            .keys()
+            .map(|&h| (h, self.counts.get(h)))
             .collect();
         top.sort_by(|a, b| {
             b.1.cmp(&a.1)
@@ -400,7 +400,7 @@ impl FieldAcc {
                         .texts
                         .iter()
                         .filter(|(_, v)| t.lookup(v).is_some())
-                        .map(|(h, _)| self.counts[h] as u64)
+                        .map(|(h, _)| self.counts.get(*h) as u64)
                         .sum();
                     members as f64 >= 0.99 * present as f64
                 })
@@ -442,8 +442,7 @@ fn fmt_num(v: f64) -> String {
 pub struct RecordAcc {
     columns: Vec<String>,
     records: u64,
-    seen: HashSet,
-    duplicates: u64,
+    seen: text::Counter,
 }
 
 impl RecordAcc {
@@ -451,8 +450,7 @@ impl RecordAcc {
         RecordAcc {
             columns,
             records: 0,
-            seen: HashSet::default(),
-            duplicates: 0,
+            seen: text::Counter::default(),
         }
     }
 
@@ -469,14 +467,13 @@ impl RecordAcc {
                 h = (h ^ v).wrapping_mul(0x0100_0000_01b3).rotate_left(29);
             }
             self.records += 1;
-            if !self.seen.insert(h) {
-                self.duplicates += 1;
-            }
+            self.seen.add(h);
         }
     }
 
-    pub fn duplicates(&self) -> u64 {
-        self.duplicates
+    pub fn duplicates(mut self) -> u64 {
+        self.seen.settle();
+        self.records - self.seen.len() as u64
     }
 }
 

@@ -3,7 +3,7 @@
 //! and the violations. A rule that cannot run is recorded as broken with the reason; the batch
 //! itself is never failed by its checks.
 
-use crate::clean::{self, Action, CleanDef, CleanReport, CleanRule, StdType};
+use crate::clean::{self, Action, CleanDef, CleanJob, CleanReport, CleanRule, StdType};
 use crate::eval::Context;
 use crate::eval::Violation;
 use crate::judge;
@@ -16,6 +16,7 @@ use crate::standard::{self, Aspect, ItemConformance};
 use crate::text;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use yishu_lake::Lake;
 use yishu_meta::Store;
 use yishu_meta::catalog::Resource;
@@ -223,22 +224,7 @@ async fn clean(
     resource: &Resource,
     batch_id: &str,
 ) -> Result<CleanReport, Error> {
-    let mut columns = Vec::new();
-    for item in &resource.meta.items {
-        let letter = match item
-            .data_element
-            .as_deref()
-            .filter(|d| !d.trim().is_empty())
-        {
-            Some(id) => store
-                .data_element(id, None)
-                .await
-                .map(|d| d.data_type)
-                .unwrap_or_else(|_| item.item_type.clone()),
-            None => item.item_type.clone(),
-        };
-        columns.push((item.name.trim().to_string(), StdType::of(&letter)));
-    }
+    let columns = std_columns(store, resource).await?;
     let mut rules = Vec::new();
     for (rule, v) in store.active_rules(resource.id, RulePurpose::Clean).await? {
         let Ok(def) = serde_json::from_value::<CleanDef>(v.definition.clone()) else {
@@ -266,7 +252,82 @@ async fn clean(
             action,
         });
     }
-    let local = store
+    let local = local_code_tables(store).await?;
+    let (references, lookups) = clean_references(store, lake, &rules).await;
+    let table = resource.table();
+    clean::clean_batch(CleanJob {
+        lake,
+        table: &table,
+        into: &table,
+        batch_id,
+        columns: &columns,
+        rules: &rules,
+        local: &local,
+        references,
+        lookups,
+    })
+    .await
+}
+
+/// What cleaning rules read from other resources, by rule position. One that cannot be read is
+/// left out, and cleaning reports the rule as broken.
+pub async fn clean_references(
+    store: &Store,
+    lake: &Lake,
+    rules: &[CleanRule],
+) -> (clean::References, clean::Lookups) {
+    let (mut references, mut lookups) = (HashMap::new(), HashMap::new());
+    for (k, r) in rules.iter().enumerate() {
+        if let Some(RuleDef::Referential { resource, item, .. }) = &r.def.check {
+            match reference_keys(store, lake, resource, item).await {
+                Ok(keys) => {
+                    references.insert(k, keys);
+                }
+                Err(e) => tracing::warn!(rule = r.id, "reference unreadable: {}", e.message),
+            }
+        }
+        if let Some(clean::Fix::FillReference {
+            resource, on, take, ..
+        }) = &r.def.fix
+        {
+            match reference_lookup(store, lake, resource, on, take).await {
+                Ok(m) => {
+                    lookups.insert(k, m);
+                }
+                Err(e) => tracing::warn!(rule = r.id, "reference unreadable: {}", e.message),
+            }
+        }
+    }
+    (references, lookups)
+}
+
+/// The std columns of a resource: its items, typed by their data element (or their own type).
+pub async fn std_columns(
+    store: &Store,
+    resource: &Resource,
+) -> Result<Vec<(String, StdType)>, Error> {
+    let mut columns = Vec::new();
+    for item in &resource.meta.items {
+        let letter = match item
+            .data_element
+            .as_deref()
+            .filter(|d| !d.trim().is_empty())
+        {
+            Some(id) => store
+                .data_element(id, None)
+                .await
+                .map(|d| d.data_type)
+                .unwrap_or_else(|_| item.item_type.clone()),
+            None => item.item_type.clone(),
+        };
+        columns.push((item.name.trim().to_string(), StdType::of(&letter)));
+    }
+    Ok(columns)
+}
+
+/// The registered department code tables: code → national code.
+pub async fn local_code_tables(store: &Store) -> Result<clean::LocalTables, Error> {
+    Ok(store
         .code_tables()
         .await?
         .into_iter()
@@ -278,8 +339,7 @@ async fn clean(
                 .collect();
             (t.id, entries)
         })
-        .collect();
-    clean::clean_batch(lake, &resource.table(), batch_id, &columns, &rules, &local).await
+        .collect())
 }
 
 /// What a check found, for the steps after it (scores, work orders).
@@ -454,24 +514,8 @@ pub async fn reference_keys(
     code: &str,
     item: &str,
 ) -> Result<text::HashSet, Error> {
-    let target = store.get_resource_by_code(code).await?;
-    let df = crate::scan::rows(lake, &target.table(), None)
-        .await?
-        .select_columns(&[item])
-        .map_err(|e| {
-            Error::new(
-                ErrorCode::RuleInvalid,
-                format!("{code} has no item {item}: {e}"),
-            )
-        })?;
-    let mut stream = df
-        .execute_stream()
-        .await
-        .map_err(|e| Error::new(ErrorCode::LakeError, format!("cannot read {code}: {e}")))?;
     let mut keys = text::HashSet::default();
-    while let Some(b) = stream.next().await {
-        let b =
-            b.map_err(|e| Error::new(ErrorCode::LakeError, format!("cannot read {code}: {e}")))?;
+    read_reference(store, lake, code, &[item], |b| {
         if let Some(c) = text::Texts::of(b.column(0)) {
             for i in 0..b.num_rows() {
                 if let Some(v) = c.present(i) {
@@ -479,8 +523,62 @@ pub async fn reference_keys(
                 }
             }
         }
-    }
+    })
+    .await?;
     Ok(keys)
+}
+
+/// Another resource's `take` value by its `on` value (the later row wins): what a
+/// `fill_reference` fix fills from.
+pub async fn reference_lookup(
+    store: &Store,
+    lake: &Lake,
+    code: &str,
+    on: &str,
+    take: &str,
+) -> Result<HashMap<String, String>, Error> {
+    let mut map = HashMap::new();
+    read_reference(store, lake, code, &[on, take], |b| {
+        if let (Some(k), Some(v)) = (text::Texts::of(b.column(0)), text::Texts::of(b.column(1))) {
+            for i in 0..b.num_rows() {
+                if let (Some(k), Some(v)) = (k.present(i), v.present(i)) {
+                    map.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+    })
+    .await?;
+    Ok(map)
+}
+
+/// Streams the named items of every row of the resource `code` to `f`.
+async fn read_reference(
+    store: &Store,
+    lake: &Lake,
+    code: &str,
+    items: &[&str],
+    mut f: impl FnMut(&yishu_lake::arrow::array::RecordBatch),
+) -> Result<(), Error> {
+    let target = store.get_resource_by_code(code).await?;
+    let df = crate::scan::rows(lake, &target.table(), None)
+        .await?
+        .select_columns(items)
+        .map_err(|e| {
+            Error::new(
+                ErrorCode::RuleInvalid,
+                format!("{code} has no item {}: {e}", items.join(", ")),
+            )
+        })?;
+    let mut stream = df
+        .execute_stream()
+        .await
+        .map_err(|e| Error::new(ErrorCode::LakeError, format!("cannot read {code}: {e}")))?;
+    while let Some(b) = stream.next().await {
+        let b =
+            b.map_err(|e| Error::new(ErrorCode::LakeError, format!("cannot read {code}: {e}")))?;
+        f(&b);
+    }
+    Ok(())
 }
 
 /// Checks every succeeded batch that has not been checked yet, oldest first; returns how many

@@ -1,6 +1,7 @@
 //! One pass over a resource's rows (a batch, or the whole table) that profiles every field and runs
-//! every row rule. The rows are read once, in file order, and handed to worker threads that each
-//! own a share of the fields and rules, so profiling ten rules costs one scan, not eleven.
+//! every row rule. The rows are read once, in file order, and every field profiler and rule (a
+//! task) sees every batch in order, on whichever worker thread is free, so profiling ten rules
+//! costs one scan, not eleven.
 
 use crate::eval::{Context, Eval, Violation};
 use crate::profile::{FieldAcc, RecordAcc, TableProfile, table_profile};
@@ -107,6 +108,104 @@ pub async fn rows(lake: &Lake, table: &str, batch_id: Option<&str>) -> Result<Da
     }
 }
 
+/// Batches read ahead of the slowest task, at most.
+const AHEAD: usize = 16;
+
+/// Work the scan's threads share: every task sees every batch in order; an idle worker takes any
+/// task that has a batch it has not seen, so no core waits while another has a queue.
+struct Board {
+    state: std::sync::Mutex<BoardState>,
+    wake: std::sync::Condvar,
+    /// Free places in the queue of batches (the reader waits for one).
+    room: tokio::sync::Semaphore,
+}
+
+#[derive(Default)]
+struct BoardState {
+    /// None while a worker holds the task.
+    tasks: Vec<Option<Task>>,
+    /// Batches each task has been fed (counted from the start).
+    seen: Vec<usize>,
+    batches: std::collections::VecDeque<Arc<RecordBatch>>,
+    /// The count of batches already dropped from the front of the queue.
+    first: usize,
+    closed: bool,
+    failed: bool,
+}
+
+impl Board {
+    /// Queues a batch for every task; false once a worker has failed.
+    fn post(&self, b: Arc<RecordBatch>) -> bool {
+        let Ok(mut st) = self.state.lock() else {
+            return false;
+        };
+        if st.failed {
+            return false;
+        }
+        st.batches.push_back(b);
+        self.wake.notify_all();
+        true
+    }
+
+    fn close(&self) {
+        if let Ok(mut st) = self.state.lock() {
+            st.closed = true;
+        }
+        self.wake.notify_all();
+    }
+
+    /// A worker: feeds the task furthest behind its next batch until every task saw every batch.
+    fn work(&self) {
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
+        loop {
+            if st.failed {
+                return;
+            }
+            let end = st.first + st.batches.len();
+            let next = (0..st.tasks.len())
+                .filter(|&i| st.tasks[i].is_some() && st.seen[i] < end)
+                .min_by_key(|&i| st.seen[i]);
+            let Some(i) = next else {
+                if st.closed && st.seen.iter().all(|&n| n == end) {
+                    self.wake.notify_all();
+                    return;
+                }
+                st = match self.wake.wait(st) {
+                    Ok(st) => st,
+                    Err(_) => return,
+                };
+                continue;
+            };
+            let mut task = st.tasks[i].take().expect("picked a free task");
+            let batch = st.batches[st.seen[i] - st.first].clone();
+            drop(st);
+            let fed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task.feed(&batch)));
+            st = match self.state.lock() {
+                Ok(st) => st,
+                Err(_) => return,
+            };
+            if fed.is_err() {
+                st.failed = true;
+                self.room.close();
+                self.wake.notify_all();
+                return;
+            }
+            st.tasks[i] = Some(task);
+            st.seen[i] += 1;
+            // A batch every task has seen leaves the queue and makes room for the reader.
+            let done = st.seen.iter().copied().min().unwrap_or(0);
+            while st.first < done {
+                st.batches.pop_front();
+                st.first += 1;
+                self.room.add_permits(1);
+            }
+            self.wake.notify_all();
+        }
+    }
+}
+
 /// Profiles the rows and runs the row rules.
 pub async fn scan(s: Scan<'_>) -> Result<ScanResult, Error> {
     let df = rows(s.lake, s.table, s.batch_id).await?;
@@ -146,31 +245,27 @@ pub async fn scan(s: Scan<'_>) -> Result<ScanResult, Error> {
     } else {
         s.threads
     };
-    // Spread the work: heaviest first, each to the least loaded worker.
+    // Heaviest first: an idle worker takes the first task that has a batch waiting.
     tasks.sort_by_key(|t| std::cmp::Reverse(t.cost()));
-    let mut shares: Vec<(u32, Vec<Task>)> = (0..threads).map(|_| (0, Vec::new())).collect();
-    for t in tasks {
-        let w = shares
-            .iter_mut()
-            .min_by_key(|(load, _)| *load)
-            .expect("at least one worker");
-        w.0 += t.cost();
-        w.1.push(t);
-    }
-    let mut senders = Vec::new();
-    let mut workers = Vec::new();
-    for (_, mut share) in shares.into_iter().filter(|(_, s)| !s.is_empty()) {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Arc<RecordBatch>>(4);
-        senders.push(tx);
-        workers.push(std::thread::spawn(move || {
-            while let Some(b) = rx.blocking_recv() {
-                for t in share.iter_mut() {
-                    t.feed(&b);
-                }
-            }
-            share
-        }));
-    }
+    let n_tasks = tasks.len();
+    let board = Arc::new(Board {
+        state: std::sync::Mutex::new(BoardState {
+            seen: vec![0; n_tasks],
+            tasks: tasks.into_iter().map(Some).collect(),
+            batches: std::collections::VecDeque::new(),
+            first: 0,
+            closed: false,
+            failed: false,
+        }),
+        wake: std::sync::Condvar::new(),
+        room: tokio::sync::Semaphore::new(AHEAD),
+    });
+    let workers: Vec<_> = (0..threads.clamp(1, n_tasks.max(1)))
+        .map(|_| {
+            let board = board.clone();
+            std::thread::spawn(move || board.work())
+        })
+        .collect();
     let mut stream = df
         .execute_stream()
         .await
@@ -189,33 +284,48 @@ pub async fn scan(s: Scan<'_>) -> Result<ScanResult, Error> {
             }
         };
         records += b.num_rows() as u64;
-        for tx in &senders {
-            if tx.send(b.clone()).await.is_err() {
-                failure = Some(Error::new(ErrorCode::Internal, "a check worker stopped"));
-            }
+        // At most AHEAD batches wait for the slowest task.
+        match board.room.acquire().await {
+            Ok(permit) => permit.forget(),
+            Err(_) => break,
+        }
+        if !board.post(b) {
+            failure = Some(Error::new(ErrorCode::Internal, "a check worker stopped"));
+            break;
         }
     }
-    drop(senders);
+    board.close();
+    for w in workers {
+        tokio::task::block_in_place(|| w.join())
+            .map_err(|_| Error::new(ErrorCode::Internal, "a check worker panicked"))?;
+    }
+    let state = std::mem::take(
+        &mut *board
+            .state
+            .lock()
+            .map_err(|_| Error::new(ErrorCode::Internal, "a check worker panicked"))?,
+    );
+    if state.failed {
+        return Err(Error::new(ErrorCode::Internal, "a check worker panicked"));
+    }
     let mut fields = Vec::new();
     let mut duplicates = 0;
     let mut violations = Vec::new();
-    for w in workers {
-        let share = tokio::task::block_in_place(|| w.join())
-            .map_err(|_| Error::new(ErrorCode::Internal, "a check worker panicked"))?;
-        for t in share {
-            match t {
-                Task::Field(i, acc) => fields.push((i, acc.finish())),
-                Task::Records(acc) => duplicates = acc.duplicates(),
-                Task::Rule(i, eval, mut out) => {
-                    outcomes[i].ran = true;
-                    outcomes[i].checked = records;
-                    outcomes[i].note = eval.finish(i, &mut out);
-                    outcomes[i].failed = out.len() as u64;
-                    violations.append(&mut out);
-                }
+    for t in state.tasks.into_iter().flatten() {
+        match t {
+            Task::Field(i, acc) => fields.push((i, acc.finish())),
+            Task::Records(acc) => duplicates = acc.duplicates(),
+            Task::Rule(i, eval, mut out) => {
+                outcomes[i].ran = true;
+                outcomes[i].checked = records;
+                outcomes[i].note = eval.finish(i, &mut out);
+                outcomes[i].failed = out.len() as u64;
+                violations.append(&mut out);
             }
         }
     }
+    // Violations in rule order, each rule's in row order (as one worker would have found them).
+    violations.sort_by_key(|v| v.rule);
     if let Some(e) = failure {
         return Err(e);
     }

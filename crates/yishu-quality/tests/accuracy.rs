@@ -3,15 +3,12 @@
 //! per problem kind. The table is printed (`cargo nextest run -p yishu-quality accuracy
 //! --no-capture`).
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use yishu_ingest::csv::CsvOptions;
-use yishu_meta::catalog::*;
-use yishu_meta::testing::TestDb;
-use yishu_meta::{NewOrg, NewUser, OrgLevel};
-use yishu_quality::clean::{Action, CleanRule, StdType, clean_batch};
+use yishu_quality::clean::{Action, CleanJob, CleanRule, StdType, clean_batch};
 use yishu_quality::rule::PlannedRule;
 use yishu_quality::{Scan, scan};
-use yishu_types::Role;
 
 const FILE: &str = "gongan_huji.csv";
 const ITEMS: [&str; 11] = [
@@ -138,78 +135,14 @@ async fn every_visible_injected_problem_is_found_and_nothing_else() {
     )
     .await
     .unwrap();
-    let db = TestDb::sqlite();
-    let store = db.open().await;
-    let lake = yishu_lake::Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
-    let org = store
-        .create_org(&NewOrg {
-            code: "GA".into(),
-            name: "公安局".into(),
-            level: Some(OrgLevel::City),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let u = store
-        .create_user(&NewUser {
-            name: "admin".into(),
-            display_name: None,
-            org_id: org.id,
-            password: "correct horse battery".into(),
-            roles: vec![Role::Admin],
-        })
-        .await
-        .unwrap();
-    let res = store
-        .create_resource(
-            &ResourceDraft {
-                class_kind: ClassKind::Department,
-                class_path: "01001001".into(),
-                name: "户籍人口".into(),
-                provider_org_id: org.id,
-                summary: "户籍".into(),
-                format: ResourceFormat::Database,
-                share_type: ShareType::Unconditional,
-                share_condition: String::new(),
-                open_type: OpenType::Never,
-                open_condition: String::new(),
-                update_cycle: UpdateCycle::Daily,
-                related_codes: vec![],
-                extended: Extended::default(),
-                items: ITEMS
-                    .iter()
-                    .map(|n| Item {
-                        name: (*n).into(),
-                        item_type: "C".into(),
-                        length: None,
-                        data_element: None,
-                        description: String::new(),
-                    })
-                    .collect(),
-            },
-            &Actor {
-                user: u.id,
-                org: org.id,
-                roles: &[Role::Admin],
-            },
-        )
-        .await
-        .unwrap();
-    yishu_ingest::ingest_csv(
-        &store,
-        &lake,
-        &res,
-        &city.join(FILE),
-        &CsvOptions::default(),
-        &mut |_| {},
-    )
-    .await
-    .unwrap();
+    let w = common::World::new().await;
+    let (store, lake) = (&w.store, &w.lake);
+    let res = w.resource("户籍人口", &ITEMS, &city.join(FILE)).await;
     let configured = rules();
     let planned: Vec<PlannedRule> = configured.iter().map(|(r, _)| r.clone()).collect();
     let fields: Vec<String> = ITEMS.iter().map(|s| s.to_string()).collect();
     let out = scan(Scan {
-        lake: &lake,
+        lake,
         table: &res.table(),
         batch_id: None,
         fields: &fields,
@@ -324,16 +257,21 @@ async fn every_visible_injected_problem_is_found_and_nothing_else() {
         .map(|c| (c.to_string(), StdType::Text))
         .collect();
     let batch = store.list_batches(res.id).await.unwrap()[0].id.clone();
-    let report = clean_batch(
-        &lake,
-        &res.table(),
-        &batch,
-        &columns,
-        &cleaning,
-        &HashMap::new(),
-    )
+    let table = res.table();
+    let report = clean_batch(CleanJob {
+        lake,
+        table: &table,
+        into: &table,
+        batch_id: &batch,
+        columns: &columns,
+        rules: &cleaning,
+        local: &HashMap::new(),
+        references: HashMap::new(),
+        lookups: HashMap::new(),
+    })
     .await
     .unwrap();
+    assert!(report.broken.is_empty(), "{:?}", report.broken);
     assert_eq!(report.rows_in, report.rows_out + report.rows_filtered);
     let ctx = lake.session().await.unwrap();
     let rows = yishu_lake::query(
@@ -412,5 +350,5 @@ async fn every_visible_injected_problem_is_found_and_nothing_else() {
         .map(|(l, _)| l)
         .collect();
     assert!(touched.is_empty(), "fixes on clean rows: {touched:?}");
-    db.cleanup().await;
+    w.end().await;
 }

@@ -2,7 +2,7 @@
 
 use crate::AppState;
 use crate::routes::{
-    api_keys, attachments, audit, batches, catalog_io, matters, me, mounts, orgs, quality,
+    api_keys, attachments, audit, batches, catalog_io, matters, me, mounts, orgs, quality, reports,
     resources, search, session, sources, users, watch,
 };
 use axum::Router;
@@ -29,6 +29,7 @@ use utoipa_swagger_ui::SwaggerUi;
         quality::rules_of, quality::create_rule, quality::rule, quality::revise_rule, quality::approve_rule, quality::reject_rule, quality::retire_rule,
         quality::get_suggestions, quality::discard_suggestion, quality::batch_quality, quality::check_now, quality::violations_csv, quality::profile_xlsx,
         quality::work_orders, quality::work_order, quality::advance, quality::scores, quality::get_ranking, quality::weights, quality::set_weights,
+        reports::report, reports::report_xlsx,
     ),
     components(schemas(crate::error::ErrorBody, yishu_types::Role, yishu_meta::OrgKind, yishu_meta::OrgLevel)),
     tags(

@@ -10,6 +10,46 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// A small line without axes, for a table cell: `values` oldest first, scaled 0..`max`; the
+/// title (a tooltip) names what it shows.
+pub fn spark(title: &str, values: &[f64], max: f64) -> String {
+    let (w, h) = (90.0, 20.0);
+    let max = if max > 0.0 { max } else { 1.0 };
+    let mut s = format!(
+        r#"<svg class="spark" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img"><title>{}</title>"#,
+        esc(title)
+    );
+    let step = if values.len() > 1 {
+        (w - 4.0) / (values.len() - 1) as f64
+    } else {
+        0.0
+    };
+    let points: Vec<String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let y = h - 2.0 - (v.clamp(0.0, max) / max) * (h - 4.0);
+            format!("{:.1},{:.1}", 2.0 + i as f64 * step, y)
+        })
+        .collect();
+    if points.len() == 1 {
+        let _ = write!(
+            s,
+            r##"<circle cx="{}" cy="{}" r="2" fill="#1f6feb"/>"##,
+            w / 2.0,
+            points[0].split(',').nth(1).unwrap_or("0")
+        );
+    } else if !points.is_empty() {
+        let _ = write!(
+            s,
+            r##"<polyline fill="none" stroke="#1f6feb" stroke-width="1.5" points="{}"/>"##,
+            points.join(" ")
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
 /// A line chart of `points` (label, value) with the y axis from 0 to `max`.
 pub fn line(title: &str, points: &[(String, f64)], max: f64) -> String {
     let (w, h, left, bottom, top) = (560.0, 180.0, 44.0, 28.0, 22.0);
@@ -129,6 +169,12 @@ mod tests {
         assert!(s.starts_with("<svg") && s.ends_with("</svg>"));
         assert!(s.contains("得分&lt;趋势&gt;") && s.contains("a&amp;b"));
         assert!(s.contains("<polyline"));
+        let sp = spark("缺失率 <最近>", &[0.1, 0.5, 0.0], 1.0);
+        assert!(sp.contains("<polyline") && sp.contains("缺失率 &lt;最近&gt;"));
+        assert!(
+            sp.contains(r#"points="2.0,16.4 45.0,10.0 88.0,18.0""#),
+            "{sp}"
+        );
         let b = bars("排名", &[("公安局".into(), 90.0)], 100.0);
         assert!(b.contains("公安局") && b.contains("<rect"));
     }

@@ -4,7 +4,8 @@
 mod common;
 
 use common::{
-    TestServer, bureau_users, created, error_code, print_pdf, publish, published, write_docx,
+    TestServer, bureau_users, created, error_code, get_json, print_pdf, publish, published,
+    write_docx,
 };
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
@@ -212,12 +213,6 @@ async fn catalogue_review_publish_and_see() {
         .unwrap();
     assert!(doc["paths"].get("/api/v1/resources/{id}/review").is_some());
     s.stop().await;
-}
-
-async fn get_json(c: &Client, url: String, key: &str) -> Value {
-    let r = c.get(url).bearer_auth(key).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    r.json().await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -450,6 +450,11 @@ async fn console_in_chromium() {
 
 /// Clicks button `id` and waits until the page answers with a message (flash or error)
 /// containing `expect`; returns that message.
+/// The text of the element with `id`.
+async fn id_text(c: &Client, id: &str) -> String {
+    c.find(Locator::Id(id)).await.unwrap().text().await.unwrap()
+}
+
 async fn answer(c: &Client, id: &str, expect: &str) -> String {
     click(c, id).await;
     let mut last = String::new();
@@ -593,13 +598,7 @@ async fn resource_page_forms_in_chromium() {
     click(&c, "edit-link").await;
     type_in(&c, "#f-items", "\n居住地址,C,200").await;
     answer(&c, "f-save", "已保存").await;
-    let versions = c
-        .find(Locator::Id("items"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let versions = id_text(&c, "items").await;
     assert!(versions.contains("居住地址"), "{versions}");
     assert!(c.find(Locator::Id("do-approve")).await.is_err());
     answer(&c, "do-submit", "待审核").await;
@@ -722,13 +721,7 @@ async fn resource_page_forms_in_chromium() {
         .await
         .unwrap();
     answer(&c, "source-submit", "数据源已添加").await;
-    let sources = c
-        .find(Locator::Id("sources"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let sources = id_text(&c, "sources").await;
     assert!(sources.contains("drop_dir"), "{sources}");
     // A Word document attached on the page: listed, and its words found by the search.
     let docx = dir.path().join("登记须知.docx");
@@ -745,13 +738,7 @@ async fn resource_page_forms_in_chromium() {
         .unwrap();
     type_in(&c, "#attach-description", "办事指南").await;
     answer(&c, "attach-submit", "附件已添加").await;
-    let files = c
-        .find(Locator::Id("attachments"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let files = id_text(&c, "attachments").await;
     assert!(
         files.contains("登记须知.docx") && files.contains("办事指南"),
         "{files}"
@@ -797,13 +784,7 @@ async fn resource_page_forms_in_chromium() {
         "{}",
         text(&c).await
     );
-    let rejected = c
-        .find(Locator::Id("rejected"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let rejected = id_text(&c, "rejected").await;
     assert!(rejected.contains("坏"), "{rejected}");
     shot(&c, "11-batch").await;
     let href = c
@@ -876,13 +857,7 @@ async fn resource_page_forms_in_chromium() {
     c.goto(&s.url("/console/matters")).await.unwrap();
     assert!(text(&c).await.contains("GA-XK-001"));
     c.goto(&page).await.unwrap();
-    let batches = c
-        .find(Locator::Id("batches"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let batches = id_text(&c, "batches").await;
     assert!(
         batches.contains("form:") && batches.contains("upload"),
         "{batches}"
@@ -971,33 +946,15 @@ async fn quality_pages_in_chromium() {
         body.contains("数据探查") && body.contains("公民身份号码"),
         "{body}"
     );
-    let profile = c
-        .find(Locator::Id("field-profile"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let profile = id_text(&c, "field-profile").await;
     assert!(
         profile.contains("1 (33.33%)"),
         "one name of three missing: {profile}"
     );
-    let conformance = c
-        .find(Locator::Id("conformance"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let conformance = id_text(&c, "conformance").await;
     assert!(conformance.contains("citizen_id"), "{conformance}");
     // The second owner approves the pending version in the page.
-    let rules = c
-        .find(Locator::Id("rules"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let rules = id_text(&c, "rules").await;
     assert!(
         rules.contains("业务负责人：✓") && rules.contains("技术负责人：—"),
         "{rules}"
@@ -1020,13 +977,7 @@ async fn quality_pages_in_chromium() {
         .for_element(Locator::Css("[data-testid=flash]"))
         .await
         .unwrap();
-    let rules = c
-        .find(Locator::Id("rules"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let rules = id_text(&c, "rules").await;
     assert!(
         rules.contains("v1") && !rules.contains("技术负责人：—"),
         "{rules}"
@@ -1069,26 +1020,14 @@ async fn quality_pages_in_chromium() {
         .unwrap();
     assert_eq!(r.status(), reqwest::StatusCode::OK);
     c.goto(&s.url("/console/quality")).await.unwrap();
-    let ranking = c
-        .find(Locator::Id("ranking"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let ranking = id_text(&c, "ranking").await;
     assert!(ranking.contains("成都市公安局"), "{ranking}");
     shot(&c, "14-quality-overview").await;
 
     c.delete_all_cookies().await.unwrap();
     login(&c, &s, "provider_officer").await;
     c.goto(&s.url("/console/work-orders")).await.unwrap();
-    let orders = c
-        .find(Locator::Id("orders"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let orders = id_text(&c, "orders").await;
     assert!(
         orders.contains("户籍人口信息：姓名不能为空") && orders.contains("待处理"),
         "{orders}"
@@ -1132,15 +1071,78 @@ async fn quality_pages_in_chromium() {
         .await
         .unwrap();
     assert_eq!(status, "已整改待验证");
-    let events = c
-        .find(Locator::Id("events"))
+    let events = id_text(&c, "events").await;
+    assert!(events.contains("已补录姓名"), "{events}");
+    shot(&c, "15-work-order").await;
+
+    // The department's report: reached from the overview, its own department only.
+    c.goto(&s.url("/console/quality")).await.unwrap();
+    c.find(Locator::Id("report-link"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let orders = c
+        .wait()
+        .for_element(Locator::Id("report-orders"))
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
-    assert!(events.contains("已补录姓名"), "{events}");
-    shot(&c, "15-work-order").await;
+    assert!(orders.contains("新开工单 1"), "{orders}");
+    let rules = id_text(&c, "report-rules").await;
+    assert!(rules.contains("姓名不能为空"), "{rules}");
+    let options = c
+        .find_all(Locator::Css("#report-period select[name=org] option"))
+        .await
+        .unwrap();
+    assert_eq!(options.len(), 1, "a department chooses only itself");
+    let xlsx = c
+        .find(Locator::Id("report-xlsx"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        xlsx.starts_with("/api/v1/quality/report.xlsx?org="),
+        "{xlsx}"
+    );
+    shot(&c, "16-quality-report").await;
+
+    // A department imports its own sex codes; those not matched by name are listed to check.
+    c.goto(&s.url("/console/standards")).await.unwrap();
+    type_in(&c, "#import-codes input[name=id]", "ga_xb").await;
+    type_in(&c, "#import-codes input[name=name]", "公安性别代码").await;
+    c.find(Locator::Css(
+        "#import-codes select[name=national] option[value=sex]",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let codes = dir.path().join("性别代码.csv");
+    std::fs::write(&codes, "代码,名称\n1,男性\n2,女性\n9,不详\nX,其他\n").unwrap();
+    c.find(Locator::Id("codes-file"))
+        .await
+        .unwrap()
+        .send_keys(codes.to_str().unwrap())
+        .await
+        .unwrap();
+    answer(&c, "codes-submit", "已导入代码 4").await;
+    let check = id_text(&c, "to-check").await;
+    assert!(
+        check.contains("不详") && check.contains("其他") && !check.contains("男性"),
+        "{check}"
+    );
+    let local = id_text(&c, "local-tables").await;
+    assert!(local.contains("公安性别代码"), "{local}");
+    shot(&c, "17-code-table-import").await;
 
     c.close().await.unwrap();
     drop(driver);

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestServer, bureau_users, error_code, published};
+use common::{TestServer, bureau_users, error_code, get_json, published};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
@@ -32,15 +32,7 @@ fn id(body: &str) -> String {
 /// Polls until the batch has been checked by the server's quality job.
 async fn checked(c: &Client, s: &TestServer, key: &str, batch: &str) -> Value {
     for _ in 0..100 {
-        let v: Value = c
-            .get(s.url(&format!("/api/v1/batches/{batch}/quality")))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = get_json(c, s.url(&format!("/api/v1/batches/{batch}/quality")), key).await;
         if !v["quality"].is_null() {
             return v;
         }
@@ -232,15 +224,7 @@ async fn rules_reviews_checks_work_orders_and_scores() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // Each failing rule opened a work order for the providing department.
-    let orders: Value = c
-        .get(s.url("/api/v1/work-orders?open=true"))
-        .bearer_auth(&officer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let orders = get_json(&c, s.url("/api/v1/work-orders?open=true"), &officer).await;
     let orders = orders.as_array().unwrap();
     assert_eq!(orders.len(), 2, "{orders:?}");
     assert!(
@@ -290,25 +274,9 @@ async fn rules_reviews_checks_work_orders_and_scores() {
             .all(|r| r["status"] == "passed"),
         "{q2}"
     );
-    let open: Value = c
-        .get(s.url("/api/v1/work-orders?open=true"))
-        .bearer_auth(&officer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let open = get_json(&c, s.url("/api/v1/work-orders?open=true"), &officer).await;
     assert_eq!(open.as_array().unwrap().len(), 0, "{open}");
-    let page: Value = c
-        .get(s.url(&format!("/api/v1/work-orders/{oid}")))
-        .bearer_auth(&officer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = get_json(&c, s.url(&format!("/api/v1/work-orders/{oid}")), &officer).await;
     let actions: Vec<&str> = page["events"]
         .as_array()
         .unwrap()
@@ -318,15 +286,12 @@ async fn rules_reviews_checks_work_orders_and_scores() {
     assert_eq!(actions, vec!["opened", "fixed", "verified"]);
 
     // Scores moved up, and the department is ranked.
-    let scores: Value = c
-        .get(s.url(&format!("/api/v1/quality/scores?resource={res}")))
-        .bearer_auth(&outsider)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let scores = get_json(
+        &c,
+        s.url(&format!("/api/v1/quality/scores?resource={res}")),
+        &outsider,
+    )
+    .await;
     let totals: Vec<f64> = scores
         .as_array()
         .unwrap()
@@ -336,28 +301,103 @@ async fn rules_reviews_checks_work_orders_and_scores() {
     assert_eq!(totals.len(), 2);
     assert!(totals[1] > totals[0], "{totals:?}");
     assert_eq!(totals[1], 100.0);
-    let ranking: Value = c
-        .get(s.url("/api/v1/quality/ranking"))
-        .bearer_auth(&outsider)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ranking = get_json(&c, s.url("/api/v1/quality/ranking"), &outsider).await;
     assert_eq!(ranking[0]["org_id"], s.dept.0);
     assert_eq!(ranking[0]["score"], 100.0);
 
-    // Suggestions from the newest profile: not-null on 性别 (never missing), its code table.
-    let sug: Value = c
-        .get(s.url(&format!("/api/v1/resources/{res}/suggestions")))
+    // The department's report for the period: both batches, the score's move, the failing rule,
+    // the two work orders opened and closed, the dataset's profile totals.
+    let report_url = format!("/api/v1/quality/report?org={}", s.dept.0);
+    let report = get_json(&c, s.url(&report_url), &officer).await;
+    assert_eq!(report["batches"], 2, "{report}");
+    assert_eq!(report["score"], 100.0);
+    assert_eq!(report["resources"][0]["first_score"], totals[0]);
+    assert_eq!(report["resources"][0]["score"], 100.0);
+    assert_eq!(report["orders"]["opened"], 2);
+    assert_eq!(report["orders"]["closed"], 2);
+    assert_eq!(report["orders"]["open_at_end"], 0);
+    assert_eq!(report["dataset"]["tables"], 1);
+    assert!(
+        report["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["failed_runs"] == 1 && r["runs"] == 2),
+        "{report}"
+    );
+    // Another department's report is the bureau's to read; a period is checked in words.
+    let r = c
+        .get(s.url(&report_url))
+        .bearer_auth(&outsider)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    get_json(&c, s.url(&report_url), &reviewer).await;
+    let r = c
+        .get(s.url(&format!("{report_url}&from=2026-13-01")))
         .bearer_auth(&officer)
         .send()
         .await
-        .unwrap()
-        .json()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(r).await, "invalid_input");
+    let r = c
+        .get(s.url(&format!("/api/v1/quality/report.xlsx?org={}", s.dept.0)))
+        .bearer_auth(&officer)
+        .send()
         .await
         .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let xlsx = r.bytes().await.unwrap();
+    {
+        use calamine::Reader;
+        let mut wb: calamine::Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx.to_vec())).unwrap();
+        assert_eq!(
+            wb.sheet_names(),
+            vec!["概况", "资源", "规则", "工单", "趋势"]
+        );
+        let summary = wb.worksheet_range("概况").unwrap();
+        let score = summary
+            .rows()
+            .find(|row| row[0] == "质量得分")
+            .map(|row| row[1].to_string());
+        assert_eq!(score.as_deref(), Some("100"));
+        let orders = wb.worksheet_range("工单").unwrap();
+        assert_eq!(orders.height(), 3, "a heading and the two orders");
+    }
+    // A batch's profile as a workbook, with each field's trend over the resource's batches.
+    let r = c
+        .get(s.url(&format!("/api/v1/batches/{batch1}/profile.xlsx")))
+        .bearer_auth(&officer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let xlsx = r.bytes().await.unwrap();
+    {
+        use calamine::Reader;
+        let mut wb: calamine::Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx.to_vec())).unwrap();
+        assert_eq!(wb.sheet_names(), vec!["字段探查", "表级探查", "字段趋势"]);
+        let fields = wb.worksheet_range("字段探查").unwrap();
+        assert_eq!(fields.height(), 4, "a heading and three fields");
+        let trend = wb.worksheet_range("字段趋势").unwrap();
+        assert_eq!(
+            trend.height(),
+            7,
+            "a heading and three fields × two batches"
+        );
+    }
+
+    // Suggestions from the newest profile: not-null on 性别 (never missing), its code table.
+    let sug = get_json(
+        &c,
+        s.url(&format!("/api/v1/resources/{res}/suggestions")),
+        &officer,
+    )
+    .await;
     let defs: Vec<&Value> = sug
         .as_array()
         .unwrap()
@@ -380,27 +420,21 @@ async fn rules_reviews_checks_work_orders_and_scores() {
     .await
     .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let sug: Value = c
-        .get(s.url(&format!("/api/v1/resources/{res}/suggestions")))
-        .bearer_auth(&officer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sug = get_json(
+        &c,
+        s.url(&format!("/api/v1/resources/{res}/suggestions")),
+        &officer,
+    )
+    .await;
     assert!(!sug.to_string().contains("\"table\":\"sex\""), "{sug}");
 
     // An outsider sees the figures but not the values.
-    let q: Value = c
-        .get(s.url(&format!("/api/v1/batches/{batch1}/quality")))
-        .bearer_auth(&outsider)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let q = get_json(
+        &c,
+        s.url(&format!("/api/v1/batches/{batch1}/quality")),
+        &outsider,
+    )
+    .await;
     assert_eq!(q["quality"]["profile"]["fields"][0]["duplicate"], 1);
     assert!(
         q["quality"]["profile"]["fields"][0]["top"]

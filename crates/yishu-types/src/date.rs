@@ -7,7 +7,14 @@ use chrono::NaiveDate;
 /// Parses one date in any of the common Chinese forms. A time part after the date
 /// (`2024-01-02 08:00:00`, `2024-01-02T08:00`) is ignored.
 pub fn parse_cn_date(s: &str) -> Result<NaiveDate, Invalid> {
-    let t = fold_width(s);
+    // ASCII text has nothing to fold: no copy for the common case.
+    let folded;
+    let t = if s.is_ascii() {
+        s
+    } else {
+        folded = fold_width(s);
+        folded.as_str()
+    };
     let t = t.trim();
     if t.is_empty() {
         return Err(Invalid::new("empty", "date is empty"));
@@ -40,6 +47,18 @@ pub fn parse_cn_date(s: &str) -> Result<NaiveDate, Invalid> {
 }
 
 fn split_ymd(s: &str) -> Option<(i32, u32, u32)> {
+    let b = s.as_bytes();
+    let num = |d: &[u8]| d.iter().fold(0u32, |n, c| n * 10 + (c - b'0') as u32);
+    // yyyy-mm-dd, the form almost every value has: read without splitting.
+    if b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+    {
+        return Some((num(&b[..4]) as i32, num(&b[5..7]), num(&b[8..])));
+    }
     if s.len() == 8 && s.bytes().all(|c| c.is_ascii_digit()) {
         return Some((
             s[..4].parse().ok()?,

@@ -7,6 +7,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Subcommand;
 use std::path::PathBuf;
 use std::time::Instant;
+use yishu_quality::clean::{Action, CleanDef, CleanJob, CleanReport, CleanRule};
 use yishu_quality::rule::PlannedRule;
 
 #[derive(Subcommand)]
@@ -26,6 +27,21 @@ pub enum QualityCommand {
         #[arg(long)]
         rules: PathBuf,
         /// Only this batch (default: every row of the resource).
+        #[arg(long)]
+        batch: Option<String>,
+    },
+    /// Clean a resource's batches with cleaning rules from a JSON file into a scratch std table
+    /// (`std.try_<table>`), to see what the rules do before they go to review (nothing reaches
+    /// the real std table without review).
+    TryClean {
+        /// The resource's code.
+        #[arg(long)]
+        resource: String,
+        /// JSON file: `[{"fix": {"kind": "trim", "column": "姓名"}}, {"check": {…}, "action":
+        /// "filter"}, …]`.
+        #[arg(long)]
+        rules: PathBuf,
+        /// Only this batch (default: every batch of the resource).
         #[arg(long)]
         batch: Option<String>,
     },
@@ -139,6 +155,110 @@ pub async fn run(config: &Config, cmd: QualityCommand) -> Result<u8> {
             if out.outcomes.iter().any(|o| o.broken.is_some()) {
                 bail!("some rules could not run");
             }
+        }
+        QualityCommand::TryClean {
+            resource,
+            rules,
+            batch,
+        } => {
+            let res = store
+                .get_resource_by_code(&resource)
+                .await
+                .map_err(|e| anyhow!(e))?;
+            let columns = yishu_quality::run::std_columns(&store, &res)
+                .await
+                .map_err(|e| anyhow!(e))?;
+            let local = yishu_quality::run::local_code_tables(&store)
+                .await
+                .map_err(|e| anyhow!(e))?;
+            let items: Vec<String> = columns.iter().map(|(c, _)| c.clone()).collect();
+            let tables: Vec<String> = local.keys().cloned().collect();
+            let text = std::fs::read_to_string(&rules)
+                .with_context(|| format!("cannot read {}", rules.display()))?;
+            let list: Vec<serde_json::Value> = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a list of cleaning rules", rules.display()))?;
+            let mut planned = Vec::new();
+            for (i, mut v) in list.into_iter().enumerate() {
+                let action = v
+                    .as_object_mut()
+                    .and_then(|o| o.remove("action"))
+                    .and_then(|a| a.as_str().map(str::to_string));
+                let def: CleanDef = serde_json::from_value(v)
+                    .with_context(|| format!("rule {} is not a cleaning rule", i + 1))?;
+                def.check(&items, &tables)
+                    .map_err(|e| anyhow!("rule {}: {}", i + 1, e.message))?;
+                let action = match (&def.fix, action.as_deref()) {
+                    (Some(_), _) => Action::Fix,
+                    (None, None) => Action::Tolerate,
+                    (None, Some(a)) => Action::parse(a).ok_or_else(|| {
+                        anyhow!(
+                            "rule {}: action is fix, filter or tolerate, not '{a}'",
+                            i + 1
+                        )
+                    })?,
+                };
+                planned.push(CleanRule {
+                    id: i as i64 + 1,
+                    version: 0,
+                    name: format!("rule {}", i + 1),
+                    def,
+                    action,
+                });
+            }
+            let batches: Vec<String> = match batch {
+                Some(b) => vec![b],
+                None => store
+                    .list_batches(res.id)
+                    .await
+                    .map_err(|e| anyhow!(e))?
+                    .into_iter()
+                    .filter(|b| b.rows_stored > 0)
+                    .map(|b| b.id)
+                    .collect(),
+            };
+            let table = res.table();
+            let into = format!("try_{table}");
+            let t = Instant::now();
+            let mut total = CleanReport::default();
+            for b in &batches {
+                let (references, lookups) =
+                    yishu_quality::run::clean_references(&store, &lake, &planned).await;
+                let r = yishu_quality::clean::clean_batch(CleanJob {
+                    lake: &lake,
+                    table: &table,
+                    into: &into,
+                    batch_id: b,
+                    columns: &columns,
+                    rules: &planned,
+                    local: &local,
+                    references,
+                    lookups,
+                })
+                .await
+                .map_err(|e| anyhow!(e))?;
+                for why in &r.broken {
+                    eprintln!("  {why}");
+                }
+                println!(
+                    "batch {b}: {} rows in, {} out, {} filtered, {} flagged, {} type failures",
+                    r.rows_in, r.rows_out, r.rows_filtered, r.rows_flagged, r.type_failures
+                );
+                total.rows_in += r.rows_in;
+                total.rows_out += r.rows_out;
+                total.rows_filtered += r.rows_filtered;
+                for (k, n) in r.fixes {
+                    *total.fixes.entry(k).or_default() += n;
+                }
+            }
+            let secs = t.elapsed().as_secs_f64();
+            for (k, n) in &total.fixes {
+                println!("  {k}: {n} values fixed");
+            }
+            println!(
+                "cleaned {} rows into std.{into} in {secs:.2} s ({:.0} rows/s)",
+                total.rows_in,
+                total.rows_in as f64 / secs.max(1e-9)
+            );
         }
         QualityCommand::Seed => {
             let n = yishu_quality::standard::seed(&store)

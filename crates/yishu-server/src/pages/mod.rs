@@ -10,6 +10,7 @@ mod keys;
 mod matters;
 mod orgs;
 mod quality;
+mod report;
 mod resource_edit;
 mod resource_forms;
 pub use orgs::{TreeRow, tree as org_tree};
@@ -72,6 +73,11 @@ pub fn router() -> Router<AppState> {
         )
         .route("/console/rules/{id}/review", post(quality::review))
         .route("/console/standards", get(quality::standards))
+        .route(
+            "/console/standards/code-tables",
+            post(quality::import_code_table),
+        )
+        .route("/console/quality/report", get(report::report))
         .route("/console/work-orders", get(quality::orders))
         .route("/console/work-orders/{id}", get(quality::order))
         .route("/console/work-orders/{id}/status", post(quality::advance))
@@ -124,6 +130,20 @@ pub struct Chrome {
 }
 
 impl Chrome {
+    /// The chrome for a page built while this one is still borrowed (the page's flash and error
+    /// move to it).
+    pub fn hand_over(&mut self) -> Chrome {
+        Chrome {
+            t: self.t,
+            user: self.user.clone(),
+            csrf: self.csrf.clone(),
+            active: self.active,
+            path: self.path.clone(),
+            flash: self.flash.take(),
+            error: self.error.take(),
+        }
+    }
+
     pub fn is(&self, role: &str) -> bool {
         self.user
             .as_ref()

@@ -9,7 +9,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::routes::quality as api;
 use crate::svg;
 use askama::Template;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -21,7 +21,7 @@ use yishu_quality::profile::{FieldProfile, rate};
 use yishu_quality::run::BatchQuality;
 use yishu_types::{ErrorCode, Role};
 
-fn pct(v: f64) -> String {
+pub(super) fn pct(v: f64) -> String {
     format!("{:.2}%", v * 100.0)
 }
 
@@ -33,7 +33,7 @@ fn actor(p: &yishu_meta::Principal) -> Actor<'_> {
     }
 }
 
-fn dimension_label(t: crate::i18n::Tr, d: &str) -> String {
+pub(super) fn dimension_label(t: crate::i18n::Tr, d: &str) -> String {
     match (Dimension::parse(d), t.lang) {
         (Some(d), crate::i18n::Lang::Zh) => d.label_zh().to_string(),
         (Some(d), crate::i18n::Lang::En) => d.as_str().to_string(),
@@ -42,7 +42,7 @@ fn dimension_label(t: crate::i18n::Tr, d: &str) -> String {
 }
 
 /// Shows an error on a page that could not be built.
-fn failure(mut c: Chrome, e: ApiError) -> Response {
+pub(super) fn failure(mut c: Chrome, e: ApiError) -> Response {
     let status = super::failed(&mut c, &e.0);
     (status, render(&super::Message { c })).into_response()
 }
@@ -121,15 +121,7 @@ pub async fn overview(State(s): State<AppState>, mut page: PageAuth<SignedIn>) -
                 })
                 .collect(),
             may_weigh: page.auth.who().has(Role::DataManager) || page.auth.who().has(Role::Admin),
-            c: Chrome {
-                t,
-                user: page.chrome.user.clone(),
-                csrf: page.chrome.csrf.clone(),
-                active: "quality",
-                path: page.chrome.path.clone(),
-                flash: page.chrome.flash.take(),
-                error: page.chrome.error.take(),
-            },
+            c: page.chrome.hand_over(),
         })
     }
     .await;
@@ -175,6 +167,8 @@ pub struct FieldRow {
     pub kind: String,
     pub pattern: String,
     pub code_table: String,
+    /// The missing rate over the resource's recent batches (SVG sparkline).
+    pub trend: String,
 }
 
 fn field_row(f: &FieldProfile, t: crate::i18n::Tr) -> FieldRow {
@@ -210,6 +204,7 @@ fn field_row(f: &FieldProfile, t: crate::i18n::Tr) -> FieldRow {
             .map(|(p, share)| format!("{} {}", p.label_zh(), pct(share)))
             .unwrap_or_default(),
         code_table: f.code_table.clone().unwrap_or_default(),
+        trend: String::new(),
     }
 }
 
@@ -338,18 +333,34 @@ async fn resource_page(
         let scores = s.store.scores(Some(r.id), None, 0).await?;
         let latest_score = scores.last();
         let t = c.t;
-        let mut missing: Vec<(String, f64)> = profiles
+        // The recent batches' profiles, oldest first, for the trends.
+        let history: Vec<(i64, BatchQuality)> = profiles
             .iter()
             .rev()
-            .filter_map(|p| {
-                let q: BatchQuality = serde_json::from_value(p.body.clone()).ok()?;
-                Some((
-                    fmt_time(p.created_at)[5..16].to_string(),
+            .filter_map(|p| Some((p.created_at, serde_json::from_value(p.body.clone()).ok()?)))
+            .collect();
+        let missing: Vec<(String, f64)> = history
+            .iter()
+            .map(|(at, q)| {
+                (
+                    fmt_time(*at)[5..16].to_string(),
                     (q.profile.missing_cell_rate() * 10_000.0).round() / 100.0,
-                ))
+                )
             })
             .collect();
-        missing.truncate(30);
+        let field_trend = |name: &str| {
+            let rates: Vec<f64> = history
+                .iter()
+                .filter_map(|(_, q)| q.profile.fields.iter().find(|f| f.name == name))
+                .map(|f| f.missing_rate())
+                .collect();
+            let max = rates.iter().copied().fold(0.01, f64::max);
+            svg::spark(
+                &format!("{name} {}", t.t("quality.missing_trend")),
+                &rates,
+                max,
+            )
+        };
         let suggestions = api::suggestions(s, &r)
             .await?
             .into_iter()
@@ -367,7 +378,16 @@ async fn resource_page(
             batch: newest.map(|p| p.batch_id.clone()),
             fields: q
                 .as_ref()
-                .map(|q| q.profile.fields.iter().map(|f| field_row(f, t)).collect())
+                .map(|q| {
+                    q.profile
+                        .fields
+                        .iter()
+                        .map(|f| FieldRow {
+                            trend: field_trend(&f.name),
+                            ..field_row(f, t)
+                        })
+                        .collect()
+                })
                 .unwrap_or_default(),
             q,
             dims: latest_score
@@ -400,15 +420,7 @@ async fn resource_page(
                 || who.has(Role::DataManager)
                 || who.has(Role::Admin),
             form,
-            c: Chrome {
-                t,
-                user: c.user.clone(),
-                csrf: c.csrf.clone(),
-                active: "quality",
-                path: c.path.clone(),
-                flash: c.flash.take(),
-                error: c.error.take(),
-            },
+            c: c.hand_over(),
         })
     }
     .await;
@@ -680,7 +692,7 @@ struct Orders {
     orders: Vec<OrderRow>,
 }
 
-fn order_row(o: WorkOrder, t: crate::i18n::Tr) -> OrderRow {
+pub(super) fn order_row(o: WorkOrder, t: crate::i18n::Tr) -> OrderRow {
     OrderRow {
         status: match t.lang {
             crate::i18n::Lang::Zh => o.status.label_zh().to_string(),
@@ -827,6 +839,10 @@ struct Standards {
     elements: Vec<yishu_meta::quality::DataElement>,
     national: Vec<api::NationalTable>,
     local: Vec<yishu_meta::quality::LocalCodeTable>,
+    /// May import a department's code table.
+    may_import: bool,
+    /// After an import: the codes to map by hand (code, name, proposed national code).
+    to_check: Vec<(String, String, String)>,
 }
 
 impl Standards {
@@ -836,22 +852,98 @@ impl Standards {
 }
 
 /// The registry: data elements (newest versions) and code tables, national and departmental.
-pub async fn standards(State(s): State<AppState>, mut page: PageAuth<SignedIn>) -> Response {
-    page.chrome.active = "quality";
+pub async fn standards(State(s): State<AppState>, page: PageAuth<SignedIn>) -> Response {
+    let who = page.auth.who().clone();
+    standards_page(&s, page.chrome, &who, StatusCode::OK, Vec::new()).await
+}
+
+async fn standards_page(
+    s: &AppState,
+    mut c: Chrome,
+    who: &yishu_meta::Principal,
+    status: StatusCode,
+    to_check: Vec<(String, String, String)>,
+) -> Response {
+    c.active = "quality";
     let built: ApiResult<_> = async {
         let elements = s.store.data_elements().await?;
-        let tables = api::tables(&s).await?;
+        let tables = api::tables(s).await?;
         Ok((elements, tables))
     }
     .await;
     match built {
-        Ok((elements, tables)) => render(&Standards {
-            c: page.chrome,
-            elements,
-            national: tables.national,
-            local: tables.local,
-        }),
-        Err(e) => failure(page.chrome, e),
+        Ok((elements, tables)) => (
+            status,
+            render(&Standards {
+                c,
+                elements,
+                national: tables.national,
+                local: tables.local,
+                may_import: who.has(Role::ProviderOfficer)
+                    || who.has(Role::DataManager)
+                    || who.has(Role::Admin),
+                to_check,
+            }),
+        )
+            .into_response(),
+        Err(e) => failure(c, e),
+    }
+}
+
+/// A department's code table from an uploaded CSV or XLSX, mapped to a national table; the codes
+/// that could not be mapped by name are listed for a person to check.
+pub async fn import_code_table(
+    State(s): State<AppState>,
+    mut page: PageAuth<api::Quality>,
+    mut mp: Multipart,
+) -> Response {
+    let parts = match super::resource_forms::checked_upload(&page, &mut mp).await {
+        Ok(parts) => parts,
+        Err(refused) => return refused,
+    };
+    let result = async {
+        let up = parts?;
+        if up.data.is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                "choose a CSV or XLSX file of codes and names",
+            ));
+        }
+        let q = api::ImportQuery {
+            name: up.field("name").trim().to_string(),
+            national: Some(up.field("national").trim().to_string()).filter(|n| !n.is_empty()),
+        };
+        api::import_codes(&s, &page.auth, up.field("id").trim(), &q, &up.data).await
+    }
+    .await;
+    let who = page.auth.who().clone();
+    match result {
+        Ok((saved, to_check)) => {
+            page.chrome.flash = Some(format!(
+                "{} {}（{} v{}）",
+                page.chrome.t.t("quality.codes_imported"),
+                saved.entries.len(),
+                saved.id,
+                saved.version
+            ));
+            let rows = to_check
+                .into_iter()
+                .map(|m| {
+                    (
+                        m.local.code,
+                        m.local.name,
+                        m.national
+                            .map(|e| format!("{} {}", e.code, e.name))
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect();
+            standards_page(&s, page.chrome, &who, StatusCode::OK, rows).await
+        }
+        Err(e) => {
+            let status = super::failed(&mut page.chrome, &e.0);
+            standards_page(&s, page.chrome, &who, status, Vec::new()).await
+        }
     }
 }
 
@@ -916,15 +1008,7 @@ pub async fn std_rows(
             ))
             .await?;
         Ok(StdRows {
-            c: Chrome {
-                t: page.chrome.t,
-                user: page.chrome.user.clone(),
-                csrf: page.chrome.csrf.clone(),
-                active: "quality",
-                path: page.chrome.path.clone(),
-                flash: None,
-                error: None,
-            },
+            c: page.chrome.hand_over(),
             id: r.id,
             name: r.meta.name.clone(),
             table,

@@ -143,21 +143,21 @@ pub async fn fill(
 }
 
 /// An upload form: its text fields (`_csrf`, …) and its one file.
-struct Upload {
+pub(super) struct Upload {
     fields: std::collections::HashMap<String, String>,
-    name: String,
-    data: Vec<u8>,
+    pub(super) name: String,
+    pub(super) data: Vec<u8>,
 }
 
 impl Upload {
-    fn field(&self, k: &str) -> &str {
+    pub(super) fn field(&self, k: &str) -> &str {
         self.fields.get(k).map(String::as_str).unwrap_or("")
     }
 }
 
 /// Reads an upload form; a wrong CSRF token is the refusal to answer with, a broken form the
 /// error to show on the page.
-async fn checked_upload<R: crate::auth::Right>(
+pub(super) async fn checked_upload<R: crate::auth::Right>(
     page: &PageAuth<R>,
     mp: &mut Multipart,
 ) -> Result<Result<Upload, ApiError>, Response> {

@@ -11,6 +11,7 @@ pub mod me;
 pub mod mounts;
 pub mod orgs;
 pub mod quality;
+pub mod reports;
 pub mod resources;
 pub mod search;
 pub mod session;
@@ -128,6 +129,8 @@ pub fn router() -> Router<AppState> {
         .route("/work-orders/{id}/status", post(quality::advance))
         .route("/quality/scores", get(quality::scores))
         .route("/quality/ranking", get(quality::get_ranking))
+        .route("/quality/report", get(reports::report))
+        .route("/quality/report.xlsx", get(reports::report_xlsx))
         .route(
             "/quality/weights",
             get(quality::weights).put(quality::set_weights),

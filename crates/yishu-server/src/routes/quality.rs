@@ -203,6 +203,25 @@ pub async fn import_code_table(
     Query(q): Query<ImportQuery>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
+    let (saved, to_check) = import_codes(&s, &auth, &id, &q, &body).await?;
+    Ok(Json(json!({"table": saved, "to_check": to_check})))
+}
+
+/// Saves an uploaded department code table as the next version of `id`; returns it and the
+/// codes a person should map by hand (matched only by code, or not at all).
+pub(crate) async fn import_codes(
+    s: &AppState,
+    auth: &Auth<Quality>,
+    id: &str,
+    q: &ImportQuery,
+    body: &[u8],
+) -> ApiResult<(LocalCodeTable, Vec<yishu_types::codes::CodeMapping>)> {
+    if id.trim().is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            "a code table needs an identifier",
+        ));
+    }
     let dir = tempfile::tempdir()
         .map_err(|e| ApiError::new(ErrorCode::Internal, format!("temp dir: {e}")))?;
     let ext = if body.starts_with(b"PK\x03\x04") {
@@ -211,7 +230,7 @@ pub async fn import_code_table(
         "csv"
     };
     let path = dir.path().join(format!("codes.{ext}"));
-    std::fs::write(&path, &body)
+    std::fs::write(&path, body)
         .map_err(|e| ApiError::new(ErrorCode::Internal, format!("temp file: {e}")))?;
     let local = yishu_ingest::code_sheet::read(&path)?;
     let national = q.national.clone().unwrap_or_default();
@@ -240,7 +259,7 @@ pub async fn import_code_table(
     let saved = s
         .store
         .put_code_table(&LocalCodeTable {
-            id: id.clone(),
+            id: id.to_string(),
             name: q.name.clone(),
             source: auth.who().org_id.0.to_string(),
             org_id: Some(auth.who().org_id),
@@ -251,18 +270,18 @@ pub async fn import_code_table(
         })
         .await?;
     audit(
-        &s,
-        &auth,
+        s,
+        auth,
         "standard.code_table",
         format!("code_table:{id}"),
         json!({"codes": saved.entries.len(), "version": saved.version}),
     )
     .await?;
-    let to_check: Vec<&yishu_types::codes::CodeMapping> = mappings
-        .iter()
+    let to_check = mappings
+        .into_iter()
         .filter(|m| m.by != yishu_types::codes::MatchedBy::Name)
         .collect();
-    Ok(Json(json!({"table": saved, "to_check": to_check})))
+    Ok((saved, to_check))
 }
 
 /// A resource's rules with their versions in effect and under review.
@@ -300,6 +319,30 @@ fn check_levels(b: &RuleBody) -> ApiResult<()> {
     Ok(())
 }
 
+/// A rule that reads another resource names one that exists, and items it has.
+async fn reference_has(s: &AppState, resource: &str, items: &[&String]) -> ApiResult<()> {
+    let target = s.store.get_resource_by_code(resource).await.map_err(|_| {
+        ApiError::new(
+            ErrorCode::RuleInvalid,
+            format!("no resource with code {resource}"),
+        )
+    })?;
+    for item in items {
+        if !target
+            .meta
+            .items
+            .iter()
+            .any(|i| i.name.trim() == item.as_str())
+        {
+            return Err(ApiError::new(
+                ErrorCode::RuleInvalid,
+                format!("{resource} has no item '{item}'"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) async fn check_body(
     s: &AppState,
     r: &Resource,
@@ -329,6 +372,15 @@ pub(crate) async fn check_body(
                 )
             })?;
         def.check(&items, &local)?;
+        if let Some(yishu_quality::clean::Fix::FillReference {
+            resource, on, take, ..
+        }) = &def.fix
+        {
+            reference_has(s, resource, &[on, take]).await?;
+        }
+        if let Some(RuleDef::Referential { resource, item, .. }) = &def.check {
+            reference_has(s, resource, &[item]).await?;
+        }
         if !b.action.is_empty() && yishu_quality::clean::Action::parse(&b.action).is_none() {
             return Err(ApiError::new(
                 ErrorCode::RuleInvalid,
@@ -356,20 +408,7 @@ pub(crate) async fn check_body(
                     _ => e.into(),
                 })?;
         }
-        RuleDef::Referential { resource, item, .. } => {
-            let target = s.store.get_resource_by_code(resource).await.map_err(|_| {
-                ApiError::new(
-                    ErrorCode::RuleInvalid,
-                    format!("no resource with code {resource}"),
-                )
-            })?;
-            if !target.meta.items.iter().any(|i| i.name.trim() == item) {
-                return Err(ApiError::new(
-                    ErrorCode::RuleInvalid,
-                    format!("{resource} has no item '{item}'"),
-                ));
-            }
-        }
+        RuleDef::Referential { resource, item, .. } => reference_has(s, resource, &[item]).await?,
         _ => {}
     }
     Ok(())
@@ -608,10 +647,8 @@ pub async fn batch_quality(
     let (b, r) = visible_batch(&s, auth.who(), &id).await?;
     let mut quality: Option<BatchQuality> = s
         .store
-        .profiles(r.id, 1_000)
+        .profile(&b.id)
         .await?
-        .into_iter()
-        .find(|p| p.batch_id == b.id)
         .and_then(|p| serde_json::from_value(p.body).ok());
     if !may_read_raw(auth.who(), &r)
         && let Some(q) = quality.as_mut()
@@ -982,10 +1019,8 @@ pub async fn profile_xlsx(
     let (b, r) = visible_batch(&s, auth.who(), &id).await?;
     let mut q: BatchQuality = s
         .store
-        .profiles(r.id, 1_000)
+        .profile(&b.id)
         .await?
-        .into_iter()
-        .find(|p| p.batch_id == b.id)
         .and_then(|p| serde_json::from_value(p.body).ok())
         .ok_or_else(|| {
             ApiError::new(
@@ -1066,6 +1101,52 @@ pub async fn profile_xlsx(
             .write_with_format(i as u32, 0, *k, &head)
             .map_err(xerr)?;
         table.write(i as u32, 1, *v).map_err(xerr)?;
+    }
+    // Each field across the resource's recent batches, oldest first (探查趋势).
+    let trend = book.add_worksheet().set_name("字段趋势").map_err(xerr)?;
+    for (c, h) in [
+        "批次",
+        "探查时间",
+        "字段",
+        "记录数",
+        "缺失率",
+        "唯一值率",
+        "重复率",
+    ]
+    .iter()
+    .enumerate()
+    {
+        trend
+            .write_with_format(0, c as u16, *h, &head)
+            .map_err(xerr)?;
+    }
+    let mut row = 1u32;
+    for p in s.store.profiles(r.id, 30).await?.into_iter().rev() {
+        let Ok(h) = serde_json::from_value::<BatchQuality>(p.body) else {
+            continue;
+        };
+        for f in &h.profile.fields {
+            trend.write_string(row, 0, &p.batch_id).map_err(xerr)?;
+            trend
+                .write_string(row, 1, crate::pages::fmt_time(p.created_at))
+                .map_err(xerr)?;
+            trend.write_string(row, 2, &f.name).map_err(xerr)?;
+            trend.write(row, 3, f.records as f64).map_err(xerr)?;
+            let present = f.records - f.missing;
+            for (k, v) in [
+                f.missing_rate(),
+                yishu_quality::profile::rate(f.distinct, present),
+                f.duplicate_rate(),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                trend
+                    .write_with_format(row, 4 + k as u16, v, &pct)
+                    .map_err(xerr)?;
+            }
+            row += 1;
+        }
     }
     let body = book.save_to_buffer().map_err(xerr)?;
     Ok(crate::routes::batches::file(

@@ -137,6 +137,13 @@ impl TestServer {
 }
 
 /// Asserts the uniform error body and returns its code.
+/// GETs `url` with the key and returns the JSON body, asserting 200.
+pub async fn get_json(c: &Client, url: String, key: &str) -> Value {
+    let r = c.get(url).bearer_auth(key).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json().await.unwrap()
+}
+
 pub async fn error_code(r: reqwest::Response) -> String {
     let rid = r
         .headers()

@@ -302,7 +302,8 @@ async fn gen_city(a: GenArgs) -> Result<u8> {
 pub(crate) const PEOPLE_HEADER: &str = "公民身份号码,姓名,性别,民族,出生日期,婚姻状况,住址,行政区划代码,联系电话,工作单位,登记日期,备注";
 
 /// Creates a metadata store under `data` with one org, an admin, and a draft resource per
-/// `(name, comma-separated items)`; returns the resources' codes.
+/// `(name, comma-separated items)` (`name:D` gives an item a type other than text); returns the
+/// resources' codes.
 pub(crate) async fn bench_resources(
     data: &std::path::Path,
     resources: &[(&str, &str)],
@@ -340,9 +341,10 @@ pub(crate) async fn bench_resources(
     for (n, (name, items)) in resources.iter().enumerate() {
         let items: Vec<Item> = items
             .split(',')
-            .map(|n| Item {
+            .map(|n| n.split_once(':').unwrap_or((n, "C")))
+            .map(|(n, t)| Item {
                 name: n.into(),
-                item_type: "C".into(),
+                item_type: t.into(),
                 length: None,
                 data_element: None,
                 description: String::new(),
