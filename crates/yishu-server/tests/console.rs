@@ -450,6 +450,24 @@ async fn console_in_chromium() {
 
 /// Clicks button `id` and waits until the page answers with a message (flash or error)
 /// containing `expect`; returns that message.
+/// The text of the element `css` once it contains `expect` (the page may still be the one before
+/// a form's answer: its elements go stale).
+async fn css_text_once(c: &Client, css: &str, expect: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && let Ok(t) = e.text().await
+        {
+            if t.contains(expect) {
+                return t;
+            }
+            last = t;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} never said '{expect}'; last: {last}");
+}
+
 /// The text of the element with `id`.
 async fn id_text(c: &Client, id: &str) -> String {
     c.find(Locator::Id(id)).await.unwrap().text().await.unwrap()
@@ -1062,14 +1080,8 @@ async fn quality_pages_in_chromium() {
         .click()
         .await
         .unwrap();
-    let status = c
-        .wait()
-        .for_element(Locator::Css("[data-testid=order-status]"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // The form posts and the page is drawn again: read the status once the new page says it.
+    let status = css_text_once(&c, "[data-testid=order-status]", "已整改待验证").await;
     assert_eq!(status, "已整改待验证");
     let events = id_text(&c, "events").await;
     assert!(events.contains("已补录姓名"), "{events}");
