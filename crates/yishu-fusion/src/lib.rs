@@ -1,0 +1,8 @@
+//! Fusion (融合, R18–R24): linking the std records that describe the same person, legal entity or
+//! house, and building the base libraries' golden records from them. This first part holds the
+//! subjects, their keys and the comparisons linking is made of.
+
+pub mod compare;
+pub mod key;
+
+pub use key::{SubjectKind, normalize_key};
