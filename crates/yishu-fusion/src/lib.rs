@@ -2,7 +2,9 @@
 //! house, and building the base libraries' golden records from them. This first part holds the
 //! subjects, their keys and the comparisons linking is made of.
 
+pub mod address;
 pub mod compare;
+pub mod fs;
 pub mod key;
 
 pub use key::{SubjectKind, normalize_key};
