@@ -29,6 +29,15 @@ pub struct Model {
     /// EM rounds run, and whether it converged.
     pub rounds: usize,
     pub converged: bool,
+    /// u came from random pairs (nearly all non-matches) and EM leaves it alone — the way a data
+    /// team estimates it too; EM alone can mistake one kind of match for the non-matches.
+    #[serde(default)]
+    pub fixed_u: bool,
+    /// The share of matches is known from the blocking (each record has at most one match among
+    /// its candidates) and EM leaves it alone: with u fixed and the share free, EM's best answer
+    /// would call every pair a match.
+    #[serde(default)]
+    pub fixed_prior: bool,
 }
 
 /// Smallest probability kept, so no level ever has weight ±∞.
@@ -99,7 +108,35 @@ impl Model {
             prior: prior.clamp(FLOOR, 1.0 - FLOOR),
             rounds: 0,
             converged: false,
+            fixed_u: false,
+            fixed_prior: false,
         }
+    }
+
+    /// Sets u from the comparison vectors of random pairs, and keeps it fixed while fitting.
+    pub fn with_u_from(mut self, random: &Patterns) -> Model {
+        let total = random.pairs() as f64;
+        if total == 0.0 {
+            return self;
+        }
+        for (i, f) in self.fields.iter_mut().enumerate() {
+            let mut counts = vec![0.0; f.u.len()];
+            for (levels, n) in random.iter() {
+                if let Some(c) = levels.get(i).and_then(|l| counts.get_mut(*l as usize)) {
+                    *c += n as f64;
+                }
+            }
+            f.u = counts.iter().map(|c| (c / total).max(FLOOR)).collect();
+        }
+        self.fixed_u = true;
+        self
+    }
+
+    /// Keeps the share of matches at `prior` while fitting.
+    pub fn with_fixed_prior(mut self, prior: f64) -> Model {
+        self.prior = prior.clamp(FLOOR, 1.0 - FLOOR);
+        self.fixed_prior = true;
+        self
     }
 
     /// log₂ Bayes factor of one field's level.
@@ -124,11 +161,15 @@ impl Model {
             .sum()
     }
 
-    /// The probability that a pair with this weight is a match, given the prior.
+    /// The probability that a pair with these levels is a match, given the prior.
     pub fn probability(&self, levels: &[u8]) -> f64 {
+        self.probability_of_weight(self.weight(levels))
+    }
+
+    /// The probability that a pair of weight `w` is a match, given the prior.
+    pub fn probability_of_weight(&self, w: f64) -> f64 {
         let prior_odds = (self.prior / (1.0 - self.prior)).log2();
-        let w = self.weight(levels) + prior_odds;
-        1.0 / (1.0 + (-w).exp2())
+        1.0 / (1.0 + (-(w + prior_odds)).exp2())
     }
 
     /// Fits m, u and the prior by EM over the patterns, from this model as the start. Stops when
@@ -162,8 +203,14 @@ impl Model {
             // M: new m, u and prior.
             let mut moved: f64 = 0.0;
             for (i, f) in self.fields.iter_mut().enumerate() {
-                for (probs, sums) in [(&mut f.m, &m_sum[i]), (&mut f.u, &u_sum[i])] {
+                for (probs, sums, fixed) in [
+                    (&mut f.m, &m_sum[i], false),
+                    (&mut f.u, &u_sum[i], self.fixed_u),
+                ] {
                     let whole: f64 = sums.iter().sum();
+                    if fixed {
+                        continue;
+                    }
                     if whole <= 0.0 {
                         continue;
                     }
@@ -174,9 +221,11 @@ impl Model {
                     }
                 }
             }
-            let prior = (matched / (matched + unmatched)).clamp(FLOOR, 1.0 - FLOOR);
-            moved = moved.max((prior - self.prior).abs());
-            self.prior = prior;
+            if !self.fixed_prior {
+                let prior = (matched / (matched + unmatched)).clamp(FLOOR, 1.0 - FLOOR);
+                moved = moved.max((prior - self.prior).abs());
+                self.prior = prior;
+            }
             self.rounds = round;
             if moved < tolerance {
                 self.converged = true;

@@ -6,5 +6,6 @@ pub mod address;
 pub mod compare;
 pub mod fs;
 pub mod key;
+pub mod link;
 
 pub use key::{SubjectKind, normalize_key};

@@ -1,0 +1,304 @@
+//! Linking person records to subjects (R18): by key where the key is valid, otherwise by the
+//! Fellegi–Sunter model over candidates found through several blocking keys (halves of the ID
+//! number, name sound with birth year, name sound with county), so finding a record's person
+//! never depends on one field being right. A valid key that two clearly different people share is
+//! a collision and goes to review — never merged silently; so does a record that would link to two
+//! subjects.
+
+use crate::address::{Address, AddressLevel, address_level};
+use crate::compare::{DateLevel, NameLevel, date_level, fold_name, name_level, pinyin_of};
+use crate::fs::{Decision, FieldSpec, Model, Patterns, Thresholds};
+use crate::key::{SubjectKind, normalize_key};
+use chrono::{Datelike, NaiveDate};
+use std::collections::{HashMap, HashSet};
+
+/// What linking reads of a person record.
+#[derive(Debug, Clone, Default)]
+pub struct PersonRecord {
+    /// 公民身份号码 as written (may be empty or wrong).
+    pub id: String,
+    pub name: String,
+    /// Sex code (GB/T 2261.1: 1 male, 2 female), if the source has it.
+    pub sex: Option<String>,
+    pub birth: Option<NaiveDate>,
+    pub address: Option<Address>,
+}
+
+/// What linking decided.
+#[derive(Debug, Clone, Default)]
+pub struct Linked {
+    /// Per record: the subject it belongs to.
+    pub subject: Vec<Option<usize>>,
+    /// Each subject's key (its canonical 公民身份号码).
+    pub keys: Vec<String>,
+    /// (record, subject, probability) pairs for a person to decide.
+    pub review: Vec<(usize, usize, f64)>,
+    /// Records whose valid key belongs to a clearly different person.
+    pub collisions: Vec<usize>,
+    /// The fitted model, when any record needed it.
+    pub model: Option<Model>,
+}
+
+/// The attributes a subject is compared by: from its first record that has each.
+#[derive(Default)]
+struct Rep {
+    name: String,
+    sex: Option<String>,
+    birth: Option<NaiveDate>,
+    address: Option<Address>,
+}
+
+/// The comparison fields, their level counts and their "missing" level.
+fn specs() -> Vec<FieldSpec> {
+    [
+        ("id", 4, 3),
+        ("name", 5, 4),
+        ("birth", 4, 3),
+        ("sex", 3, 2),
+        ("address", 5, 4),
+    ]
+    .iter()
+    .map(|(n, l, neutral)| FieldSpec {
+        name: n.to_string(),
+        levels: *l,
+        neutral: Some(*neutral),
+    })
+    .collect()
+}
+
+/// How much better (log₂ Bayes factor) the best subject must be than the next to be linked
+/// without a person: 64 times likelier.
+const MARGIN: f64 = 6.0;
+
+/// Random pairs that estimate how often each level occurs among non-matches.
+const RANDOM_PAIRS: usize = 50_000;
+
+/// Candidates per blocking key at most: a bigger block says too little to be worth comparing.
+const BLOCK_LIMIT: usize = 64;
+
+fn id_level(raw: &str, key: &str) -> u8 {
+    let folded: String = yishu_types::text::fold_width(raw)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    if folded.is_empty() {
+        return 3;
+    }
+    if folded.len() != key.len() {
+        return 2;
+    }
+    match folded
+        .bytes()
+        .zip(key.bytes())
+        .filter(|(a, b)| a != b)
+        .count()
+    {
+        0 | 1 => 0,
+        2 => 1,
+        _ => 2,
+    }
+}
+
+fn name_code(l: NameLevel) -> u8 {
+    match l {
+        NameLevel::Exact | NameLevel::Folded => 0,
+        NameLevel::Pinyin => 1,
+        NameLevel::Similar => 2,
+        NameLevel::Different => 3,
+        NameLevel::Missing => 4,
+    }
+}
+
+fn birth_code(l: DateLevel) -> u8 {
+    match l {
+        DateLevel::Exact => 0,
+        DateLevel::Slip => 1,
+        DateLevel::Near | DateLevel::Different => 2,
+        DateLevel::Missing => 3,
+    }
+}
+
+fn address_code(l: AddressLevel) -> u8 {
+    match l {
+        AddressLevel::Exact => 0,
+        AddressLevel::Street => 1,
+        AddressLevel::Division => 2,
+        AddressLevel::Different => 3,
+        AddressLevel::Missing => 4,
+    }
+}
+
+fn compare(r: &PersonRecord, key: &str, s: &Rep) -> Vec<u8> {
+    let sex = match (&r.sex, &s.sex) {
+        (Some(a), Some(b)) if !a.is_empty() && !b.is_empty() => u8::from(a != b),
+        _ => 2,
+    };
+    let address = match (&r.address, &s.address) {
+        (Some(a), Some(b)) => address_code(address_level(a, b)),
+        _ => 4,
+    };
+    vec![
+        id_level(&r.id, key),
+        name_code(name_level(&r.name, &s.name)),
+        birth_code(date_level(r.birth, s.birth, 0)),
+        sex,
+        address,
+    ]
+}
+
+/// Blocking keys of a record (or of a subject's representative with its key).
+fn blocks(
+    id: &str,
+    name: &str,
+    birth: Option<NaiveDate>,
+    address: Option<&Address>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let id: String = yishu_types::text::fold_width(id)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    // Three parts of the number (division, birth date, sequence and check), blocked two at a
+    // time: one mistyped digit leaves one pair whole.
+    if id.len() == 18 && id.is_ascii() {
+        let (d, b, q) = (&id[..6], &id[6..14], &id[14..]);
+        out.push(format!("db:{d}{b}"));
+        out.push(format!("dq:{d}{q}"));
+        out.push(format!("bq:{b}{q}"));
+    }
+    let sound = pinyin_of(&fold_name(name));
+    if !sound.is_empty() {
+        if let Some(b) = birth {
+            out.push(format!("n:{sound}:{}", b.year()));
+        }
+        if let Some(d) = address.and_then(|a| a.division.as_deref()) {
+            out.push(format!("c:{sound}:{d}"));
+        }
+    }
+    out
+}
+
+/// Links the records: by valid key first, then by the model for the rest.
+pub fn link_people(records: &[PersonRecord], thresholds: Thresholds) -> Linked {
+    let mut linked = Linked {
+        subject: vec![None; records.len()],
+        ..Default::default()
+    };
+    let mut by_key: HashMap<String, usize> = HashMap::new();
+    let mut reps: Vec<Rep> = Vec::new();
+    let mut pool = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        let Ok(key) = normalize_key(SubjectKind::Person, &r.id) else {
+            pool.push(i);
+            continue;
+        };
+        let s = *by_key.entry(key.clone()).or_insert_with(|| {
+            linked.keys.push(key);
+            reps.push(Rep::default());
+            reps.len() - 1
+        });
+        let rep = &mut reps[s];
+        // The same number on a different person (name and birth both disagree): not merged.
+        let other_name =
+            !rep.name.is_empty() && name_level(&r.name, &rep.name) == NameLevel::Different;
+        let other_birth = matches!(
+            date_level(r.birth, rep.birth, 0),
+            DateLevel::Different | DateLevel::Near
+        );
+        if other_name && (other_birth || r.birth.is_none() || rep.birth.is_none()) {
+            linked.collisions.push(i);
+            continue;
+        }
+        linked.subject[i] = Some(s);
+        if rep.name.is_empty() {
+            rep.name = r.name.clone();
+        }
+        if rep.sex.is_none() {
+            rep.sex = r.sex.clone().filter(|s| !s.is_empty());
+        }
+        if rep.birth.is_none() {
+            rep.birth = r.birth;
+        }
+        if rep.address.is_none() {
+            rep.address = r.address.clone();
+        }
+    }
+    if pool.is_empty() {
+        return linked;
+    }
+    // Blocks over the subjects.
+    let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+    for (s, rep) in reps.iter().enumerate() {
+        for b in blocks(&linked.keys[s], &rep.name, rep.birth, rep.address.as_ref()) {
+            index.entry(b).or_default().push(s);
+        }
+    }
+    // Candidate pairs and their comparison vectors.
+    let mut pairs: Vec<(usize, usize, Vec<u8>)> = Vec::new();
+    let mut patterns = Patterns::default();
+    for &i in &pool {
+        let r = &records[i];
+        let mut seen = HashSet::new();
+        for b in blocks(&r.id, &r.name, r.birth, r.address.as_ref()) {
+            let Some(cands) = index.get(&b) else {
+                continue;
+            };
+            if cands.len() > BLOCK_LIMIT {
+                continue;
+            }
+            for &s in cands {
+                if seen.insert(s) {
+                    let v = compare(r, &linked.keys[s], &reps[s]);
+                    patterns.add(&v);
+                    pairs.push((i, s, v));
+                }
+            }
+        }
+    }
+    if pairs.is_empty() {
+        return linked;
+    }
+    // u from random pairs of pool records and subjects (almost all of them non-matches).
+    let mut random = Patterns::default();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    for _ in 0..RANDOM_PAIRS.min(pool.len() * reps.len()) {
+        let i = pool[next(pool.len())];
+        let s = next(reps.len());
+        random.add(&compare(&records[i], &linked.keys[s], &reps[s]));
+    }
+    // At most one match per record among its candidates; most records that found candidates
+    // found their match.
+    let with_candidates = pairs.iter().map(|p| p.0).collect::<HashSet<_>>().len();
+    let prior = 0.9 * with_candidates as f64 / pairs.len() as f64;
+    let model = Model::start(&specs(), prior)
+        .with_u_from(&random)
+        .with_fixed_prior(prior)
+        .fit(&patterns, 200, 1e-6);
+    // Each pool record: its best subject, unless another is nearly as good (then a person
+    // decides which, if either).
+    let mut best: HashMap<usize, Vec<(usize, f64)>> = HashMap::new();
+    for (i, s, v) in &pairs {
+        best.entry(*i).or_default().push((*s, model.weight(v)));
+    }
+    for (i, mut cands) in best {
+        cands.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let (s, w) = cands[0];
+        let p = model.probability_of_weight(w);
+        let clear = cands.get(1).is_none_or(|c| w - c.1 >= MARGIN);
+        match thresholds.decide(p) {
+            Decision::Link if clear => linked.subject[i] = Some(s),
+            Decision::Link | Decision::Review => linked.review.push((i, s, p)),
+            Decision::NoLink => {}
+        }
+    }
+    linked.review.sort_by_key(|r| r.0);
+    linked.model = Some(model);
+    linked
+}
