@@ -7,5 +7,6 @@ pub mod compare;
 pub mod fs;
 pub mod key;
 pub mod link;
+pub mod survive;
 
 pub use key::{SubjectKind, normalize_key};
