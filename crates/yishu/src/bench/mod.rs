@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use yishu_meta::{NewOrg, NewUser, OrgLevel, Store};
 use yishu_types::Role;
 
+mod link;
 mod quality;
 mod search;
 
@@ -23,6 +24,8 @@ pub enum BenchCommand {
     Search(search::SearchBenchArgs),
     /// Profiling plus ten rules on a people table vs DuckDB `SUMMARIZE` plus ten SQL checks.
     Quality(quality::QualityBenchArgs),
+    /// Person linkage of two generated sources with known truth vs Splink (DuckDB backend).
+    Link(link::LinkBenchArgs),
 }
 
 #[derive(Args)]
@@ -64,6 +67,7 @@ pub async fn run(cmd: BenchCommand, _config: Config) -> Result<u8> {
         BenchCommand::Ingest(a) => ingest(a).await,
         BenchCommand::Search(a) => tokio::task::spawn_blocking(move || search::run(a)).await?,
         BenchCommand::Quality(a) => quality::run(a).await,
+        BenchCommand::Link(a) => tokio::task::spawn_blocking(move || link::run(a)).await?,
     }
 }
 
@@ -241,19 +245,24 @@ async fn http(a: HttpArgs) -> Result<u8> {
 
 /// Installs DuckDB from PyPI when Python cannot import it (the peer is not vendored).
 pub(crate) fn ensure_duckdb() -> Result<()> {
+    ensure_python_package("duckdb", "duckdb")
+}
+
+/// Installs a Python package from PyPI for a comparison when `import module` fails.
+pub(crate) fn ensure_python_package(module: &str, package: &str) -> Result<()> {
     let has = |py: &str| {
         std::process::Command::new(py)
-            .args(["-c", "import duckdb"])
+            .args(["-c", &format!("import {module}")])
             .output()
             .is_ok_and(|o| o.status.success())
     };
     if has("python3") {
         return Ok(());
     }
-    eprintln!("installing DuckDB from PyPI for the comparison…");
+    eprintln!("installing {package} from PyPI for the comparison…");
     for extra in [&[][..], &["--break-system-packages"][..]] {
         let ok = std::process::Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "duckdb"])
+            .args(["-m", "pip", "install", "--quiet", package])
             .args(extra)
             .status()
             .is_ok_and(|s| s.success());
@@ -261,7 +270,7 @@ pub(crate) fn ensure_duckdb() -> Result<()> {
             return Ok(());
         }
     }
-    bail!("cannot install DuckDB (python3 -m pip install duckdb) for the comparison")
+    bail!("cannot install {package} (python3 -m pip install {package}) for the comparison")
 }
 
 /// Peak resident memory of this process (Linux `VmHWM`), in MiB.
