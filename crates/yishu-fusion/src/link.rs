@@ -299,6 +299,87 @@ pub fn link_people(records: &[PersonRecord], thresholds: Thresholds) -> Linked {
         }
     }
     linked.review.sort_by_key(|r| r.0);
+    link_leftovers(records, &pool, &model, thresholds, &mut linked);
     linked.model = Some(model);
     linked
+}
+
+/// Records that found no subject are linked among themselves: a person whose number is wrong or
+/// missing in every source still becomes one subject (keyed `~` + the record's position).
+fn link_leftovers(
+    records: &[PersonRecord],
+    pool: &[usize],
+    model: &Model,
+    thresholds: Thresholds,
+    linked: &mut Linked,
+) {
+    let reviewed: HashSet<usize> = linked.review.iter().map(|r| r.0).collect();
+    let left: Vec<usize> = pool
+        .iter()
+        .copied()
+        .filter(|&i| linked.subject[i].is_none() && !reviewed.contains(&i))
+        .collect();
+    let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+    for (p, &i) in left.iter().enumerate() {
+        let r = &records[i];
+        for b in blocks(&r.id, &r.name, r.birth, r.address.as_ref()) {
+            index.entry(b).or_default().push(p);
+        }
+    }
+    // Union–find over the leftovers.
+    let mut parent: Vec<usize> = (0..left.len()).collect();
+    fn root(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    let mut done: HashSet<(usize, usize)> = HashSet::new();
+    for members in index.values() {
+        if members.len() < 2 || members.len() > BLOCK_LIMIT {
+            continue;
+        }
+        for (k, &p) in members.iter().enumerate() {
+            for &q in &members[k + 1..] {
+                if !done.insert((p.min(q), p.max(q))) {
+                    continue;
+                }
+                let (a, b) = (&records[left[p]], &records[left[q]]);
+                let rep = Rep {
+                    name: b.name.clone(),
+                    sex: b.sex.clone().filter(|s| !s.is_empty()),
+                    birth: b.birth,
+                    address: b.address.clone(),
+                };
+                let mut v = compare(a, &b.id, &rep);
+                if b.id.trim().is_empty() {
+                    v[0] = 3;
+                }
+                // Without a subject to anchor them, two records need more than a name: a number
+                // within two digits, or the same birth date.
+                let anchored = v[0] <= 1 || v[2] == 0;
+                if anchored && thresholds.decide(model.probability(&v)) == Decision::Link {
+                    let (x, y) = (root(&mut parent, p), root(&mut parent, q));
+                    parent[x.max(y)] = x.min(y);
+                }
+            }
+        }
+    }
+    let mut subject_of_root: HashMap<usize, usize> = HashMap::new();
+    let mut size: HashMap<usize, usize> = HashMap::new();
+    for p in 0..left.len() {
+        *size.entry(root(&mut parent, p)).or_default() += 1;
+    }
+    for p in 0..left.len() {
+        let r = root(&mut parent, p);
+        if size[&r] < 2 {
+            continue;
+        }
+        let s = *subject_of_root.entry(r).or_insert_with(|| {
+            linked.keys.push(format!("~{}", left[r]));
+            linked.keys.len() - 1
+        });
+        linked.subject[left[p]] = Some(s);
+    }
 }

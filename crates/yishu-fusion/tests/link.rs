@@ -142,7 +142,11 @@ fn links_wrong_and_missing_ids_and_nothing_else() {
                 GIVEN[rng.below(25) as usize]
             ),
             sex: None,
-            birth: NaiveDate::from_ymd_opt(2015 + rng.below(5) as i32, 1 + rng.below(12) as u32, 1),
+            birth: NaiveDate::from_ymd_opt(
+                2015 + rng.below(5) as i32,
+                1 + rng.below(12) as u32,
+                1 + rng.below(28) as u32,
+            ),
             address: None,
         });
         truth.push(None);
