@@ -299,9 +299,83 @@ pub fn link_people(records: &[PersonRecord], thresholds: Thresholds) -> Linked {
         }
     }
     linked.review.sort_by_key(|r| r.0);
+    relink_lone_keys(records, &reps, &index, &model, thresholds, &mut linked);
     link_leftovers(records, &pool, &model, thresholds, &mut linked);
     linked.model = Some(model);
     linked
+}
+
+/// A mistyped number can still pass its check digit (one typo in ten): its record then has a key
+/// nobody else has. A subject of one record whose number is within two digits of another
+/// subject's, and that the model links clearly to it, joins that subject.
+fn relink_lone_keys(
+    records: &[PersonRecord],
+    reps: &[Rep],
+    index: &HashMap<String, Vec<usize>>,
+    model: &Model,
+    thresholds: Thresholds,
+    linked: &mut Linked,
+) {
+    let mut size = vec![0usize; linked.keys.len()];
+    for s in linked.subject.iter().flatten() {
+        size[*s] += 1;
+    }
+    let lone: Vec<(usize, usize)> = linked
+        .subject
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.filter(|s| size[*s] == 1).map(|s| (i, s)))
+        .collect();
+    // Merges are decided first and applied as unions, so two lone subjects that point at each
+    // other end up as one.
+    let mut parent: Vec<usize> = (0..linked.keys.len()).collect();
+    fn root(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    for (i, own) in lone {
+        let r = &records[i];
+        let mut cands: Vec<(usize, f64)> = Vec::new();
+        for b in blocks(&r.id, &r.name, r.birth, r.address.as_ref()) {
+            let Some(list) = index.get(&b) else {
+                continue;
+            };
+            if list.len() > BLOCK_LIMIT {
+                continue;
+            }
+            for &s in list {
+                if s == own || s >= reps.len() || cands.iter().any(|c| c.0 == s) {
+                    continue;
+                }
+                let v = compare(r, &linked.keys[s], &reps[s]);
+                if v[0] <= 1 {
+                    cands.push((s, model.weight(&v)));
+                }
+            }
+        }
+        cands.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let Some(&(s, w)) = cands.first() else {
+            continue;
+        };
+        let clear = cands.get(1).is_none_or(|c| w - c.1 >= MARGIN);
+        if clear && thresholds.decide(model.probability_of_weight(w)) == Decision::Link {
+            let (a, b) = (root(&mut parent, own), root(&mut parent, s));
+            // The subject with more records (else the older) stays.
+            let keep = match size[a].cmp(&size[b]) {
+                std::cmp::Ordering::Greater => a,
+                std::cmp::Ordering::Less => b,
+                std::cmp::Ordering::Equal => a.min(b),
+            };
+            let other = if keep == a { b } else { a };
+            parent[other] = keep;
+        }
+    }
+    for s in linked.subject.iter_mut().flatten() {
+        *s = root(&mut parent, *s);
+    }
 }
 
 /// Records that found no subject are linked among themselves: a person whose number is wrong or
