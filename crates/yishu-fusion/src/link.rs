@@ -329,13 +329,6 @@ fn relink_lone_keys(
     // Merges are decided first and applied as unions, so two lone subjects that point at each
     // other end up as one.
     let mut parent: Vec<usize> = (0..linked.keys.len()).collect();
-    fn root(parent: &mut [usize], mut x: usize) -> usize {
-        while parent[x] != x {
-            parent[x] = parent[parent[x]];
-            x = parent[x];
-        }
-        x
-    }
     for (i, own) in lone {
         let r = &records[i];
         let mut cands: Vec<(usize, f64)> = Vec::new();
@@ -402,13 +395,6 @@ fn link_leftovers(
     }
     // Union–find over the leftovers.
     let mut parent: Vec<usize> = (0..left.len()).collect();
-    fn root(parent: &mut [usize], mut x: usize) -> usize {
-        while parent[x] != x {
-            parent[x] = parent[parent[x]];
-            x = parent[x];
-        }
-        x
-    }
     let mut done: HashSet<(usize, usize)> = HashSet::new();
     for members in index.values() {
         if members.len() < 2 || members.len() > BLOCK_LIMIT {
@@ -456,4 +442,13 @@ fn link_leftovers(
         });
         linked.subject[left[p]] = Some(s);
     }
+}
+
+/// The representative of `x` in a union–find forest (halving the path on the way).
+fn root(parent: &mut [usize], mut x: usize) -> usize {
+    while parent[x] != x {
+        parent[x] = parent[parent[x]];
+        x = parent[x];
+    }
+    x
 }

@@ -98,3 +98,37 @@ macro_rules! both_backends {
         }
     )*};
 }
+
+/// A draft resource of text items provided by `org`: what tests catalogue before they ingest.
+pub fn text_draft(
+    name: &str,
+    org: yishu_types::OrgId,
+    items: &[&str],
+) -> crate::catalog::ResourceDraft {
+    use crate::catalog::*;
+    ResourceDraft {
+        class_kind: ClassKind::Department,
+        class_path: "01001001".into(),
+        name: name.into(),
+        provider_org_id: org,
+        summary: name.into(),
+        format: ResourceFormat::Database,
+        share_type: ShareType::Unconditional,
+        share_condition: String::new(),
+        open_type: OpenType::Never,
+        open_condition: String::new(),
+        update_cycle: UpdateCycle::Daily,
+        related_codes: vec![],
+        extended: Extended::default(),
+        items: items
+            .iter()
+            .map(|n| Item {
+                name: (*n).into(),
+                item_type: "C".into(),
+                length: None,
+                data_element: None,
+                description: String::new(),
+            })
+            .collect(),
+    }
+}

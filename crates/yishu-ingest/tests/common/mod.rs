@@ -41,31 +41,7 @@ pub async fn resource(store: &Store, items: &[&str]) -> Resource {
         org: ga.id,
         roles: &[Role::Admin],
     };
-    let d = ResourceDraft {
-        class_kind: ClassKind::Department,
-        class_path: "01001001".into(),
-        name: "户籍人口".into(),
-        provider_org_id: ga.id,
-        summary: "户籍".into(),
-        format: ResourceFormat::Database,
-        share_type: ShareType::Unconditional,
-        share_condition: String::new(),
-        open_type: OpenType::Never,
-        open_condition: String::new(),
-        update_cycle: UpdateCycle::Daily,
-        related_codes: vec![],
-        extended: Extended::default(),
-        items: items
-            .iter()
-            .map(|n| Item {
-                name: (*n).into(),
-                item_type: "C".into(),
-                length: None,
-                data_element: None,
-                description: String::new(),
-            })
-            .collect(),
-    };
+    let d = yishu_meta::testing::text_draft("户籍人口", ga.id, items);
     store.create_resource(&d, &by).await.unwrap()
 }
 

@@ -60,31 +60,7 @@ impl World {
         let res = self
             .store
             .create_resource(
-                &ResourceDraft {
-                    class_kind: ClassKind::Department,
-                    class_path: "01001001".into(),
-                    name: name.into(),
-                    provider_org_id: self.org,
-                    summary: name.into(),
-                    format: ResourceFormat::Database,
-                    share_type: ShareType::Unconditional,
-                    share_condition: String::new(),
-                    open_type: OpenType::Never,
-                    open_condition: String::new(),
-                    update_cycle: UpdateCycle::Daily,
-                    related_codes: vec![],
-                    extended: Extended::default(),
-                    items: items
-                        .iter()
-                        .map(|n| Item {
-                            name: (*n).into(),
-                            item_type: "C".into(),
-                            length: None,
-                            data_element: None,
-                            description: String::new(),
-                        })
-                        .collect(),
-                },
+                &yishu_meta::testing::text_draft(name, self.org, items),
                 &Actor {
                     user: self.user,
                     org: self.org,
