@@ -18,6 +18,9 @@ pub struct FieldModel {
     pub u: Vec<f64>,
     /// A level that says nothing (a missing value): weight 0 whatever m and u are.
     pub neutral: Option<u8>,
+    /// m came from known matches and EM leaves it alone.
+    #[serde(default)]
+    pub fixed_m: bool,
 }
 
 /// The fitted model.
@@ -100,6 +103,7 @@ impl Model {
                     m,
                     u,
                     neutral: f.neutral,
+                    fixed_m: false,
                 }
             })
             .collect();
@@ -129,6 +133,36 @@ impl Model {
             f.u = counts.iter().map(|c| (c / total).max(FLOOR)).collect();
         }
         self.fixed_u = true;
+        self
+    }
+
+    /// Sets m of the `fields` given from the comparison vectors of pairs known to match (records
+    /// that share a valid key), and keeps them fixed while fitting: left free, EM tends to take
+    /// "same name" for "same person" when most candidates come from name blocks. The current m
+    /// counts as `pseudo` pairs more, so a level the known pairs never show (their records may be
+    /// cleaner than those without a key) keeps a plausible share instead of none.
+    pub fn with_m_from(mut self, known: &Patterns, fields: &[usize], pseudo: f64) -> Model {
+        let total = known.pairs() as f64;
+        if total == 0.0 {
+            return self;
+        }
+        for &i in fields {
+            let Some(f) = self.fields.get_mut(i) else {
+                continue;
+            };
+            let mut counts = vec![0.0; f.m.len()];
+            for (levels, n) in known.iter() {
+                if let Some(c) = levels.get(i).and_then(|l| counts.get_mut(*l as usize)) {
+                    *c += n as f64;
+                }
+            }
+            f.m = counts
+                .iter()
+                .zip(&f.m)
+                .map(|(c, m)| ((c + pseudo * m) / (total + pseudo)).max(FLOOR))
+                .collect();
+            f.fixed_m = true;
+        }
         self
     }
 
@@ -204,7 +238,7 @@ impl Model {
             let mut moved: f64 = 0.0;
             for (i, f) in self.fields.iter_mut().enumerate() {
                 for (probs, sums, fixed) in [
-                    (&mut f.m, &m_sum[i], false),
+                    (&mut f.m, &m_sum[i], f.fixed_m),
                     (&mut f.u, &u_sum[i], self.fixed_u),
                 ] {
                     let whole: f64 = sums.iter().sum();

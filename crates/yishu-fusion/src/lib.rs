@@ -8,5 +8,6 @@ pub mod fs;
 pub mod key;
 pub mod link;
 pub mod survive;
+pub mod synth;
 
 pub use key::{SubjectKind, normalize_key};

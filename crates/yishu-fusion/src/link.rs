@@ -53,7 +53,7 @@ fn specs() -> Vec<FieldSpec> {
     [
         ("id", 4, 3),
         ("name", 5, 4),
-        ("birth", 4, 3),
+        ("birth", 5, 4),
         ("sex", 3, 2),
         ("address", 5, 4),
     ]
@@ -73,10 +73,19 @@ const MARGIN: f64 = 6.0;
 /// Random pairs that estimate how often each level occurs among non-matches.
 const RANDOM_PAIRS: usize = 50_000;
 
+/// Pairs of records sharing a valid key that m is counted from, at most (plenty for a few
+/// levels per field) and at least (fewer, and EM estimates m alone).
+const KNOWN_PAIRS: usize = 200_000;
+const MIN_KNOWN_PAIRS: u64 = 200;
+/// How many pairs' worth of the generic start the known pairs' m is smoothed with.
+const PSEUDO_PAIRS: f64 = 100.0;
+
 /// Candidates per blocking key at most: a bigger block says too little to be worth comparing.
 const BLOCK_LIMIT: usize = 64;
 
 fn id_level(raw: &str, key: &str) -> u8 {
+    // A second person on a shared number is keyed `number#name sound`.
+    let key = key.split('#').next().unwrap_or(key);
     let folded: String = yishu_types::text::fold_width(raw)
         .chars()
         .filter(|c| !c.is_whitespace())
@@ -114,10 +123,15 @@ fn birth_code(l: DateLevel) -> u8 {
     match l {
         DateLevel::Exact => 0,
         DateLevel::Slip => 1,
-        DateLevel::Near | DateLevel::Different => 2,
-        DateLevel::Missing => 3,
+        DateLevel::Near => 2,
+        DateLevel::Different => 3,
+        DateLevel::Missing => 4,
     }
 }
+
+/// Birth dates this many days apart are "near" (a slipped registration), further apart
+/// "different".
+const BIRTH_NEAR_DAYS: i64 = 31;
 
 fn address_code(l: AddressLevel) -> u8 {
     match l {
@@ -141,10 +155,26 @@ fn compare(r: &PersonRecord, key: &str, s: &Rep) -> Vec<u8> {
     vec![
         id_level(&r.id, key),
         name_code(name_level(&r.name, &s.name)),
-        birth_code(date_level(r.birth, s.birth, 0)),
+        birth_code(date_level(r.birth, s.birth, BIRTH_NEAR_DAYS)),
         sex,
         address,
     ]
+}
+
+/// The comparison vector of two records (id, name, birth, sex, address levels), as the model
+/// sees it.
+pub fn compare_records(a: &PersonRecord, b: &PersonRecord) -> Vec<u8> {
+    let rep = Rep {
+        name: b.name.clone(),
+        sex: b.sex.clone().filter(|s| !s.is_empty()),
+        birth: b.birth,
+        address: b.address.clone(),
+    };
+    let mut v = compare(a, &b.id, &rep);
+    if b.id.trim().is_empty() {
+        v[0] = 3;
+    }
+    v
 }
 
 /// Blocking keys of a record (or of a subject's representative with its key).
@@ -187,6 +217,8 @@ pub fn link_people(records: &[PersonRecord], thresholds: Thresholds) -> Linked {
     };
     let mut by_key: HashMap<String, usize> = HashMap::new();
     let mut reps: Vec<Rep> = Vec::new();
+    let mut first: Vec<usize> = Vec::new();
+    let mut known = Patterns::default();
     let mut pool = Vec::new();
     for (i, r) in records.iter().enumerate() {
         let Ok(key) = normalize_key(SubjectKind::Person, &r.id) else {
@@ -194,23 +226,39 @@ pub fn link_people(records: &[PersonRecord], thresholds: Thresholds) -> Linked {
             continue;
         };
         let s = *by_key.entry(key.clone()).or_insert_with(|| {
-            linked.keys.push(key);
+            linked.keys.push(key.clone());
             reps.push(Rep::default());
+            first.push(i);
             reps.len() - 1
         });
         let rep = &mut reps[s];
-        // The same number on a different person (name and birth both disagree): not merged.
-        let other_name =
-            !rep.name.is_empty() && name_level(&r.name, &rep.name) == NameLevel::Different;
-        let other_birth = matches!(
-            date_level(r.birth, rep.birth, 0),
-            DateLevel::Different | DateLevel::Near
-        );
-        if other_name && (other_birth || r.birth.is_none() || rep.birth.is_none()) {
+        // The same number on a clearly different name: two people given one number (重号, born
+        // the same day in the same county, so the birth date cannot tell them apart) or a
+        // renamed person — a person decides; never merged.
+        if !rep.name.is_empty() && name_level(&r.name, &rep.name) == NameLevel::Different {
             linked.collisions.push(i);
+            // The other person's records still belong together, as their own subject.
+            let other = format!("{key}#{}", pinyin_of(&fold_name(&r.name)));
+            let s = *by_key.entry(other.clone()).or_insert_with(|| {
+                linked.keys.push(other);
+                reps.push(Rep {
+                    name: r.name.clone(),
+                    sex: r.sex.clone().filter(|s| !s.is_empty()),
+                    birth: r.birth,
+                    address: r.address.clone(),
+                });
+                first.push(i);
+                reps.len() - 1
+            });
+            linked.subject[i] = Some(s);
             continue;
         }
         linked.subject[i] = Some(s);
+        // Records that share a valid key show how a person's records differ between sources:
+        // the model's m for everything but the key.
+        if first[s] != i && known.pairs() < KNOWN_PAIRS as u64 {
+            known.add(&compare_records(&records[first[s]], r));
+        }
         if rep.name.is_empty() {
             rep.name = r.name.clone();
         }
@@ -277,10 +325,11 @@ pub fn link_people(records: &[PersonRecord], thresholds: Thresholds) -> Linked {
     // found their match.
     let with_candidates = pairs.iter().map(|p| p.0).collect::<HashSet<_>>().len();
     let prior = 0.9 * with_candidates as f64 / pairs.len() as f64;
-    let model = Model::start(&specs(), prior)
-        .with_u_from(&random)
-        .with_fixed_prior(prior)
-        .fit(&patterns, 200, 1e-6);
+    let mut model = Model::start(&specs(), prior).with_u_from(&random);
+    if known.pairs() >= MIN_KNOWN_PAIRS {
+        model = model.with_m_from(&known, &[1, 2, 3, 4], PSEUDO_PAIRS);
+    }
+    let model = model.with_fixed_prior(prior).fit(&patterns, 200, 1e-6);
     // Each pool record: its best subject, unless another is nearly as good (then a person
     // decides which, if either).
     let mut best: HashMap<usize, Vec<(usize, f64)>> = HashMap::new();
@@ -405,21 +454,8 @@ fn link_leftovers(
                 if !done.insert((p.min(q), p.max(q))) {
                     continue;
                 }
-                let (a, b) = (&records[left[p]], &records[left[q]]);
-                let rep = Rep {
-                    name: b.name.clone(),
-                    sex: b.sex.clone().filter(|s| !s.is_empty()),
-                    birth: b.birth,
-                    address: b.address.clone(),
-                };
-                let mut v = compare(a, &b.id, &rep);
-                if b.id.trim().is_empty() {
-                    v[0] = 3;
-                }
-                // Without a subject to anchor them, two records need more than a name: a number
-                // within two digits, or the same birth date.
-                let anchored = v[0] <= 1 || v[2] == 0;
-                if anchored && thresholds.decide(model.probability(&v)) == Decision::Link {
+                let v = compare_records(&records[left[p]], &records[left[q]]);
+                if thresholds.decide(model.probability(&v)) == Decision::Link {
                     let (x, y) = (root(&mut parent, p), root(&mut parent, q));
                     parent[x.max(y)] = x.min(y);
                 }
