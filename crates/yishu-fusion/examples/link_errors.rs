@@ -49,8 +49,7 @@ fn main() {
     let reviewed: HashMap<usize, (usize, f64)> =
         linked.review.iter().map(|r| (r.0, (r.1, r.2))).collect();
     let mut missed = Vec::new();
-    for x in 0..n {
-        let y = b_of[x];
+    for (x, &y) in b_of.iter().enumerate() {
         if linked.subject[x].is_none() || linked.subject[x] != linked.subject[y] {
             missed.push((x, y));
         }
@@ -76,7 +75,7 @@ fn main() {
             *kinds.entry(why).or_default() += 1;
         }
         let mut kinds: Vec<_> = kinds.into_iter().collect();
-        kinds.sort_by(|a, b| b.1.cmp(&a.1));
+        kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
         println!("{label}: {}", pairs.len());
         for (k, c) in kinds.iter().take(15) {
             println!("  {c:>6}  {k}");

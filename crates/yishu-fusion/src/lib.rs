@@ -1,12 +1,15 @@
 //! Fusion (融合, R18–R24): linking the std records that describe the same person, legal entity or
 //! house, and building the base libraries' golden records from them. This first part holds the
-//! subjects, their keys and the comparisons linking is made of.
+//! subjects and their keys, the comparisons and model linking is made of, the plan, and the run
+//! that writes the base libraries.
 
 pub mod address;
 pub mod compare;
 pub mod fs;
 pub mod key;
 pub mod link;
+pub mod plan;
+pub mod run;
 pub mod survive;
 pub mod synth;
 

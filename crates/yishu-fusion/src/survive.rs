@@ -45,7 +45,11 @@ pub struct AttributeRule {
 pub struct Observation {
     pub attribute: String,
     pub value: String,
+    /// The department (its code): what the rules name.
     pub source: String,
+    /// The resource (its code) the row is in.
+    #[serde(default)]
+    pub resource: String,
     pub batch: String,
     pub row: String,
     /// When the event happened or was recorded (ms).
@@ -216,9 +220,13 @@ pub fn golden(rules: &[AttributeRule], observations: &[Observation]) -> Vec<Gold
         won.insert(r.attribute.clone(), chosen.source.clone());
         let mut agree = Vec::new();
         let mut disagree = Vec::new();
-        for o in obs.iter().filter(|o| o.source != chosen.source) {
+        // Other sources, and the chosen source's other rows of the same batch (two rows of one
+        // register disagreeing); its older batches are superseded, not in conflict.
+        for o in obs.iter().filter(|o| {
+            o.source != chosen.source || (o.batch == chosen.batch && o.row != chosen.row)
+        }) {
             if same(&o.value, &chosen.value) {
-                if !agree.contains(&o.source) {
+                if o.source != chosen.source && !agree.contains(&o.source) {
                     agree.push(o.source.clone());
                 }
             } else if !disagree
@@ -229,9 +237,9 @@ pub fn golden(rules: &[AttributeRule], observations: &[Observation]) -> Vec<Gold
             }
         }
         let conflict = by == "authority"
-            && disagree
-                .iter()
-                .any(|(s, _)| r.checkers.is_empty() || r.checkers.contains(s));
+            && disagree.iter().any(|(s, _)| {
+                r.checkers.is_empty() || r.checkers.contains(s) || s == &chosen.source
+            });
         out.insert(
             r.attribute.clone(),
             GoldenValue {
@@ -272,6 +280,7 @@ mod tests {
             attribute: attr.into(),
             value: value.into(),
             source: source.into(),
+            resource: format!("r-{source}"),
             batch: format!("b-{source}"),
             row: format!("{source}.csv:{at}"),
             at,

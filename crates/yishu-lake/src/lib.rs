@@ -307,6 +307,55 @@ impl Lake {
         Ok(table.version().unwrap_or_default())
     }
 
+    /// Replaces the whole table with `batches` in one commit (schema included), creating it on
+    /// first write; earlier versions stay readable by time travel. For tables rebuilt from their
+    /// inputs on each run (the base libraries).
+    pub async fn overwrite(
+        &self,
+        layer: Layer,
+        name: &str,
+        batches: Vec<RecordBatch>,
+        meta: HashMap<String, serde_json::Value>,
+    ) -> Result<u64, Error> {
+        let url = self.table_url(layer, name)?;
+        if deltalake::open_table(url.clone()).await.is_err() {
+            return self.append(layer, name, batches, meta).await;
+        }
+        let table = DeltaTable::try_from_url(url)
+            .await
+            .map_err(lake_err(format_args!("cannot open table {layer}.{name}")))?;
+        let table = table
+            .write(batches)
+            .with_save_mode(SaveMode::Overwrite)
+            .with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite)
+            .with_commit_properties(CommitProperties::default().with_metadata(meta))
+            .await
+            .map_err(lake_err(format_args!(
+                "cannot overwrite table {layer}.{name}"
+            )))?;
+        Ok(table.version().unwrap_or_default())
+    }
+
+    /// A DataFrame over one table at its newest version, in a session of its own; `None` when
+    /// the table does not exist yet.
+    pub async fn frame(&self, layer: Layer, name: &str) -> Result<Option<DataFrame>, Error> {
+        if !self.list_tables(layer).iter().any(|t| t == name) {
+            return Ok(None);
+        }
+        let table = self.open_table(layer, name).await?;
+        let ctx = SessionContext::new();
+        table
+            .update_datafusion_session(&ctx.state())
+            .map_err(lake_err("cannot prepare the query session"))?;
+        let provider = table
+            .table_provider()
+            .await
+            .map_err(df_err(format_args!("cannot read table {layer}.{name}")))?;
+        ctx.read_table(provider)
+            .map(Some)
+            .map_err(df_err(format_args!("cannot read table {layer}.{name}")))
+    }
+
     /// Deletes the rows whose `column` equals `value` (a job about to write a batch's rows again);
     /// a missing table has none. Returns how many rows were deleted.
     pub async fn delete_rows(

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod batch;
 pub mod catalog;
 pub mod feed;
+pub mod fusion;
 pub mod matter;
 pub mod org;
 pub mod quality;

@@ -114,6 +114,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "quality",
         include_str!("../migrations/sqlite/0012_quality.sql"),
     ),
+    (
+        13,
+        "fusion",
+        include_str!("../migrations/sqlite/0013_fusion.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -175,6 +180,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         12,
         "quality",
         include_str!("../migrations/postgres/0012_quality.sql"),
+    ),
+    (
+        13,
+        "fusion",
+        include_str!("../migrations/postgres/0013_fusion.sql"),
     ),
 ];
 

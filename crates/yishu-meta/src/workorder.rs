@@ -53,6 +53,8 @@ impl OrderStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct WorkOrder {
     pub id: i64,
+    /// `quality` (a failing rule) or `fusion` (sources disagreeing on an attribute).
+    pub kind: String,
     pub resource_id: i64,
     pub rule_id: i64,
     pub org_id: OrgId,
@@ -82,6 +84,8 @@ pub struct OrderEvent {
 
 /// A failing check, as the quality job reports it.
 pub struct Failure<'a> {
+    /// `quality` or `fusion`; rule ids are numbered within their kind.
+    pub kind: &'a str,
     pub resource_id: i64,
     pub rule_id: i64,
     pub org_id: OrgId,
@@ -93,7 +97,7 @@ pub struct Failure<'a> {
     pub sla_days: i64,
 }
 
-const COLUMNS: &str = "id, resource_id, rule_id, org_id, status, title, evidence, failed, first_batch, last_batch, due_at, opened_at, updated_at, closed_at";
+const COLUMNS: &str = "id, kind, resource_id, rule_id, org_id, status, title, evidence, failed, first_batch, last_batch, due_at, opened_at, updated_at, closed_at";
 const DAY: i64 = 86_400_000;
 
 fn from_row(r: &sqlx::any::AnyRow, now: i64) -> Result<WorkOrder, sqlx::Error> {
@@ -101,6 +105,7 @@ fn from_row(r: &sqlx::any::AnyRow, now: i64) -> Result<WorkOrder, sqlx::Error> {
     let due_at: i64 = r.try_get("due_at")?;
     Ok(WorkOrder {
         id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
         resource_id: r.try_get("resource_id")?,
         rule_id: r.try_get("rule_id")?,
         org_id: OrgId(r.try_get("org_id")?),
@@ -119,13 +124,19 @@ fn from_row(r: &sqlx::any::AnyRow, now: i64) -> Result<WorkOrder, sqlx::Error> {
 }
 
 impl Store {
-    async fn open_order(&self, resource_id: i64, rule_id: i64) -> Result<Option<WorkOrder>, Error> {
+    async fn open_order(
+        &self,
+        kind: &str,
+        resource_id: i64,
+        rule_id: i64,
+    ) -> Result<Option<WorkOrder>, Error> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM work_orders WHERE resource_id = $1 AND rule_id = $2 AND status <> 'closed'"
+            "SELECT {COLUMNS} FROM work_orders WHERE kind = $3 AND resource_id = $1 AND rule_id = $2 AND status <> 'closed'"
         );
         let r = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(resource_id)
             .bind(rule_id)
+            .bind(kind)
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err("read a work order"))?;
@@ -159,7 +170,7 @@ impl Store {
     /// the new evidence (an order marked fixed that still fails goes back to open).
     pub async fn report_failure(&self, f: &Failure<'_>) -> Result<WorkOrder, Error> {
         let now = now_ms();
-        if let Some(o) = self.open_order(f.resource_id, f.rule_id).await? {
+        if let Some(o) = self.open_order(f.kind, f.resource_id, f.rule_id).await? {
             let reopen = o.status == OrderStatus::Fixed;
             sqlx::query(
                 "UPDATE work_orders SET evidence = $2, failed = $3, last_batch = $4, updated_at = $5, status = $6 WHERE id = $1",
@@ -184,7 +195,7 @@ impl Store {
             return self.work_order(o.id).await;
         }
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO work_orders (resource_id, rule_id, org_id, status, title, evidence, failed, first_batch, last_batch, due_at, opened_at, updated_at) VALUES ($1, $2, $3, 'open', $4, $5, $6, $7, $7, $8, $9, $9) RETURNING id",
+            "INSERT INTO work_orders (resource_id, rule_id, org_id, status, title, evidence, failed, first_batch, last_batch, due_at, opened_at, updated_at, kind) VALUES ($1, $2, $3, 'open', $4, $5, $6, $7, $7, $8, $9, $9, $10) RETURNING id",
         )
         .bind(f.resource_id)
         .bind(f.rule_id)
@@ -195,6 +206,7 @@ impl Store {
         .bind(f.batch_id)
         .bind(now + f.sla_days.max(1) * DAY)
         .bind(now)
+        .bind(f.kind)
         .fetch_one(&self.pool)
         .await
         .map_err(db_err("open a work order"))?;
@@ -206,11 +218,12 @@ impl Store {
     /// A check passed: closes the open order for this resource and rule, if any, as verified.
     pub async fn report_pass(
         &self,
+        kind: &str,
         resource_id: i64,
         rule_id: i64,
         batch_id: &str,
     ) -> Result<Option<WorkOrder>, Error> {
-        let Some(o) = self.open_order(resource_id, rule_id).await? else {
+        let Some(o) = self.open_order(kind, resource_id, rule_id).await? else {
             return Ok(None);
         };
         let now = now_ms();

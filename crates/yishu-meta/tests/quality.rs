@@ -261,6 +261,7 @@ async fn work_orders_follow_the_checks(s: &Store) {
         .rule
         .id;
     let fail = |batch: &'static str, failed: i64| Failure {
+        kind: "quality",
         resource_id: r.id,
         rule_id: rule,
         org_id: w.ga,
@@ -300,9 +301,18 @@ async fn work_orders_follow_the_checks(s: &Store) {
     // Still failing: back to open. Then a passing batch closes it.
     let o3 = s.report_failure(&fail("b3", 1)).await.unwrap();
     assert_eq!(o3.status, OrderStatus::Open);
-    let closed = s.report_pass(r.id, rule, "b4").await.unwrap().unwrap();
+    let closed = s
+        .report_pass("quality", r.id, rule, "b4")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(closed.status, OrderStatus::Closed);
-    assert!(s.report_pass(r.id, rule, "b5").await.unwrap().is_none());
+    assert!(
+        s.report_pass("quality", r.id, rule, "b5")
+            .await
+            .unwrap()
+            .is_none()
+    );
     let events: Vec<String> = s
         .order_events(o.id)
         .await

@@ -411,7 +411,9 @@ async fn work_orders(store: &Store, resource: &Resource, o: &Outcome<'_>) -> Res
         };
         match r.status.as_str() {
             "passed" => {
-                store.report_pass(resource.id, rule.id, o.batch_id).await?;
+                store
+                    .report_pass("quality", resource.id, rule.id, o.batch_id)
+                    .await?;
             }
             "failed" => {
                 let idx = o.planned.iter().position(|p| p.id == rule.id);
@@ -426,6 +428,7 @@ async fn work_orders(store: &Store, resource: &Resource, o: &Outcome<'_>) -> Res
                 let title = format!("{}：{}", resource.meta.name, rule.name);
                 store
                     .report_failure(&Failure {
+                        kind: "quality",
                         resource_id: resource.id,
                         rule_id: rule.id,
                         org_id: resource.meta.provider_org_id,

@@ -62,6 +62,10 @@ pub enum ErrorCode {
     RuleInvalid,
     /// No such rule, data element, code table or work order.
     QualityNotFound,
+    /// A fusion plan is wrong (unknown resource or column, two authorities, rules in a cycle).
+    FusionPlanInvalid,
+    /// No such review, run, or subject in the base libraries.
+    FusionNotFound,
     /// Something unexpected; the request id leads to the log line.
     Internal,
 }
@@ -97,6 +101,8 @@ impl ErrorCode {
         Self::SearchError,
         Self::RuleInvalid,
         Self::QualityNotFound,
+        Self::FusionPlanInvalid,
+        Self::FusionNotFound,
         Self::Internal,
     ];
 
@@ -131,6 +137,8 @@ impl ErrorCode {
             Self::SearchError => "search_error",
             Self::RuleInvalid => "rule_invalid",
             Self::QualityNotFound => "quality_not_found",
+            Self::FusionPlanInvalid => "fusion_plan_invalid",
+            Self::FusionNotFound => "fusion_not_found",
             Self::Internal => "internal",
         }
     }
@@ -142,7 +150,8 @@ impl ErrorCode {
             | Self::MalformedJson
             | Self::OrgHierarchy
             | Self::ConfigInvalid
-            | Self::RuleInvalid => 400,
+            | Self::RuleInvalid
+            | Self::FusionPlanInvalid => 400,
             Self::PayloadTooLarge => 413,
             Self::Unauthenticated
             | Self::BadCredentials
@@ -156,7 +165,8 @@ impl ErrorCode {
             | Self::ApiKeyNotFound
             | Self::ResourceNotFound
             | Self::SourceNotFound
-            | Self::QualityNotFound => 404,
+            | Self::QualityNotFound
+            | Self::FusionNotFound => 404,
             Self::OrgCodeTaken | Self::UserNameTaken | Self::EditConflict => 409,
             Self::AuditChainBroken
             | Self::LakeError

@@ -78,6 +78,9 @@ pub async fn run(args: DemoArgs, mut config: Config) -> Result<u8> {
     let resources = catalog_city(&store).await?;
     let ingested = ingest_city(&store, &lake, &dir.join("city")).await?;
     let checked = quality_city(&store, &lake).await?;
+    let plan = crate::fusion::city_plan(&store).await?;
+    crate::fusion::save_plan(&store, &plan, None).await?;
+    let fused = crate::fusion::fuse(&store, &lake).await?;
     println!("\n一数 Yishu demo — data in {}", dir.display());
     println!(
         "  console: http://{}/console    API docs: http://{}/api/v1/docs/",
@@ -93,6 +96,15 @@ pub async fn run(args: DemoArgs, mut config: Config) -> Result<u8> {
     }
     println!(
         "  quality: {checked} batches profiled, checked and cleaned into std (console → 质量)"
+    );
+    println!(
+        "  fusion: {} people, {} legal entities, {} houses in the base libraries; {} records in review, {} conflicts in {} work orders (console → 基础库)",
+        fused.subjects.get("person").copied().unwrap_or_default(),
+        fused.subjects.get("entity").copied().unwrap_or_default(),
+        fused.subjects.get("house").copied().unwrap_or_default(),
+        fused.review_queued,
+        fused.conflicts,
+        fused.work_orders
     );
     println!("  ready in {:.1} s", started.elapsed().as_secs_f64());
     if args.no_serve {

@@ -5,6 +5,7 @@ mod bench;
 mod catalog;
 mod config;
 mod demo;
+mod fusion;
 mod quality;
 
 use anyhow::{Context, Result, anyhow};
@@ -81,6 +82,9 @@ enum Command {
     /// Data quality: check batches, try rules, seed the national data elements.
     #[command(subcommand)]
     Quality(quality::QualityCommand),
+    /// Fusion: the plan (sources, authorities, survivorship), runs, accuracy against a city's truth
+    #[command(subcommand)]
+    Fusion(fusion::FusionCommand),
 }
 
 #[derive(Subcommand)]
@@ -404,6 +408,7 @@ async fn run(command: Command, config: Config) -> Result<u8> {
         Command::Ingest(a) => ingest(&config, a).await,
         Command::Catalog(c) => catalog::run(&config, c).await,
         Command::Quality(c) => quality::run(&config, c).await,
+        Command::Fusion(c) => fusion::run(&config, c).await,
         Command::Migrate => {
             let (store, _) = open(&config).await?;
             store.migrate().await.map_err(|e| anyhow!(e))?;

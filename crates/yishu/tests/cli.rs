@@ -1,32 +1,10 @@
 //! The real `yishu` binary run the way an operator runs it.
 
+mod common;
+
+use common::{out, yishu};
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
-fn yishu(data: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_yishu"))
-        .args(args)
-        .env("YISHU_DATA_DIR", data)
-        .env_remove("YISHU_DATABASE_URL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(s) = stdin {
-        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
-
-fn out(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use std::process::{Command, Stdio};
 
 #[test]
 fn version_help_and_usage_exit_codes() {

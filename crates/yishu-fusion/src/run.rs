@@ -1,0 +1,1131 @@
+//! A fusion run: reads every std resource the plan names, links its rows to subjects (by key, by
+//! the model, by a person's earlier decision), builds each subject's golden record under the
+//! survivorship rules, and writes the base libraries — `base.population`, `base.entities`,
+//! `base.houses` (current versions; superseded versions go to `<table>_history` with their
+//! valid-from and valid-to), `base.subject_records` (which rows make each subject),
+//! `base.events` (the timeline) and `base.relations` (the graph). Records in doubt go to the
+//! review queue; a disagreement with an authoritative value opens a work order to the
+//! departments involved.
+
+use crate::key::{SubjectKind, normalize_key};
+use crate::link::{PersonRecord, compare_records, link_people};
+use crate::plan::{KnownResource, Plan, SourceMap, Target};
+use crate::survive::{GoldenValue, Observation, golden};
+use crate::{address::parse_address, fs::Thresholds};
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use yishu_lake::arrow::array::{
+    Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, StringBuilder,
+    TimestampMicrosecondArray,
+};
+use yishu_lake::arrow::compute::{cast, filter_record_batch};
+use yishu_lake::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use yishu_lake::datafusion::prelude::{Expr, cast as df_cast, ident};
+use yishu_lake::{Lake, Layer};
+use yishu_meta::Store;
+use yishu_meta::catalog::Resource;
+use yishu_meta::fusion::{NewReview, ReviewStatus};
+use yishu_meta::workorder::Failure;
+use yishu_types::{Error, ErrorCode};
+
+/// The base-library table of each subject kind.
+pub fn base_table(kind: SubjectKind) -> &'static str {
+    match kind {
+        SubjectKind::Person => "population",
+        SubjectKind::Entity => "entities",
+        SubjectKind::House => "houses",
+    }
+}
+
+/// Where superseded versions of a base table's rows go.
+pub fn history_table(kind: SubjectKind) -> String {
+    format!("{}_history", base_table(kind))
+}
+
+pub const RECORDS_TABLE: &str = "subject_records";
+pub const EVENTS_TABLE: &str = "events";
+pub const RELATIONS_TABLE: &str = "relations";
+
+/// Days a department has to answer a conflict work order.
+const CONFLICT_SLA_DAYS: i64 = 10;
+/// Conflicting subjects shown in a work order's evidence.
+const CONFLICT_SAMPLES: usize = 20;
+
+/// What a run did, for the CLI, the console and the run record.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FusionReport {
+    pub run_id: String,
+    pub plan_version: i64,
+    /// Rows read per resource code and role.
+    pub rows: BTreeMap<String, u64>,
+    /// Subjects per kind.
+    pub subjects: BTreeMap<String, u64>,
+    pub linked_by_key: u64,
+    pub linked_by_model: u64,
+    pub linked_by_decision: u64,
+    /// Person records that formed a subject of their own without a valid number.
+    pub unkeyed_subjects: u64,
+    /// Entity and house rows whose key is missing or invalid (not in the libraries).
+    pub unlinked: u64,
+    pub review_queued: u64,
+    pub review_new: u64,
+    pub collisions: u64,
+    pub conflicts: u64,
+    pub work_orders: u64,
+    pub events: u64,
+    pub relations: u64,
+    /// Subjects whose golden record changed (or appeared) in this run.
+    pub changed: u64,
+    pub seconds: f64,
+}
+
+/// One row of a source, as linking and survivorship need it.
+struct Rec {
+    src: usize,
+    batch: Arc<str>,
+    ods_ref: String,
+    key: String,
+    at: i64,
+    person: Option<PersonRecord>,
+}
+
+struct Src<'a> {
+    map: &'a SourceMap,
+    resource: Resource,
+    org: String,
+}
+
+/// Reads the text cells of a batch by column position.
+fn texts(b: &RecordBatch) -> Result<Vec<StringArray>, Error> {
+    b.columns()
+        .iter()
+        .map(|c| {
+            let c = cast(c, &DataType::Utf8).map_err(|e| {
+                Error::new(ErrorCode::LakeError, format!("cannot read a column: {e}"))
+            })?;
+            Ok(c.as_any()
+                .downcast_ref::<StringArray>()
+                .cloned()
+                .unwrap_or_else(|| StringArray::from(vec![None::<&str>; c.len()])))
+        })
+        .collect()
+}
+
+fn date_ms(s: &str) -> Option<i64> {
+    yishu_types::date::parse_cn_date(s)
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp_millis())
+}
+
+fn lake_err(what: String) -> impl FnOnce(yishu_lake::datafusion::error::DataFusionError) -> Error {
+    move |e| Error::new(ErrorCode::LakeError, format!("{what}: {e}"))
+}
+
+/// Everything read from the sources.
+#[derive(Default)]
+struct Read {
+    recs: Vec<Rec>,
+    /// (record, attribute, value)
+    obs: Vec<(u32, Arc<str>, String)>,
+    /// (record, event, date, detail)
+    events: Vec<(u32, Arc<str>, String, String)>,
+    /// (record, relation, target, since)
+    rels: Vec<(u32, Arc<str>, RelTo, String)>,
+}
+
+enum RelTo {
+    Role(String),
+    Key(SubjectKind, String),
+}
+
+async fn read_source(lake: &Lake, s: &Src<'_>, si: usize, out: &mut Read) -> Result<u64, Error> {
+    let table = s.resource.table();
+    let Some(frame) = lake.frame(Layer::Std, &table).await? else {
+        return Ok(0);
+    };
+    let cols = s.map.columns();
+    let mut exprs: Vec<Expr> = cols
+        .iter()
+        .map(|c| df_cast(ident(*c), DataType::Utf8))
+        .collect();
+    exprs.push(ident("_batch_id"));
+    exprs.push(ident("_ods_ref"));
+    let what = format!("cannot read std.{table}");
+    let mut stream = frame
+        .select(exprs)
+        .map_err(lake_err(what.clone()))?
+        .execute_stream()
+        .await
+        .map_err(lake_err(what.clone()))?;
+    let pos: HashMap<&str, usize> = cols.iter().enumerate().map(|(i, c)| (*c, i)).collect();
+    let m = s.map;
+    let mut batches: HashMap<String, Arc<str>> = HashMap::new();
+    let mut names: HashMap<String, Arc<str>> = HashMap::new();
+    let mut intern = |n: &str| -> Arc<str> {
+        names
+            .entry(n.to_string())
+            .or_insert_with(|| Arc::from(n))
+            .clone()
+    };
+    let mut rows = 0u64;
+    while let Some(b) = stream.next().await {
+        let b = b.map_err(lake_err(what.clone()))?;
+        let t = texts(&b)?;
+        let n = cols.len();
+        for i in 0..b.num_rows() {
+            let cell = |c: &str| -> Option<&str> {
+                pos.get(c)
+                    .map(|&k| &t[k])
+                    .filter(|a| !a.is_null(i))
+                    .map(|a| a.value(i))
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+            };
+            if let Some(f) = &m.when
+                && cell(&f.column) != Some(f.equals.as_str())
+            {
+                continue;
+            }
+            let key = cell(&m.key).unwrap_or_default().to_string();
+            let name = m.name.as_deref().and_then(cell).unwrap_or_default();
+            // A row that names nobody (no key, no name) describes no subject of this role.
+            if key.is_empty() && name.is_empty() {
+                continue;
+            }
+            rows += 1;
+            let batch_id = if t[n].is_null(i) { "" } else { t[n].value(i) };
+            let batch = batches
+                .entry(batch_id.to_string())
+                .or_insert_with(|| Arc::from(batch_id))
+                .clone();
+            let ods_ref = if t[n + 1].is_null(i) {
+                String::new()
+            } else {
+                t[n + 1].value(i).to_string()
+            };
+            let person = (m.subject == SubjectKind::Person).then(|| PersonRecord {
+                id: key.clone(),
+                name: name.to_string(),
+                sex: m.sex.as_deref().and_then(cell).map(str::to_string),
+                birth: m
+                    .birth
+                    .as_deref()
+                    .and_then(cell)
+                    .and_then(|v| yishu_types::date::parse_cn_date(v).ok()),
+                address: m.address.as_deref().and_then(cell).map(parse_address),
+            });
+            let at =
+                m.at.as_deref()
+                    .and_then(cell)
+                    .and_then(date_ms)
+                    .unwrap_or(0);
+            let r = out.recs.len() as u32;
+            for a in &m.attributes {
+                if let Some(f) = &a.when
+                    && cell(&f.column) != Some(f.equals.as_str())
+                {
+                    continue;
+                }
+                if let Some(v) = a.value.of(cell) {
+                    out.obs.push((r, intern(&a.attribute), v));
+                }
+            }
+            for e in &m.events {
+                if let Some(d) = cell(&e.date) {
+                    let detail = e.detail.as_ref().and_then(|x| x.of(cell));
+                    out.events.push((
+                        r,
+                        intern(&e.event),
+                        d.to_string(),
+                        detail.unwrap_or_default(),
+                    ));
+                }
+            }
+            for rel in &m.relations {
+                let since = rel
+                    .since
+                    .as_deref()
+                    .and_then(cell)
+                    .unwrap_or_default()
+                    .to_string();
+                let to = match &rel.target {
+                    Target::Role { role } => RelTo::Role(role.clone()),
+                    Target::Key { kind, column } => match cell(column) {
+                        Some(v) => RelTo::Key(*kind, v.to_string()),
+                        None => continue,
+                    },
+                };
+                out.rels.push((r, intern(&rel.relation), to, since));
+            }
+            out.recs.push(Rec {
+                src: si,
+                batch,
+                ods_ref,
+                key,
+                at,
+                person,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// A stable key for a person without a valid number: from the smallest of its rows.
+fn unkeyed_key(rows: &[String]) -> String {
+    let first = rows.iter().min().cloned().unwrap_or_default();
+    let h = blake3::hash(first.as_bytes()).to_hex();
+    format!("~{}", &h[..16])
+}
+
+/// Runs fusion under the plan in force; `progress` hears each step.
+pub async fn fuse(
+    store: &Store,
+    lake: &Lake,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<FusionReport, Error> {
+    let started = std::time::Instant::now();
+    let saved = store.fusion_plan().await?.ok_or_else(|| {
+        Error::new(
+            ErrorCode::FusionPlanInvalid,
+            "no fusion plan has been saved yet (yishu fusion plan --file …)",
+        )
+    })?;
+    let plan: Plan = serde_json::from_value(saved.body.clone()).map_err(|e| {
+        Error::new(
+            ErrorCode::FusionPlanInvalid,
+            format!("the saved plan cannot be read: {e}"),
+        )
+    })?;
+    let run_id = uuid::Uuid::now_v7().to_string();
+    store.start_fusion_run(&run_id, saved.version).await?;
+    let outcome = fuse_with(store, lake, &plan, &run_id, saved.version, progress).await;
+    match outcome {
+        Ok(mut report) => {
+            report.seconds = started.elapsed().as_secs_f64();
+            store
+                .finish_fusion_run(
+                    &run_id,
+                    true,
+                    &serde_json::to_value(&report).unwrap_or_default(),
+                )
+                .await?;
+            Ok(report)
+        }
+        Err(e) => {
+            store
+                .finish_fusion_run(&run_id, false, &json!({"error": e.message}))
+                .await?;
+            Err(e)
+        }
+    }
+}
+
+/// The resources a plan may name, for [`Plan::check`].
+pub async fn known_resources(store: &Store) -> Result<Vec<KnownResource>, Error> {
+    let orgs: HashMap<i64, String> = store
+        .list_orgs()
+        .await?
+        .into_iter()
+        .map(|o| (o.id.0, o.code))
+        .collect();
+    Ok(store
+        .all_resources()
+        .await?
+        .into_iter()
+        .map(|r| KnownResource {
+            org: orgs
+                .get(&r.meta.provider_org_id.0)
+                .cloned()
+                .unwrap_or_default(),
+            items: r.meta.items.iter().map(|i| i.name.clone()).collect(),
+            code: r.code,
+        })
+        .collect())
+}
+
+async fn fuse_with(
+    store: &Store,
+    lake: &Lake,
+    plan: &Plan,
+    run_id: &str,
+    plan_version: i64,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<FusionReport, Error> {
+    let known = known_resources(store).await?;
+    plan.check(&known)
+        .map_err(|e| Error::new(ErrorCode::FusionPlanInvalid, e.message))?;
+    let mut report = FusionReport {
+        run_id: run_id.to_string(),
+        plan_version,
+        ..Default::default()
+    };
+    let mut srcs = Vec::new();
+    for m in &plan.sources {
+        let resource = store.get_resource_by_code(&m.resource).await?;
+        let org = known
+            .iter()
+            .find(|k| k.code == m.resource)
+            .map(|k| k.org.clone())
+            .unwrap_or_default();
+        srcs.push(Src {
+            map: m,
+            resource,
+            org,
+        });
+    }
+    // 1. Read.
+    let mut read = Read::default();
+    for (si, s) in srcs.iter().enumerate() {
+        let n = read_source(lake, s, si, &mut read).await?;
+        progress(&format!(
+            "read {} ({}, {}): {n} rows",
+            s.resource.meta.name, s.map.resource, s.map.role
+        ));
+        report
+            .rows
+            .insert(format!("{} {}", s.map.resource, s.map.role), n);
+    }
+    let rec_ref = |r: &Rec| {
+        format!(
+            "{}|{}|{}",
+            srcs[r.src].map.resource, r.ods_ref, srcs[r.src].map.role
+        )
+    };
+    // 2. Link.
+    let mut subject_of: Vec<Option<(SubjectKind, String)>> = vec![None; read.recs.len()];
+    let person_recs: Vec<usize> = (0..read.recs.len())
+        .filter(|&i| read.recs[i].person.is_some())
+        .collect();
+    let people: Vec<PersonRecord> = person_recs
+        .iter()
+        .map(|&i| read.recs[i].person.clone().unwrap_or_default())
+        .collect();
+    progress(&format!("linking {} person records", people.len()));
+    let linked = link_people(&people, Thresholds::default());
+    // Subject index → key; subjects without a valid number get a key from their rows.
+    let mut members: HashMap<usize, Vec<String>> = HashMap::new();
+    for (p, s) in linked.subject.iter().enumerate() {
+        if let Some(s) = s
+            && linked.keys[*s].starts_with('~')
+        {
+            members
+                .entry(*s)
+                .or_default()
+                .push(rec_ref(&read.recs[person_recs[p]]));
+        }
+    }
+    let keys: Vec<String> = linked
+        .keys
+        .iter()
+        .enumerate()
+        .map(|(s, k)| match members.get(&s) {
+            Some(rows) => unkeyed_key(rows),
+            None => k.clone(),
+        })
+        .collect();
+    let by_key: HashMap<&str, usize> = keys
+        .iter()
+        .enumerate()
+        .map(|(s, k)| (k.as_str(), s))
+        .collect();
+    let decisions: HashMap<String, (ReviewStatus, String)> = store
+        .review_decisions()
+        .await?
+        .into_iter()
+        .map(|r| {
+            (
+                format!("{}|{}|{}", r.resource_code, r.ods_ref, r.role),
+                (r.status, r.subject_key),
+            )
+        })
+        .collect();
+    let in_review: HashMap<usize, (usize, f64)> =
+        linked.review.iter().map(|r| (r.0, (r.1, r.2))).collect();
+    let collided: HashSet<usize> = linked.collisions.iter().copied().collect();
+    let mut queue = Vec::new();
+    for (p, &i) in person_recs.iter().enumerate() {
+        let r = &read.recs[i];
+        let here = rec_ref(r);
+        let mut subject = linked.subject[p].map(|s| keys[s].clone());
+        let doubt = in_review
+            .get(&p)
+            .map(|&(s, prob)| (s, prob, "model"))
+            .or_else(|| {
+                collided.contains(&p).then(|| {
+                    let key = linked.keys[linked.subject[p].unwrap_or(0)]
+                        .split('#')
+                        .next()
+                        .unwrap_or_default()
+                        .to_string();
+                    (
+                        by_key.get(key.as_str()).copied().unwrap_or(0),
+                        0.0,
+                        "collision",
+                    )
+                })
+            });
+        match decisions.get(&here) {
+            Some((ReviewStatus::Linked, key)) => {
+                subject = Some(key.clone());
+                report.linked_by_decision += 1;
+            }
+            Some((_, _)) if doubt.is_some() => {
+                // Rejected: the record stays apart from the candidate.
+                if in_review.contains_key(&p) {
+                    subject = None;
+                }
+            }
+            _ => {
+                if let Some((s, prob, reason)) = doubt {
+                    let cand = &people[p];
+                    // The candidate subject's first record, as the evidence to compare with.
+                    let other = linked
+                        .subject
+                        .iter()
+                        .position(|x| *x == Some(s))
+                        .map(|q| &people[q]);
+                    let levels = other.map(|o| compare_records(cand, o)).unwrap_or_default();
+                    queue.push(NewReview {
+                        resource_code: srcs[r.src].map.resource.clone(),
+                        ods_ref: r.ods_ref.clone(),
+                        role: srcs[r.src].map.role.clone(),
+                        subject_key: keys[s].clone(),
+                        probability: prob,
+                        reason: reason.to_string(),
+                        evidence: json!({
+                            "record": person_json(cand),
+                            "candidate": other.map(person_json),
+                            "levels": levels,
+                            "fields": ["id", "name", "birth", "sex", "address"],
+                        }),
+                    });
+                    if reason == "collision" {
+                        report.collisions += 1;
+                    }
+                }
+            }
+        }
+        if subject.is_none() {
+            // A person only this row knows, or one a person must still decide about: a subject
+            // of its own for now.
+            subject = Some(unkeyed_key(std::slice::from_ref(&here)));
+            report.unkeyed_subjects += 1;
+        } else if linked.subject[p].is_some() && doubt.is_none() {
+            if normalize_key(SubjectKind::Person, &r.key).is_ok() {
+                report.linked_by_key += 1;
+            } else {
+                report.linked_by_model += 1;
+            }
+        }
+        subject_of[i] = subject.map(|k| (SubjectKind::Person, k));
+    }
+    report.review_queued = queue.len() as u64;
+    report.review_new = store.queue_reviews(run_id, &queue).await?;
+    for (i, r) in read.recs.iter().enumerate() {
+        let kind = srcs[r.src].map.subject;
+        if kind == SubjectKind::Person {
+            continue;
+        }
+        match normalize_key(kind, &r.key) {
+            Ok(k) => subject_of[i] = Some((kind, k)),
+            Err(_) => report.unlinked += 1,
+        }
+    }
+    progress(&format!(
+        "linked: {} by key, {} by the model, {} by decision, {} in review",
+        report.linked_by_key,
+        report.linked_by_model,
+        report.linked_by_decision,
+        report.review_queued
+    ));
+    // 3. Golden records.
+    let mut observations: HashMap<(SubjectKind, &str), Vec<Observation>> = HashMap::new();
+    let mut records_per: HashMap<(SubjectKind, &str), u64> = HashMap::new();
+    for (k, key) in subject_of.iter().flatten() {
+        *records_per.entry((*k, key.as_str())).or_default() += 1;
+        observations.entry((*k, key.as_str())).or_default();
+    }
+    for (r, attr, value) in &read.obs {
+        let rec = &read.recs[*r as usize];
+        let Some((k, key)) = &subject_of[*r as usize] else {
+            continue;
+        };
+        observations
+            .entry((*k, key.as_str()))
+            .or_default()
+            .push(Observation {
+                attribute: attr.to_string(),
+                value: value.clone(),
+                source: srcs[rec.src].org.clone(),
+                resource: srcs[rec.src].map.resource.clone(),
+                batch: rec.batch.to_string(),
+                row: rec.ods_ref.clone(),
+                at: rec.at,
+            });
+    }
+    progress(&format!("building {} golden records", observations.len()));
+    let mut goldens: BTreeMap<(SubjectKind, String), Vec<GoldenValue>> = BTreeMap::new();
+    for ((k, key), obs) in &observations {
+        goldens.insert((*k, key.to_string()), golden(plan.rules(*k), obs));
+    }
+    // Statuses that follow from a relative's death.
+    let role_rec: HashMap<(&str, &str, &str), usize> = read
+        .recs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            (
+                (
+                    srcs[r.src].map.resource.as_str(),
+                    r.ods_ref.as_str(),
+                    srcs[r.src].map.role.as_str(),
+                ),
+                i,
+            )
+        })
+        .collect();
+    for d in &plan.after_death {
+        let authority = plan
+            .person
+            .iter()
+            .find(|r| r.attribute == d.attribute)
+            .and_then(|r| r.authority.clone());
+        let mut touched = Vec::new();
+        for (r, relation, to, since) in &read.rels {
+            let (RelTo::Role(role), true) = (to, relation.as_ref() == d.relation) else {
+                continue;
+            };
+            let rec = &read.recs[*r as usize];
+            let (Some((SubjectKind::Person, from)), Some(other)) = (
+                &subject_of[*r as usize],
+                role_rec
+                    .get(&(
+                        srcs[rec.src].map.resource.as_str(),
+                        rec.ods_ref.as_str(),
+                        role.as_str(),
+                    ))
+                    .and_then(|&j| subject_of[j].as_ref()),
+            ) else {
+                continue;
+            };
+            let value_of = |key: &str, attr: &str| {
+                goldens
+                    .get(&(SubjectKind::Person, key.to_string()))
+                    .and_then(|v| v.iter().find(|g| g.attribute == attr))
+            };
+            let (Some(death), Some(now)) =
+                (value_of(&other.1, &d.death), value_of(from, &d.attribute))
+            else {
+                continue;
+            };
+            let Some(died) = date_ms(&death.value) else {
+                continue;
+            };
+            if now.value != d.from || now.from.at > died || date_ms(since).unwrap_or(0) > died {
+                continue;
+            }
+            let o = Observation {
+                attribute: d.attribute.clone(),
+                value: d.to.clone(),
+                source: authority
+                    .clone()
+                    .unwrap_or_else(|| death.from.source.clone()),
+                resource: death.from.resource.clone(),
+                batch: death.from.batch.clone(),
+                row: death.from.row.clone(),
+                at: died,
+            };
+            touched.push((from.as_str(), o));
+        }
+        for (key, o) in touched {
+            if let Some(obs) = observations.get_mut(&(SubjectKind::Person, key)) {
+                obs.push(o);
+                let g = golden(&plan.person, obs);
+                goldens.insert((SubjectKind::Person, key.to_string()), g);
+            }
+        }
+    }
+    // 4. Conflicts → work orders, per involved resource and attribute.
+    let mut conflicts: BTreeMap<(String, SubjectKind, String), Vec<Value>> = BTreeMap::new();
+    for ((k, key), values) in &goldens {
+        for g in values.iter().filter(|g| g.conflict) {
+            report.conflicts += 1;
+            let obs = &observations[&(*k, key.as_str())];
+            let sample = json!({
+                "subject": key,
+                "attribute": g.attribute,
+                "authority": {"department": g.from.source, "resource": g.from.resource, "value": g.value, "row": g.from.row},
+                "others": obs.iter().filter(|o| o.attribute == g.attribute && o.source != g.from.source && o.value.trim() != g.value)
+                    .map(|o| json!({"department": o.source, "resource": o.resource, "value": o.value, "row": o.row})).collect::<Vec<_>>(),
+            });
+            let mut involved: Vec<String> = vec![g.from.resource.clone()];
+            involved.extend(
+                obs.iter()
+                    .filter(|o| {
+                        o.attribute == g.attribute
+                            && o.source != g.from.source
+                            && o.value.trim() != g.value
+                    })
+                    .map(|o| o.resource.clone()),
+            );
+            involved.sort();
+            involved.dedup();
+            for res in involved {
+                conflicts
+                    .entry((res, *k, g.attribute.clone()))
+                    .or_default()
+                    .push(sample.clone());
+            }
+        }
+    }
+    let mut opened = HashSet::new();
+    for ((res_code, kind, attribute), samples) in &conflicts {
+        let Some(src) = srcs.iter().find(|s| &s.map.resource == res_code) else {
+            continue;
+        };
+        let rule_id = conflict_rule_id(plan, *kind, attribute);
+        let title = format!(
+            "{}「{}」与其他部门不一致（{} 个{}）",
+            src.resource.meta.name,
+            attribute,
+            samples.len(),
+            kind.label_zh()
+        );
+        store
+            .report_failure(&Failure {
+                kind: "fusion",
+                resource_id: src.resource.id,
+                rule_id,
+                org_id: src.resource.meta.provider_org_id,
+                title: &title,
+                batch_id: run_id,
+                failed: samples.len() as i64,
+                evidence: json!({
+                    "attribute": attribute,
+                    "subject_kind": kind.as_str(),
+                    "conflicts": samples.len(),
+                    "samples": samples.iter().take(CONFLICT_SAMPLES).collect::<Vec<_>>(),
+                    "run": run_id,
+                }),
+                sla_days: CONFLICT_SLA_DAYS,
+            })
+            .await?;
+        opened.insert((src.resource.id, rule_id));
+        report.work_orders += 1;
+    }
+    // Orders whose conflicts are gone close as verified.
+    for s in &srcs {
+        for kind in SubjectKind::ALL {
+            for (n, _) in plan.rules(kind).iter().enumerate() {
+                let rule_id = kind_base(kind) + n as i64 + 1;
+                if !opened.contains(&(s.resource.id, rule_id)) {
+                    store
+                        .report_pass("fusion", s.resource.id, rule_id, run_id)
+                        .await?;
+                }
+            }
+        }
+    }
+    // 5. Write the base libraries.
+    let now_us = chrono::Utc::now().timestamp_micros();
+    let meta = HashMap::from([
+        ("fusion_run".to_string(), json!(run_id)),
+        ("plan_version".to_string(), json!(plan_version)),
+    ]);
+    for kind in SubjectKind::ALL {
+        let rows: Vec<(&String, &Vec<GoldenValue>)> = goldens
+            .iter()
+            .filter(|((k, _), _)| *k == kind)
+            .map(|((_, key), v)| (key, v))
+            .collect();
+        report
+            .subjects
+            .insert(kind.as_str().into(), rows.len() as u64);
+        if rows.is_empty() {
+            continue;
+        }
+        let changed =
+            write_library(lake, kind, plan, &rows, &records_per, run_id, now_us, &meta).await?;
+        report.changed += changed;
+        progress(&format!(
+            "base.{}: {} subjects, {changed} new or changed",
+            base_table(kind),
+            rows.len()
+        ));
+    }
+    // Which rows make each subject.
+    {
+        let mut b = Cols::new(&[
+            "subject_kind",
+            "subject_key",
+            "resource",
+            "role",
+            "_batch_id",
+            "_ods_ref",
+        ]);
+        for (i, r) in read.recs.iter().enumerate() {
+            if let Some((k, key)) = &subject_of[i] {
+                b.row(&[
+                    k.as_str(),
+                    key,
+                    &srcs[r.src].map.resource,
+                    &srcs[r.src].map.role,
+                    &r.batch,
+                    &r.ods_ref,
+                ]);
+            }
+        }
+        lake.overwrite(Layer::Base, RECORDS_TABLE, vec![b.finish()?], meta.clone())
+            .await?;
+    }
+    // The timeline.
+    {
+        let mut b = Cols::new(&[
+            "subject_kind",
+            "subject_key",
+            "date",
+            "event",
+            "detail",
+            "department",
+            "resource",
+            "_batch_id",
+            "_ods_ref",
+        ]);
+        for (r, event, date, detail) in &read.events {
+            let rec = &read.recs[*r as usize];
+            if let Some((k, key)) = &subject_of[*r as usize] {
+                let date = yishu_types::date::parse_cn_date(date)
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|_| date.clone());
+                b.row(&[
+                    k.as_str(),
+                    key,
+                    &date,
+                    event,
+                    detail,
+                    &srcs[rec.src].org,
+                    &srcs[rec.src].map.resource,
+                    &rec.batch,
+                    &rec.ods_ref,
+                ]);
+                report.events += 1;
+            }
+        }
+        lake.overwrite(Layer::Base, EVENTS_TABLE, vec![b.finish()?], meta.clone())
+            .await?;
+    }
+    // The graph.
+    {
+        let mut b = Cols::new(&[
+            "from_kind",
+            "from_key",
+            "relation",
+            "to_kind",
+            "to_key",
+            "since",
+            "resource",
+            "_batch_id",
+            "_ods_ref",
+        ]);
+        let mut seen = HashSet::new();
+        for (r, relation, to, since) in &read.rels {
+            let rec = &read.recs[*r as usize];
+            let Some((fk, fkey)) = &subject_of[*r as usize] else {
+                continue;
+            };
+            let target = match to {
+                RelTo::Role(role) => role_rec
+                    .get(&(
+                        srcs[rec.src].map.resource.as_str(),
+                        rec.ods_ref.as_str(),
+                        role.as_str(),
+                    ))
+                    .and_then(|&j| subject_of[j].clone()),
+                RelTo::Key(kind, raw) => normalize_key(*kind, raw).ok().map(|k| (*kind, k)),
+            };
+            let Some((tk, tkey)) = target else {
+                continue;
+            };
+            if !seen.insert((fkey.clone(), relation.clone(), tkey.clone())) {
+                continue;
+            }
+            let since = yishu_types::date::parse_cn_date(since)
+                .map(|d| d.to_string())
+                .unwrap_or_default();
+            b.row(&[
+                fk.as_str(),
+                fkey,
+                relation,
+                tk.as_str(),
+                &tkey,
+                &since,
+                &srcs[rec.src].map.resource,
+                &rec.batch,
+                &rec.ods_ref,
+            ]);
+            report.relations += 1;
+        }
+        lake.overwrite(
+            Layer::Base,
+            RELATIONS_TABLE,
+            vec![b.finish()?],
+            meta.clone(),
+        )
+        .await?;
+    }
+    Ok(report)
+}
+
+/// Work-order rule ids of fusion conflicts: the attribute's place in its kind's rules, in a
+/// range per kind.
+fn kind_base(kind: SubjectKind) -> i64 {
+    match kind {
+        SubjectKind::Person => 0,
+        SubjectKind::Entity => 1000,
+        SubjectKind::House => 2000,
+    }
+}
+
+fn conflict_rule_id(plan: &Plan, kind: SubjectKind, attribute: &str) -> i64 {
+    let n = plan
+        .rules(kind)
+        .iter()
+        .position(|r| r.attribute == attribute)
+        .unwrap_or(0);
+    kind_base(kind) + n as i64 + 1
+}
+
+fn person_json(p: &PersonRecord) -> Value {
+    json!({
+        "id": p.id,
+        "name": p.name,
+        "sex": p.sex,
+        "birth": p.birth.map(|d| d.to_string()),
+        "address": p.address.as_ref().map(|a| format!("{} {}{}", a.division.clone().unwrap_or_default(), a.street, a.detail)),
+    })
+}
+
+/// Text columns built row by row.
+struct Cols {
+    names: Vec<String>,
+    builders: Vec<StringBuilder>,
+}
+
+impl Cols {
+    fn new(names: &[&str]) -> Self {
+        Cols {
+            names: names.iter().map(|s| s.to_string()).collect(),
+            builders: names.iter().map(|_| StringBuilder::new()).collect(),
+        }
+    }
+    fn row(&mut self, values: &[&str]) {
+        for (b, v) in self.builders.iter_mut().zip(values) {
+            b.append_value(v);
+        }
+    }
+    fn finish(mut self) -> Result<RecordBatch, Error> {
+        let fields: Vec<Field> = self
+            .names
+            .iter()
+            .map(|n| Field::new(n, DataType::Utf8, false))
+            .collect();
+        let arrays: Vec<ArrayRef> = self
+            .builders
+            .iter_mut()
+            .map(|b| Arc::new(b.finish()) as ArrayRef)
+            .collect();
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+            .map_err(|e| Error::new(ErrorCode::Internal, format!("cannot build a batch: {e}")))
+    }
+}
+
+/// A hash of a golden row's values: unchanged rows keep their version.
+fn row_hash(values: &[Option<&str>]) -> String {
+    let mut h = blake3::Hasher::new();
+    for v in values {
+        h.update(v.unwrap_or("\u{0}").as_bytes());
+        h.update(b"\x1f");
+    }
+    h.finalize().to_hex()[..32].to_string()
+}
+
+/// Writes one base library: the current version of every subject (a subject whose golden values
+/// did not change keeps its valid-from), and the versions it supersedes to the history table
+/// with their valid-to. Returns how many subjects are new or changed.
+#[allow(clippy::too_many_arguments)]
+async fn write_library(
+    lake: &Lake,
+    kind: SubjectKind,
+    plan: &Plan,
+    rows: &[(&String, &Vec<GoldenValue>)],
+    records_per: &HashMap<(SubjectKind, &str), u64>,
+    run_id: &str,
+    now_us: i64,
+    meta: &HashMap<String, Value>,
+) -> Result<u64, Error> {
+    let table = base_table(kind);
+    let attrs: Vec<&str> = plan
+        .rules(kind)
+        .iter()
+        .map(|r| r.attribute.as_str())
+        .collect();
+    // The current versions: key → (hash, valid-from).
+    let mut old: HashMap<String, (String, i64)> = HashMap::new();
+    let mut old_batches = Vec::new();
+    if let Some(frame) = lake.frame(Layer::Base, table).await? {
+        let batches = frame
+            .collect()
+            .await
+            .map_err(lake_err(format!("cannot read base.{table}")))?;
+        for b in &batches {
+            let (Some(k), Some(h), Some(f)) = (
+                b.column_by_name("subject_key"),
+                b.column_by_name("_hash"),
+                b.column_by_name("_valid_from"),
+            ) else {
+                continue;
+            };
+            let (k, h) = (
+                cast(k, &DataType::Utf8).map_err(arrow_err)?,
+                cast(h, &DataType::Utf8).map_err(arrow_err)?,
+            );
+            let (k, h) = (
+                k.as_any().downcast_ref::<StringArray>().cloned(),
+                h.as_any().downcast_ref::<StringArray>().cloned(),
+            );
+            let f = f.as_any().downcast_ref::<TimestampMicrosecondArray>();
+            if let (Some(k), Some(h), Some(f)) = (k, h, f) {
+                for i in 0..b.num_rows() {
+                    old.insert(k.value(i).to_string(), (h.value(i).to_string(), f.value(i)));
+                }
+            }
+        }
+        old_batches = batches;
+    }
+    let mut key_b = StringBuilder::new();
+    let mut attr_b: Vec<StringBuilder> = attrs.iter().map(|_| StringBuilder::new()).collect();
+    let mut prov_b = StringBuilder::new();
+    let mut hash_b = StringBuilder::new();
+    let mut recs_b = Vec::with_capacity(rows.len());
+    let mut from_b = Vec::with_capacity(rows.len());
+    let mut run_b = StringBuilder::new();
+    let mut changed = 0u64;
+    let mut current: HashMap<&str, String> = HashMap::with_capacity(rows.len());
+    for (key, values) in rows {
+        let by_attr: HashMap<&str, &GoldenValue> =
+            values.iter().map(|g| (g.attribute.as_str(), g)).collect();
+        let vals: Vec<Option<&str>> = attrs
+            .iter()
+            .map(|a| by_attr.get(a).map(|g| g.value.as_str()))
+            .collect();
+        let hash = row_hash(&vals);
+        let valid_from = match old.get(key.as_str()) {
+            Some((h, f)) if *h == hash => *f,
+            _ => {
+                changed += 1;
+                now_us
+            }
+        };
+        current.insert(key.as_str(), hash.clone());
+        key_b.append_value(key.as_str());
+        for (b, v) in attr_b.iter_mut().zip(&vals) {
+            b.append_option(*v);
+        }
+        let prov: BTreeMap<&str, Value> = values
+            .iter()
+            .map(|g| {
+                (
+                    g.attribute.as_str(),
+                    json!({
+                        "department": g.from.source, "resource": g.from.resource,
+                        "batch": g.from.batch, "row": g.from.row, "at": g.from.at,
+                        "by": g.by, "agree": g.agree, "disagree": g.disagree, "conflict": g.conflict,
+                    }),
+                )
+            })
+            .collect();
+        prov_b.append_value(serde_json::to_string(&prov).unwrap_or_default());
+        hash_b.append_value(&hash);
+        recs_b.push(
+            records_per
+                .get(&(kind, key.as_str()))
+                .copied()
+                .unwrap_or_default() as i64,
+        );
+        from_b.push(valid_from);
+        run_b.append_value(run_id);
+    }
+    let ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    let mut fields = vec![Field::new("subject_key", DataType::Utf8, false)];
+    fields.extend(attrs.iter().map(|a| Field::new(*a, DataType::Utf8, true)));
+    fields.extend([
+        Field::new("_provenance", DataType::Utf8, false),
+        Field::new("_records", DataType::Int64, false),
+        Field::new("_hash", DataType::Utf8, false),
+        Field::new("_valid_from", ts.clone(), false),
+        Field::new("_valid_to", ts.clone(), true),
+        Field::new("_run", DataType::Utf8, false),
+    ]);
+    let schema = Arc::new(Schema::new(fields));
+    let mut arrays: Vec<ArrayRef> = vec![Arc::new(key_b.finish())];
+    arrays.extend(attr_b.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    arrays.push(Arc::new(prov_b.finish()));
+    arrays.push(Arc::new(Int64Array::from(recs_b)));
+    arrays.push(Arc::new(hash_b.finish()));
+    arrays.push(Arc::new(
+        TimestampMicrosecondArray::from(from_b).with_timezone("UTC"),
+    ));
+    arrays.push(Arc::new(
+        TimestampMicrosecondArray::from(vec![None::<i64>; rows.len()]).with_timezone("UTC"),
+    ));
+    arrays.push(Arc::new(run_b.finish()));
+    let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(arrow_err)?;
+    // Superseded versions: old current rows whose subject changed or is gone.
+    let mut superseded = Vec::new();
+    for b in &old_batches {
+        let (Some(k), Some(h)) = (b.column_by_name("subject_key"), b.column_by_name("_hash"))
+        else {
+            continue;
+        };
+        let (k, h) = (
+            cast(k, &DataType::Utf8).map_err(arrow_err)?,
+            cast(h, &DataType::Utf8).map_err(arrow_err)?,
+        );
+        let (Some(k), Some(h)) = (
+            k.as_any().downcast_ref::<StringArray>(),
+            h.as_any().downcast_ref::<StringArray>(),
+        ) else {
+            continue;
+        };
+        let mask: BooleanArray = (0..b.num_rows())
+            .map(|i| Some(current.get(k.value(i)) != Some(&h.value(i).to_string())))
+            .collect();
+        let gone = filter_record_batch(b, &mask).map_err(arrow_err)?;
+        if gone.num_rows() == 0 {
+            continue;
+        }
+        // Close them.
+        let mut cols: Vec<ArrayRef> = gone.columns().to_vec();
+        if let Ok(i) = gone.schema().index_of("_valid_to") {
+            cols[i] = Arc::new(
+                TimestampMicrosecondArray::from(vec![now_us; gone.num_rows()]).with_timezone("UTC"),
+            );
+        }
+        superseded.push(RecordBatch::try_new(gone.schema(), cols).map_err(arrow_err)?);
+    }
+    if !superseded.is_empty() {
+        lake.append(Layer::Base, &history_table(kind), superseded, meta.clone())
+            .await?;
+    }
+    lake.overwrite(Layer::Base, table, vec![batch], meta.clone())
+        .await?;
+    Ok(changed)
+}
+
+fn arrow_err(e: yishu_lake::arrow::error::ArrowError) -> Error {
+    Error::new(ErrorCode::Internal, format!("cannot build a batch: {e}"))
+}
