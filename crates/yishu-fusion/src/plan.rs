@@ -174,6 +174,45 @@ pub struct AfterDeath {
     pub death: String,
 }
 
+/// One condition of a tag rule, on a person's golden record or relations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "if", rename_all = "snake_case")]
+pub enum Condition {
+    /// Alive and at least `years` old by the date in `attribute` (出生日期).
+    AgeAtLeast {
+        attribute: String,
+        years: u32,
+    },
+    Equals {
+        attribute: String,
+        value: String,
+    },
+    OneOf {
+        attribute: String,
+        values: Vec<String>,
+    },
+    Missing {
+        attribute: String,
+    },
+    /// Has a relation of this kind, begun within `within_days` days if given.
+    Related {
+        relation: String,
+        #[serde(default)]
+        within_days: Option<i64>,
+    },
+    NotRelated {
+        relation: String,
+    },
+}
+
+/// A tag (标签, R24) on the people whose records meet every condition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagRule {
+    pub tag: String,
+    pub description: String,
+    pub all: Vec<Condition>,
+}
+
 /// The whole plan.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
@@ -187,6 +226,8 @@ pub struct Plan {
     pub house: Vec<AttributeRule>,
     #[serde(default)]
     pub after_death: Vec<AfterDeath>,
+    #[serde(default)]
+    pub tags: Vec<TagRule>,
 }
 
 /// What the plan is checked against: each resource's code, its department's code and its items.
@@ -262,6 +303,23 @@ impl Plan {
                     return bad(format!(
                         "after-death rule on {}: {a} has no survivorship rule",
                         d.relation
+                    ));
+                }
+            }
+        }
+        for t in &self.tags {
+            for c in &t.all {
+                let attribute = match c {
+                    Condition::AgeAtLeast { attribute, .. }
+                    | Condition::Equals { attribute, .. }
+                    | Condition::OneOf { attribute, .. }
+                    | Condition::Missing { attribute } => attribute,
+                    Condition::Related { .. } | Condition::NotRelated { .. } => continue,
+                };
+                if !self.person.iter().any(|r| &r.attribute == attribute) {
+                    return bad(format!(
+                        "tag {}: {attribute} has no survivorship rule",
+                        t.tag
                     ));
                 }
             }

@@ -48,6 +48,7 @@ pub fn history_table(kind: SubjectKind) -> String {
 pub const RECORDS_TABLE: &str = "subject_records";
 pub const EVENTS_TABLE: &str = "events";
 pub const RELATIONS_TABLE: &str = "relations";
+pub const TAGS_TABLE: &str = "tags";
 
 /// Days a department has to answer a conflict work order.
 const CONFLICT_SLA_DAYS: i64 = 10;
@@ -55,7 +56,8 @@ const CONFLICT_SLA_DAYS: i64 = 10;
 const CONFLICT_SAMPLES: usize = 20;
 
 /// What a run did, for the CLI, the console and the run record.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct FusionReport {
     pub run_id: String,
     pub plan_version: i64,
@@ -77,6 +79,8 @@ pub struct FusionReport {
     pub work_orders: u64,
     pub events: u64,
     pub relations: u64,
+    /// Tags given (a person may have several).
+    pub tagged: u64,
     /// Subjects whose golden record changed (or appeared) in this run.
     pub changed: u64,
     pub seconds: f64,
@@ -818,7 +822,8 @@ async fn fuse_with(
         lake.overwrite(Layer::Base, EVENTS_TABLE, vec![b.finish()?], meta.clone())
             .await?;
     }
-    // The graph.
+    // The graph; each person's relations kept for the tags.
+    let mut rels_of: HashMap<String, Vec<(Arc<str>, String)>> = HashMap::new();
     {
         let mut b = Cols::new(&[
             "from_kind",
@@ -856,6 +861,12 @@ async fn fuse_with(
             let since = yishu_types::date::parse_cn_date(since)
                 .map(|d| d.to_string())
                 .unwrap_or_default();
+            if *fk == SubjectKind::Person {
+                rels_of
+                    .entry(fkey.clone())
+                    .or_default()
+                    .push((relation.clone(), since.clone()));
+            }
             b.row(&[
                 fk.as_str(),
                 fkey,
@@ -877,7 +888,68 @@ async fn fuse_with(
         )
         .await?;
     }
+    // Tags (R24) on people.
+    if !plan.tags.is_empty() {
+        let today = chrono::Utc::now().date_naive();
+        let mut b = Cols::new(&["subject_kind", "subject_key", "tag", "division"]);
+        for ((k, key), values) in &goldens {
+            if *k != SubjectKind::Person {
+                continue;
+            }
+            let value = |a: &str| {
+                values
+                    .iter()
+                    .find(|g| g.attribute == a)
+                    .map(|g| g.value.as_str())
+            };
+            let rels = rels_of.get(key).map(Vec::as_slice).unwrap_or_default();
+            let division = value("行政区划代码").unwrap_or_default();
+            for t in &plan.tags {
+                if t.all.iter().all(|c| holds(c, &value, rels, today)) {
+                    b.row(&["person", key, &t.tag, division]);
+                    report.tagged += 1;
+                }
+            }
+        }
+        lake.overwrite(Layer::Base, TAGS_TABLE, vec![b.finish()?], meta.clone())
+            .await?;
+    }
     Ok(report)
+}
+
+/// Whether a person meets one condition of a tag rule.
+fn holds<'a>(
+    c: &crate::plan::Condition,
+    value: &impl Fn(&str) -> Option<&'a str>,
+    rels: &[(Arc<str>, String)],
+    today: chrono::NaiveDate,
+) -> bool {
+    use crate::plan::Condition;
+    match c {
+        Condition::AgeAtLeast { attribute, years } => value(attribute)
+            .and_then(|v| yishu_types::date::parse_cn_date(v).ok())
+            .and_then(|born| today.years_since(born))
+            .is_some_and(|age| age >= *years),
+        Condition::Equals {
+            attribute,
+            value: want,
+        } => value(attribute) == Some(want.as_str()),
+        Condition::OneOf { attribute, values } => {
+            value(attribute).is_some_and(|v| values.iter().any(|w| w == v))
+        }
+        Condition::Missing { attribute } => value(attribute).is_none_or(|v| v.trim().is_empty()),
+        Condition::Related {
+            relation,
+            within_days,
+        } => rels.iter().any(|(r, since)| {
+            r.as_ref() == relation
+                && within_days.is_none_or(|d| {
+                    chrono::NaiveDate::parse_from_str(since, "%Y-%m-%d")
+                        .is_ok_and(|s| (today - s).num_days() <= d && s <= today)
+                })
+        }),
+        Condition::NotRelated { relation } => !rels.iter().any(|(r, _)| r.as_ref() == relation),
+    }
 }
 
 /// Work-order rule ids of fusion conflicts: the attribute's place in its kind's rules, in a
@@ -973,8 +1045,8 @@ async fn write_library(
         .iter()
         .map(|r| r.attribute.as_str())
         .collect();
-    // The current versions: key → (hash, valid-from).
-    let mut old: HashMap<String, (String, i64)> = HashMap::new();
+    // The current versions: key → (hash, valid-from, subject id).
+    let mut old: HashMap<String, (String, i64, String)> = HashMap::new();
     let mut old_batches = Vec::new();
     if let Some(frame) = lake.frame(Layer::Base, table).await? {
         let batches = frame
@@ -982,31 +1054,38 @@ async fn write_library(
             .await
             .map_err(lake_err(format!("cannot read base.{table}")))?;
         for b in &batches {
-            let (Some(k), Some(h), Some(f)) = (
+            let (Some(k), Some(h), Some(f), Some(id)) = (
                 b.column_by_name("subject_key"),
                 b.column_by_name("_hash"),
                 b.column_by_name("_valid_from"),
+                b.column_by_name("subject_id"),
             ) else {
                 continue;
             };
-            let (k, h) = (
+            let (k, h, id) = (
                 cast(k, &DataType::Utf8).map_err(arrow_err)?,
                 cast(h, &DataType::Utf8).map_err(arrow_err)?,
+                cast(id, &DataType::Utf8).map_err(arrow_err)?,
             );
-            let (k, h) = (
+            let (k, h, id) = (
                 k.as_any().downcast_ref::<StringArray>().cloned(),
                 h.as_any().downcast_ref::<StringArray>().cloned(),
+                id.as_any().downcast_ref::<StringArray>().cloned(),
             );
             let f = f.as_any().downcast_ref::<TimestampMicrosecondArray>();
-            if let (Some(k), Some(h), Some(f)) = (k, h, f) {
+            if let (Some(k), Some(h), Some(f), Some(id)) = (k, h, f, id) {
                 for i in 0..b.num_rows() {
-                    old.insert(k.value(i).to_string(), (h.value(i).to_string(), f.value(i)));
+                    old.insert(
+                        k.value(i).to_string(),
+                        (h.value(i).to_string(), f.value(i), id.value(i).to_string()),
+                    );
                 }
             }
         }
         old_batches = batches;
     }
     let mut key_b = StringBuilder::new();
+    let mut id_b = StringBuilder::new();
     let mut attr_b: Vec<StringBuilder> = attrs.iter().map(|_| StringBuilder::new()).collect();
     let mut prov_b = StringBuilder::new();
     let mut hash_b = StringBuilder::new();
@@ -1024,12 +1103,17 @@ async fn write_library(
             .collect();
         let hash = row_hash(&vals);
         let valid_from = match old.get(key.as_str()) {
-            Some((h, f)) if *h == hash => *f,
+            Some((h, f, _)) if *h == hash => *f,
             _ => {
                 changed += 1;
                 now_us
             }
         };
+        // An opaque, stable id: pages and links name a subject without showing its number.
+        match old.get(key.as_str()) {
+            Some((_, _, id)) if !id.is_empty() => id_b.append_value(id),
+            _ => id_b.append_value(uuid::Uuid::new_v4().simple().to_string()),
+        }
         current.insert(key.as_str(), hash.clone());
         key_b.append_value(key.as_str());
         for (b, v) in attr_b.iter_mut().zip(&vals) {
@@ -1060,7 +1144,10 @@ async fn write_library(
         run_b.append_value(run_id);
     }
     let ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
-    let mut fields = vec![Field::new("subject_key", DataType::Utf8, false)];
+    let mut fields = vec![
+        Field::new("subject_key", DataType::Utf8, false),
+        Field::new("subject_id", DataType::Utf8, false),
+    ];
     fields.extend(attrs.iter().map(|a| Field::new(*a, DataType::Utf8, true)));
     fields.extend([
         Field::new("_provenance", DataType::Utf8, false),
@@ -1071,7 +1158,7 @@ async fn write_library(
         Field::new("_run", DataType::Utf8, false),
     ]);
     let schema = Arc::new(Schema::new(fields));
-    let mut arrays: Vec<ArrayRef> = vec![Arc::new(key_b.finish())];
+    let mut arrays: Vec<ArrayRef> = vec![Arc::new(key_b.finish()), Arc::new(id_b.finish())];
     arrays.extend(attr_b.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
     arrays.push(Arc::new(prov_b.finish()));
     arrays.push(Arc::new(Int64Array::from(recs_b)));

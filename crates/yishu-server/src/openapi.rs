@@ -2,8 +2,8 @@
 
 use crate::AppState;
 use crate::routes::{
-    api_keys, attachments, audit, batches, catalog_io, matters, me, mounts, orgs, quality, reports,
-    resources, search, session, sources, users, watch,
+    api_keys, attachments, audit, base, batches, catalog_io, matters, me, mounts, orgs, quality,
+    reports, resources, search, session, sources, users, watch,
 };
 use axum::Router;
 use utoipa::OpenApi;
@@ -30,6 +30,7 @@ use utoipa_swagger_ui::SwaggerUi;
         quality::get_suggestions, quality::discard_suggestion, quality::batch_quality, quality::check_now, quality::violations_csv, quality::profile_xlsx,
         quality::work_orders, quality::work_order, quality::advance, quality::scores, quality::get_ranking, quality::weights, quality::set_weights,
         reports::report, reports::report_xlsx,
+        base::find, base::get, base::graph, base::path, base::reviews, base::decide, base::runs,
     ),
     components(schemas(crate::error::ErrorBody, yishu_types::Role, yishu_meta::OrgKind, yishu_meta::OrgLevel)),
     tags(
@@ -40,6 +41,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "audit", description = "The SM3-chained audit log"),
         (name = "catalog", description = "政务信息资源目录: resources, review, versions, search"),
         (name = "collection", description = "数据归集: sources, schedules, pushed rows"),
+        (name = "base", description = "基础库与融合: golden records with provenance, timelines, the relationship graph, the review queue"),
         (name = "quality", description = "标准与质量: data elements, code tables, rules under review, profiles, violations, work orders, scores"),
     )
 )]

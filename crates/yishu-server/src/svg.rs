@@ -155,6 +155,69 @@ fn fmt(v: f64) -> String {
     }
 }
 
+/// A node of a graph drawing: label, kind (colour class), ring (0 = centre) and link.
+pub struct GraphNode {
+    pub label: String,
+    pub kind: &'static str,
+    pub ring: usize,
+    pub href: Option<String>,
+}
+
+/// A relationship graph (R23) laid out in rings around its centre: each ring holds the nodes that
+/// many steps away, spread evenly; edges carry their relation's name.
+pub fn graph(title: &str, nodes: &[GraphNode], edges: &[(usize, usize, String)]) -> String {
+    let (w, h) = (760.0_f64, 520.0_f64);
+    let (cx, cy) = (w / 2.0, h / 2.0);
+    let rings = nodes.iter().map(|n| n.ring).max().unwrap_or(0);
+    let step = if rings == 0 {
+        0.0
+    } else {
+        (h / 2.0 - 50.0) / rings as f64
+    };
+    let mut pos = vec![(cx, cy); nodes.len()];
+    for r in 1..=rings {
+        let on: Vec<usize> = (0..nodes.len()).filter(|&i| nodes[i].ring == r).collect();
+        for (k, &i) in on.iter().enumerate() {
+            let a = std::f64::consts::TAU * k as f64 / on.len() as f64 + 0.3 * r as f64;
+            pos[i] = (
+                cx + step * r as f64 * 1.35 * a.cos(),
+                cy + step * r as f64 * a.sin(),
+            );
+        }
+    }
+    let mut s = format!(
+        r#"<svg class="graph" viewBox="0 0 {w} {h}" role="img" aria-label="{t}"><title>{t}</title>"#,
+        t = esc(title)
+    );
+    for (a, b, rel) in edges {
+        let (Some(&(x1, y1)), Some(&(x2, y2))) = (pos.get(*a), pos.get(*b)) else {
+            continue;
+        };
+        s.push_str(&format!(
+            r#"<line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" class="edge"/><text x="{:.1}" y="{:.1}" class="rel">{}</text>"#,
+            (x1 + x2) / 2.0,
+            (y1 + y2) / 2.0 - 3.0,
+            esc(rel)
+        ));
+    }
+    for (i, n) in nodes.iter().enumerate() {
+        let (x, y) = pos[i];
+        let r = if n.ring == 0 { 16.0 } else { 11.0 };
+        let node = format!(
+            r#"<circle cx="{x:.1}" cy="{y:.1}" r="{r}" class="node {}"/><text x="{x:.1}" y="{:.1}" class="label">{}</text>"#,
+            n.kind,
+            y + r + 13.0,
+            esc(&n.label)
+        );
+        match &n.href {
+            Some(h) => s.push_str(&format!(r#"<a href="{}">{node}</a>"#, esc(h))),
+            None => s.push_str(&node),
+        }
+    }
+    s.push_str("</svg>");
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

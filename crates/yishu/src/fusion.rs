@@ -248,6 +248,22 @@ pub async fn city_plan(store: &Store) -> Result<Plan> {
         rule("公积金账户状态", Some("CD-GJJ"), &[], Fallback::Latest),
         rule("低保状态", Some("CD-MZ"), &[], Fallback::Latest),
     ];
+    plan.tags = serde_json::from_value(json!([
+        {"tag": "老年人", "description": "60 岁及以上且在世",
+         "all": [{"if": "age_at_least", "attribute": "出生日期", "years": 60},
+                 {"if": "missing", "attribute": "死亡日期"}]},
+        {"tag": "独居老人", "description": "60 岁及以上、在世，未婚、丧偶或离婚（无在世配偶）",
+         "all": [{"if": "age_at_least", "attribute": "出生日期", "years": 60},
+                 {"if": "missing", "attribute": "死亡日期"},
+                 {"if": "one_of", "attribute": "婚姻状况", "values": ["10", "30", "40"]}]},
+        {"tag": "失业人员", "description": "养老保险暂停、中断或终止缴费且在世",
+         "all": [{"if": "one_of", "attribute": "参保状态", "values": ["暂停缴费", "中断缴费", "终止缴费"]},
+                 {"if": "missing", "attribute": "死亡日期"}]},
+        {"tag": "新生儿家庭", "description": "三年内有子女出生（卫健出生医学证明）",
+         "all": [{"if": "related", "relation": "子女", "within_days": 1095}]},
+        {"tag": "低保对象", "description": "民政最低生活保障在保",
+         "all": [{"if": "equals", "attribute": "低保状态", "value": "在保"}]}
+    ]))?;
     plan.house = ["坐落", "建筑面积", "产权人身份证号", "登记日期"]
         .iter()
         .map(|a| rule(a, Some("CD-ZJ"), &[], Fallback::Latest))

@@ -96,3 +96,231 @@ fn the_demo_city_fuses_to_its_truth_and_bad_plans_are_refused() {
     let now: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(now, plan);
 }
+
+/// Signs in and returns a client holding the session cookie, and the CSRF token.
+async fn sign_in(base: &str, name: &str, password: &str) -> (reqwest::Client, String) {
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let r = c
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"name": name, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{name} cannot sign in");
+    let v: serde_json::Value = r.json().await.unwrap();
+    (c, v["csrf_token"].as_str().unwrap_or_default().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("demo");
+    let o = yishu(
+        d.path(),
+        &[
+            "demo",
+            "--people",
+            "600",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--no-serve",
+        ],
+        None,
+    );
+    let text = out(&o);
+    assert!(o.status.success(), "{text}");
+    let password = |user: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{user} ")))
+            .and_then(|l| l.split_whitespace().last())
+            .unwrap()
+            .to_string()
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_yishu"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("YISHU_DATA_DIR", &dir)
+        .env_remove("YISHU_DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if reqwest::get(format!("{base}/healthz"))
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (manager, csrf) = sign_in(&base, "manager", &password("manager")).await;
+    let (consumer, consumer_csrf) = sign_in(&base, "consumer", &password("consumer")).await;
+    // A married person: found by the bureau in clear.
+    let people: Vec<serde_json::Value> = manager
+        .get(format!("{base}/api/v1/base/person?limit=200"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let married = people
+        .iter()
+        .find(|p| p["婚姻状况"] == "20" && p["_records"].as_str() != Some("1"))
+        .expect("a married person with several records");
+    let id = married["subject_id"].as_str().unwrap();
+    let key = married["subject_key"].as_str().unwrap();
+    assert_eq!(key.len(), 18, "the bureau sees the number: {key}");
+    let detail: serde_json::Value = manager
+        .get(format!("{base}/api/v1/base/person/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["subject"]["key"], key);
+    let values = detail["subject"]["values"].as_array().unwrap();
+    let name = values.iter().find(|v| v["attribute"] == "姓名").unwrap();
+    assert_eq!(name["department"], "CD-GA", "{name}");
+    assert!(
+        name["row"]
+            .as_str()
+            .unwrap()
+            .starts_with("gongan_huji.csv:")
+    );
+    let marital = values
+        .iter()
+        .find(|v| v["attribute"] == "婚姻状况")
+        .unwrap();
+    assert_eq!(marital["department"], "CD-MZ", "{marital}");
+    let events: Vec<&str> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert!(
+        events.contains(&"出生") && events.contains(&"婚姻登记"),
+        "{events:?}"
+    );
+    let dates: Vec<&str> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["date"].as_str().unwrap())
+        .collect();
+    assert!(
+        dates.windows(2).all(|w| w[0] <= w[1]),
+        "in time order: {dates:?}"
+    );
+    // The spouse is one step away in the graph.
+    let g: serde_json::Value = manager
+        .get(format!("{base}/api/v1/base/person/{id}/graph?depth=2"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        g["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["relation"] == "配偶"),
+        "{g}"
+    );
+    // The consumer reads the same person masked: no number, no full name, no full address.
+    let masked: serde_json::Value = consumer
+        .get(format!("{base}/api/v1/base/person/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let body = masked.to_string();
+    assert!(!body.contains(key), "the number leaked: {body}");
+    assert!(
+        masked["subject"]["key"]
+            .as_str()
+            .unwrap()
+            .contains("********")
+    );
+    let full_name = name["value"].as_str().unwrap();
+    assert!(
+        !body.contains(&format!("\"{full_name}\"")),
+        "the name leaked"
+    );
+    let g: serde_json::Value = consumer
+        .get(format!("{base}/api/v1/base/person/{id}/graph?depth=2"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!g.to_string().contains(key), "the graph leaked the number");
+    // Only the bureau decides reviews.
+    let r = consumer
+        .post(format!("{base}/api/v1/fusion/reviews/1/decision"))
+        .header("x-csrf-token", &consumer_csrf)
+        .json(&serde_json::json!({"decision": "linked"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = manager
+        .post(format!("{base}/api/v1/fusion/reviews/999999/decision"))
+        .header("x-csrf-token", &csrf)
+        .json(&serde_json::json!({"decision": "maybe"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // The pages: overview with the libraries and tags, the person page with timeline and graph.
+    let page = manager
+        .get(format!("{base}/console/base"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("人口库") && page.contains("老年人"), "{page}");
+    let page = consumer
+        .get(format!("{base}/console/base/person/{id}?depth=2"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"timeline\"") && page.contains("<svg class=\"graph\""));
+    assert!(page.contains("id=\"masked-note\"") && !page.contains(key));
+    let page = manager
+        .get(format!("{base}/console/fusion/reviews"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    // The reads went into the audit chain, which still verifies.
+    let audit = std::process::Command::new(env!("CARGO_BIN_EXE_yishu"))
+        .args(["audit", "verify"])
+        .env("YISHU_DATA_DIR", &dir)
+        .output()
+        .unwrap();
+    assert!(audit.status.success(), "{}", out(&audit));
+    let _ = child.kill();
+    let _ = child.wait();
+}

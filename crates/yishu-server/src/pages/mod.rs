@@ -3,6 +3,7 @@
 //! from outside, so the pages work on an air-gapped intranet.
 
 mod audit;
+mod base;
 mod batches;
 mod catalog;
 mod console;
@@ -107,6 +108,10 @@ pub fn router() -> Router<AppState> {
         .route("/console/keys", get(keys::page).post(keys::create))
         .route("/console/keys/{id}/revoke", post(keys::revoke))
         .route("/console/audit", get(audit::page))
+        .route("/console/base", get(base::overview))
+        .route("/console/base/{kind}/{id}", get(base::subject))
+        .route("/console/fusion/reviews", get(base::reviews))
+        .route("/console/fusion/reviews/{id}", post(base::decide))
 }
 
 /// The page language: the `yishu_lang` cookie, else Chinese.

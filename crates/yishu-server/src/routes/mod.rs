@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod attachments;
 pub mod audit;
+pub mod base;
 pub mod batches;
 pub mod catalog_io;
 pub mod health;
@@ -135,6 +136,13 @@ pub fn router() -> Router<AppState> {
             "/quality/weights",
             get(quality::weights).put(quality::set_weights),
         )
+        .route("/base/path", get(base::path))
+        .route("/base/{kind}", get(base::find))
+        .route("/base/{kind}/{id}", get(base::get))
+        .route("/base/{kind}/{id}/graph", get(base::graph))
+        .route("/fusion/reviews", get(base::reviews))
+        .route("/fusion/reviews/{id}/decision", post(base::decide))
+        .route("/fusion/runs", get(base::runs))
         .route("/search", get(search::search))
         .route("/search/rebuild", post(search::rebuild))
         .route("/audit", get(audit::list))

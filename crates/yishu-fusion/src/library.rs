@@ -1,0 +1,688 @@
+//! Reading the base libraries (基础库, R21–R23): a subject's golden record with provenance and
+//! its earlier versions, its timeline, the rows it is made of, its neighbourhood in the
+//! relationship graph and paths between two subjects — each masked unless the reader may see
+//! personal details in clear.
+
+use crate::key::SubjectKind;
+use crate::mask::{is_personal, mask};
+use crate::run::{
+    EVENTS_TABLE, RECORDS_TABLE, RELATIONS_TABLE, TAGS_TABLE, base_table, history_table,
+};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use yishu_lake::arrow::array::{Array, StringArray};
+use yishu_lake::arrow::compute::cast;
+use yishu_lake::arrow::datatypes::DataType;
+use yishu_lake::datafusion::prelude::{Expr, col, ident, lit};
+use yishu_lake::{Lake, Layer};
+use yishu_types::{Error, ErrorCode};
+
+/// A row as text cells by column name.
+pub type Row = BTreeMap<String, String>;
+
+fn df_err(what: String) -> impl FnOnce(yishu_lake::datafusion::error::DataFusionError) -> Error {
+    move |e| Error::new(ErrorCode::LakeError, format!("{what}: {e}"))
+}
+
+/// Rows of a base table matching `filter`, at most `limit`, every cell as text (empty when
+/// null). A table not written yet has none.
+pub async fn select(
+    lake: &Lake,
+    table: &str,
+    filter: Option<Expr>,
+    limit: Option<usize>,
+) -> Result<Vec<Row>, Error> {
+    let Some(mut frame) = lake.frame(Layer::Base, table).await? else {
+        return Ok(Vec::new());
+    };
+    let what = format!("cannot read base.{table}");
+    if let Some(f) = filter {
+        frame = frame.filter(f).map_err(df_err(what.clone()))?;
+    }
+    if let Some(n) = limit {
+        frame = frame.limit(0, Some(n)).map_err(df_err(what.clone()))?;
+    }
+    let batches = frame.collect().await.map_err(df_err(what.clone()))?;
+    let mut out = Vec::new();
+    for b in &batches {
+        let schema = b.schema();
+        let cols: Vec<(String, StringArray)> = schema
+            .fields()
+            .iter()
+            .zip(b.columns())
+            .filter_map(|(f, c)| {
+                let c = cast(c, &DataType::Utf8).ok()?;
+                let s = c.as_any().downcast_ref::<StringArray>()?.clone();
+                Some((f.name().clone(), s))
+            })
+            .collect();
+        for i in 0..b.num_rows() {
+            out.push(
+                cols.iter()
+                    .map(|(n, a)| {
+                        let v = if a.is_null(i) { "" } else { a.value(i) };
+                        (n.clone(), v.to_string())
+                    })
+                    .collect(),
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn key_is(column: &str, key: &str) -> Expr {
+    ident(column).eq(lit(key.to_string()))
+}
+
+/// One golden value with where it came from.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AttributeView {
+    pub attribute: String,
+    pub value: String,
+    pub department: String,
+    pub resource: String,
+    pub batch: String,
+    pub row: String,
+    /// authority, latest, earliest, priority, majority, follow.
+    pub by: String,
+    pub agree: Vec<String>,
+    /// (department, value), masked like the value.
+    pub disagree: Vec<(String, String)>,
+    pub conflict: bool,
+}
+
+/// An earlier version of a subject's golden record.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct VersionView {
+    pub valid_from: String,
+    pub valid_to: String,
+    pub values: BTreeMap<String, String>,
+}
+
+/// A subject's golden record.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SubjectView {
+    pub kind: SubjectKind,
+    /// The opaque id pages and the API name the subject by.
+    pub id: String,
+    /// The real key, for the server's own lookups (never sent).
+    #[serde(skip)]
+    pub raw_key: String,
+    /// The key, masked for a reader without the right.
+    pub key: String,
+    pub values: Vec<AttributeView>,
+    pub records: i64,
+    pub valid_from: String,
+    pub versions: Vec<VersionView>,
+    /// Values are shown in clear.
+    pub clear: bool,
+}
+
+const META_COLUMNS: [&str; 8] = [
+    "subject_key",
+    "subject_id",
+    "_provenance",
+    "_records",
+    "_hash",
+    "_valid_from",
+    "_valid_to",
+    "_run",
+];
+
+fn shown(attribute: &str, value: &str, clear: bool) -> String {
+    if clear || !is_personal(attribute) {
+        value.to_string()
+    } else {
+        mask(attribute, value)
+    }
+}
+
+/// The golden record of one subject by its opaque id, with provenance and its earlier versions.
+pub async fn subject(
+    lake: &Lake,
+    kind: SubjectKind,
+    id: &str,
+    clear: bool,
+) -> Result<Option<SubjectView>, Error> {
+    let rows = select(
+        lake,
+        base_table(kind),
+        Some(key_is("subject_id", id)),
+        Some(1),
+    )
+    .await?;
+    let Some(row) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    let key = row.get("subject_key").cloned().unwrap_or_default();
+    let key = key.as_str();
+    let prov: Value =
+        serde_json::from_str(row.get("_provenance").map_or("{}", |s| s)).unwrap_or_default();
+    let mut values = Vec::new();
+    for (attribute, v) in &row {
+        if META_COLUMNS.contains(&attribute.as_str()) || v.is_empty() {
+            continue;
+        }
+        let p = &prov[attribute.as_str()];
+        let text = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+        values.push(AttributeView {
+            attribute: attribute.clone(),
+            value: shown(attribute, v, clear),
+            department: text("department"),
+            resource: text("resource"),
+            batch: text("batch"),
+            row: text("row"),
+            by: text("by"),
+            agree: p["agree"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            disagree: p["disagree"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|x| {
+                    Some((
+                        x[0].as_str()?.to_string(),
+                        shown(attribute, x[1].as_str()?, clear),
+                    ))
+                })
+                .collect(),
+            conflict: p["conflict"].as_bool().unwrap_or(false),
+        });
+    }
+    // The plan's order of attributes is the table's column order.
+    let order: Vec<String> = match lake.frame(Layer::Base, base_table(kind)).await? {
+        Some(f) => f
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect(),
+        None => Vec::new(),
+    };
+    values.sort_by_key(|a| order.iter().position(|o| o == &a.attribute));
+    let versions = select(
+        lake,
+        &history_table(kind),
+        Some(key_is("subject_key", key)),
+        None,
+    )
+    .await?
+    .into_iter()
+    .map(|h| VersionView {
+        valid_from: h.get("_valid_from").cloned().unwrap_or_default(),
+        valid_to: h.get("_valid_to").cloned().unwrap_or_default(),
+        values: h
+            .iter()
+            .filter(|(k, v)| !META_COLUMNS.contains(&k.as_str()) && !v.is_empty())
+            .map(|(k, v)| (k.clone(), shown(k, v, clear)))
+            .collect(),
+    })
+    .collect();
+    Ok(Some(SubjectView {
+        kind,
+        id: id.to_string(),
+        raw_key: key.to_string(),
+        key: shown("subject_key", key, clear),
+        values,
+        records: row
+            .get("_records")
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0),
+        valid_from: row.get("_valid_from").cloned().unwrap_or_default(),
+        versions,
+        clear,
+    }))
+}
+
+/// One event of a subject's life.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct EventView {
+    pub date: String,
+    pub event: String,
+    pub detail: String,
+    pub department: String,
+    pub resource: String,
+    pub row: String,
+}
+
+/// Every event from every source about a subject, oldest first (R22).
+pub async fn timeline(
+    lake: &Lake,
+    kind: SubjectKind,
+    key: &str,
+    clear: bool,
+) -> Result<Vec<EventView>, Error> {
+    let filter = key_is("subject_key", key).and(col("subject_kind").eq(lit(kind.as_str())));
+    let mut out: Vec<EventView> = select(lake, EVENTS_TABLE, Some(filter), None)
+        .await?
+        .into_iter()
+        .map(|r| EventView {
+            date: r["date"].clone(),
+            detail: if clear {
+                r["detail"].clone()
+            } else {
+                mask_detail(&r["event"], &r["detail"])
+            },
+            event: r["event"].clone(),
+            department: r["department"].clone(),
+            resource: r["resource"].clone(),
+            row: r["_ods_ref"].clone(),
+        })
+        .collect();
+    out.sort_by(|a, b| a.date.cmp(&b.date).then_with(|| a.event.cmp(&b.event)));
+    Ok(out)
+}
+
+/// A detail that is an address (a house's location) is masked like one.
+fn mask_detail(event: &str, detail: &str) -> String {
+    if event.contains("房屋") {
+        mask("住址", detail)
+    } else {
+        detail.to_string()
+    }
+}
+
+/// The rows a subject is made of: (resource, role, batch, row).
+pub async fn records(lake: &Lake, kind: SubjectKind, key: &str) -> Result<Vec<[String; 4]>, Error> {
+    let filter = key_is("subject_key", key).and(col("subject_kind").eq(lit(kind.as_str())));
+    Ok(select(lake, RECORDS_TABLE, Some(filter), None)
+        .await?
+        .into_iter()
+        .map(|r| {
+            [
+                r["resource"].clone(),
+                r["role"].clone(),
+                r["_batch_id"].clone(),
+                r["_ods_ref"].clone(),
+            ]
+        })
+        .collect())
+}
+
+/// A node of the graph.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Node {
+    pub kind: SubjectKind,
+    /// The key as the reader may see it.
+    pub key: String,
+    /// The opaque id of the node's page (empty for a subject not in the libraries).
+    pub id: String,
+    pub label: String,
+    /// Steps from the centre.
+    pub depth: usize,
+}
+
+/// An edge of the graph, between node positions.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Edge {
+    pub from: usize,
+    pub to: usize,
+    pub relation: String,
+    pub since: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct Graph {
+    pub nodes: Vec<Node>,
+    pub edges: Vec<Edge>,
+    /// The node limit cut the neighbourhood short.
+    pub truncated: bool,
+}
+
+/// Largest neighbourhood depth and node count a caller may ask for.
+pub const MAX_DEPTH: usize = 4;
+pub const MAX_NODES: usize = 500;
+
+fn parse_kind(s: &str) -> SubjectKind {
+    match s {
+        "entity" => SubjectKind::Entity,
+        "house" => SubjectKind::House,
+        _ => SubjectKind::Person,
+    }
+}
+
+/// Relations touching any of `keys`.
+async fn relations_of(lake: &Lake, keys: &[String]) -> Result<Vec<Row>, Error> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<Expr> = keys.iter().map(|k| lit(k.clone())).collect();
+    let filter = ident("from_key")
+        .in_list(list.clone(), false)
+        .or(ident("to_key").in_list(list, false));
+    select(lake, RELATIONS_TABLE, Some(filter), None).await
+}
+
+/// Display labels and ids of subjects: a person's name, a company's name, a house's location.
+async fn labels(
+    lake: &Lake,
+    nodes: &[(SubjectKind, String)],
+    clear: bool,
+) -> Result<HashMap<String, (String, String)>, Error> {
+    let mut out = HashMap::new();
+    for (kind, column) in [
+        (SubjectKind::Person, "姓名"),
+        (SubjectKind::Entity, "企业名称"),
+        (SubjectKind::House, "坐落"),
+    ] {
+        let keys: Vec<Expr> = nodes
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, key)| lit(key.clone()))
+            .collect();
+        if keys.is_empty() {
+            continue;
+        }
+        for r in select(
+            lake,
+            base_table(kind),
+            Some(ident("subject_key").in_list(keys, false)),
+            None,
+        )
+        .await?
+        {
+            let label = r
+                .get(column)
+                .map(|v| shown(column, v, clear))
+                .unwrap_or_default();
+            out.insert(r["subject_key"].clone(), (label, r["subject_id"].clone()));
+        }
+    }
+    Ok(out)
+}
+
+/// The neighbourhood of a subject up to `depth` steps (R23), at most `limit` nodes.
+pub async fn neighbourhood(
+    lake: &Lake,
+    kind: SubjectKind,
+    key: &str,
+    depth: usize,
+    limit: usize,
+    clear: bool,
+) -> Result<Graph, Error> {
+    let depth = depth.clamp(1, MAX_DEPTH);
+    let limit = limit.clamp(1, MAX_NODES);
+    let mut at: HashMap<String, usize> = HashMap::new();
+    let mut nodes: Vec<(SubjectKind, String, usize)> = vec![(kind, key.to_string(), 0)];
+    at.insert(key.to_string(), 0);
+    let mut edges = Vec::new();
+    let mut seen_edges = HashSet::new();
+    let mut frontier = vec![key.to_string()];
+    let mut truncated = false;
+    for d in 1..=depth {
+        let rels = relations_of(lake, &frontier).await?;
+        let mut next = Vec::new();
+        for r in rels {
+            let ends = [
+                (parse_kind(&r["from_kind"]), r["from_key"].clone()),
+                (parse_kind(&r["to_kind"]), r["to_key"].clone()),
+            ];
+            for (k, key) in &ends {
+                if !at.contains_key(key) {
+                    if nodes.len() >= limit {
+                        truncated = true;
+                        continue;
+                    }
+                    at.insert(key.clone(), nodes.len());
+                    nodes.push((*k, key.clone(), d));
+                    next.push(key.clone());
+                }
+            }
+            let (Some(&a), Some(&b)) = (at.get(&ends[0].1), at.get(&ends[1].1)) else {
+                continue;
+            };
+            if seen_edges.insert((a, b, r["relation"].clone())) {
+                edges.push(Edge {
+                    from: a,
+                    to: b,
+                    relation: r["relation"].clone(),
+                    since: r["since"].clone(),
+                });
+            }
+        }
+        frontier = next;
+        if frontier.is_empty() {
+            break;
+        }
+    }
+    let pairs: Vec<(SubjectKind, String)> =
+        nodes.iter().map(|(k, key, _)| (*k, key.clone())).collect();
+    let names = labels(lake, &pairs, clear).await?;
+    Ok(Graph {
+        nodes: nodes
+            .into_iter()
+            .map(|(k, key, depth)| {
+                let (label, id) = names.get(&key).cloned().unwrap_or_default();
+                Node {
+                    kind: k,
+                    label: if label.is_empty() {
+                        k.label_zh().to_string()
+                    } else {
+                        label
+                    },
+                    key: shown("subject_key", &key, clear || k != SubjectKind::Person),
+                    id,
+                    depth,
+                }
+            })
+            .collect(),
+        edges,
+        truncated,
+    })
+}
+
+/// The shortest chain of relations from one subject to another, at most `max_depth` steps.
+pub async fn path(
+    lake: &Lake,
+    from: &str,
+    to: &str,
+    max_depth: usize,
+    clear: bool,
+) -> Result<Option<Graph>, Error> {
+    let max_depth = max_depth.clamp(1, MAX_DEPTH);
+    // Breadth first from `from`, remembering how each subject was reached.
+    let mut came: HashMap<String, (String, Row)> = HashMap::new();
+    let mut kinds: HashMap<String, SubjectKind> = HashMap::new();
+    let mut frontier = vec![from.to_string()];
+    let mut visited: HashSet<String> = HashSet::from([from.to_string()]);
+    let mut found = from == to;
+    for _ in 0..max_depth {
+        if found || frontier.is_empty() {
+            break;
+        }
+        let mut next = Vec::new();
+        for r in relations_of(lake, &frontier).await? {
+            kinds.insert(r["from_key"].clone(), parse_kind(&r["from_kind"]));
+            kinds.insert(r["to_key"].clone(), parse_kind(&r["to_kind"]));
+            for (a, b) in [
+                (&r["from_key"], &r["to_key"]),
+                (&r["to_key"], &r["from_key"]),
+            ] {
+                if frontier.contains(a) && visited.insert(b.clone()) {
+                    came.insert(b.clone(), (a.clone(), r.clone()));
+                    next.push(b.clone());
+                    if b == to {
+                        found = true;
+                    }
+                }
+            }
+        }
+        frontier = next;
+    }
+    if !found {
+        return Ok(None);
+    }
+    let mut chain = vec![to.to_string()];
+    let mut rels = Vec::new();
+    while let Some((prev, r)) = came.get(chain.last().map_or("", |s| s.as_str())) {
+        rels.push(r.clone());
+        chain.push(prev.clone());
+    }
+    chain.reverse();
+    rels.reverse();
+    let pairs: Vec<(SubjectKind, String)> = chain
+        .iter()
+        .map(|k| {
+            (
+                kinds.get(k).copied().unwrap_or(SubjectKind::Person),
+                k.clone(),
+            )
+        })
+        .collect();
+    let names = labels(lake, &pairs, clear).await?;
+    let nodes = pairs
+        .iter()
+        .enumerate()
+        .map(|(d, (k, key))| {
+            let (label, id) = names.get(key).cloned().unwrap_or_default();
+            Node {
+                kind: *k,
+                label: if label.is_empty() {
+                    k.label_zh().to_string()
+                } else {
+                    label
+                },
+                key: shown("subject_key", key, clear || *k != SubjectKind::Person),
+                id,
+                depth: d,
+            }
+        })
+        .collect();
+    let edges = rels
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Edge {
+            from: i,
+            to: i + 1,
+            relation: r["relation"].clone(),
+            since: r["since"].clone(),
+        })
+        .collect();
+    Ok(Some(Graph {
+        nodes,
+        edges,
+        truncated: false,
+    }))
+}
+
+/// Subjects of a kind whose key or name matches `q` (at most `limit`); each row keeps its
+/// opaque `subject_id` for links.
+pub async fn find(
+    lake: &Lake,
+    kind: SubjectKind,
+    q: &str,
+    limit: usize,
+    clear: bool,
+) -> Result<Vec<Row>, Error> {
+    let q = q.trim();
+    let name_col = match kind {
+        SubjectKind::Person => "姓名",
+        SubjectKind::Entity => "企业名称",
+        SubjectKind::House => "坐落",
+    };
+    let filter = (!q.is_empty()).then(|| {
+        key_is("subject_key", q)
+            .or(ident(name_col).like(lit(format!("%{}%", q.replace(['%', '_'], "")))))
+    });
+    let rows = select(lake, base_table(kind), filter, Some(limit.clamp(1, 200))).await?;
+    Ok(rows
+        .into_iter()
+        .map(|mut r| {
+            for k in ["_provenance", "_hash", "_run"] {
+                r.remove(k);
+            }
+            r.into_iter()
+                .map(|(k, v)| {
+                    let v = if clear
+                        || !is_personal(&k)
+                        || (k == "subject_key" && kind != SubjectKind::Person)
+                    {
+                        v
+                    } else {
+                        mask(&k, &v)
+                    };
+                    (k, v)
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// Counts of tagged people (R24): per tag, with the rule that gives it.
+pub async fn indicators(lake: &Lake) -> Result<Vec<(String, u64, String)>, Error> {
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    for r in select(lake, TAGS_TABLE, None, None).await? {
+        *counts.entry(r["tag"].clone()).or_default() += 1;
+    }
+    Ok(counts
+        .into_iter()
+        .map(|(t, n)| (t, n, String::new()))
+        .collect())
+}
+
+/// One indicator: a tag's count in a division, or an event's count in a month with the month
+/// before (环比).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Indicator {
+    pub name: String,
+    /// A division code, or a month `yyyy-mm`.
+    pub by: String,
+    pub count: u64,
+    /// The previous month's count, for events.
+    pub previous: Option<u64>,
+}
+
+/// Tag counts by division, and monthly event counts with the month before.
+pub async fn indicator_table(lake: &Lake) -> Result<Vec<Indicator>, Error> {
+    let mut by_div: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for r in select(lake, TAGS_TABLE, None, None).await? {
+        *by_div
+            .entry((r["tag"].clone(), r["division"].clone()))
+            .or_default() += 1;
+    }
+    let mut out: Vec<Indicator> = by_div
+        .into_iter()
+        .map(|((name, by), count)| Indicator {
+            name,
+            by,
+            count,
+            previous: None,
+        })
+        .collect();
+    let mut months: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let filter = col("subject_kind").eq(lit("person"));
+    for r in select(lake, EVENTS_TABLE, Some(filter), None).await? {
+        if let Some(m) = r["date"].get(..7) {
+            *months
+                .entry((r["event"].clone(), m.to_string()))
+                .or_default() += 1;
+        }
+    }
+    for ((event, month), n) in &months {
+        let prev = previous_month(month)
+            .and_then(|p| months.get(&(event.clone(), p)).copied())
+            .unwrap_or(0);
+        out.push(Indicator {
+            name: event.clone(),
+            by: month.clone(),
+            count: *n,
+            previous: Some(prev),
+        });
+    }
+    Ok(out)
+}
+
+fn previous_month(m: &str) -> Option<String> {
+    let (y, mo) = m.split_once('-')?;
+    let (y, mo): (i32, u32) = (y.parse().ok()?, mo.parse().ok()?);
+    Some(if mo == 1 {
+        format!("{}-12", y - 1)
+    } else {
+        format!("{y}-{:02}", mo - 1)
+    })
+}

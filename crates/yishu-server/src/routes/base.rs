@@ -1,0 +1,392 @@
+//! The base libraries (基础库, R21–R23) and fusion's review queue over HTTP. Any signed-in user
+//! may read the libraries masked; the bureau's data managers read personal details in clear and
+//! decide reviews. Every read is audited.
+
+use crate::AppState;
+use crate::auth::{Auth, Right, SignedIn};
+use crate::error::{ApiError, ApiResult};
+use crate::json::ValidJson;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use yishu_fusion::SubjectKind;
+use yishu_fusion::library::{self, EventView, Graph, Row, SubjectView};
+use yishu_meta::Principal;
+use yishu_meta::fusion::{FusionRun, Review, ReviewStatus};
+use yishu_types::{ErrorCode, Role};
+
+/// Read personal details in the base libraries in clear, and decide reviews: the bureau.
+pub struct SeePersonal;
+impl Right for SeePersonal {
+    const ROLES: &'static [Role] = &[Role::DataManager];
+    const NAME: &'static str = "see_personal";
+}
+
+pub fn clear_for(who: &Principal) -> bool {
+    who.has(Role::DataManager)
+}
+
+pub fn kind_of(s: &str) -> ApiResult<SubjectKind> {
+    match s {
+        "person" | "population" => Ok(SubjectKind::Person),
+        "entity" | "entities" => Ok(SubjectKind::Entity),
+        "house" | "houses" => Ok(SubjectKind::House),
+        other => Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            format!("'{other}' is not a base library: person, entity or house"),
+        )),
+    }
+}
+
+async fn audit<R: Right>(
+    s: &AppState,
+    auth: &Auth<R>,
+    action: &str,
+    object: String,
+    detail: Value,
+) -> ApiResult<()> {
+    s.store
+        .audit(
+            &auth
+                .meta
+                .entry(Some(auth.who()), action, object, "ok", detail.to_string()),
+        )
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct FindQuery {
+    /// A key or part of a name.
+    pub q: Option<String>,
+    /// At most this many (1–200, default 50).
+    pub limit: Option<usize>,
+}
+
+/// Subjects of one library by key or name, current versions, masked per the caller.
+#[utoipa::path(get, path = "/api/v1/base/{kind}", tag = "base", params(("kind" = String, Path, description = "person, entity or house"), FindQuery),
+    responses((status = 200, body = [Object])))]
+pub async fn find(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Path(kind): Path<String>,
+    Query(q): Query<FindQuery>,
+) -> ApiResult<Json<Vec<Row>>> {
+    let kind = kind_of(&kind)?;
+    let text = q.q.unwrap_or_default();
+    let rows = library::find(
+        &s.lake,
+        kind,
+        &text,
+        q.limit.unwrap_or(50),
+        clear_for(auth.who()),
+    )
+    .await?;
+    audit(
+        &s,
+        &auth,
+        "base.find",
+        format!("base:{}", kind.as_str()),
+        json!({"q": text, "rows": rows.len()}),
+    )
+    .await?;
+    Ok(Json(rows))
+}
+
+/// A subject: golden record with provenance, earlier versions, timeline and source rows.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SubjectDetail {
+    pub subject: SubjectView,
+    pub timeline: Vec<EventView>,
+    /// (resource, role, batch, row)
+    pub records: Vec<[String; 4]>,
+}
+
+/// Loads a subject for a reader, or says it is not there.
+pub async fn load(
+    s: &AppState,
+    who: &Principal,
+    kind: SubjectKind,
+    id: &str,
+) -> ApiResult<SubjectDetail> {
+    let clear = clear_for(who);
+    let subject = library::subject(&s.lake, kind, id, clear)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::FusionNotFound,
+                format!("no {} {id} in the base library", kind.as_str()),
+            )
+        })?;
+    let timeline = library::timeline(&s.lake, kind, &subject.raw_key, clear).await?;
+    let records = library::records(&s.lake, kind, &subject.raw_key).await?;
+    Ok(SubjectDetail {
+        subject,
+        timeline,
+        records,
+    })
+}
+
+/// One subject by its id.
+#[utoipa::path(get, path = "/api/v1/base/{kind}/{id}", tag = "base",
+    params(("kind" = String, Path, description = "person, entity or house"), ("id" = String, Path, description = "the subject's opaque id")),
+    responses((status = 200, body = SubjectDetail)))]
+pub async fn get(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Path((kind, id)): Path<(String, String)>,
+) -> ApiResult<Json<SubjectDetail>> {
+    let kind = kind_of(&kind)?;
+    let d = load(&s, auth.who(), kind, &id).await?;
+    audit(
+        &s,
+        &auth,
+        "base.read",
+        format!("{}:{id}", kind.as_str()),
+        json!({"clear": d.subject.clear}),
+    )
+    .await?;
+    Ok(Json(d))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct GraphQuery {
+    /// Steps from the subject (1–4, default 1).
+    pub depth: Option<usize>,
+    /// At most this many nodes (1–500, default 100).
+    pub limit: Option<usize>,
+}
+
+/// The subject's neighbourhood in the relationship graph (R23).
+#[utoipa::path(get, path = "/api/v1/base/{kind}/{id}/graph", tag = "base",
+    params(("kind" = String, Path, description = "person, entity or house"), ("id" = String, Path, description = "the subject's opaque id"), GraphQuery),
+    responses((status = 200, body = Graph)))]
+pub async fn graph(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Path((kind, id)): Path<(String, String)>,
+    Query(q): Query<GraphQuery>,
+) -> ApiResult<Json<Graph>> {
+    let kind = kind_of(&kind)?;
+    let g = neighbourhood(
+        &s,
+        auth.who(),
+        kind,
+        &id,
+        q.depth.unwrap_or(1),
+        q.limit.unwrap_or(100),
+    )
+    .await?;
+    audit(
+        &s,
+        &auth,
+        "base.graph",
+        format!("{}:{id}", kind.as_str()),
+        json!({"nodes": g.nodes.len()}),
+    )
+    .await?;
+    Ok(Json(g))
+}
+
+/// The neighbourhood of a subject named by its id.
+pub async fn neighbourhood(
+    s: &AppState,
+    who: &Principal,
+    kind: SubjectKind,
+    id: &str,
+    depth: usize,
+    limit: usize,
+) -> ApiResult<Graph> {
+    let subject = library::subject(&s.lake, kind, id, false)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::FusionNotFound,
+                format!("no {} {id} in the base library", kind.as_str()),
+            )
+        })?;
+    Ok(library::neighbourhood(
+        &s.lake,
+        kind,
+        &subject.raw_key,
+        depth,
+        limit,
+        clear_for(who),
+    )
+    .await?)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PathQuery {
+    pub from_kind: String,
+    /// The first subject's id.
+    pub from: String,
+    pub to_kind: String,
+    /// The second subject's id.
+    pub to: String,
+    /// At most this many steps (1–4, default 4).
+    pub max_depth: Option<usize>,
+}
+
+/// The shortest chain of relations between two subjects, if one is within reach.
+#[utoipa::path(get, path = "/api/v1/base/path", tag = "base", params(PathQuery),
+    responses((status = 200, body = Graph), (status = 404, description = "no path within max_depth")))]
+pub async fn path(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Query(q): Query<PathQuery>,
+) -> ApiResult<Json<Graph>> {
+    let (fk, tk) = (kind_of(&q.from_kind)?, kind_of(&q.to_kind)?);
+    let not_found = |id: &str| {
+        ApiError::new(
+            ErrorCode::FusionNotFound,
+            format!("no subject {id} in the base libraries"),
+        )
+    };
+    let a = library::subject(&s.lake, fk, &q.from, false)
+        .await?
+        .ok_or_else(|| not_found(&q.from))?;
+    let b = library::subject(&s.lake, tk, &q.to, false)
+        .await?
+        .ok_or_else(|| not_found(&q.to))?;
+    let g = library::path(
+        &s.lake,
+        &a.raw_key,
+        &b.raw_key,
+        q.max_depth.unwrap_or(4),
+        clear_for(auth.who()),
+    )
+    .await?
+    .ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::FusionNotFound,
+            "no chain of relations links them within the depth asked",
+        )
+    })?;
+    audit(
+        &s,
+        &auth,
+        "base.path",
+        format!("{}:{}", fk.as_str(), q.from),
+        json!({"to": q.to}),
+    )
+    .await?;
+    Ok(Json(g))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct ReviewQuery {
+    /// pending, linked or rejected (default: all, pending first).
+    pub status: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReviewPage {
+    pub items: Vec<Review>,
+    pub total: i64,
+}
+
+fn status_of(s: Option<&str>) -> ApiResult<Option<ReviewStatus>> {
+    match s.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(v) => ReviewStatus::parse(v).map(Some).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidInput,
+                format!("status '{v}' is not pending, linked or rejected"),
+            )
+        }),
+    }
+}
+
+/// Masks a review's evidence for a reader without the right.
+pub fn masked_review(mut r: Review, clear: bool) -> Review {
+    if clear {
+        return r;
+    }
+    for side in ["record", "candidate"] {
+        if let Some(o) = r.evidence[side].as_object_mut() {
+            for (k, v) in o.iter_mut() {
+                if let Some(t) = v.as_str() {
+                    *v = Value::String(yishu_fusion::mask::mask(k, t));
+                }
+            }
+        }
+    }
+    r.subject_key = yishu_fusion::mask::mask("subject_key", &r.subject_key);
+    r
+}
+
+/// The review queue: records linking could not decide.
+#[utoipa::path(get, path = "/api/v1/fusion/reviews", tag = "base", params(ReviewQuery), responses((status = 200, body = ReviewPage)))]
+pub async fn reviews(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Query(q): Query<ReviewQuery>,
+) -> ApiResult<Json<ReviewPage>> {
+    let (items, total) = s
+        .store
+        .reviews(
+            status_of(q.status.as_deref())?,
+            q.limit.unwrap_or(50).clamp(1, 500),
+            q.offset.unwrap_or(0).max(0),
+        )
+        .await?;
+    let clear = clear_for(auth.who());
+    Ok(Json(ReviewPage {
+        items: items.into_iter().map(|r| masked_review(r, clear)).collect(),
+        total,
+    }))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct Decision {
+    /// linked (the same subject) or rejected (not the same).
+    pub decision: String,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Records a decision on a record in doubt; the next fusion run follows it.
+#[utoipa::path(post, path = "/api/v1/fusion/reviews/{id}/decision", tag = "base", request_body = Decision,
+    responses((status = 200, body = Review)))]
+pub async fn decide(
+    State(s): State<AppState>,
+    auth: Auth<SeePersonal>,
+    Path(id): Path<i64>,
+    ValidJson(d): ValidJson<Decision>,
+) -> ApiResult<Json<Review>> {
+    let to = match status_of(Some(&d.decision))? {
+        Some(ReviewStatus::Pending) | None => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                "decision is linked or rejected",
+            ));
+        }
+        Some(t) => t,
+    };
+    let r = s
+        .store
+        .decide_review(id, to, &d.note, auth.who().user_id)
+        .await?;
+    audit(
+        &s,
+        &auth,
+        "fusion.review",
+        format!("review:{id}"),
+        json!({"decision": to.as_str()}),
+    )
+    .await?;
+    Ok(Json(r))
+}
+
+/// Fusion runs, newest first, with their reports.
+#[utoipa::path(get, path = "/api/v1/fusion/runs", tag = "base", responses((status = 200, body = [FusionRun])))]
+pub async fn runs(
+    State(s): State<AppState>,
+    _auth: Auth<SignedIn>,
+) -> ApiResult<Json<Vec<FusionRun>>> {
+    Ok(Json(s.store.fusion_runs(20).await?))
+}
