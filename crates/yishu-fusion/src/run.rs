@@ -546,37 +546,10 @@ async fn fuse_with(
         report.linked_by_decision,
         report.review_queued
     ));
-    // 3. Golden records.
-    let mut observations: HashMap<(SubjectKind, &str), Vec<Observation>> = HashMap::new();
-    let mut records_per: HashMap<(SubjectKind, &str), u64> = HashMap::new();
-    for (k, key) in subject_of.iter().flatten() {
-        *records_per.entry((*k, key.as_str())).or_default() += 1;
-        observations.entry((*k, key.as_str())).or_default();
-    }
-    for (r, attr, value) in &read.obs {
-        let rec = &read.recs[*r as usize];
-        let Some((k, key)) = &subject_of[*r as usize] else {
-            continue;
-        };
-        observations
-            .entry((*k, key.as_str()))
-            .or_default()
-            .push(Observation {
-                attribute: attr.to_string(),
-                value: value.clone(),
-                source: srcs[rec.src].org.clone(),
-                resource: srcs[rec.src].map.resource.clone(),
-                batch: rec.batch.to_string(),
-                row: rec.ods_ref.clone(),
-                at: rec.at,
-            });
-    }
-    progress(&format!("building {} golden records", observations.len()));
-    let mut goldens: BTreeMap<(SubjectKind, String), Vec<GoldenValue>> = BTreeMap::new();
-    for ((k, key), obs) in &observations {
-        goldens.insert((*k, key.to_string()), golden(plan.rules(*k), obs));
-    }
-    // Statuses that follow from a relative's death.
+    let meta = HashMap::from([
+        ("fusion_run".to_string(), json!(run_id)),
+        ("plan_version".to_string(), json!(plan_version)),
+    ]);
     let role_rec: HashMap<(&str, &str, &str), usize> = read
         .recs
         .iter()
@@ -592,236 +565,6 @@ async fn fuse_with(
             )
         })
         .collect();
-    for d in &plan.after_death {
-        let authority = plan
-            .person
-            .iter()
-            .find(|r| r.attribute == d.attribute)
-            .and_then(|r| r.authority.clone());
-        let mut touched = Vec::new();
-        for (r, relation, to, since) in &read.rels {
-            let (RelTo::Role(role), true) = (to, relation.as_ref() == d.relation) else {
-                continue;
-            };
-            let rec = &read.recs[*r as usize];
-            let (Some((SubjectKind::Person, from)), Some(other)) = (
-                &subject_of[*r as usize],
-                role_rec
-                    .get(&(
-                        srcs[rec.src].map.resource.as_str(),
-                        rec.ods_ref.as_str(),
-                        role.as_str(),
-                    ))
-                    .and_then(|&j| subject_of[j].as_ref()),
-            ) else {
-                continue;
-            };
-            let value_of = |key: &str, attr: &str| {
-                goldens
-                    .get(&(SubjectKind::Person, key.to_string()))
-                    .and_then(|v| v.iter().find(|g| g.attribute == attr))
-            };
-            let (Some(death), Some(now)) =
-                (value_of(&other.1, &d.death), value_of(from, &d.attribute))
-            else {
-                continue;
-            };
-            let Some(died) = date_ms(&death.value) else {
-                continue;
-            };
-            if now.value != d.from || now.from.at > died || date_ms(since).unwrap_or(0) > died {
-                continue;
-            }
-            let o = Observation {
-                attribute: d.attribute.clone(),
-                value: d.to.clone(),
-                source: authority
-                    .clone()
-                    .unwrap_or_else(|| death.from.source.clone()),
-                resource: death.from.resource.clone(),
-                batch: death.from.batch.clone(),
-                row: death.from.row.clone(),
-                at: died,
-            };
-            touched.push((from.as_str(), o));
-        }
-        for (key, o) in touched {
-            if let Some(obs) = observations.get_mut(&(SubjectKind::Person, key)) {
-                obs.push(o);
-                let g = golden(&plan.person, obs);
-                goldens.insert((SubjectKind::Person, key.to_string()), g);
-            }
-        }
-    }
-    // 4. Conflicts → work orders, per involved resource and attribute.
-    let mut conflicts: BTreeMap<(String, SubjectKind, String), Vec<Value>> = BTreeMap::new();
-    for ((k, key), values) in &goldens {
-        for g in values.iter().filter(|g| g.conflict) {
-            report.conflicts += 1;
-            let obs = &observations[&(*k, key.as_str())];
-            let sample = json!({
-                "subject": key,
-                "attribute": g.attribute,
-                "authority": {"department": g.from.source, "resource": g.from.resource, "value": g.value, "row": g.from.row},
-                "others": obs.iter().filter(|o| o.attribute == g.attribute && o.source != g.from.source && o.value.trim() != g.value)
-                    .map(|o| json!({"department": o.source, "resource": o.resource, "value": o.value, "row": o.row})).collect::<Vec<_>>(),
-            });
-            let mut involved: Vec<String> = vec![g.from.resource.clone()];
-            involved.extend(
-                obs.iter()
-                    .filter(|o| {
-                        o.attribute == g.attribute
-                            && o.source != g.from.source
-                            && o.value.trim() != g.value
-                    })
-                    .map(|o| o.resource.clone()),
-            );
-            involved.sort();
-            involved.dedup();
-            for res in involved {
-                conflicts
-                    .entry((res, *k, g.attribute.clone()))
-                    .or_default()
-                    .push(sample.clone());
-            }
-        }
-    }
-    let mut opened = HashSet::new();
-    for ((res_code, kind, attribute), samples) in &conflicts {
-        let Some(src) = srcs.iter().find(|s| &s.map.resource == res_code) else {
-            continue;
-        };
-        let rule_id = conflict_rule_id(plan, *kind, attribute);
-        let title = format!(
-            "{}「{}」与其他部门不一致（{} 个{}）",
-            src.resource.meta.name,
-            attribute,
-            samples.len(),
-            kind.label_zh()
-        );
-        store
-            .report_failure(&Failure {
-                kind: "fusion",
-                resource_id: src.resource.id,
-                rule_id,
-                org_id: src.resource.meta.provider_org_id,
-                title: &title,
-                batch_id: run_id,
-                failed: samples.len() as i64,
-                evidence: json!({
-                    "attribute": attribute,
-                    "subject_kind": kind.as_str(),
-                    "conflicts": samples.len(),
-                    "samples": samples.iter().take(CONFLICT_SAMPLES).collect::<Vec<_>>(),
-                    "run": run_id,
-                }),
-                sla_days: CONFLICT_SLA_DAYS,
-            })
-            .await?;
-        opened.insert((src.resource.id, rule_id));
-        report.work_orders += 1;
-    }
-    // Orders whose conflicts are gone close as verified.
-    for s in &srcs {
-        for kind in SubjectKind::ALL {
-            for (n, _) in plan.rules(kind).iter().enumerate() {
-                let rule_id = kind_base(kind) + n as i64 + 1;
-                if !opened.contains(&(s.resource.id, rule_id)) {
-                    store
-                        .report_pass("fusion", s.resource.id, rule_id, run_id)
-                        .await?;
-                }
-            }
-        }
-    }
-    // 5. Write the base libraries.
-    let now_us = chrono::Utc::now().timestamp_micros();
-    let meta = HashMap::from([
-        ("fusion_run".to_string(), json!(run_id)),
-        ("plan_version".to_string(), json!(plan_version)),
-    ]);
-    for kind in SubjectKind::ALL {
-        let rows: Vec<(&String, &Vec<GoldenValue>)> = goldens
-            .iter()
-            .filter(|((k, _), _)| *k == kind)
-            .map(|((_, key), v)| (key, v))
-            .collect();
-        report
-            .subjects
-            .insert(kind.as_str().into(), rows.len() as u64);
-        if rows.is_empty() {
-            continue;
-        }
-        let changed =
-            write_library(lake, kind, plan, &rows, &records_per, run_id, now_us, &meta).await?;
-        report.changed += changed;
-        progress(&format!(
-            "base.{}: {} subjects, {changed} new or changed",
-            base_table(kind),
-            rows.len()
-        ));
-    }
-    // Which rows make each subject.
-    {
-        let mut b = Cols::new(&[
-            "subject_kind",
-            "subject_key",
-            "resource",
-            "role",
-            "_batch_id",
-            "_ods_ref",
-        ]);
-        for (i, r) in read.recs.iter().enumerate() {
-            if let Some((k, key)) = &subject_of[i] {
-                b.row(&[
-                    k.as_str(),
-                    key,
-                    &srcs[r.src].map.resource,
-                    &srcs[r.src].map.role,
-                    &r.batch,
-                    &r.ods_ref,
-                ]);
-            }
-        }
-        lake.overwrite(Layer::Base, RECORDS_TABLE, vec![b.finish()?], meta.clone())
-            .await?;
-    }
-    // The timeline.
-    {
-        let mut b = Cols::new(&[
-            "subject_kind",
-            "subject_key",
-            "date",
-            "event",
-            "detail",
-            "department",
-            "resource",
-            "_batch_id",
-            "_ods_ref",
-        ]);
-        for (r, event, date, detail) in &read.events {
-            let rec = &read.recs[*r as usize];
-            if let Some((k, key)) = &subject_of[*r as usize] {
-                let date = yishu_types::date::parse_cn_date(date)
-                    .map(|d| d.to_string())
-                    .unwrap_or_else(|_| date.clone());
-                b.row(&[
-                    k.as_str(),
-                    key,
-                    &date,
-                    event,
-                    detail,
-                    &srcs[rec.src].org,
-                    &srcs[rec.src].map.resource,
-                    &rec.batch,
-                    &rec.ods_ref,
-                ]);
-                report.events += 1;
-            }
-        }
-        lake.overwrite(Layer::Base, EVENTS_TABLE, vec![b.finish()?], meta.clone())
-            .await?;
-    }
     // The graph; each person's relations kept for the tags.
     let mut rels_of: HashMap<String, Vec<(Arc<str>, String)>> = HashMap::new();
     {
@@ -888,13 +631,159 @@ async fn fuse_with(
         )
         .await?;
     }
-    // Tags (R24) on people.
-    if !plan.tags.is_empty() {
-        let today = chrono::Utc::now().date_naive();
-        let mut b = Cols::new(&["subject_kind", "subject_key", "tag", "division"]);
-        for ((k, key), values) in &goldens {
-            if *k != SubjectKind::Person {
+    // 3. Golden records, one subject at a time (observations are built for a subject, used and
+    // dropped: holding every subject's would cost many times the rows read).
+    let mut observations: HashMap<(SubjectKind, &str), Vec<u32>> = HashMap::new();
+    let mut records_per: HashMap<(SubjectKind, &str), u64> = HashMap::new();
+    for (k, key) in subject_of.iter().flatten() {
+        *records_per.entry((*k, key.as_str())).or_default() += 1;
+        observations.entry((*k, key.as_str())).or_default();
+    }
+    for (n, (r, _, _)) in read.obs.iter().enumerate() {
+        if let Some((k, key)) = &subject_of[*r as usize] {
+            observations
+                .entry((*k, key.as_str()))
+                .or_default()
+                .push(n as u32);
+        }
+    }
+    let observation = |n: u32| {
+        let (r, attr, value) = &read.obs[n as usize];
+        let rec = &read.recs[*r as usize];
+        Observation {
+            attribute: attr.to_string(),
+            value: value.clone(),
+            source: srcs[rec.src].org.clone(),
+            resource: srcs[rec.src].map.resource.clone(),
+            batch: rec.batch.to_string(),
+            row: rec.ods_ref.clone(),
+            at: rec.at,
+        }
+    };
+    // One attribute's golden value of one subject.
+    let golden_of = |kind: SubjectKind, key: &str, attribute: &str| -> Option<GoldenValue> {
+        let rule = plan.rules(kind).iter().find(|r| r.attribute == attribute)?;
+        let obs: Vec<Observation> = observations
+            .get(&(kind, key))?
+            .iter()
+            .filter(|&&n| read.obs[n as usize].1.as_ref() == attribute)
+            .map(|&n| observation(n))
+            .collect();
+        golden(std::slice::from_ref(rule), &obs).into_iter().next()
+    };
+    // Statuses that follow from a relative's death: extra observations.
+    let mut extra: HashMap<&str, Vec<Observation>> = HashMap::new();
+    for d in &plan.after_death {
+        let authority = plan
+            .person
+            .iter()
+            .find(|r| r.attribute == d.attribute)
+            .and_then(|r| r.authority.clone());
+        for (r, relation, to, since) in &read.rels {
+            let (RelTo::Role(role), true) = (to, relation.as_ref() == d.relation) else {
                 continue;
+            };
+            let rec = &read.recs[*r as usize];
+            let (Some((SubjectKind::Person, from)), Some(other)) = (
+                &subject_of[*r as usize],
+                role_rec
+                    .get(&(
+                        srcs[rec.src].map.resource.as_str(),
+                        rec.ods_ref.as_str(),
+                        role.as_str(),
+                    ))
+                    .and_then(|&j| subject_of[j].as_ref()),
+            ) else {
+                continue;
+            };
+            let Some(death) = golden_of(SubjectKind::Person, &other.1, &d.death) else {
+                continue;
+            };
+            let Some(now) = golden_of(SubjectKind::Person, from, &d.attribute) else {
+                continue;
+            };
+            let Some(died) = date_ms(&death.value) else {
+                continue;
+            };
+            if now.value != d.from || now.from.at > died || date_ms(since).unwrap_or(0) > died {
+                continue;
+            }
+            extra.entry(from.as_str()).or_default().push(Observation {
+                attribute: d.attribute.clone(),
+                value: d.to.clone(),
+                source: authority
+                    .clone()
+                    .unwrap_or_else(|| death.from.source.clone()),
+                resource: death.from.resource.clone(),
+                batch: death.from.batch.clone(),
+                row: death.from.row.clone(),
+                at: died,
+            });
+        }
+    }
+    progress(&format!("building {} golden records", observations.len()));
+    // Conflicts per involved resource and attribute: how many, and the first few as evidence.
+    let mut conflicts: BTreeMap<(String, SubjectKind, String), (u64, Vec<Value>)> = BTreeMap::new();
+    let today = chrono::Utc::now().date_naive();
+    let mut tags = Cols::new(&["subject_kind", "subject_key", "tag", "division"]);
+    let now_us = chrono::Utc::now().timestamp_micros();
+    let mut keys_by_kind: BTreeMap<SubjectKind, Vec<&str>> = BTreeMap::new();
+    for (k, key) in observations.keys() {
+        keys_by_kind.entry(*k).or_default().push(key);
+    }
+    for kind in SubjectKind::ALL {
+        let mut keys = keys_by_kind.remove(&kind).unwrap_or_default();
+        keys.sort_unstable();
+        report
+            .subjects
+            .insert(kind.as_str().into(), keys.len() as u64);
+        if keys.is_empty() {
+            continue;
+        }
+        let attrs: Vec<&str> = plan
+            .rules(kind)
+            .iter()
+            .map(|r| r.attribute.as_str())
+            .collect();
+        let mut rows = Vec::with_capacity(keys.len());
+        for key in keys {
+            let mut obs: Vec<Observation> = observations[&(kind, key)]
+                .iter()
+                .map(|&n| observation(n))
+                .collect();
+            if kind == SubjectKind::Person
+                && let Some(x) = extra.get(key)
+            {
+                obs.extend(x.iter().cloned());
+            }
+            let values = golden(plan.rules(kind), &obs);
+            for g in values.iter().filter(|g| g.conflict) {
+                report.conflicts += 1;
+                let differs = |o: &&Observation| {
+                    o.attribute == g.attribute
+                        && o.value.trim() != g.value
+                        && (o.source != g.from.source || o.row != g.from.row)
+                };
+                let sample = json!({
+                    "subject": key,
+                    "attribute": g.attribute,
+                    "authority": {"department": g.from.source, "resource": g.from.resource, "value": g.value, "row": g.from.row},
+                    "others": obs.iter().filter(differs)
+                        .map(|o| json!({"department": o.source, "resource": o.resource, "value": o.value, "row": o.row})).collect::<Vec<_>>(),
+                });
+                let mut involved: Vec<&str> = vec![g.from.resource.as_str()];
+                involved.extend(obs.iter().filter(differs).map(|o| o.resource.as_str()));
+                involved.sort_unstable();
+                involved.dedup();
+                for res in involved {
+                    let e = conflicts
+                        .entry((res.to_string(), kind, g.attribute.clone()))
+                        .or_default();
+                    e.0 += 1;
+                    if e.1.len() < CONFLICT_SAMPLES {
+                        e.1.push(sample.clone());
+                    }
+                }
             }
             let value = |a: &str| {
                 values
@@ -902,16 +791,142 @@ async fn fuse_with(
                     .find(|g| g.attribute == a)
                     .map(|g| g.value.as_str())
             };
-            let rels = rels_of.get(key).map(Vec::as_slice).unwrap_or_default();
-            let division = value("行政区划代码").unwrap_or_default();
-            for t in &plan.tags {
-                if t.all.iter().all(|c| holds(c, &value, rels, today)) {
-                    b.row(&["person", key, &t.tag, division]);
-                    report.tagged += 1;
+            if kind == SubjectKind::Person {
+                let rels = rels_of.get(key).map(Vec::as_slice).unwrap_or_default();
+                let division = value("行政区划代码").unwrap_or_default();
+                for t in &plan.tags {
+                    if t.all.iter().all(|c| holds(c, &value, rels, today)) {
+                        tags.row(&["person", key, &t.tag, division]);
+                        report.tagged += 1;
+                    }
+                }
+            }
+            rows.push(LibRow {
+                key: key.to_string(),
+                values: attrs.iter().map(|a| value(a).map(str::to_string)).collect(),
+                provenance: provenance(&values),
+                records: records_per.get(&(kind, key)).copied().unwrap_or_default() as i64,
+            });
+        }
+        let n = rows.len();
+        let changed = write_library(lake, kind, &attrs, rows, run_id, now_us, &meta).await?;
+        report.changed += changed;
+        progress(&format!(
+            "base.{}: {n} subjects, {changed} new or changed",
+            base_table(kind)
+        ));
+    }
+    if !plan.tags.is_empty() {
+        lake.overwrite(Layer::Base, TAGS_TABLE, vec![tags.finish()?], meta.clone())
+            .await?;
+    }
+    // 4. Conflicts → work orders.
+    let mut opened = HashSet::new();
+    for ((res_code, kind, attribute), (count, samples)) in &conflicts {
+        let Some(src) = srcs.iter().find(|s| &s.map.resource == res_code) else {
+            continue;
+        };
+        let rule_id = conflict_rule_id(plan, *kind, attribute);
+        let title = format!(
+            "{}「{}」与其他部门不一致（{count} 个{}）",
+            src.resource.meta.name,
+            attribute,
+            kind.label_zh()
+        );
+        store
+            .report_failure(&Failure {
+                kind: "fusion",
+                resource_id: src.resource.id,
+                rule_id,
+                org_id: src.resource.meta.provider_org_id,
+                title: &title,
+                batch_id: run_id,
+                failed: *count as i64,
+                evidence: json!({
+                    "attribute": attribute,
+                    "subject_kind": kind.as_str(),
+                    "conflicts": count,
+                    "samples": samples,
+                    "run": run_id,
+                }),
+                sla_days: CONFLICT_SLA_DAYS,
+            })
+            .await?;
+        opened.insert((src.resource.id, rule_id));
+        report.work_orders += 1;
+    }
+    // Orders whose conflicts are gone close as verified.
+    for s in &srcs {
+        for kind in SubjectKind::ALL {
+            for (n, _) in plan.rules(kind).iter().enumerate() {
+                let rule_id = kind_base(kind) + n as i64 + 1;
+                if !opened.contains(&(s.resource.id, rule_id)) {
+                    store
+                        .report_pass("fusion", s.resource.id, rule_id, run_id)
+                        .await?;
                 }
             }
         }
-        lake.overwrite(Layer::Base, TAGS_TABLE, vec![b.finish()?], meta.clone())
+    }
+    // Which rows make each subject.
+    {
+        let mut b = Cols::new(&[
+            "subject_kind",
+            "subject_key",
+            "resource",
+            "role",
+            "_batch_id",
+            "_ods_ref",
+        ]);
+        for (i, r) in read.recs.iter().enumerate() {
+            if let Some((k, key)) = &subject_of[i] {
+                b.row(&[
+                    k.as_str(),
+                    key,
+                    &srcs[r.src].map.resource,
+                    &srcs[r.src].map.role,
+                    &r.batch,
+                    &r.ods_ref,
+                ]);
+            }
+        }
+        lake.overwrite(Layer::Base, RECORDS_TABLE, vec![b.finish()?], meta.clone())
+            .await?;
+    }
+    // The timeline.
+    {
+        let mut b = Cols::new(&[
+            "subject_kind",
+            "subject_key",
+            "date",
+            "event",
+            "detail",
+            "department",
+            "resource",
+            "_batch_id",
+            "_ods_ref",
+        ]);
+        for (r, event, date, detail) in &read.events {
+            let rec = &read.recs[*r as usize];
+            if let Some((k, key)) = &subject_of[*r as usize] {
+                let date = yishu_types::date::parse_cn_date(date)
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|_| date.clone());
+                b.row(&[
+                    k.as_str(),
+                    key,
+                    &date,
+                    event,
+                    detail,
+                    &srcs[rec.src].org,
+                    &srcs[rec.src].map.resource,
+                    &rec.batch,
+                    &rec.ods_ref,
+                ]);
+                report.events += 1;
+            }
+        }
+        lake.overwrite(Layer::Base, EVENTS_TABLE, vec![b.finish()?], meta.clone())
             .await?;
     }
     Ok(report)
@@ -1015,6 +1030,33 @@ impl Cols {
     }
 }
 
+/// One subject's current golden row, ready to write.
+struct LibRow {
+    key: String,
+    values: Vec<Option<String>>,
+    /// Per attribute: where the value came from, who agrees, who disagrees.
+    provenance: String,
+    records: i64,
+}
+
+/// The provenance column of a golden row.
+fn provenance(values: &[GoldenValue]) -> String {
+    let prov: BTreeMap<&str, Value> = values
+        .iter()
+        .map(|g| {
+            (
+                g.attribute.as_str(),
+                json!({
+                    "department": g.from.source, "resource": g.from.resource,
+                    "batch": g.from.batch, "row": g.from.row, "at": g.from.at,
+                    "by": g.by, "agree": g.agree, "disagree": g.disagree, "conflict": g.conflict,
+                }),
+            )
+        })
+        .collect();
+    serde_json::to_string(&prov).unwrap_or_default()
+}
+
 /// A hash of a golden row's values: unchanged rows keep their version.
 fn row_hash(values: &[Option<&str>]) -> String {
     let mut h = blake3::Hasher::new();
@@ -1028,23 +1070,16 @@ fn row_hash(values: &[Option<&str>]) -> String {
 /// Writes one base library: the current version of every subject (a subject whose golden values
 /// did not change keeps its valid-from), and the versions it supersedes to the history table
 /// with their valid-to. Returns how many subjects are new or changed.
-#[allow(clippy::too_many_arguments)]
 async fn write_library(
     lake: &Lake,
     kind: SubjectKind,
-    plan: &Plan,
-    rows: &[(&String, &Vec<GoldenValue>)],
-    records_per: &HashMap<(SubjectKind, &str), u64>,
+    attrs: &[&str],
+    rows: Vec<LibRow>,
     run_id: &str,
     now_us: i64,
     meta: &HashMap<String, Value>,
 ) -> Result<u64, Error> {
     let table = base_table(kind);
-    let attrs: Vec<&str> = plan
-        .rules(kind)
-        .iter()
-        .map(|r| r.attribute.as_str())
-        .collect();
     // The current versions: key → (hash, valid-from, subject id).
     let mut old: HashMap<String, (String, i64, String)> = HashMap::new();
     let mut old_batches = Vec::new();
@@ -1094,13 +1129,9 @@ async fn write_library(
     let mut run_b = StringBuilder::new();
     let mut changed = 0u64;
     let mut current: HashMap<&str, String> = HashMap::with_capacity(rows.len());
-    for (key, values) in rows {
-        let by_attr: HashMap<&str, &GoldenValue> =
-            values.iter().map(|g| (g.attribute.as_str(), g)).collect();
-        let vals: Vec<Option<&str>> = attrs
-            .iter()
-            .map(|a| by_attr.get(a).map(|g| g.value.as_str()))
-            .collect();
+    for row in &rows {
+        let vals: Vec<Option<&str>> = row.values.iter().map(|v| v.as_deref()).collect();
+        let key = &row.key;
         let hash = row_hash(&vals);
         let valid_from = match old.get(key.as_str()) {
             Some((h, f, _)) if *h == hash => *f,
@@ -1119,27 +1150,9 @@ async fn write_library(
         for (b, v) in attr_b.iter_mut().zip(&vals) {
             b.append_option(*v);
         }
-        let prov: BTreeMap<&str, Value> = values
-            .iter()
-            .map(|g| {
-                (
-                    g.attribute.as_str(),
-                    json!({
-                        "department": g.from.source, "resource": g.from.resource,
-                        "batch": g.from.batch, "row": g.from.row, "at": g.from.at,
-                        "by": g.by, "agree": g.agree, "disagree": g.disagree, "conflict": g.conflict,
-                    }),
-                )
-            })
-            .collect();
-        prov_b.append_value(serde_json::to_string(&prov).unwrap_or_default());
+        prov_b.append_value(&row.provenance);
         hash_b.append_value(&hash);
-        recs_b.push(
-            records_per
-                .get(&(kind, key.as_str()))
-                .copied()
-                .unwrap_or_default() as i64,
-        );
+        recs_b.push(row.records);
         from_b.push(valid_from);
         run_b.append_value(run_id);
     }
