@@ -404,9 +404,10 @@ async fn fuse_with(
     let person_recs: Vec<usize> = (0..read.recs.len())
         .filter(|&i| read.recs[i].person.is_some())
         .collect();
+    // Moved out of the rows (linking and the review evidence are their only readers).
     let people: Vec<PersonRecord> = person_recs
         .iter()
-        .map(|&i| read.recs[i].person.clone().unwrap_or_default())
+        .map(|&i| read.recs[i].person.take().unwrap_or_default())
         .collect();
     progress(&format!("linking {} person records", people.len()));
     let linked = link_people(&people, Thresholds::default());
@@ -1082,9 +1083,12 @@ async fn write_library(
     let table = base_table(kind);
     // The current versions: key → (hash, valid-from, subject id).
     let mut old: HashMap<String, (String, i64, String)> = HashMap::new();
-    let mut old_batches = Vec::new();
+    // Only the four columns that say whether a row changed; full rows are read again below for
+    // the few that did.
     if let Some(frame) = lake.frame(Layer::Base, table).await? {
         let batches = frame
+            .select_columns(&["subject_key", "_hash", "_valid_from", "subject_id"])
+            .map_err(lake_err(format!("cannot read base.{table}")))?
             .collect()
             .await
             .map_err(lake_err(format!("cannot read base.{table}")))?;
@@ -1117,7 +1121,6 @@ async fn write_library(
                 }
             }
         }
-        old_batches = batches;
     }
     let mut key_b = StringBuilder::new();
     let mut id_b = StringBuilder::new();
@@ -1186,7 +1189,23 @@ async fn write_library(
     let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(arrow_err)?;
     // Superseded versions: old current rows whose subject changed or is gone.
     let mut superseded = Vec::new();
-    for b in &old_batches {
+    let stale = old
+        .iter()
+        .any(|(k, (h, _, _))| current.get(k.as_str()) != Some(h));
+    let mut stream = match lake.frame(Layer::Base, table).await? {
+        Some(f) if stale => Some(
+            f.execute_stream()
+                .await
+                .map_err(lake_err(format!("cannot read base.{table}")))?,
+        ),
+        _ => None,
+    };
+    while let Some(b) = match stream.as_mut() {
+        Some(st) => st.next().await,
+        None => None,
+    } {
+        let b = b.map_err(lake_err(format!("cannot read base.{table}")))?;
+        let b = &b;
         let (Some(k), Some(h)) = (b.column_by_name("subject_key"), b.column_by_name("_hash"))
         else {
             continue;

@@ -5,8 +5,8 @@ mod common;
 
 use common::{out, yishu};
 
-#[test]
-fn the_demo_city_fuses_to_its_truth_and_bad_plans_are_refused() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_city_fuses_to_its_truth_and_bad_plans_are_refused() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join("demo");
     let o = yishu(
@@ -95,6 +95,37 @@ fn the_demo_city_fuses_to_its_truth_and_bad_plans_are_refused() {
     let o = yishu(&dir, &["fusion", "plan", "--show"], None);
     let now: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(now, plan);
+    // Without the 丧偶 rule the widowed are "married" again: their rows get a new version and
+    // the old one goes to history with its valid-to; nobody else changes.
+    let mut plain = plan.clone();
+    plain["after_death"] = serde_json::json!([]);
+    let o = try_plan(&plain);
+    assert!(o.status.success(), "{}", out(&o));
+    let o = yishu(&dir, &["fusion", "run"], None);
+    assert!(o.status.success(), "{}", out(&o));
+    let report: serde_json::Value =
+        serde_json::from_str(&String::from_utf8_lossy(&o.stdout)).unwrap();
+    let changed = report["changed"].as_u64().unwrap();
+    assert!(changed > 0 && changed < 100, "{report}");
+    let lake = yishu_lake::Lake::open(dir.join("lake").to_str().unwrap()).unwrap();
+    let ctx = lake.session().await.unwrap();
+    let b = yishu_lake::query(
+        &ctx,
+        "SELECT COUNT(*) AS n, COUNT(_valid_to) AS closed, SUM(CASE WHEN \"婚姻状况\" = '30' THEN 1 ELSE 0 END) AS widowed FROM base.population_history",
+    )
+    .await
+    .unwrap();
+    use yishu_lake::arrow::array::{Array, Int64Array};
+    let n = |c: usize| {
+        b[0].column(c)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .value(0) as u64
+    };
+    assert_eq!(n(0), changed, "one superseded version per changed person");
+    assert_eq!(n(1), changed, "each closed with its valid-to");
+    assert_eq!(n(2), changed, "the superseded versions said 丧偶");
 }
 
 /// Signs in and returns a client holding the session cookie, and the CSRF token.
