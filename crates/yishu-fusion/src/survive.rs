@@ -220,10 +220,12 @@ pub fn golden(rules: &[AttributeRule], observations: &[Observation]) -> Vec<Gold
         won.insert(r.attribute.clone(), chosen.source.clone());
         let mut agree = Vec::new();
         let mut disagree = Vec::new();
-        // Other sources, and the chosen source's other rows of the same batch (two rows of one
-        // register disagreeing); its older batches are superseded, not in conflict.
+        // Other sources, and the chosen source's other rows of the same batch and time (two rows
+        // of one register disagreeing); its older batches or earlier events (a marriage before
+        // the divorce) are superseded, not in conflict.
         for o in obs.iter().filter(|o| {
-            o.source != chosen.source || (o.batch == chosen.batch && o.row != chosen.row)
+            o.source != chosen.source
+                || (o.batch == chosen.batch && o.row != chosen.row && o.at == chosen.at)
         }) {
             if same(&o.value, &chosen.value) {
                 if o.source != chosen.source && !agree.contains(&o.source) {
