@@ -673,7 +673,28 @@ async fn fuse_with(
         golden(std::slice::from_ref(rule), &obs).into_iter().next()
     };
     // Statuses that follow from a relative's death: extra observations.
-    let mut extra: HashMap<&str, Vec<Observation>> = HashMap::new();
+    let mut extra: HashMap<(SubjectKind, String), Vec<Observation>> = HashMap::new();
+    // Corrections the lead department accepted (R20) count as its own, newest value.
+    for c in store.corrections(Some("accepted")).await? {
+        let kind = match c.subject_kind.as_str() {
+            "entity" => SubjectKind::Entity,
+            "house" => SubjectKind::House,
+            _ => SubjectKind::Person,
+        };
+        let at = format!("correction:{}", c.id);
+        extra
+            .entry((kind, c.subject_key.clone()))
+            .or_default()
+            .push(Observation {
+                attribute: c.attribute,
+                value: c.value,
+                source: c.to_org,
+                resource: "correction".into(),
+                batch: at.clone(),
+                row: at,
+                at: c.decided_at.unwrap_or(i64::MAX),
+            });
+    }
     for d in &plan.after_death {
         let authority = plan
             .person
@@ -709,17 +730,20 @@ async fn fuse_with(
             if now.value != d.from || now.from.at > died || date_ms(since).unwrap_or(0) > died {
                 continue;
             }
-            extra.entry(from.as_str()).or_default().push(Observation {
-                attribute: d.attribute.clone(),
-                value: d.to.clone(),
-                source: authority
-                    .clone()
-                    .unwrap_or_else(|| death.from.source.clone()),
-                resource: death.from.resource.clone(),
-                batch: death.from.batch.clone(),
-                row: death.from.row.clone(),
-                at: died,
-            });
+            extra
+                .entry((SubjectKind::Person, from.clone()))
+                .or_default()
+                .push(Observation {
+                    attribute: d.attribute.clone(),
+                    value: d.to.clone(),
+                    source: authority
+                        .clone()
+                        .unwrap_or_else(|| death.from.source.clone()),
+                    resource: death.from.resource.clone(),
+                    batch: death.from.batch.clone(),
+                    row: death.from.row.clone(),
+                    at: died,
+                });
         }
     }
     progress(&format!("building {} golden records", observations.len()));
@@ -752,9 +776,7 @@ async fn fuse_with(
                 .iter()
                 .map(|&n| observation(n))
                 .collect();
-            if kind == SubjectKind::Person
-                && let Some(x) = extra.get(key)
-            {
+            if let Some(x) = extra.get(&(kind, key.to_string())) {
                 obs.extend(x.iter().cloned());
             }
             let values = golden(plan.rules(kind), &obs);

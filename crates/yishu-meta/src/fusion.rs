@@ -369,3 +369,140 @@ impl Store {
             .map_err(db_err("read review decisions"))
     }
 }
+
+/// A correction request on a core attribute (R20).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Correction {
+    pub id: i64,
+    pub subject_kind: String,
+    pub subject_key: String,
+    pub attribute: String,
+    pub value: String,
+    pub reason: String,
+    /// The proposing department.
+    pub from_org: i64,
+    /// The lead department's code, which decides.
+    pub to_org: String,
+    /// pending, accepted, rejected.
+    pub status: String,
+    pub created_by: UserId,
+    pub created_at: i64,
+    pub decided_by: Option<UserId>,
+    pub decided_at: Option<i64>,
+    pub note: String,
+}
+
+/// What a department proposes.
+pub struct NewCorrection<'a> {
+    pub subject_kind: &'a str,
+    pub subject_key: &'a str,
+    pub attribute: &'a str,
+    pub value: &'a str,
+    pub reason: &'a str,
+    pub from_org: i64,
+    pub to_org: &'a str,
+    pub by: UserId,
+}
+
+const CORRECTION_COLUMNS: &str = "id, subject_kind, subject_key, attribute, value, reason, from_org, to_org, status, created_by, created_at, decided_by, decided_at, note";
+
+fn correction_from(r: &sqlx::any::AnyRow) -> Result<Correction, sqlx::Error> {
+    Ok(Correction {
+        id: r.try_get("id")?,
+        subject_kind: r.try_get("subject_kind")?,
+        subject_key: r.try_get("subject_key")?,
+        attribute: r.try_get("attribute")?,
+        value: r.try_get("value")?,
+        reason: r.try_get("reason")?,
+        from_org: r.try_get("from_org")?,
+        to_org: r.try_get("to_org")?,
+        status: r.try_get("status")?,
+        created_by: UserId(r.try_get("created_by")?),
+        created_at: r.try_get("created_at")?,
+        decided_by: r.try_get::<Option<i64>, _>("decided_by")?.map(UserId),
+        decided_at: r.try_get("decided_at")?,
+        note: r.try_get("note")?,
+    })
+}
+
+impl Store {
+    pub async fn create_correction(&self, c: &NewCorrection<'_>) -> Result<Correction, Error> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO fusion_corrections (subject_kind, subject_key, attribute, value, reason, from_org, to_org, status, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $9) RETURNING id",
+        )
+        .bind(c.subject_kind)
+        .bind(c.subject_key)
+        .bind(c.attribute)
+        .bind(c.value)
+        .bind(c.reason)
+        .bind(c.from_org)
+        .bind(c.to_org)
+        .bind(c.by.0)
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err("record a correction request"))?;
+        self.correction(id).await
+    }
+
+    pub async fn correction(&self, id: i64) -> Result<Correction, Error> {
+        let sql = format!("SELECT {CORRECTION_COLUMNS} FROM fusion_corrections WHERE id = $1");
+        let r = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err("read a correction request"))?
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::FusionNotFound,
+                    format!("no correction request {id}"),
+                )
+            })?;
+        correction_from(&r).map_err(db_err("read a correction request"))
+    }
+
+    /// Requests, newest first; `status` narrows them (`accepted` for a run to apply).
+    pub async fn corrections(&self, status: Option<&str>) -> Result<Vec<Correction>, Error> {
+        let sql = format!(
+            "SELECT {CORRECTION_COLUMNS} FROM fusion_corrections WHERE ($1 = '' OR status = $1) ORDER BY id DESC"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(status.unwrap_or(""))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("read correction requests"))?;
+        rows.iter()
+            .map(correction_from)
+            .collect::<Result<_, _>>()
+            .map_err(db_err("read correction requests"))
+    }
+
+    /// The lead department accepts or rejects a pending request.
+    pub async fn decide_correction(
+        &self,
+        id: i64,
+        accept: bool,
+        note: &str,
+        by: UserId,
+    ) -> Result<Correction, Error> {
+        let done = sqlx::query(
+            "UPDATE fusion_corrections SET status = $2, note = $3, decided_by = $4, decided_at = $5 WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(id)
+        .bind(if accept { "accepted" } else { "rejected" })
+        .bind(note)
+        .bind(by.0)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("decide a correction request"))?;
+        if done.rows_affected() == 0 {
+            let c = self.correction(id).await?;
+            return Err(Error::new(
+                ErrorCode::EditConflict,
+                format!("correction request {id} was already {}", c.status),
+            ));
+        }
+        self.correction(id).await
+    }
+}

@@ -119,6 +119,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "fusion",
         include_str!("../migrations/sqlite/0013_fusion.sql"),
     ),
+    (
+        14,
+        "corrections",
+        include_str!("../migrations/sqlite/0014_corrections.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -185,6 +190,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         13,
         "fusion",
         include_str!("../migrations/postgres/0013_fusion.sql"),
+    ),
+    (
+        14,
+        "corrections",
+        include_str!("../migrations/postgres/0014_corrections.sql"),
     ),
 ];
 

@@ -345,6 +345,61 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
         .await
         .unwrap();
     assert_eq!(page.status(), 200);
+    // Corrections (R20): the bureau asks 公安, the lead department for 姓名, to correct a name;
+    // an extended attribute is refused; only 公安 decides; the next run takes the value.
+    let (officer, officer_csrf) = sign_in(&base, "officer", &password("officer")).await;
+    let propose = |attribute: &str, value: &str| {
+        manager
+            .post(format!("{base}/api/v1/base/person/{id}/corrections"))
+            .header("x-csrf-token", &csrf)
+            .json(&serde_json::json!({"attribute": attribute, "value": value, "reason": "户口簿原件核实"}))
+            .send()
+    };
+    let r = propose("参保状态", "暂停缴费").await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("extended attribute"));
+    let r = propose("姓名", "王改名").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let c: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(c["to_org"], "CD-GA");
+    let decide = |client: &reqwest::Client, token: &str| {
+        client
+            .post(format!(
+                "{base}/api/v1/fusion/corrections/{}/decision",
+                c["id"]
+            ))
+            .header("x-csrf-token", token)
+            .json(&serde_json::json!({"accept": true, "note": "已核实"}))
+            .send()
+    };
+    assert_eq!(decide(&manager, &csrf).await.unwrap().status(), 403);
+    let r = decide(&officer, &officer_csrf).await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let o = yishu(&dir, &["fusion", "run"], None);
+    assert!(o.status.success(), "{}", out(&o));
+    let after: serde_json::Value = manager
+        .get(format!("{base}/api/v1/base/person/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let name = after["subject"]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["attribute"] == "姓名")
+        .unwrap()
+        .clone();
+    assert_eq!(name["value"], "王改名", "{name}");
+    assert_eq!(name["department"], "CD-GA");
+    assert_eq!(name["resource"], "correction");
+    assert_eq!(
+        after["subject"]["versions"].as_array().unwrap().len(),
+        1,
+        "the old name is kept as a version"
+    );
     // The reads went into the audit chain, which still verifies.
     let audit = std::process::Command::new(env!("CARGO_BIN_EXE_yishu"))
         .args(["audit", "verify"])

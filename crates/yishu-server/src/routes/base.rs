@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use yishu_fusion::SubjectKind;
 use yishu_fusion::library::{self, EventView, Graph, Row, SubjectView};
 use yishu_meta::Principal;
-use yishu_meta::fusion::{FusionRun, Review, ReviewStatus};
+use yishu_meta::fusion::{Correction, FusionRun, NewCorrection, Review, ReviewStatus};
 use yishu_types::{ErrorCode, Role};
 
 /// Read personal details in the base libraries in clear, and decide reviews: the bureau.
@@ -389,4 +389,164 @@ pub async fn runs(
     _auth: Auth<SignedIn>,
 ) -> ApiResult<Json<Vec<FusionRun>>> {
     Ok(Json(s.store.fusion_runs(20).await?))
+}
+
+/// Propose or decide corrections: departments' officers and the bureau.
+pub struct Correct;
+impl Right for Correct {
+    const ROLES: &'static [Role] = &[Role::ProviderOfficer, Role::DataManager];
+    const NAME: &'static str = "correct";
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CorrectionRequest {
+    pub attribute: String,
+    pub value: String,
+    /// Why, with the evidence the department holds (required).
+    pub reason: String,
+}
+
+/// A department asks the lead department to correct a core attribute (R20). Extended attributes
+/// are not corrected this way: their owner updates them from its own data.
+#[utoipa::path(post, path = "/api/v1/base/{kind}/{id}/corrections", tag = "base", request_body = CorrectionRequest,
+    params(("kind" = String, Path, description = "person, entity or house"), ("id" = String, Path, description = "the subject's opaque id")),
+    responses((status = 200, body = Correction)))]
+pub async fn propose(
+    State(s): State<AppState>,
+    auth: Auth<Correct>,
+    Path((kind, id)): Path<(String, String)>,
+    ValidJson(c): ValidJson<CorrectionRequest>,
+) -> ApiResult<Json<Correction>> {
+    let kind = kind_of(&kind)?;
+    let bad = |m: String| ApiError::new(ErrorCode::InvalidInput, m);
+    if c.value.trim().is_empty() || c.reason.trim().is_empty() {
+        return Err(bad("a correction needs the new value and the reason".into()));
+    }
+    let plan: yishu_fusion::plan::Plan = s
+        .store
+        .fusion_plan()
+        .await?
+        .and_then(|p| serde_json::from_value(p.body).ok())
+        .ok_or_else(|| ApiError::new(ErrorCode::FusionPlanInvalid, "no fusion plan is in force"))?;
+    let rule = plan
+        .rules(kind)
+        .iter()
+        .find(|r| r.attribute == c.attribute)
+        .ok_or_else(|| {
+            bad(format!(
+                "{} has no attribute {}",
+                kind.label_zh(),
+                c.attribute
+            ))
+        })?;
+    let Some(lead) = rule.authority.clone().filter(|_| rule.core) else {
+        return Err(bad(format!(
+            "{} is an extended attribute: its owner updates it from its own data at its own cycle",
+            c.attribute
+        )));
+    };
+    let own = s.store.get_org(auth.who().org_id).await?;
+    if own.code == lead {
+        return Err(bad(format!(
+            "your department is the lead department for {}: correct it in your own register",
+            c.attribute
+        )));
+    }
+    let subject = library::subject(&s.lake, kind, &id, false)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::FusionNotFound,
+                format!("no {} {id} in the base library", kind.as_str()),
+            )
+        })?;
+    let made = s
+        .store
+        .create_correction(&NewCorrection {
+            subject_kind: kind.as_str(),
+            subject_key: &subject.raw_key,
+            attribute: &c.attribute,
+            value: c.value.trim(),
+            reason: c.reason.trim(),
+            from_org: own.id.0,
+            to_org: &lead,
+            by: auth.who().user_id,
+        })
+        .await?;
+    audit(
+        &s,
+        &auth,
+        "fusion.correction",
+        format!("{}:{id}", kind.as_str()),
+        json!({"attribute": c.attribute, "to": lead}),
+    )
+    .await?;
+    Ok(Json(made))
+}
+
+/// Correction requests, newest first (values masked unless the reader may see them).
+#[utoipa::path(get, path = "/api/v1/fusion/corrections", tag = "base", params(ReviewQuery), responses((status = 200, body = [Correction])))]
+pub async fn corrections(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Query(q): Query<ReviewQuery>,
+) -> ApiResult<Json<Vec<Correction>>> {
+    let clear = clear_for(auth.who());
+    let list = s
+        .store
+        .corrections(q.status.as_deref().filter(|v| !v.is_empty()))
+        .await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|mut c| {
+                if !clear {
+                    c.value = yishu_fusion::mask::mask(&c.attribute, &c.value);
+                    c.subject_key = yishu_fusion::mask::mask("subject_key", &c.subject_key);
+                }
+                c
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CorrectionDecision {
+    pub accept: bool,
+    #[serde(default)]
+    pub note: String,
+}
+
+/// The lead department accepts (the next run takes the value as its own) or rejects.
+#[utoipa::path(post, path = "/api/v1/fusion/corrections/{id}/decision", tag = "base", request_body = CorrectionDecision,
+    responses((status = 200, body = Correction)))]
+pub async fn decide_correction(
+    State(s): State<AppState>,
+    auth: Auth<Correct>,
+    Path(id): Path<i64>,
+    ValidJson(d): ValidJson<CorrectionDecision>,
+) -> ApiResult<Json<Correction>> {
+    let c = s.store.correction(id).await?;
+    let own = s.store.get_org(auth.who().org_id).await?;
+    if own.code != c.to_org {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "only the lead department ({}) decides this request",
+                c.to_org
+            ),
+        ));
+    }
+    let done = s
+        .store
+        .decide_correction(id, d.accept, &d.note, auth.who().user_id)
+        .await?;
+    audit(
+        &s,
+        &auth,
+        "fusion.correction_decision",
+        format!("correction:{id}"),
+        json!({"accept": d.accept}),
+    )
+    .await?;
+    Ok(Json(done))
 }

@@ -143,6 +143,12 @@ pub fn router() -> Router<AppState> {
         .route("/fusion/reviews", get(base::reviews))
         .route("/fusion/reviews/{id}/decision", post(base::decide))
         .route("/fusion/runs", get(base::runs))
+        .route("/base/{kind}/{id}/corrections", post(base::propose))
+        .route("/fusion/corrections", get(base::corrections))
+        .route(
+            "/fusion/corrections/{id}/decision",
+            post(base::decide_correction),
+        )
         .route("/search", get(search::search))
         .route("/search/rebuild", post(search::rebuild))
         .route("/audit", get(audit::list))
