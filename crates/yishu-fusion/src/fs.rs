@@ -291,6 +291,22 @@ pub enum Decision {
     NoLink,
 }
 
+impl Decision {
+    /// The more cautious of two decisions (Link > Review > NoLink).
+    pub fn min_with(self, other: Decision) -> Decision {
+        let rank = |d: Decision| match d {
+            Decision::Link => 2,
+            Decision::Review => 1,
+            Decision::NoLink => 0,
+        };
+        if rank(self) <= rank(other) {
+            self
+        } else {
+            other
+        }
+    }
+}
+
 /// Thresholds on the match probability.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Thresholds {

@@ -66,6 +66,9 @@ fn specs() -> Vec<FieldSpec> {
     .collect()
 }
 
+/// The name level of two wholly different names.
+const NAME_DIFFERENT: u8 = 3;
+
 /// How much better (log₂ Bayes factor) the best subject must be than the next to be linked
 /// without a person: 64 times likelier.
 const MARGIN: f64 = 6.0;
@@ -332,16 +335,27 @@ pub fn link_people(records: &[PersonRecord], thresholds: Thresholds) -> Linked {
     let model = model.with_fixed_prior(prior).fit(&patterns, 200, 1e-6);
     // Each pool record: its best subject, unless another is nearly as good (then a person
     // decides which, if either).
-    let mut best: HashMap<usize, Vec<(usize, f64)>> = HashMap::new();
+    let mut best: HashMap<usize, Vec<(usize, f64, u8, u8)>> = HashMap::new();
     for (i, s, v) in &pairs {
-        best.entry(*i).or_default().push((*s, model.weight(v)));
+        best.entry(*i)
+            .or_default()
+            .push((*s, model.weight(v), v[0], v[1]));
     }
     for (i, mut cands) in best {
         cands.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let (s, w) = cands[0];
+        let (s, w, id, name) = cands[0];
         let p = model.probability_of_weight(w);
         let clear = cands.get(1).is_none_or(|c| w - c.1 >= MARGIN);
-        match thresholds.decide(p) {
+        // A wholly different name is never linked without a person: the ID, birth date and
+        // county all encode the same facts, so two neighbours born the same day in one county
+        // (numbers two digits apart) would otherwise look alike. One digit off (a typo of this
+        // very number) is worth a look; more is another person.
+        let decision = match (name == NAME_DIFFERENT, id) {
+            (true, 0) => Decision::Review.min_with(thresholds.decide(p)),
+            (true, _) => Decision::NoLink,
+            (false, _) => thresholds.decide(p),
+        };
+        match decision {
             Decision::Link if clear => linked.subject[i] = Some(s),
             Decision::Link | Decision::Review => linked.review.push((i, s, p)),
             Decision::NoLink => {}
@@ -393,7 +407,7 @@ fn relink_lone_keys(
                     continue;
                 }
                 let v = compare(r, &linked.keys[s], &reps[s]);
-                if v[0] <= 1 {
+                if v[0] <= 1 && v[1] != NAME_DIFFERENT {
                     cands.push((s, model.weight(&v)));
                 }
             }
@@ -455,7 +469,9 @@ fn link_leftovers(
                     continue;
                 }
                 let v = compare_records(&records[left[p]], &records[left[q]]);
-                if thresholds.decide(model.probability(&v)) == Decision::Link {
+                if v[1] != NAME_DIFFERENT
+                    && thresholds.decide(model.probability(&v)) == Decision::Link
+                {
                     let (x, y) = (root(&mut parent, p), root(&mut parent, q));
                     parent[x.max(y)] = x.min(y);
                 }
