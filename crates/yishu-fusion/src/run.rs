@@ -176,6 +176,7 @@ async fn read_source(lake: &Lake, s: &Src<'_>, si: usize, out: &mut Read) -> Res
             .clone()
     };
     let mut rows = 0u64;
+    let now_ms = chrono::Utc::now().timestamp_millis();
     while let Some(b) = stream.next().await {
         let b = b.map_err(lake_err(what.clone()))?;
         let t = texts(&b)?;
@@ -222,10 +223,12 @@ async fn read_source(lake: &Lake, s: &Src<'_>, si: usize, out: &mut Read) -> Res
                     .and_then(|v| yishu_types::date::parse_cn_date(v).ok()),
                 address: m.address.as_deref().and_then(cell).map(parse_address),
             });
+            // A date in the future (a mistyped year) says nothing about which fact is newer.
             let at =
                 m.at.as_deref()
                     .and_then(cell)
                     .and_then(date_ms)
+                    .filter(|&t| t <= now_ms)
                     .unwrap_or(0);
             let r = out.recs.len() as u32;
             for a in &m.attributes {
