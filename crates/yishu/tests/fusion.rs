@@ -331,6 +331,35 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
         .await
         .unwrap();
     assert!(page.contains("人口库") && page.contains("老年人"), "{page}");
+    assert!(
+        page.contains("id=\"monthly\""),
+        "month-on-month table: {page}"
+    );
+    // Indicators: the elderly per division, and births per month with the month before.
+    let ind: Vec<serde_json::Value> = consumer
+        .get(format!("{base}/api/v1/base/indicators"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let elderly: u64 = ind
+        .iter()
+        .filter(|i| i["name"] == "老年人")
+        .map(|i| i["count"].as_u64().unwrap())
+        .sum();
+    assert!(elderly > 0, "{ind:?}");
+    assert!(
+        ind.iter()
+            .all(|i| i["name"] != "老年人" || i["by"].as_str().unwrap().len() == 6)
+    );
+    assert!(
+        ind.iter().any(|i| i["name"] == "出生"
+            && i["previous"].is_u64()
+            && i["by"].as_str().unwrap().len() == 7),
+        "{ind:?}"
+    );
     let page = consumer
         .get(format!("{base}/console/base/person/{id}?depth=2"))
         .send()

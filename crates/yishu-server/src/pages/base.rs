@@ -30,6 +30,8 @@ struct Overview {
     pending: i64,
     /// (tag, subjects, rule)
     indicators: Vec<(String, u64, String)>,
+    /// (event, month, count, previous month, change)
+    monthly: Vec<(String, String, u64, u64, String)>,
     /// (value, label, selected)
     kinds: Vec<(&'static str, &'static str, bool)>,
     kind: &'static str,
@@ -149,7 +151,25 @@ pub async fn overview(
             None => indicators.push((t.tag.clone(), 0, t.description.clone())),
         }
     }
+    // Each event's newest month with the month before (环比).
+    let mut monthly: Vec<(String, String, u64, u64, String)> = Vec::new();
+    for i in library::indicator_table(&s.lake).await.unwrap_or_default() {
+        let Some(prev) = i.previous else { continue };
+        match monthly.iter_mut().find(|m| m.0 == i.name) {
+            Some(m) if m.1 >= i.by => {}
+            Some(m) => *m = (i.name.clone(), i.by.clone(), i.count, prev, String::new()),
+            None => monthly.push((i.name.clone(), i.by.clone(), i.count, prev, String::new())),
+        }
+    }
+    for m in &mut monthly {
+        m.4 = if m.3 == 0 {
+            "—".into()
+        } else {
+            format!("{:+.1}%", (m.2 as f64 - m.3 as f64) * 100.0 / m.3 as f64)
+        };
+    }
     render(&Overview {
+        monthly,
         run_at: run
             .as_ref()
             .map(|r| fmt_time(r.started_at))

@@ -550,3 +550,13 @@ pub async fn decide_correction(
     .await?;
     Ok(Json(done))
 }
+
+/// Indicators (R24): each tag's count per division, and each event's count per month with the
+/// month before (环比).
+#[utoipa::path(get, path = "/api/v1/base/indicators", tag = "base", responses((status = 200, body = [library::Indicator])))]
+pub async fn indicators(
+    State(s): State<AppState>,
+    _auth: Auth<SignedIn>,
+) -> ApiResult<Json<Vec<library::Indicator>>> {
+    Ok(Json(library::indicator_table(&s.lake).await?))
+}

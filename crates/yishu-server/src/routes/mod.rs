@@ -137,6 +137,7 @@ pub fn router() -> Router<AppState> {
             get(quality::weights).put(quality::set_weights),
         )
         .route("/base/path", get(base::path))
+        .route("/base/indicators", get(base::indicators))
         .route("/base/{kind}", get(base::find))
         .route("/base/{kind}/{id}", get(base::get))
         .route("/base/{kind}/{id}/graph", get(base::graph))
