@@ -120,6 +120,27 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "事件月度指标（环比）",
         "Events per month (month on month)",
     ),
+    (
+        "base.conflicting_subjects",
+        "个对象存在多源冲突",
+        "subjects where sources disagree",
+    ),
+    ("base.run", "融合运行", "Fusion run"),
+    (
+        "base.subject_attribute",
+        "对象 · 属性",
+        "Subject · attribute",
+    ),
+    (
+        "base.authority_value",
+        "权威部门的值（行）",
+        "Authoritative value (row)",
+    ),
+    (
+        "base.other_values",
+        "不一致的值（行）",
+        "Disagreeing values (rows)",
+    ),
     ("base.month", "月份", "Month"),
     ("base.previous", "上月", "Previous month"),
     ("base.change", "环比", "Change"),

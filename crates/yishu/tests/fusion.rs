@@ -431,6 +431,36 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
         1,
         "the old name is kept as a version"
     );
+    // A conflict work order shows the authoritative value against the disagreeing ones.
+    let orders: serde_json::Value = manager
+        .get(format!("{base}/api/v1/work-orders?all=true"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let list = orders
+        .as_array()
+        .cloned()
+        .or_else(|| orders["items"].as_array().cloned())
+        .unwrap_or_default();
+    let fusion = list
+        .iter()
+        .find(|o| o["kind"] == "fusion")
+        .unwrap_or_else(|| panic!("a fusion work order: {orders}"));
+    let page = manager
+        .get(format!("{base}/console/work-orders/{}", fusion["id"]))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("权威部门的值") && page.contains("CD-"),
+        "{page}"
+    );
     // The reads went into the audit chain, which still verifies.
     let audit = std::process::Command::new(env!("CARGO_BIN_EXE_yishu"))
         .args(["audit", "verify"])

@@ -733,6 +733,8 @@ struct OneOrder {
     samples: Vec<(String, String, String)>,
     events: Vec<(String, OrderEvent)>,
     may_act: bool,
+    /// A fusion conflict (sources disagreeing), not a failing rule on a batch.
+    fusion: bool,
 }
 
 async fn order_page(
@@ -754,26 +756,58 @@ async fn order_page(
         Err(e) => return failure(c, e.into()),
     };
     let events = s.store.order_events(id).await.unwrap_or_default();
+    let fusion = o.kind == "fusion";
     let samples = o.evidence["samples"]
         .as_array()
         .map(|a| {
             a.iter()
                 .map(|v| {
                     let t = |k: &str| v[k].as_str().unwrap_or_default().to_string();
-                    (t("row"), t("value"), t("detail"))
+                    if !fusion {
+                        return (t("row"), t("value"), t("detail"));
+                    }
+                    // The authoritative value against each disagreeing one, with their rows.
+                    let a = &v["authority"];
+                    let text = |x: &serde_json::Value| {
+                        format!(
+                            "{} {}（{}）",
+                            x["department"].as_str().unwrap_or_default(),
+                            x["value"].as_str().unwrap_or_default(),
+                            x["row"].as_str().unwrap_or_default()
+                        )
+                    };
+                    let others: Vec<String> = v["others"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(text)
+                        .collect();
+                    (
+                        format!("{} · {}", t("subject"), t("attribute")),
+                        text(a),
+                        others.join("；"),
+                    )
                 })
                 .collect()
         })
         .unwrap_or_default();
     let may_act =
         (o.org_id == who.org_id && who.has(Role::ProviderOfficer)) || who.has(Role::DataManager);
-    let evidence = format!(
-        "{} {} / {} {}",
-        o.evidence["failed"],
-        c.t.t("quality.failed"),
-        o.evidence["checked"],
-        c.t.t("quality.checked")
-    );
+    let evidence = if fusion {
+        format!(
+            "{} {}",
+            o.evidence["conflicts"],
+            c.t.t("base.conflicting_subjects")
+        )
+    } else {
+        format!(
+            "{} {} / {} {}",
+            o.evidence["failed"],
+            c.t.t("quality.failed"),
+            o.evidence["checked"],
+            c.t.t("quality.checked")
+        )
+    };
     let t = c.t;
     (
         status,
@@ -783,6 +817,7 @@ async fn order_page(
             samples,
             events: events.into_iter().map(|e| (fmt_time(e.at), e)).collect(),
             may_act,
+            fusion,
             c,
         }),
     )
