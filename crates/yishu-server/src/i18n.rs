@@ -126,6 +126,16 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "subjects where sources disagree",
     ),
     ("base.run", "融合运行", "Fusion run"),
+    ("base.by.authority", "权威部门", "authoritative source"),
+    ("base.by.latest", "最新", "latest"),
+    ("base.by.earliest", "最早", "earliest"),
+    ("base.by.priority", "优先级", "priority list"),
+    ("base.by.majority", "多数一致", "majority"),
+    (
+        "base.by.follow",
+        "跟随其他属性",
+        "follows another attribute",
+    ),
     (
         "base.subject_attribute",
         "对象 · 属性",

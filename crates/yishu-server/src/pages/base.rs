@@ -198,6 +198,17 @@ struct SubjectPage {
     truncated: bool,
 }
 
+impl SubjectPage {
+    /// How a golden value was chosen, in the page's language.
+    fn by_label(&self, by: &str) -> String {
+        let key = format!("base.by.{by}");
+        match self.c.t.t(&key) {
+            k if k == key => by.to_string(),
+            label => label.to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct DepthQuery {
     depth: Option<usize>,
