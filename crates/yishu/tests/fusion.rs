@@ -370,7 +370,10 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
         .unwrap();
     assert!(page.contains("id=\"timeline\"") && page.contains("<svg class=\"graph\""));
     assert!(page.contains("id=\"masked-note\"") && !page.contains(key));
-    assert!(page.contains("<td>权威部门</td>"), "how each value was chosen, in words");
+    assert!(
+        page.contains("<td>权威部门</td>"),
+        "how each value was chosen, in words"
+    );
     let page = manager
         .get(format!("{base}/console/fusion/reviews"))
         .send()
