@@ -5,16 +5,18 @@ mod common;
 
 use common::{out, yishu};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_demo_city_fuses_to_its_truth_and_bad_plans_are_refused() {
+/// Runs `yishu demo --no-serve` for a city of `people`: (its temporary home, the data directory,
+/// what the demo printed).
+fn demo(people: usize) -> (tempfile::TempDir, std::path::PathBuf, String) {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join("demo");
+    let n = people.to_string();
     let o = yishu(
         d.path(),
         &[
             "demo",
             "--people",
-            "2000",
+            &n,
             "--data-dir",
             dir.to_str().unwrap(),
             "--no-serve",
@@ -23,6 +25,17 @@ async fn the_demo_city_fuses_to_its_truth_and_bad_plans_are_refused() {
     );
     let text = out(&o);
     assert!(o.status.success(), "{text}");
+    (d, dir, text)
+}
+
+/// GET as JSON with a signed-in client.
+async fn get_json<T: serde::de::DeserializeOwned>(c: &reqwest::Client, url: String) -> T {
+    c.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_city_fuses_to_its_truth_and_bad_plans_are_refused() {
+    let (d, dir, text) = demo(2000);
     // 2,000 people, and the one 法定代表人 number the city injects as an orphan reference
     // (valid, but nobody the register knows): a subject of its own, never merged into a neighbour.
     assert!(text.contains("fusion: 2001 people"), "{text}");
@@ -149,22 +162,7 @@ async fn sign_in(base: &str, name: &str, password: &str) -> (reqwest::Client, St
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
-    let d = tempfile::tempdir().unwrap();
-    let dir = d.path().join("demo");
-    let o = yishu(
-        d.path(),
-        &[
-            "demo",
-            "--people",
-            "600",
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--no-serve",
-        ],
-        None,
-    );
-    let text = out(&o);
-    assert!(o.status.success(), "{text}");
+    let (d, dir, text) = demo(600);
     let password = |user: &str| {
         text.lines()
             .find(|l| l.trim_start().starts_with(&format!("{user} ")))
@@ -198,14 +196,8 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
     let (manager, csrf) = sign_in(&base, "manager", &password("manager")).await;
     let (consumer, consumer_csrf) = sign_in(&base, "consumer", &password("consumer")).await;
     // A married person: found by the bureau in clear.
-    let people: Vec<serde_json::Value> = manager
-        .get(format!("{base}/api/v1/base/person?limit=200"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let people: Vec<serde_json::Value> =
+        get_json(&manager, format!("{base}/api/v1/base/person?limit=200")).await;
     let married = people
         .iter()
         .find(|p| p["婚姻状况"] == "20" && p["_records"].as_str() != Some("1"))
@@ -213,14 +205,8 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
     let id = married["subject_id"].as_str().unwrap();
     let key = married["subject_key"].as_str().unwrap();
     assert_eq!(key.len(), 18, "the bureau sees the number: {key}");
-    let detail: serde_json::Value = manager
-        .get(format!("{base}/api/v1/base/person/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let detail: serde_json::Value =
+        get_json(&manager, format!("{base}/api/v1/base/person/{id}")).await;
     assert_eq!(detail["subject"]["key"], key);
     let values = detail["subject"]["values"].as_array().unwrap();
     let name = values.iter().find(|v| v["attribute"] == "姓名").unwrap();
@@ -257,14 +243,11 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
         "in time order: {dates:?}"
     );
     // The spouse is one step away in the graph.
-    let g: serde_json::Value = manager
-        .get(format!("{base}/api/v1/base/person/{id}/graph?depth=2"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let g: serde_json::Value = get_json(
+        &manager,
+        format!("{base}/api/v1/base/person/{id}/graph?depth=2"),
+    )
+    .await;
     assert!(
         g["edges"]
             .as_array()
@@ -274,14 +257,8 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
         "{g}"
     );
     // The consumer reads the same person masked: no number, no full name, no full address.
-    let masked: serde_json::Value = consumer
-        .get(format!("{base}/api/v1/base/person/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let masked: serde_json::Value =
+        get_json(&consumer, format!("{base}/api/v1/base/person/{id}")).await;
     let body = masked.to_string();
     assert!(!body.contains(key), "the number leaked: {body}");
     assert!(
@@ -295,14 +272,11 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
         !body.contains(&format!("\"{full_name}\"")),
         "the name leaked"
     );
-    let g: serde_json::Value = consumer
-        .get(format!("{base}/api/v1/base/person/{id}/graph?depth=2"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let g: serde_json::Value = get_json(
+        &consumer,
+        format!("{base}/api/v1/base/person/{id}/graph?depth=2"),
+    )
+    .await;
     assert!(!g.to_string().contains(key), "the graph leaked the number");
     // Only the bureau decides reviews.
     let r = consumer
@@ -336,14 +310,8 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
         "month-on-month table: {page}"
     );
     // Indicators: the elderly per division, and births per month with the month before.
-    let ind: Vec<serde_json::Value> = consumer
-        .get(format!("{base}/api/v1/base/indicators"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ind: Vec<serde_json::Value> =
+        get_json(&consumer, format!("{base}/api/v1/base/indicators")).await;
     let elderly: u64 = ind
         .iter()
         .filter(|i| i["name"] == "老年人")
@@ -412,14 +380,8 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     let o = yishu(&dir, &["fusion", "run"], None);
     assert!(o.status.success(), "{}", out(&o));
-    let after: serde_json::Value = manager
-        .get(format!("{base}/api/v1/base/person/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: serde_json::Value =
+        get_json(&manager, format!("{base}/api/v1/base/person/{id}")).await;
     let name = after["subject"]["values"]
         .as_array()
         .unwrap()
@@ -436,14 +398,8 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
         "the old name is kept as a version"
     );
     // A conflict work order shows the authoritative value against the disagreeing ones.
-    let orders: serde_json::Value = manager
-        .get(format!("{base}/api/v1/work-orders?all=true"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let orders: serde_json::Value =
+        get_json(&manager, format!("{base}/api/v1/work-orders?all=true")).await;
     let list = orders
         .as_array()
         .cloned()

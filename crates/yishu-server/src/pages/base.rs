@@ -99,16 +99,14 @@ pub async fn overview(
         };
         match library::find(&s.lake, k, &q, 50, clear_for(&who)).await {
             Ok(rows) => {
-                let _ = s
-                    .store
-                    .audit(&page.auth.meta.entry(
-                        Some(&who),
-                        "base.find",
-                        format!("base:{}", k.as_str()),
-                        "ok",
-                        serde_json::json!({"q": q, "rows": rows.len()}).to_string(),
-                    ))
-                    .await;
+                let _ = crate::routes::quality::audit(
+                    &s,
+                    &page.auth,
+                    "base.find",
+                    format!("base:{}", k.as_str()),
+                    serde_json::json!({"q": q, "rows": rows.len()}),
+                )
+                .await;
                 if let Some(first) = rows.first() {
                     headings = std::iter::once("subject_key".to_string())
                         .chain(
@@ -242,16 +240,14 @@ pub async fn subject(
         Ok(g) => g,
         Err(e) => return failure(page.chrome, e),
     };
-    let _ = s
-        .store
-        .audit(&page.auth.meta.entry(
-            Some(&who),
-            "base.read",
-            format!("{}:{id}", kind.as_str()),
-            "ok",
-            serde_json::json!({"clear": d.subject.clear}).to_string(),
-        ))
-        .await;
+    let _ = crate::routes::quality::audit(
+        &s,
+        &page.auth,
+        "base.read",
+        format!("{}:{id}", kind.as_str()),
+        serde_json::json!({"clear": d.subject.clear}),
+    )
+    .await;
     let name = d
         .subject
         .values
@@ -416,16 +412,14 @@ pub async fn decide(
     let who = page.auth.who().clone();
     match s.store.decide_review(id, to, &f.note, who.user_id).await {
         Ok(_) => {
-            let _ = s
-                .store
-                .audit(&page.auth.meta.entry(
-                    Some(&who),
-                    "fusion.review",
-                    format!("review:{id}"),
-                    "ok",
-                    serde_json::json!({"decision": to.as_str()}).to_string(),
-                ))
-                .await;
+            let _ = crate::routes::quality::audit(
+                &s,
+                &page.auth,
+                "fusion.review",
+                format!("review:{id}"),
+                serde_json::json!({"decision": to.as_str()}),
+            )
+            .await;
             page.chrome.flash = Some(page.chrome.t.t("base.decided").to_string());
         }
         Err(e) => {

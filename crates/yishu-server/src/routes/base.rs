@@ -6,6 +6,7 @@ use crate::AppState;
 use crate::auth::{Auth, Right, SignedIn};
 use crate::error::{ApiError, ApiResult};
 use crate::json::ValidJson;
+use crate::routes::quality::audit;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
@@ -37,23 +38,6 @@ pub fn kind_of(s: &str) -> ApiResult<SubjectKind> {
             format!("'{other}' is not a base library: person, entity or house"),
         )),
     }
-}
-
-async fn audit<R: Right>(
-    s: &AppState,
-    auth: &Auth<R>,
-    action: &str,
-    object: String,
-    detail: Value,
-) -> ApiResult<()> {
-    s.store
-        .audit(
-            &auth
-                .meta
-                .entry(Some(auth.who()), action, object, "ok", detail.to_string()),
-        )
-        .await?;
-    Ok(())
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]

@@ -45,7 +45,8 @@ fn actor(p: &Principal) -> Actor<'_> {
     }
 }
 
-async fn audit<R: Right>(
+/// Records an action of the caller in the audit chain.
+pub(crate) async fn audit<R: Right>(
     s: &AppState,
     auth: &Auth<R>,
     action: &str,
