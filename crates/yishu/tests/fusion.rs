@@ -162,7 +162,7 @@ async fn sign_in(base: &str, name: &str, password: &str) -> (reqwest::Client, St
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
-    let (d, dir, text) = demo(600);
+    let (_home, dir, text) = demo(600);
     let password = |user: &str| {
         text.lines()
             .find(|l| l.trim_start().starts_with(&format!("{user} ")))
