@@ -6,6 +6,7 @@
 pub mod address;
 pub mod compare;
 pub mod fs;
+mod incremental;
 pub mod key;
 pub mod library;
 pub mod link;

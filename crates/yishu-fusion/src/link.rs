@@ -181,6 +181,10 @@ pub fn compare_records(a: &PersonRecord, b: &PersonRecord) -> Vec<u8> {
 }
 
 /// Blocking keys of a record (or of a subject's representative with its key).
+pub fn record_blocks(r: &PersonRecord) -> Vec<String> {
+    blocks(&r.id, &r.name, r.birth, r.address.as_ref())
+}
+
 fn blocks(
     id: &str,
     name: &str,

@@ -8,14 +8,14 @@
 //! departments involved.
 
 use crate::key::{SubjectKind, normalize_key};
-use crate::link::{PersonRecord, compare_records, link_people};
+use crate::link::{Linked, PersonRecord, compare_records, link_people, record_blocks};
 use crate::plan::{KnownResource, Plan, SourceMap, Target};
 use crate::survive::{GoldenValue, Observation, golden};
 use crate::{address::parse_address, fs::Thresholds};
 use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use yishu_lake::arrow::array::{
     Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, StringBuilder,
@@ -23,7 +23,7 @@ use yishu_lake::arrow::array::{
 };
 use yishu_lake::arrow::compute::{cast, filter_record_batch};
 use yishu_lake::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
-use yishu_lake::datafusion::prelude::{Expr, cast as df_cast, ident};
+use yishu_lake::datafusion::prelude::{Expr, cast as df_cast, ident, lit};
 use yishu_lake::{Lake, Layer};
 use yishu_meta::Store;
 use yishu_meta::catalog::Resource;
@@ -61,9 +61,20 @@ const CONFLICT_SAMPLES: usize = 20;
 pub struct FusionReport {
     pub run_id: String,
     pub plan_version: i64,
+    /// `full` (every std row read again) or `incremental` (only batches no run had read).
+    pub mode: String,
+    /// Why a run was full.
+    pub full_because: String,
+    /// Every std batch the libraries have read, this run included (what the next incremental
+    /// run skips).
+    pub batches: Vec<String>,
+    /// Batches this run read for the first time (incremental runs).
+    pub new_batches: u64,
+    /// Subjects an incremental run rewrote (those its new rows touched, and their spouses).
+    pub touched: u64,
     /// Rows read per resource code and role.
     pub rows: BTreeMap<String, u64>,
-    /// Subjects per kind.
+    /// Subjects per kind in the libraries.
     pub subjects: BTreeMap<String, u64>,
     pub linked_by_key: u64,
     pub linked_by_model: u64,
@@ -87,19 +98,19 @@ pub struct FusionReport {
 }
 
 /// One row of a source, as linking and survivorship need it.
-struct Rec {
-    src: usize,
-    batch: Arc<str>,
-    ods_ref: String,
-    key: String,
-    at: i64,
-    person: Option<PersonRecord>,
+pub(crate) struct Rec {
+    pub src: usize,
+    pub batch: Arc<str>,
+    pub ods_ref: String,
+    pub key: String,
+    pub at: i64,
+    pub person: Option<PersonRecord>,
 }
 
-struct Src<'a> {
-    map: &'a SourceMap,
-    resource: Resource,
-    org: String,
+pub(crate) struct Src<'a> {
+    pub map: &'a SourceMap,
+    pub resource: Resource,
+    pub org: String,
 }
 
 /// Reads the text cells of a batch by column position.
@@ -125,32 +136,48 @@ fn date_ms(s: &str) -> Option<i64> {
         .map(|t| t.and_utc().timestamp_millis())
 }
 
-fn lake_err(what: String) -> impl FnOnce(yishu_lake::datafusion::error::DataFusionError) -> Error {
+pub(crate) fn lake_err(
+    what: String,
+) -> impl FnOnce(yishu_lake::datafusion::error::DataFusionError) -> Error {
     move |e| Error::new(ErrorCode::LakeError, format!("{what}: {e}"))
 }
 
 /// Everything read from the sources.
 #[derive(Default)]
-struct Read {
-    recs: Vec<Rec>,
+pub(crate) struct Read {
+    pub recs: Vec<Rec>,
     /// (record, attribute, value)
-    obs: Vec<(u32, Arc<str>, String)>,
+    pub obs: Vec<(u32, Arc<str>, String)>,
     /// (record, event, date, detail)
-    events: Vec<(u32, Arc<str>, String, String)>,
+    pub events: Vec<(u32, Arc<str>, String, String)>,
     /// (record, relation, target, since)
-    rels: Vec<(u32, Arc<str>, RelTo, String)>,
+    pub rels: Vec<(u32, Arc<str>, RelTo, String)>,
 }
 
-enum RelTo {
+pub(crate) enum RelTo {
     Role(String),
     Key(SubjectKind, String),
 }
 
-async fn read_source(lake: &Lake, s: &Src<'_>, si: usize, out: &mut Read) -> Result<u64, Error> {
+/// Reads a source's std rows (those `filter` keeps, if any) into `out`; `seen` hears every
+/// batch read.
+pub(crate) async fn read_source(
+    lake: &Lake,
+    s: &Src<'_>,
+    si: usize,
+    out: &mut Read,
+    filter: Option<Expr>,
+    seen: &mut BTreeSet<String>,
+) -> Result<u64, Error> {
     let table = s.resource.table();
-    let Some(frame) = lake.frame(Layer::Std, &table).await? else {
+    let Some(mut frame) = lake.frame(Layer::Std, &table).await? else {
         return Ok(0);
     };
+    if let Some(f) = filter {
+        frame = frame
+            .filter(f)
+            .map_err(lake_err(format!("cannot read std.{table}")))?;
+    }
     let cols = s.map.columns();
     let mut exprs: Vec<Expr> = cols
         .iter()
@@ -177,11 +204,16 @@ async fn read_source(lake: &Lake, s: &Src<'_>, si: usize, out: &mut Read) -> Res
     };
     let mut rows = 0u64;
     let now_ms = chrono::Utc::now().timestamp_millis();
+    let mut last_batch = String::new();
     while let Some(b) = stream.next().await {
         let b = b.map_err(lake_err(what.clone()))?;
         let t = texts(&b)?;
         let n = cols.len();
         for i in 0..b.num_rows() {
+            if !t[n].is_null(i) && t[n].value(i) != last_batch {
+                last_batch = t[n].value(i).to_string();
+                seen.insert(last_batch.clone());
+            }
             let cell = |c: &str| -> Option<&str> {
                 pos.get(c)
                     .map(|&k| &t[k])
@@ -282,16 +314,27 @@ async fn read_source(lake: &Lake, s: &Src<'_>, si: usize, out: &mut Read) -> Res
 }
 
 /// A stable key for a person without a valid number: from the smallest of its rows.
-fn unkeyed_key(rows: &[String]) -> String {
+pub(crate) fn unkeyed_key(rows: &[String]) -> String {
     let first = rows.iter().min().cloned().unwrap_or_default();
     let h = blake3::hash(first.as_bytes()).to_hex();
     format!("~{}", &h[..16])
+}
+
+/// Whether a run may read only what is new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunMode {
+    /// Only the std batches the last run did not read, when the last run allows it (same plan,
+    /// no review decision or accepted correction since); otherwise everything.
+    Auto,
+    /// Everything again.
+    Full,
 }
 
 /// Runs fusion under the plan in force; `progress` hears each step.
 pub async fn fuse(
     store: &Store,
     lake: &Lake,
+    mode: RunMode,
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<FusionReport, Error> {
     let started = std::time::Instant::now();
@@ -307,9 +350,24 @@ pub async fn fuse(
             format!("the saved plan cannot be read: {e}"),
         )
     })?;
+    let last = match mode {
+        RunMode::Full => Err("a full run was asked for".to_string()),
+        RunMode::Auto => crate::incremental::last_run(store, lake, saved.version).await?,
+    };
     let run_id = uuid::Uuid::now_v7().to_string();
     store.start_fusion_run(&run_id, saved.version).await?;
-    let outcome = fuse_with(store, lake, &plan, &run_id, saved.version, progress).await;
+    let run = Run {
+        plan: &plan,
+        run_id: &run_id,
+        plan_version: saved.version,
+    };
+    let outcome = match last {
+        Ok(last) => crate::incremental::fuse_new(store, lake, &run, last, progress).await,
+        Err(why) => {
+            progress(&format!("full run: {why}"));
+            fuse_all(store, lake, &run, why, progress).await
+        }
+    };
     match outcome {
         Ok(mut report) => {
             report.seconds = started.elapsed().as_secs_f64();
@@ -354,22 +412,18 @@ pub async fn known_resources(store: &Store) -> Result<Vec<KnownResource>, Error>
         .collect())
 }
 
-async fn fuse_with(
-    store: &Store,
-    lake: &Lake,
-    plan: &Plan,
-    run_id: &str,
-    plan_version: i64,
-    progress: &mut (dyn FnMut(&str) + Send),
-) -> Result<FusionReport, Error> {
+/// What every step of a run needs to know.
+pub(crate) struct Run<'a> {
+    pub plan: &'a Plan,
+    pub run_id: &'a str,
+    pub plan_version: i64,
+}
+
+/// The plan's sources, checked against the catalog.
+pub(crate) async fn sources<'a>(store: &Store, plan: &'a Plan) -> Result<Vec<Src<'a>>, Error> {
     let known = known_resources(store).await?;
     plan.check(&known)
         .map_err(|e| Error::new(ErrorCode::FusionPlanInvalid, e.message))?;
-    let mut report = FusionReport {
-        run_id: run_id.to_string(),
-        plan_version,
-        ..Default::default()
-    };
     let mut srcs = Vec::new();
     for m in &plan.sources {
         let resource = store.get_resource_by_code(&m.resource).await?;
@@ -384,10 +438,38 @@ async fn fuse_with(
             org,
         });
     }
+    Ok(srcs)
+}
+
+/// A row's reference as review decisions name it: resource, row and role.
+pub(crate) fn rec_ref(srcs: &[Src<'_>], r: &Rec) -> String {
+    format!(
+        "{}|{}|{}",
+        srcs[r.src].map.resource, r.ods_ref, srcs[r.src].map.role
+    )
+}
+
+/// A full run: every std row of every source.
+async fn fuse_all(
+    store: &Store,
+    lake: &Lake,
+    run: &Run<'_>,
+    why: String,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<FusionReport, Error> {
+    let mut report = FusionReport {
+        run_id: run.run_id.to_string(),
+        plan_version: run.plan_version,
+        mode: "full".into(),
+        full_because: why,
+        ..Default::default()
+    };
+    let srcs = sources(store, run.plan).await?;
     // 1. Read.
     let mut read = Read::default();
+    let mut seen = BTreeSet::new();
     for (si, s) in srcs.iter().enumerate() {
-        let n = read_source(lake, s, si, &mut read).await?;
+        let n = read_source(lake, s, si, &mut read, None, &mut seen).await?;
         progress(&format!(
             "read {} ({}, {}): {n} rows",
             s.resource.meta.name, s.map.resource, s.map.role
@@ -396,50 +478,19 @@ async fn fuse_with(
             .rows
             .insert(format!("{} {}", s.map.resource, s.map.role), n);
     }
-    let rec_ref = |r: &Rec| {
-        format!(
-            "{}|{}|{}",
-            srcs[r.src].map.resource, r.ods_ref, srcs[r.src].map.role
-        )
-    };
+    report.batches = seen.into_iter().collect();
     // 2. Link.
-    let mut subject_of: Vec<Option<(SubjectKind, String)>> = vec![None; read.recs.len()];
     let person_recs: Vec<usize> = (0..read.recs.len())
         .filter(|&i| read.recs[i].person.is_some())
         .collect();
-    // Moved out of the rows (linking and the review evidence are their only readers).
-    let people: Vec<PersonRecord> = person_recs
+    // Moved out of the rows while linking reads them, then put back.
+    let mut people: Vec<PersonRecord> = person_recs
         .iter()
         .map(|&i| read.recs[i].person.take().unwrap_or_default())
         .collect();
     progress(&format!("linking {} person records", people.len()));
     let linked = link_people(&people, Thresholds::default());
-    // Subject index → key; subjects without a valid number get a key from their rows.
-    let mut members: HashMap<usize, Vec<String>> = HashMap::new();
-    for (p, s) in linked.subject.iter().enumerate() {
-        if let Some(s) = s
-            && linked.keys[*s].starts_with('~')
-        {
-            members
-                .entry(*s)
-                .or_default()
-                .push(rec_ref(&read.recs[person_recs[p]]));
-        }
-    }
-    let keys: Vec<String> = linked
-        .keys
-        .iter()
-        .enumerate()
-        .map(|(s, k)| match members.get(&s) {
-            Some(rows) => unkeyed_key(rows),
-            None => k.clone(),
-        })
-        .collect();
-    let by_key: HashMap<&str, usize> = keys
-        .iter()
-        .enumerate()
-        .map(|(s, k)| (k.as_str(), s))
-        .collect();
+    let keys = subject_keys(&linked, &[], |p| rec_ref(&srcs, &read.recs[person_recs[p]]));
     let decisions: HashMap<String, (ReviewStatus, String)> = store
         .review_decisions()
         .await?
@@ -451,13 +502,120 @@ async fn fuse_with(
             )
         })
         .collect();
+    let mut subject_of: Vec<Option<(SubjectKind, String)>> = vec![None; read.recs.len()];
+    let recs_of: Vec<Option<usize>> = person_recs.iter().map(|&i| Some(i)).collect();
+    let queue = assign_people(
+        &Linking {
+            srcs: &srcs,
+            read: &read,
+            people: &people,
+            recs_of: &recs_of,
+            linked: &linked,
+            keys: &keys,
+            decisions: &decisions,
+        },
+        &mut subject_of,
+        &mut report,
+    );
+    for (p, &i) in person_recs.iter().enumerate() {
+        read.recs[i].person = Some(std::mem::take(&mut people[p]));
+    }
+    report.review_queued = queue.len() as u64;
+    report.review_new = store.queue_reviews(run.run_id, &queue).await?;
+    link_keyed(&srcs, &read, 0, &mut subject_of, &mut report);
+    progress(&format!(
+        "linked: {} by key, {} by the model, {} by decision, {} in review",
+        report.linked_by_key,
+        report.linked_by_model,
+        report.linked_by_decision,
+        report.review_queued
+    ));
+    build(
+        store,
+        lake,
+        run,
+        &srcs,
+        &read,
+        &subject_of,
+        None,
+        &mut report,
+        progress,
+    )
+    .await?;
+    Ok(report)
+}
+
+/// Each subject's key: an anchor's (an existing subject an incremental run linked against), a
+/// valid number, or for a person without one a key from the rows that make it.
+pub(crate) fn subject_keys(
+    linked: &Linked,
+    anchors: &[String],
+    rec_ref: impl Fn(usize) -> String,
+) -> Vec<String> {
+    let mut out: Vec<Option<String>> = vec![None; linked.keys.len()];
+    for (p, key) in anchors.iter().enumerate() {
+        if let Some(s) = linked.subject[p]
+            && out[s].is_none()
+        {
+            out[s] = Some(key.clone());
+        }
+    }
+    let mut members: HashMap<usize, Vec<String>> = HashMap::new();
+    for (p, s) in linked.subject.iter().enumerate().skip(anchors.len()) {
+        if let Some(s) = s
+            && out[*s].is_none()
+            && linked.keys[*s].starts_with('~')
+        {
+            members.entry(*s).or_default().push(rec_ref(p));
+        }
+    }
+    out.into_iter()
+        .enumerate()
+        .map(|(s, k)| {
+            k.unwrap_or_else(|| match members.get(&s) {
+                Some(rows) => unkeyed_key(rows),
+                None => linked.keys[s].clone(),
+            })
+        })
+        .collect()
+}
+
+/// What deciding each person record's subject reads.
+pub(crate) struct Linking<'a> {
+    pub srcs: &'a [Src<'a>],
+    pub read: &'a Read,
+    /// The records linking compared (anchors first in an incremental run).
+    pub people: &'a [PersonRecord],
+    /// Per linked record: its row in `read` (`None` for an anchor).
+    pub recs_of: &'a [Option<usize>],
+    pub linked: &'a Linked,
+    pub keys: &'a [String],
+    pub decisions: &'a HashMap<String, (ReviewStatus, String)>,
+}
+
+/// Gives each person row its subject (following a person's decision where there is one) and
+/// returns the rows in doubt for the review queue.
+pub(crate) fn assign_people(
+    l: &Linking<'_>,
+    subject_of: &mut [Option<(SubjectKind, String)>],
+    report: &mut FusionReport,
+) -> Vec<NewReview> {
+    let (linked, keys) = (l.linked, l.keys);
+    let by_key: HashMap<&str, usize> = keys
+        .iter()
+        .enumerate()
+        .map(|(s, k)| (k.as_str(), s))
+        .collect();
     let in_review: HashMap<usize, (usize, f64)> =
         linked.review.iter().map(|r| (r.0, (r.1, r.2))).collect();
     let collided: HashSet<usize> = linked.collisions.iter().copied().collect();
     let mut queue = Vec::new();
-    for (p, &i) in person_recs.iter().enumerate() {
-        let r = &read.recs[i];
-        let here = rec_ref(r);
+    for (p, i) in l.recs_of.iter().enumerate() {
+        let Some(i) = *i else {
+            continue;
+        };
+        let r = &l.read.recs[i];
+        let here = rec_ref(l.srcs, r);
         let mut subject = linked.subject[p].map(|s| keys[s].clone());
         let doubt = in_review
             .get(&p)
@@ -476,7 +634,7 @@ async fn fuse_with(
                     )
                 })
             });
-        match decisions.get(&here) {
+        match l.decisions.get(&here) {
             Some((ReviewStatus::Linked, key)) => {
                 subject = Some(key.clone());
                 report.linked_by_decision += 1;
@@ -489,18 +647,19 @@ async fn fuse_with(
             }
             _ => {
                 if let Some((s, prob, reason)) = doubt {
-                    let cand = &people[p];
+                    let cand = &l.people[p];
                     // The candidate subject's first record, as the evidence to compare with.
                     let other = linked
                         .subject
                         .iter()
                         .position(|x| *x == Some(s))
-                        .map(|q| &people[q]);
+                        .map(|q| &l.people[q]);
                     let levels = other.map(|o| compare_records(cand, o)).unwrap_or_default();
+                    let src = &l.srcs[r.src].map;
                     queue.push(NewReview {
-                        resource_code: srcs[r.src].map.resource.clone(),
+                        resource_code: src.resource.clone(),
                         ods_ref: r.ods_ref.clone(),
-                        role: srcs[r.src].map.role.clone(),
+                        role: src.role.clone(),
                         subject_key: keys[s].clone(),
                         probability: prob,
                         reason: reason.to_string(),
@@ -531,9 +690,18 @@ async fn fuse_with(
         }
         subject_of[i] = subject.map(|k| (SubjectKind::Person, k));
     }
-    report.review_queued = queue.len() as u64;
-    report.review_new = store.queue_reviews(run_id, &queue).await?;
-    for (i, r) in read.recs.iter().enumerate() {
+    queue
+}
+
+/// Entity and house rows (from `from` on) belong to the subject their valid key names.
+pub(crate) fn link_keyed(
+    srcs: &[Src<'_>],
+    read: &Read,
+    from: usize,
+    subject_of: &mut [Option<(SubjectKind, String)>],
+    report: &mut FusionReport,
+) {
+    for (i, r) in read.recs.iter().enumerate().skip(from) {
         let kind = srcs[r.src].map.subject;
         if kind == SubjectKind::Person {
             continue;
@@ -543,16 +711,101 @@ async fn fuse_with(
             Err(_) => report.unlinked += 1,
         }
     }
-    progress(&format!(
-        "linked: {} by key, {} by the model, {} by decision, {} in review",
-        report.linked_by_key,
-        report.linked_by_model,
-        report.linked_by_decision,
-        report.review_queued
-    ));
+}
+
+/// The subjects an incremental run rewrites, and what it knows of subjects outside them.
+#[derive(Default)]
+pub(crate) struct Scope {
+    pub keys: BTreeMap<SubjectKind, HashSet<String>>,
+    /// Current golden values (subject key, attribute) of subjects outside the scope that a row
+    /// inside names: a spouse's date of death.
+    pub outside: HashMap<(String, String), GoldenValue>,
+}
+
+impl Scope {
+    pub fn contains(&self, kind: SubjectKind, key: &str) -> bool {
+        self.keys.get(&kind).is_some_and(|k| k.contains(key))
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.values().map(HashSet::len).sum()
+    }
+
+    /// Rows of the subjects in scope, for a table of one kind keyed by `key_col`.
+    pub fn of_kind(&self, kind: SubjectKind, key_col: &str) -> Expr {
+        keys_in(key_col, self.keys.get(&kind).into_iter().flatten())
+    }
+
+    /// Rows of the subjects in scope, for a table of every kind (`kind_col`, `key_col`).
+    pub fn of_any(&self, kind_col: &str, key_col: &str) -> Expr {
+        self.keys
+            .iter()
+            .filter(|(_, keys)| !keys.is_empty())
+            .map(|(kind, keys)| {
+                ident(kind_col)
+                    .eq(lit(kind.as_str()))
+                    .and(keys_in(key_col, keys.iter()))
+            })
+            .reduce(Expr::or)
+            .unwrap_or(lit(false))
+    }
+}
+
+/// `key_col IN (keys…)`.
+pub(crate) fn keys_in<'a>(key_col: &str, keys: impl Iterator<Item = &'a String>) -> Expr {
+    let list: Vec<Expr> = keys.map(|k| lit(k.clone())).collect();
+    if list.is_empty() {
+        return lit(false);
+    }
+    ident(key_col).in_list(list, false)
+}
+
+/// Writes a table a run rebuilds: all of it in a full run, the scope's rows in an incremental one.
+async fn write_table(
+    lake: &Lake,
+    table: &str,
+    batch: RecordBatch,
+    scope: Option<Expr>,
+    meta: &HashMap<String, Value>,
+) -> Result<(), Error> {
+    match scope {
+        None => {
+            lake.overwrite(Layer::Base, table, vec![batch], meta.clone())
+                .await
+        }
+        Some(predicate) => {
+            lake.replace_where(Layer::Base, table, predicate, vec![batch], meta.clone())
+                .await
+        }
+    }
+    .map(|_| ())
+}
+
+/// Everything after linking: the graph, golden records, tags, conflicts and their work orders,
+/// the records of each subject, the timeline and the linking index — for every subject (full
+/// run) or the ones in `scope`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn build(
+    store: &Store,
+    lake: &Lake,
+    run: &Run<'_>,
+    srcs: &[Src<'_>],
+    read: &Read,
+    subject_of: &[Option<(SubjectKind, String)>],
+    scope: Option<&Scope>,
+    report: &mut FusionReport,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<(), Error> {
+    let plan = run.plan;
+    let in_scope = |k: SubjectKind, key: &str| scope.is_none_or(|s| s.contains(k, key));
+    // Rows whose subject this run writes.
+    let mine = |i: usize| -> Option<&(SubjectKind, String)> {
+        subject_of[i].as_ref().filter(|(k, key)| in_scope(*k, key))
+    };
     let meta = HashMap::from([
-        ("fusion_run".to_string(), json!(run_id)),
-        ("plan_version".to_string(), json!(plan_version)),
+        ("fusion_run".to_string(), json!(run.run_id)),
+        ("plan_version".to_string(), json!(run.plan_version)),
+        ("mode".to_string(), json!(report.mode)),
     ]);
     let role_rec: HashMap<(&str, &str, &str), usize> = read
         .recs
@@ -583,10 +836,32 @@ async fn fuse_with(
             "_batch_id",
             "_ods_ref",
         ]);
+        // One edge per (from, relation, to): the earliest, then the first row, whatever order
+        // the rows were read in.
+        type Edge<'r> = (&'r str, &'r Arc<str>, &'r str, &'r str, &'r RelTo, u32);
+        let mut rels: Vec<Edge> = read
+            .rels
+            .iter()
+            .filter_map(|(r, relation, to, since)| {
+                let (_, fkey) = mine(*r as usize)?;
+                let rec = &read.recs[*r as usize];
+                Some((
+                    fkey.as_str(),
+                    relation,
+                    since.as_str(),
+                    rec.ods_ref.as_str(),
+                    to,
+                    *r,
+                ))
+            })
+            .collect();
+        rels.sort_unstable_by(|a, b| {
+            (a.0, a.1.as_ref(), a.2, a.3).cmp(&(b.0, b.1.as_ref(), b.2, b.3))
+        });
         let mut seen = HashSet::new();
-        for (r, relation, to, since) in &read.rels {
-            let rec = &read.recs[*r as usize];
-            let Some((fk, fkey)) = &subject_of[*r as usize] else {
+        for (_, relation, since, _, to, r) in rels {
+            let rec = &read.recs[r as usize];
+            let Some((fk, fkey)) = mine(r as usize) else {
                 continue;
             };
             let target = match to {
@@ -627,24 +902,19 @@ async fn fuse_with(
             ]);
             report.relations += 1;
         }
-        lake.overwrite(
-            Layer::Base,
-            RELATIONS_TABLE,
-            vec![b.finish()?],
-            meta.clone(),
-        )
-        .await?;
+        let pred = scope.map(|s| s.of_any("from_kind", "from_key"));
+        write_table(lake, RELATIONS_TABLE, b.finish()?, pred, &meta).await?;
     }
     // 3. Golden records, one subject at a time (observations are built for a subject, used and
     // dropped: holding every subject's would cost many times the rows read).
     let mut observations: HashMap<(SubjectKind, &str), Vec<u32>> = HashMap::new();
     let mut records_per: HashMap<(SubjectKind, &str), u64> = HashMap::new();
-    for (k, key) in subject_of.iter().flatten() {
+    for (k, key) in (0..read.recs.len()).filter_map(mine) {
         *records_per.entry((*k, key.as_str())).or_default() += 1;
         observations.entry((*k, key.as_str())).or_default();
     }
     for (n, (r, _, _)) in read.obs.iter().enumerate() {
-        if let Some((k, key)) = &subject_of[*r as usize] {
+        if let Some((k, key)) = mine(*r as usize) {
             observations
                 .entry((*k, key.as_str()))
                 .or_default()
@@ -664,8 +934,16 @@ async fn fuse_with(
             at: rec.at,
         }
     };
-    // One attribute's golden value of one subject.
+    // One attribute's golden value of one subject (outside the scope: as the library has it).
     let golden_of = |kind: SubjectKind, key: &str, attribute: &str| -> Option<GoldenValue> {
+        if let Some(s) = scope
+            && !s.contains(kind, key)
+        {
+            return s
+                .outside
+                .get(&(key.to_string(), attribute.to_string()))
+                .cloned();
+        }
         let rule = plan.rules(kind).iter().find(|r| r.attribute == attribute)?;
         let obs: Vec<Observation> = observations
             .get(&(kind, key))?
@@ -710,7 +988,7 @@ async fn fuse_with(
             };
             let rec = &read.recs[*r as usize];
             let (Some((SubjectKind::Person, from)), Some(other)) = (
-                &subject_of[*r as usize],
+                mine(*r as usize),
                 role_rec
                     .get(&(
                         srcs[rec.src].map.resource.as_str(),
@@ -762,12 +1040,6 @@ async fn fuse_with(
     for kind in SubjectKind::ALL {
         let mut keys = keys_by_kind.remove(&kind).unwrap_or_default();
         keys.sort_unstable();
-        report
-            .subjects
-            .insert(kind.as_str().into(), keys.len() as u64);
-        if keys.is_empty() {
-            continue;
-        }
         let attrs: Vec<&str> = plan
             .rules(kind)
             .iter()
@@ -783,6 +1055,7 @@ async fn fuse_with(
                 obs.extend(x.iter().cloned());
             }
             let values = golden(plan.rules(kind), &obs);
+            let mut in_conflict = Vec::new();
             for g in values.iter().filter(|g| g.conflict) {
                 report.conflicts += 1;
                 let differs = |o: &&Observation| {
@@ -801,7 +1074,7 @@ async fn fuse_with(
                 involved.extend(obs.iter().filter(differs).map(|o| o.resource.as_str()));
                 involved.sort_unstable();
                 involved.dedup();
-                for res in involved {
+                for res in &involved {
                     let e = conflicts
                         .entry((res.to_string(), kind, g.attribute.clone()))
                         .or_default();
@@ -810,6 +1083,7 @@ async fn fuse_with(
                         e.1.push(sample.clone());
                     }
                 }
+                in_conflict.push(conflict_entry(&g.attribute, &involved));
             }
             let value = |a: &str| {
                 values
@@ -831,20 +1105,30 @@ async fn fuse_with(
                 key: key.to_string(),
                 values: attrs.iter().map(|a| value(a).map(str::to_string)).collect(),
                 provenance: provenance(&values),
+                conflicts: in_conflict.join(CONFLICT_SEP),
                 records: records_per.get(&(kind, key)).copied().unwrap_or_default() as i64,
             });
         }
         let n = rows.len();
-        let changed = write_library(lake, kind, &attrs, rows, run_id, now_us, &meta).await?;
-        report.changed += changed;
+        let written = write_library(lake, kind, &attrs, rows, run, now_us, &meta, scope).await?;
+        report.changed += written.changed;
+        report
+            .subjects
+            .insert(kind.as_str().into(), written.subjects);
+        // Conflicts of subjects this run left as they were still stand.
+        report.conflicts += written.kept_conflict_values;
+        for ((res, attribute), count) in written.kept_conflicts {
+            conflicts.entry((res, kind, attribute)).or_default().0 += count;
+        }
         progress(&format!(
-            "base.{}: {n} subjects, {changed} new or changed",
-            base_table(kind)
+            "base.{}: {n} subjects written, {} new or changed",
+            base_table(kind),
+            written.changed
         ));
     }
     if !plan.tags.is_empty() {
-        lake.overwrite(Layer::Base, TAGS_TABLE, vec![tags.finish()?], meta.clone())
-            .await?;
+        let pred = scope.map(|s| s.of_kind(SubjectKind::Person, "subject_key"));
+        write_table(lake, TAGS_TABLE, tags.finish()?, pred, &meta).await?;
     }
     // 4. Conflicts → work orders.
     let mut opened = HashSet::new();
@@ -853,6 +1137,12 @@ async fn fuse_with(
             continue;
         };
         let rule_id = conflict_rule_id(plan, *kind, attribute);
+        opened.insert((src.resource.id, rule_id));
+        // An incremental run that found none of these conflicts itself leaves the order (and
+        // its evidence) as the run that found them wrote it.
+        if scope.is_some() && samples.is_empty() {
+            continue;
+        }
         let title = format!(
             "{}「{}」与其他部门不一致（{count} 个{}）",
             src.resource.meta.name,
@@ -866,29 +1156,28 @@ async fn fuse_with(
                 rule_id,
                 org_id: src.resource.meta.provider_org_id,
                 title: &title,
-                batch_id: run_id,
+                batch_id: run.run_id,
                 failed: *count as i64,
                 evidence: json!({
                     "attribute": attribute,
                     "subject_kind": kind.as_str(),
                     "conflicts": count,
                     "samples": samples,
-                    "run": run_id,
+                    "run": run.run_id,
                 }),
                 sla_days: CONFLICT_SLA_DAYS,
             })
             .await?;
-        opened.insert((src.resource.id, rule_id));
         report.work_orders += 1;
     }
     // Orders whose conflicts are gone close as verified.
-    for s in &srcs {
+    for s in srcs {
         for kind in SubjectKind::ALL {
             for (n, _) in plan.rules(kind).iter().enumerate() {
                 let rule_id = kind_base(kind) + n as i64 + 1;
                 if !opened.contains(&(s.resource.id, rule_id)) {
                     store
-                        .report_pass("fusion", s.resource.id, rule_id, run_id)
+                        .report_pass("fusion", s.resource.id, rule_id, run.run_id)
                         .await?;
                 }
             }
@@ -905,7 +1194,7 @@ async fn fuse_with(
             "_ods_ref",
         ]);
         for (i, r) in read.recs.iter().enumerate() {
-            if let Some((k, key)) = &subject_of[i] {
+            if let Some((k, key)) = mine(i) {
                 b.row(&[
                     k.as_str(),
                     key,
@@ -916,8 +1205,8 @@ async fn fuse_with(
                 ]);
             }
         }
-        lake.overwrite(Layer::Base, RECORDS_TABLE, vec![b.finish()?], meta.clone())
-            .await?;
+        let pred = scope.map(|s| s.of_any("subject_kind", "subject_key"));
+        write_table(lake, RECORDS_TABLE, b.finish()?, pred, &meta).await?;
     }
     // The timeline.
     {
@@ -934,7 +1223,7 @@ async fn fuse_with(
         ]);
         for (r, event, date, detail) in &read.events {
             let rec = &read.recs[*r as usize];
-            if let Some((k, key)) = &subject_of[*r as usize] {
+            if let Some((k, key)) = mine(*r as usize) {
                 let date = yishu_types::date::parse_cn_date(date)
                     .map(|d| d.to_string())
                     .unwrap_or_else(|_| date.clone());
@@ -952,10 +1241,115 @@ async fn fuse_with(
                 report.events += 1;
             }
         }
-        lake.overwrite(Layer::Base, EVENTS_TABLE, vec![b.finish()?], meta.clone())
-            .await?;
+        let pred = scope.map(|s| s.of_any("subject_kind", "subject_key"));
+        write_table(lake, EVENTS_TABLE, b.finish()?, pred, &meta).await?;
     }
-    Ok(report)
+    // What the next incremental run links new records against.
+    {
+        let mut b = Cols::new(INDEX_COLUMNS);
+        for (key, rep) in person_reps(read, subject_of, &in_scope) {
+            let a = rep.address.clone().unwrap_or_default();
+            let birth = rep.birth.map(|d| d.to_string()).unwrap_or_default();
+            let blocks = record_blocks(&rep).join(BLOCK_SEP);
+            b.row(&[
+                key,
+                &rep.name,
+                rep.sex.as_deref().unwrap_or_default(),
+                &birth,
+                a.division.as_deref().unwrap_or_default(),
+                &a.street,
+                &a.detail,
+                &blocks,
+            ]);
+        }
+        let pred = scope.map(|s| s.of_kind(SubjectKind::Person, "subject_key"));
+        write_table(lake, INDEX_TABLE, b.finish()?, pred, &meta).await?;
+    }
+    Ok(())
+}
+
+/// The linking index of person subjects: what linking compares a new record with.
+pub const INDEX_TABLE: &str = "person_index";
+pub(crate) const INDEX_COLUMNS: &[&str] = &[
+    "subject_key",
+    "name",
+    "sex",
+    "birth",
+    "division",
+    "street",
+    "detail",
+    "blocks",
+];
+/// Between the blocking keys of an index row.
+pub(crate) const BLOCK_SEP: &str = "\u{1f}";
+/// Between the conflicts of a golden row (`_conflicts`), and between an attribute and the
+/// resources involved in its conflict.
+const CONFLICT_SEP: &str = "\u{1e}";
+const CONFLICT_PART_SEP: &str = "\u{1f}";
+
+fn conflict_entry(attribute: &str, involved: &[&str]) -> String {
+    let mut parts = vec![attribute];
+    parts.extend_from_slice(involved);
+    parts.join(CONFLICT_PART_SEP)
+}
+
+/// Each person subject's representative for linking: the first value of each field, from rows
+/// with a valid number first, then by source and row (an order that does not depend on how the
+/// rows were read, so incremental and full runs agree).
+fn person_reps<'a>(
+    read: &Read,
+    subject_of: &'a [Option<(SubjectKind, String)>],
+    in_scope: &impl Fn(SubjectKind, &str) -> bool,
+) -> BTreeMap<&'a str, PersonRecord> {
+    let mut order: Vec<(bool, usize, &str, usize)> = read
+        .recs
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| {
+            r.person.is_some()
+                && matches!(&subject_of[*i], Some((SubjectKind::Person, key)) if in_scope(SubjectKind::Person, key))
+        })
+        .map(|(i, r)| {
+            let id = r.person.as_ref().map(|p| p.id.as_str()).unwrap_or_default();
+            (
+                normalize_key(SubjectKind::Person, id).is_err(),
+                r.src,
+                r.ods_ref.as_str(),
+                i,
+            )
+        })
+        .collect();
+    order.sort_unstable();
+    let mut reps: BTreeMap<&str, PersonRecord> = BTreeMap::new();
+    {
+        for (_, _, _, i) in order {
+            let r = &read.recs[i];
+            let (Some(p), Some((SubjectKind::Person, key))) = (&r.person, &subject_of[i]) else {
+                continue;
+            };
+            let rep = reps.entry(key.as_str()).or_insert_with(|| PersonRecord {
+                id: if key.starts_with('~') {
+                    String::new()
+                } else {
+                    key.split('#').next().unwrap_or_default().to_string()
+                },
+                ..Default::default()
+            });
+            if rep.name.is_empty() {
+                rep.name = p.name.clone();
+            }
+            if rep.sex.is_none() {
+                rep.sex = p.sex.clone().filter(|s| !s.is_empty());
+            }
+            if rep.birth.is_none() {
+                rep.birth = p.birth;
+            }
+            if rep.address.is_none() {
+                rep.address = p.address.clone();
+            }
+        }
+    }
+    reps
 }
 
 /// Whether a person meets one condition of a tag rule.
@@ -1062,6 +1456,8 @@ struct LibRow {
     values: Vec<Option<String>>,
     /// Per attribute: where the value came from, who agrees, who disagrees.
     provenance: String,
+    /// The attributes in conflict with the resources involved (what incremental runs count).
+    conflicts: String,
     records: i64,
 }
 
@@ -1093,24 +1489,100 @@ fn row_hash(values: &[Option<&str>]) -> String {
     h.finalize().to_hex()[..32].to_string()
 }
 
+/// What writing a library did.
+struct LibraryWrite {
+    /// Subjects new or changed.
+    changed: u64,
+    /// Subjects in the library afterwards.
+    subjects: u64,
+    /// Conflicts of the subjects an incremental run left as they were: per (resource,
+    /// attribute), and in all.
+    kept_conflicts: HashMap<(String, String), u64>,
+    kept_conflict_values: u64,
+}
+
+/// The current rows of a library, those of the scope's subjects only when there is a scope.
+async fn library_frame(
+    lake: &Lake,
+    kind: SubjectKind,
+    scope: Option<&Scope>,
+) -> Result<Option<yishu_lake::datafusion::prelude::DataFrame>, Error> {
+    let table = base_table(kind);
+    let Some(frame) = lake.frame(Layer::Base, table).await? else {
+        return Ok(None);
+    };
+    match scope {
+        None => Ok(Some(frame)),
+        Some(s) => frame
+            .filter(s.of_kind(kind, "subject_key"))
+            .map(Some)
+            .map_err(lake_err(format!("cannot read base.{table}"))),
+    }
+}
+
 /// Writes one base library: the current version of every subject (a subject whose golden values
 /// did not change keeps its valid-from), and the versions it supersedes to the history table
-/// with their valid-to. Returns how many subjects are new or changed.
+/// with their valid-to. With a scope, only the scope's subjects are rewritten.
+#[allow(clippy::too_many_arguments)]
 async fn write_library(
     lake: &Lake,
     kind: SubjectKind,
     attrs: &[&str],
     rows: Vec<LibRow>,
-    run_id: &str,
+    run: &Run<'_>,
     now_us: i64,
     meta: &HashMap<String, Value>,
-) -> Result<u64, Error> {
+    scope: Option<&Scope>,
+) -> Result<LibraryWrite, Error> {
+    let run_id = run.run_id;
     let table = base_table(kind);
+    let mut out = LibraryWrite {
+        changed: 0,
+        subjects: rows.len() as u64,
+        kept_conflicts: HashMap::new(),
+        kept_conflict_values: 0,
+    };
+    // Rows an incremental run keeps: counted, with their conflicts.
+    if let Some(s) = scope
+        && let Some(frame) = lake.frame(Layer::Base, table).await?
+    {
+        let what = format!("cannot read base.{table}");
+        let mut stream = frame
+            .filter(!s.of_kind(kind, "subject_key"))
+            .and_then(|f| f.select(vec![ident("_conflicts")]))
+            .map_err(lake_err(what.clone()))?
+            .execute_stream()
+            .await
+            .map_err(lake_err(what.clone()))?;
+        while let Some(b) = stream.next().await {
+            let b = b.map_err(lake_err(what.clone()))?;
+            out.subjects += b.num_rows() as u64;
+            let c = cast(b.column(0), &DataType::Utf8).map_err(arrow_err)?;
+            let Some(c) = c.as_any().downcast_ref::<StringArray>() else {
+                continue;
+            };
+            for v in c.iter().flatten().filter(|v| !v.is_empty()) {
+                for entry in v.split(CONFLICT_SEP) {
+                    let mut parts = entry.split(CONFLICT_PART_SEP);
+                    let attribute = parts.next().unwrap_or_default();
+                    out.kept_conflict_values += 1;
+                    for res in parts {
+                        *out.kept_conflicts
+                            .entry((res.to_string(), attribute.to_string()))
+                            .or_default() += 1;
+                    }
+                }
+            }
+        }
+    }
+    if scope.is_some() && rows.is_empty() {
+        return Ok(out);
+    }
     // The current versions: key → (hash, valid-from, subject id).
     let mut old: HashMap<String, (String, i64, String)> = HashMap::new();
     // Only the four columns that say whether a row changed; full rows are read again below for
     // the few that did.
-    if let Some(frame) = lake.frame(Layer::Base, table).await? {
+    if let Some(frame) = library_frame(lake, kind, scope).await? {
         let batches = frame
             .select_columns(&["subject_key", "_hash", "_valid_from", "subject_id"])
             .map_err(lake_err(format!("cannot read base.{table}")))?
@@ -1155,7 +1627,7 @@ async fn write_library(
     let mut recs_b = Vec::with_capacity(rows.len());
     let mut from_b = Vec::with_capacity(rows.len());
     let mut run_b = StringBuilder::new();
-    let mut changed = 0u64;
+    let mut conflicts_b = StringBuilder::new();
     let mut current: HashMap<&str, String> = HashMap::with_capacity(rows.len());
     for row in &rows {
         let vals: Vec<Option<&str>> = row.values.iter().map(|v| v.as_deref()).collect();
@@ -1164,7 +1636,7 @@ async fn write_library(
         let valid_from = match old.get(key.as_str()) {
             Some((h, f, _)) if *h == hash => *f,
             _ => {
-                changed += 1;
+                out.changed += 1;
                 now_us
             }
         };
@@ -1179,6 +1651,7 @@ async fn write_library(
             b.append_option(*v);
         }
         prov_b.append_value(&row.provenance);
+        conflicts_b.append_value(&row.conflicts);
         hash_b.append_value(&hash);
         recs_b.push(row.records);
         from_b.push(valid_from);
@@ -1192,6 +1665,7 @@ async fn write_library(
     fields.extend(attrs.iter().map(|a| Field::new(*a, DataType::Utf8, true)));
     fields.extend([
         Field::new("_provenance", DataType::Utf8, false),
+        Field::new("_conflicts", DataType::Utf8, false),
         Field::new("_records", DataType::Int64, false),
         Field::new("_hash", DataType::Utf8, false),
         Field::new("_valid_from", ts.clone(), false),
@@ -1202,6 +1676,7 @@ async fn write_library(
     let mut arrays: Vec<ArrayRef> = vec![Arc::new(key_b.finish()), Arc::new(id_b.finish())];
     arrays.extend(attr_b.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
     arrays.push(Arc::new(prov_b.finish()));
+    arrays.push(Arc::new(conflicts_b.finish()));
     arrays.push(Arc::new(Int64Array::from(recs_b)));
     arrays.push(Arc::new(hash_b.finish()));
     arrays.push(Arc::new(
@@ -1217,7 +1692,7 @@ async fn write_library(
     let stale = old
         .iter()
         .any(|(k, (h, _, _))| current.get(k.as_str()) != Some(h));
-    let mut stream = match lake.frame(Layer::Base, table).await? {
+    let mut stream = match library_frame(lake, kind, scope).await? {
         Some(f) if stale => Some(
             f.execute_stream()
                 .await
@@ -1265,9 +1740,9 @@ async fn write_library(
         lake.append(Layer::Base, &history_table(kind), superseded, meta.clone())
             .await?;
     }
-    lake.overwrite(Layer::Base, table, vec![batch], meta.clone())
-        .await?;
-    Ok(changed)
+    let pred = scope.map(|s| s.of_kind(kind, "subject_key"));
+    write_table(lake, table, batch, pred, meta).await?;
+    Ok(out)
 }
 
 fn arrow_err(e: yishu_lake::arrow::error::ArrowError) -> Error {

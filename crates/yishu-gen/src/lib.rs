@@ -2,6 +2,7 @@
 //! own shape, with problems injected at stated rates and the ground truth written beside it.
 //! Deterministic for a seed.
 
+mod changes;
 pub mod names;
 mod out;
 mod progress;
@@ -22,6 +23,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use yishu_types::citizen_id::check_char;
 use yishu_types::credit_code::{credit_check_char, org_check_char};
+
+pub use changes::{ChangesArgs, write_changes};
 
 /// Why generation failed.
 #[derive(Debug, thiserror::Error)]

@@ -307,6 +307,36 @@ impl Lake {
         Ok(table.version().unwrap_or_default())
     }
 
+    /// Replaces the rows matching `predicate` with `batches` in one commit (Delta's
+    /// replaceWhere; every new row must match it): an incremental run rewrites the rows of the
+    /// subjects it touched and leaves the rest as they were.
+    pub async fn replace_where(
+        &self,
+        layer: Layer,
+        name: &str,
+        predicate: datafusion::prelude::Expr,
+        batches: Vec<RecordBatch>,
+        meta: HashMap<String, serde_json::Value>,
+    ) -> Result<u64, Error> {
+        let url = self.table_url(layer, name)?;
+        if deltalake::open_table(url.clone()).await.is_err() {
+            return self.append(layer, name, batches, meta).await;
+        }
+        let table = DeltaTable::try_from_url(url)
+            .await
+            .map_err(lake_err(format_args!("cannot open table {layer}.{name}")))?;
+        let table = table
+            .write(batches)
+            .with_save_mode(SaveMode::Overwrite)
+            .with_replace_where(predicate)
+            .with_commit_properties(CommitProperties::default().with_metadata(meta))
+            .await
+            .map_err(lake_err(format_args!(
+                "cannot replace rows of {layer}.{name}"
+            )))?;
+        Ok(table.version().unwrap_or_default())
+    }
+
     /// Replaces the whole table with `batches` in one commit (schema included), creating it on
     /// first write; earlier versions stay readable by time travel. For tables rebuilt from their
     /// inputs on each run (the base libraries).

@@ -80,7 +80,7 @@ pub async fn run(args: DemoArgs, mut config: Config) -> Result<u8> {
     let checked = quality_city(&store, &lake).await?;
     let plan = crate::fusion::city_plan(&store).await?;
     crate::fusion::save_plan(&store, &plan, None).await?;
-    let fused = crate::fusion::fuse(&store, &lake).await?;
+    let fused = crate::fusion::fuse(&store, &lake, yishu_fusion::run::RunMode::Auto).await?;
     println!("\n一数 Yishu demo — data in {}", dir.display());
     println!(
         "  console: http://{}/console    API docs: http://{}/api/v1/docs/",

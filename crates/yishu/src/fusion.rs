@@ -9,6 +9,7 @@ use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use yishu_fusion::plan::Plan;
+use yishu_fusion::run::RunMode;
 use yishu_fusion::survive::{AttributeRule, Fallback};
 use yishu_lake::arrow::array::{Array, StringArray};
 use yishu_lake::{Lake, Layer};
@@ -25,7 +26,13 @@ pub enum FusionCommand {
         show: bool,
     },
     /// Run fusion under the plan in force: link, build golden records, write the base libraries.
-    Run,
+    /// Reads only the std batches no run has read and rebuilds only the subjects they touch,
+    /// unless the plan changed, a person decided a review or a correction was accepted since the
+    /// last run, or `--full` asks to read everything again.
+    Run {
+        #[arg(long)]
+        full: bool,
+    },
     /// Compare the base libraries with a synthetic city's ground truth (`yishu gen city` or the
     /// demo's `city/`): person linkage precision and recall, golden values, injected conflicts.
     Accuracy {
@@ -54,8 +61,9 @@ pub async fn run(config: &Config, cmd: FusionCommand) -> Result<u8> {
             println!("fusion plan version {saved} saved");
             Ok(exit::OK)
         }
-        FusionCommand::Run => {
-            let report = fuse(&store, &lake).await?;
+        FusionCommand::Run { full } => {
+            let mode = if full { RunMode::Full } else { RunMode::Auto };
+            let report = fuse(&store, &lake, mode).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(exit::OK)
         }
@@ -82,8 +90,12 @@ pub async fn save_plan(store: &Store, plan: &Plan, by: Option<yishu_types::UserI
 }
 
 /// Runs fusion with progress on stderr.
-pub async fn fuse(store: &Store, lake: &Lake) -> Result<yishu_fusion::run::FusionReport> {
-    yishu_fusion::run::fuse(store, lake, &mut |m: &str| eprintln!("  fusion: {m}"))
+pub async fn fuse(
+    store: &Store,
+    lake: &Lake,
+    mode: RunMode,
+) -> Result<yishu_fusion::run::FusionReport> {
+    yishu_fusion::run::fuse(store, lake, mode, &mut |m: &str| eprintln!("  fusion: {m}"))
         .await
         .map_err(|e| anyhow!(e))
 }

@@ -91,6 +91,9 @@ enum Command {
 enum GenCommand {
     /// A synthetic city's departmental data with injected problems and the ground truth.
     City(yishu_gen::CityArgs),
+    /// A day's changes to a city: 人社 rows whose payment status changed today, as a CSV to
+    /// ingest into 社会保险参保信息 (what incremental fusion runs are measured with).
+    Changes(yishu_gen::ChangesArgs),
 }
 
 #[derive(Subcommand)]
@@ -288,6 +291,11 @@ async fn run(command: Command, config: Config) -> Result<u8> {
                 .await
                 .map_err(|e| anyhow!(e))?;
             println!("{summary}");
+            Ok(exit::OK)
+        }
+        Command::Gen(GenCommand::Changes(args)) => {
+            let n = yishu_gen::write_changes(&args).map_err(|e| anyhow!(e))?;
+            println!("{n} changed rows written to {}", args.out.display());
             Ok(exit::OK)
         }
         Command::User(UserCommand::Add(a)) => {

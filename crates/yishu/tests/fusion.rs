@@ -57,8 +57,8 @@ async fn the_demo_city_fuses_to_its_truth_and_bad_plans_are_refused() {
         assert_eq!(n[1], n[5], "{line}");
         assert_ne!(n[5], "0", "{line}");
     }
-    // A second run over the same std rows: every golden record keeps its version.
-    let o = yishu(&dir, &["fusion", "run"], None);
+    // A second full run over the same std rows: every golden record keeps its version.
+    let o = yishu(&dir, &["fusion", "run", "--full"], None);
     let text = out(&o);
     assert!(o.status.success(), "{text}");
     let report: serde_json::Value =
@@ -141,6 +141,164 @@ async fn the_demo_city_fuses_to_its_truth_and_bad_plans_are_refused() {
     assert_eq!(n(0), changed, "one superseded version per changed person");
     assert_eq!(n(1), changed, "each closed with its valid-to");
     assert_eq!(n(2), changed, "the superseded versions said 丧偶");
+}
+
+/// Runs `yishu fusion run` with `extra` arguments and returns its report.
+fn fusion_run(dir: &std::path::Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["fusion", "run"];
+    args.extend_from_slice(extra);
+    let o = yishu(dir, &args, None);
+    assert!(o.status.success(), "{}", out(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// The base tables' contents, sorted, as text: what an incremental run and a full run must agree
+/// on.
+async fn libraries(dir: &std::path::Path) -> Vec<(String, Vec<String>)> {
+    use yishu_lake::arrow::array::Array;
+    let lake = yishu_lake::Lake::open(dir.join("lake").to_str().unwrap()).unwrap();
+    let ctx = lake.session().await.unwrap();
+    let mut out = Vec::new();
+    for (table, columns) in [
+        (
+            "population",
+            "subject_key, subject_id, _hash, _records, _conflicts",
+        ),
+        ("entities", "subject_key, subject_id, _hash, _records"),
+        ("houses", "subject_key, subject_id, _hash, _records"),
+        (
+            "subject_records",
+            "subject_kind, subject_key, resource, role, _ods_ref",
+        ),
+        ("events", "subject_key, date, event, detail, _ods_ref"),
+        ("relations", "from_key, relation, to_key, since"),
+        ("tags", "subject_key, tag"),
+        ("person_index", "subject_key, name, birth, blocks"),
+    ] {
+        let sql = format!("SELECT concat_ws('|', {columns}) AS r FROM base.{table} ORDER BY r");
+        let batches = yishu_lake::query(&ctx, &sql).await.unwrap();
+        let rows = batches
+            .iter()
+            .flat_map(|b| {
+                let c = yishu_lake::arrow::compute::cast(
+                    b.column(0),
+                    &yishu_lake::arrow::datatypes::DataType::Utf8,
+                )
+                .unwrap();
+                let c = c
+                    .as_any()
+                    .downcast_ref::<yishu_lake::arrow::array::StringArray>()
+                    .unwrap()
+                    .clone();
+                (0..c.len()).map(move |i| c.value(i).to_string())
+            })
+            .collect();
+        out.push((table.to_string(), rows));
+    }
+    out
+}
+
+/// A new batch rewrites only the subjects its rows touch, and leaves the libraries exactly as a
+/// full run over all the data would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incremental_run_touches_only_its_subjects_and_equals_a_full_run() {
+    use yishu_lake::arrow::array::Array;
+    let (d, dir, _) = demo(1000);
+    // Nothing new since the demo's run: nothing read, nothing changed.
+    let report = fusion_run(&dir, &[]);
+    assert_eq!(report["mode"], "incremental", "{report}");
+    assert_eq!(report["new_batches"], 0, "{report}");
+    assert_eq!(report["changed"], 0, "{report}");
+    let people = report["subjects"]["person"].as_u64().unwrap();
+    assert!(people > 990, "{report}");
+    // 人社's next delivery: 60 rows whose payment status changed today, ingested and cleaned
+    // the way any batch is.
+    let changes = d.path().join("renshe_changes.csv");
+    let city = dir.join("city");
+    let o = yishu(
+        &dir,
+        &[
+            "gen",
+            "changes",
+            "--city",
+            city.to_str().unwrap(),
+            "--records",
+            "60",
+            "--out",
+            changes.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let o = yishu(&dir, &["fusion", "plan", "--show"], None);
+    let plan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let code = plan["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["attributes"][0]["attribute"] == "参保状态"
+                || s["attributes"][1]["attribute"] == "参保状态"
+        })
+        .unwrap()["resource"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let o = yishu(
+        &dir,
+        &["ingest", changes.to_str().unwrap(), "--resource", &code],
+        None,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let o = yishu(&dir, &["quality", "check"], None);
+    assert!(o.status.success(), "{}", out(&o));
+    let report = fusion_run(&dir, &[]);
+    eprintln!("{report:#}");
+    assert_eq!(report["mode"], "incremental", "{report}");
+    assert_eq!(report["new_batches"], 1, "{report}");
+    // Only the new batch was read: one source (社保), at most its 60 rows.
+    let rows = report["rows"].as_object().unwrap();
+    assert_eq!(rows.len(), 1, "{report}");
+    let read = rows.values().next().unwrap().as_u64().unwrap();
+    assert!((50..=60).contains(&read), "{report}");
+    // The people in it (and their spouses, whose status a death could change) — not the city.
+    let touched = report["touched"].as_u64().unwrap();
+    assert!((40..=150).contains(&touched), "{report}");
+    let changed = report["changed"].as_u64().unwrap();
+    assert!(changed >= 40 && changed <= touched, "{report}");
+    assert_eq!(report["subjects"]["person"], people, "{report}");
+    let incremental = libraries(&dir).await;
+    // A full run over everything finds nothing to change and writes the same libraries.
+    let full = fusion_run(&dir, &["--full"]);
+    assert_eq!(full["mode"], "full", "{full}");
+    assert_eq!(full["changed"], 0, "{full}");
+    assert_eq!(full["conflicts"], report["conflicts"], "{full} vs {report}");
+    let all = libraries(&dir).await;
+    for ((table, a), (_, b)) in incremental.iter().zip(&all) {
+        assert_eq!(
+            a.len(),
+            b.len(),
+            "base.{table}: incremental vs full row count"
+        );
+        let differ: Vec<_> = a.iter().zip(b).filter(|(x, y)| x != y).take(3).collect();
+        assert!(differ.is_empty(), "base.{table} differs: {differ:?}");
+    }
+    // The changed people's superseded versions are in history.
+    let lake = yishu_lake::Lake::open(dir.join("lake").to_str().unwrap()).unwrap();
+    let ctx = lake.session().await.unwrap();
+    let b = yishu_lake::query(
+        &ctx,
+        "SELECT COUNT(*) AS n FROM base.population_history WHERE \"参保状态\" IS NOT NULL",
+    )
+    .await
+    .unwrap();
+    let n = b[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<yishu_lake::arrow::array::Int64Array>()
+        .unwrap()
+        .value(0) as u64;
+    assert!(n >= changed, "{n} history rows for {changed} changed");
 }
 
 /// Signs in and returns a client holding the session cookie, and the CSRF token.

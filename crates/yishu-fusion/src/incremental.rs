@@ -1,0 +1,516 @@
+//! Incremental fusion runs: read only the std batches no run has read, link their person rows
+//! against the subjects they could belong to (the linking index, `base.person_index`, holds
+//! each subject's representative and blocking keys), and rebuild only the subjects those rows
+//! touch — their earlier rows are found through `base.subject_records` and read again by row
+//! reference. Everything else in the base libraries stays as it was, so a run costs what its
+//! batch costs (plus a narrow scan of the index columns), not what the library costs.
+
+use crate::address::Address;
+use crate::fs::Thresholds;
+use crate::key::{SubjectKind, normalize_key};
+use crate::link::{PersonRecord, link_people, record_blocks};
+use crate::run::{
+    BLOCK_SEP, FusionReport, INDEX_TABLE, Linking, RECORDS_TABLE, RELATIONS_TABLE, Read, Run,
+    Scope, assign_people, base_table, build, keys_in, lake_err, link_keyed, read_source, rec_ref,
+    sources, subject_keys,
+};
+use crate::survive::{GoldenValue, Observation};
+use futures::StreamExt;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use yishu_lake::arrow::array::{Array, RecordBatch, StringArray};
+use yishu_lake::arrow::compute::cast;
+use yishu_lake::arrow::datatypes::DataType;
+use yishu_lake::datafusion::prelude::{DataFrame, Expr, ident, lit};
+use yishu_lake::{Lake, Layer};
+use yishu_meta::Store;
+use yishu_types::Error;
+
+/// The last run an incremental run can continue from, or why the run must read everything.
+pub(crate) async fn last_run(
+    store: &Store,
+    lake: &Lake,
+    plan_version: i64,
+) -> Result<Result<FusionReport, String>, Error> {
+    let runs = store.fusion_runs(50).await?;
+    let Some(last) = runs.iter().find(|r| r.status == "done") else {
+        return Ok(Err("no earlier run".into()));
+    };
+    if last.plan_version != plan_version {
+        return Ok(Err(format!(
+            "the plan changed (version {} → {plan_version})",
+            last.plan_version
+        )));
+    }
+    let report: FusionReport = serde_json::from_value(last.report.clone()).unwrap_or_default();
+    if report.batches.is_empty()
+        || !lake
+            .list_tables(Layer::Base)
+            .iter()
+            .any(|t| t == INDEX_TABLE)
+    {
+        return Ok(Err("the libraries have no linking index yet".into()));
+    }
+    let since = last.started_at;
+    let decided = store
+        .review_decisions()
+        .await?
+        .iter()
+        .filter(|r| r.decided_at.is_some_and(|t| t >= since))
+        .count();
+    if decided > 0 {
+        return Ok(Err(format!(
+            "{decided} review decisions since the last run may move records between subjects"
+        )));
+    }
+    let corrected = store
+        .corrections(Some("accepted"))
+        .await?
+        .iter()
+        .filter(|c| c.decided_at.is_some_and(|t| t >= since))
+        .count();
+    if corrected > 0 {
+        return Ok(Err(format!(
+            "{corrected} corrections accepted since the last run"
+        )));
+    }
+    Ok(Ok(report))
+}
+
+fn text_column(b: &RecordBatch, i: usize) -> Result<StringArray, Error> {
+    let c = cast(b.column(i), &DataType::Utf8).map_err(|e| {
+        Error::new(
+            yishu_types::ErrorCode::LakeError,
+            format!("cannot read a column: {e}"),
+        )
+    })?;
+    Ok(c.as_any()
+        .downcast_ref::<StringArray>()
+        .cloned()
+        .unwrap_or_else(|| StringArray::from(vec![None::<&str>; c.len()])))
+}
+
+/// Streams `columns` of the rows `filter` keeps, as text, to `each`.
+async fn scan(
+    frame: DataFrame,
+    filter: Expr,
+    columns: &[&str],
+    what: &str,
+    mut each: impl FnMut(&[StringArray], usize),
+) -> Result<(), Error> {
+    let mut stream = frame
+        .filter(filter)
+        .and_then(|f| f.select(columns.iter().map(|c| ident(*c)).collect::<Vec<Expr>>()))
+        .map_err(lake_err(what.to_string()))?
+        .execute_stream()
+        .await
+        .map_err(lake_err(what.to_string()))?;
+    while let Some(b) = stream.next().await {
+        let b = b.map_err(lake_err(what.to_string()))?;
+        let cols = (0..b.num_columns())
+            .map(|i| text_column(&b, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        for i in 0..b.num_rows() {
+            each(&cols, i);
+        }
+    }
+    Ok(())
+}
+
+fn cell(cols: &[StringArray], c: usize, i: usize) -> &str {
+    if cols[c].is_null(i) {
+        ""
+    } else {
+        cols[c].value(i)
+    }
+}
+
+/// The batches of a std table.
+async fn batches_of(lake: &Lake, table: &str) -> Result<BTreeSet<String>, Error> {
+    let mut out = BTreeSet::new();
+    let Some(frame) = lake.frame(Layer::Std, table).await? else {
+        return Ok(out);
+    };
+    let what = format!("cannot read std.{table}");
+    let batches = frame
+        .select(vec![ident("_batch_id")])
+        .and_then(|f| f.distinct())
+        .map_err(lake_err(what.clone()))?
+        .collect()
+        .await
+        .map_err(lake_err(what))?;
+    for b in &batches {
+        let c = text_column(b, 0)?;
+        out.extend(c.iter().flatten().map(str::to_string));
+    }
+    Ok(out)
+}
+
+/// Existing person subjects that new records may belong to: the ones with a new record's number,
+/// and the ones sharing a blocking key with a new record.
+async fn anchors(
+    lake: &Lake,
+    people: &[PersonRecord],
+) -> Result<Vec<(String, PersonRecord)>, Error> {
+    let mut numbers = HashSet::new();
+    let mut blocks = HashSet::new();
+    for p in people {
+        if let Ok(k) = normalize_key(SubjectKind::Person, &p.id) {
+            numbers.insert(k);
+        }
+        blocks.extend(record_blocks(p));
+    }
+    let mut out = Vec::new();
+    let Some(frame) = lake.frame(Layer::Base, INDEX_TABLE).await? else {
+        return Ok(out);
+    };
+    let columns = crate::run::INDEX_COLUMNS;
+    scan(
+        frame,
+        lit(true),
+        columns,
+        "cannot read the linking index",
+        |cols, i| {
+            let key = cell(cols, 0, i);
+            let base = key.split('#').next().unwrap_or_default();
+            let hit = numbers.contains(base)
+                || cell(cols, 7, i)
+                    .split(BLOCK_SEP)
+                    .any(|b| blocks.contains(b));
+            if !hit {
+                return;
+            }
+            let (division, street, detail) = (cell(cols, 4, i), cell(cols, 5, i), cell(cols, 6, i));
+            let address =
+                (!division.is_empty() || !street.is_empty() || !detail.is_empty()).then(|| {
+                    Address {
+                        division: (!division.is_empty()).then(|| division.to_string()),
+                        street: street.to_string(),
+                        detail: detail.to_string(),
+                    }
+                });
+            out.push((
+                key.to_string(),
+                PersonRecord {
+                    id: if key.starts_with('~') {
+                        String::new()
+                    } else {
+                        base.to_string()
+                    },
+                    name: cell(cols, 1, i).to_string(),
+                    sex: Some(cell(cols, 2, i).to_string()).filter(|s| !s.is_empty()),
+                    birth: chrono::NaiveDate::parse_from_str(cell(cols, 3, i), "%Y-%m-%d").ok(),
+                    address,
+                },
+            ));
+        },
+    )
+    .await?;
+    // A number's main subject before its second holder's (`number#sound`), as a full run saw them.
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// An incremental run: the batches the last run had not read, and the subjects they touch.
+pub(crate) async fn fuse_new(
+    store: &Store,
+    lake: &Lake,
+    run: &Run<'_>,
+    last: FusionReport,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<FusionReport, Error> {
+    let mut report = FusionReport {
+        run_id: run.run_id.to_string(),
+        plan_version: run.plan_version,
+        mode: "incremental".into(),
+        subjects: last.subjects.clone(),
+        ..Default::default()
+    };
+    let srcs = sources(store, run.plan).await?;
+    let done: HashSet<&str> = last.batches.iter().map(String::as_str).collect();
+    // 1. The new batches of each resource, and their rows.
+    let mut new: HashMap<String, Vec<String>> = HashMap::new();
+    for s in &srcs {
+        if new.contains_key(&s.map.resource) {
+            continue;
+        }
+        let fresh: Vec<String> = batches_of(lake, &s.resource.table())
+            .await?
+            .into_iter()
+            .filter(|b| !done.contains(b.as_str()))
+            .collect();
+        new.insert(s.map.resource.clone(), fresh);
+    }
+    let mut seen: BTreeSet<String> = last.batches.iter().cloned().collect();
+    let before = seen.len();
+    let mut read = Read::default();
+    for (si, s) in srcs.iter().enumerate() {
+        let fresh = &new[&s.map.resource];
+        if fresh.is_empty() {
+            continue;
+        }
+        let n = read_source(
+            lake,
+            s,
+            si,
+            &mut read,
+            Some(keys_in("_batch_id", fresh.iter())),
+            &mut seen,
+        )
+        .await?;
+        progress(&format!(
+            "read {} ({}, {}): {n} new rows",
+            s.resource.meta.name, s.map.resource, s.map.role
+        ));
+        report
+            .rows
+            .insert(format!("{} {}", s.map.resource, s.map.role), n);
+    }
+    report.new_batches = (seen.len() - before) as u64;
+    report.batches = seen.into_iter().collect();
+    if read.recs.is_empty() {
+        progress("nothing new since the last run");
+        return Ok(report);
+    }
+    // 2. Link the new person rows against the subjects they may belong to.
+    let person_recs: Vec<usize> = (0..read.recs.len())
+        .filter(|&i| read.recs[i].person.is_some())
+        .collect();
+    let mut new_people: Vec<PersonRecord> = person_recs
+        .iter()
+        .map(|&i| read.recs[i].person.take().unwrap_or_default())
+        .collect();
+    let anchors = anchors(lake, &new_people).await?;
+    progress(&format!(
+        "linking {} new person records against {} subjects",
+        new_people.len(),
+        anchors.len()
+    ));
+    let (anchor_keys, mut people): (Vec<String>, Vec<PersonRecord>) = anchors.into_iter().unzip();
+    let first_new = people.len();
+    people.append(&mut new_people);
+    let linked = link_people(&people, Thresholds::default());
+    let keys = subject_keys(&linked, &anchor_keys, |p| {
+        rec_ref(&srcs, &read.recs[person_recs[p - first_new]])
+    });
+    let mut recs_of: Vec<Option<usize>> = vec![None; first_new];
+    recs_of.extend(person_recs.iter().map(|&i| Some(i)));
+    let mut subject_of: Vec<Option<(SubjectKind, String)>> = vec![None; read.recs.len()];
+    let queue = assign_people(
+        &Linking {
+            srcs: &srcs,
+            read: &read,
+            people: &people,
+            recs_of: &recs_of,
+            linked: &linked,
+            keys: &keys,
+            decisions: &HashMap::new(),
+        },
+        &mut subject_of,
+        &mut report,
+    );
+    for (p, &i) in person_recs.iter().enumerate() {
+        read.recs[i].person = Some(std::mem::take(&mut people[first_new + p]));
+    }
+    drop(people);
+    report.review_queued = queue.len() as u64;
+    report.review_new = store.queue_reviews(run.run_id, &queue).await?;
+    link_keyed(&srcs, &read, 0, &mut subject_of, &mut report);
+    progress(&format!(
+        "linked: {} by key, {} by the model, {} in review",
+        report.linked_by_key, report.linked_by_model, report.review_queued
+    ));
+    // 3. The touched subjects, and the spouses whose status a death among them may change.
+    let mut scope = Scope::default();
+    for (k, key) in subject_of.iter().flatten() {
+        scope.keys.entry(*k).or_default().insert(key.clone());
+    }
+    let relations: Vec<&str> = run
+        .plan
+        .after_death
+        .iter()
+        .map(|d| d.relation.as_str())
+        .collect();
+    if !relations.is_empty()
+        && let Some(frame) = lake.frame(Layer::Base, RELATIONS_TABLE).await?
+    {
+        let filter = ident("to_kind")
+            .eq(lit(SubjectKind::Person.as_str()))
+            .and(scope.of_kind(SubjectKind::Person, "to_key"))
+            .and(ident("relation").in_list(relations.iter().map(|r| lit(*r)).collect(), false));
+        let mut spouses = Vec::new();
+        scan(
+            frame,
+            filter,
+            &["from_key"],
+            "cannot read base.relations",
+            |c, i| spouses.push(cell(c, 0, i).to_string()),
+        )
+        .await?;
+        scope
+            .keys
+            .entry(SubjectKind::Person)
+            .or_default()
+            .extend(spouses);
+    }
+    report.touched = scope.len() as u64;
+    // 4. The touched subjects' earlier rows, and who the other roles on those rows are.
+    let mut rows: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut role_of: HashMap<(String, String, String), (SubjectKind, String)> = HashMap::new();
+    if let Some(frame) = lake.frame(Layer::Base, RECORDS_TABLE).await? {
+        scan(
+            frame.clone(),
+            scope.of_any("subject_kind", "subject_key"),
+            &["resource", "_ods_ref"],
+            "cannot read base.subject_records",
+            |c, i| {
+                rows.entry(cell(c, 0, i).to_string())
+                    .or_default()
+                    .insert(cell(c, 1, i).to_string());
+            },
+        )
+        .await?;
+        let on_rows = rows
+            .iter()
+            .map(|(res, refs)| {
+                ident("resource")
+                    .eq(lit(res.clone()))
+                    .and(keys_in("_ods_ref", refs.iter()))
+            })
+            .reduce(Expr::or)
+            .unwrap_or(lit(false));
+        scan(
+            frame,
+            on_rows,
+            &[
+                "resource",
+                "_ods_ref",
+                "role",
+                "subject_kind",
+                "subject_key",
+            ],
+            "cannot read base.subject_records",
+            |c, i| {
+                let kind = match cell(c, 3, i) {
+                    "entity" => SubjectKind::Entity,
+                    "house" => SubjectKind::House,
+                    _ => SubjectKind::Person,
+                };
+                role_of.insert(
+                    (
+                        cell(c, 0, i).to_string(),
+                        cell(c, 1, i).to_string(),
+                        cell(c, 2, i).to_string(),
+                    ),
+                    (kind, cell(c, 4, i).to_string()),
+                );
+            },
+        )
+        .await?;
+    }
+    let mut ignored = BTreeSet::new();
+    let first_old = read.recs.len();
+    for (si, s) in srcs.iter().enumerate() {
+        let Some(refs) = rows.get(&s.map.resource) else {
+            continue;
+        };
+        read_source(
+            lake,
+            s,
+            si,
+            &mut read,
+            Some(keys_in("_ods_ref", refs.iter())),
+            &mut ignored,
+        )
+        .await?;
+    }
+    progress(&format!(
+        "{} subjects touched; {} of their earlier rows read again",
+        report.touched,
+        read.recs.len() - first_old
+    ));
+    subject_of.resize(read.recs.len(), None);
+    for (r, subject) in read.recs.iter().zip(subject_of.iter_mut()).skip(first_old) {
+        let m = srcs[r.src].map;
+        *subject = role_of
+            .get(&(m.resource.clone(), r.ods_ref.clone(), m.role.clone()))
+            .cloned();
+    }
+    // 5. What the library says of people outside the scope that rows inside name (a spouse's
+    // date of death).
+    let outside: HashSet<String> = subject_of
+        .iter()
+        .flatten()
+        .filter(|(k, key)| *k == SubjectKind::Person && !scope.contains(*k, key))
+        .map(|(_, key)| key.clone())
+        .collect();
+    let deaths: BTreeSet<&str> = run
+        .plan
+        .after_death
+        .iter()
+        .map(|d| d.death.as_str())
+        .collect();
+    if !outside.is_empty()
+        && !deaths.is_empty()
+        && let Some(frame) = lake
+            .frame(Layer::Base, base_table(SubjectKind::Person))
+            .await?
+    {
+        let mut columns = vec!["subject_key", "_provenance"];
+        columns.extend(deaths.iter().copied());
+        let mut found = Vec::new();
+        scan(
+            frame,
+            keys_in("subject_key", outside.iter()),
+            &columns,
+            "cannot read base.population",
+            |c, i| {
+                let prov: serde_json::Value =
+                    serde_json::from_str(cell(c, 1, i)).unwrap_or_default();
+                for (n, attribute) in deaths.iter().enumerate() {
+                    let value = cell(c, 2 + n, i);
+                    if value.is_empty() {
+                        continue;
+                    }
+                    let p = &prov[*attribute];
+                    let text = |f: &str| p[f].as_str().unwrap_or_default().to_string();
+                    found.push((
+                        (cell(c, 0, i).to_string(), attribute.to_string()),
+                        GoldenValue {
+                            attribute: attribute.to_string(),
+                            value: value.to_string(),
+                            from: Observation {
+                                attribute: attribute.to_string(),
+                                value: value.to_string(),
+                                source: text("department"),
+                                resource: text("resource"),
+                                batch: text("batch"),
+                                row: text("row"),
+                                at: p["at"].as_i64().unwrap_or_default(),
+                            },
+                            by: text("by"),
+                            agree: Vec::new(),
+                            disagree: Vec::new(),
+                            conflict: false,
+                        },
+                    ));
+                }
+            },
+        )
+        .await?;
+        scope.outside.extend(found);
+    }
+    // 6. Rebuild the touched subjects.
+    build(
+        store,
+        lake,
+        run,
+        &srcs,
+        &read,
+        &subject_of,
+        Some(&scope),
+        &mut report,
+        progress,
+    )
+    .await?;
+    Ok(report)
+}
