@@ -11,16 +11,13 @@ use crate::key::{SubjectKind, normalize_key};
 use crate::link::{PersonRecord, link_people, record_blocks};
 use crate::run::{
     BLOCK_SEP, FusionReport, INDEX_TABLE, Linking, RECORDS_TABLE, RELATIONS_TABLE, Read, Run,
-    Scope, assign_people, base_table, build, keys_in, lake_err, link_keyed, read_source, rec_ref,
-    sources, subject_keys,
+    Scope, assign_people, base_table, build, link_keyed, read_source, rec_ref, sources,
+    subject_keys,
 };
 use crate::survive::{GoldenValue, Observation};
-use futures::StreamExt;
+use crate::tables::{cell, keys_in, lake_err, scan, texts};
 use std::collections::{BTreeSet, HashMap, HashSet};
-use yishu_lake::arrow::array::{Array, RecordBatch, StringArray};
-use yishu_lake::arrow::compute::cast;
-use yishu_lake::arrow::datatypes::DataType;
-use yishu_lake::datafusion::prelude::{DataFrame, Expr, ident, lit};
+use yishu_lake::datafusion::prelude::{Expr, ident, lit};
 use yishu_lake::{Lake, Layer};
 use yishu_meta::Store;
 use yishu_types::Error;
@@ -76,54 +73,6 @@ pub(crate) async fn last_run(
     Ok(Ok(report))
 }
 
-fn text_column(b: &RecordBatch, i: usize) -> Result<StringArray, Error> {
-    let c = cast(b.column(i), &DataType::Utf8).map_err(|e| {
-        Error::new(
-            yishu_types::ErrorCode::LakeError,
-            format!("cannot read a column: {e}"),
-        )
-    })?;
-    Ok(c.as_any()
-        .downcast_ref::<StringArray>()
-        .cloned()
-        .unwrap_or_else(|| StringArray::from(vec![None::<&str>; c.len()])))
-}
-
-/// Streams `columns` of the rows `filter` keeps, as text, to `each`.
-async fn scan(
-    frame: DataFrame,
-    filter: Expr,
-    columns: &[&str],
-    what: &str,
-    mut each: impl FnMut(&[StringArray], usize),
-) -> Result<(), Error> {
-    let mut stream = frame
-        .filter(filter)
-        .and_then(|f| f.select(columns.iter().map(|c| ident(*c)).collect::<Vec<Expr>>()))
-        .map_err(lake_err(what.to_string()))?
-        .execute_stream()
-        .await
-        .map_err(lake_err(what.to_string()))?;
-    while let Some(b) = stream.next().await {
-        let b = b.map_err(lake_err(what.to_string()))?;
-        let cols = (0..b.num_columns())
-            .map(|i| text_column(&b, i))
-            .collect::<Result<Vec<_>, _>>()?;
-        for i in 0..b.num_rows() {
-            each(&cols, i);
-        }
-    }
-    Ok(())
-}
-
-fn cell(cols: &[StringArray], c: usize, i: usize) -> &str {
-    if cols[c].is_null(i) {
-        ""
-    } else {
-        cols[c].value(i)
-    }
-}
-
 /// The batches of a std table.
 async fn batches_of(lake: &Lake, table: &str) -> Result<BTreeSet<String>, Error> {
     let mut out = BTreeSet::new();
@@ -139,7 +88,7 @@ async fn batches_of(lake: &Lake, table: &str) -> Result<BTreeSet<String>, Error>
         .await
         .map_err(lake_err(what))?;
     for b in &batches {
-        let c = text_column(b, 0)?;
+        let c = &texts(b)?[0];
         out.extend(c.iter().flatten().map(str::to_string));
     }
     Ok(out)
@@ -322,7 +271,7 @@ pub(crate) async fn fuse_new(
     // 3. The touched subjects, and the spouses whose status a death among them may change.
     let mut scope = Scope::default();
     for (k, key) in subject_of.iter().flatten() {
-        scope.keys.entry(*k).or_default().insert(key.clone());
+        scope.keys.insert(*k, key.clone());
     }
     let relations: Vec<&str> = run
         .plan
@@ -335,7 +284,7 @@ pub(crate) async fn fuse_new(
     {
         let filter = ident("to_kind")
             .eq(lit(SubjectKind::Person.as_str()))
-            .and(scope.of_kind(SubjectKind::Person, "to_key"))
+            .and(scope.keys.of_kind(SubjectKind::Person, "to_key"))
             .and(ident("relation").in_list(relations.iter().map(|r| lit(*r)).collect(), false));
         let mut spouses = Vec::new();
         scan(
@@ -346,35 +295,40 @@ pub(crate) async fn fuse_new(
             |c, i| spouses.push(cell(c, 0, i).to_string()),
         )
         .await?;
-        scope
-            .keys
-            .entry(SubjectKind::Person)
-            .or_default()
-            .extend(spouses);
+        for s in spouses {
+            scope.keys.insert(SubjectKind::Person, s);
+        }
     }
-    report.touched = scope.len() as u64;
+    report.touched = scope.keys.len() as u64;
     // 4. The touched subjects' earlier rows, and who the other roles on those rows are.
-    let mut rows: HashMap<String, HashSet<String>> = HashMap::new();
-    let mut role_of: HashMap<(String, String, String), (SubjectKind, String)> = HashMap::new();
+    // Rows per resource and batch (a source reference names a row only within its batch).
+    let mut rows: HashMap<String, HashMap<String, HashSet<String>>> = HashMap::new();
+    let mut role_of: HashMap<(String, String, String, String), (SubjectKind, String)> =
+        HashMap::new();
     if let Some(frame) = lake.frame(Layer::Base, RECORDS_TABLE).await? {
         scan(
             frame.clone(),
-            scope.of_any("subject_kind", "subject_key"),
-            &["resource", "_ods_ref"],
+            scope.keys.of_any("subject_kind", "subject_key"),
+            &["resource", "_batch_id", "_ods_ref"],
             "cannot read base.subject_records",
             |c, i| {
                 rows.entry(cell(c, 0, i).to_string())
                     .or_default()
-                    .insert(cell(c, 1, i).to_string());
+                    .entry(cell(c, 1, i).to_string())
+                    .or_default()
+                    .insert(cell(c, 2, i).to_string());
             },
         )
         .await?;
         let on_rows = rows
             .iter()
-            .map(|(res, refs)| {
-                ident("resource")
-                    .eq(lit(res.clone()))
-                    .and(keys_in("_ods_ref", refs.iter()))
+            .flat_map(|(res, batches)| {
+                batches.iter().map(move |(batch, refs)| {
+                    ident("resource")
+                        .eq(lit(res.clone()))
+                        .and(ident("_batch_id").eq(lit(batch.clone())))
+                        .and(keys_in("_ods_ref", refs.iter()))
+                })
             })
             .reduce(Expr::or)
             .unwrap_or(lit(false));
@@ -383,6 +337,7 @@ pub(crate) async fn fuse_new(
             on_rows,
             &[
                 "resource",
+                "_batch_id",
                 "_ods_ref",
                 "role",
                 "subject_kind",
@@ -390,7 +345,7 @@ pub(crate) async fn fuse_new(
             ],
             "cannot read base.subject_records",
             |c, i| {
-                let kind = match cell(c, 3, i) {
+                let kind = match cell(c, 4, i) {
                     "entity" => SubjectKind::Entity,
                     "house" => SubjectKind::House,
                     _ => SubjectKind::Person,
@@ -400,8 +355,9 @@ pub(crate) async fn fuse_new(
                         cell(c, 0, i).to_string(),
                         cell(c, 1, i).to_string(),
                         cell(c, 2, i).to_string(),
+                        cell(c, 3, i).to_string(),
                     ),
-                    (kind, cell(c, 4, i).to_string()),
+                    (kind, cell(c, 5, i).to_string()),
                 );
             },
         )
@@ -410,18 +366,19 @@ pub(crate) async fn fuse_new(
     let mut ignored = BTreeSet::new();
     let first_old = read.recs.len();
     for (si, s) in srcs.iter().enumerate() {
-        let Some(refs) = rows.get(&s.map.resource) else {
+        let Some(batches) = rows.get(&s.map.resource) else {
             continue;
         };
-        read_source(
-            lake,
-            s,
-            si,
-            &mut read,
-            Some(keys_in("_ods_ref", refs.iter())),
-            &mut ignored,
-        )
-        .await?;
+        let on_rows = batches
+            .iter()
+            .map(|(batch, refs)| {
+                ident("_batch_id")
+                    .eq(lit(batch.clone()))
+                    .and(keys_in("_ods_ref", refs.iter()))
+            })
+            .reduce(Expr::or)
+            .unwrap_or(lit(false));
+        read_source(lake, s, si, &mut read, Some(on_rows), &mut ignored).await?;
     }
     progress(&format!(
         "{} subjects touched; {} of their earlier rows read again",
@@ -432,7 +389,12 @@ pub(crate) async fn fuse_new(
     for (r, subject) in read.recs.iter().zip(subject_of.iter_mut()).skip(first_old) {
         let m = srcs[r.src].map;
         *subject = role_of
-            .get(&(m.resource.clone(), r.ods_ref.clone(), m.role.clone()))
+            .get(&(
+                m.resource.clone(),
+                r.batch.to_string(),
+                r.ods_ref.clone(),
+                m.role.clone(),
+            ))
             .cloned();
     }
     // 5. What the library says of people outside the scope that rows inside name (a spouse's

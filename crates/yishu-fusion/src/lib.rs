@@ -15,5 +15,6 @@ pub mod plan;
 pub mod run;
 pub mod survive;
 pub mod synth;
+mod tables;
 
 pub use key::{SubjectKind, normalize_key};

@@ -11,6 +11,7 @@ use crate::key::{SubjectKind, normalize_key};
 use crate::link::{Linked, PersonRecord, compare_records, link_people, record_blocks};
 use crate::plan::{KnownResource, Plan, SourceMap, Target};
 use crate::survive::{GoldenValue, Observation, golden};
+use crate::tables::{self, Cols, KeyedBy, Subjects, arrow_err, lake_err, texts};
 use crate::{address::parse_address, fs::Thresholds};
 use futures::StreamExt;
 use serde::Serialize;
@@ -23,7 +24,7 @@ use yishu_lake::arrow::array::{
 };
 use yishu_lake::arrow::compute::{cast, filter_record_batch};
 use yishu_lake::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
-use yishu_lake::datafusion::prelude::{Expr, cast as df_cast, ident, lit};
+use yishu_lake::datafusion::prelude::{Expr, cast as df_cast, ident};
 use yishu_lake::{Lake, Layer};
 use yishu_meta::Store;
 use yishu_meta::catalog::Resource;
@@ -113,33 +114,11 @@ pub(crate) struct Src<'a> {
     pub org: String,
 }
 
-/// Reads the text cells of a batch by column position.
-fn texts(b: &RecordBatch) -> Result<Vec<StringArray>, Error> {
-    b.columns()
-        .iter()
-        .map(|c| {
-            let c = cast(c, &DataType::Utf8).map_err(|e| {
-                Error::new(ErrorCode::LakeError, format!("cannot read a column: {e}"))
-            })?;
-            Ok(c.as_any()
-                .downcast_ref::<StringArray>()
-                .cloned()
-                .unwrap_or_else(|| StringArray::from(vec![None::<&str>; c.len()])))
-        })
-        .collect()
-}
-
 fn date_ms(s: &str) -> Option<i64> {
     yishu_types::date::parse_cn_date(s)
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc().timestamp_millis())
-}
-
-pub(crate) fn lake_err(
-    what: String,
-) -> impl FnOnce(yishu_lake::datafusion::error::DataFusionError) -> Error {
-    move |e| Error::new(ErrorCode::LakeError, format!("{what}: {e}"))
 }
 
 /// Everything read from the sources.
@@ -716,7 +695,7 @@ pub(crate) fn link_keyed(
 /// The subjects an incremental run rewrites, and what it knows of subjects outside them.
 #[derive(Default)]
 pub(crate) struct Scope {
-    pub keys: BTreeMap<SubjectKind, HashSet<String>>,
+    pub keys: Subjects,
     /// Current golden values (subject key, attribute) of subjects outside the scope that a row
     /// inside names: a spouse's date of death.
     pub outside: HashMap<(String, String), GoldenValue>,
@@ -724,61 +703,24 @@ pub(crate) struct Scope {
 
 impl Scope {
     pub fn contains(&self, kind: SubjectKind, key: &str) -> bool {
-        self.keys.get(&kind).is_some_and(|k| k.contains(key))
-    }
-
-    pub fn len(&self) -> usize {
-        self.keys.values().map(HashSet::len).sum()
-    }
-
-    /// Rows of the subjects in scope, for a table of one kind keyed by `key_col`.
-    pub fn of_kind(&self, kind: SubjectKind, key_col: &str) -> Expr {
-        keys_in(key_col, self.keys.get(&kind).into_iter().flatten())
-    }
-
-    /// Rows of the subjects in scope, for a table of every kind (`kind_col`, `key_col`).
-    pub fn of_any(&self, kind_col: &str, key_col: &str) -> Expr {
-        self.keys
-            .iter()
-            .filter(|(_, keys)| !keys.is_empty())
-            .map(|(kind, keys)| {
-                ident(kind_col)
-                    .eq(lit(kind.as_str()))
-                    .and(keys_in(key_col, keys.iter()))
-            })
-            .reduce(Expr::or)
-            .unwrap_or(lit(false))
+        self.keys.contains(kind, key)
     }
 }
 
-/// `key_col IN (keys…)`.
-pub(crate) fn keys_in<'a>(key_col: &str, keys: impl Iterator<Item = &'a String>) -> Expr {
-    let list: Vec<Expr> = keys.map(|k| lit(k.clone())).collect();
-    if list.is_empty() {
-        return lit(false);
-    }
-    ident(key_col).in_list(list, false)
-}
-
-/// Writes a table a run rebuilds: all of it in a full run, the scope's rows in an incremental one.
-async fn write_table(
+/// Writes a table keyed by subject: all of it in a full run, what differs for the scope's
+/// subjects in an incremental one.
+async fn write_rows(
     lake: &Lake,
     table: &str,
     batch: RecordBatch,
-    scope: Option<Expr>,
+    keyed: KeyedBy<'_>,
+    scope: Option<&Scope>,
     meta: &HashMap<String, Value>,
 ) -> Result<(), Error> {
     match scope {
-        None => {
-            lake.overwrite(Layer::Base, table, vec![batch], meta.clone())
-                .await
-        }
-        Some(predicate) => {
-            lake.replace_where(Layer::Base, table, predicate, vec![batch], meta.clone())
-                .await
-        }
+        None => tables::overwrite(lake, table, batch, meta).await,
+        Some(s) => tables::write_changes(lake, table, batch, keyed, &s.keys, meta).await,
     }
-    .map(|_| ())
 }
 
 /// Everything after linking: the graph, golden records, tags, conflicts and their work orders,
@@ -807,7 +749,8 @@ pub(crate) async fn build(
         ("plan_version".to_string(), json!(run.plan_version)),
         ("mode".to_string(), json!(report.mode)),
     ]);
-    let role_rec: HashMap<(&str, &str, &str), usize> = read
+    // A row is its resource, batch and source reference (one file name may come every day).
+    let role_rec: HashMap<(&str, &str, &str, &str), usize> = read
         .recs
         .iter()
         .enumerate()
@@ -815,6 +758,7 @@ pub(crate) async fn build(
             (
                 (
                     srcs[r.src].map.resource.as_str(),
+                    r.batch.as_ref(),
                     r.ods_ref.as_str(),
                     srcs[r.src].map.role.as_str(),
                 ),
@@ -868,6 +812,7 @@ pub(crate) async fn build(
                 RelTo::Role(role) => role_rec
                     .get(&(
                         srcs[rec.src].map.resource.as_str(),
+                        rec.batch.as_ref(),
                         rec.ods_ref.as_str(),
                         role.as_str(),
                     ))
@@ -902,8 +847,8 @@ pub(crate) async fn build(
             ]);
             report.relations += 1;
         }
-        let pred = scope.map(|s| s.of_any("from_kind", "from_key"));
-        write_table(lake, RELATIONS_TABLE, b.finish()?, pred, &meta).await?;
+        let keyed = KeyedBy::Any("from_kind", "from_key");
+        write_rows(lake, RELATIONS_TABLE, b.finish()?, keyed, scope, &meta).await?;
     }
     // 3. Golden records, one subject at a time (observations are built for a subject, used and
     // dropped: holding every subject's would cost many times the rows read).
@@ -992,6 +937,7 @@ pub(crate) async fn build(
                 role_rec
                     .get(&(
                         srcs[rec.src].map.resource.as_str(),
+                        rec.batch.as_ref(),
                         rec.ods_ref.as_str(),
                         role.as_str(),
                     ))
@@ -1127,8 +1073,8 @@ pub(crate) async fn build(
         ));
     }
     if !plan.tags.is_empty() {
-        let pred = scope.map(|s| s.of_kind(SubjectKind::Person, "subject_key"));
-        write_table(lake, TAGS_TABLE, tags.finish()?, pred, &meta).await?;
+        let keyed = KeyedBy::Any("subject_kind", "subject_key");
+        write_rows(lake, TAGS_TABLE, tags.finish()?, keyed, scope, &meta).await?;
     }
     // 4. Conflicts → work orders.
     let mut opened = HashSet::new();
@@ -1205,8 +1151,8 @@ pub(crate) async fn build(
                 ]);
             }
         }
-        let pred = scope.map(|s| s.of_any("subject_kind", "subject_key"));
-        write_table(lake, RECORDS_TABLE, b.finish()?, pred, &meta).await?;
+        let keyed = KeyedBy::Any("subject_kind", "subject_key");
+        write_rows(lake, RECORDS_TABLE, b.finish()?, keyed, scope, &meta).await?;
     }
     // The timeline.
     {
@@ -1241,8 +1187,8 @@ pub(crate) async fn build(
                 report.events += 1;
             }
         }
-        let pred = scope.map(|s| s.of_any("subject_kind", "subject_key"));
-        write_table(lake, EVENTS_TABLE, b.finish()?, pred, &meta).await?;
+        let keyed = KeyedBy::Any("subject_kind", "subject_key");
+        write_rows(lake, EVENTS_TABLE, b.finish()?, keyed, scope, &meta).await?;
     }
     // What the next incremental run links new records against.
     {
@@ -1262,8 +1208,8 @@ pub(crate) async fn build(
                 &blocks,
             ]);
         }
-        let pred = scope.map(|s| s.of_kind(SubjectKind::Person, "subject_key"));
-        write_table(lake, INDEX_TABLE, b.finish()?, pred, &meta).await?;
+        let keyed = KeyedBy::Kind(SubjectKind::Person, "subject_key");
+        write_rows(lake, INDEX_TABLE, b.finish()?, keyed, scope, &meta).await?;
     }
     Ok(())
 }
@@ -1416,40 +1362,6 @@ fn person_json(p: &PersonRecord) -> Value {
     })
 }
 
-/// Text columns built row by row.
-struct Cols {
-    names: Vec<String>,
-    builders: Vec<StringBuilder>,
-}
-
-impl Cols {
-    fn new(names: &[&str]) -> Self {
-        Cols {
-            names: names.iter().map(|s| s.to_string()).collect(),
-            builders: names.iter().map(|_| StringBuilder::new()).collect(),
-        }
-    }
-    fn row(&mut self, values: &[&str]) {
-        for (b, v) in self.builders.iter_mut().zip(values) {
-            b.append_value(v);
-        }
-    }
-    fn finish(mut self) -> Result<RecordBatch, Error> {
-        let fields: Vec<Field> = self
-            .names
-            .iter()
-            .map(|n| Field::new(n, DataType::Utf8, false))
-            .collect();
-        let arrays: Vec<ArrayRef> = self
-            .builders
-            .iter_mut()
-            .map(|b| Arc::new(b.finish()) as ArrayRef)
-            .collect();
-        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
-            .map_err(|e| Error::new(ErrorCode::Internal, format!("cannot build a batch: {e}")))
-    }
-}
-
 /// One subject's current golden row, ready to write.
 struct LibRow {
     key: String,
@@ -1514,7 +1426,7 @@ async fn library_frame(
     match scope {
         None => Ok(Some(frame)),
         Some(s) => frame
-            .filter(s.of_kind(kind, "subject_key"))
+            .filter(s.keys.of_kind(kind, "subject_key"))
             .map(Some)
             .map_err(lake_err(format!("cannot read base.{table}"))),
     }
@@ -1548,7 +1460,7 @@ async fn write_library(
     {
         let what = format!("cannot read base.{table}");
         let mut stream = frame
-            .filter(!s.of_kind(kind, "subject_key"))
+            .filter(!s.keys.of_kind(kind, "subject_key"))
             .and_then(|f| f.select(vec![ident("_conflicts")]))
             .map_err(lake_err(what.clone()))?
             .execute_stream()
@@ -1740,11 +1652,13 @@ async fn write_library(
         lake.append(Layer::Base, &history_table(kind), superseded, meta.clone())
             .await?;
     }
-    let pred = scope.map(|s| s.of_kind(kind, "subject_key"));
-    write_table(lake, table, batch, pred, meta).await?;
+    match scope {
+        None => tables::overwrite(lake, table, batch, meta).await?,
+        Some(s) => {
+            let rows = s.keys.of_kind(kind, "subject_key");
+            lake.replace_where(Layer::Base, table, rows, vec![batch], meta.clone())
+                .await?;
+        }
+    }
     Ok(out)
-}
-
-fn arrow_err(e: yishu_lake::arrow::error::ArrowError) -> Error {
-    Error::new(ErrorCode::Internal, format!("cannot build a batch: {e}"))
 }

@@ -13,6 +13,9 @@ pub struct ChangesArgs {
     /// How many changed rows.
     #[arg(long, default_value_t = 10_000)]
     pub records: usize,
+    /// Rows of the file to pass over first (another day's changes are other rows).
+    #[arg(long, default_value_t = 0)]
+    pub skip: usize,
     /// Where to write the CSV (UTF-8, the same columns as `renshe_canbao.csv`).
     #[arg(long)]
     pub out: PathBuf,
@@ -42,7 +45,7 @@ pub fn write_changes(a: &ChangesArgs) -> Result<usize, GenError> {
     w.write_record(&header).map_err(write_err)?;
     let today = chrono::Local::now().date_naive().to_string();
     let mut n = 0;
-    for row in r.records() {
+    for row in r.records().skip(a.skip) {
         if n == a.records {
             break;
         }

@@ -213,23 +213,6 @@ async fn an_incremental_run_touches_only_its_subjects_and_equals_a_full_run() {
     assert!(people > 990, "{report}");
     // 人社's next delivery: 60 rows whose payment status changed today, ingested and cleaned
     // the way any batch is.
-    let changes = d.path().join("renshe_changes.csv");
-    let city = dir.join("city");
-    let o = yishu(
-        &dir,
-        &[
-            "gen",
-            "changes",
-            "--city",
-            city.to_str().unwrap(),
-            "--records",
-            "60",
-            "--out",
-            changes.to_str().unwrap(),
-        ],
-        None,
-    );
-    assert!(o.status.success(), "{}", out(&o));
     let o = yishu(&dir, &["fusion", "plan", "--show"], None);
     let plan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let code = plan["sources"]
@@ -244,14 +227,7 @@ async fn an_incremental_run_touches_only_its_subjects_and_equals_a_full_run() {
         .as_str()
         .unwrap()
         .to_string();
-    let o = yishu(
-        &dir,
-        &["ingest", changes.to_str().unwrap(), "--resource", &code],
-        None,
-    );
-    assert!(o.status.success(), "{}", out(&o));
-    let o = yishu(&dir, &["quality", "check"], None);
-    assert!(o.status.success(), "{}", out(&o));
+    deliver(&dir, d.path(), &code, 0);
     let report = fusion_run(&dir, &[]);
     eprintln!("{report:#}");
     assert_eq!(report["mode"], "incremental", "{report}");
@@ -267,22 +243,7 @@ async fn an_incremental_run_touches_only_its_subjects_and_equals_a_full_run() {
     let changed = report["changed"].as_u64().unwrap();
     assert!(changed >= 40 && changed <= touched, "{report}");
     assert_eq!(report["subjects"]["person"], people, "{report}");
-    let incremental = libraries(&dir).await;
-    // A full run over everything finds nothing to change and writes the same libraries.
-    let full = fusion_run(&dir, &["--full"]);
-    assert_eq!(full["mode"], "full", "{full}");
-    assert_eq!(full["changed"], 0, "{full}");
-    assert_eq!(full["conflicts"], report["conflicts"], "{full} vs {report}");
-    let all = libraries(&dir).await;
-    for ((table, a), (_, b)) in incremental.iter().zip(&all) {
-        assert_eq!(
-            a.len(),
-            b.len(),
-            "base.{table}: incremental vs full row count"
-        );
-        let differ: Vec<_> = a.iter().zip(b).filter(|(x, y)| x != y).take(3).collect();
-        assert!(differ.is_empty(), "base.{table} differs: {differ:?}");
-    }
+    full_run_agrees(&dir, &report).await;
     // The changed people's superseded versions are in history.
     let lake = yishu_lake::Lake::open(dir.join("lake").to_str().unwrap()).unwrap();
     let ctx = lake.session().await.unwrap();
@@ -299,6 +260,70 @@ async fn an_incremental_run_touches_only_its_subjects_and_equals_a_full_run() {
         .unwrap()
         .value(0) as u64;
     assert!(n >= changed, "{n} history rows for {changed} changed");
+    // The next day's file has the same name (so its rows have the same source references) and
+    // half of yesterday's people: rows are told apart by their batch, and the libraries are
+    // still what a full run makes.
+    deliver(&dir, d.path(), &code, 30);
+    let report = fusion_run(&dir, &[]);
+    assert_eq!(report["mode"], "incremental", "{report}");
+    assert_eq!(report["new_batches"], 1, "{report}");
+    full_run_agrees(&dir, &report).await;
+}
+
+/// Feeds 人社's changes (`yishu gen changes`, 60 rows from `skip` on, always the same file
+/// name) through ingest and the quality check into std.
+fn deliver(dir: &std::path::Path, home: &std::path::Path, code: &str, skip: usize) {
+    let changes = home.join("renshe_changes.csv");
+    let city = dir.join("city");
+    let skip = skip.to_string();
+    let o = yishu(
+        dir,
+        &[
+            "gen",
+            "changes",
+            "--city",
+            city.to_str().unwrap(),
+            "--records",
+            "60",
+            "--skip",
+            &skip,
+            "--out",
+            changes.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let o = yishu(
+        dir,
+        &["ingest", changes.to_str().unwrap(), "--resource", code],
+        None,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let o = yishu(dir, &["quality", "check"], None);
+    assert!(o.status.success(), "{}", out(&o));
+}
+
+/// A full run after an incremental one finds nothing to change, and the libraries it writes
+/// are row for row the ones the incremental run left.
+async fn full_run_agrees(dir: &std::path::Path, incremental: &serde_json::Value) {
+    let before = libraries(dir).await;
+    let full = fusion_run(dir, &["--full"]);
+    assert_eq!(full["mode"], "full", "{full}");
+    assert_eq!(full["changed"], 0, "{full}");
+    assert_eq!(
+        full["conflicts"], incremental["conflicts"],
+        "{full} vs {incremental}"
+    );
+    let after = libraries(dir).await;
+    for ((table, a), (_, b)) in before.iter().zip(&after) {
+        assert_eq!(
+            a.len(),
+            b.len(),
+            "base.{table}: incremental vs full row count"
+        );
+        let differ: Vec<_> = a.iter().zip(b).filter(|(x, y)| x != y).take(3).collect();
+        assert!(differ.is_empty(), "base.{table} differs: {differ:?}");
+    }
 }
 
 /// Signs in and returns a client holding the session cookie, and the CSRF token.

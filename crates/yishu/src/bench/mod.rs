@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use yishu_meta::{NewOrg, NewUser, OrgLevel, Store};
 use yishu_types::Role;
 
+mod fusion;
 mod link;
 mod quality;
 mod search;
@@ -26,6 +27,8 @@ pub enum BenchCommand {
     Quality(quality::QualityBenchArgs),
     /// Person linkage of two generated sources with known truth vs Splink (DuckDB backend).
     Link(link::LinkBenchArgs),
+    /// An incremental fusion run over a batch of changed rows vs a full run, on a fused city.
+    Fusion(fusion::FusionBenchArgs),
 }
 
 #[derive(Args)]
@@ -60,7 +63,7 @@ pub struct GenArgs {
     pub out: Option<std::path::PathBuf>,
 }
 
-pub async fn run(cmd: BenchCommand, _config: Config) -> Result<u8> {
+pub async fn run(cmd: BenchCommand, config: Config) -> Result<u8> {
     match cmd {
         BenchCommand::Http(a) => http(a).await,
         BenchCommand::Gen(a) => gen_city(a).await,
@@ -68,6 +71,7 @@ pub async fn run(cmd: BenchCommand, _config: Config) -> Result<u8> {
         BenchCommand::Search(a) => tokio::task::spawn_blocking(move || search::run(a)).await?,
         BenchCommand::Quality(a) => quality::run(a).await,
         BenchCommand::Link(a) => tokio::task::spawn_blocking(move || link::run(a)).await?,
+        BenchCommand::Fusion(a) => fusion::run(a, config).await,
     }
 }
 

@@ -1,0 +1,110 @@
+//! `yishu bench fusion`: an incremental fusion run over a day's changes, against a full run over
+//! the same data, on a city already fused (`yishu demo --people N --no-serve --data-dir DIR`).
+
+use anyhow::{Result, anyhow, bail};
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Instant;
+use yishu_fusion::run::RunMode;
+
+#[derive(Args)]
+pub struct FusionBenchArgs {
+    /// The data directory of a fused city (the demo's `--data-dir`).
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Changed 人社 rows in the new batch.
+    #[arg(long, default_value_t = 10_000)]
+    pub changes: usize,
+}
+
+pub async fn run(a: FusionBenchArgs, mut config: crate::config::Config) -> Result<u8> {
+    let city = a.data_dir.join("city");
+    if !city.join("renshe_canbao.csv").exists() {
+        bail!(
+            "{} holds no city: make one with `yishu demo --people 1000000 --no-serve --data-dir {}`",
+            a.data_dir.display(),
+            a.data_dir.display()
+        );
+    }
+    config.data_dir = a.data_dir.clone();
+    config.database_url = None;
+    config.lake_root = None;
+    let (store, lake) = crate::open(&config).await?;
+    // The day's batch, fed the way every batch is: ingest, then check and clean into std.
+    let resource = store
+        .all_resources()
+        .await
+        .map_err(|e| anyhow!(e))?
+        .into_iter()
+        .find(|r| r.meta.name == "社会保险参保信息")
+        .ok_or_else(|| anyhow!("the catalog has no 社会保险参保信息"))?;
+    // Each run of the bench changes other rows than the last.
+    let earlier = store
+        .list_batches(resource.id)
+        .await
+        .map_err(|e| anyhow!(e))?
+        .len()
+        .saturating_sub(1);
+    let file = a.data_dir.join("renshe_changes.csv");
+    let n = yishu_gen::write_changes(&yishu_gen::ChangesArgs {
+        city: city.clone(),
+        records: a.changes,
+        skip: earlier * a.changes,
+        out: file.clone(),
+    })
+    .map_err(|e| anyhow!(e))?;
+    let source = yishu_ingest::Source::for_path(&file, Default::default(), Default::default());
+    yishu_ingest::ingest_file(&store, &lake, &resource, &file, &source, &mut |_| {})
+        .await
+        .map_err(|e| anyhow!(e))?;
+    yishu_quality::run::check_pending(&store, &lake, 1_000)
+        .await
+        .map_err(|e| anyhow!(e))?;
+    let t = Instant::now();
+    let progress = &mut |m: &str| eprintln!("  {:6.2} s  {m}", t.elapsed().as_secs_f64());
+    let inc = yishu_fusion::run::fuse(&store, &lake, RunMode::Auto, progress)
+        .await
+        .map_err(|e| anyhow!(e))?;
+    let inc_s = t.elapsed().as_secs_f64();
+    let inc_rss = super::peak_rss_mib().unwrap_or_default();
+    if inc.mode != "incremental" {
+        bail!("the run was not incremental: {}", inc.full_because);
+    }
+    let t = Instant::now();
+    let progress = &mut |m: &str| eprintln!("  {:6.2} s  {m}", t.elapsed().as_secs_f64());
+    let full = yishu_fusion::run::fuse(&store, &lake, RunMode::Full, progress)
+        .await
+        .map_err(|e| anyhow!(e))?;
+    let full_s = t.elapsed().as_secs_f64();
+    let people = full.subjects.get("person").copied().unwrap_or_default();
+    println!("\nfusion of a {people}-person city after a batch of {n} changed 人社 rows");
+    println!(
+        "{:<34} {:>10} {:>12} {:>10}",
+        "run", "seconds", "subjects", "changed"
+    );
+    println!(
+        "{:<34} {:>10.2} {:>12} {:>10}",
+        "Yishu incremental (the batch)", inc_s, inc.touched, inc.changed
+    );
+    println!(
+        "{:<34} {:>10.2} {:>12} {:>10}",
+        "Yishu full (everything again)",
+        full_s,
+        full.subjects.values().sum::<u64>(),
+        full.changed
+    );
+    println!(
+        "ratio full / incremental: {:.1}; peak RSS through the incremental run {:.0} MiB",
+        full_s / inc_s,
+        inc_rss
+    );
+    println!(
+        "a full run after the incremental one changed {} subjects (0: it left what a full run leaves)",
+        full.changed
+    );
+    Ok(if full.changed == 0 {
+        crate::exit::OK
+    } else {
+        crate::exit::FAILED
+    })
+}
