@@ -390,6 +390,11 @@ pub struct Correction {
     pub decided_by: Option<UserId>,
     pub decided_at: Option<i64>,
     pub note: String,
+    /// How the person concerned confirmed the change (recorded by the lead department; a
+    /// request is accepted only once confirmed).
+    pub confirmation: String,
+    pub confirmed_by: Option<UserId>,
+    pub confirmed_at: Option<i64>,
 }
 
 /// What a department proposes.
@@ -404,7 +409,7 @@ pub struct NewCorrection<'a> {
     pub by: UserId,
 }
 
-const CORRECTION_COLUMNS: &str = "id, subject_kind, subject_key, attribute, value, reason, from_org, to_org, status, created_by, created_at, decided_by, decided_at, note";
+const CORRECTION_COLUMNS: &str = "id, subject_kind, subject_key, attribute, value, reason, from_org, to_org, status, created_by, created_at, decided_by, decided_at, note, confirmation, confirmed_by, confirmed_at";
 
 fn correction_from(r: &sqlx::any::AnyRow) -> Result<Correction, sqlx::Error> {
     Ok(Correction {
@@ -422,6 +427,9 @@ fn correction_from(r: &sqlx::any::AnyRow) -> Result<Correction, sqlx::Error> {
         decided_by: r.try_get::<Option<i64>, _>("decided_by")?.map(UserId),
         decided_at: r.try_get("decided_at")?,
         note: r.try_get("note")?,
+        confirmation: r.try_get("confirmation")?,
+        confirmed_by: r.try_get::<Option<i64>, _>("confirmed_by")?.map(UserId),
+        confirmed_at: r.try_get("confirmed_at")?,
     })
 }
 
@@ -477,7 +485,35 @@ impl Store {
             .map_err(db_err("read correction requests"))
     }
 
-    /// The lead department accepts or rejects a pending request.
+    /// The lead department records how the person concerned confirmed a pending request.
+    pub async fn confirm_correction(
+        &self,
+        id: i64,
+        how: &str,
+        by: UserId,
+    ) -> Result<Correction, Error> {
+        let done = sqlx::query(
+            "UPDATE fusion_corrections SET confirmation = $2, confirmed_by = $3, confirmed_at = $4 WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(id)
+        .bind(how)
+        .bind(by.0)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("confirm a correction request"))?;
+        if done.rows_affected() == 0 {
+            let c = self.correction(id).await?;
+            return Err(Error::new(
+                ErrorCode::EditConflict,
+                format!("correction request {id} was already {}", c.status),
+            ));
+        }
+        self.correction(id).await
+    }
+
+    /// The lead department accepts (only once the person concerned confirmed) or rejects a
+    /// pending request.
     pub async fn decide_correction(
         &self,
         id: i64,
@@ -485,8 +521,18 @@ impl Store {
         note: &str,
         by: UserId,
     ) -> Result<Correction, Error> {
+        let c = self.correction(id).await?;
+        if accept && c.status == "pending" && c.confirmed_at.is_none() {
+            return Err(Error::new(
+                ErrorCode::CorrectionUnconfirmed,
+                format!(
+                    "correction request {id} changes a core attribute ({}): record how the person concerned confirmed it before accepting",
+                    c.attribute
+                ),
+            ));
+        }
         let done = sqlx::query(
-            "UPDATE fusion_corrections SET status = $2, note = $3, decided_by = $4, decided_at = $5 WHERE id = $1 AND status = 'pending'",
+            "UPDATE fusion_corrections SET status = $2, note = $3, decided_by = $4, decided_at = $5 WHERE id = $1 AND status = 'pending' AND ($2 = 'rejected' OR confirmed_at IS NOT NULL)",
         )
         .bind(id)
         .bind(if accept { "accepted" } else { "rejected" })

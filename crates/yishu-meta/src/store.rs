@@ -124,6 +124,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "corrections",
         include_str!("../migrations/sqlite/0014_corrections.sql"),
     ),
+    (
+        15,
+        "confirmations",
+        include_str!("../migrations/sqlite/0015_confirmations.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -195,6 +200,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         14,
         "corrections",
         include_str!("../migrations/postgres/0014_corrections.sql"),
+    ),
+    (
+        15,
+        "confirmations",
+        include_str!("../migrations/postgres/0015_confirmations.sql"),
     ),
 ];
 

@@ -30,7 +30,7 @@ use utoipa_swagger_ui::SwaggerUi;
         quality::get_suggestions, quality::discard_suggestion, quality::batch_quality, quality::check_now, quality::violations_csv, quality::profile_xlsx,
         quality::work_orders, quality::work_order, quality::advance, quality::scores, quality::get_ranking, quality::weights, quality::set_weights,
         reports::report, reports::report_xlsx,
-        base::find, base::get, base::graph, base::path, base::reviews, base::decide, base::runs, base::propose, base::corrections, base::decide_correction, base::indicators,
+        base::find, base::get, base::graph, base::path, base::reviews, base::decide, base::runs, base::propose, base::corrections, base::confirm_correction, base::decide_correction, base::indicators,
     ),
     components(schemas(crate::error::ErrorBody, yishu_types::Role, yishu_meta::OrgKind, yishu_meta::OrgLevel)),
     tags(

@@ -66,6 +66,8 @@ pub enum ErrorCode {
     FusionPlanInvalid,
     /// No such review, run, or subject in the base libraries.
     FusionNotFound,
+    /// A correction of a core attribute is accepted before the person concerned confirmed it.
+    CorrectionUnconfirmed,
     /// Something unexpected; the request id leads to the log line.
     Internal,
 }
@@ -103,6 +105,7 @@ impl ErrorCode {
         Self::QualityNotFound,
         Self::FusionPlanInvalid,
         Self::FusionNotFound,
+        Self::CorrectionUnconfirmed,
         Self::Internal,
     ];
 
@@ -139,6 +142,7 @@ impl ErrorCode {
             Self::QualityNotFound => "quality_not_found",
             Self::FusionPlanInvalid => "fusion_plan_invalid",
             Self::FusionNotFound => "fusion_not_found",
+            Self::CorrectionUnconfirmed => "correction_unconfirmed",
             Self::Internal => "internal",
         }
     }
@@ -167,7 +171,10 @@ impl ErrorCode {
             | Self::SourceNotFound
             | Self::QualityNotFound
             | Self::FusionNotFound => 404,
-            Self::OrgCodeTaken | Self::UserNameTaken | Self::EditConflict => 409,
+            Self::OrgCodeTaken
+            | Self::UserNameTaken
+            | Self::EditConflict
+            | Self::CorrectionUnconfirmed => 409,
             Self::AuditChainBroken
             | Self::LakeError
             | Self::StoreError

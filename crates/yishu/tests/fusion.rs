@@ -559,8 +559,90 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
             .send()
     };
     assert_eq!(decide(&manager, &csrf).await.unwrap().status(), 403);
+    // A core attribute changes only after the person concerned confirms (R20): accepting first
+    // is refused; only 公安 records the confirmation, and it must say how.
+    let r = decide(&officer, &officer_csrf).await.unwrap();
+    assert_eq!(r.status(), 409);
+    assert!(
+        r.text().await.unwrap().contains("correction_unconfirmed"),
+        "refused with its code"
+    );
+    let confirm = |client: &reqwest::Client, token: &str, how: &str| {
+        client
+            .post(format!(
+                "{base}/api/v1/fusion/corrections/{}/confirmation",
+                c["id"]
+            ))
+            .header("x-csrf-token", token)
+            .json(&serde_json::json!({"how": how}))
+            .send()
+    };
+    let how = "本人到派出所窗口核验，受理号 2026120100123";
+    assert_eq!(confirm(&manager, &csrf, how).await.unwrap().status(), 403);
+    assert_eq!(
+        confirm(&officer, &officer_csrf, " ")
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    let r = confirm(&officer, &officer_csrf, how).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let confirmed: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(confirmed["confirmation"], how);
     let r = decide(&officer, &officer_csrf).await.unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    // The console's page of requests: 公安 sees the accepted one with its confirmation, and
+    // confirms or turns down a second one there.
+    let r = propose("姓名", "王再改").await.unwrap();
+    let second: serde_json::Value = r.json().await.unwrap();
+    let page = officer
+        .get(format!("{base}/console/fusion/corrections"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("已采纳") && page.contains(how), "{page}");
+    assert!(
+        page.contains(&format!("/console/fusion/corrections/{}", second["id"])),
+        "the lead department has forms for the pending one"
+    );
+    let r = officer
+        .post(format!(
+            "{base}/console/fusion/corrections/{}",
+            second["id"]
+        ))
+        .form(&[
+            ("_csrf", officer_csrf.as_str()),
+            ("action", "accept"),
+            ("note", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("record how the person concerned confirmed"),
+        "accepting before confirmation is refused in words"
+    );
+    let r = officer
+        .post(format!(
+            "{base}/console/fusion/corrections/{}",
+            second["id"]
+        ))
+        .form(&[
+            ("_csrf", officer_csrf.as_str()),
+            ("action", "reject"),
+            ("note", "本人未到场"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("未采纳"));
     let o = yishu(&dir, &["fusion", "run"], None);
     assert!(o.status.success(), "{}", out(&o));
     let after: serde_json::Value =

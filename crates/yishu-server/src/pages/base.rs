@@ -428,3 +428,174 @@ pub async fn decide(
     }
     reviews_page(&s, page.chrome, true, true).await
 }
+
+struct CorrectionRow {
+    id: i64,
+    subject: String,
+    attribute: String,
+    value: String,
+    reason: String,
+    from_org: String,
+    to_org: String,
+    status: String,
+    confirmation: String,
+    pending: bool,
+    confirmed: bool,
+    /// The reader's department is the lead department: it confirms and decides.
+    lead: bool,
+}
+
+#[derive(Template)]
+#[template(path = "corrections.html")]
+struct Corrections {
+    c: Chrome,
+    items: Vec<CorrectionRow>,
+}
+
+/// Correction requests (R20) the reader's department proposed or leads (all of them for the
+/// bureau's data managers), with the lead department's confirm and decide forms.
+async fn corrections_page(
+    s: &AppState,
+    mut c: Chrome,
+    who: &yishu_meta::auth::Principal,
+) -> Response {
+    c.active = "base";
+    let loaded = async {
+        let own = s.store.get_org(who.org_id).await?;
+        let orgs = s.store.list_orgs().await?;
+        let list = s.store.corrections(None).await?;
+        Ok::<_, yishu_types::Error>((own, orgs, list))
+    }
+    .await;
+    let (own, orgs, list) = match loaded {
+        Ok(x) => x,
+        Err(e) => return failure(c, e.into()),
+    };
+    let clear = clear_for(who);
+    let org_name = |code: &str| {
+        orgs.iter()
+            .find(|o| o.code == code)
+            .map(|o| o.name.clone())
+            .unwrap_or_else(|| code.to_string())
+    };
+    let items = list
+        .into_iter()
+        .filter(|x| clear || x.to_org == own.code || x.from_org == own.id.0)
+        .map(|x| {
+            let lead = x.to_org == own.code;
+            let key_label = match x.subject_kind.as_str() {
+                "person" => "公民身份号码",
+                _ => "",
+            };
+            CorrectionRow {
+                id: x.id,
+                subject: if clear {
+                    x.subject_key.clone()
+                } else {
+                    yishu_fusion::mask::mask(key_label, &x.subject_key)
+                },
+                value: if clear || lead {
+                    x.value.clone()
+                } else {
+                    yishu_fusion::mask::mask(&x.attribute, &x.value)
+                },
+                from_org: orgs
+                    .iter()
+                    .find(|o| o.id.0 == x.from_org)
+                    .map(|o| o.name.clone())
+                    .unwrap_or_default(),
+                to_org: org_name(&x.to_org),
+                status: match x.status.as_str() {
+                    "accepted" => "已采纳",
+                    "rejected" => "未采纳",
+                    _ => "待处理",
+                }
+                .to_string(),
+                pending: x.status == "pending",
+                confirmed: x.confirmed_at.is_some(),
+                confirmation: x.confirmation.clone(),
+                attribute: x.attribute,
+                reason: x.reason,
+                lead,
+            }
+        })
+        .collect();
+    render(&Corrections { c, items })
+}
+
+pub async fn corrections(State(s): State<AppState>, page: PageAuth<SignedIn>) -> Response {
+    let who = page.auth.who().clone();
+    corrections_page(&s, page.chrome, &who).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CorrectionForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    /// confirm, accept or reject.
+    action: String,
+    #[serde(default)]
+    how: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// The lead department records the person's confirmation, accepts or rejects.
+pub async fn act_on_correction(
+    State(s): State<AppState>,
+    mut page: PageAuth<base::Correct>,
+    Path(id): Path<i64>,
+    Form(f): Form<CorrectionForm>,
+) -> Response {
+    if !page.csrf_ok(&f.csrf) {
+        return csrf_refused();
+    }
+    let who = page.auth.who().clone();
+    let done: Result<(), ApiError> = async {
+        let c = s.store.correction(id).await?;
+        base::lead_department(&s, who.org_id, &c).await?;
+        let (action, detail) = match f.action.as_str() {
+            "confirm" => {
+                let how = f.how.trim();
+                if how.is_empty() {
+                    return Err(ApiError::new(
+                        yishu_types::ErrorCode::InvalidInput,
+                        "say how the person confirmed the change (channel and reference)",
+                    ));
+                }
+                s.store.confirm_correction(id, how, who.user_id).await?;
+                (
+                    "fusion.correction_confirmation",
+                    serde_json::json!({"how": how}),
+                )
+            }
+            "accept" | "reject" => {
+                let accept = f.action == "accept";
+                s.store
+                    .decide_correction(id, accept, &f.note, who.user_id)
+                    .await?;
+                (
+                    "fusion.correction_decision",
+                    serde_json::json!({"accept": accept}),
+                )
+            }
+            _ => {
+                return Err(ApiError::new(
+                    yishu_types::ErrorCode::InvalidInput,
+                    "action is confirm, accept or reject",
+                ));
+            }
+        };
+        crate::routes::quality::audit(&s, &page.auth, action, format!("correction:{id}"), detail)
+            .await?;
+        Ok(())
+    }
+    .await;
+    match done {
+        Ok(()) => page.chrome.flash = Some(page.chrome.t.t("base.recorded").to_string()),
+        Err(e) => {
+            super::failed(&mut page.chrome, &e.0);
+        }
+    }
+    corrections_page(&s, page.chrome, &who).await
+}

@@ -112,6 +112,11 @@ pub fn router() -> Router<AppState> {
         .route("/console/base/{kind}/{id}", get(base::subject))
         .route("/console/fusion/reviews", get(base::reviews))
         .route("/console/fusion/reviews/{id}", post(base::decide))
+        .route("/console/fusion/corrections", get(base::corrections))
+        .route(
+            "/console/fusion/corrections/{id}",
+            post(base::act_on_correction),
+        )
 }
 
 /// The page language: the `yishu_lang` cookie, else Chinese.

@@ -500,6 +500,66 @@ pub struct CorrectionDecision {
     pub note: String,
 }
 
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CorrectionConfirmation {
+    /// How the person concerned confirmed: the channel and its reference (e.g. 窗口核验，受理号
+    /// 2026120100123).
+    pub how: String,
+}
+
+/// The lead department of a request, which alone confirms and decides it.
+pub(crate) async fn lead_department(
+    s: &AppState,
+    who_org: yishu_types::OrgId,
+    c: &Correction,
+) -> ApiResult<()> {
+    let own = s.store.get_org(who_org).await?;
+    if own.code != c.to_org {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "only the lead department ({}) confirms and decides this request",
+                c.to_org
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The lead department records how the person concerned confirmed the change (R20: a core
+/// attribute changes only after the person confirms).
+#[utoipa::path(post, path = "/api/v1/fusion/corrections/{id}/confirmation", tag = "base", request_body = CorrectionConfirmation,
+    responses((status = 200, body = Correction)))]
+pub async fn confirm_correction(
+    State(s): State<AppState>,
+    auth: Auth<Correct>,
+    Path(id): Path<i64>,
+    ValidJson(d): ValidJson<CorrectionConfirmation>,
+) -> ApiResult<Json<Correction>> {
+    let how = d.how.trim();
+    if how.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            "say how the person confirmed the change (channel and reference)",
+        ));
+    }
+    let c = s.store.correction(id).await?;
+    lead_department(&s, auth.who().org_id, &c).await?;
+    let done = s
+        .store
+        .confirm_correction(id, how, auth.who().user_id)
+        .await?;
+    audit(
+        &s,
+        &auth,
+        "fusion.correction_confirmation",
+        format!("correction:{id}"),
+        json!({"how": how}),
+    )
+    .await?;
+    Ok(Json(done))
+}
+
 /// The lead department accepts (the next run takes the value as its own) or rejects.
 #[utoipa::path(post, path = "/api/v1/fusion/corrections/{id}/decision", tag = "base", request_body = CorrectionDecision,
     responses((status = 200, body = Correction)))]
@@ -510,16 +570,7 @@ pub async fn decide_correction(
     ValidJson(d): ValidJson<CorrectionDecision>,
 ) -> ApiResult<Json<Correction>> {
     let c = s.store.correction(id).await?;
-    let own = s.store.get_org(auth.who().org_id).await?;
-    if own.code != c.to_org {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            format!(
-                "only the lead department ({}) decides this request",
-                c.to_org
-            ),
-        ));
-    }
+    lead_department(&s, auth.who().org_id, &c).await?;
     let done = s
         .store
         .decide_correction(id, d.accept, &d.note, auth.who().user_id)

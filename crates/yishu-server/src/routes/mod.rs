@@ -147,6 +147,10 @@ pub fn router() -> Router<AppState> {
         .route("/base/{kind}/{id}/corrections", post(base::propose))
         .route("/fusion/corrections", get(base::corrections))
         .route(
+            "/fusion/corrections/{id}/confirmation",
+            post(base::confirm_correction),
+        )
+        .route(
             "/fusion/corrections/{id}/decision",
             post(base::decide_correction),
         )
