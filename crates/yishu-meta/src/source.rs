@@ -148,11 +148,11 @@ impl Store {
             .collect()
     }
 
-    /// Takes a due source for this process by moving its next run to `lease_until`; false when
-    /// another process took it first.
+    /// Takes a due source for this process by moving its next run to `lease_until` and marking
+    /// it running; false when another process took it first.
     pub async fn claim_source(&self, s: &Source, lease_until: i64) -> Result<bool, Error> {
         let done =
-            sqlx::query("UPDATE sources SET next_run_at = $3 WHERE id = $1 AND next_run_at = $2")
+            sqlx::query("UPDATE sources SET next_run_at = $3, last_status = 'running' WHERE id = $1 AND next_run_at = $2")
                 .bind(s.id)
                 .bind(s.next_run_at)
                 .bind(lease_until)
@@ -198,7 +198,11 @@ impl Store {
 
     /// Makes a source due now (a "run now" from the console or API).
     pub async fn run_source_now(&self, id: i64) -> Result<Source, Error> {
-        sqlx::query("UPDATE sources SET next_run_at = $2 WHERE id = $1")
+        // A run in progress keeps its lease (else a scheduler tick would start the same run a
+        // second time); a lease that ran out no longer counts.
+        sqlx::query(
+            "UPDATE sources SET next_run_at = $2 WHERE id = $1 AND (last_status <> 'running' OR next_run_at <= $2)",
+        )
             .bind(id)
             .bind(now_ms())
             .execute(&self.pool)
