@@ -109,15 +109,11 @@ async fn anchors(
         blocks.extend(record_blocks(p));
     }
     let mut out = Vec::new();
-    let Some(frame) = lake.frame(Layer::Base, INDEX_TABLE).await? else {
-        return Ok(out);
-    };
-    let columns = crate::run::INDEX_COLUMNS;
     scan(
-        frame,
+        lake,
+        (Layer::Base, INDEX_TABLE),
         lit(true),
-        columns,
-        "cannot read the linking index",
+        crate::run::INDEX_COLUMNS,
         |cols, i| {
             let key = cell(cols, 0, i);
             let base = key.split('#').next().unwrap_or_default();
@@ -279,19 +275,17 @@ pub(crate) async fn fuse_new(
         .iter()
         .map(|d| d.relation.as_str())
         .collect();
-    if !relations.is_empty()
-        && let Some(frame) = lake.frame(Layer::Base, RELATIONS_TABLE).await?
-    {
+    if !relations.is_empty() {
         let filter = ident("to_kind")
             .eq(lit(SubjectKind::Person.as_str()))
             .and(scope.keys.of_kind(SubjectKind::Person, "to_key"))
             .and(ident("relation").in_list(relations.iter().map(|r| lit(*r)).collect(), false));
         let mut spouses = Vec::new();
         scan(
-            frame,
+            lake,
+            (Layer::Base, RELATIONS_TABLE),
             filter,
             &["from_key"],
-            "cannot read base.relations",
             |c, i| spouses.push(cell(c, 0, i).to_string()),
         )
         .await?;
@@ -305,12 +299,12 @@ pub(crate) async fn fuse_new(
     let mut rows: HashMap<String, HashMap<String, HashSet<String>>> = HashMap::new();
     let mut role_of: HashMap<(String, String, String, String), (SubjectKind, String)> =
         HashMap::new();
-    if let Some(frame) = lake.frame(Layer::Base, RECORDS_TABLE).await? {
+    {
         scan(
-            frame.clone(),
+            lake,
+            (Layer::Base, RECORDS_TABLE),
             scope.keys.of_any("subject_kind", "subject_key"),
             &["resource", "_batch_id", "_ods_ref"],
-            "cannot read base.subject_records",
             |c, i| {
                 rows.entry(cell(c, 0, i).to_string())
                     .or_default()
@@ -333,7 +327,8 @@ pub(crate) async fn fuse_new(
             .reduce(Expr::or)
             .unwrap_or(lit(false));
         scan(
-            frame,
+            lake,
+            (Layer::Base, RECORDS_TABLE),
             on_rows,
             &[
                 "resource",
@@ -343,7 +338,6 @@ pub(crate) async fn fuse_new(
                 "subject_kind",
                 "subject_key",
             ],
-            "cannot read base.subject_records",
             |c, i| {
                 let kind = match cell(c, 4, i) {
                     "entity" => SubjectKind::Entity,
@@ -411,20 +405,15 @@ pub(crate) async fn fuse_new(
         .iter()
         .map(|d| d.death.as_str())
         .collect();
-    if !outside.is_empty()
-        && !deaths.is_empty()
-        && let Some(frame) = lake
-            .frame(Layer::Base, base_table(SubjectKind::Person))
-            .await?
-    {
+    if !outside.is_empty() && !deaths.is_empty() {
         let mut columns = vec!["subject_key", "_provenance"];
         columns.extend(deaths.iter().copied());
         let mut found = Vec::new();
         scan(
-            frame,
+            lake,
+            (Layer::Base, base_table(SubjectKind::Person)),
             keys_in("subject_key", outside.iter()),
             &columns,
-            "cannot read base.population",
             |c, i| {
                 let prov: serde_json::Value =
                     serde_json::from_str(cell(c, 1, i)).unwrap_or_default();

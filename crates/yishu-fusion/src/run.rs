@@ -149,14 +149,13 @@ pub(crate) async fn read_source(
     seen: &mut BTreeSet<String>,
 ) -> Result<u64, Error> {
     let table = s.resource.table();
-    let Some(mut frame) = lake.frame(Layer::Std, &table).await? else {
+    let frame = match filter {
+        None => lake.frame(Layer::Std, &table).await?,
+        Some(f) => lake.frame_where(Layer::Std, &table, f).await?,
+    };
+    let Some(frame) = frame else {
         return Ok(0);
     };
-    if let Some(f) = filter {
-        frame = frame
-            .filter(f)
-            .map_err(lake_err(format!("cannot read std.{table}")))?;
-    }
     let cols = s.map.columns();
     let mut exprs: Vec<Expr> = cols
         .iter()
@@ -1420,15 +1419,12 @@ async fn library_frame(
     scope: Option<&Scope>,
 ) -> Result<Option<yishu_lake::datafusion::prelude::DataFrame>, Error> {
     let table = base_table(kind);
-    let Some(frame) = lake.frame(Layer::Base, table).await? else {
-        return Ok(None);
-    };
     match scope {
-        None => Ok(Some(frame)),
-        Some(s) => frame
-            .filter(s.keys.of_kind(kind, "subject_key"))
-            .map(Some)
-            .map_err(lake_err(format!("cannot read base.{table}"))),
+        None => lake.frame(Layer::Base, table).await,
+        Some(s) => {
+            lake.frame_where(Layer::Base, table, s.keys.of_kind(kind, "subject_key"))
+                .await
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use yishu_lake::arrow::array::{
 };
 use yishu_lake::arrow::compute::{cast, filter_record_batch};
 use yishu_lake::arrow::datatypes::{DataType, Field, Schema};
-use yishu_lake::datafusion::prelude::{DataFrame, Expr, ident, lit};
+use yishu_lake::datafusion::prelude::{Expr, ident, lit};
 use yishu_lake::{Lake, Layer};
 use yishu_types::{Error, ErrorCode};
 
@@ -51,23 +51,27 @@ pub(crate) fn cell(cols: &[StringArray], c: usize, i: usize) -> &str {
     }
 }
 
-/// Streams `columns` of the rows `filter` keeps, as text, to `each`.
+/// Streams `columns` of the rows of a table `filter` keeps, as text, to `each` (nothing when the
+/// table does not exist yet).
 pub(crate) async fn scan(
-    frame: DataFrame,
+    lake: &Lake,
+    (layer, table): (Layer, &str),
     filter: Expr,
     columns: &[&str],
-    what: &str,
     mut each: impl FnMut(&[StringArray], usize),
 ) -> Result<(), Error> {
+    let what = format!("cannot read {layer}.{table}");
+    let Some(frame) = lake.frame_where(layer, table, filter).await? else {
+        return Ok(());
+    };
     let mut stream = frame
-        .filter(filter)
-        .and_then(|f| f.select(columns.iter().map(|c| ident(*c)).collect::<Vec<Expr>>()))
-        .map_err(lake_err(what.to_string()))?
+        .select(columns.iter().map(|c| ident(*c)).collect::<Vec<Expr>>())
+        .map_err(lake_err(what.clone()))?
         .execute_stream()
         .await
-        .map_err(lake_err(what.to_string()))?;
+        .map_err(lake_err(what.clone()))?;
     while let Some(b) = stream.next().await {
-        let b = b.map_err(lake_err(what.to_string()))?;
+        let b = b.map_err(lake_err(what.clone()))?;
         let cols = texts(&b)?;
         for i in 0..b.num_rows() {
             each(&cols, i);
@@ -195,17 +199,15 @@ pub(crate) async fn write_changes(
     };
     // The table's rows of these subjects, as text.
     let mut old: HashMap<(String, String), Vec<String>> = HashMap::new();
-    if let Some(frame) = lake.frame(Layer::Base, table).await? {
-        let columns: Vec<&str> = names.iter().map(String::as_str).collect();
-        scan(
-            frame,
-            keyed.rows_of(scope),
-            &columns,
-            &format!("cannot read base.{table}"),
-            |cols, i| old.entry(subject(cols, i)).or_default().push(line(cols, i)),
-        )
-        .await?;
-    }
+    let columns: Vec<&str> = names.iter().map(String::as_str).collect();
+    scan(
+        lake,
+        (Layer::Base, table),
+        keyed.rows_of(scope),
+        &columns,
+        |cols, i| old.entry(subject(cols, i)).or_default().push(line(cols, i)),
+    )
+    .await?;
     let cols = texts(&batch)?;
     let mut new: HashMap<(String, String), Vec<(String, usize)>> = HashMap::new();
     for i in 0..batch.num_rows() {

@@ -386,6 +386,37 @@ impl Lake {
             .map_err(df_err(format_args!("cannot read table {layer}.{name}")))
     }
 
+    /// The rows of one table that `filter` keeps, at its newest version; `None` when the table
+    /// does not exist yet. The filter is evaluated while Parquet is decoded (late
+    /// materialization): the filter's columns first, the others only for the rows it keeps —
+    /// for picking a few thousand rows out of millions.
+    pub async fn frame_where(
+        &self,
+        layer: Layer,
+        name: &str,
+        filter: datafusion::prelude::Expr,
+    ) -> Result<Option<DataFrame>, Error> {
+        if !self.list_tables(layer).iter().any(|t| t == name) {
+            return Ok(None);
+        }
+        let table = self.open_table(layer, name).await?;
+        let mut config = datafusion::prelude::SessionConfig::new();
+        config.options_mut().execution.parquet.pushdown_filters = true;
+        config.options_mut().execution.parquet.reorder_filters = true;
+        let ctx = SessionContext::new_with_config(config);
+        table
+            .update_datafusion_session(&ctx.state())
+            .map_err(lake_err("cannot prepare the query session"))?;
+        let provider = table
+            .table_provider()
+            .await
+            .map_err(df_err(format_args!("cannot read table {layer}.{name}")))?;
+        ctx.read_table(provider)
+            .and_then(|f| f.filter(filter))
+            .map(Some)
+            .map_err(df_err(format_args!("cannot read table {layer}.{name}")))
+    }
+
     /// Deletes the rows whose `column` equals `value` (a job about to write a batch's rows again);
     /// a missing table has none. Returns how many rows were deleted.
     pub async fn delete_rows(
