@@ -116,6 +116,14 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("base.decided", "已记录审核结果。", "Decision recorded."),
     ("base.corrections", "更正申请", "Correction requests"),
+    ("base.mode", "方式", "Mode"),
+    ("base.new_batches", "个新批次", "new batches"),
+    (
+        "base.touched",
+        "个对象重建（增量）",
+        "subjects rebuilt (incremental)",
+    ),
+    ("base.full", "全量：", "Full: "),
     (
         "base.corrections_hint",
         "其他部门对核心属性提出的更正。牵头部门先记录本人如何确认（渠道与受理号），才能采纳；采纳后下次融合生效。",

@@ -489,6 +489,10 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
         .unwrap();
     assert!(page.contains("人口库") && page.contains("老年人"), "{page}");
     assert!(
+        page.contains("全量：no earlier run"),
+        "the demo's first run was full, and the page says why: {page}"
+    );
+    assert!(
         page.contains("id=\"monthly\""),
         "month-on-month table: {page}"
     );

@@ -28,6 +28,8 @@ struct Overview {
     run_at: String,
     report: FusionReport,
     pending: i64,
+    /// How the last run read its input: incremental (what it read) or full (why).
+    mode: String,
     /// (tag, subjects, rule)
     indicators: Vec<(String, u64, String)>,
     /// (event, month, count, previous month, change)
@@ -166,7 +168,19 @@ pub async fn overview(
             format!("{:+.1}%", (m.2 as f64 - m.3 as f64) * 100.0 / m.3 as f64)
         };
     }
+    let mode = if report.mode == "incremental" {
+        format!(
+            "{} {} · {} {}",
+            report.new_batches,
+            page.chrome.t.t("base.new_batches"),
+            report.touched,
+            page.chrome.t.t("base.touched")
+        )
+    } else {
+        format!("{}{}", page.chrome.t.t("base.full"), report.full_because)
+    };
     render(&Overview {
+        mode,
         monthly,
         run_at: run
             .as_ref()
