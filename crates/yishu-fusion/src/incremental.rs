@@ -22,20 +22,38 @@ use yishu_lake::{Lake, Layer};
 use yishu_meta::Store;
 use yishu_types::Error;
 
+/// Why a run reads everything: a stable code (for pages in any language) and words.
+pub(crate) struct FullBecause {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl FullBecause {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        FullBecause {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
 /// The last run an incremental run can continue from, or why the run must read everything.
 pub(crate) async fn last_run(
     store: &Store,
     lake: &Lake,
     plan_version: i64,
-) -> Result<Result<FusionReport, String>, Error> {
+) -> Result<Result<FusionReport, FullBecause>, Error> {
     let runs = store.fusion_runs(50).await?;
     let Some(last) = runs.iter().find(|r| r.status == "done") else {
-        return Ok(Err("no earlier run".into()));
+        return Ok(Err(FullBecause::new("first_run", "no earlier run")));
     };
     if last.plan_version != plan_version {
-        return Ok(Err(format!(
-            "the plan changed (version {} → {plan_version})",
-            last.plan_version
+        return Ok(Err(FullBecause::new(
+            "plan_changed",
+            format!(
+                "the plan changed (version {} → {plan_version})",
+                last.plan_version
+            ),
         )));
     }
     let report: FusionReport = serde_json::from_value(last.report.clone()).unwrap_or_default();
@@ -45,7 +63,10 @@ pub(crate) async fn last_run(
             .iter()
             .any(|t| t == INDEX_TABLE)
     {
-        return Ok(Err("the libraries have no linking index yet".into()));
+        return Ok(Err(FullBecause::new(
+            "no_index",
+            "the libraries have no linking index yet",
+        )));
     }
     let since = last.started_at;
     let decided = store
@@ -55,8 +76,11 @@ pub(crate) async fn last_run(
         .filter(|r| r.decided_at.is_some_and(|t| t >= since))
         .count();
     if decided > 0 {
-        return Ok(Err(format!(
-            "{decided} review decisions since the last run may move records between subjects"
+        return Ok(Err(FullBecause::new(
+            "decisions",
+            format!(
+                "{decided} review decisions since the last run may move records between subjects"
+            ),
         )));
     }
     let corrected = store
@@ -66,8 +90,9 @@ pub(crate) async fn last_run(
         .filter(|c| c.decided_at.is_some_and(|t| t >= since))
         .count();
     if corrected > 0 {
-        return Ok(Err(format!(
-            "{corrected} corrections accepted since the last run"
+        return Ok(Err(FullBecause::new(
+            "corrections",
+            format!("{corrected} corrections accepted since the last run"),
         )));
     }
     Ok(Ok(report))

@@ -64,8 +64,10 @@ pub struct FusionReport {
     pub plan_version: i64,
     /// `full` (every std row read again) or `incremental` (only batches no run had read).
     pub mode: String,
-    /// Why a run was full.
+    /// Why a run was full, in words and as a code: first_run, asked, plan_changed, no_index,
+    /// decisions, corrections.
     pub full_because: String,
+    pub full_code: String,
     /// Every std batch the libraries have read, this run included (what the next incremental
     /// run skips).
     pub batches: Vec<String>,
@@ -329,7 +331,10 @@ pub async fn fuse(
         )
     })?;
     let last = match mode {
-        RunMode::Full => Err("a full run was asked for".to_string()),
+        RunMode::Full => Err(crate::incremental::FullBecause::new(
+            "asked",
+            "a full run was asked for",
+        )),
         RunMode::Auto => crate::incremental::last_run(store, lake, saved.version).await?,
     };
     let run_id = uuid::Uuid::now_v7().to_string();
@@ -342,7 +347,7 @@ pub async fn fuse(
     let outcome = match last {
         Ok(last) => crate::incremental::fuse_new(store, lake, &run, last, progress).await,
         Err(why) => {
-            progress(&format!("full run: {why}"));
+            progress(&format!("full run: {}", why.message));
             fuse_all(store, lake, &run, why, progress).await
         }
     };
@@ -432,14 +437,15 @@ async fn fuse_all(
     store: &Store,
     lake: &Lake,
     run: &Run<'_>,
-    why: String,
+    why: crate::incremental::FullBecause,
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<FusionReport, Error> {
     let mut report = FusionReport {
         run_id: run.run_id.to_string(),
         plan_version: run.plan_version,
         mode: "full".into(),
-        full_because: why,
+        full_because: why.message,
+        full_code: why.code.into(),
         ..Default::default()
     };
     let srcs = sources(store, run.plan).await?;

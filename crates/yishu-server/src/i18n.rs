@@ -124,6 +124,28 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "subjects rebuilt (incremental)",
     ),
     ("base.full", "全量：", "Full: "),
+    ("base.full_first_run", "首次融合", "the first run"),
+    ("base.full_asked", "按要求全量重算", "asked for"),
+    (
+        "base.full_plan_changed",
+        "融合方案已变更",
+        "the plan changed",
+    ),
+    (
+        "base.full_no_index",
+        "基础库尚无关联索引",
+        "no linking index yet",
+    ),
+    (
+        "base.full_decisions",
+        "上次融合后有人工审核结论",
+        "review decisions since the last run",
+    ),
+    (
+        "base.full_corrections",
+        "上次融合后有采纳的更正",
+        "corrections accepted since the last run",
+    ),
     (
         "base.corrections_hint",
         "其他部门对核心属性提出的更正。牵头部门先记录本人如何确认（渠道与受理号），才能采纳；采纳后下次融合生效。",

@@ -489,7 +489,7 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
         .unwrap();
     assert!(page.contains("人口库") && page.contains("老年人"), "{page}");
     assert!(
-        page.contains("全量：no earlier run"),
+        page.contains("全量：首次融合"),
         "the demo's first run was full, and the page says why: {page}"
     );
     assert!(

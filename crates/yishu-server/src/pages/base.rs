@@ -177,7 +177,8 @@ pub async fn overview(
             page.chrome.t.t("base.touched")
         )
     } else {
-        format!("{}{}", page.chrome.t.t("base.full"), report.full_because)
+        let why = format!("base.full_{}", report.full_code);
+        format!("{}{}", page.chrome.t.t("base.full"), page.chrome.t.t(&why))
     };
     render(&Overview {
         mode,
