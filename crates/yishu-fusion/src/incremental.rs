@@ -319,6 +319,10 @@ pub(crate) async fn fuse_new(
         }
     }
     report.touched = scope.keys.len() as u64;
+    progress(&format!(
+        "{} subjects touched (with the spouses a death may concern)",
+        report.touched
+    ));
     // 4. The touched subjects' earlier rows, and who the other roles on those rows are.
     // Rows per resource and batch (a source reference names a row only within its batch).
     let mut rows: HashMap<String, HashMap<String, HashSet<String>>> = HashMap::new();
@@ -382,6 +386,14 @@ pub(crate) async fn fuse_new(
         )
         .await?;
     }
+    progress(&format!(
+        "their earlier rows: {} in {} resources",
+        rows.values()
+            .flat_map(|b| b.values())
+            .map(HashSet::len)
+            .sum::<usize>(),
+        rows.len()
+    ));
     let mut ignored = BTreeSet::new();
     let first_old = read.recs.len();
     for (si, s) in srcs.iter().enumerate() {
@@ -400,8 +412,7 @@ pub(crate) async fn fuse_new(
         read_source(lake, s, si, &mut read, Some(on_rows), &mut ignored).await?;
     }
     progress(&format!(
-        "{} subjects touched; {} of their earlier rows read again",
-        report.touched,
+        "{} of their earlier rows read again",
         read.recs.len() - first_old
     ));
     subject_of.resize(read.recs.len(), None);

@@ -854,6 +854,7 @@ pub(crate) async fn build(
         }
         let keyed = KeyedBy::Any("from_kind", "from_key");
         write_rows(lake, RELATIONS_TABLE, b.finish()?, keyed, scope, &meta).await?;
+        progress(&format!("base.relations: {} written", report.relations));
     }
     // 3. Golden records, one subject at a time (observations are built for a subject, used and
     // dropped: holding every subject's would cost many times the rows read).
@@ -1158,6 +1159,7 @@ pub(crate) async fn build(
         }
         let keyed = KeyedBy::Any("subject_kind", "subject_key");
         write_rows(lake, RECORDS_TABLE, b.finish()?, keyed, scope, &meta).await?;
+        progress("base.subject_records written");
     }
     // The timeline.
     {
@@ -1194,6 +1196,7 @@ pub(crate) async fn build(
         }
         let keyed = KeyedBy::Any("subject_kind", "subject_key");
         write_rows(lake, EVENTS_TABLE, b.finish()?, keyed, scope, &meta).await?;
+        progress(&format!("base.events: {} written", report.events));
     }
     // What the next incremental run links new records against.
     {

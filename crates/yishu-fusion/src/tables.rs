@@ -80,13 +80,33 @@ pub(crate) async fn scan(
     Ok(())
 }
 
-/// `key_col IN (keys…)`.
+/// Keys per `IN` list: Delta turns an `IN` list into a chain of `=` … `OR` for file skipping,
+/// which a list of thousands makes too deep to walk.
+const IN_LIST_CHUNK: usize = 64;
+
+/// `key_col IN (keys…)`, as a balanced `OR` of short lists (however many keys there are, the
+/// expression stays shallow).
 pub(crate) fn keys_in<'a>(key_col: &str, keys: impl Iterator<Item = &'a String>) -> Expr {
     let list: Vec<Expr> = keys.map(|k| lit(k.clone())).collect();
     if list.is_empty() {
         return lit(false);
     }
-    ident(key_col).in_list(list, false)
+    let mut parts: Vec<Expr> = list
+        .chunks(IN_LIST_CHUNK)
+        .map(|c| ident(key_col).in_list(c.to_vec(), false))
+        .collect();
+    while parts.len() > 1 {
+        let mut next = Vec::with_capacity(parts.len().div_ceil(2));
+        let mut it = parts.into_iter();
+        while let Some(a) = it.next() {
+            next.push(match it.next() {
+                Some(b) => a.or(b),
+                None => a,
+            });
+        }
+        parts = next;
+    }
+    parts.pop().unwrap_or(lit(false))
 }
 
 /// Subjects, by kind.
