@@ -8,7 +8,7 @@
 use crate::address::Address;
 use crate::fs::Thresholds;
 use crate::key::{SubjectKind, normalize_key};
-use crate::link::{PersonRecord, link_people, record_blocks};
+use crate::link::{PersonRecord, link_people_with, record_blocks};
 use crate::run::{
     BLOCK_SEP, FusionReport, INDEX_TABLE, Linking, RECORDS_TABLE, RELATIONS_TABLE, Read, Run,
     Scope, assign_people, base_table, build, link_keyed, read_source, rec_ref, sources,
@@ -193,6 +193,7 @@ pub(crate) async fn fuse_new(
         plan_version: run.plan_version,
         mode: "incremental".into(),
         subjects: last.subjects.clone(),
+        model: last.model.clone(),
         ..Default::default()
     };
     let srcs = sources(store, run.plan).await?;
@@ -258,7 +259,7 @@ pub(crate) async fn fuse_new(
     let (anchor_keys, mut people): (Vec<String>, Vec<PersonRecord>) = anchors.into_iter().unzip();
     let first_new = people.len();
     people.append(&mut new_people);
-    let linked = link_people(&people, Thresholds::default());
+    let linked = link_people_with(&people, Thresholds::default(), last.model.as_ref());
     let keys = subject_keys(&linked, &anchor_keys, |p| {
         rec_ref(&srcs, &read.recs[person_recs[p - first_new]])
     });

@@ -218,6 +218,16 @@ fn blocks(
 
 /// Links the records: by valid key first, then by the model for the rest.
 pub fn link_people(records: &[PersonRecord], thresholds: Thresholds) -> Linked {
+    link_people_with(records, thresholds, None)
+}
+
+/// Links the records with a model fitted before (an incremental run uses the one the last full
+/// run fitted on the whole library: a batch says too little to fit one), or fits one.
+pub fn link_people_with(
+    records: &[PersonRecord],
+    thresholds: Thresholds,
+    fitted: Option<&Model>,
+) -> Linked {
     let mut linked = Linked {
         subject: vec![None; records.len()],
         ..Default::default()
@@ -279,7 +289,7 @@ pub fn link_people(records: &[PersonRecord], thresholds: Thresholds) -> Linked {
             rep.address = r.address.clone();
         }
     }
-    if pool.is_empty() {
+    if pool.is_empty() && fitted.is_none() {
         return linked;
     }
     // Blocks over the subjects.
@@ -311,9 +321,38 @@ pub fn link_people(records: &[PersonRecord], thresholds: Thresholds) -> Linked {
             }
         }
     }
-    if pairs.is_empty() {
+    if pairs.is_empty() && fitted.is_none() {
         return linked;
     }
+    let model = match fitted {
+        Some(m) => m.clone(),
+        None => fit_model(
+            records,
+            &pool,
+            &linked.keys,
+            &reps,
+            &known,
+            &pairs,
+            &patterns,
+        ),
+    };
+    decide_pool(&pairs, &model, thresholds, &mut linked);
+    relink_lone_keys(records, &reps, &index, &model, thresholds, &mut linked);
+    link_leftovers(records, &pool, &model, thresholds, &mut linked);
+    linked.model = Some(model);
+    linked
+}
+
+/// Fits the model: u from random pairs, m from records sharing a valid key, EM for the rest.
+fn fit_model(
+    records: &[PersonRecord],
+    pool: &[usize],
+    keys: &[String],
+    reps: &[Rep],
+    known: &Patterns,
+    pairs: &[(usize, usize, Vec<u8>)],
+    patterns: &Patterns,
+) -> Model {
     // u from random pairs of pool records and subjects (almost all of them non-matches).
     let mut random = Patterns::default();
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
@@ -326,7 +365,7 @@ pub fn link_people(records: &[PersonRecord], thresholds: Thresholds) -> Linked {
     for _ in 0..RANDOM_PAIRS.min(pool.len() * reps.len()) {
         let i = pool[next(pool.len())];
         let s = next(reps.len());
-        random.add(&compare(&records[i], &linked.keys[s], &reps[s]));
+        random.add(&compare(&records[i], &keys[s], &reps[s]));
     }
     // At most one match per record among its candidates; most records that found candidates
     // found their match.
@@ -334,13 +373,22 @@ pub fn link_people(records: &[PersonRecord], thresholds: Thresholds) -> Linked {
     let prior = 0.9 * with_candidates as f64 / pairs.len() as f64;
     let mut model = Model::start(&specs(), prior).with_u_from(&random);
     if known.pairs() >= MIN_KNOWN_PAIRS {
-        model = model.with_m_from(&known, &[1, 2, 3, 4], PSEUDO_PAIRS);
+        model = model.with_m_from(known, &[1, 2, 3, 4], PSEUDO_PAIRS);
     }
-    let model = model.with_fixed_prior(prior).fit(&patterns, 200, 1e-6);
+    model.with_fixed_prior(prior).fit(patterns, 200, 1e-6)
+}
+
+/// Each pool record: its best subject, linked, sent to review or left alone.
+fn decide_pool(
+    pairs: &[(usize, usize, Vec<u8>)],
+    model: &Model,
+    thresholds: Thresholds,
+    linked: &mut Linked,
+) {
     // Each pool record: its best subject, unless another is nearly as good (then a person
     // decides which, if either).
     let mut best: HashMap<usize, Vec<(usize, f64, u8, u8)>> = HashMap::new();
-    for (i, s, v) in &pairs {
+    for (i, s, v) in pairs {
         best.entry(*i)
             .or_default()
             .push((*s, model.weight(v), v[0], v[1]));
@@ -366,10 +414,6 @@ pub fn link_people(records: &[PersonRecord], thresholds: Thresholds) -> Linked {
         }
     }
     linked.review.sort_by_key(|r| r.0);
-    relink_lone_keys(records, &reps, &index, &model, thresholds, &mut linked);
-    link_leftovers(records, &pool, &model, thresholds, &mut linked);
-    linked.model = Some(model);
-    linked
 }
 
 /// A mistyped number can still pass its check digit (one typo in ten): its record then has a key

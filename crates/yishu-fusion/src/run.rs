@@ -75,6 +75,9 @@ pub struct FusionReport {
     pub new_batches: u64,
     /// Subjects an incremental run rewrote (those its new rows touched, and their spouses).
     pub touched: u64,
+    /// The linking model the last full run fitted on the whole library; incremental runs link
+    /// with it.
+    pub model: Option<crate::fs::Model>,
     /// Rows read per resource code and role.
     pub rows: BTreeMap<String, u64>,
     /// Subjects per kind in the libraries.
@@ -474,6 +477,7 @@ async fn fuse_all(
         .collect();
     progress(&format!("linking {} person records", people.len()));
     let linked = link_people(&people, Thresholds::default());
+    report.model = linked.model.clone();
     let keys = subject_keys(&linked, &[], |p| rec_ref(&srcs, &read.recs[person_recs[p]]));
     let decisions: HashMap<String, (ReviewStatus, String)> = store
         .review_decisions()
