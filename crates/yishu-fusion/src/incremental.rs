@@ -15,9 +15,10 @@ use crate::run::{
     subject_keys,
 };
 use crate::survive::{GoldenValue, Observation};
-use crate::tables::{cell, keys_in, lake_err, scan, texts};
+use crate::tables::{cell, keys_in, kind_of, lake_err, scan, texts};
 use std::collections::{BTreeSet, HashMap, HashSet};
-use yishu_lake::datafusion::prelude::{Expr, ident, lit};
+use yishu_lake::arrow::array::StringArray;
+use yishu_lake::datafusion::prelude::ident;
 use yishu_lake::{Lake, Layer};
 use yishu_meta::Store;
 use yishu_types::Error;
@@ -137,7 +138,6 @@ async fn anchors(
     scan(
         lake,
         (Layer::Base, INDEX_TABLE),
-        lit(true),
         crate::run::INDEX_COLUMNS,
         |cols, i| {
             let key = cell(cols, 0, i);
@@ -224,7 +224,7 @@ pub(crate) async fn fuse_new(
             s,
             si,
             &mut read,
-            Some(keys_in("_batch_id", fresh.iter())),
+            crate::run::Only::Batches(keys_in("_batch_id", fresh.iter())),
             &mut seen,
         )
         .await?;
@@ -302,17 +302,19 @@ pub(crate) async fn fuse_new(
         .map(|d| d.relation.as_str())
         .collect();
     if !relations.is_empty() {
-        let filter = ident("to_kind")
-            .eq(lit(SubjectKind::Person.as_str()))
-            .and(scope.keys.of_kind(SubjectKind::Person, "to_key"))
-            .and(ident("relation").in_list(relations.iter().map(|r| lit(*r)).collect(), false));
         let mut spouses = Vec::new();
         scan(
             lake,
             (Layer::Base, RELATIONS_TABLE),
-            filter,
-            &["from_key"],
-            |c, i| spouses.push(cell(c, 0, i).to_string()),
+            &["to_kind", "to_key", "relation", "from_key"],
+            |c, i| {
+                if cell(c, 0, i) == SubjectKind::Person.as_str()
+                    && relations.contains(&cell(c, 2, i))
+                    && scope.contains(SubjectKind::Person, cell(c, 1, i))
+                {
+                    spouses.push(cell(c, 3, i).to_string())
+                }
+            },
         )
         .await?;
         for s in spouses {
@@ -330,50 +332,32 @@ pub(crate) async fn fuse_new(
     let mut role_of: HashMap<(String, String, String, String), (SubjectKind, String)> =
         HashMap::new();
     {
-        scan(
-            lake,
-            (Layer::Base, RECORDS_TABLE),
-            scope.keys.of_any("subject_kind", "subject_key"),
-            &["resource", "_batch_id", "_ods_ref"],
-            |c, i| {
+        let columns = [
+            "resource",
+            "_batch_id",
+            "_ods_ref",
+            "role",
+            "subject_kind",
+            "subject_key",
+        ];
+        scan(lake, (Layer::Base, RECORDS_TABLE), &columns, |c, i| {
+            if scope.contains(kind_of(cell(c, 4, i)), cell(c, 5, i)) {
                 rows.entry(cell(c, 0, i).to_string())
                     .or_default()
                     .entry(cell(c, 1, i).to_string())
                     .or_default()
                     .insert(cell(c, 2, i).to_string());
-            },
-        )
+            }
+        })
         .await?;
-        let on_rows = rows
-            .iter()
-            .flat_map(|(res, batches)| {
-                batches.iter().map(move |(batch, refs)| {
-                    ident("resource")
-                        .eq(lit(res.clone()))
-                        .and(ident("_batch_id").eq(lit(batch.clone())))
-                        .and(keys_in("_ods_ref", refs.iter()))
-                })
-            })
-            .reduce(Expr::or)
-            .unwrap_or(lit(false));
-        scan(
-            lake,
-            (Layer::Base, RECORDS_TABLE),
-            on_rows,
-            &[
-                "resource",
-                "_batch_id",
-                "_ods_ref",
-                "role",
-                "subject_kind",
-                "subject_key",
-            ],
-            |c, i| {
-                let kind = match cell(c, 4, i) {
-                    "entity" => SubjectKind::Entity,
-                    "house" => SubjectKind::House,
-                    _ => SubjectKind::Person,
-                };
+        let on_rows = |c: &[StringArray], i: usize| {
+            rows.get(cell(c, 0, i))
+                .and_then(|b| b.get(cell(c, 1, i)))
+                .is_some_and(|refs| refs.contains(cell(c, 2, i)))
+        };
+        scan(lake, (Layer::Base, RECORDS_TABLE), &columns, |c, i| {
+            if on_rows(c, i) {
+                let kind = kind_of(cell(c, 4, i));
                 role_of.insert(
                     (
                         cell(c, 0, i).to_string(),
@@ -383,8 +367,8 @@ pub(crate) async fn fuse_new(
                     ),
                     (kind, cell(c, 5, i).to_string()),
                 );
-            },
-        )
+            }
+        })
         .await?;
     }
     progress(&format!(
@@ -401,16 +385,8 @@ pub(crate) async fn fuse_new(
         let Some(batches) = rows.get(&s.map.resource) else {
             continue;
         };
-        let on_rows = batches
-            .iter()
-            .map(|(batch, refs)| {
-                ident("_batch_id")
-                    .eq(lit(batch.clone()))
-                    .and(keys_in("_ods_ref", refs.iter()))
-            })
-            .reduce(Expr::or)
-            .unwrap_or(lit(false));
-        read_source(lake, s, si, &mut read, Some(on_rows), &mut ignored).await?;
+        let only = crate::run::Only::Rows(batches);
+        read_source(lake, s, si, &mut read, only, &mut ignored).await?;
     }
     progress(&format!(
         "{} of their earlier rows read again",
@@ -449,9 +425,11 @@ pub(crate) async fn fuse_new(
         scan(
             lake,
             (Layer::Base, base_table(SubjectKind::Person)),
-            keys_in("subject_key", outside.iter()),
             &columns,
             |c, i| {
+                if !outside.contains(cell(c, 0, i)) {
+                    return;
+                }
                 let prov: serde_json::Value =
                     serde_json::from_str(cell(c, 1, i)).unwrap_or_default();
                 for (n, attribute) in deaths.iter().enumerate() {

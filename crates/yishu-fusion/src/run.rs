@@ -119,6 +119,10 @@ pub(crate) struct Src<'a> {
     pub org: String,
 }
 
+fn cell_of(a: &StringArray, i: usize) -> &str {
+    if a.is_null(i) { "" } else { a.value(i) }
+}
+
 fn date_ms(s: &str) -> Option<i64> {
     yishu_types::date::parse_cn_date(s)
         .ok()
@@ -143,20 +147,30 @@ pub(crate) enum RelTo {
     Key(SubjectKind, String),
 }
 
-/// Reads a source's std rows (those `filter` keeps, if any) into `out`; `seen` hears every
-/// batch read.
+/// Which of a source's std rows a read takes.
+pub(crate) enum Only<'a> {
+    All,
+    /// The rows of a few batches (a short predicate on `_batch_id`).
+    Batches(Expr),
+    /// These rows, batch → source references, picked while reading (thousands of them would
+    /// make a predicate too deep to plan).
+    Rows(&'a HashMap<String, HashSet<String>>),
+}
+
+/// Reads a source's std rows (those `only` names) into `out`; `seen` hears every batch read.
 pub(crate) async fn read_source(
     lake: &Lake,
     s: &Src<'_>,
     si: usize,
     out: &mut Read,
-    filter: Option<Expr>,
+    only: Only<'_>,
     seen: &mut BTreeSet<String>,
 ) -> Result<u64, Error> {
     let table = s.resource.table();
-    let frame = match filter {
-        None => lake.frame(Layer::Std, &table).await?,
-        Some(f) => lake.frame_where(Layer::Std, &table, f).await?,
+    let (frame, rows_only) = match only {
+        Only::All => (lake.frame(Layer::Std, &table).await?, None),
+        Only::Rows(r) => (lake.frame(Layer::Std, &table).await?, Some(r)),
+        Only::Batches(f) => (lake.frame_where(Layer::Std, &table, f).await?, None),
     };
     let Some(frame) = frame else {
         return Ok(0);
@@ -193,6 +207,12 @@ pub(crate) async fn read_source(
         let t = texts(&b)?;
         let n = cols.len();
         for i in 0..b.num_rows() {
+            if let Some(r) = rows_only {
+                let (batch, row) = (cell_of(&t[n], i), cell_of(&t[n + 1], i));
+                if !r.get(batch).is_some_and(|refs| refs.contains(row)) {
+                    continue;
+                }
+            }
             if !t[n].is_null(i) && t[n].value(i) != last_batch {
                 last_batch = t[n].value(i).to_string();
                 seen.insert(last_batch.clone());
@@ -456,7 +476,7 @@ async fn fuse_all(
     let mut read = Read::default();
     let mut seen = BTreeSet::new();
     for (si, s) in srcs.iter().enumerate() {
-        let n = read_source(lake, s, si, &mut read, None, &mut seen).await?;
+        let n = read_source(lake, s, si, &mut read, Only::All, &mut seen).await?;
         progress(&format!(
             "read {} ({}, {}): {n} rows",
             s.resource.meta.name, s.map.resource, s.map.role
@@ -1425,22 +1445,6 @@ struct LibraryWrite {
     kept_conflict_values: u64,
 }
 
-/// The current rows of a library, those of the scope's subjects only when there is a scope.
-async fn library_frame(
-    lake: &Lake,
-    kind: SubjectKind,
-    scope: Option<&Scope>,
-) -> Result<Option<yishu_lake::datafusion::prelude::DataFrame>, Error> {
-    let table = base_table(kind);
-    match scope {
-        None => lake.frame(Layer::Base, table).await,
-        Some(s) => {
-            lake.frame_where(Layer::Base, table, s.keys.of_kind(kind, "subject_key"))
-                .await
-        }
-    }
-}
-
 /// Writes one base library: the current version of every subject (a subject whose golden values
 /// did not change keeps its valid-from), and the versions it supersedes to the history table
 /// with their valid-to. With a scope, only the scope's subjects are rewritten.
@@ -1469,20 +1473,22 @@ async fn write_library(
     {
         let what = format!("cannot read base.{table}");
         let mut stream = frame
-            .filter(!s.keys.of_kind(kind, "subject_key"))
-            .and_then(|f| f.select(vec![ident("_conflicts")]))
+            .select(vec![ident("subject_key"), ident("_conflicts")])
             .map_err(lake_err(what.clone()))?
             .execute_stream()
             .await
             .map_err(lake_err(what.clone()))?;
         while let Some(b) = stream.next().await {
             let b = b.map_err(lake_err(what.clone()))?;
-            out.subjects += b.num_rows() as u64;
-            let c = cast(b.column(0), &DataType::Utf8).map_err(arrow_err)?;
-            let Some(c) = c.as_any().downcast_ref::<StringArray>() else {
-                continue;
-            };
-            for v in c.iter().flatten().filter(|v| !v.is_empty()) {
+            let t = texts(&b)?;
+            let kept = (0..b.num_rows()).filter(|&i| !s.contains(kind, t[0].value(i)));
+            let kept: Vec<usize> = kept.collect();
+            out.subjects += kept.len() as u64;
+            for v in kept
+                .iter()
+                .map(|&i| t[1].value(i))
+                .filter(|v| !v.is_empty())
+            {
                 for entry in v.split(CONFLICT_SEP) {
                     let mut parts = entry.split(CONFLICT_PART_SEP);
                     let attribute = parts.next().unwrap_or_default();
@@ -1503,7 +1509,7 @@ async fn write_library(
     let mut old: HashMap<String, (String, i64, String)> = HashMap::new();
     // Only the four columns that say whether a row changed; full rows are read again below for
     // the few that did.
-    if let Some(frame) = library_frame(lake, kind, scope).await? {
+    if let Some(frame) = lake.frame(Layer::Base, table).await? {
         let batches = frame
             .select_columns(&["subject_key", "_hash", "_valid_from", "subject_id"])
             .map_err(lake_err(format!("cannot read base.{table}")))?
@@ -1531,7 +1537,9 @@ async fn write_library(
             );
             let f = f.as_any().downcast_ref::<TimestampMicrosecondArray>();
             if let (Some(k), Some(h), Some(f), Some(id)) = (k, h, f, id) {
-                for i in 0..b.num_rows() {
+                for i in (0..b.num_rows())
+                    .filter(|&i| scope.is_none_or(|s| s.contains(kind, k.value(i))))
+                {
                     old.insert(
                         k.value(i).to_string(),
                         (h.value(i).to_string(), f.value(i), id.value(i).to_string()),
@@ -1613,7 +1621,7 @@ async fn write_library(
     let stale = old
         .iter()
         .any(|(k, (h, _, _))| current.get(k.as_str()) != Some(h));
-    let mut stream = match library_frame(lake, kind, scope).await? {
+    let mut stream = match lake.frame(Layer::Base, table).await? {
         Some(f) if stale => Some(
             f.execute_stream()
                 .await
@@ -1642,7 +1650,10 @@ async fn write_library(
             continue;
         };
         let mask: BooleanArray = (0..b.num_rows())
-            .map(|i| Some(current.get(k.value(i)) != Some(&h.value(i).to_string())))
+            .map(|i| {
+                let mine = scope.is_none_or(|s| s.contains(kind, k.value(i)));
+                Some(mine && current.get(k.value(i)) != Some(&h.value(i).to_string()))
+            })
             .collect();
         let gone = filter_record_batch(b, &mask).map_err(arrow_err)?;
         if gone.num_rows() == 0 {
@@ -1664,9 +1675,8 @@ async fn write_library(
     match scope {
         None => tables::overwrite(lake, table, batch, meta).await?,
         Some(s) => {
-            let rows = s.keys.of_kind(kind, "subject_key");
-            lake.replace_where(Layer::Base, table, rows, vec![batch], meta.clone())
-                .await?;
+            let keyed = KeyedBy::Kind(kind, "subject_key");
+            tables::rewrite(lake, table, keyed, &s.keys, batch, meta).await?;
         }
     }
     Ok(out)

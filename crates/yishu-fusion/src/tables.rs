@@ -42,6 +42,15 @@ pub(crate) fn texts(b: &RecordBatch) -> Result<Vec<StringArray>, Error> {
         .collect()
 }
 
+/// A subject kind as the tables write it.
+pub(crate) fn kind_of(s: &str) -> SubjectKind {
+    match s {
+        "entity" => SubjectKind::Entity,
+        "house" => SubjectKind::House,
+        _ => SubjectKind::Person,
+    }
+}
+
 /// A cell as text ("" for null).
 pub(crate) fn cell(cols: &[StringArray], c: usize, i: usize) -> &str {
     if cols[c].is_null(i) {
@@ -51,17 +60,18 @@ pub(crate) fn cell(cols: &[StringArray], c: usize, i: usize) -> &str {
     }
 }
 
-/// Streams `columns` of the rows of a table `filter` keeps, as text, to `each` (nothing when the
-/// table does not exist yet).
+/// Streams `columns` of every row of a table, as text, to `each` (nothing when the table does
+/// not exist yet). Callers pick the rows they want: a set of thousands of keys is a hash lookup
+/// here, where as a predicate Delta and DataFusion would unfold it into an expression too deep
+/// to walk.
 pub(crate) async fn scan(
     lake: &Lake,
     (layer, table): (Layer, &str),
-    filter: Expr,
     columns: &[&str],
     mut each: impl FnMut(&[StringArray], usize),
 ) -> Result<(), Error> {
     let what = format!("cannot read {layer}.{table}");
-    let Some(frame) = lake.frame_where(layer, table, filter).await? else {
+    let Some(frame) = lake.frame(layer, table).await? else {
         return Ok(());
     };
     let mut stream = frame
@@ -220,13 +230,12 @@ pub(crate) async fn write_changes(
     // The table's rows of these subjects, as text.
     let mut old: HashMap<(String, String), Vec<String>> = HashMap::new();
     let columns: Vec<&str> = names.iter().map(String::as_str).collect();
-    scan(
-        lake,
-        (Layer::Base, table),
-        keyed.rows_of(scope),
-        &columns,
-        |cols, i| old.entry(subject(cols, i)).or_default().push(line(cols, i)),
-    )
+    scan(lake, (Layer::Base, table), &columns, |cols, i| {
+        let s = subject(cols, i);
+        if scope.contains(kind_of(&s.0), &s.1) {
+            old.entry(s).or_default().push(line(cols, i));
+        }
+    })
     .await?;
     let cols = texts(&batch)?;
     let mut new: HashMap<(String, String), Vec<(String, usize)>> = HashMap::new();
@@ -237,11 +246,6 @@ pub(crate) async fn write_changes(
     }
     let mut append = vec![false; batch.num_rows()];
     let mut replaced = Subjects::default();
-    let kind_of = |k: &str| match k {
-        "entity" => SubjectKind::Entity,
-        "house" => SubjectKind::House,
-        _ => SubjectKind::Person,
-    };
     let mut subjects: HashSet<&(String, String)> = old.keys().collect();
     subjects.extend(new.keys());
     for s in subjects {
@@ -302,16 +306,92 @@ pub(crate) async fn write_changes(
             })
             .collect();
         let rows = rows_of(mask)?;
-        lake.replace_where(
-            Layer::Base,
-            table,
-            keyed.rows_of(&replaced),
-            vec![rows],
-            meta.clone(),
-        )
-        .await?;
+        if replaced.len() <= REPLACE_BY_PREDICATE {
+            lake.replace_where(
+                Layer::Base,
+                table,
+                keyed.rows_of(&replaced),
+                vec![rows],
+                meta.clone(),
+            )
+            .await?;
+        } else {
+            rewrite(lake, table, keyed, &replaced, rows, meta).await?;
+        }
     }
     Ok(())
+}
+
+/// Subjects whose rows are replaced by a Delta predicate at most; more are replaced by
+/// rewriting the table (which is what Delta would do for keys spread over every file anyway).
+const REPLACE_BY_PREDICATE: usize = 32;
+
+/// Rewrites a table without the rows of `drop`'s subjects and with `add`, in one commit.
+pub(crate) async fn rewrite(
+    lake: &Lake,
+    table: &str,
+    keyed: KeyedBy<'_>,
+    drop: &Subjects,
+    add: RecordBatch,
+    meta: &HashMap<String, Value>,
+) -> Result<(), Error> {
+    let what = format!("cannot read base.{table}");
+    let schema = add.schema();
+    let mut out = Vec::new();
+    if let Some(frame) = lake.frame(Layer::Base, table).await? {
+        let mut stream = frame
+            .execute_stream()
+            .await
+            .map_err(lake_err(what.clone()))?;
+        while let Some(b) = stream.next().await {
+            let b = b.map_err(lake_err(what.clone()))?;
+            let (kind_col, key_col) = match keyed {
+                KeyedBy::Any(kind, key) => (Some(kind), key),
+                KeyedBy::Kind(_, key) => (None, key),
+            };
+            let column = |name: &str| -> Result<StringArray, Error> {
+                let c = b.column_by_name(name).ok_or_else(|| {
+                    Error::new(ErrorCode::LakeError, format!("base.{table} has no {name}"))
+                })?;
+                Ok(
+                    texts(&RecordBatch::try_from_iter([(name, c.clone())]).map_err(arrow_err)?)?
+                        .remove(0),
+                )
+            };
+            let keys = column(key_col)?;
+            let kinds = kind_col.map(column).transpose()?;
+            let keep: BooleanArray = (0..b.num_rows())
+                .map(|i| {
+                    let kind = match (&kinds, keyed) {
+                        (Some(k), _) => kind_of(k.value(i)),
+                        (None, KeyedBy::Kind(kind, _)) => kind,
+                        (None, KeyedBy::Any(..)) => SubjectKind::Person,
+                    };
+                    Some(!drop.contains(kind, keys.value(i)))
+                })
+                .collect();
+            let kept = filter_record_batch(&b, &keep).map_err(arrow_err)?;
+            let columns = schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    // Read back as the reader likes (string views); written as the table is.
+                    let c = kept.column_by_name(f.name()).ok_or_else(|| {
+                        Error::new(
+                            ErrorCode::LakeError,
+                            format!("base.{table} has no {}", f.name()),
+                        )
+                    })?;
+                    cast(c, f.data_type()).map_err(arrow_err)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            out.push(RecordBatch::try_new(schema.clone(), columns).map_err(arrow_err)?);
+        }
+    }
+    out.push(add);
+    lake.overwrite(Layer::Base, table, out, meta.clone())
+        .await
+        .map(|_| ())
 }
 
 /// Text columns built row by row.
