@@ -259,7 +259,12 @@ pub(crate) async fn fuse_new(
     let (anchor_keys, mut people): (Vec<String>, Vec<PersonRecord>) = anchors.into_iter().unzip();
     let first_new = people.len();
     people.append(&mut new_people);
-    let linked = link_people_with(&people, Thresholds::default(), last.model.as_ref());
+    let linked = link_people_with(
+        &people,
+        Thresholds::default(),
+        last.model.as_ref(),
+        first_new,
+    );
     let keys = subject_keys(&linked, &anchor_keys, |p| {
         rec_ref(&srcs, &read.recs[person_recs[p - first_new]])
     });

@@ -218,15 +218,18 @@ fn blocks(
 
 /// Links the records: by valid key first, then by the model for the rest.
 pub fn link_people(records: &[PersonRecord], thresholds: Thresholds) -> Linked {
-    link_people_with(records, thresholds, None)
+    link_people_with(records, thresholds, None, 0)
 }
 
 /// Links the records with a model fitted before (an incremental run uses the one the last full
-/// run fitted on the whole library: a batch says too little to fit one), or fits one.
+/// run fitted on the whole library: a batch says too little to fit one), or fits one. The first
+/// `settled` records stand for existing subjects (one record each, an incremental run's
+/// anchors): new records join them, but they never move to another subject or merge.
 pub fn link_people_with(
     records: &[PersonRecord],
     thresholds: Thresholds,
     fitted: Option<&Model>,
+    settled: usize,
 ) -> Linked {
     let mut linked = Linked {
         subject: vec![None; records.len()],
@@ -302,7 +305,7 @@ pub fn link_people_with(
     // Candidate pairs and their comparison vectors.
     let mut pairs: Vec<(usize, usize, Vec<u8>)> = Vec::new();
     let mut patterns = Patterns::default();
-    for &i in &pool {
+    for &i in pool.iter().filter(|&&i| i >= settled) {
         let r = &records[i];
         let mut seen = HashSet::new();
         for b in blocks(&r.id, &r.name, r.birth, r.address.as_ref()) {
@@ -337,8 +340,15 @@ pub fn link_people_with(
         ),
     };
     decide_pool(&pairs, &model, thresholds, &mut linked);
-    relink_lone_keys(records, &reps, &index, &model, thresholds, &mut linked);
-    link_leftovers(records, &pool, &model, thresholds, &mut linked);
+    relink_lone_keys(
+        records,
+        &reps,
+        &index,
+        &model,
+        (thresholds, settled),
+        &mut linked,
+    );
+    link_leftovers(records, &pool, &model, (thresholds, settled), &mut linked);
     linked.model = Some(model);
     linked
 }
@@ -424,7 +434,7 @@ fn relink_lone_keys(
     reps: &[Rep],
     index: &HashMap<String, Vec<usize>>,
     model: &Model,
-    thresholds: Thresholds,
+    (thresholds, settled): (Thresholds, usize),
     linked: &mut Linked,
 ) {
     let mut size = vec![0usize; linked.keys.len()];
@@ -435,6 +445,7 @@ fn relink_lone_keys(
         .subject
         .iter()
         .enumerate()
+        .skip(settled)
         .filter_map(|(i, s)| s.filter(|s| size[*s] == 1).map(|s| (i, s)))
         .collect();
     // Merges are decided first and applied as unions, so two lone subjects that point at each
@@ -488,7 +499,7 @@ fn link_leftovers(
     records: &[PersonRecord],
     pool: &[usize],
     model: &Model,
-    thresholds: Thresholds,
+    (thresholds, settled): (Thresholds, usize),
     linked: &mut Linked,
 ) {
     let reviewed: HashSet<usize> = linked.review.iter().map(|r| r.0).collect();
@@ -513,7 +524,8 @@ fn link_leftovers(
         }
         for (k, &p) in members.iter().enumerate() {
             for &q in &members[k + 1..] {
-                if !done.insert((p.min(q), p.max(q))) {
+                // Two existing subjects never merge here.
+                if !done.insert((p.min(q), p.max(q))) || (left[p] < settled && left[q] < settled) {
                     continue;
                 }
                 let v = compare_records(&records[left[p]], &records[left[q]]);
