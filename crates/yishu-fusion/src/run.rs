@@ -119,10 +119,6 @@ pub(crate) struct Src<'a> {
     pub org: String,
 }
 
-fn cell_of(a: &StringArray, i: usize) -> &str {
-    if a.is_null(i) { "" } else { a.value(i) }
-}
-
 fn date_ms(s: &str) -> Option<i64> {
     yishu_types::date::parse_cn_date(s)
         .ok()
@@ -208,7 +204,7 @@ pub(crate) async fn read_source(
         let n = cols.len();
         for i in 0..b.num_rows() {
             if let Some(r) = rows_only {
-                let (batch, row) = (cell_of(&t[n], i), cell_of(&t[n + 1], i));
+                let (batch, row) = (tables::cell(&t, n, i), tables::cell(&t, n + 1, i));
                 if !r.get(batch).is_some_and(|refs| refs.contains(row)) {
                     continue;
                 }
