@@ -447,8 +447,16 @@ pub(crate) async fn sources<'a>(store: &Store, plan: &'a Plan) -> Result<Vec<Src
 pub(crate) fn rec_ref(srcs: &[Src<'_>], r: &Rec) -> String {
     format!(
         "{}|{}|{}",
-        srcs[r.src].map.resource, r.ods_ref, srcs[r.src].map.role
+        srcs[r.src].map.resource,
+        row_ref(r),
+        srcs[r.src].map.role
     )
+}
+
+/// A row as reviews name it: its source reference and batch (a file delivered daily under one
+/// name repeats its references).
+fn row_ref(r: &Rec) -> String {
+    format!("{}@{}", r.ods_ref, r.batch)
 }
 
 /// A full run: every std row of every source.
@@ -662,7 +670,7 @@ pub(crate) fn assign_people(
                     let src = &l.srcs[r.src].map;
                     queue.push(NewReview {
                         resource_code: src.resource.clone(),
-                        ods_ref: r.ods_ref.clone(),
+                        ods_ref: row_ref(r),
                         role: src.role.clone(),
                         subject_key: keys[s].clone(),
                         probability: prob,
