@@ -287,24 +287,9 @@ impl Lake {
         meta: HashMap<String, serde_json::Value>,
     ) -> Result<u64, Error> {
         use datafusion::prelude::{col, lit};
-        let url = self.table_url(layer, name)?;
-        let exists = deltalake::open_table(url.clone()).await.is_ok();
-        if !exists {
-            return self.append(layer, name, batches, meta).await;
-        }
-        let table = DeltaTable::try_from_url(url)
+        let predicate = col(column).eq(lit(value.to_string()));
+        self.write_over(layer, name, Some(predicate), batches, meta)
             .await
-            .map_err(lake_err(format_args!("cannot open table {layer}.{name}")))?;
-        let table = table
-            .write(batches)
-            .with_save_mode(SaveMode::Overwrite)
-            .with_replace_where(col(column).eq(lit(value.to_string())))
-            .with_commit_properties(CommitProperties::default().with_metadata(meta))
-            .await
-            .map_err(lake_err(format_args!(
-                "cannot replace rows of {layer}.{name}"
-            )))?;
-        Ok(table.version().unwrap_or_default())
     }
 
     /// Replaces the rows matching `predicate` with `batches` in one commit (Delta's
@@ -318,23 +303,8 @@ impl Lake {
         batches: Vec<RecordBatch>,
         meta: HashMap<String, serde_json::Value>,
     ) -> Result<u64, Error> {
-        let url = self.table_url(layer, name)?;
-        if deltalake::open_table(url.clone()).await.is_err() {
-            return self.append(layer, name, batches, meta).await;
-        }
-        let table = DeltaTable::try_from_url(url)
+        self.write_over(layer, name, Some(predicate), batches, meta)
             .await
-            .map_err(lake_err(format_args!("cannot open table {layer}.{name}")))?;
-        let table = table
-            .write(batches)
-            .with_save_mode(SaveMode::Overwrite)
-            .with_replace_where(predicate)
-            .with_commit_properties(CommitProperties::default().with_metadata(meta))
-            .await
-            .map_err(lake_err(format_args!(
-                "cannot replace rows of {layer}.{name}"
-            )))?;
-        Ok(table.version().unwrap_or_default())
     }
 
     /// Replaces the whole table with `batches` in one commit (schema included), creating it on
@@ -347,6 +317,19 @@ impl Lake {
         batches: Vec<RecordBatch>,
         meta: HashMap<String, serde_json::Value>,
     ) -> Result<u64, Error> {
+        self.write_over(layer, name, None, batches, meta).await
+    }
+
+    /// An overwriting commit: of the rows `predicate` matches, or of the whole table (schema
+    /// included) without one; a missing table is created.
+    async fn write_over(
+        &self,
+        layer: Layer,
+        name: &str,
+        predicate: Option<datafusion::prelude::Expr>,
+        batches: Vec<RecordBatch>,
+        meta: HashMap<String, serde_json::Value>,
+    ) -> Result<u64, Error> {
         let url = self.table_url(layer, name)?;
         if deltalake::open_table(url.clone()).await.is_err() {
             return self.append(layer, name, batches, meta).await;
@@ -354,15 +337,17 @@ impl Lake {
         let table = DeltaTable::try_from_url(url)
             .await
             .map_err(lake_err(format_args!("cannot open table {layer}.{name}")))?;
-        let table = table
+        let write = table
             .write(batches)
             .with_save_mode(SaveMode::Overwrite)
-            .with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite)
-            .with_commit_properties(CommitProperties::default().with_metadata(meta))
-            .await
-            .map_err(lake_err(format_args!(
-                "cannot overwrite table {layer}.{name}"
-            )))?;
+            .with_commit_properties(CommitProperties::default().with_metadata(meta));
+        let write = match predicate {
+            Some(p) => write.with_replace_where(p),
+            None => write.with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite),
+        };
+        let table = write.await.map_err(lake_err(format_args!(
+            "cannot overwrite rows of {layer}.{name}"
+        )))?;
         Ok(table.version().unwrap_or_default())
     }
 

@@ -502,14 +502,19 @@ impl Store {
         .execute(&self.pool)
         .await
         .map_err(db_err("confirm a correction request"))?;
-        if done.rows_affected() == 0 {
-            let c = self.correction(id).await?;
+        self.pending_changed(id, done.rows_affected()).await
+    }
+
+    /// A request after an update that only a pending request takes: the request, or why not.
+    async fn pending_changed(&self, id: i64, rows: u64) -> Result<Correction, Error> {
+        let c = self.correction(id).await?;
+        if rows == 0 {
             return Err(Error::new(
                 ErrorCode::EditConflict,
                 format!("correction request {id} was already {}", c.status),
             ));
         }
-        self.correction(id).await
+        Ok(c)
     }
 
     /// The lead department accepts (only once the person concerned confirmed) or rejects a
@@ -542,13 +547,6 @@ impl Store {
         .execute(&self.pool)
         .await
         .map_err(db_err("decide a correction request"))?;
-        if done.rows_affected() == 0 {
-            let c = self.correction(id).await?;
-            return Err(Error::new(
-                ErrorCode::EditConflict,
-                format!("correction request {id} was already {}", c.status),
-            ));
-        }
-        self.correction(id).await
+        self.pending_changed(id, done.rows_affected()).await
     }
 }
