@@ -17,7 +17,6 @@ use crate::run::{
 use crate::survive::{GoldenValue, Observation};
 use crate::tables::{cell, keys_in, kind_of, lake_err, scan, texts};
 use std::collections::{BTreeSet, HashMap, HashSet};
-use yishu_lake::arrow::array::StringArray;
 use yishu_lake::datafusion::prelude::ident;
 use yishu_lake::{Lake, Layer};
 use yishu_meta::Store;
@@ -67,6 +66,12 @@ pub(crate) async fn last_run(
         return Ok(Err(FullBecause::new(
             "no_index",
             "the libraries have no linking index yet",
+        )));
+    }
+    if report.conflicts > 0 && report.conflicts_of.is_empty() {
+        return Ok(Err(FullBecause::new(
+            "no_index",
+            "the last run left no conflict counts to continue from",
         )));
     }
     let since = last.started_at;
@@ -135,20 +140,18 @@ async fn anchors(
         blocks.extend(record_blocks(p));
     }
     let mut out = Vec::new();
+    let hit = |k: &[&str]| {
+        numbers.contains(k[0].split('#').next().unwrap_or_default())
+            || k[1].split(BLOCK_SEP).any(|b| blocks.contains(b))
+    };
     scan(
         lake,
         (Layer::Base, INDEX_TABLE),
+        (&["subject_key", "blocks"], hit),
         crate::run::INDEX_COLUMNS,
         |cols, i| {
             let key = cell(cols, 0, i);
             let base = key.split('#').next().unwrap_or_default();
-            let hit = numbers.contains(base)
-                || cell(cols, 7, i)
-                    .split(BLOCK_SEP)
-                    .any(|b| blocks.contains(b));
-            if !hit {
-                return;
-            }
             let (division, street, detail) = (cell(cols, 4, i), cell(cols, 5, i), cell(cols, 6, i));
             let address =
                 (!division.is_empty() || !street.is_empty() || !detail.is_empty()).then(|| {
@@ -240,6 +243,9 @@ pub(crate) async fn fuse_new(
     report.batches = seen.into_iter().collect();
     if read.recs.is_empty() {
         progress("nothing new since the last run");
+        // The libraries are as the last run left them.
+        report.conflicts = last.conflicts;
+        report.conflicts_of = last.conflicts_of;
         return Ok(report);
     }
     // 2. Link the new person rows against the subjects they may belong to.
@@ -296,7 +302,11 @@ pub(crate) async fn fuse_new(
         report.linked_by_key, report.linked_by_model, report.review_queued
     ));
     // 3. The touched subjects, and the spouses whose status a death among them may change.
-    let mut scope = Scope::default();
+    let mut scope = Scope {
+        subjects_before: last.subjects.clone(),
+        conflicts_before: last.conflicts_of.clone(),
+        ..Default::default()
+    };
     for (k, key) in subject_of.iter().flatten() {
         scope.keys.insert(*k, key.clone());
     }
@@ -308,18 +318,17 @@ pub(crate) async fn fuse_new(
         .collect();
     if !relations.is_empty() {
         let mut spouses = Vec::new();
+        let of_scope = |k: &[&str]| {
+            k[0] == SubjectKind::Person.as_str()
+                && relations.contains(&k[2])
+                && scope.contains(SubjectKind::Person, k[1])
+        };
         scan(
             lake,
             (Layer::Base, RELATIONS_TABLE),
-            &["to_kind", "to_key", "relation", "from_key"],
-            |c, i| {
-                if cell(c, 0, i) == SubjectKind::Person.as_str()
-                    && relations.contains(&cell(c, 2, i))
-                    && scope.contains(SubjectKind::Person, cell(c, 1, i))
-                {
-                    spouses.push(cell(c, 3, i).to_string())
-                }
-            },
+            (&["to_kind", "to_key", "relation"], of_scope),
+            &["from_key"],
+            |c, i| spouses.push(cell(c, 0, i).to_string()),
         )
         .await?;
         for s in spouses {
@@ -345,23 +354,34 @@ pub(crate) async fn fuse_new(
             "subject_kind",
             "subject_key",
         ];
-        scan(lake, (Layer::Base, RECORDS_TABLE), &columns, |c, i| {
-            if scope.contains(kind_of(cell(c, 4, i)), cell(c, 5, i)) {
+        let of_scope = |k: &[&str]| scope.contains(kind_of(k[0]), k[1]);
+        let keys = ["subject_kind", "subject_key"];
+        scan(
+            lake,
+            (Layer::Base, RECORDS_TABLE),
+            (&keys, of_scope),
+            &columns,
+            |c, i| {
                 rows.entry(cell(c, 0, i).to_string())
                     .or_default()
                     .entry(cell(c, 1, i).to_string())
                     .or_default()
                     .insert(cell(c, 2, i).to_string());
-            }
-        })
+            },
+        )
         .await?;
-        let on_rows = |c: &[StringArray], i: usize| {
-            rows.get(cell(c, 0, i))
-                .and_then(|b| b.get(cell(c, 1, i)))
-                .is_some_and(|refs| refs.contains(cell(c, 2, i)))
+        let on_rows = |k: &[&str]| {
+            rows.get(k[0])
+                .and_then(|b| b.get(k[1]))
+                .is_some_and(|refs| refs.contains(k[2]))
         };
-        scan(lake, (Layer::Base, RECORDS_TABLE), &columns, |c, i| {
-            if on_rows(c, i) {
+        let keys = ["resource", "_batch_id", "_ods_ref"];
+        scan(
+            lake,
+            (Layer::Base, RECORDS_TABLE),
+            (&keys, on_rows),
+            &columns,
+            |c, i| {
                 let kind = kind_of(cell(c, 4, i));
                 role_of.insert(
                     (
@@ -372,8 +392,8 @@ pub(crate) async fn fuse_new(
                     ),
                     (kind, cell(c, 5, i).to_string()),
                 );
-            }
-        })
+            },
+        )
         .await?;
     }
     progress(&format!(
@@ -430,11 +450,9 @@ pub(crate) async fn fuse_new(
         scan(
             lake,
             (Layer::Base, base_table(SubjectKind::Person)),
+            (&["subject_key"], |k: &[&str]| outside.contains(k[0])),
             &columns,
             |c, i| {
-                if !outside.contains(cell(c, 0, i)) {
-                    return;
-                }
                 let prov: serde_json::Value =
                     serde_json::from_str(cell(c, 1, i)).unwrap_or_default();
                 for (n, attribute) in deaths.iter().enumerate() {

@@ -19,10 +19,10 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use yishu_lake::arrow::array::{
-    Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray, StringBuilder,
+    Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, StringBuilder,
     TimestampMicrosecondArray,
 };
-use yishu_lake::arrow::compute::{cast, filter_record_batch};
+use yishu_lake::arrow::compute::filter_record_batch;
 use yishu_lake::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use yishu_lake::datafusion::prelude::{Expr, cast as df_cast, ident};
 use yishu_lake::{Lake, Layer};
@@ -100,7 +100,35 @@ pub struct FusionReport {
     pub tagged: u64,
     /// Subjects whose golden record changed (or appeared) in this run.
     pub changed: u64,
+    /// Conflicts in the libraries afterwards, per subject kind: what an incremental run counts
+    /// on from (it reads only the subjects it touches).
+    pub conflicts_of: BTreeMap<String, ConflictCounts>,
     pub seconds: f64,
+}
+
+/// Conflicts in one library: golden values in conflict, and per involved resource and
+/// attribute.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct ConflictCounts {
+    pub values: u64,
+    pub by: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+impl ConflictCounts {
+    /// Adds (or with `sign` -1 takes away) the conflicts a row's `_conflicts` cell lists.
+    fn count(&mut self, cell: &str, sign: i64) {
+        let add = |n: &mut u64| *n = n.saturating_add_signed(sign);
+        for entry in cell.split(CONFLICT_SEP).filter(|e| !e.is_empty()) {
+            let mut parts = entry.split(CONFLICT_PART_SEP);
+            let attribute = parts.next().unwrap_or_default();
+            add(&mut self.values);
+            for res in parts {
+                let by_res = self.by.entry(res.to_string()).or_default();
+                add(by_res.entry(attribute.to_string()).or_default());
+            }
+        }
+    }
 }
 
 /// One row of a source, as linking and survivorship need it.
@@ -163,28 +191,46 @@ pub(crate) async fn read_source(
     seen: &mut BTreeSet<String>,
 ) -> Result<u64, Error> {
     let table = s.resource.table();
-    let (frame, rows_only) = match only {
-        Only::All => (lake.frame(Layer::Std, &table).await?, None),
-        Only::Rows(r) => (lake.frame(Layer::Std, &table).await?, Some(r)),
-        Only::Batches(f) => (lake.frame_where(Layer::Std, &table, f).await?, None),
-    };
-    let Some(frame) = frame else {
-        return Ok(0);
-    };
-    let cols = s.map.columns();
-    let mut exprs: Vec<Expr> = cols
-        .iter()
-        .map(|c| df_cast(ident(*c), DataType::Utf8))
-        .collect();
-    exprs.push(ident("_batch_id"));
-    exprs.push(ident("_ods_ref"));
     let what = format!("cannot read std.{table}");
-    let mut stream = frame
-        .select(exprs)
-        .map_err(lake_err(what.clone()))?
-        .execute_stream()
-        .await
-        .map_err(lake_err(what.clone()))?;
+    let cols = s.map.columns();
+    // Rows named one by one are picked by their batch and source reference (the other columns
+    // of the other rows are not read); whole batches stream through DataFusion.
+    let mut picked = None;
+    let mut stream = None;
+    match only {
+        Only::Rows(r) => {
+            let hit = |k: &[&str]| r.get(k[0]).is_some_and(|refs| refs.contains(k[1]));
+            let p = lake
+                .pick(Layer::Std, &table, &["_batch_id", "_ods_ref"], hit)
+                .await?;
+            picked = Some(p.rows.into_iter());
+        }
+        Only::All | Only::Batches(_) => {
+            let frame = match only {
+                Only::Batches(f) => lake.frame_where(Layer::Std, &table, f).await?,
+                _ => lake.frame(Layer::Std, &table).await?,
+            };
+            let Some(frame) = frame else {
+                return Ok(0);
+            };
+            let mut exprs: Vec<Expr> = cols
+                .iter()
+                .map(|c| df_cast(ident(*c), DataType::Utf8))
+                .collect();
+            exprs.push(ident("_batch_id"));
+            exprs.push(ident("_ods_ref"));
+            stream = Some(
+                frame
+                    .select(exprs)
+                    .map_err(lake_err(what.clone()))?
+                    .execute_stream()
+                    .await
+                    .map_err(lake_err(what.clone()))?,
+            );
+        }
+    }
+    let mut wanted = cols.clone();
+    wanted.extend(["_batch_id", "_ods_ref"]);
     let pos: HashMap<&str, usize> = cols.iter().enumerate().map(|(i, c)| (*c, i)).collect();
     let m = s.map;
     let mut batches: HashMap<String, Arc<str>> = HashMap::new();
@@ -198,17 +244,20 @@ pub(crate) async fn read_source(
     let mut rows = 0u64;
     let now_ms = chrono::Utc::now().timestamp_millis();
     let mut last_batch = String::new();
-    while let Some(b) = stream.next().await {
-        let b = b.map_err(lake_err(what.clone()))?;
-        let t = texts(&b)?;
+    loop {
+        let t = match (picked.as_mut(), stream.as_mut()) {
+            (Some(rows), _) => match rows.next() {
+                Some(b) => tables::named_texts(&b, &wanted)?,
+                None => break,
+            },
+            (None, Some(st)) => match st.next().await {
+                Some(b) => texts(&b.map_err(lake_err(what.clone()))?)?,
+                None => break,
+            },
+            (None, None) => break,
+        };
         let n = cols.len();
-        for i in 0..b.num_rows() {
-            if let Some(r) = rows_only {
-                let (batch, row) = (tables::cell(&t, n, i), tables::cell(&t, n + 1, i));
-                if !r.get(batch).is_some_and(|refs| refs.contains(row)) {
-                    continue;
-                }
-            }
+        for i in 0..t[n].len() {
             if !t[n].is_null(i) && t[n].value(i) != last_batch {
                 last_batch = t[n].value(i).to_string();
                 seen.insert(last_batch.clone());
@@ -729,6 +778,10 @@ pub(crate) fn link_keyed(
 #[derive(Default)]
 pub(crate) struct Scope {
     pub keys: Subjects,
+    /// The libraries before the run, from the last run's report: subjects and conflicts per
+    /// kind.
+    pub subjects_before: BTreeMap<String, u64>,
+    pub conflicts_before: BTreeMap<String, ConflictCounts>,
     /// Current golden values (subject key, attribute) of subjects outside the scope that a row
     /// inside names: a spouse's date of death.
     pub outside: HashMap<(String, String), GoldenValue>,
@@ -1090,16 +1143,31 @@ pub(crate) async fn build(
             });
         }
         let n = rows.len();
+        let lib_conflicts: Vec<String> = rows
+            .iter()
+            .filter(|r| !r.conflicts.is_empty())
+            .map(|r| r.conflicts.clone())
+            .collect();
         let written = write_library(lake, kind, &attrs, rows, run, now_us, &meta, scope).await?;
         report.changed += written.changed;
         report
             .subjects
             .insert(kind.as_str().into(), written.subjects);
         // Conflicts of subjects this run left as they were still stand.
-        report.conflicts += written.kept_conflict_values;
-        for ((res, attribute), count) in written.kept_conflicts {
-            conflicts.entry((res, kind, attribute)).or_default().0 += count;
+        report.conflicts += written.kept.values;
+        for (res, by) in &written.kept.by {
+            for (attribute, count) in by {
+                conflicts
+                    .entry((res.clone(), kind, attribute.clone()))
+                    .or_default()
+                    .0 += count;
+            }
         }
+        let mut counts = written.kept;
+        for row in &lib_conflicts {
+            counts.count(row, 1);
+        }
+        report.conflicts_of.insert(kind.as_str().into(), counts);
         progress(&format!(
             "base.{}: {n} subjects written, {} new or changed",
             base_table(kind),
@@ -1443,15 +1511,40 @@ struct LibraryWrite {
     changed: u64,
     /// Subjects in the library afterwards.
     subjects: u64,
-    /// Conflicts of the subjects an incremental run left as they were: per (resource,
-    /// attribute), and in all.
-    kept_conflicts: HashMap<(String, String), u64>,
-    kept_conflict_values: u64,
+    /// Conflicts of the subjects an incremental run left as they were.
+    kept: ConflictCounts,
+}
+
+/// Remembers each row's key → (hash, valid-from, subject id): what says whether it changed.
+fn remember(
+    old: &mut HashMap<String, (String, i64, String)>,
+    b: &RecordBatch,
+) -> Result<(), Error> {
+    let t = tables::named_texts(b, &["subject_key", "_hash", "subject_id"])?;
+    let Some(from) = b
+        .column_by_name("_valid_from")
+        .and_then(|f| f.as_any().downcast_ref::<TimestampMicrosecondArray>())
+    else {
+        return Ok(());
+    };
+    for i in 0..b.num_rows() {
+        old.insert(
+            t[0].value(i).to_string(),
+            (
+                t[1].value(i).to_string(),
+                from.value(i),
+                t[2].value(i).to_string(),
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// Writes one base library: the current version of every subject (a subject whose golden values
 /// did not change keeps its valid-from), and the versions it supersedes to the history table
-/// with their valid-to. With a scope, only the scope's subjects are rewritten.
+/// with their valid-to. With a scope, only the scope's subjects are read and replaced: their
+/// rows are found by key and deleted by deletion vector, the other rows are neither read nor
+/// rewritten.
 #[allow(clippy::too_many_arguments)]
 async fn write_library(
     lake: &Lake,
@@ -1468,90 +1561,63 @@ async fn write_library(
     let mut out = LibraryWrite {
         changed: 0,
         subjects: rows.len() as u64,
-        kept_conflicts: HashMap::new(),
-        kept_conflict_values: 0,
+        kept: ConflictCounts::default(),
     };
-    // Rows an incremental run keeps: counted, with their conflicts.
+    let before = |s: &Scope| {
+        (
+            s.subjects_before
+                .get(kind.as_str())
+                .copied()
+                .unwrap_or_default(),
+            s.conflicts_before
+                .get(kind.as_str())
+                .cloned()
+                .unwrap_or_default(),
+        )
+    };
     if let Some(s) = scope
-        && let Some(frame) = lake.frame(Layer::Base, table).await?
+        && rows.is_empty()
     {
-        let what = format!("cannot read base.{table}");
-        let mut stream = frame
-            .select(vec![ident("subject_key"), ident("_conflicts")])
-            .map_err(lake_err(what.clone()))?
-            .execute_stream()
-            .await
-            .map_err(lake_err(what.clone()))?;
-        while let Some(b) = stream.next().await {
-            let b = b.map_err(lake_err(what.clone()))?;
-            let t = texts(&b)?;
-            let kept = (0..b.num_rows()).filter(|&i| !s.contains(kind, t[0].value(i)));
-            let kept: Vec<usize> = kept.collect();
-            out.subjects += kept.len() as u64;
-            for v in kept
-                .iter()
-                .map(|&i| t[1].value(i))
-                .filter(|v| !v.is_empty())
-            {
-                for entry in v.split(CONFLICT_SEP) {
-                    let mut parts = entry.split(CONFLICT_PART_SEP);
-                    let attribute = parts.next().unwrap_or_default();
-                    out.kept_conflict_values += 1;
-                    for res in parts {
-                        *out.kept_conflicts
-                            .entry((res.to_string(), attribute.to_string()))
-                            .or_default() += 1;
-                    }
-                }
-            }
-        }
-    }
-    if scope.is_some() && rows.is_empty() {
+        (out.subjects, out.kept) = before(s);
         return Ok(out);
     }
-    // The current versions: key → (hash, valid-from, subject id).
+    // The current versions: key → (hash, valid-from, subject id). A full run reads the four
+    // columns of every row; an incremental one the whole rows of its subjects, found by key.
     let mut old: HashMap<String, (String, i64, String)> = HashMap::new();
-    // Only the four columns that say whether a row changed; full rows are read again below for
-    // the few that did.
-    if let Some(frame) = lake.frame(Layer::Base, table).await? {
-        let batches = frame
-            .select_columns(&["subject_key", "_hash", "_valid_from", "subject_id"])
-            .map_err(lake_err(format!("cannot read base.{table}")))?
-            .collect()
-            .await
-            .map_err(lake_err(format!("cannot read base.{table}")))?;
-        for b in &batches {
-            let (Some(k), Some(h), Some(f), Some(id)) = (
-                b.column_by_name("subject_key"),
-                b.column_by_name("_hash"),
-                b.column_by_name("_valid_from"),
-                b.column_by_name("subject_id"),
-            ) else {
-                continue;
-            };
-            let (k, h, id) = (
-                cast(k, &DataType::Utf8).map_err(arrow_err)?,
-                cast(h, &DataType::Utf8).map_err(arrow_err)?,
-                cast(id, &DataType::Utf8).map_err(arrow_err)?,
-            );
-            let (k, h, id) = (
-                k.as_any().downcast_ref::<StringArray>().cloned(),
-                h.as_any().downcast_ref::<StringArray>().cloned(),
-                id.as_any().downcast_ref::<StringArray>().cloned(),
-            );
-            let f = f.as_any().downcast_ref::<TimestampMicrosecondArray>();
-            if let (Some(k), Some(h), Some(f), Some(id)) = (k, h, f, id) {
-                for i in (0..b.num_rows())
-                    .filter(|&i| scope.is_none_or(|s| s.contains(kind, k.value(i))))
-                {
-                    old.insert(
-                        k.value(i).to_string(),
-                        (h.value(i).to_string(), f.value(i), id.value(i).to_string()),
-                    );
+    let picked = match scope {
+        Some(s) => {
+            let p = lake
+                .pick(Layer::Base, table, &["subject_key"], |k| {
+                    s.contains(kind, k[0])
+                })
+                .await?;
+            let (subjects, mut kept) = before(s);
+            out.subjects = subjects.saturating_sub(p.len() as u64) + rows.len() as u64;
+            for b in &p.rows {
+                remember(&mut old, b)?;
+                let c = tables::named_texts(b, &["_conflicts"])?;
+                for i in 0..b.num_rows() {
+                    kept.count(tables::cell(&c, 0, i), -1);
                 }
             }
+            out.kept = kept;
+            Some(p)
         }
-    }
+        None => {
+            if let Some(frame) = lake.frame(Layer::Base, table).await? {
+                let batches = frame
+                    .select_columns(&["subject_key", "_hash", "_valid_from", "subject_id"])
+                    .map_err(lake_err(format!("cannot read base.{table}")))?
+                    .collect()
+                    .await
+                    .map_err(lake_err(format!("cannot read base.{table}")))?;
+                for b in &batches {
+                    remember(&mut old, b)?;
+                }
+            }
+            None
+        }
+    };
     let mut key_b = StringBuilder::new();
     let mut id_b = StringBuilder::new();
     let mut attr_b: Vec<StringBuilder> = attrs.iter().map(|_| StringBuilder::new()).collect();
@@ -1620,67 +1686,55 @@ async fn write_library(
     ));
     arrays.push(Arc::new(run_b.finish()));
     let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(arrow_err)?;
-    // Superseded versions: old current rows whose subject changed or is gone.
-    let mut superseded = Vec::new();
-    let stale = old
-        .iter()
-        .any(|(k, (h, _, _))| current.get(k.as_str()) != Some(h));
-    let mut stream = match lake.frame(Layer::Base, table).await? {
-        Some(f) if stale => Some(
-            f.execute_stream()
-                .await
-                .map_err(lake_err(format!("cannot read base.{table}")))?,
-        ),
-        _ => None,
-    };
-    while let Some(b) = match stream.as_mut() {
-        Some(st) => st.next().await,
-        None => None,
-    } {
-        let b = b.map_err(lake_err(format!("cannot read base.{table}")))?;
-        let b = &b;
-        let (Some(k), Some(h)) = (b.column_by_name("subject_key"), b.column_by_name("_hash"))
-        else {
-            continue;
-        };
-        let (k, h) = (
-            cast(k, &DataType::Utf8).map_err(arrow_err)?,
-            cast(h, &DataType::Utf8).map_err(arrow_err)?,
-        );
-        let (Some(k), Some(h)) = (
-            k.as_any().downcast_ref::<StringArray>(),
-            h.as_any().downcast_ref::<StringArray>(),
-        ) else {
-            continue;
-        };
+    // Superseded versions: old current rows whose subject changed or is gone, closed.
+    let close = |b: &RecordBatch| -> Result<Option<RecordBatch>, Error> {
+        let t = tables::named_texts(b, &["subject_key", "_hash"])?;
         let mask: BooleanArray = (0..b.num_rows())
-            .map(|i| {
-                let mine = scope.is_none_or(|s| s.contains(kind, k.value(i)));
-                Some(mine && current.get(k.value(i)) != Some(&h.value(i).to_string()))
-            })
+            .map(|i| Some(current.get(t[0].value(i)).map(String::as_str) != Some(t[1].value(i))))
             .collect();
         let gone = filter_record_batch(b, &mask).map_err(arrow_err)?;
         if gone.num_rows() == 0 {
-            continue;
+            return Ok(None);
         }
-        // Close them.
         let mut cols: Vec<ArrayRef> = gone.columns().to_vec();
         if let Ok(i) = gone.schema().index_of("_valid_to") {
             cols[i] = Arc::new(
                 TimestampMicrosecondArray::from(vec![now_us; gone.num_rows()]).with_timezone("UTC"),
             );
         }
-        superseded.push(RecordBatch::try_new(gone.schema(), cols).map_err(arrow_err)?);
+        RecordBatch::try_new(gone.schema(), cols)
+            .map(Some)
+            .map_err(arrow_err)
+    };
+    let mut superseded = Vec::new();
+    match &picked {
+        Some(p) => {
+            for b in &p.rows {
+                superseded.extend(close(b)?);
+            }
+        }
+        None => {
+            let stale = old
+                .iter()
+                .any(|(k, (h, _, _))| current.get(k.as_str()) != Some(h));
+            if stale && let Some(f) = lake.frame(Layer::Base, table).await? {
+                let what = format!("cannot read base.{table}");
+                let mut stream = f.execute_stream().await.map_err(lake_err(what.clone()))?;
+                while let Some(b) = stream.next().await {
+                    superseded.extend(close(&b.map_err(lake_err(what.clone()))?)?);
+                }
+            }
+        }
     }
     if !superseded.is_empty() {
         lake.append(Layer::Base, &history_table(kind), superseded, meta.clone())
             .await?;
     }
-    match scope {
+    match picked {
         None => tables::overwrite(lake, table, batch, meta).await?,
-        Some(s) => {
-            let keyed = KeyedBy::Kind(kind, "subject_key");
-            tables::rewrite(lake, table, keyed, &s.keys, batch, meta).await?;
+        Some(p) => {
+            lake.replace_picked(Layer::Base, table, p, vec![batch], meta.clone())
+                .await?;
         }
     }
     Ok(out)

@@ -15,6 +15,9 @@ use std::sync::Arc;
 use url::Url;
 use yishu_types::{Error, ErrorCode};
 
+mod keyed;
+pub use keyed::Picked;
+
 pub use arrow;
 pub use datafusion;
 pub use deltalake;

@@ -228,8 +228,26 @@ async fn an_incremental_run_touches_only_its_subjects_and_equals_a_full_run() {
         .unwrap()
         .to_string();
     deliver(&dir, d.path(), &code, 0);
+    let files_before = data_files(&dir, "population");
     let report = fusion_run(&dir, &[]);
     eprintln!("{report:#}");
+    // No file of the library was rewritten: the old rows of the touched people are marked
+    // deleted (deletion vectors) and their new rows are one new file.
+    let files_after = data_files(&dir, "population");
+    assert!(
+        files_before.is_subset(&files_after),
+        "a library file was rewritten"
+    );
+    assert_eq!(files_after.len(), files_before.len() + 1, "{files_after:?}");
+    let log = std::fs::read_dir(dir.join("lake/base/population/_delta_log"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .max()
+        .unwrap();
+    let last_commit = std::fs::read_to_string(log).unwrap();
+    assert!(last_commit.contains("deletionVector"), "{last_commit}");
     assert_eq!(report["mode"], "incremental", "{report}");
     assert_eq!(report["new_batches"], 1, "{report}");
     // Only the new batch was read: one source (社保), at most its 60 rows.
@@ -268,6 +286,16 @@ async fn an_incremental_run_touches_only_its_subjects_and_equals_a_full_run() {
     assert_eq!(report["mode"], "incremental", "{report}");
     assert_eq!(report["new_batches"], 1, "{report}");
     full_run_agrees(&dir, &report).await;
+}
+
+/// The Parquet files in a base table's directory.
+fn data_files(dir: &std::path::Path, table: &str) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(dir.join("lake/base").join(table))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".parquet"))
+        .collect()
 }
 
 /// Feeds 人社's changes (`yishu gen changes`, 60 rows from `skip` on, always the same file

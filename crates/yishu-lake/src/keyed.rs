@@ -1,0 +1,368 @@
+//! Replacing the rows of a few keys in a big table without rewriting it (merge-on-read).
+//!
+//! Delta's replaceWhere and MERGE in delta-rs rewrite every file that holds a matching row, and
+//! the rows of a few thousand keys spread at random sit in every file: an incremental fusion run
+//! would rewrite the whole library. Instead, [`Lake::pick`] finds the rows by reading only the
+//! key columns (the other columns are decoded for the picked rows alone), and
+//! [`Lake::replace_picked`] marks them deleted in Delta deletion vectors — a small bitmap per
+//! file — and appends the new rows, in one commit. Any Delta reader (delta-rs, Spark, DuckDB,
+//! Trino) applies the deletion vectors; a full rewrite of the table (a full fusion run) drops
+//! them.
+
+use crate::{Lake, Layer, lake_err};
+use arrow::array::{Array, RecordBatch, StringArray};
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+use buoyant_kernel::actions::deletion_vector_writer::{
+    KernelDeletionVector, StreamingDeletionVectorWriter,
+};
+use datafusion::prelude::SessionContext;
+use deltalake::DeltaTable;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Add, DeletionVectorDescriptor, Remove, StorageType};
+use deltalake::parquet::arrow::ProjectionMask;
+use deltalake::parquet::arrow::arrow_reader::{RowSelection, RowSelector};
+#[allow(deprecated)] // the object-store reader delta-rs itself reads with
+use deltalake::parquet::arrow::async_reader::{
+    ParquetObjectReader, ParquetRecordBatchStreamBuilder,
+};
+use deltalake::protocol::DeltaOperation;
+use deltalake::{ObjectStore, Path};
+use futures::{StreamExt, TryStreamExt};
+use std::collections::HashMap;
+use yishu_types::{Error, ErrorCode};
+
+/// Rows picked by key from one table, and where they sit — to hand to
+/// [`Lake::replace_picked`].
+pub struct Picked {
+    /// The picked rows (rows deleted before are not picked), every column, as the files hold
+    /// them.
+    pub rows: Vec<RecordBatch>,
+    /// The table as it was read; `None` when it does not exist yet.
+    table: Option<DeltaTable>,
+    files: Vec<PickedFile>,
+}
+
+/// A data file holding picked rows.
+struct PickedFile {
+    add: Add,
+    remove: Remove,
+    /// Positions deleted before, and the positions picked now.
+    deleted: Vec<u64>,
+    picked: Vec<u64>,
+}
+
+impl Picked {
+    /// How many rows were picked.
+    pub fn len(&self) -> usize {
+        self.files.iter().map(|f| f.picked.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn read_err(what: &str) -> impl FnOnce(deltalake::parquet::errors::ParquetError) -> Error + '_ {
+    move |e| Error::new(ErrorCode::LakeError, format!("cannot read {what}: {e}"))
+}
+
+/// The rows at `picked` (ascending positions) of a file of `rows` rows.
+fn selection(picked: &[u64]) -> RowSelection {
+    let mut out = Vec::new();
+    let mut at = 0u64;
+    for &p in picked {
+        if p > at {
+            out.push(RowSelector::skip((p - at) as usize));
+        }
+        out.push(RowSelector::select(1));
+        at = p + 1;
+    }
+    RowSelection::from(out)
+}
+
+impl Lake {
+    /// The rows of a table for which `pick` says yes, given the text of their `keys` columns
+    /// (null as ""). Only the key columns of every row are decoded.
+    pub async fn pick(
+        &self,
+        layer: Layer,
+        name: &str,
+        keys: &[&str],
+        pick: impl Fn(&[&str]) -> bool,
+    ) -> Result<Picked, Error> {
+        let mut out = Picked {
+            rows: Vec::new(),
+            table: None,
+            files: Vec::new(),
+        };
+        if !self.list_tables(layer).iter().any(|t| t == name) {
+            return Ok(out);
+        }
+        let what = format!("{layer}.{name}");
+        let table = self.open_table(layer, name).await?;
+        let snapshot = table
+            .snapshot()
+            .map_err(lake_err(format_args!("cannot read {what}")))?;
+        let views: Vec<_> = snapshot
+            .snapshot()
+            .file_views(table.log_store().as_ref(), None)
+            .try_collect()
+            .await
+            .map_err(lake_err(format_args!("cannot list the files of {what}")))?;
+        let masks = if views
+            .iter()
+            .any(|v| v.deletion_vector_descriptor().is_some())
+        {
+            keep_masks(&table, &what).await?
+        } else {
+            Vec::new()
+        };
+        let store = table.log_store().object_store(None);
+        for view in &views {
+            let path = Path::from_url_path(view.path().as_ref()).map_err(|e| {
+                Error::new(
+                    ErrorCode::LakeError,
+                    format!("bad file path in {what}: {e}"),
+                )
+            })?;
+            let keep = masks
+                .iter()
+                .find(|(uri, _)| uri.ends_with(path.as_ref()))
+                .map(|(_, m)| m);
+            let kept = |pos: u64| keep.is_none_or(|m| m.get(pos as usize).copied().unwrap_or(true));
+            #[allow(deprecated)]
+            let open = || {
+                ParquetObjectReader::new(store.clone(), path.clone())
+                    .with_file_size(view.size() as u64)
+            };
+            let builder = ParquetRecordBatchStreamBuilder::new(open())
+                .await
+                .map_err(read_err(&what))?;
+            let roots: Vec<usize> = keys
+                .iter()
+                .map(|k| {
+                    builder.schema().index_of(k).map_err(|_| {
+                        Error::new(ErrorCode::LakeError, format!("{what} has no column {k}"))
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+            let mut stream = builder
+                .with_projection(mask)
+                .build()
+                .map_err(read_err(&what))?;
+            let (mut at, mut picked) = (0u64, Vec::new());
+            while let Some(b) = stream.next().await {
+                let b = b.map_err(read_err(&what))?;
+                let cols: Vec<StringArray> = keys
+                    .iter()
+                    .map(|k| text_column(&b, k, &what))
+                    .collect::<Result<_, _>>()?;
+                let mut cells: Vec<&str> = Vec::with_capacity(keys.len());
+                for i in 0..b.num_rows() {
+                    let pos = at + i as u64;
+                    if !kept(pos) {
+                        continue;
+                    }
+                    cells.clear();
+                    cells.extend(
+                        cols.iter()
+                            .map(|c| if c.is_null(i) { "" } else { c.value(i) }),
+                    );
+                    if pick(&cells) {
+                        picked.push(pos);
+                    }
+                }
+                at += b.num_rows() as u64;
+            }
+            if picked.is_empty() {
+                continue;
+            }
+            let rows: Vec<RecordBatch> = ParquetRecordBatchStreamBuilder::new(open())
+                .await
+                .map_err(read_err(&what))?
+                .with_row_selection(selection(&picked))
+                .build()
+                .map_err(read_err(&what))?
+                .try_collect()
+                .await
+                .map_err(read_err(&what))?;
+            out.rows.extend(rows);
+            #[allow(deprecated)] // the Add action is what a commit re-adds with a new vector
+            let add = view.add_action();
+            out.files.push(PickedFile {
+                remove: view.remove_action(true),
+                add,
+                deleted: (0..at).filter(|&p| !kept(p)).collect(),
+                picked,
+            });
+        }
+        out.table = Some(table);
+        Ok(out)
+    }
+
+    /// Deletes the picked rows and appends `batches`, in one commit: the files keep their rows
+    /// and gain a deletion vector. A table that does not exist yet is created.
+    pub async fn replace_picked(
+        &self,
+        layer: Layer,
+        name: &str,
+        picked: Picked,
+        batches: Vec<RecordBatch>,
+        meta: HashMap<String, serde_json::Value>,
+    ) -> Result<u64, Error> {
+        let what = format!("{layer}.{name}");
+        let Some(mut table) = picked.table.filter(|_| !picked.files.is_empty()) else {
+            return self.append(layer, name, batches, meta).await;
+        };
+        let protocol = table
+            .snapshot()
+            .map_err(lake_err(format_args!("cannot read {what}")))?
+            .protocol()
+            .clone();
+        let has_dv = protocol.writer_features().is_some_and(|f| {
+            f.contains(&buoyant_kernel::table_features::TableFeature::DeletionVectors)
+        });
+        if !has_dv {
+            table = table
+                .add_feature()
+                .with_feature(deltalake::kernel::TableFeatures::DeletionVectors)
+                .with_allow_protocol_versions_increase(true)
+                .await
+                .map_err(lake_err(format_args!(
+                    "cannot turn on deletion vectors for {what}"
+                )))?;
+        }
+        // One deletion-vector file for the commit, one vector per file in it.
+        let uuid = uuid::Uuid::new_v4();
+        let mut bytes = Vec::new();
+        let mut actions = Vec::new();
+        {
+            let mut writer = StreamingDeletionVectorWriter::new(&mut bytes);
+            for f in picked.files {
+                let mut dv = KernelDeletionVector::new();
+                dv.add_deleted_row_indexes(f.deleted.iter().chain(&f.picked).copied());
+                let written = writer.write_deletion_vector(dv).map_err(|e| {
+                    Error::new(
+                        ErrorCode::LakeError,
+                        format!("cannot write a deletion vector for {what}: {e}"),
+                    )
+                })?;
+                let mut add = f.add;
+                add.deletion_vector = Some(DeletionVectorDescriptor {
+                    storage_type: StorageType::UuidRelativePath,
+                    path_or_inline_dv: z85::encode(uuid.as_bytes()),
+                    offset: Some(written.offset),
+                    size_in_bytes: written.size_in_bytes,
+                    cardinality: written.cardinality,
+                });
+                add.data_change = true;
+                add.modification_time = chrono_now_ms();
+                actions.push(Action::Remove(f.remove));
+                actions.push(Action::Add(add));
+            }
+            writer.finalize().map_err(|e| {
+                Error::new(
+                    ErrorCode::LakeError,
+                    format!("cannot write a deletion vector for {what}: {e}"),
+                )
+            })?;
+        }
+        let store = table.log_store().object_store(None);
+        store
+            .put_opts(
+                &Path::from(format!("deletion_vector_{uuid}.bin")),
+                bytes.into(),
+                Default::default(),
+            )
+            .await
+            .map_err(|e| {
+                Error::new(
+                    ErrorCode::LakeError,
+                    format!("cannot write a deletion vector for {what}: {e}"),
+                )
+            })?;
+        if batches.iter().any(|b| b.num_rows() > 0) {
+            use deltalake::writer::DeltaWriter;
+            let mut writer = deltalake::writer::RecordBatchWriter::for_table(&table)
+                .map_err(lake_err(format_args!("cannot write to {what}")))?;
+            for b in batches {
+                writer
+                    .write(b)
+                    .await
+                    .map_err(lake_err(format_args!("cannot write to {what}")))?;
+            }
+            let adds = writer
+                .flush()
+                .await
+                .map_err(lake_err(format_args!("cannot write to {what}")))?;
+            actions.extend(adds.into_iter().map(Action::Add));
+        }
+        let snapshot = table
+            .snapshot()
+            .map_err(lake_err(format_args!("cannot read {what}")))?;
+        let done = CommitBuilder::from(CommitProperties::default().with_metadata(meta))
+            .with_actions(actions)
+            .build(
+                Some(snapshot),
+                table.log_store(),
+                DeltaOperation::Update { predicate: None },
+            )
+            .await
+            .map_err(|e| {
+                Error::new(
+                    ErrorCode::LakeError,
+                    format!("cannot commit to {what}: {e}"),
+                )
+            })?;
+        Ok(done.version())
+    }
+}
+
+fn chrono_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// A column of a batch as text.
+fn text_column(b: &RecordBatch, name: &str, what: &str) -> Result<StringArray, Error> {
+    let c = b
+        .column_by_name(name)
+        .ok_or_else(|| Error::new(ErrorCode::LakeError, format!("{what} has no column {name}")))?;
+    let c = cast(c, &DataType::Utf8).map_err(|e| {
+        Error::new(
+            ErrorCode::LakeError,
+            format!("cannot read {what}.{name}: {e}"),
+        )
+    })?;
+    Ok(c.as_any()
+        .downcast_ref::<StringArray>()
+        .cloned()
+        .unwrap_or_else(|| StringArray::from(vec![None::<&str>; c.len()])))
+}
+
+/// The rows each file with a deletion vector keeps, by the file's URI (true = kept).
+async fn keep_masks(table: &DeltaTable, what: &str) -> Result<Vec<(String, Vec<bool>)>, Error> {
+    let ctx = SessionContext::new();
+    table
+        .update_datafusion_session(&ctx.state())
+        .map_err(lake_err(format_args!("cannot read {what}")))?;
+    let scan = table
+        .table_provider()
+        .build()
+        .await
+        .map_err(|e| Error::new(ErrorCode::LakeError, format!("cannot read {what}: {e}")))?;
+    let masks = scan.deletion_vectors(&ctx.state()).await.map_err(|e| {
+        Error::new(
+            ErrorCode::LakeError,
+            format!("cannot read the deletion vectors of {what}: {e}"),
+        )
+    })?;
+    Ok(masks
+        .into_iter()
+        .map(|m| (m.filepath, m.keep_mask))
+        .collect())
+}
