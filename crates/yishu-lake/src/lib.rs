@@ -405,6 +405,53 @@ impl Lake {
             .map_err(df_err(format_args!("cannot read table {layer}.{name}")))
     }
 
+    /// The values of a column whose every data file holds one value (a batch id in the files of
+    /// one batch), read from the files' statistics in the log: as many look-ups as files, no
+    /// row read. `None` when a file's statistics do not say one value (read the column then);
+    /// an empty set for a table that does not exist yet.
+    pub async fn file_values(
+        &self,
+        layer: Layer,
+        name: &str,
+        column: &str,
+    ) -> Result<Option<std::collections::BTreeSet<String>>, Error> {
+        use futures::TryStreamExt;
+        let mut out = std::collections::BTreeSet::new();
+        if !self.list_tables(layer).iter().any(|t| t == name) {
+            return Ok(Some(out));
+        }
+        let what = format!("{layer}.{name}");
+        let table = self.open_table(layer, name).await?;
+        let snapshot = table
+            .snapshot()
+            .map_err(lake_err(format_args!("cannot read {what}")))?;
+        let views: Vec<_> = snapshot
+            .snapshot()
+            .file_views(table.log_store().as_ref(), None)
+            .try_collect()
+            .await
+            .map_err(lake_err(format_args!("cannot list the files of {what}")))?;
+        for view in views {
+            if view.num_records() == Some(0) {
+                continue;
+            }
+            let Some(stats) = view
+                .stats()
+                .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+            else {
+                return Ok(None);
+            };
+            let (min, max) = (&stats["minValues"][column], &stats["maxValues"][column]);
+            match (min.as_str(), stats["nullCount"][column].as_i64()) {
+                (Some(v), Some(0)) if min == max => {
+                    out.insert(v.to_string());
+                }
+                _ => return Ok(None),
+            }
+        }
+        Ok(Some(out))
+    }
+
     /// Deletes the rows whose `column` equals `value` (a job about to write a batch's rows again);
     /// a missing table has none. Returns how many rows were deleted.
     pub async fn delete_rows(

@@ -298,3 +298,39 @@ async fn replacing_picked_rows_leaves_files_and_applies_deletion_vectors() {
         .unwrap();
     assert_eq!(picked.len(), 1, "keys of any type are read as text");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_column_with_one_value_per_file_is_read_from_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let none = lake
+        .file_values(Layer::Std, "people", "name")
+        .await
+        .unwrap();
+    assert_eq!(none, Some(Default::default()), "no table, no values");
+    for (ids, name) in [(&[1, 2][..], "批次甲"), (&[3][..], "批次乙")] {
+        let names = vec![name; ids.len()];
+        lake.append(
+            Layer::Std,
+            "people",
+            vec![batch(ids, &names)],
+            HashMap::new(),
+        )
+        .await
+        .unwrap();
+    }
+    let got = lake
+        .file_values(Layer::Std, "people", "name")
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        Some(["批次甲".to_string(), "批次乙".to_string()].into()),
+        "one value per file"
+    );
+    // A file with two values does not say which rows hold which: the caller reads the column.
+    assert_eq!(
+        lake.file_values(Layer::Std, "people", "id").await.unwrap(),
+        None
+    );
+}
