@@ -6,13 +6,11 @@
 //! batch costs (plus a narrow scan of the index columns), not what the library costs.
 
 use crate::address::Address;
-use crate::fs::Thresholds;
 use crate::key::{SubjectKind, normalize_key};
-use crate::link::{PersonRecord, link_people_with, record_blocks};
+use crate::link::{PersonRecord, record_blocks};
 use crate::run::{
-    BLOCK_SEP, FusionReport, INDEX_TABLE, Linking, RECORDS_TABLE, RELATIONS_TABLE, Read, Run,
-    Scope, assign_people, base_table, build, link_keyed, read_source, rec_ref, sources,
-    subject_keys,
+    Anchored, BLOCK_SEP, FusionReport, INDEX_TABLE, RECORDS_TABLE, RELATIONS_TABLE, Read, Run,
+    Scope, base_table, build, link_rows, read_source, sources,
 };
 use crate::survive::{GoldenValue, Observation};
 use crate::tables::{cell, keys_in, kind_of, lake_err, scan, texts};
@@ -253,58 +251,15 @@ pub(crate) async fn fuse_new(
         return Ok(report);
     }
     // 2. Link the new person rows against the subjects they may belong to.
-    let person_recs: Vec<usize> = (0..read.recs.len())
-        .filter(|&i| read.recs[i].person.is_some())
-        .collect();
-    let mut new_people: Vec<PersonRecord> = person_recs
-        .iter()
-        .map(|&i| read.recs[i].person.take().unwrap_or_default())
-        .collect();
-    let anchors = anchors(lake, &new_people).await?;
-    progress(&format!(
-        "linking {} new person records against {} subjects",
-        new_people.len(),
-        anchors.len()
-    ));
-    let (anchor_keys, mut people): (Vec<String>, Vec<PersonRecord>) = anchors.into_iter().unzip();
-    let first_new = people.len();
-    people.append(&mut new_people);
-    let linked = link_people_with(
-        &people,
-        Thresholds::default(),
-        last.model.as_ref(),
-        first_new,
-    );
-    let keys = subject_keys(&linked, &anchor_keys, |p| {
-        rec_ref(&srcs, &read.recs[person_recs[p - first_new]])
-    });
-    let mut recs_of: Vec<Option<usize>> = vec![None; first_new];
-    recs_of.extend(person_recs.iter().map(|&i| Some(i)));
-    let mut subject_of: Vec<Option<(SubjectKind, String)>> = vec![None; read.recs.len()];
-    let queue = assign_people(
-        &Linking {
-            srcs: &srcs,
-            read: &read,
-            people: &people,
-            recs_of: &recs_of,
-            linked: &linked,
-            keys: &keys,
-            decisions: &HashMap::new(),
-        },
-        &mut subject_of,
-        &mut report,
-    );
-    for (p, &i) in person_recs.iter().enumerate() {
-        read.recs[i].person = Some(std::mem::take(&mut people[first_new + p]));
-    }
-    drop(people);
-    report.review_queued = queue.len() as u64;
-    report.review_new = store.queue_reviews(run.run_id, &queue).await?;
-    link_keyed(&srcs, &read, 0, &mut subject_of, &mut report);
-    progress(&format!(
-        "linked: {} by key, {} by the model, {} in review",
-        report.linked_by_key, report.linked_by_model, report.review_queued
-    ));
+    let new_people: Vec<PersonRecord> = read.recs.iter().filter_map(|r| r.person.clone()).collect();
+    let how = Anchored {
+        anchors: anchors(lake, &new_people).await?,
+        model: last.model.as_ref(),
+        decisions: HashMap::new(),
+    };
+    drop(new_people);
+    let mut subject_of =
+        link_rows(store, run, &srcs, &mut read, how, &mut report, progress).await?;
     // 3. The touched subjects, and the spouses whose status a death among them may change.
     let mut scope = Scope {
         subjects_before: last.subjects.clone(),

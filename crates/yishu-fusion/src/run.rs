@@ -8,7 +8,7 @@
 //! departments involved.
 
 use crate::key::{SubjectKind, normalize_key};
-use crate::link::{Linked, PersonRecord, compare_records, link_people, record_blocks};
+use crate::link::{Linked, PersonRecord, compare_records, link_people_with, record_blocks};
 use crate::plan::{KnownResource, Plan, SourceMap, Target};
 use crate::survive::{GoldenValue, Observation, golden};
 use crate::tables::{self, Cols, KeyedBy, Subjects, arrow_err, lake_err, texts};
@@ -540,18 +540,6 @@ async fn fuse_all(
     }
     report.batches = seen.into_iter().collect();
     // 2. Link.
-    let person_recs: Vec<usize> = (0..read.recs.len())
-        .filter(|&i| read.recs[i].person.is_some())
-        .collect();
-    // Moved out of the rows while linking reads them, then put back.
-    let mut people: Vec<PersonRecord> = person_recs
-        .iter()
-        .map(|&i| read.recs[i].person.take().unwrap_or_default())
-        .collect();
-    progress(&format!("linking {} person records", people.len()));
-    let linked = link_people(&people, Thresholds::default());
-    report.model = linked.model.clone();
-    let keys = subject_keys(&linked, &[], |p| rec_ref(&srcs, &read.recs[person_recs[p]]));
     let decisions: HashMap<String, (ReviewStatus, String)> = store
         .review_decisions()
         .await?
@@ -563,34 +551,12 @@ async fn fuse_all(
             )
         })
         .collect();
-    let mut subject_of: Vec<Option<(SubjectKind, String)>> = vec![None; read.recs.len()];
-    let recs_of: Vec<Option<usize>> = person_recs.iter().map(|&i| Some(i)).collect();
-    let queue = assign_people(
-        &Linking {
-            srcs: &srcs,
-            read: &read,
-            people: &people,
-            recs_of: &recs_of,
-            linked: &linked,
-            keys: &keys,
-            decisions: &decisions,
-        },
-        &mut subject_of,
-        &mut report,
-    );
-    for (p, &i) in person_recs.iter().enumerate() {
-        read.recs[i].person = Some(std::mem::take(&mut people[p]));
-    }
-    report.review_queued = queue.len() as u64;
-    report.review_new = store.queue_reviews(run.run_id, &queue).await?;
-    link_keyed(&srcs, &read, 0, &mut subject_of, &mut report);
-    progress(&format!(
-        "linked: {} by key, {} by the model, {} by decision, {} in review",
-        report.linked_by_key,
-        report.linked_by_model,
-        report.linked_by_decision,
-        report.review_queued
-    ));
+    let how = Anchored {
+        anchors: Vec::new(),
+        model: None,
+        decisions,
+    };
+    let subject_of = link_rows(store, run, &srcs, &mut read, how, &mut report, progress).await?;
     build(
         store,
         lake,
@@ -604,6 +570,83 @@ async fn fuse_all(
     )
     .await?;
     Ok(report)
+}
+
+/// What person rows are linked against: existing subjects (an incremental run's anchors, each
+/// with its key), the model to link with (else one is fitted), and reviewers' decisions.
+pub(crate) struct Anchored<'a> {
+    pub anchors: Vec<(String, PersonRecord)>,
+    pub model: Option<&'a crate::fs::Model>,
+    pub decisions: HashMap<String, (ReviewStatus, String)>,
+}
+
+/// Who each row of `read` is about: person rows linked (with the anchors ahead of them, which
+/// never move), pairs in doubt queued for review, and entity and house rows by key.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn link_rows(
+    store: &Store,
+    run: &Run<'_>,
+    srcs: &[Src<'_>],
+    read: &mut Read,
+    how: Anchored<'_>,
+    report: &mut FusionReport,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<Vec<Option<(SubjectKind, String)>>, Error> {
+    let person_recs: Vec<usize> = (0..read.recs.len())
+        .filter(|&i| read.recs[i].person.is_some())
+        .collect();
+    // Moved out of the rows while linking reads them, then put back.
+    let mut new_people: Vec<PersonRecord> = person_recs
+        .iter()
+        .map(|&i| read.recs[i].person.take().unwrap_or_default())
+        .collect();
+    progress(&format!(
+        "linking {} person records against {} subjects",
+        new_people.len(),
+        how.anchors.len()
+    ));
+    let (anchor_keys, mut people): (Vec<String>, Vec<PersonRecord>) =
+        how.anchors.into_iter().unzip();
+    let first_new = people.len();
+    people.append(&mut new_people);
+    let linked = link_people_with(&people, Thresholds::default(), how.model, first_new);
+    if how.model.is_none() {
+        report.model = linked.model.clone();
+    }
+    let keys = subject_keys(&linked, &anchor_keys, |p| {
+        rec_ref(srcs, &read.recs[person_recs[p - first_new]])
+    });
+    let mut recs_of: Vec<Option<usize>> = vec![None; first_new];
+    recs_of.extend(person_recs.iter().map(|&i| Some(i)));
+    let mut subject_of: Vec<Option<(SubjectKind, String)>> = vec![None; read.recs.len()];
+    let queue = assign_people(
+        &Linking {
+            srcs,
+            read,
+            people: &people,
+            recs_of: &recs_of,
+            linked: &linked,
+            keys: &keys,
+            decisions: &how.decisions,
+        },
+        &mut subject_of,
+        report,
+    );
+    for (p, &i) in person_recs.iter().enumerate() {
+        read.recs[i].person = Some(std::mem::take(&mut people[first_new + p]));
+    }
+    drop(people);
+    report.review_queued = queue.len() as u64;
+    report.review_new = store.queue_reviews(run.run_id, &queue).await?;
+    link_keyed(srcs, read, 0, &mut subject_of, report);
+    progress(&format!(
+        "linked: {} by key, {} by the model, {} by decision, {} in review",
+        report.linked_by_key,
+        report.linked_by_model,
+        report.linked_by_decision,
+        report.review_queued
+    ));
+    Ok(subject_of)
 }
 
 /// Each subject's key: an anchor's (an existing subject an incremental run linked against), a
