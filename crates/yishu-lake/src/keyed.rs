@@ -150,6 +150,7 @@ impl Lake {
             let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
             let mut stream = builder
                 .with_projection(mask)
+                .with_batch_size(8192)
                 .build()
                 .map_err(read_err(&what))?;
             let (mut at, mut picked) = (0u64, Vec::new());
