@@ -100,6 +100,8 @@ impl Lake {
             return Ok(out);
         }
         let what = format!("{layer}.{name}");
+        let started = std::time::Instant::now();
+        let mut scanned = 0u64;
         let table = self.open_table(layer, name).await?;
         let snapshot = table
             .snapshot()
@@ -177,6 +179,7 @@ impl Lake {
                 }
                 at += b.num_rows() as u64;
             }
+            scanned += at;
             if picked.is_empty() {
                 continue;
             }
@@ -200,6 +203,13 @@ impl Lake {
             });
         }
         out.table = Some(table);
+        tracing::debug!(
+            table = %what,
+            scanned,
+            picked = out.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "picked rows by key"
+        );
         Ok(out)
     }
 
