@@ -193,6 +193,8 @@ pub(crate) async fn read_source(
     let table = s.resource.table();
     let what = format!("cannot read std.{table}");
     let cols = s.map.columns();
+    let mut wanted = cols.clone();
+    wanted.extend(["_batch_id", "_ods_ref"]);
     // Rows named one by one are picked by their batch and source reference (the other columns
     // of the other rows are not read); whole batches stream through DataFusion.
     let mut picked = None;
@@ -201,7 +203,13 @@ pub(crate) async fn read_source(
         Only::Rows(r) => {
             let hit = |k: &[&str]| r.get(k[0]).is_some_and(|refs| refs.contains(k[1]));
             let p = lake
-                .pick(Layer::Std, &table, &["_batch_id", "_ods_ref"], hit)
+                .pick(
+                    Layer::Std,
+                    &table,
+                    &["_batch_id", "_ods_ref"],
+                    hit,
+                    Some(&wanted),
+                )
                 .await?;
             picked = Some(p.rows.into_iter());
         }
@@ -229,8 +237,6 @@ pub(crate) async fn read_source(
             );
         }
     }
-    let mut wanted = cols.clone();
-    wanted.extend(["_batch_id", "_ods_ref"]);
     let pos: HashMap<&str, usize> = cols.iter().enumerate().map(|(i, c)| (*c, i)).collect();
     let m = s.map;
     let mut batches: HashMap<String, Arc<str>> = HashMap::new();
@@ -1630,9 +1636,13 @@ async fn write_library(
     let picked = match scope {
         Some(s) => {
             let p = lake
-                .pick(Layer::Base, table, &["subject_key"], |k| {
-                    s.contains(kind, k[0])
-                })
+                .pick(
+                    Layer::Base,
+                    table,
+                    &["subject_key"],
+                    |k| s.contains(kind, k[0]),
+                    None,
+                )
                 .await?;
             let (subjects, mut kept) = before(s);
             out.subjects = subjects.saturating_sub(p.len() as u64) + rows.len() as u64;

@@ -68,7 +68,7 @@ pub(crate) async fn scan(
     columns: &[&str],
     mut each: impl FnMut(&[StringArray], usize),
 ) -> Result<(), Error> {
-    let picked = lake.pick(layer, table, keys, pick).await?;
+    let picked = lake.pick(layer, table, keys, pick, Some(columns)).await?;
     for b in &picked.rows {
         let cols = named_texts(b, columns)?;
         for i in 0..b.num_rows() {
@@ -191,9 +191,13 @@ pub(crate) async fn write_changes(
     meta: &HashMap<String, Value>,
 ) -> Result<(), Error> {
     let picked = lake
-        .pick(Layer::Base, table, &keyed.columns(), |k| {
-            keyed.holds(scope, k)
-        })
+        .pick(
+            Layer::Base,
+            table,
+            &keyed.columns(),
+            |k| keyed.holds(scope, k),
+            Some(&[]),
+        )
         .await?;
     if picked.is_empty() && batch.num_rows() == 0 {
         return Ok(());

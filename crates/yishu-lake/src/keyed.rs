@@ -30,6 +30,7 @@ use deltalake::protocol::DeltaOperation;
 use deltalake::{ObjectStore, Path};
 use futures::{StreamExt, TryStreamExt};
 use std::collections::HashMap;
+use std::sync::Arc;
 use yishu_types::{Error, ErrorCode};
 
 /// Rows picked by key from one table, and where they sit — to hand to
@@ -81,15 +82,83 @@ fn selection(picked: &[u64]) -> RowSelection {
     RowSelection::from(out)
 }
 
+/// Picked rows of one data file, to decode.
+struct SelectedFile {
+    store: Arc<dyn ObjectStore>,
+    path: Path,
+    size: u64,
+    selection: RowSelection,
+    what: String,
+}
+
+impl SelectedFile {
+    /// The selected rows, columns `roots` (file positions), in file order.
+    async fn read(self, roots: Vec<usize>) -> Result<Vec<RecordBatch>, Error> {
+        #[allow(deprecated)]
+        let reader = ParquetObjectReader::new(self.store, self.path).with_file_size(self.size);
+        let builder = ParquetRecordBatchStreamBuilder::new(reader)
+            .await
+            .map_err(read_err(&self.what))?;
+        let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+        builder
+            .with_projection(mask)
+            .with_row_selection(self.selection)
+            .with_batch_size(8192)
+            .build()
+            .map_err(read_err(&self.what))?
+            .try_collect()
+            .await
+            .map_err(read_err(&self.what))
+    }
+
+    /// [`Self::read`], the columns split over two tasks (picked rows spread over a file make
+    /// every page of a wide table decode, which is CPU work for both cores).
+    async fn read_parallel(self, roots: Vec<usize>) -> Result<Vec<RecordBatch>, Error> {
+        if roots.len() < 4 {
+            return self.read(roots).await;
+        }
+        let (a, b) = roots.split_at(roots.len() / 2);
+        let other = SelectedFile {
+            store: self.store.clone(),
+            path: self.path.clone(),
+            size: self.size,
+            selection: self.selection.clone(),
+            what: self.what.clone(),
+        };
+        let what = self.what.clone();
+        let first = tokio::spawn(self.read(a.to_vec()));
+        let second = tokio::spawn(other.read(b.to_vec()));
+        let join = |e: tokio::task::JoinError| {
+            Error::new(ErrorCode::Internal, format!("reading {what} failed: {e}"))
+        };
+        let (first, second) = (first.await.map_err(join)??, second.await.map_err(join)??);
+        first
+            .into_iter()
+            .zip(second)
+            .map(|(x, y)| {
+                let mut fields = x.schema().fields().to_vec();
+                fields.extend(y.schema().fields().iter().cloned());
+                let mut columns = x.columns().to_vec();
+                columns.extend(y.columns().iter().cloned());
+                RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns)
+                    .map_err(|e| Error::new(ErrorCode::Internal, format!("reading {what}: {e}")))
+            })
+            .collect()
+    }
+}
+
 impl Lake {
     /// The rows of a table for which `pick` says yes, given the text of their `keys` columns
-    /// (null as ""). Only the key columns of every row are decoded.
+    /// (null as ""): `read` of their columns (every one with `None`, none with `Some(&[])` —
+    /// enough to replace them). Only the key columns of every row are decoded; the other
+    /// columns only on the pages that hold picked rows.
     pub async fn pick(
         &self,
         layer: Layer,
         name: &str,
         keys: &[&str],
         pick: impl Fn(&[&str]) -> bool,
+        read: Option<&[&str]>,
     ) -> Result<Picked, Error> {
         let mut out = Picked {
             rows: Vec::new(),
@@ -122,29 +191,23 @@ impl Lake {
         };
         let store = table.log_store().object_store(None);
         for view in &views {
-            let path = Path::from_url_path(view.path().as_ref()).map_err(|e| {
-                Error::new(
-                    ErrorCode::LakeError,
-                    format!("bad file path in {what}: {e}"),
-                )
-            })?;
+            let path = view.object_store_path();
             let keep = masks
                 .iter()
                 .find(|(uri, _)| uri.ends_with(path.as_ref()))
                 .map(|(_, m)| m);
             let kept = |pos: u64| keep.is_none_or(|m| m.get(pos as usize).copied().unwrap_or(true));
             #[allow(deprecated)]
-            let open = || {
-                ParquetObjectReader::new(store.clone(), path.clone())
-                    .with_file_size(view.size() as u64)
-            };
-            let builder = ParquetRecordBatchStreamBuilder::new(open())
+            let reader = ParquetObjectReader::new(store.clone(), path.clone())
+                .with_file_size(view.size() as u64);
+            let builder = ParquetRecordBatchStreamBuilder::new(reader)
                 .await
                 .map_err(read_err(&what))?;
+            let file_schema = builder.schema().clone();
             let roots: Vec<usize> = keys
                 .iter()
                 .map(|k| {
-                    builder.schema().index_of(k).map_err(|_| {
+                    file_schema.index_of(k).map_err(|_| {
                         Error::new(ErrorCode::LakeError, format!("{what} has no column {k}"))
                     })
                 })
@@ -183,15 +246,27 @@ impl Lake {
             if picked.is_empty() {
                 continue;
             }
-            let rows: Vec<RecordBatch> = ParquetRecordBatchStreamBuilder::new(open())
-                .await
-                .map_err(read_err(&what))?
-                .with_row_selection(selection(&picked))
-                .build()
-                .map_err(read_err(&what))?
-                .try_collect()
-                .await
-                .map_err(read_err(&what))?;
+            // The columns asked for that this file has (a file written before a column was
+            // added lacks it).
+            let wanted: Vec<usize> = match read {
+                None => (0..file_schema.fields().len()).collect(),
+                Some(cols) => cols
+                    .iter()
+                    .filter_map(|c| file_schema.index_of(c).ok())
+                    .collect(),
+            };
+            let file = SelectedFile {
+                store: store.clone(),
+                path: path.clone(),
+                size: view.size() as u64,
+                selection: selection(&picked),
+                what: what.clone(),
+            };
+            let rows = if wanted.is_empty() {
+                Vec::new()
+            } else {
+                file.read_parallel(wanted).await?
+            };
             out.rows.extend(rows);
             #[allow(deprecated)] // the Add action is what a commit re-adds with a new vector
             let add = view.add_action();

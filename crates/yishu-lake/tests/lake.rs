@@ -187,7 +187,7 @@ async fn replacing_picked_rows_leaves_files_and_applies_deletion_vectors() {
     let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
     // Nothing to pick in a table that does not exist; replacing creates it.
     let none = lake
-        .pick(Layer::Base, "people", &["name"], |_| true)
+        .pick(Layer::Base, "people", &["name"], |_| true, None)
         .await
         .unwrap();
     assert!(none.is_empty());
@@ -219,9 +219,13 @@ async fn replacing_picked_rows_leaves_files_and_applies_deletion_vectors() {
 
     // Pick one row in each file by its key; only those come back, with every column.
     let picked = lake
-        .pick(Layer::Base, "people", &["name"], |k| {
-            k[0] == "李四" || k[0] == "钱七"
-        })
+        .pick(
+            Layer::Base,
+            "people",
+            &["name"],
+            |k| k[0] == "李四" || k[0] == "钱七",
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(picked.len(), 2);
@@ -253,12 +257,17 @@ async fn replacing_picked_rows_leaves_files_and_applies_deletion_vectors() {
     // A second replacement in a file with a deletion vector keeps the earlier deletions, and a
     // deleted row is never picked again.
     let picked = lake
-        .pick(Layer::Base, "people", &["name"], |k| {
-            k[0] == "张三" || k[0] == "钱七"
-        })
+        .pick(
+            Layer::Base,
+            "people",
+            &["name"],
+            |k| k[0] == "张三" || k[0] == "钱七",
+            Some(&[]),
+        )
         .await
         .unwrap();
     assert_eq!(picked.len(), 1, "钱七 was deleted already");
+    assert!(picked.rows.is_empty(), "no column asked for, none read");
     lake.replace_picked(Layer::Base, "people", picked, vec![], HashMap::new())
         .await
         .unwrap();
@@ -293,10 +302,21 @@ async fn replacing_picked_rows_leaves_files_and_applies_deletion_vectors() {
     .unwrap();
     assert_eq!(names(&lake).await, vec![(9, "孙九".to_string())]);
     let picked = lake
-        .pick(Layer::Base, "people", &["id"], |k| k[0] == "9")
+        .pick(
+            Layer::Base,
+            "people",
+            &["id"],
+            |k| k[0] == "9",
+            Some(&["name"]),
+        )
         .await
         .unwrap();
     assert_eq!(picked.len(), 1, "keys of any type are read as text");
+    assert_eq!(
+        picked.rows[0].num_columns(),
+        1,
+        "only the columns asked for"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
