@@ -15,6 +15,22 @@ pub struct FusionBenchArgs {
     /// Changed 人社 rows in the new batch.
     #[arg(long, default_value_t = 10_000)]
     pub changes: usize,
+    /// Only the incremental run (no full run to compare with): for series over batch sizes.
+    #[arg(long)]
+    pub incremental_only: bool,
+}
+
+/// Bytes in the files under a directory (what a run wrote, by difference).
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_bytes(&e.path()),
+            _ => e.metadata().map(|m| m.len()).unwrap_or_default(),
+        })
+        .sum()
 }
 
 pub async fn run(a: FusionBenchArgs, mut config: crate::config::Config) -> Result<u8> {
@@ -60,6 +76,8 @@ pub async fn run(a: FusionBenchArgs, mut config: crate::config::Config) -> Resul
     yishu_quality::run::check_pending(&store, &lake, 1_000)
         .await
         .map_err(|e| anyhow!(e))?;
+    let base_dir = a.data_dir.join("lake").join("base");
+    let base_before = dir_bytes(&base_dir);
     let t = Instant::now();
     let progress = &mut |m: &str| eprintln!("  {:6.2} s  {m}", t.elapsed().as_secs_f64());
     let inc = yishu_fusion::run::fuse(&store, &lake, RunMode::Auto, progress)
@@ -70,13 +88,28 @@ pub async fn run(a: FusionBenchArgs, mut config: crate::config::Config) -> Resul
     if inc.mode != "incremental" {
         bail!("the run was not incremental: {}", inc.full_because);
     }
+    let written = dir_bytes(&base_dir).saturating_sub(base_before);
+    let mib = |b: u64| b as f64 / 1048576.0;
+    let people = inc.subjects.get("person").copied().unwrap_or_default();
+    let wrote = format!(
+        "the incremental run wrote {:.1} MiB to the base layer, which held {:.1} MiB",
+        mib(written),
+        mib(base_before)
+    );
+    if a.incremental_only {
+        println!(
+            "\nincremental fusion of a {people}-person city after a batch of {n} changed 人社 rows: \
+             {inc_s:.2} s, {} subjects rebuilt, {} changed, peak RSS {inc_rss:.0} MiB\n{wrote}",
+            inc.touched, inc.changed
+        );
+        return Ok(crate::exit::OK);
+    }
     let t = Instant::now();
     let progress = &mut |m: &str| eprintln!("  {:6.2} s  {m}", t.elapsed().as_secs_f64());
     let full = yishu_fusion::run::fuse(&store, &lake, RunMode::Full, progress)
         .await
         .map_err(|e| anyhow!(e))?;
     let full_s = t.elapsed().as_secs_f64();
-    let people = full.subjects.get("person").copied().unwrap_or_default();
     println!("\nfusion of a {people}-person city after a batch of {n} changed 人社 rows");
     println!(
         "{:<34} {:>10} {:>12} {:>10}",
@@ -98,6 +131,7 @@ pub async fn run(a: FusionBenchArgs, mut config: crate::config::Config) -> Resul
         full_s / inc_s,
         inc_rss
     );
+    println!("{wrote}");
     println!(
         "a full run after the incremental one changed {} subjects (0: it left what a full run leaves)",
         full.changed
