@@ -10,7 +10,7 @@
 //! them.
 
 use crate::{Lake, Layer, lake_err};
-use arrow::array::{Array, RecordBatch, StringArray};
+use arrow::array::{Array, RecordBatch, StringViewArray};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use buoyant_kernel::actions::deletion_vector_writer::{
@@ -21,7 +21,9 @@ use deltalake::DeltaTable;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, DeletionVectorDescriptor, Remove, StorageType};
 use deltalake::parquet::arrow::ProjectionMask;
-use deltalake::parquet::arrow::arrow_reader::{RowSelection, RowSelector};
+use deltalake::parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, RowSelection, RowSelector,
+};
 #[allow(deprecated)] // the object-store reader delta-rs itself reads with
 use deltalake::parquet::arrow::async_reader::{
     ParquetObjectReader, ParquetRecordBatchStreamBuilder,
@@ -212,6 +214,27 @@ impl Lake {
                     })
                 })
                 .collect::<Result<_, _>>()?;
+            // Key strings decoded as views (no copy into a new buffer): pass 1 decodes whole
+            // columns, and that is most of what a pick costs.
+            let as_views = arrow::datatypes::Schema::new(
+                file_schema
+                    .fields()
+                    .iter()
+                    .map(|f| match f.data_type() {
+                        DataType::Utf8 | DataType::LargeUtf8 => {
+                            f.as_ref().clone().with_data_type(DataType::Utf8View)
+                        }
+                        _ => f.as_ref().clone(),
+                    })
+                    .collect::<Vec<_>>(),
+            );
+            let options = ArrowReaderOptions::new().with_schema(Arc::new(as_views));
+            let metadata = ArrowReaderMetadata::try_new(builder.metadata().clone(), options)
+                .map_err(read_err(&what))?;
+            #[allow(deprecated)]
+            let reader = ParquetObjectReader::new(store.clone(), path.clone())
+                .with_file_size(view.size() as u64);
+            let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata);
             let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
             let mut stream = builder
                 .with_projection(mask)
@@ -221,7 +244,7 @@ impl Lake {
             let (mut at, mut picked) = (0u64, Vec::new());
             while let Some(b) = stream.next().await {
                 let b = b.map_err(read_err(&what))?;
-                let cols: Vec<StringArray> = keys
+                let cols: Vec<StringViewArray> = keys
                     .iter()
                     .map(|k| text_column(&b, k, &what))
                     .collect::<Result<_, _>>()?;
@@ -414,20 +437,20 @@ fn chrono_now_ms() -> i64 {
 }
 
 /// A column of a batch as text.
-fn text_column(b: &RecordBatch, name: &str, what: &str) -> Result<StringArray, Error> {
+fn text_column(b: &RecordBatch, name: &str, what: &str) -> Result<StringViewArray, Error> {
     let c = b
         .column_by_name(name)
         .ok_or_else(|| Error::new(ErrorCode::LakeError, format!("{what} has no column {name}")))?;
-    let c = cast(c, &DataType::Utf8).map_err(|e| {
+    let c = cast(c, &DataType::Utf8View).map_err(|e| {
         Error::new(
             ErrorCode::LakeError,
             format!("cannot read {what}.{name}: {e}"),
         )
     })?;
     Ok(c.as_any()
-        .downcast_ref::<StringArray>()
+        .downcast_ref::<StringViewArray>()
         .cloned()
-        .unwrap_or_else(|| StringArray::from(vec![None::<&str>; c.len()])))
+        .unwrap_or_else(|| StringViewArray::from(vec![None::<&str>; c.len()])))
 }
 
 /// The rows each file with a deletion vector keeps, by the file's URI (true = kept).
