@@ -28,6 +28,7 @@ use deltalake::parquet::arrow::arrow_reader::{
 use deltalake::parquet::arrow::async_reader::{
     ParquetObjectReader, ParquetRecordBatchStreamBuilder,
 };
+use deltalake::parquet::file::metadata::PageIndexPolicy;
 use deltalake::protocol::DeltaOperation;
 use deltalake::{ObjectStore, Path};
 use futures::{StreamExt, TryStreamExt};
@@ -98,7 +99,9 @@ impl SelectedFile {
     async fn read(self, roots: Vec<usize>) -> Result<Vec<RecordBatch>, Error> {
         #[allow(deprecated)]
         let reader = ParquetObjectReader::new(self.store, self.path).with_file_size(self.size);
-        let builder = ParquetRecordBatchStreamBuilder::new(reader)
+        // With the offset index, pages holding no picked row are not fetched or decoded.
+        let options = ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional);
+        let builder = ParquetRecordBatchStreamBuilder::new_with_options(reader, options)
             .await
             .map_err(read_err(&self.what))?;
         let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
@@ -396,6 +399,9 @@ impl Lake {
             use deltalake::writer::DeltaWriter;
             let mut writer = deltalake::writer::RecordBatchWriter::for_table(&table)
                 .map_err(lake_err(format_args!("cannot write to {what}")))?;
+            if let Some(props) = crate::writer_properties(layer) {
+                writer = writer.with_writer_properties(props);
+            }
             for b in batches {
                 writer
                     .write(b)

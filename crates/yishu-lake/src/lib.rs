@@ -267,14 +267,16 @@ impl Lake {
         let table = DeltaTable::try_from_url(url)
             .await
             .map_err(lake_err(format_args!("cannot open table {layer}.{name}")))?;
-        let table = table
+        let mut write = table
             .write(batches)
             .with_save_mode(SaveMode::Append)
-            .with_commit_properties(CommitProperties::default().with_metadata(meta))
-            .await
-            .map_err(lake_err(format_args!(
-                "cannot append to table {layer}.{name}"
-            )))?;
+            .with_commit_properties(CommitProperties::default().with_metadata(meta));
+        if let Some(props) = writer_properties(layer) {
+            write = write.with_writer_properties(props);
+        }
+        let table = write.await.map_err(lake_err(format_args!(
+            "cannot append to table {layer}.{name}"
+        )))?;
         Ok(table.version().unwrap_or_default())
     }
 
@@ -340,10 +342,13 @@ impl Lake {
         let table = DeltaTable::try_from_url(url)
             .await
             .map_err(lake_err(format_args!("cannot open table {layer}.{name}")))?;
-        let write = table
+        let mut write = table
             .write(batches)
             .with_save_mode(SaveMode::Overwrite)
             .with_commit_properties(CommitProperties::default().with_metadata(meta));
+        if let Some(props) = writer_properties(layer) {
+            write = write.with_writer_properties(props);
+        }
         let write = match predicate {
             Some(p) => write.with_replace_where(p),
             None => write.with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite),
@@ -574,6 +579,26 @@ impl Lake {
     }
 }
 
+/// Bytes per Parquet data page in the base layer. Base tables are read by key — a few rows of
+/// many ([`Lake::pick`]) — and a reader with the page index decodes only the pages that hold
+/// them: small pages of the wide columns make that a few of many too, while the narrow key
+/// columns, decoded whole, keep pages of thousands of rows.
+const BASE_PAGE_BYTES: usize = 32 * 1024;
+
+/// Parquet settings for a layer's files (delta-rs's defaults elsewhere).
+fn writer_properties(
+    layer: Layer,
+) -> Option<deltalake::parquet::file::properties::WriterProperties> {
+    use deltalake::parquet::{basic::Compression, file::properties::WriterProperties};
+    (layer == Layer::Base).then(|| {
+        WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_data_page_size_limit(BASE_PAGE_BYTES)
+            .set_write_batch_size(64)
+            .build()
+    })
+}
+
 /// Bytes of buffered rows after which an [`Appender`] writes a Parquet file.
 const FLUSH_BYTES: usize = 64 * 1024 * 1024;
 
@@ -615,8 +640,11 @@ impl Lake {
                 .await
                 .map_err(lake_err(format_args!("cannot create table {what}")))?;
         }
-        let writer = deltalake::writer::RecordBatchWriter::for_table(&table)
+        let mut writer = deltalake::writer::RecordBatchWriter::for_table(&table)
             .map_err(lake_err(format_args!("cannot write to {what}")))?;
+        if let Some(props) = writer_properties(layer) {
+            writer = writer.with_writer_properties(props);
+        }
         Ok(Appender {
             table,
             writer,
