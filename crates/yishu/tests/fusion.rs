@@ -278,6 +278,60 @@ async fn an_incremental_run_touches_only_its_subjects_and_equals_a_full_run() {
         .unwrap()
         .value(0) as u64;
     assert!(n >= changed, "{n} history rows for {changed} changed");
+    // A changed person reads as one current row with the new value (the old row is hidden by
+    // its deletion vector) and the old value among the earlier versions.
+    let b = yishu_lake::query(
+        &ctx,
+        "SELECT p.subject_id, p.\"参保状态\", h.\"参保状态\" FROM base.population p \
+         JOIN base.population_history h ON p.subject_key = h.subject_key \
+         WHERE h.\"参保状态\" <> p.\"参保状态\" LIMIT 1",
+    )
+    .await
+    .unwrap();
+    let text = |c: usize| {
+        let a = yishu_lake::arrow::compute::cast(
+            b[0].column(c),
+            &yishu_lake::arrow::datatypes::DataType::Utf8,
+        )
+        .unwrap();
+        a.as_any()
+            .downcast_ref::<yishu_lake::arrow::array::StringArray>()
+            .unwrap()
+            .value(0)
+            .to_string()
+    };
+    let (id, now, was) = (text(0), text(1), text(2));
+    let view =
+        yishu_fusion::library::subject(&lake, yishu_fusion::key::SubjectKind::Person, &id, true)
+            .await
+            .unwrap()
+            .unwrap();
+    let value = view
+        .values
+        .iter()
+        .find(|v| v.attribute == "参保状态")
+        .unwrap();
+    assert_eq!(value.value, now);
+    assert!(
+        view.versions
+            .iter()
+            .any(|v| v.values.get("参保状态") == Some(&was)),
+        "{:?}",
+        view.versions
+    );
+    let rows = yishu_lake::query(
+        &ctx,
+        &format!("SELECT COUNT(*) FROM base.population WHERE subject_id = '{id}'"),
+    )
+    .await
+    .unwrap();
+    let rows = rows[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<yishu_lake::arrow::array::Int64Array>()
+        .unwrap()
+        .value(0);
+    assert_eq!(rows, 1, "one current row per person");
     // The next day's file has the same name (so its rows have the same source references) and
     // half of yesterday's people: rows are told apart by their batch, and the libraries are
     // still what a full run makes.
