@@ -131,7 +131,7 @@ async fn batches_of(lake: &Lake, table: &str) -> Result<BTreeSet<String>, Error>
 /// and the ones sharing a blocking key with a new record.
 async fn anchors(
     lake: &Lake,
-    people: &[PersonRecord],
+    people: impl Iterator<Item = &PersonRecord>,
 ) -> Result<Vec<(String, PersonRecord)>, Error> {
     let mut numbers = HashSet::new();
     let mut blocks = HashSet::new();
@@ -251,13 +251,11 @@ pub(crate) async fn fuse_new(
         return Ok(report);
     }
     // 2. Link the new person rows against the subjects they may belong to.
-    let new_people: Vec<PersonRecord> = read.recs.iter().filter_map(|r| r.person.clone()).collect();
     let how = Anchored {
-        anchors: anchors(lake, &new_people).await?,
+        anchors: anchors(lake, read.recs.iter().filter_map(|r| r.person.as_ref())).await?,
         model: last.model.as_ref(),
         decisions: HashMap::new(),
     };
-    drop(new_people);
     let mut subject_of =
         link_rows(store, run, &srcs, &mut read, how, &mut report, progress).await?;
     // 3. The touched subjects, and the spouses whose status a death among them may change.

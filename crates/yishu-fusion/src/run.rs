@@ -116,6 +116,17 @@ pub struct ConflictCounts {
 }
 
 impl ConflictCounts {
+    /// Adds another library part's counts.
+    fn add(&mut self, other: &ConflictCounts) {
+        self.values += other.values;
+        for (res, by) in &other.by {
+            let mine = self.by.entry(res.clone()).or_default();
+            for (attribute, n) in by {
+                *mine.entry(attribute.clone()).or_default() += n;
+            }
+        }
+    }
+
     /// Adds (or with `sign` -1 takes away) the conflicts a row's `_conflicts` cell lists.
     fn count(&mut self, cell: &str, sign: i64) {
         let add = |n: &mut u64| *n = n.saturating_add_signed(sign);
@@ -1192,11 +1203,11 @@ pub(crate) async fn build(
             });
         }
         let n = rows.len();
-        let lib_conflicts: Vec<String> = rows
-            .iter()
-            .filter(|r| !r.conflicts.is_empty())
-            .map(|r| r.conflicts.clone())
-            .collect();
+        // The library's conflicts afterwards: these rows', then the ones it keeps.
+        let mut counts = ConflictCounts::default();
+        for r in &rows {
+            counts.count(&r.conflicts, 1);
+        }
         let written = write_library(lake, kind, &attrs, rows, run, now_us, &meta, scope).await?;
         report.changed += written.changed;
         report
@@ -1212,10 +1223,7 @@ pub(crate) async fn build(
                     .0 += count;
             }
         }
-        let mut counts = written.kept;
-        for row in &lib_conflicts {
-            counts.count(row, 1);
-        }
+        counts.add(&written.kept);
         report.conflicts_of.insert(kind.as_str().into(), counts);
         progress(&format!(
             "base.{}: {n} subjects written, {} new or changed",

@@ -86,6 +86,7 @@ fn selection(picked: &[u64]) -> RowSelection {
 }
 
 /// Picked rows of one data file, to decode.
+#[derive(Clone)]
 struct SelectedFile {
     store: Arc<dyn ObjectStore>,
     path: Path,
@@ -123,13 +124,7 @@ impl SelectedFile {
             return self.read(roots).await;
         }
         let (a, b) = roots.split_at(roots.len() / 2);
-        let other = SelectedFile {
-            store: self.store.clone(),
-            path: self.path.clone(),
-            size: self.size,
-            selection: self.selection.clone(),
-            what: self.what.clone(),
-        };
+        let other = self.clone();
         let what = self.what.clone();
         let first = tokio::spawn(self.read(a.to_vec()));
         let second = tokio::spawn(other.read(b.to_vec()));
@@ -176,16 +171,7 @@ impl Lake {
         let what = format!("{layer}.{name}");
         let started = std::time::Instant::now();
         let mut scanned = 0u64;
-        let table = self.open_table(layer, name).await?;
-        let snapshot = table
-            .snapshot()
-            .map_err(lake_err(format_args!("cannot read {what}")))?;
-        let views: Vec<_> = snapshot
-            .snapshot()
-            .file_views(table.log_store().as_ref(), None)
-            .try_collect()
-            .await
-            .map_err(lake_err(format_args!("cannot list the files of {what}")))?;
+        let (table, views) = self.files(layer, name).await?;
         let masks = if views
             .iter()
             .any(|v| v.deletion_vector_descriptor().is_some())
@@ -370,7 +356,7 @@ impl Lake {
                     cardinality: written.cardinality,
                 });
                 add.data_change = true;
-                add.modification_time = chrono_now_ms();
+                add.modification_time = now_ms();
                 actions.push(Action::Remove(f.remove));
                 actions.push(Action::Add(add));
             }
@@ -435,7 +421,7 @@ impl Lake {
     }
 }
 
-fn chrono_now_ms() -> i64 {
+fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

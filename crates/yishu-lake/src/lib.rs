@@ -410,6 +410,27 @@ impl Lake {
             .map_err(df_err(format_args!("cannot read table {layer}.{name}")))
     }
 
+    /// A table at its newest version and its live data files (with their statistics and
+    /// deletion vectors).
+    async fn files(
+        &self,
+        layer: Layer,
+        name: &str,
+    ) -> Result<(DeltaTable, Vec<deltalake::kernel::LogicalFileView>), Error> {
+        use futures::TryStreamExt;
+        let what = format!("{layer}.{name}");
+        let table = self.open_table(layer, name).await?;
+        let views = table
+            .snapshot()
+            .map_err(lake_err(format_args!("cannot read {what}")))?
+            .snapshot()
+            .file_views(table.log_store().as_ref(), None)
+            .try_collect()
+            .await
+            .map_err(lake_err(format_args!("cannot list the files of {what}")))?;
+        Ok((table, views))
+    }
+
     /// The values of a column whose every data file holds one value (a batch id in the files of
     /// one batch), read from the files' statistics in the log: as many look-ups as files, no
     /// row read. `None` when a file's statistics do not say one value (read the column then);
@@ -420,22 +441,11 @@ impl Lake {
         name: &str,
         column: &str,
     ) -> Result<Option<std::collections::BTreeSet<String>>, Error> {
-        use futures::TryStreamExt;
         let mut out = std::collections::BTreeSet::new();
         if !self.list_tables(layer).iter().any(|t| t == name) {
             return Ok(Some(out));
         }
-        let what = format!("{layer}.{name}");
-        let table = self.open_table(layer, name).await?;
-        let snapshot = table
-            .snapshot()
-            .map_err(lake_err(format_args!("cannot read {what}")))?;
-        let views: Vec<_> = snapshot
-            .snapshot()
-            .file_views(table.log_store().as_ref(), None)
-            .try_collect()
-            .await
-            .map_err(lake_err(format_args!("cannot list the files of {what}")))?;
+        let (_, views) = self.files(layer, name).await?;
         for view in views {
             if view.num_records() == Some(0) {
                 continue;
