@@ -9,14 +9,15 @@ use crate::address::Address;
 use crate::key::{SubjectKind, normalize_key};
 use crate::link::{PersonRecord, record_blocks};
 use crate::run::{
-    Anchored, BLOCK_SEP, FusionReport, INDEX_TABLE, RECORDS_TABLE, RELATIONS_TABLE, Read, Run,
-    Scope, base_table, build, link_rows, read_source, sources,
+    Anchored, BLOCK_HASH, BLOCKS_TABLE, FusionReport, INDEX_TABLE, LAYOUT, RECORDS_TABLE,
+    REF_COLUMNS, REF_HASH, RELATIONS_TABLE, Read, Run, Scope, TO_HASH, base_table, build,
+    link_rows, number_block, read_source, sources,
 };
 use crate::survive::{GoldenValue, Observation};
-use crate::tables::{cell, keys_in, kind_of, lake_err, scan, texts};
+use crate::tables::{KEY_HASH, cell, keys_in, kind_of, lake_err, scan, subject_hash, texts};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use yishu_lake::datafusion::prelude::ident;
-use yishu_lake::{Lake, Layer};
+use yishu_lake::{Finder, KeyHashes, Lake, Layer, key_hash};
 use yishu_meta::Store;
 use yishu_types::Error;
 
@@ -64,6 +65,12 @@ pub(crate) async fn last_run(
         return Ok(Err(FullBecause::new(
             "no_index",
             "the libraries have no linking index yet",
+        )));
+    }
+    if report.layout != LAYOUT {
+        return Ok(Err(FullBecause::new(
+            "old_layout",
+            "the libraries were written by an earlier version (no key hashes to find rows by)",
         )));
     }
     if report.conflicts > 0 && report.conflicts_of.is_empty() {
@@ -128,28 +135,50 @@ async fn batches_of(lake: &Lake, table: &str) -> Result<BTreeSet<String>, Error>
 }
 
 /// Existing person subjects that new records may belong to: the ones with a new record's number,
-/// and the ones sharing a blocking key with a new record.
+/// and the ones sharing a blocking key with a new record — found in `base.person_blocks` by the
+/// blocks' hashes, then read from the index by their keys' hashes.
 async fn anchors(
     lake: &Lake,
     people: impl Iterator<Item = &PersonRecord>,
 ) -> Result<Vec<(String, PersonRecord)>, Error> {
-    let mut numbers = HashSet::new();
     let mut blocks = HashSet::new();
     for p in people {
         if let Ok(k) = normalize_key(SubjectKind::Person, &p.id) {
-            numbers.insert(k);
+            blocks.insert(number_block(&k));
         }
         blocks.extend(record_blocks(p));
     }
+    let hashes: KeyHashes = blocks.iter().map(|b| key_hash(&[b])).collect();
+    let mut keys = HashSet::new();
+    let finder = Finder {
+        keys: &["block"],
+        pick: |k: &[&str]| blocks.contains(k[0]),
+        hashed: Some((BLOCK_HASH, &hashes)),
+    };
+    scan(
+        lake,
+        (Layer::Base, BLOCKS_TABLE),
+        finder,
+        &["subject_key"],
+        |cols, i| {
+            keys.insert(cell(cols, 0, i).to_string());
+        },
+    )
+    .await?;
+    let hashes: KeyHashes = keys
+        .iter()
+        .map(|k| subject_hash(SubjectKind::Person, k))
+        .collect();
     let mut out = Vec::new();
-    let hit = |k: &[&str]| {
-        numbers.contains(k[0].split('#').next().unwrap_or_default())
-            || k[1].split(BLOCK_SEP).any(|b| blocks.contains(b))
+    let finder = Finder {
+        keys: &["subject_key"],
+        pick: |k: &[&str]| keys.contains(k[0]),
+        hashed: Some((KEY_HASH, &hashes)),
     };
     scan(
         lake,
         (Layer::Base, INDEX_TABLE),
-        (&["subject_key", "blocks"], hit),
+        finder,
         crate::run::INDEX_COLUMNS,
         |cols, i| {
             let key = cell(cols, 0, i);
@@ -197,6 +226,7 @@ pub(crate) async fn fuse_new(
         run_id: run.run_id.to_string(),
         plan_version: run.plan_version,
         mode: "incremental".into(),
+        layout: LAYOUT,
         subjects: last.subjects.clone(),
         model: last.model.clone(),
         ..Default::default()
@@ -280,10 +310,15 @@ pub(crate) async fn fuse_new(
                 && relations.contains(&k[2])
                 && scope.contains(SubjectKind::Person, k[1])
         };
+        let finder = Finder {
+            keys: &["to_kind", "to_key", "relation"],
+            pick: of_scope,
+            hashed: Some((TO_HASH, scope.keys.hashes())),
+        };
         scan(
             lake,
             (Layer::Base, RELATIONS_TABLE),
-            (&["to_kind", "to_key", "relation"], of_scope),
+            finder,
             &["from_key"],
             |c, i| spouses.push(cell(c, 0, i).to_string()),
         )
@@ -311,12 +346,15 @@ pub(crate) async fn fuse_new(
             "subject_kind",
             "subject_key",
         ];
-        let of_scope = |k: &[&str]| scope.contains(kind_of(k[0]), k[1]);
-        let keys = ["subject_kind", "subject_key"];
+        let finder = Finder {
+            keys: &["subject_kind", "subject_key"],
+            pick: |k: &[&str]| scope.contains(kind_of(k[0]), k[1]),
+            hashed: Some((KEY_HASH, scope.keys.hashes())),
+        };
         scan(
             lake,
             (Layer::Base, RECORDS_TABLE),
-            (&keys, of_scope),
+            finder,
             &columns,
             |c, i| {
                 rows.entry(cell(c, 0, i).to_string())
@@ -332,11 +370,23 @@ pub(crate) async fn fuse_new(
                 .and_then(|b| b.get(k[1]))
                 .is_some_and(|refs| refs.contains(k[2]))
         };
-        let keys = ["resource", "_batch_id", "_ods_ref"];
+        let hashes: KeyHashes = rows
+            .iter()
+            .flat_map(|(res, batches)| {
+                batches.iter().flat_map(move |(batch, refs)| {
+                    refs.iter().map(move |r| key_hash(&[res, batch, r]))
+                })
+            })
+            .collect();
+        let finder = Finder {
+            keys: &REF_COLUMNS,
+            pick: on_rows,
+            hashed: Some((REF_HASH, &hashes)),
+        };
         scan(
             lake,
             (Layer::Base, RECORDS_TABLE),
-            (&keys, on_rows),
+            finder,
             &columns,
             |c, i| {
                 let kind = kind_of(cell(c, 4, i));
@@ -404,10 +454,19 @@ pub(crate) async fn fuse_new(
         let mut columns = vec!["subject_key", "_provenance"];
         columns.extend(deaths.iter().copied());
         let mut found = Vec::new();
+        let hashes: KeyHashes = outside
+            .iter()
+            .map(|k| subject_hash(SubjectKind::Person, k))
+            .collect();
+        let finder = Finder {
+            keys: &["subject_key"],
+            pick: |k: &[&str]| outside.contains(k[0]),
+            hashed: Some((KEY_HASH, &hashes)),
+        };
         scan(
             lake,
             (Layer::Base, base_table(SubjectKind::Person)),
-            (&["subject_key"], |k: &[&str]| outside.contains(k[0])),
+            finder,
             &columns,
             |c, i| {
                 let prov: serde_json::Value =

@@ -119,16 +119,11 @@ pub struct SubjectView {
     pub clear: bool,
 }
 
-const META_COLUMNS: [&str; 8] = [
-    "subject_key",
-    "subject_id",
-    "_provenance",
-    "_records",
-    "_hash",
-    "_valid_from",
-    "_valid_to",
-    "_run",
-];
+/// Columns of a golden row that are not attributes: the key, the id, and the ones the
+/// libraries keep for themselves (`_provenance`, `_hash`, `_key_hash`, `_valid_from` …).
+fn is_meta(column: &str) -> bool {
+    column.starts_with('_') || column == "subject_key" || column == "subject_id"
+}
 
 fn shown(attribute: &str, value: &str, clear: bool) -> String {
     if clear || !is_personal(attribute) {
@@ -161,7 +156,7 @@ pub async fn subject(
         serde_json::from_str(row.get("_provenance").map_or("{}", |s| s)).unwrap_or_default();
     let mut values = Vec::new();
     for (attribute, v) in &row {
-        if META_COLUMNS.contains(&attribute.as_str()) || v.is_empty() {
+        if is_meta(attribute) || v.is_empty() {
             continue;
         }
         let p = &prov[attribute.as_str()];
@@ -218,7 +213,7 @@ pub async fn subject(
         valid_to: h.get("_valid_to").cloned().unwrap_or_default(),
         values: h
             .iter()
-            .filter(|(k, v)| !META_COLUMNS.contains(&k.as_str()) && !v.is_empty())
+            .filter(|(k, v)| !is_meta(k) && !v.is_empty())
             .map(|(k, v)| (k.clone(), shown(k, v, clear)))
             .collect(),
     })
@@ -593,7 +588,9 @@ pub async fn find(
     Ok(rows
         .into_iter()
         .map(|mut r| {
-            for k in ["_provenance", "_hash", "_run"] {
+            // What the libraries keep for themselves; a key's hash would let a reader test
+            // guesses of a masked number.
+            for k in ["_provenance", "_hash", "_run", crate::tables::KEY_HASH] {
                 r.remove(k);
             }
             r.into_iter()

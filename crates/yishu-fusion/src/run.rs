@@ -25,7 +25,7 @@ use yishu_lake::arrow::array::{
 use yishu_lake::arrow::compute::filter_record_batch;
 use yishu_lake::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use yishu_lake::datafusion::prelude::{Expr, cast as df_cast, ident};
-use yishu_lake::{Lake, Layer};
+use yishu_lake::{Finder, Lake, Layer, key_hash};
 use yishu_meta::Store;
 use yishu_meta::catalog::Resource;
 use yishu_meta::fusion::{NewReview, ReviewStatus};
@@ -103,8 +103,15 @@ pub struct FusionReport {
     /// Conflicts in the libraries afterwards, per subject kind: what an incremental run counts
     /// on from (it reads only the subjects it touches).
     pub conflicts_of: BTreeMap<String, ConflictCounts>,
+    /// The layout of the base tables the run wrote ([`LAYOUT`]); an incremental run needs the
+    /// current one.
+    pub layout: u32,
     pub seconds: f64,
 }
+
+/// The layout of the base tables: 1 = hash columns to find a subject's rows by
+/// (`_key_hash`, `_ref_hash`, `_to_hash`) and the blocking keys in `person_blocks`.
+pub const LAYOUT: u32 = 1;
 
 /// Conflicts in one library: golden values in conflict, and per involved resource and
 /// attribute.
@@ -212,16 +219,16 @@ pub(crate) async fn read_source(
     let mut stream = None;
     match only {
         Only::Rows(r) => {
-            let hit = |k: &[&str]| r.get(k[0]).is_some_and(|refs| refs.contains(k[1]));
-            let p = lake
-                .pick(
-                    Layer::Std,
-                    &table,
-                    &["_batch_id", "_ods_ref"],
-                    hit,
-                    Some(&wanted),
-                )
-                .await?;
+            let hashes: yishu_lake::KeyHashes = r
+                .iter()
+                .flat_map(|(batch, refs)| refs.iter().map(move |x| key_hash(&[batch, x])))
+                .collect();
+            let finder = Finder {
+                keys: &["_batch_id", "_ods_ref"],
+                pick: |k: &[&str]| r.get(k[0]).is_some_and(|refs| refs.contains(k[1])),
+                hashed: Some((yishu_lake::REF_HASH, &hashes)),
+            };
+            let p = lake.find(Layer::Std, &table, finder, Some(&wanted)).await?;
             picked = Some(p.rows.into_iter());
         }
         Only::All | Only::Batches(_) => {
@@ -539,6 +546,7 @@ async fn fuse_all(
         mode: "full".into(),
         full_because: why.message,
         full_code: why.code.into(),
+        layout: LAYOUT,
         ..Default::default()
     };
     let srcs = sources(store, run.plan).await?;
@@ -863,6 +871,7 @@ async fn write_rows(
     scope: Option<&Scope>,
     meta: &HashMap<String, Value>,
 ) -> Result<(), Error> {
+    let batch = tables::with_hash(batch, tables::KEY_HASH, &keyed.columns(), |c| keyed.hash(c))?;
     match scope {
         None => tables::overwrite(lake, table, batch, meta).await,
         Some(s) => tables::write_changes(lake, table, batch, keyed, &s.keys, meta).await,
@@ -993,8 +1002,9 @@ pub(crate) async fn build(
             ]);
             report.relations += 1;
         }
+        let batch = tables::with_hash(b.finish()?, TO_HASH, &["to_kind", "to_key"], key_hash)?;
         let keyed = KeyedBy::Any("from_kind", "from_key");
-        write_rows(lake, RELATIONS_TABLE, b.finish()?, keyed, scope, &meta).await?;
+        write_rows(lake, RELATIONS_TABLE, batch, keyed, scope, &meta).await?;
         progress(&format!("base.relations: {} written", report.relations));
     }
     // 3. Golden records, one subject at a time (observations are built for a subject, used and
@@ -1310,8 +1320,9 @@ pub(crate) async fn build(
                 ]);
             }
         }
+        let batch = tables::with_hash(b.finish()?, REF_HASH, &REF_COLUMNS, key_hash)?;
         let keyed = KeyedBy::Any("subject_kind", "subject_key");
-        write_rows(lake, RECORDS_TABLE, b.finish()?, keyed, scope, &meta).await?;
+        write_rows(lake, RECORDS_TABLE, batch, keyed, scope, &meta).await?;
         progress("base.subject_records written");
     }
     // The timeline.
@@ -1354,10 +1365,10 @@ pub(crate) async fn build(
     // What the next incremental run links new records against.
     {
         let mut b = Cols::new(INDEX_COLUMNS);
+        let mut blocks_b = Cols::new(&["subject_key", "block"]);
         for (key, rep) in person_reps(read, subject_of, &in_scope) {
             let a = rep.address.clone().unwrap_or_default();
             let birth = rep.birth.map(|d| d.to_string()).unwrap_or_default();
-            let blocks = record_blocks(&rep).join(BLOCK_SEP);
             b.row(&[
                 key,
                 &rep.name,
@@ -1366,11 +1377,15 @@ pub(crate) async fn build(
                 a.division.as_deref().unwrap_or_default(),
                 &a.street,
                 &a.detail,
-                &blocks,
             ]);
+            for block in subject_blocks(key, &rep) {
+                blocks_b.row(&[key, &block]);
+            }
         }
         let keyed = KeyedBy::Kind(SubjectKind::Person, "subject_key");
         write_rows(lake, INDEX_TABLE, b.finish()?, keyed, scope, &meta).await?;
+        let blocks = tables::with_hash(blocks_b.finish()?, BLOCK_HASH, &["block"], key_hash)?;
+        write_rows(lake, BLOCKS_TABLE, blocks, keyed, scope, &meta).await?;
     }
     Ok(())
 }
@@ -1385,10 +1400,32 @@ pub(crate) const INDEX_COLUMNS: &[&str] = &[
     "division",
     "street",
     "detail",
-    "blocks",
 ];
-/// Between the blocking keys of an index row.
-pub(crate) const BLOCK_SEP: &str = "\u{1f}";
+/// The blocking keys of each person subject, a row each: what finds the subjects a new record
+/// may belong to without reading the index whole.
+pub const BLOCKS_TABLE: &str = "person_blocks";
+/// The hash of `block` in [`BLOCKS_TABLE`].
+pub(crate) const BLOCK_HASH: &str = "_block_hash";
+/// The hash of (`resource`, `_batch_id`, `_ods_ref`) in [`RECORDS_TABLE`]: finds the subjects
+/// of a source row.
+pub(crate) const REF_HASH: &str = "_ref_hash";
+pub(crate) const REF_COLUMNS: [&str; 3] = ["resource", "_batch_id", "_ods_ref"];
+/// The hash of the subject a relation points to (`to_kind`, `to_key`) in [`RELATIONS_TABLE`].
+pub(crate) const TO_HASH: &str = "_to_hash";
+
+/// The blocking keys a person subject is found by: its record's, and its number (`id:…`).
+pub(crate) fn subject_blocks(key: &str, rep: &PersonRecord) -> Vec<String> {
+    let mut out = record_blocks(rep);
+    if !key.starts_with('~') {
+        out.push(number_block(key.split('#').next().unwrap_or_default()));
+    }
+    out
+}
+
+/// The block of a citizen number.
+pub(crate) fn number_block(number: &str) -> String {
+    format!("id:{number}")
+}
 /// Between the conflicts of a golden row (`_conflicts`), and between an attribute and the
 /// resources involved in its conflict.
 const CONFLICT_SEP: &str = "\u{1e}";
@@ -1643,15 +1680,12 @@ async fn write_library(
     let mut old: HashMap<String, (String, i64, String)> = HashMap::new();
     let picked = match scope {
         Some(s) => {
-            let p = lake
-                .pick(
-                    Layer::Base,
-                    table,
-                    &["subject_key"],
-                    |k| s.contains(kind, k[0]),
-                    None,
-                )
-                .await?;
+            let finder = Finder {
+                keys: &["subject_key"],
+                pick: |k: &[&str]| s.contains(kind, k[0]),
+                hashed: Some((tables::KEY_HASH, s.keys.hashes())),
+            };
+            let p = lake.find(Layer::Base, table, finder, None).await?;
             let (subjects, mut kept) = before(s);
             out.subjects = subjects.saturating_sub(p.len() as u64) + rows.len() as u64;
             for b in &p.rows {
@@ -1747,6 +1781,9 @@ async fn write_library(
     ));
     arrays.push(Arc::new(run_b.finish()));
     let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(arrow_err)?;
+    let batch = tables::with_hash(batch, tables::KEY_HASH, &["subject_key"], |c| {
+        tables::subject_hash(kind, c[0])
+    })?;
     // Superseded versions: old current rows whose subject changed or is gone, closed.
     let close = |b: &RecordBatch| -> Result<Option<RecordBatch>, Error> {
         let t = tables::named_texts(b, &["subject_key", "_hash"])?;
@@ -1754,6 +1791,15 @@ async fn write_library(
             .map(|i| Some(current.get(t[0].value(i)).map(String::as_str) != Some(t[1].value(i))))
             .collect();
         let gone = filter_record_batch(b, &mask).map_err(arrow_err)?;
+        // History is read by time, never picked by key: no hash column.
+        let gone = match gone.schema().index_of(tables::KEY_HASH) {
+            Ok(i) => {
+                let mut gone = gone;
+                gone.remove_column(i);
+                gone
+            }
+            Err(_) => gone,
+        };
         if gone.num_rows() == 0 {
             return Ok(None);
         }

@@ -6,11 +6,13 @@ use crate::key::SubjectKind;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
-use yishu_lake::arrow::array::{Array, ArrayRef, RecordBatch, StringArray, StringBuilder};
+use yishu_lake::arrow::array::{
+    Array, ArrayRef, Int64Array, RecordBatch, StringArray, StringBuilder,
+};
 use yishu_lake::arrow::compute::cast;
 use yishu_lake::arrow::datatypes::{DataType, Field, Schema};
 use yishu_lake::datafusion::prelude::{Expr, ident, lit};
-use yishu_lake::{Lake, Layer};
+use yishu_lake::{Finder, KeyHashes, Lake, Layer, key_hash};
 use yishu_types::{Error, ErrorCode};
 
 pub(crate) fn lake_err(
@@ -57,18 +59,18 @@ pub(crate) fn cell(cols: &[StringArray], c: usize, i: usize) -> &str {
     }
 }
 
-/// `columns` of the rows of a table whose `keys` columns `pick` keeps, as text, to `each`
-/// (nothing when the table does not exist yet). Only the key columns of the other rows are read
-/// ([`Lake::pick`]): a set of thousands of keys is a hash lookup here, where as a predicate Delta
-/// and DataFusion would unfold it into an expression too deep to walk.
+/// `columns` of the rows of a table the finder picks, as text, to `each` (nothing when the
+/// table does not exist yet). Only the key columns (or the hash column) of the other rows are
+/// read ([`Lake::find`]): a set of thousands of keys is a hash lookup here, where as a predicate
+/// Delta and DataFusion would unfold it into an expression too deep to walk.
 pub(crate) async fn scan(
     lake: &Lake,
     (layer, table): (Layer, &str),
-    (keys, pick): (&[&str], impl Fn(&[&str]) -> bool),
+    finder: Finder<'_, impl Fn(&[&str]) -> bool>,
     columns: &[&str],
     mut each: impl FnMut(&[StringArray], usize),
 ) -> Result<(), Error> {
-    let picked = lake.pick(layer, table, keys, pick, Some(columns)).await?;
+    let picked = lake.find(layer, table, finder, Some(columns)).await?;
     for b in &picked.rows {
         let cols = named_texts(b, columns)?;
         for i in 0..b.num_rows() {
@@ -76,6 +78,40 @@ pub(crate) async fn scan(
         }
     }
     Ok(())
+}
+
+/// The column of every base table keyed by subject that holds [`subject_hash`]: what an
+/// incremental run finds a subject's rows by.
+pub(crate) const KEY_HASH: &str = "_key_hash";
+
+/// A subject's hash, as [`KEY_HASH`] columns hold it.
+pub(crate) fn subject_hash(kind: SubjectKind, key: &str) -> i64 {
+    key_hash(&[kind.as_str(), key])
+}
+
+/// The batch with a hash column `name` more: the [`key_hash`] of each row's `columns` (as
+/// `hash` combines their text).
+pub(crate) fn with_hash(
+    batch: RecordBatch,
+    name: &str,
+    columns: &[&str],
+    hash: impl Fn(&[&str]) -> i64,
+) -> Result<RecordBatch, Error> {
+    let cols = named_texts(&batch, columns)?;
+    let mut cells: Vec<&str> = Vec::with_capacity(cols.len());
+    let hashes: Int64Array = (0..batch.num_rows())
+        .map(|i| {
+            cells.clear();
+            cells.extend((0..cols.len()).map(|c| cell(&cols, c, i)));
+            hash(&cells)
+        })
+        .collect::<Vec<i64>>()
+        .into();
+    let mut fields = batch.schema().fields().to_vec();
+    fields.push(Arc::new(Field::new(name, DataType::Int64, false)));
+    let mut arrays = batch.columns().to_vec();
+    arrays.push(Arc::new(hashes));
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(arrow_err)
 }
 
 /// The text of `columns` of a batch, in that order (all null for a column it lacks: a file
@@ -122,21 +158,29 @@ pub(crate) fn keys_in<'a>(key_col: &str, keys: impl Iterator<Item = &'a String>)
     parts.pop().unwrap_or(lit(false))
 }
 
-/// Subjects, by kind.
+/// Subjects, by kind, and their [`subject_hash`]es.
 #[derive(Default, Clone)]
-pub(crate) struct Subjects(pub BTreeMap<SubjectKind, HashSet<String>>);
+pub(crate) struct Subjects {
+    keys: BTreeMap<SubjectKind, HashSet<String>>,
+    hashes: KeyHashes,
+}
 
 impl Subjects {
     pub fn insert(&mut self, kind: SubjectKind, key: String) {
-        self.0.entry(kind).or_default().insert(key);
+        self.hashes.insert(subject_hash(kind, &key));
+        self.keys.entry(kind).or_default().insert(key);
     }
 
     pub fn contains(&self, kind: SubjectKind, key: &str) -> bool {
-        self.0.get(&kind).is_some_and(|k| k.contains(key))
+        self.keys.get(&kind).is_some_and(|k| k.contains(key))
     }
 
     pub fn len(&self) -> usize {
-        self.0.values().map(HashSet::len).sum()
+        self.keys.values().map(HashSet::len).sum()
+    }
+
+    pub fn hashes(&self) -> &KeyHashes {
+        &self.hashes
     }
 }
 
@@ -155,6 +199,14 @@ impl KeyedBy<'_> {
         match *self {
             KeyedBy::Any(kind, key) => vec![kind, key],
             KeyedBy::Kind(_, key) => vec![key],
+        }
+    }
+
+    /// The [`subject_hash`] of a row whose [`Self::columns`] hold `cells`.
+    pub fn hash(&self, cells: &[&str]) -> i64 {
+        match *self {
+            KeyedBy::Any(..) => key_hash(cells),
+            KeyedBy::Kind(kind, _) => subject_hash(kind, cells[0]),
         }
     }
 
@@ -190,15 +242,12 @@ pub(crate) async fn write_changes(
     scope: &Subjects,
     meta: &HashMap<String, Value>,
 ) -> Result<(), Error> {
-    let picked = lake
-        .pick(
-            Layer::Base,
-            table,
-            &keyed.columns(),
-            |k| keyed.holds(scope, k),
-            Some(&[]),
-        )
-        .await?;
+    let finder = Finder {
+        keys: &keyed.columns(),
+        pick: |k: &[&str]| keyed.holds(scope, k),
+        hashed: Some((KEY_HASH, scope.hashes())),
+    };
+    let picked = lake.find(Layer::Base, table, finder, Some(&[])).await?;
     if picked.is_empty() && batch.num_rows() == 0 {
         return Ok(());
     }

@@ -10,9 +10,9 @@
 //! them.
 
 use crate::{Lake, Layer, lake_err};
-use arrow::array::{Array, RecordBatch, StringViewArray};
-use arrow::compute::cast;
-use arrow::datatypes::DataType;
+use arrow::array::{Array, AsArray, BooleanArray, RecordBatch, StringViewArray};
+use arrow::compute::{cast, filter_record_batch};
+use arrow::datatypes::{DataType, Int64Type};
 use buoyant_kernel::actions::deletion_vector_writer::{
     KernelDeletionVector, StreamingDeletionVectorWriter,
 };
@@ -32,7 +32,8 @@ use deltalake::parquet::file::metadata::PageIndexPolicy;
 use deltalake::protocol::DeltaOperation;
 use deltalake::{ObjectStore, Path};
 use futures::{StreamExt, TryStreamExt};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use yishu_types::{Error, ErrorCode};
 
@@ -95,7 +96,171 @@ struct SelectedFile {
     what: String,
 }
 
+#[allow(deprecated)]
+type FileStream = ParquetRecordBatchStreamBuilder<ParquetObjectReader>;
+
 impl SelectedFile {
+    /// Pass 1 by keys: the positions of the kept rows `pick` says yes to, decoding the key
+    /// columns (`roots`) of every row; and how many rows the file has.
+    async fn scan_keys(
+        &self,
+        builder: FileStream,
+        roots: Vec<usize>,
+        (keys, pick): (&[&str], &impl Fn(&[&str]) -> bool),
+        kept: &impl Fn(u64) -> bool,
+    ) -> Result<(u64, Vec<u64>), Error> {
+        let what = &self.what;
+        // Key strings decoded as views (no copy into a new buffer): this pass decodes whole
+        // columns, and that is most of what a pick by keys costs.
+        let as_views = arrow::datatypes::Schema::new(
+            builder
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| match f.data_type() {
+                    DataType::Utf8 | DataType::LargeUtf8 => {
+                        f.as_ref().clone().with_data_type(DataType::Utf8View)
+                    }
+                    _ => f.as_ref().clone(),
+                })
+                .collect::<Vec<_>>(),
+        );
+        let options = ArrowReaderOptions::new().with_schema(Arc::new(as_views));
+        let metadata = ArrowReaderMetadata::try_new(builder.metadata().clone(), options)
+            .map_err(read_err(what))?;
+        #[allow(deprecated)]
+        let reader = ParquetObjectReader::new(self.store.clone(), self.path.clone())
+            .with_file_size(self.size);
+        let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata);
+        let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+        let mut stream = builder
+            .with_projection(mask)
+            .with_batch_size(8192)
+            .build()
+            .map_err(read_err(what))?;
+        let (mut at, mut picked) = (0u64, Vec::new());
+        while let Some(b) = stream.next().await {
+            let b = b.map_err(read_err(what))?;
+            let cols: Vec<StringViewArray> = keys
+                .iter()
+                .map(|k| text_column(&b, k, what))
+                .collect::<Result<_, _>>()?;
+            let mut cells: Vec<&str> = Vec::with_capacity(keys.len());
+            for i in 0..b.num_rows() {
+                let pos = at + i as u64;
+                if !kept(pos) {
+                    continue;
+                }
+                cells.clear();
+                cells.extend(
+                    cols.iter()
+                        .map(|c| if c.is_null(i) { "" } else { c.value(i) }),
+                );
+                if pick(&cells) {
+                    picked.push(pos);
+                }
+            }
+            at += b.num_rows() as u64;
+        }
+        Ok((at, picked))
+    }
+
+    /// Pass 1 by hash: the positions of the kept rows whose hash column (`root`) holds one of
+    /// `hashes` — candidates, since two keys may share a hash; and how many rows the file has.
+    async fn hits(
+        &self,
+        builder: FileStream,
+        root: usize,
+        hashes: &KeyHashes,
+        kept: &impl Fn(u64) -> bool,
+    ) -> Result<(u64, Vec<u64>), Error> {
+        let what = &self.what;
+        let mask = ProjectionMask::roots(builder.parquet_schema(), [root]);
+        let mut stream = builder
+            .with_projection(mask)
+            .with_batch_size(65536)
+            .build()
+            .map_err(read_err(what))?;
+        let (mut at, mut hits) = (0u64, Vec::new());
+        while let Some(b) = stream.next().await {
+            let b = b.map_err(read_err(what))?;
+            let column = b.column(0).as_primitive_opt::<Int64Type>().ok_or_else(|| {
+                Error::new(
+                    ErrorCode::LakeError,
+                    format!("{what}: a hash column must hold 64-bit integers"),
+                )
+            })?;
+            for (i, h) in column.values().iter().enumerate() {
+                if hashes.contains(h) && !column.is_null(i) && kept(at + i as u64) {
+                    hits.push(at + i as u64);
+                }
+            }
+            at += b.num_rows() as u64;
+        }
+        Ok((at, hits))
+    }
+
+    /// Pass 2 after [`Self::hits`]: the candidates decoded with their keys, those `pick` says
+    /// yes to kept — their positions, and their `wanted` columns (`read`, by name).
+    async fn verify(
+        &self,
+        candidates: Vec<u64>,
+        (keys, pick): (&[&str], &impl Fn(&[&str]) -> bool),
+        (key_roots, wanted): (&[usize], &[usize]),
+        read: Option<&[&str]>,
+    ) -> Result<(Vec<u64>, Vec<RecordBatch>), Error> {
+        let what = &self.what;
+        let mut roots: Vec<usize> = wanted.iter().chain(key_roots).copied().collect();
+        roots.sort_unstable();
+        roots.dedup();
+        let mut file = self.clone();
+        file.selection = selection(&candidates);
+        let batches = file.read_parallel(roots).await?;
+        let (mut at, mut picked, mut rows) = (0usize, Vec::new(), Vec::new());
+        for b in batches {
+            let cols: Vec<StringViewArray> = keys
+                .iter()
+                .map(|k| text_column(&b, k, what))
+                .collect::<Result<_, _>>()?;
+            let mut cells: Vec<&str> = Vec::with_capacity(keys.len());
+            let yes: BooleanArray = (0..b.num_rows())
+                .map(|i| {
+                    cells.clear();
+                    cells.extend(
+                        cols.iter()
+                            .map(|c| if c.is_null(i) { "" } else { c.value(i) }),
+                    );
+                    Some(pick(&cells))
+                })
+                .collect();
+            picked.extend(
+                yes.iter()
+                    .zip(&candidates[at..at + b.num_rows()])
+                    .filter(|(y, _)| *y == Some(true))
+                    .map(|(_, p)| *p),
+            );
+            at += b.num_rows();
+            let kept = filter_record_batch(&b, &yes)
+                .map_err(|e| Error::new(ErrorCode::Internal, format!("reading {what}: {e}")))?;
+            let kept = match read {
+                None => kept,
+                Some(cols) => {
+                    let names: Vec<usize> = cols
+                        .iter()
+                        .filter_map(|c| kept.schema().index_of(c).ok())
+                        .collect();
+                    kept.project(&names).map_err(|e| {
+                        Error::new(ErrorCode::Internal, format!("reading {what}: {e}"))
+                    })?
+                }
+            };
+            if kept.num_columns() > 0 && kept.num_rows() > 0 {
+                rows.push(kept);
+            }
+        }
+        Ok((picked, rows))
+    }
+
     /// The selected rows, columns `roots` (file positions), in file order.
     async fn read(self, roots: Vec<usize>) -> Result<Vec<RecordBatch>, Error> {
         #[allow(deprecated)]
@@ -147,6 +312,58 @@ impl SelectedFile {
     }
 }
 
+/// The hash a hash column holds for a row's key cells: the first 8 bytes of BLAKE3 over the
+/// cells separated by U+001F. Files keep it, so it must not change between versions.
+pub fn key_hash(parts: &[&str]) -> i64 {
+    let mut h = blake3::Hasher::new();
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            h.update(&[0x1f]);
+        }
+        h.update(p.as_bytes());
+    }
+    let bytes: [u8; 8] = h.finalize().as_bytes()[..8]
+        .try_into()
+        .expect("a BLAKE3 hash has 32 bytes");
+    i64::from_le_bytes(bytes)
+}
+
+/// The hash column of a std row's lineage: [`key_hash`] of (`_batch_id`, `_ods_ref`). What
+/// finds a few source rows again in a std table of millions.
+pub const REF_HASH: &str = "_ref_hash";
+
+/// Key hashes to look for: already uniform, so the set hashes them by identity.
+pub type KeyHashes = HashSet<i64, BuildHasherDefault<Identity>>;
+
+/// The hasher of [`KeyHashes`]: the key hash is the hash.
+#[derive(Default)]
+pub struct Identity(u64);
+
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_i64(&mut self, i: i64) {
+        self.0 = i as u64;
+    }
+}
+
+/// How a pick finds the rows: `pick` says yes to the text of their `keys` columns (null as
+/// ""); with `hashed`, a hash column narrows the rows first — only rows whose hash is in the
+/// set are decoded at all (files written without the column fall back to the keys).
+pub struct Finder<'a, F> {
+    pub keys: &'a [&'a str],
+    pub pick: F,
+    pub hashed: Option<(&'a str, &'a KeyHashes)>,
+}
+
 impl Lake {
     /// The rows of a table for which `pick` says yes, given the text of their `keys` columns
     /// (null as ""): `read` of their columns (every one with `None`, none with `Some(&[])` —
@@ -160,6 +377,23 @@ impl Lake {
         pick: impl Fn(&[&str]) -> bool,
         read: Option<&[&str]>,
     ) -> Result<Picked, Error> {
+        let finder = Finder {
+            keys,
+            pick,
+            hashed: None,
+        };
+        self.find(layer, name, finder, read).await
+    }
+
+    /// [`Self::pick`] with a [`Finder`]: given a hash column, a pick decodes one 64-bit integer
+    /// per row, not the key strings — what keeps it cheap in a library of millions of rows.
+    pub async fn find(
+        &self,
+        layer: Layer,
+        name: &str,
+        finder: Finder<'_, impl Fn(&[&str]) -> bool>,
+        read: Option<&[&str]>,
+    ) -> Result<Picked, Error> {
         let mut out = Picked {
             rows: Vec::new(),
             table: None,
@@ -170,7 +404,7 @@ impl Lake {
         }
         let what = format!("{layer}.{name}");
         let started = std::time::Instant::now();
-        let mut scanned = 0u64;
+        let (mut scanned, mut hashed_files) = (0u64, 0usize);
         let (table, views) = self.files(layer, name).await?;
         let masks = if views
             .iter()
@@ -188,76 +422,30 @@ impl Lake {
                 .find(|(uri, _)| uri.ends_with(path.as_ref()))
                 .map(|(_, m)| m);
             let kept = |pos: u64| keep.is_none_or(|m| m.get(pos as usize).copied().unwrap_or(true));
+            let file = SelectedFile {
+                store: store.clone(),
+                path: path.clone(),
+                size: view.size() as u64,
+                selection: RowSelection::from(Vec::<RowSelector>::new()),
+                what: what.clone(),
+            };
             #[allow(deprecated)]
-            let reader = ParquetObjectReader::new(store.clone(), path.clone())
-                .with_file_size(view.size() as u64);
+            let reader =
+                ParquetObjectReader::new(store.clone(), path.clone()).with_file_size(file.size);
             let builder = ParquetRecordBatchStreamBuilder::new(reader)
                 .await
                 .map_err(read_err(&what))?;
             let file_schema = builder.schema().clone();
-            let roots: Vec<usize> = keys
-                .iter()
-                .map(|k| {
-                    file_schema.index_of(k).map_err(|_| {
-                        Error::new(ErrorCode::LakeError, format!("{what} has no column {k}"))
-                    })
+            let index = |k: &str| {
+                file_schema.index_of(k).map_err(|_| {
+                    Error::new(ErrorCode::LakeError, format!("{what} has no column {k}"))
                 })
+            };
+            let key_roots: Vec<usize> = finder
+                .keys
+                .iter()
+                .map(|k| index(k))
                 .collect::<Result<_, _>>()?;
-            // Key strings decoded as views (no copy into a new buffer): pass 1 decodes whole
-            // columns, and that is most of what a pick costs.
-            let as_views = arrow::datatypes::Schema::new(
-                file_schema
-                    .fields()
-                    .iter()
-                    .map(|f| match f.data_type() {
-                        DataType::Utf8 | DataType::LargeUtf8 => {
-                            f.as_ref().clone().with_data_type(DataType::Utf8View)
-                        }
-                        _ => f.as_ref().clone(),
-                    })
-                    .collect::<Vec<_>>(),
-            );
-            let options = ArrowReaderOptions::new().with_schema(Arc::new(as_views));
-            let metadata = ArrowReaderMetadata::try_new(builder.metadata().clone(), options)
-                .map_err(read_err(&what))?;
-            #[allow(deprecated)]
-            let reader = ParquetObjectReader::new(store.clone(), path.clone())
-                .with_file_size(view.size() as u64);
-            let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata);
-            let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-            let mut stream = builder
-                .with_projection(mask)
-                .with_batch_size(8192)
-                .build()
-                .map_err(read_err(&what))?;
-            let (mut at, mut picked) = (0u64, Vec::new());
-            while let Some(b) = stream.next().await {
-                let b = b.map_err(read_err(&what))?;
-                let cols: Vec<StringViewArray> = keys
-                    .iter()
-                    .map(|k| text_column(&b, k, &what))
-                    .collect::<Result<_, _>>()?;
-                let mut cells: Vec<&str> = Vec::with_capacity(keys.len());
-                for i in 0..b.num_rows() {
-                    let pos = at + i as u64;
-                    if !kept(pos) {
-                        continue;
-                    }
-                    cells.clear();
-                    cells.extend(
-                        cols.iter()
-                            .map(|c| if c.is_null(i) { "" } else { c.value(i) }),
-                    );
-                    if pick(&cells) {
-                        picked.push(pos);
-                    }
-                }
-                at += b.num_rows() as u64;
-            }
-            scanned += at;
-            if picked.is_empty() {
-                continue;
-            }
             // The columns asked for that this file has (a file written before a column was
             // added lacks it).
             let wanted: Vec<usize> = match read {
@@ -267,25 +455,52 @@ impl Lake {
                     .filter_map(|c| file_schema.index_of(c).ok())
                     .collect(),
             };
-            let file = SelectedFile {
-                store: store.clone(),
-                path: path.clone(),
-                size: view.size() as u64,
-                selection: selection(&picked),
-                what: what.clone(),
+            let hash_root = finder
+                .hashed
+                .and_then(|(c, h)| file_schema.index_of(c).ok().map(|i| (i, h)));
+            let (rows_in_file, picked, rows) = match hash_root {
+                Some((root, hashes)) => {
+                    hashed_files += 1;
+                    let (n, candidates) = file.hits(builder, root, hashes, &kept).await?;
+                    if candidates.is_empty() {
+                        (n, candidates, Vec::new())
+                    } else {
+                        let (picked, rows) = file
+                            .verify(
+                                candidates,
+                                (finder.keys, &finder.pick),
+                                (&key_roots, &wanted),
+                                read,
+                            )
+                            .await?;
+                        (n, picked, rows)
+                    }
+                }
+                None => {
+                    let (n, picked) = file
+                        .scan_keys(builder, key_roots, (finder.keys, &finder.pick), &kept)
+                        .await?;
+                    let rows = if picked.is_empty() || wanted.is_empty() {
+                        Vec::new()
+                    } else {
+                        let mut f = file.clone();
+                        f.selection = selection(&picked);
+                        f.read_parallel(wanted).await?
+                    };
+                    (n, picked, rows)
+                }
             };
-            let rows = if wanted.is_empty() {
-                Vec::new()
-            } else {
-                file.read_parallel(wanted).await?
-            };
+            scanned += rows_in_file;
+            if picked.is_empty() {
+                continue;
+            }
             out.rows.extend(rows);
             #[allow(deprecated)] // the Add action is what a commit re-adds with a new vector
             let add = view.add_action();
             out.files.push(PickedFile {
                 remove: view.remove_action(true),
                 add,
-                deleted: (0..at).filter(|&p| !kept(p)).collect(),
+                deleted: (0..rows_in_file).filter(|&p| !kept(p)).collect(),
                 picked,
             });
         }
@@ -293,6 +508,7 @@ impl Lake {
         tracing::debug!(
             table = %what,
             scanned,
+            hashed_files,
             picked = out.len(),
             ms = started.elapsed().as_millis() as u64,
             "picked rows by key"

@@ -16,7 +16,7 @@ use url::Url;
 use yishu_types::{Error, ErrorCode};
 
 mod keyed;
-pub use keyed::Picked;
+pub use keyed::{Finder, KeyHashes, Picked, REF_HASH, key_hash};
 
 pub use arrow;
 pub use datafusion;
@@ -665,6 +665,13 @@ impl Lake {
 }
 
 impl Appender {
+    /// Whether the table has a column (one written by an earlier version may lack a new one).
+    pub fn has_column(&self, name: &str) -> bool {
+        self.table
+            .snapshot()
+            .is_ok_and(|s| s.schema().field(name).is_some())
+    }
+
     /// Buffers a batch, writing a Parquet file when the buffer is large.
     pub async fn write(&mut self, batch: RecordBatch) -> Result<(), Error> {
         use deltalake::writer::DeltaWriter;

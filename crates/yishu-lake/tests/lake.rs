@@ -354,3 +354,111 @@ async fn a_column_with_one_value_per_file_is_read_from_the_log() {
         None
     );
 }
+
+/// A batch of (id, name) with a hash column `_h` holding the given hashes.
+fn hashed_batch(ids: &[i64], names: &[&str], hashes: &[i64]) -> RecordBatch {
+    let plain = batch(ids, names);
+    let mut fields = plain.schema().fields().to_vec();
+    fields.push(Arc::new(Field::new("_h", DataType::Int64, false)));
+    let mut columns = plain.columns().to_vec();
+    columns.push(Arc::new(Int64Array::from(hashes.to_vec())));
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finding_rows_by_hash_checks_the_keys_and_falls_back_to_them() {
+    use yishu_lake::{Finder, KeyHashes, key_hash};
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let h = |s: &str| key_hash(&[s]);
+    assert_eq!(
+        h("张三"),
+        key_hash(&["张三"]),
+        "the same key, the same hash"
+    );
+    assert_ne!(
+        key_hash(&["ab", "c"]),
+        key_hash(&["a", "bc"]),
+        "parts stay apart"
+    );
+    // 王五's row carries 张三's hash, as a collision would: the key decides.
+    lake.append(
+        Layer::Base,
+        "people",
+        vec![hashed_batch(
+            &[1, 2, 3],
+            &["张三", "李四", "王五"],
+            &[h("张三"), h("李四"), h("张三")],
+        )],
+        HashMap::new(),
+    )
+    .await
+    .unwrap();
+    let wanted: KeyHashes = [h("张三")].into_iter().collect();
+    let find = |table: &'static str| {
+        let lake = &lake;
+        let wanted = &wanted;
+        async move {
+            let finder = Finder {
+                keys: &["name"],
+                pick: |k: &[&str]| k[0] == "张三",
+                hashed: Some(("_h", wanted)),
+            };
+            lake.find(Layer::Base, table, finder, Some(&["id"]))
+                .await
+                .unwrap()
+        }
+    };
+    let picked = find("people").await;
+    assert_eq!(
+        picked.len(),
+        1,
+        "the candidate with another key is not picked"
+    );
+    let ids = picked.rows[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
+    assert_eq!(ids.values().to_vec(), vec![1]);
+    assert_eq!(
+        picked.rows[0].num_columns(),
+        1,
+        "the key read to check is not returned"
+    );
+    // Replaced, the row is gone from later finds.
+    lake.replace_picked(
+        Layer::Base,
+        "people",
+        picked,
+        vec![hashed_batch(&[4], &["赵六"], &[h("赵六")])],
+        HashMap::new(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        find("people").await.is_empty(),
+        "a deleted row is not found"
+    );
+    assert_eq!(
+        names(&lake).await,
+        vec![(2, "李四".into()), (3, "王五".into()), (4, "赵六".into())]
+    );
+    // A table written without the hash column is found by its keys.
+    lake.append(
+        Layer::Base,
+        "older",
+        vec![batch(&[7, 8], &["张三", "李四"])],
+        HashMap::new(),
+    )
+    .await
+    .unwrap();
+    let picked = find("older").await;
+    assert_eq!(picked.len(), 1);
+    let ids = picked.rows[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
+    assert_eq!(ids.values().to_vec(), vec![7]);
+}

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use yishu_lake::arrow::array::{
-    Array, ArrayRef, BooleanArray, Date32Builder, Float64Builder, RecordBatch, StringArray,
-    StringBuilder, TimestampMicrosecondBuilder,
+    Array, ArrayRef, BooleanArray, Date32Builder, Float64Builder, Int64Array, RecordBatch,
+    StringArray, StringBuilder, TimestampMicrosecondBuilder,
 };
 use yishu_lake::arrow::compute::filter_record_batch;
 use yishu_lake::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
@@ -200,8 +200,8 @@ impl StdType {
     }
 }
 
-/// The std schema: typed items, then lineage (`_batch_id`, `_ods_ref`), the fixes applied and
-/// the problems tolerated.
+/// The std schema: typed items, then lineage (`_batch_id`, `_ods_ref`), the fixes applied,
+/// the problems tolerated, and the lineage's hash (what fusion finds a row again by).
 pub fn std_schema(columns: &[(String, StdType)]) -> Arc<Schema> {
     let mut f: Vec<Field> = columns
         .iter()
@@ -211,6 +211,7 @@ pub fn std_schema(columns: &[(String, StdType)]) -> Arc<Schema> {
     f.push(Field::new("_ods_ref", DataType::Utf8, false));
     f.push(Field::new("_fixes", DataType::Utf8, false));
     f.push(Field::new("_flags", DataType::Utf8, false));
+    f.push(Field::new(yishu_lake::REF_HASH, DataType::Int64, false));
     Arc::new(Schema::new(f))
 }
 
@@ -601,6 +602,8 @@ pub async fn clean_batch(job: CleanJob<'_>) -> Result<CleanReport, Error> {
     )
     .await?;
     let mut out = lake.appender(Layer::Std, into, schema.clone()).await?;
+    // A std table written before rows carried their lineage's hash keeps its columns.
+    let ref_hash = out.has_column(yishu_lake::REF_HASH);
     // Labels written per row, made once.
     let fix_labels: Vec<String> = fixes
         .iter()
@@ -772,8 +775,19 @@ pub async fn clean_batch(job: CleanJob<'_>) -> Result<CleanReport, Error> {
             }
         }
         arrays.push(joined(&flags));
-        let all = RecordBatch::try_new(schema.clone(), arrays)
+        let hashes: Int64Array = (0..n)
+            .map(|i| {
+                let r = refs.and_then(|t| t.get(i)).unwrap_or_default();
+                yishu_lake::key_hash(&[batch_id, r])
+            })
+            .collect::<Vec<i64>>()
+            .into();
+        arrays.push(Arc::new(hashes));
+        let mut all = RecordBatch::try_new(schema.clone(), arrays)
             .map_err(|e| Error::new(ErrorCode::Internal, format!("std batch: {e}")))?;
+        if !ref_hash {
+            all.remove_column(all.num_columns() - 1);
+        }
         let kept = if drop_row.iter().any(|d| *d) {
             let keep = BooleanArray::from_iter(drop_row.iter().map(|d| Some(!d)));
             filter_record_batch(&all, &keep)

@@ -162,18 +162,25 @@ async fn libraries(dir: &std::path::Path) -> Vec<(String, Vec<String>)> {
     for (table, columns) in [
         (
             "population",
-            "subject_key, subject_id, _hash, _records, _conflicts",
+            "subject_key, subject_id, _hash, _records, _conflicts, _key_hash",
         ),
         ("entities", "subject_key, subject_id, _hash, _records"),
         ("houses", "subject_key, subject_id, _hash, _records"),
         (
             "subject_records",
-            "subject_kind, subject_key, resource, role, _ods_ref",
+            "subject_kind, subject_key, resource, role, _ods_ref, _key_hash, _ref_hash",
         ),
         ("events", "subject_key, date, event, detail, _ods_ref"),
-        ("relations", "from_key, relation, to_key, since"),
+        (
+            "relations",
+            "from_key, relation, to_key, since, _key_hash, _to_hash",
+        ),
         ("tags", "subject_key, tag"),
-        ("person_index", "subject_key, name, birth, blocks"),
+        ("person_index", "subject_key, name, birth"),
+        (
+            "person_blocks",
+            "subject_key, block, _key_hash, _block_hash",
+        ),
     ] {
         let sql = format!("SELECT concat_ws('|', {columns}) AS r FROM base.{table} ORDER BY r");
         let batches = yishu_lake::query(&ctx, &sql).await.unwrap();
