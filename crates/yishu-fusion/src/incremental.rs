@@ -10,8 +10,8 @@ use crate::key::{SubjectKind, normalize_key};
 use crate::link::{PersonRecord, record_blocks};
 use crate::run::{
     Anchored, BLOCK_HASH, BLOCKS_TABLE, FusionReport, INDEX_TABLE, LAYOUT, RECORDS_TABLE,
-    REF_COLUMNS, REF_HASH, RELATIONS_TABLE, Read, Run, Scope, TO_HASH, base_table, build,
-    link_rows, number_block, read_source, sources,
+    REF_COLUMNS, REF_HASH, RELATIONS_TABLE, Read, Run, Scope, Src, TO_HASH, base_table, build,
+    link_rows, number_block, pick_rows, read_source, sources,
 };
 use crate::survive::{GoldenValue, Observation};
 use crate::tables::{KEY_HASH, cell, keys_in, kind_of, lake_err, scan, subject_hash, texts};
@@ -413,12 +413,26 @@ pub(crate) async fn fuse_new(
     ));
     let mut ignored = BTreeSet::new();
     let first_old = read.recs.len();
-    for (si, s) in srcs.iter().enumerate() {
-        let Some(batches) = rows.get(&s.map.resource) else {
+    // One pick per std table, whatever the roles its rows play.
+    let mut tables_read = HashSet::new();
+    for first in &srcs {
+        let resource = &first.map.resource;
+        let Some(batches) = rows.get(resource).filter(|_| tables_read.insert(resource)) else {
             continue;
         };
-        let only = crate::run::Only::Rows(batches);
-        read_source(lake, s, si, &mut read, only, &mut ignored).await?;
+        let of: Vec<(usize, &Src<'_>)> = srcs
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| &s.map.resource == resource)
+            .collect();
+        let mut columns: Vec<&str> = of.iter().flat_map(|(_, s)| s.map.columns()).collect();
+        columns.sort_unstable();
+        columns.dedup();
+        let picked = pick_rows(lake, &first.resource.table(), batches, &columns).await?;
+        for (si, s) in of {
+            let only = crate::run::Only::Picked(&picked);
+            read_source(lake, s, si, &mut read, only, &mut ignored).await?;
+        }
     }
     progress(&format!(
         "{} of their earlier rows read again",

@@ -194,9 +194,33 @@ pub(crate) enum Only<'a> {
     All,
     /// The rows of a few batches (a short predicate on `_batch_id`).
     Batches(Expr),
-    /// These rows, batch → source references, picked while reading (thousands of them would
-    /// make a predicate too deep to plan).
-    Rows(&'a HashMap<String, HashSet<String>>),
+    /// These rows, already picked (by [`pick_rows`]).
+    Picked(&'a [RecordBatch]),
+}
+
+/// Rows of a std table, named by batch → source references: found by their lineage's hash
+/// (the other rows' other columns are not read), with `columns` and the lineage.
+pub(crate) async fn pick_rows(
+    lake: &Lake,
+    table: &str,
+    rows: &HashMap<String, HashSet<String>>,
+    columns: &[&str],
+) -> Result<Vec<RecordBatch>, Error> {
+    let hashes: yishu_lake::KeyHashes = rows
+        .iter()
+        .flat_map(|(batch, refs)| refs.iter().map(move |x| key_hash(&[batch, x])))
+        .collect();
+    let finder = Finder {
+        keys: &["_batch_id", "_ods_ref"],
+        pick: |k: &[&str]| rows.get(k[0]).is_some_and(|refs| refs.contains(k[1])),
+        hashed: Some((yishu_lake::REF_HASH, &hashes)),
+    };
+    let mut wanted = columns.to_vec();
+    wanted.extend(["_batch_id", "_ods_ref"]);
+    Ok(lake
+        .find(Layer::Std, table, finder, Some(&wanted))
+        .await?
+        .rows)
 }
 
 /// Reads a source's std rows (those `only` names) into `out`; `seen` hears every batch read.
@@ -218,19 +242,7 @@ pub(crate) async fn read_source(
     let mut picked = None;
     let mut stream = None;
     match only {
-        Only::Rows(r) => {
-            let hashes: yishu_lake::KeyHashes = r
-                .iter()
-                .flat_map(|(batch, refs)| refs.iter().map(move |x| key_hash(&[batch, x])))
-                .collect();
-            let finder = Finder {
-                keys: &["_batch_id", "_ods_ref"],
-                pick: |k: &[&str]| r.get(k[0]).is_some_and(|refs| refs.contains(k[1])),
-                hashed: Some((yishu_lake::REF_HASH, &hashes)),
-            };
-            let p = lake.find(Layer::Std, &table, finder, Some(&wanted)).await?;
-            picked = Some(p.rows.into_iter());
-        }
+        Only::Picked(rows) => picked = Some(rows.iter()),
         Only::All | Only::Batches(_) => {
             let frame = match only {
                 Only::Batches(f) => lake.frame_where(Layer::Std, &table, f).await?,
@@ -271,7 +283,7 @@ pub(crate) async fn read_source(
     loop {
         let t = match (picked.as_mut(), stream.as_mut()) {
             (Some(rows), _) => match rows.next() {
-                Some(b) => tables::named_texts(&b, &wanted)?,
+                Some(b) => tables::named_texts(b, &wanted)?,
                 None => break,
             },
             (None, Some(st)) => match st.next().await {
