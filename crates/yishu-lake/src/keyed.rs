@@ -3,7 +3,8 @@
 //! Delta's replaceWhere and MERGE in delta-rs rewrite every file that holds a matching row, and
 //! the rows of a few thousand keys spread at random sit in every file: an incremental fusion run
 //! would rewrite the whole library. Instead, [`Lake::pick`] finds the rows by reading only the
-//! key columns (the other columns are decoded for the picked rows alone), and
+//! key columns — [`Lake::find`] only a 64-bit hash column of them, [`key_hash`] — (the other
+//! columns are decoded for the picked rows alone), and
 //! [`Lake::replace_picked`] marks them deleted in Delta deletion vectors — a small bitmap per
 //! file — and appends the new rows, in one commit. Any Delta reader (delta-rs, Spark, DuckDB,
 //! Trino) applies the deletion vectors; a full rewrite of the table (a full fusion run) drops
@@ -406,6 +407,15 @@ impl Lake {
         let started = std::time::Instant::now();
         let (mut scanned, mut hashed_files) = (0u64, 0usize);
         let (table, views) = self.files(layer, name).await?;
+        // Where the time goes, for the debug line: the log, deletion vectors, file footers,
+        // pass 1 (keys or hashes of every row), pass 2 (the picked rows' columns).
+        let mut ms = [0u128; 5];
+        let mut lap = std::time::Instant::now();
+        let mut split = |slot: usize, ms: &mut [u128; 5]| {
+            ms[slot] += lap.elapsed().as_micros();
+            lap = std::time::Instant::now();
+        };
+        split(0, &mut ms);
         let masks = if views
             .iter()
             .any(|v| v.deletion_vector_descriptor().is_some())
@@ -432,9 +442,11 @@ impl Lake {
             #[allow(deprecated)]
             let reader =
                 ParquetObjectReader::new(store.clone(), path.clone()).with_file_size(file.size);
+            split(1, &mut ms);
             let builder = ParquetRecordBatchStreamBuilder::new(reader)
                 .await
                 .map_err(read_err(&what))?;
+            split(2, &mut ms);
             let file_schema = builder.schema().clone();
             let index = |k: &str| {
                 file_schema.index_of(k).map_err(|_| {
@@ -462,6 +474,7 @@ impl Lake {
                 Some((root, hashes)) => {
                     hashed_files += 1;
                     let (n, candidates) = file.hits(builder, root, hashes, &kept).await?;
+                    split(3, &mut ms);
                     if candidates.is_empty() {
                         (n, candidates, Vec::new())
                     } else {
@@ -490,6 +503,7 @@ impl Lake {
                     (n, picked, rows)
                 }
             };
+            split(4, &mut ms);
             scanned += rows_in_file;
             if picked.is_empty() {
                 continue;
@@ -509,6 +523,7 @@ impl Lake {
             table = %what,
             scanned,
             hashed_files,
+            log_dv_footer_pass1_pass2_us = ?ms,
             picked = out.len(),
             ms = started.elapsed().as_millis() as u64,
             "picked rows by key"
