@@ -1417,13 +1417,13 @@ pub(crate) const INDEX_COLUMNS: &[&str] = &[
 /// may belong to without reading the index whole.
 pub const BLOCKS_TABLE: &str = "person_blocks";
 /// The hash of `block` in [`BLOCKS_TABLE`].
-pub(crate) const BLOCK_HASH: &str = "_block_hash";
+pub(crate) const BLOCK_HASH: &str = yishu_lake::HASH_COLUMNS[3];
 /// The hash of (`resource`, `_batch_id`, `_ods_ref`) in [`RECORDS_TABLE`]: finds the subjects
 /// of a source row (std rows hold the same column without the resource, their table's name).
 pub(crate) const REF_HASH: &str = yishu_lake::REF_HASH;
 pub(crate) const REF_COLUMNS: [&str; 3] = ["resource", "_batch_id", "_ods_ref"];
 /// The hash of the subject a relation points to (`to_kind`, `to_key`) in [`RELATIONS_TABLE`].
-pub(crate) const TO_HASH: &str = "_to_hash";
+pub(crate) const TO_HASH: &str = yishu_lake::HASH_COLUMNS[2];
 
 /// The blocking keys a person subject is found by: its record's, and its number (`id:…`).
 pub(crate) fn subject_blocks(key: &str, rep: &PersonRecord) -> Vec<String> {

@@ -590,23 +590,43 @@ impl Lake {
 }
 
 /// Bytes per Parquet data page in the base layer. Base tables are read by key — a few rows of
-/// many ([`Lake::pick`]) — and a reader with the page index decodes only the pages that hold
-/// them: small pages of the wide columns make that a few of many too, while the narrow key
-/// columns, decoded whole, keep pages of thousands of rows.
-const BASE_PAGE_BYTES: usize = 32 * 1024;
+/// many ([`Lake::find`]) — and a reader with the page index decodes only the pages that hold
+/// them: small pages make that a few of many. The hash columns, read whole, keep big pages.
+const BASE_PAGE_BYTES: usize = 4 * 1024;
+/// Bytes per data page in the std layer: read whole by full runs, by lineage in incremental ones.
+const STD_PAGE_BYTES: usize = 32 * 1024;
+/// Bytes per data page of a hash column: every row's hash is read, so fewer, larger pages.
+const HASH_PAGE_BYTES: usize = 1024 * 1024;
+
+/// The hash columns tables keep to find rows by ([`Lake::find`]): random 64-bit integers,
+/// written plain and uncompressed (a dictionary or compression gains nothing on them).
+pub const HASH_COLUMNS: [&str; 4] = ["_key_hash", keyed::REF_HASH, "_to_hash", "_block_hash"];
 
 /// Parquet settings for a layer's files (delta-rs's defaults elsewhere).
 fn writer_properties(
     layer: Layer,
 ) -> Option<deltalake::parquet::file::properties::WriterProperties> {
-    use deltalake::parquet::{basic::Compression, file::properties::WriterProperties};
-    (layer == Layer::Base).then(|| {
-        WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .set_data_page_size_limit(BASE_PAGE_BYTES)
-            .set_write_batch_size(64)
-            .build()
-    })
+    use deltalake::parquet::basic::{Compression, Encoding};
+    use deltalake::parquet::file::properties::WriterProperties;
+    use deltalake::parquet::schema::types::ColumnPath;
+    let (page, batch) = match layer {
+        Layer::Base => (BASE_PAGE_BYTES, 64),
+        Layer::Std => (STD_PAGE_BYTES, 1024),
+        _ => return None,
+    };
+    let mut b = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_data_page_size_limit(page)
+        .set_write_batch_size(batch);
+    for c in HASH_COLUMNS {
+        let c = ColumnPath::from(c);
+        b = b
+            .set_column_data_page_size_limit(c.clone(), HASH_PAGE_BYTES)
+            .set_column_dictionary_enabled(c.clone(), false)
+            .set_column_encoding(c.clone(), Encoding::PLAIN)
+            .set_column_compression(c, Compression::UNCOMPRESSED);
+    }
+    Some(b.build())
 }
 
 /// Bytes of buffered rows after which an [`Appender`] writes a Parquet file.
