@@ -142,25 +142,8 @@ impl SelectedFile {
         let (mut at, mut picked) = (0u64, Vec::new());
         while let Some(b) = stream.next().await {
             let b = b.map_err(read_err(what))?;
-            let cols: Vec<StringViewArray> = keys
-                .iter()
-                .map(|k| text_column(&b, k, what))
-                .collect::<Result<_, _>>()?;
-            let mut cells: Vec<&str> = Vec::with_capacity(keys.len());
-            for i in 0..b.num_rows() {
-                let pos = at + i as u64;
-                if !kept(pos) {
-                    continue;
-                }
-                cells.clear();
-                cells.extend(
-                    cols.iter()
-                        .map(|c| if c.is_null(i) { "" } else { c.value(i) }),
-                );
-                if pick(&cells) {
-                    picked.push(pos);
-                }
-            }
+            let yes = picks(&b, (keys, pick), |i| kept(at + i as u64), what)?;
+            picked.extend((0..b.num_rows()).filter(|&i| yes[i]).map(|i| at + i as u64));
             at += b.num_rows() as u64;
         }
         Ok((at, picked))
@@ -219,21 +202,7 @@ impl SelectedFile {
         let batches = file.read_parallel(roots).await?;
         let (mut at, mut picked, mut rows) = (0usize, Vec::new(), Vec::new());
         for b in batches {
-            let cols: Vec<StringViewArray> = keys
-                .iter()
-                .map(|k| text_column(&b, k, what))
-                .collect::<Result<_, _>>()?;
-            let mut cells: Vec<&str> = Vec::with_capacity(keys.len());
-            let yes: BooleanArray = (0..b.num_rows())
-                .map(|i| {
-                    cells.clear();
-                    cells.extend(
-                        cols.iter()
-                            .map(|c| if c.is_null(i) { "" } else { c.value(i) }),
-                    );
-                    Some(pick(&cells))
-                })
-                .collect();
+            let yes = BooleanArray::from(picks(&b, (keys, pick), |_| true, what)?);
             picked.extend(
                 yes.iter()
                     .zip(&candidates[at..at + b.num_rows()])
@@ -657,6 +626,34 @@ fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default()
+}
+
+/// Whether `pick` takes each row of a batch, given the text of its `keys` columns (null as "");
+/// rows `consider` rejects are not taken.
+fn picks(
+    b: &RecordBatch,
+    (keys, pick): (&[&str], &impl Fn(&[&str]) -> bool),
+    consider: impl Fn(usize) -> bool,
+    what: &str,
+) -> Result<Vec<bool>, Error> {
+    let cols: Vec<StringViewArray> = keys
+        .iter()
+        .map(|k| text_column(b, k, what))
+        .collect::<Result<_, _>>()?;
+    let mut cells: Vec<&str> = Vec::with_capacity(keys.len());
+    Ok((0..b.num_rows())
+        .map(|i| {
+            if !consider(i) {
+                return false;
+            }
+            cells.clear();
+            cells.extend(
+                cols.iter()
+                    .map(|c| if c.is_null(i) { "" } else { c.value(i) }),
+            );
+            pick(&cells)
+        })
+        .collect())
 }
 
 /// A column of a batch as text.
