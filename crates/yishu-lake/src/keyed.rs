@@ -155,7 +155,7 @@ impl SelectedFile {
         &self,
         builder: FileStream,
         root: usize,
-        hashes: &KeyHashes,
+        hashes: &Probe<'_>,
         kept: &impl Fn(u64) -> bool,
     ) -> Result<(u64, Vec<u64>), Error> {
         let what = &self.what;
@@ -175,7 +175,7 @@ impl SelectedFile {
                 )
             })?;
             for (i, h) in column.values().iter().enumerate() {
-                if hashes.contains(h) && !column.is_null(i) && kept(at + i as u64) {
+                if hashes.contains(*h) && !column.is_null(i) && kept(at + i as u64) {
                     hits.push(at + i as u64);
                 }
             }
@@ -325,6 +325,33 @@ impl Hasher for Identity {
     }
 }
 
+/// [`KeyHashes`] with a bitmap in front: most rows of a big table are not looked for, and one
+/// bit (of a map that stays in cache) says so, where the set would take a probe.
+struct Probe<'a> {
+    bits: Vec<u64>,
+    mask: u64,
+    set: &'a KeyHashes,
+}
+
+impl<'a> Probe<'a> {
+    fn new(set: &'a KeyHashes) -> Self {
+        // About 32 bits per hash looked for: one row in 32 passes the bitmap by chance.
+        let len = (set.len() * 32).next_power_of_two().clamp(1 << 12, 1 << 24);
+        let mut bits = vec![0u64; len / 64];
+        let mask = len as u64 - 1;
+        for h in set {
+            let b = (*h as u64) & mask;
+            bits[(b / 64) as usize] |= 1 << (b % 64);
+        }
+        Probe { bits, mask, set }
+    }
+
+    fn contains(&self, h: i64) -> bool {
+        let b = (h as u64) & self.mask;
+        self.bits[(b / 64) as usize] & (1 << (b % 64)) != 0 && self.set.contains(&h)
+    }
+}
+
 /// How a pick finds the rows: `pick` says yes to the text of their `keys` columns (null as
 /// ""); with `hashed`, a hash column narrows the rows first — only rows whose hash is in the
 /// set are decoded at all (files written without the column fall back to the keys).
@@ -376,6 +403,7 @@ impl Lake {
         let started = std::time::Instant::now();
         let (mut scanned, mut hashed_files) = (0u64, 0usize);
         let (table, views) = self.files(layer, name).await?;
+        let probe = finder.hashed.map(|(c, set)| (c, Probe::new(set)));
         // Where the time goes, for the debug line: the log, deletion vectors, file footers,
         // pass 1 (keys or hashes of every row), pass 2 (the picked rows' columns).
         let mut ms = [0u128; 5];
@@ -436,9 +464,9 @@ impl Lake {
                     .filter_map(|c| file_schema.index_of(c).ok())
                     .collect(),
             };
-            let hash_root = finder
-                .hashed
-                .and_then(|(c, h)| file_schema.index_of(c).ok().map(|i| (i, h)));
+            let hash_root = probe
+                .as_ref()
+                .and_then(|(c, p)| file_schema.index_of(c).ok().map(|i| (i, p)));
             let (rows_in_file, picked, rows) = match hash_root {
                 Some((root, hashes)) => {
                     hashed_files += 1;
