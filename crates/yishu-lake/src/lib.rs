@@ -614,8 +614,15 @@ fn writer_properties(
         Layer::Std => (STD_PAGE_BYTES, 1024),
         _ => return None,
     };
+    // Base pages in LZ4: a pick decompresses the whole page of each picked row, and LZ4 does
+    // that faster than Snappy at about the same size (pass 2 of a 1k run on the 1M city
+    // 1.13 -> 0.84 s; base layer 978 -> 928 MiB).
+    let compression = match layer {
+        Layer::Base => Compression::LZ4_RAW,
+        _ => Compression::SNAPPY,
+    };
     let mut b = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
+        .set_compression(compression)
         .set_data_page_size_limit(page)
         .set_write_batch_size(batch);
     for c in HASH_COLUMNS {
