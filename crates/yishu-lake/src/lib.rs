@@ -609,17 +609,13 @@ fn writer_properties(
     use deltalake::parquet::basic::{Compression, Encoding};
     use deltalake::parquet::file::properties::WriterProperties;
     use deltalake::parquet::schema::types::ColumnPath;
-    let (page, batch) = match layer {
-        Layer::Base => (BASE_PAGE_BYTES, 64),
-        Layer::Std => (STD_PAGE_BYTES, 1024),
-        _ => return None,
-    };
     // Base pages in LZ4: a pick decompresses the whole page of each picked row, and LZ4 does
     // that faster than Snappy at about the same size (pass 2 of a 1k run on the 1M city
     // 1.13 -> 0.84 s; base layer 978 -> 928 MiB).
-    let compression = match layer {
-        Layer::Base => Compression::LZ4_RAW,
-        _ => Compression::SNAPPY,
+    let (page, batch, compression) = match layer {
+        Layer::Base => (BASE_PAGE_BYTES, 64, Compression::LZ4_RAW),
+        Layer::Std => (STD_PAGE_BYTES, 1024, Compression::SNAPPY),
+        _ => return None,
     };
     let mut b = WriterProperties::builder()
         .set_compression(compression)
