@@ -33,6 +33,7 @@ use deltalake::parquet::file::metadata::PageIndexPolicy;
 use deltalake::protocol::DeltaOperation;
 use deltalake::{ObjectStore, Path};
 use futures::{StreamExt, TryStreamExt};
+use roaring::RoaringTreemap;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
@@ -413,22 +414,12 @@ impl Lake {
             lap = std::time::Instant::now();
         };
         split(0, &mut ms);
-        let masks = if views
-            .iter()
-            .any(|v| v.deletion_vector_descriptor().is_some())
-        {
-            keep_masks(&table, &what).await?
-        } else {
-            Vec::new()
-        };
         let store = table.log_store().object_store(None);
+        let gone = deleted_rows(&table, &store, &views, &what).await?;
         for view in &views {
             let path = view.object_store_path();
-            let keep = masks
-                .iter()
-                .find(|(uri, _)| uri.ends_with(path.as_ref()))
-                .map(|(_, m)| m);
-            let kept = |pos: u64| keep.is_none_or(|m| m.get(pos as usize).copied().unwrap_or(true));
+            let deleted = gone.get(path.as_ref());
+            let kept = |pos: u64| deleted.is_none_or(|d| !d.contains(pos));
             let file = SelectedFile {
                 store: store.clone(),
                 path: path.clone(),
@@ -511,7 +502,7 @@ impl Lake {
             out.files.push(PickedFile {
                 remove: view.remove_action(true),
                 add,
-                deleted: (0..rows_in_file).filter(|&p| !kept(p)).collect(),
+                deleted: deleted.map(|d| d.iter().collect()).unwrap_or_default(),
                 picked,
             });
         }
@@ -701,8 +692,113 @@ fn text_column(b: &RecordBatch, name: &str, what: &str) -> Result<StringViewArra
         .unwrap_or_else(|| StringViewArray::from(vec![None::<&str>; c.len()])))
 }
 
-/// The rows each file with a deletion vector keeps, by the file's URI (true = kept).
-async fn keep_masks(table: &DeltaTable, what: &str) -> Result<Vec<(String, Vec<bool>)>, Error> {
+/// The magic number of a deletion vector serialised as a portable 64-bit roaring bitmap.
+const PORTABLE_ROARING: u32 = 1681511377;
+
+/// The rows deleted from each data file that has a deletion vector, by the file's path in the
+/// table: read straight from the vector files — each once, however many data files it serves —
+/// not through a scan of the table, which would expand every vector to a flag per row.
+async fn deleted_rows(
+    table: &DeltaTable,
+    store: &Arc<dyn ObjectStore>,
+    views: &[deltalake::kernel::LogicalFileView],
+    what: &str,
+) -> Result<HashMap<String, RoaringTreemap>, Error> {
+    let bad = |why: String| {
+        Error::new(
+            ErrorCode::LakeError,
+            format!("cannot read the deletion vectors of {what}: {why}"),
+        )
+    };
+    let mut out = HashMap::new();
+    let mut vector_files = HashMap::new();
+    for view in views {
+        let Some(d) = view.deletion_vector_descriptor() else {
+            continue;
+        };
+        let rows = match d.storage_type {
+            StorageType::Inline => {
+                let bytes = z85::decode(&d.path_or_inline_dv)
+                    .map_err(|e| bad(format!("an inline vector is not Z85: {e}")))?;
+                if bytes.len() < 4
+                    || u32::from_le_bytes(bytes[..4].try_into().unwrap()) != PORTABLE_ROARING
+                {
+                    return Err(bad(
+                        "an inline vector is not a portable roaring bitmap".into()
+                    ));
+                }
+                RoaringTreemap::deserialize_from(&bytes[4..]).map_err(|e| bad(e.to_string()))?
+            }
+            // Written by another engine at a path of its choice: let delta-rs resolve it.
+            StorageType::AbsolutePath => return keep_masks(table, what).await,
+            StorageType::UuidRelativePath => {
+                let code = &d.path_or_inline_dv;
+                let Some(split) = code.len().checked_sub(20) else {
+                    return Err(bad(format!("{code:?} names no vector file")));
+                };
+                let (prefix, id) = code.split_at(split);
+                let uuid = z85::decode(id)
+                    .ok()
+                    .and_then(|b| uuid::Uuid::from_slice(&b).ok())
+                    .ok_or_else(|| bad(format!("{code:?} names no vector file")))?;
+                let file = match prefix {
+                    "" => format!("deletion_vector_{uuid}.bin"),
+                    p => format!("{p}/deletion_vector_{uuid}.bin"),
+                };
+                if !vector_files.contains_key(&file) {
+                    let bytes = store
+                        .get_opts(&Path::from(file.as_str()), Default::default())
+                        .await
+                        .map_err(|e| bad(format!("{file}: {e}")))?
+                        .bytes()
+                        .await
+                        .map_err(|e| bad(format!("{file}: {e}")))?;
+                    vector_files.insert(file.clone(), bytes);
+                }
+                let at = d.offset.unwrap_or(1) as usize;
+                vector_in(&vector_files[&file], at, d.size_in_bytes as usize)
+                    .map_err(|why| bad(format!("{file} at {at}: {why}")))?
+            }
+        };
+        if rows.len() != d.cardinality as u64 {
+            return Err(bad(format!(
+                "a vector holds {} rows, the log says {}",
+                rows.len(),
+                d.cardinality
+            )));
+        }
+        out.insert(view.object_store_path().to_string(), rows);
+    }
+    Ok(out)
+}
+
+/// One vector of a deletion-vector file: its size (big-endian), the magic number, the bitmap,
+/// and a CRC-32 of magic and bitmap (big-endian).
+fn vector_in(file: &[u8], at: usize, size: usize) -> Result<RoaringTreemap, String> {
+    let end = at + 4 + size;
+    if size < 4 || file.len() < end + 4 {
+        return Err("the file is shorter than the log says".into());
+    }
+    let word = |i: usize| -> [u8; 4] { file[i..i + 4].try_into().unwrap() };
+    if u32::from_be_bytes(word(at)) as usize != size {
+        return Err("the size in the file differs from the log's".into());
+    }
+    if u32::from_le_bytes(word(at + 4)) != PORTABLE_ROARING {
+        return Err("not a portable roaring bitmap".into());
+    }
+    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(&file[at + 4..end]);
+    if crc != u32::from_be_bytes(word(end)) {
+        return Err("the checksum does not match".into());
+    }
+    RoaringTreemap::deserialize_from(&file[at + 8..end]).map_err(|e| e.to_string())
+}
+
+/// The rows each file with a deletion vector has deleted, by its path in the table, as
+/// delta-rs resolves them (a vector at an absolute path another engine wrote).
+async fn keep_masks(
+    table: &DeltaTable,
+    what: &str,
+) -> Result<HashMap<String, RoaringTreemap>, Error> {
     let ctx = SessionContext::new();
     table
         .update_datafusion_session(&ctx.state())
@@ -718,8 +814,21 @@ async fn keep_masks(table: &DeltaTable, what: &str) -> Result<Vec<(String, Vec<b
             format!("cannot read the deletion vectors of {what}: {e}"),
         )
     })?;
+    let root = table.table_url().to_string();
     Ok(masks
         .into_iter()
-        .map(|m| (m.filepath, m.keep_mask))
+        .map(|m| {
+            let path = m.filepath.strip_prefix(&root).unwrap_or(&m.filepath);
+            let path = Path::from_url_path(path.trim_start_matches('/'))
+                .map(|p| p.to_string())
+                .unwrap_or_else(|_| path.to_string());
+            let gone = m
+                .keep_mask
+                .iter()
+                .enumerate()
+                .filter(|(_, k)| !**k)
+                .map(|(i, _)| i as u64);
+            (path, gone.collect())
+        })
         .collect())
 }

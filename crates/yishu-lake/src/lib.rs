@@ -589,12 +589,11 @@ impl Lake {
     }
 }
 
-/// Bytes per Parquet data page in the base layer. Base tables are read by key — a few rows of
-/// many ([`Lake::find`]) — and a reader with the page index decodes only the pages that hold
-/// them: small pages make that a few of many. The hash columns, read whole, keep big pages.
-const BASE_PAGE_BYTES: usize = 4 * 1024;
-/// Bytes per data page in the std layer: read whole by full runs, by lineage in incremental ones.
-const STD_PAGE_BYTES: usize = 32 * 1024;
+/// Bytes per Parquet data page in the base and std layers. Their tables are read by key — a
+/// few rows of many ([`Lake::find`]: base rows by subject, std rows by lineage) — and a reader
+/// with the page index decodes only the pages that hold them: small pages make that a few of
+/// many. The hash columns, read whole, keep big pages.
+const PAGE_BYTES: usize = 4 * 1024;
 /// Bytes per data page of a hash column: every row's hash is read, so fewer, larger pages.
 const HASH_PAGE_BYTES: usize = 1024 * 1024;
 
@@ -609,18 +608,16 @@ fn writer_properties(
     use deltalake::parquet::basic::{Compression, Encoding};
     use deltalake::parquet::file::properties::WriterProperties;
     use deltalake::parquet::schema::types::ColumnPath;
-    // Base pages in LZ4: a pick decompresses the whole page of each picked row, and LZ4 does
-    // that faster than Snappy at about the same size (pass 2 of a 1k run on the 1M city
-    // 1.13 -> 0.84 s; base layer 978 -> 928 MiB).
-    let (page, batch, compression) = match layer {
-        Layer::Base => (BASE_PAGE_BYTES, 64, Compression::LZ4_RAW),
-        Layer::Std => (STD_PAGE_BYTES, 1024, Compression::SNAPPY),
-        _ => return None,
-    };
+    // Pages in LZ4: a pick decompresses the whole page of each picked row, and LZ4 does that
+    // faster than Snappy at about the same size (pass 2 of a 1k run on the 1M city
+    // 1.13 -> 0.84 s; base layer 978 -> 928 MiB). A page is checked for size every 64 rows.
+    if !matches!(layer, Layer::Base | Layer::Std) {
+        return None;
+    }
     let mut b = WriterProperties::builder()
-        .set_compression(compression)
-        .set_data_page_size_limit(page)
-        .set_write_batch_size(batch);
+        .set_compression(Compression::LZ4_RAW)
+        .set_data_page_size_limit(PAGE_BYTES)
+        .set_write_batch_size(64);
     for c in HASH_COLUMNS {
         let c = ColumnPath::from(c);
         b = b

@@ -320,6 +320,56 @@ async fn replacing_picked_rows_leaves_files_and_applies_deletion_vectors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_deletion_vector_is_an_error_not_a_resurrected_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let rows = batch(&[1, 2, 3], &["张三", "李四", "王五"]);
+    lake.append(Layer::Base, "people", vec![rows], HashMap::new())
+        .await
+        .unwrap();
+    let pick = |name: &'static str| {
+        let lake = &lake;
+        async move {
+            lake.pick(
+                Layer::Base,
+                "people",
+                &["name"],
+                move |k| k[0] == name,
+                Some(&[]),
+            )
+            .await
+        }
+    };
+    let picked = pick("李四").await.unwrap();
+    lake.replace_picked(Layer::Base, "people", picked, vec![], HashMap::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        pick("李四").await.unwrap().len(),
+        0,
+        "deleted, not picked again"
+    );
+    assert_eq!(pick("王五").await.unwrap().len(), 1);
+    // Flip a bit of the bitmap: the checksum no longer matches.
+    let vector = std::fs::read_dir(dir.path().join("lake/base/people"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".bin"))
+        .expect("a deletion-vector file");
+    let mut bytes = std::fs::read(&vector).unwrap();
+    let at = bytes.len() - 6;
+    bytes[at] ^= 1;
+    std::fs::write(&vector, bytes).unwrap();
+    let e = pick("王五")
+        .await
+        .err()
+        .expect("a damaged vector fails the pick");
+    assert_eq!(e.code.as_str(), "lake_error");
+    assert!(e.message.contains("checksum"), "{}", e.message);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_column_with_one_value_per_file_is_read_from_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
