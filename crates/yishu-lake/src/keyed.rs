@@ -733,10 +733,11 @@ async fn deleted_rows(
             StorageType::AbsolutePath => return keep_masks(table, what).await,
             StorageType::UuidRelativePath => {
                 let code = &d.path_or_inline_dv;
-                let Some(split) = code.len().checked_sub(20) else {
+                // An optional directory prefix, then the file's UUID in 20 Z85 characters.
+                let at = code.len().saturating_sub(20);
+                let (Some(prefix), Some(id)) = (code.get(..at), code.get(at..)) else {
                     return Err(bad(format!("{code:?} names no vector file")));
                 };
-                let (prefix, id) = code.split_at(split);
                 let uuid = z85::decode(id)
                     .ok()
                     .and_then(|b| uuid::Uuid::from_slice(&b).ok())
