@@ -403,16 +403,17 @@ impl Lake {
         let what = format!("{layer}.{name}");
         let started = std::time::Instant::now();
         let (mut scanned, mut hashed_files) = (0u64, 0usize);
-        let (table, views) = self.files(layer, name).await?;
         let probe = finder.hashed.map(|(c, set)| (c, Probe::new(set)));
-        // Where the time goes, for the debug line: the log, deletion vectors, file footers,
-        // pass 1 (keys or hashes of every row), pass 2 (the picked rows' columns).
+        // Where the time goes, for the debug line: the log (the table opened and its files
+        // listed), deletion vectors, file footers, pass 1 (keys or hashes of every row), pass 2
+        // (the picked rows' columns).
         let mut ms = [0u128; 5];
         let mut lap = std::time::Instant::now();
         let mut split = |slot: usize, ms: &mut [u128; 5]| {
             ms[slot] += lap.elapsed().as_micros();
             lap = std::time::Instant::now();
         };
+        let (table, views) = self.files(layer, name).await?;
         split(0, &mut ms);
         let store = table.log_store().object_store(None);
         let gone = deleted_rows(&table, &store, &views, &what).await?;
