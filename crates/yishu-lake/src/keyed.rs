@@ -731,7 +731,7 @@ async fn deleted_rows(
                 RoaringTreemap::deserialize_from(&bytes[4..]).map_err(|e| bad(e.to_string()))?
             }
             // Written by another engine at a path of its choice: let delta-rs resolve it.
-            StorageType::AbsolutePath => return keep_masks(table, what).await,
+            StorageType::AbsolutePath => return keep_masks(table, views, what).await,
             StorageType::UuidRelativePath => {
                 let code = &d.path_or_inline_dv;
                 // An optional directory prefix, then the file's UUID in 20 Z85 characters.
@@ -799,6 +799,7 @@ fn vector_in(file: &[u8], at: usize, size: usize) -> Result<RoaringTreemap, Stri
 /// delta-rs resolves them (a vector at an absolute path another engine wrote).
 async fn keep_masks(
     table: &DeltaTable,
+    views: &[deltalake::kernel::LogicalFileView],
     what: &str,
 ) -> Result<HashMap<String, RoaringTreemap>, Error> {
     let ctx = SessionContext::new();
@@ -816,21 +817,21 @@ async fn keep_masks(
             format!("cannot read the deletion vectors of {what}: {e}"),
         )
     })?;
-    let root = table.table_url().to_string();
+    // The scan names files by URI: match them to the table's paths as a reader would.
     Ok(masks
         .into_iter()
-        .map(|m| {
-            let path = m.filepath.strip_prefix(&root).unwrap_or(&m.filepath);
-            let path = Path::from_url_path(path.trim_start_matches('/'))
-                .map(|p| p.to_string())
-                .unwrap_or_else(|_| path.to_string());
+        .filter_map(|m| {
+            let view = views
+                .iter()
+                .find(|v| m.filepath.ends_with(v.object_store_path().as_ref()))?;
+            let path = view.object_store_path().to_string();
             let gone = m
                 .keep_mask
                 .iter()
                 .enumerate()
                 .filter(|(_, k)| !**k)
                 .map(|(i, _)| i as u64);
-            (path, gone.collect())
+            Some((path, gone.collect()))
         })
         .collect())
 }
