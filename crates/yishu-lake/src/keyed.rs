@@ -757,8 +757,9 @@ async fn deleted_rows(
                         .map_err(|e| bad(format!("{file}: {e}")))?;
                     vector_files.insert(file.clone(), bytes);
                 }
-                let at = d.offset.unwrap_or(1) as usize;
-                vector_in(&vector_files[&file], at, d.size_in_bytes as usize)
+                let at = usize::try_from(d.offset.unwrap_or(1)).unwrap_or(usize::MAX);
+                let size = usize::try_from(d.size_in_bytes).unwrap_or(usize::MAX);
+                vector_in(&vector_files[&file], at, size)
                     .map_err(|why| bad(format!("{file} at {at}: {why}")))?
             }
         };
@@ -777,10 +778,12 @@ async fn deleted_rows(
 /// One vector of a deletion-vector file: its size (big-endian), the magic number, the bitmap,
 /// and a CRC-32 of magic and bitmap (big-endian).
 fn vector_in(file: &[u8], at: usize, size: usize) -> Result<RoaringTreemap, String> {
-    let end = at + 4 + size;
-    if size < 4 || file.len() < end + 4 {
+    // Offsets and sizes come from the log: a wrong one is an error, not an overflow.
+    let end = at.checked_add(4).and_then(|e| e.checked_add(size));
+    let Some(end) = end.filter(|e| size >= 4 && e.checked_add(4).is_some_and(|x| x <= file.len()))
+    else {
         return Err("the file is shorter than the log says".into());
-    }
+    };
     let word = |i: usize| -> [u8; 4] { file[i..i + 4].try_into().unwrap() };
     if u32::from_be_bytes(word(at)) as usize != size {
         return Err("the size in the file differs from the log's".into());
@@ -834,4 +837,20 @@ async fn keep_masks(
             Some((path, gone.collect()))
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::vector_in;
+
+    #[test]
+    fn a_vector_the_log_places_outside_its_file_is_an_error() {
+        let file = [0u8; 32];
+        for (at, size) in [(usize::MAX, 8), (1, usize::MAX), (1, 2), (20, 16)] {
+            let e = vector_in(&file, at, size).unwrap_err();
+            assert!(e.contains("shorter"), "{at} {size}: {e}");
+        }
+        // In bounds but not a vector: the size word says 0.
+        assert!(vector_in(&file, 1, 8).unwrap_err().contains("size"));
+    }
 }
