@@ -3,14 +3,15 @@
 //! Delta's replaceWhere and MERGE in delta-rs rewrite every file that holds a matching row, and
 //! the rows of a few thousand keys spread at random sit in every file: an incremental fusion run
 //! would rewrite the whole library. Instead, [`Lake::pick`] finds the rows by reading only the
-//! key columns — [`Lake::find`] only a 64-bit hash column of them, [`key_hash`] — (the other
-//! columns are decoded for the picked rows alone), and
+//! key columns — [`Lake::find`] only a 64-bit hash column of them, [`key_hash`], and of a file
+//! with a key index ([`crate::key_index`]) only the index blocks of the wanted hashes — (the
+//! other columns are decoded for the picked rows alone), and
 //! [`Lake::replace_picked`] marks them deleted in Delta deletion vectors — a small bitmap per
 //! file — and appends the new rows, in one commit. Any Delta reader (delta-rs, Spark, DuckDB,
 //! Trino) applies the deletion vectors; a full rewrite of the table (a full fusion run) drops
 //! them.
 
-use crate::{Lake, Layer, lake_err};
+use crate::{Lake, Layer, key_index, lake_err};
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch, StringViewArray};
 use arrow::compute::{cast, filter_record_batch};
 use arrow::datatypes::{DataType, Int64Type};
@@ -96,22 +97,55 @@ struct SelectedFile {
     size: u64,
     selection: RowSelection,
     what: String,
+    /// The file's footer with its offset index, read once for both passes.
+    metadata: ArrowReaderMetadata,
 }
 
 #[allow(deprecated)]
 type FileStream = ParquetRecordBatchStreamBuilder<ParquetObjectReader>;
 
 impl SelectedFile {
+    /// Reads a data file's footer, with the offset index: pages holding no picked row are then
+    /// neither fetched nor decoded.
+    async fn open(
+        store: &Arc<dyn ObjectStore>,
+        path: &Path,
+        size: u64,
+        what: &str,
+    ) -> Result<Self, Error> {
+        #[allow(deprecated)]
+        let mut reader = ParquetObjectReader::new(store.clone(), path.clone()).with_file_size(size);
+        let options = ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional);
+        let metadata = ArrowReaderMetadata::load_async(&mut reader, options)
+            .await
+            .map_err(read_err(what))?;
+        Ok(SelectedFile {
+            store: store.clone(),
+            path: path.clone(),
+            size,
+            selection: RowSelection::from(Vec::<RowSelector>::new()),
+            what: what.to_string(),
+            metadata,
+        })
+    }
+
+    fn builder(&self) -> FileStream {
+        #[allow(deprecated)]
+        let reader = ParquetObjectReader::new(self.store.clone(), self.path.clone())
+            .with_file_size(self.size);
+        ParquetRecordBatchStreamBuilder::new_with_metadata(reader, self.metadata.clone())
+    }
+
     /// Pass 1 by keys: the positions of the kept rows `pick` says yes to, decoding the key
     /// columns (`roots`) of every row; and how many rows the file has.
     async fn scan_keys(
         &self,
-        builder: FileStream,
         roots: Vec<usize>,
         (keys, pick): (&[&str], &impl Fn(&[&str]) -> bool),
         kept: &impl Fn(u64) -> bool,
     ) -> Result<(u64, Vec<u64>), Error> {
         let what = &self.what;
+        let builder = self.builder();
         // Key strings decoded as views (no copy into a new buffer): this pass decodes whole
         // columns, and that is most of what a pick by keys costs.
         let as_views = arrow::datatypes::Schema::new(
@@ -154,12 +188,12 @@ impl SelectedFile {
     /// `hashes` — candidates, since two keys may share a hash; and how many rows the file has.
     async fn hits(
         &self,
-        builder: FileStream,
         root: usize,
         hashes: &Probe<'_>,
         kept: &impl Fn(u64) -> bool,
     ) -> Result<(u64, Vec<u64>), Error> {
         let what = &self.what;
+        let builder = self.builder();
         let mask = ProjectionMask::roots(builder.parquet_schema(), [root]);
         let mut stream = builder
             .with_projection(mask)
@@ -234,13 +268,7 @@ impl SelectedFile {
 
     /// The selected rows, columns `roots` (file positions), in file order.
     async fn read(self, roots: Vec<usize>) -> Result<Vec<RecordBatch>, Error> {
-        #[allow(deprecated)]
-        let reader = ParquetObjectReader::new(self.store, self.path).with_file_size(self.size);
-        // With the offset index, pages holding no picked row are not fetched or decoded.
-        let options = ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional);
-        let builder = ParquetRecordBatchStreamBuilder::new_with_options(reader, options)
-            .await
-            .map_err(read_err(&self.what))?;
+        let builder = self.builder();
         let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
         builder
             .with_projection(mask)
@@ -402,11 +430,11 @@ impl Lake {
         }
         let what = format!("{layer}.{name}");
         let started = std::time::Instant::now();
-        let (mut scanned, mut hashed_files) = (0u64, 0usize);
+        let (mut scanned, mut hashed_files, mut indexed_files) = (0u64, 0usize, 0usize);
         let probe = finder.hashed.map(|(c, set)| (c, Probe::new(set)));
         // Where the time goes, for the debug line: the log (the table opened and its files
-        // listed), deletion vectors, file footers, pass 1 (keys or hashes of every row), pass 2
-        // (the picked rows' columns).
+        // listed), deletion vectors and key indexes, file footers, pass 1 (keys or hashes of
+        // every row of a file without an index), pass 2 (the picked rows' columns).
         let mut ms = [0u128; 5];
         let mut lap = std::time::Instant::now();
         let mut split = |slot: usize, ms: &mut [u128; 5]| {
@@ -417,26 +445,40 @@ impl Lake {
         split(0, &mut ms);
         let store = table.log_store().object_store(None);
         let gone = deleted_rows(&table, &store, &views, &what).await?;
+        // With a hash column, the wanted hashes sorted, to look up in the files' indexes.
+        let sorted: Vec<i64> = match finder.hashed {
+            Some((_, set)) => {
+                let mut v: Vec<i64> = set.iter().copied().collect();
+                v.sort_unstable();
+                v
+            }
+            None => Vec::new(),
+        };
         for view in &views {
             let path = view.object_store_path();
+            let size = view.size() as u64;
             let deleted = gone.get(path.as_ref());
             let kept = |pos: u64| deleted.is_none_or(|d| !d.contains(pos));
-            let file = SelectedFile {
-                store: store.clone(),
-                path: path.clone(),
-                size: view.size() as u64,
-                selection: RowSelection::from(Vec::<RowSelector>::new()),
-                what: what.clone(),
-            };
-            #[allow(deprecated)]
-            let reader =
-                ParquetObjectReader::new(store.clone(), path.clone()).with_file_size(file.size);
+            // Candidates from the file's index, when it has one: no pass 1, and a file
+            // holding none of the hashes is not opened at all.
+            let indexed = match &probe {
+                Some((c, _)) => key_index::positions(&store, &path, size, c, &sorted).await?,
+                None => None,
+            }
+            .map(|mut c| {
+                c.retain(|p| kept(*p));
+                c
+            });
             split(1, &mut ms);
-            let builder = ParquetRecordBatchStreamBuilder::new(reader)
-                .await
-                .map_err(read_err(&what))?;
+            if let Some(c) = &indexed {
+                indexed_files += 1;
+                if c.is_empty() {
+                    continue;
+                }
+            }
+            let file = SelectedFile::open(&store, &path, size, &what).await?;
             split(2, &mut ms);
-            let file_schema = builder.schema().clone();
+            let file_schema = file.metadata.schema().clone();
             let index = |k: &str| {
                 file_schema.index_of(k).map_err(|_| {
                     Error::new(ErrorCode::LakeError, format!("{what} has no column {k}"))
@@ -459,29 +501,28 @@ impl Lake {
             let hash_root = probe
                 .as_ref()
                 .and_then(|(c, p)| file_schema.index_of(c).ok().map(|i| (i, p)));
-            let (rows_in_file, picked, rows) = match hash_root {
-                Some((root, hashes)) => {
+            let candidates = match (indexed, hash_root) {
+                (Some(c), _) => Some(c),
+                (None, Some((root, hashes))) => {
                     hashed_files += 1;
-                    let (n, candidates) = file.hits(builder, root, hashes, &kept).await?;
+                    let (n, c) = file.hits(root, hashes, &kept).await?;
+                    scanned += n;
                     split(3, &mut ms);
-                    if candidates.is_empty() {
-                        (n, candidates, Vec::new())
-                    } else {
-                        let (picked, rows) = file
-                            .verify(
-                                candidates,
-                                (finder.keys, &finder.pick),
-                                (&key_roots, &wanted),
-                                read,
-                            )
-                            .await?;
-                        (n, picked, rows)
-                    }
+                    Some(c)
+                }
+                (None, None) => None,
+            };
+            let (picked, rows) = match candidates {
+                Some(c) if c.is_empty() => (c, Vec::new()),
+                Some(c) => {
+                    file.verify(c, (finder.keys, &finder.pick), (&key_roots, &wanted), read)
+                        .await?
                 }
                 None => {
                     let (n, picked) = file
-                        .scan_keys(builder, key_roots, (finder.keys, &finder.pick), &kept)
+                        .scan_keys(key_roots, (finder.keys, &finder.pick), &kept)
                         .await?;
+                    scanned += n;
                     let rows = if picked.is_empty() || wanted.is_empty() {
                         Vec::new()
                     } else {
@@ -489,11 +530,10 @@ impl Lake {
                         f.selection = selection(&picked);
                         f.read_parallel(wanted).await?
                     };
-                    (n, picked, rows)
+                    (picked, rows)
                 }
             };
             split(4, &mut ms);
-            scanned += rows_in_file;
             if picked.is_empty() {
                 continue;
             }
@@ -512,7 +552,8 @@ impl Lake {
             table = %what,
             scanned,
             hashed_files,
-            log_dv_footer_pass1_pass2_us = ?ms,
+            indexed_files,
+            log_dvidx_footer_pass1_pass2_us = ?ms,
             picked = out.len(),
             ms = started.elapsed().as_millis() as u64,
             "picked rows by key"
@@ -531,76 +572,82 @@ impl Lake {
         meta: HashMap<String, serde_json::Value>,
     ) -> Result<u64, Error> {
         let what = format!("{layer}.{name}");
-        let Some(mut table) = picked.table.filter(|_| !picked.files.is_empty()) else {
+        // A new table, or nothing picked and nothing to write: a plain append, as ever.
+        let Some(mut table) = picked
+            .table
+            .filter(|_| !picked.files.is_empty() || batches.iter().any(|b| b.num_rows() > 0))
+        else {
             return self.append(layer, name, batches, meta).await;
         };
-        let protocol = table
-            .snapshot()
-            .map_err(lake_err(format_args!("cannot read {what}")))?
-            .protocol()
-            .clone();
-        let has_dv = protocol.writer_features().is_some_and(|f| {
-            f.contains(&buoyant_kernel::table_features::TableFeature::DeletionVectors)
-        });
-        if !has_dv {
-            table = table
-                .add_feature()
-                .with_feature(deltalake::kernel::TableFeatures::DeletionVectors)
-                .with_allow_protocol_versions_increase(true)
-                .await
-                .map_err(lake_err(format_args!(
-                    "cannot turn on deletion vectors for {what}"
-                )))?;
-        }
-        // One deletion-vector file for the commit, one vector per file in it.
-        let uuid = uuid::Uuid::new_v4();
-        let mut bytes = Vec::new();
         let mut actions = Vec::new();
-        {
-            let mut writer = StreamingDeletionVectorWriter::new(&mut bytes);
-            for f in picked.files {
-                let mut dv = KernelDeletionVector::new();
-                dv.add_deleted_row_indexes(f.deleted.iter().chain(&f.picked).copied());
-                let written = writer.write_deletion_vector(dv).map_err(|e| {
+        // Rows picked: one deletion-vector file for the commit, one vector per file in it.
+        if !picked.files.is_empty() {
+            let protocol = table
+                .snapshot()
+                .map_err(lake_err(format_args!("cannot read {what}")))?
+                .protocol()
+                .clone();
+            let has_dv = protocol.writer_features().is_some_and(|f| {
+                f.contains(&buoyant_kernel::table_features::TableFeature::DeletionVectors)
+            });
+            if !has_dv {
+                table = table
+                    .add_feature()
+                    .with_feature(deltalake::kernel::TableFeatures::DeletionVectors)
+                    .with_allow_protocol_versions_increase(true)
+                    .await
+                    .map_err(lake_err(format_args!(
+                        "cannot turn on deletion vectors for {what}"
+                    )))?;
+            }
+            let uuid = uuid::Uuid::new_v4();
+            let mut bytes = Vec::new();
+            {
+                let mut writer = StreamingDeletionVectorWriter::new(&mut bytes);
+                for f in picked.files {
+                    let mut dv = KernelDeletionVector::new();
+                    dv.add_deleted_row_indexes(f.deleted.iter().chain(&f.picked).copied());
+                    let written = writer.write_deletion_vector(dv).map_err(|e| {
+                        Error::new(
+                            ErrorCode::LakeError,
+                            format!("cannot write a deletion vector for {what}: {e}"),
+                        )
+                    })?;
+                    let mut add = f.add;
+                    add.deletion_vector = Some(DeletionVectorDescriptor {
+                        storage_type: StorageType::UuidRelativePath,
+                        path_or_inline_dv: z85::encode(uuid.as_bytes()),
+                        offset: Some(written.offset),
+                        size_in_bytes: written.size_in_bytes,
+                        cardinality: written.cardinality,
+                    });
+                    add.data_change = true;
+                    add.modification_time = now_ms();
+                    actions.push(Action::Remove(f.remove));
+                    actions.push(Action::Add(add));
+                }
+                writer.finalize().map_err(|e| {
                     Error::new(
                         ErrorCode::LakeError,
                         format!("cannot write a deletion vector for {what}: {e}"),
                     )
                 })?;
-                let mut add = f.add;
-                add.deletion_vector = Some(DeletionVectorDescriptor {
-                    storage_type: StorageType::UuidRelativePath,
-                    path_or_inline_dv: z85::encode(uuid.as_bytes()),
-                    offset: Some(written.offset),
-                    size_in_bytes: written.size_in_bytes,
-                    cardinality: written.cardinality,
-                });
-                add.data_change = true;
-                add.modification_time = now_ms();
-                actions.push(Action::Remove(f.remove));
-                actions.push(Action::Add(add));
             }
-            writer.finalize().map_err(|e| {
-                Error::new(
-                    ErrorCode::LakeError,
-                    format!("cannot write a deletion vector for {what}: {e}"),
+            let store = table.log_store().object_store(None);
+            store
+                .put_opts(
+                    &Path::from(format!("deletion_vector_{uuid}.bin")),
+                    bytes.into(),
+                    Default::default(),
                 )
-            })?;
+                .await
+                .map_err(|e| {
+                    Error::new(
+                        ErrorCode::LakeError,
+                        format!("cannot write a deletion vector for {what}: {e}"),
+                    )
+                })?;
         }
-        let store = table.log_store().object_store(None);
-        store
-            .put_opts(
-                &Path::from(format!("deletion_vector_{uuid}.bin")),
-                bytes.into(),
-                Default::default(),
-            )
-            .await
-            .map_err(|e| {
-                Error::new(
-                    ErrorCode::LakeError,
-                    format!("cannot write a deletion vector for {what}: {e}"),
-                )
-            })?;
         if batches.iter().any(|b| b.num_rows() > 0) {
             use deltalake::writer::DeltaWriter;
             let mut writer = deltalake::writer::RecordBatchWriter::for_table(&table)
@@ -618,6 +665,7 @@ impl Lake {
                 .flush()
                 .await
                 .map_err(lake_err(format_args!("cannot write to {what}")))?;
+            crate::index_written(&table, &adds).await?;
             actions.extend(adds.into_iter().map(Action::Add));
         }
         let snapshot = table

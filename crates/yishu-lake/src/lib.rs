@@ -15,6 +15,7 @@ use std::sync::Arc;
 use url::Url;
 use yishu_types::{Error, ErrorCode};
 
+mod key_index;
 mod keyed;
 pub use keyed::{Finder, KeyHashes, Picked, REF_HASH, key_hash};
 
@@ -277,6 +278,7 @@ impl Lake {
         let table = write.await.map_err(lake_err(format_args!(
             "cannot append to table {layer}.{name}"
         )))?;
+        index_missing(&table, false).await?;
         Ok(table.version().unwrap_or_default())
     }
 
@@ -356,6 +358,7 @@ impl Lake {
         let table = write.await.map_err(lake_err(format_args!(
             "cannot overwrite rows of {layer}.{name}"
         )))?;
+        index_missing(&table, true).await?;
         Ok(table.version().unwrap_or_default())
     }
 
@@ -640,6 +643,92 @@ pub struct Appender {
     writer: deltalake::writer::RecordBatchWriter,
     adds: Vec<deltalake::kernel::Add>,
     what: String,
+    /// Whether the table has hash columns, whose files get key indexes.
+    hashed: bool,
+}
+
+/// Writes the key indexes ([`key_index`]) of data files just written, before they are
+/// committed: a file visible to readers has its index, or (after a crash between the two)
+/// none, and is scanned.
+async fn index_written(table: &DeltaTable, adds: &[deltalake::kernel::Add]) -> Result<(), Error> {
+    let store = table.log_store().object_store(None);
+    for add in adds {
+        let path = deltalake::Path::from_url_path(&add.path).map_err(|e| {
+            Error::new(
+                ErrorCode::LakeError,
+                format!("bad data file path {}: {e}", add.path),
+            )
+        })?;
+        key_index::index_file(&store, &path, add.size as u64, &HASH_COLUMNS).await?;
+    }
+    Ok(())
+}
+
+/// Indexes the live files of a table that lack a key index — after a commit delta-rs's write
+/// made, whose files are only known from the log — and with `prune` deletes the indexes of files
+/// no longer live (an overwrite replaced them). Files of a table without hash columns get none.
+async fn index_missing(table: &DeltaTable, prune: bool) -> Result<(), Error> {
+    use deltalake::logstore::object_store::ObjectStoreExt;
+    use futures::TryStreamExt;
+    let what = table.table_url().to_string();
+    let snapshot = table
+        .snapshot()
+        .map_err(lake_err(format_args!("cannot read {what}")))?;
+    let schema = snapshot.schema();
+    let columns: Vec<&str> = HASH_COLUMNS
+        .into_iter()
+        .filter(|c| schema.field(c).is_some())
+        .collect();
+    if columns.is_empty() {
+        return Ok(());
+    }
+    let store = table.log_store().object_store(None);
+    let mut present: std::collections::HashSet<deltalake::Path> = store
+        .list(Some(&deltalake::Path::from("_yishu_index")))
+        .map_ok(|m| m.location)
+        .try_collect()
+        .await
+        .map_err(|e| {
+            Error::new(
+                ErrorCode::LakeError,
+                format!("cannot list the indexes of {what}: {e}"),
+            )
+        })?;
+    let views: Vec<deltalake::kernel::LogicalFileView> = snapshot
+        .snapshot()
+        .file_views(table.log_store().as_ref(), None)
+        .try_collect()
+        .await
+        .map_err(lake_err(format_args!("cannot list the files of {what}")))?;
+    for view in views {
+        let data = view.object_store_path();
+        let indexes: Vec<deltalake::Path> = columns
+            .iter()
+            .map(|c| key_index::index_path(&data, c))
+            .collect();
+        // Taken out of `present`: what is left belongs to files no longer live.
+        let mut missing = false;
+        for i in &indexes {
+            missing |= !present.remove(i);
+        }
+        if missing {
+            key_index::index_file(&store, &data, view.size() as u64, &columns).await?;
+        }
+    }
+    if prune {
+        for stale in present {
+            // Only an accelerator: one that cannot be deleted is left.
+            if let Err(e) = store.delete(&stale).await {
+                tracing::warn!(index = %stale, "cannot delete a stale key index: {e}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a schema has a hash column (its files get key indexes).
+fn has_hash_column(schema: &arrow::datatypes::Schema) -> bool {
+    HASH_COLUMNS.iter().any(|c| schema.index_of(c).is_ok())
 }
 
 impl Lake {
@@ -675,11 +764,13 @@ impl Lake {
         if let Some(props) = writer_properties(layer) {
             writer = writer.with_writer_properties(props);
         }
+        let hashed = has_hash_column(&writer.arrow_schema());
         Ok(Appender {
             table,
             writer,
             adds: Vec::new(),
             what,
+            hashed,
         })
     }
 }
@@ -705,6 +796,9 @@ impl Appender {
                 .flush()
                 .await
                 .map_err(lake_err(format_args!("cannot write to {}", self.what)))?;
+            if self.hashed {
+                index_written(&self.table, &adds).await?;
+            }
             self.adds.extend(adds);
         }
         Ok(())
@@ -722,6 +816,9 @@ impl Appender {
             .flush()
             .await
             .map_err(lake_err(format_args!("cannot write to {}", self.what)))?;
+        if self.hashed {
+            index_written(&self.table, &adds).await?;
+        }
         self.adds.extend(adds);
         let actions: Vec<Action> = self.adds.into_iter().map(Action::Add).collect();
         let op = DeltaOperation::Write {

@@ -512,3 +512,150 @@ async fn finding_rows_by_hash_checks_the_keys_and_falls_back_to_them() {
         .unwrap();
     assert_eq!(ids.values().to_vec(), vec![7]);
 }
+
+/// The key-index files of a table, by path.
+fn index_files(table: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out: Vec<_> = std::fs::read_dir(table.join("_yishu_index"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_indexes_find_what_a_scan_finds_and_a_bad_one_is_not_trusted() {
+    use yishu_lake::{Finder, KeyHashes, key_hash};
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let table = dir.path().join("lake/base/people");
+    let h = |s: &str| key_hash(&[s]);
+    // 3,000 people; 张三 has 200 rows (more than an index block), all in the middle of the
+    // hash order; two files.
+    let mut names: Vec<String> = (0..3000).map(|i| format!("人{i}")).collect();
+    names.extend((0..200).map(|_| "张三".to_string()));
+    // A second hash column, before the key's: files keep their own column order.
+    let with_key = |ids: &[i64], names: &[String]| {
+        let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+        let b = hashed_batch(ids, &refs, &refs.iter().map(|n| h(n)).collect::<Vec<_>>());
+        let other: Vec<i64> = ids.iter().map(|i| h(&i.to_string())).collect();
+        let mut fields = b.schema().fields()[..2].to_vec();
+        fields.push(Arc::new(Field::new("_to_hash", DataType::Int64, false)));
+        fields.push(Arc::new(Field::new("_key_hash", DataType::Int64, false)));
+        let mut columns = b.columns()[..2].to_vec();
+        columns.push(Arc::new(Int64Array::from(other)));
+        columns.push(b.column(2).clone());
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+    };
+    let ids: Vec<i64> = (0..names.len() as i64).collect();
+    let mut app = lake
+        .appender(Layer::Base, "people", with_key(&[0], &names[..1]).schema())
+        .await
+        .unwrap();
+    app.write(with_key(&ids[..1400], &names[..1400]))
+        .await
+        .unwrap();
+    app.commit(HashMap::new()).await.unwrap();
+    let mut app = lake
+        .appender(Layer::Base, "people", with_key(&[0], &names[..1]).schema())
+        .await
+        .unwrap();
+    app.write(with_key(&ids[1400..], &names[1400..]))
+        .await
+        .unwrap();
+    app.commit(HashMap::new()).await.unwrap();
+    assert_eq!(
+        index_files(&table).len(),
+        4,
+        "one index per data file and hash column"
+    );
+
+    let wanted: KeyHashes = ["张三", "人7", "人2999", "无此人"]
+        .iter()
+        .map(|n| h(n))
+        .collect();
+    let find = || {
+        let (lake, wanted) = (&lake, &wanted);
+        async move {
+            let finder = Finder {
+                keys: &["name"],
+                pick: |k: &[&str]| ["张三", "人7", "人2999", "无此人"].contains(&k[0]),
+                hashed: Some(("_key_hash", wanted)),
+            };
+            let p = lake
+                .find(Layer::Base, "people", finder, Some(&["id"]))
+                .await
+                .unwrap();
+            let mut ids: Vec<i64> = p
+                .rows
+                .iter()
+                .flat_map(|b| {
+                    let a = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+                    a.values().to_vec()
+                })
+                .collect();
+            ids.sort();
+            (p, ids)
+        }
+    };
+    let mut expected: Vec<i64> = vec![7, 2999];
+    expected.extend(3000..3200);
+    let (_, by_index) = find().await;
+    assert_eq!(by_index, expected, "every row of a hash over many blocks");
+
+    // An index that does not match its file (cut short) is not used: the file is scanned.
+    let key_indexes: Vec<_> = index_files(&table)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with("_key_hash.idx"))
+        .collect();
+    let first = &key_indexes[0];
+    let bytes = std::fs::read(first).unwrap();
+    std::fs::write(first, &bytes[..bytes.len() - 8]).unwrap();
+    assert_eq!(find().await.1, expected);
+    // Nor one for another file.
+    let second = &key_indexes[1];
+    std::fs::write(first, std::fs::read(second).unwrap()).unwrap();
+    assert_eq!(find().await.1, expected);
+    // Without indexes the files are scanned, with the same result.
+    std::fs::remove_dir_all(table.join("_yishu_index")).unwrap();
+    let (picked, scanned) = find().await;
+    assert_eq!(scanned, expected);
+
+    // Rows written by a replacement get their index; deleted rows are not found again.
+    lake.replace_picked(
+        Layer::Base,
+        "people",
+        picked,
+        vec![with_key(&[5000, 5001], &["张三".into(), "人7".into()])],
+        HashMap::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(index_files(&table).len(), 2, "the new file's indexes");
+    assert_eq!(find().await.1, vec![5000, 5001]);
+    // And a replacement that picked nothing but writes rows indexes them too.
+    let none: KeyHashes = [h("无此人")].into_iter().collect();
+    let finder = Finder {
+        keys: &["name"],
+        pick: |k: &[&str]| k[0] == "无此人",
+        hashed: Some(("_key_hash", &none)),
+    };
+    let nothing = lake
+        .find(Layer::Base, "people", finder, Some(&[]))
+        .await
+        .unwrap();
+    assert!(nothing.is_empty());
+    lake.replace_picked(
+        Layer::Base,
+        "people",
+        nothing,
+        vec![with_key(&[6000], &["人2999".into()])],
+        HashMap::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(index_files(&table).len(), 4);
+    assert_eq!(find().await.1, vec![5000, 5001, 6000]);
+}
