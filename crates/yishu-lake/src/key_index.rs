@@ -20,7 +20,6 @@ use deltalake::parquet::arrow::async_reader::{
 };
 use deltalake::{ObjectStore, Path};
 use futures::StreamExt;
-use std::ops::Range;
 use std::sync::Arc;
 use yishu_types::{Error, ErrorCode};
 
@@ -130,109 +129,95 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
 }
 
-/// The blocks (by number) that may hold the hash `h`, given each block's first hash: a hash
-/// repeated across a block boundary spans every block it starts or continues in.
-fn blocks_for(fences: &[i64], h: i64) -> Range<u64> {
-    // The last block starting before h (h's run may begin in it) to the last starting at h.
-    let first = fences.partition_point(|f| *f < h).saturating_sub(1);
-    let last = fences.partition_point(|f| *f <= h);
-    if last == 0 {
-        return 0..0; // below the first hash of the file
+/// The first position in `fences` (ascending) from `from` on whose fence is not below `h` —
+/// galloping, since the hashes looked up come in order.
+fn first_not_below(fences: &Fences, h: i64, from: usize) -> usize {
+    let (mut lo, mut step) = (from, 1);
+    let mut hi = from;
+    while hi < fences.len() && fences.get(hi) < h {
+        lo = hi + 1;
+        hi += step;
+        step *= 2;
     }
-    first as u64..last as u64
-}
-
-/// Block ranges merged where they touch or overlap (`ranges` ordered by start).
-fn merged(ranges: impl Iterator<Item = Range<u64>>) -> Vec<Range<u64>> {
-    let mut out: Vec<Range<u64>> = Vec::new();
-    for r in ranges.filter(|r| !r.is_empty()) {
-        match out.last_mut() {
-            Some(prev) if r.start <= prev.end => prev.end = prev.end.max(r.end),
-            _ => out.push(r),
+    let hi = hi.min(fences.len());
+    // Binary search in lo..hi.
+    let (mut a, mut b) = (lo, hi);
+    while a < b {
+        let mid = (a + b) / 2;
+        if fences.get(mid) < h {
+            a = mid + 1;
+        } else {
+            b = mid;
         }
     }
-    out
+    a
 }
 
-/// The positions of the rows whose `column` hash is one of `wanted` (sorted, no repeats) in
-/// the data file at `data` of `size` bytes, read from its index; `None` when it has no usable
-/// index (the caller scans the file). Positions come sorted; two keys may share a hash, so
-/// they are candidates.
-pub(crate) async fn positions(
-    store: &Arc<dyn ObjectStore>,
-    data: &Path,
-    size: u64,
-    column: &str,
-    wanted: &[i64],
-) -> Result<Option<Vec<u64>>, Error> {
-    let path = index_path(data, column);
-    let unusable = |why: String| {
-        tracing::warn!(index = %path, "index not used, the data file is scanned: {why}");
-        Ok(None)
-    };
-    let prelude = match store.get_range(&path, 0..PRELUDE).await {
-        Ok(b) => b,
-        Err(deltalake::ObjectStoreError::NotFound { .. }) => return Ok(None),
-        Err(e) => return unusable(e.to_string()),
-    };
-    if prelude.len() < PRELUDE as usize {
-        return unusable("shorter than its header".into());
+/// The fences of an index, read in place.
+struct Fences<'a>(&'a [u8]);
+
+impl Fences<'_> {
+    fn len(&self) -> usize {
+        self.0.len() / 8
     }
-    let (n, block) = (u64_at(&prelude, 16), u32_at(&prelude, 24) as u64);
-    if &prelude[..4] != MAGIC || u32_at(&prelude, 4) != VERSION || block != BLOCK {
-        return unusable("not an index of this version".into());
+
+    fn get(&self, k: usize) -> i64 {
+        i64::from_le_bytes(self.0[k * 8..k * 8 + 8].try_into().expect("8 bytes"))
     }
-    if u64_at(&prelude, 8) != size {
-        return unusable(format!(
+}
+
+/// The positions of the rows holding `wanted` hashes (sorted, no repeats) in the index `bytes`
+/// of a data file of `size` bytes; an error says why the index cannot be used.
+fn lookup(bytes: &[u8], size: u64, wanted: &[i64]) -> Result<Vec<u64>, String> {
+    if bytes.len() < PRELUDE as usize {
+        return Err("shorter than its header".into());
+    }
+    let (n, block) = (u64_at(bytes, 16), u32_at(bytes, 24) as u64);
+    if &bytes[..4] != MAGIC || u32_at(bytes, 4) != VERSION || block != BLOCK {
+        return Err("not an index of this version".into());
+    }
+    if u64_at(bytes, 8) != size {
+        return Err(format!(
             "made for a file of {} bytes, the file has {size}",
-            u64_at(&prelude, 8)
+            u64_at(bytes, 8)
         ));
     }
-    let blocks = n.div_ceil(BLOCK);
-    let entries_at = PRELUDE + blocks * 8;
-    let expected = entries_at + n * ENTRY;
-    match store.head(&path).await {
-        Ok(meta) if meta.size == expected => {}
-        Ok(meta) => {
-            return unusable(format!(
-                "{} bytes where its header says {expected}",
-                meta.size
-            ));
-        }
-        Err(e) => return unusable(e.to_string()),
+    let entries_at = n
+        .div_ceil(BLOCK)
+        .checked_mul(8)
+        .and_then(|f| f.checked_add(PRELUDE))
+        .ok_or("a header out of range")?;
+    let expected = n
+        .checked_mul(ENTRY)
+        .and_then(|e| e.checked_add(entries_at))
+        .ok_or("a header out of range")?;
+    if bytes.len() as u64 != expected {
+        return Err(format!(
+            "{} bytes where its header says {expected}",
+            bytes.len()
+        ));
     }
-    let fences = match store.get_range(&path, PRELUDE..entries_at).await {
-        Ok(b) => b,
-        Err(e) => return unusable(e.to_string()),
-    };
-    let fences: Vec<i64> = fences
-        .chunks_exact(8)
-        .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
-        .collect();
-    let spans: Vec<Range<u64>> = wanted.iter().map(|h| blocks_for(&fences, *h)).collect();
-    let reads = merged(spans.iter().cloned());
-    if reads.is_empty() {
-        return Ok(Some(Vec::new()));
-    }
-    let byte_range = |r: &Range<u64>| {
-        entries_at + r.start * BLOCK * ENTRY..(entries_at + r.end * BLOCK * ENTRY).min(expected)
-    };
-    let ranges: Vec<Range<u64>> = reads.iter().map(byte_range).collect();
-    let read = match store.get_ranges(&path, &ranges).await {
-        Ok(b) => b,
-        Err(e) => return unusable(e.to_string()),
-    };
-    let mut out = Vec::new();
-    for (h, span) in wanted.iter().zip(&spans) {
-        if span.is_empty() {
-            continue;
+    let fences = Fences(&bytes[PRELUDE as usize..entries_at as usize]);
+    let entries = &bytes[entries_at as usize..];
+    let (mut out, mut at) = (Vec::new(), 0usize);
+    for &h in wanted {
+        // From the last block starting before h (h's run may begin in it) to the last block
+        // starting at h: a hash repeated across a block boundary spans all of them.
+        at = first_not_below(&fences, h, at);
+        let mut last = at;
+        while last < fences.len() && fences.get(last) == h {
+            last += 1;
         }
-        // The read holding this hash's blocks (reads are ordered and disjoint).
-        let i = reads.partition_point(|r| r.end <= span.start);
-        let from = ((span.start - reads[i].start) * BLOCK * ENTRY) as usize;
-        let to = (((span.end - reads[i].start) * BLOCK * ENTRY) as usize).min(read[i].len());
-        let low = *h as u32;
-        for e in read[i][from..to].chunks_exact(ENTRY as usize) {
+        if last == 0 {
+            continue; // below the first hash of the file
+        }
+        let first = at.saturating_sub(1);
+        let (from, to) = (
+            first * BLOCK as usize,
+            (last * BLOCK as usize).min(n as usize),
+        );
+        let low = h as u32;
+        for e in entries[from * ENTRY as usize..to * ENTRY as usize].chunks_exact(ENTRY as usize) {
             if u32_at(e, 0) == low {
                 out.push(u32_at(e, 4) as u64);
             }
@@ -240,7 +225,49 @@ pub(crate) async fn positions(
     }
     out.sort_unstable();
     out.dedup();
-    Ok(Some(out))
+    Ok(out)
+}
+
+/// The positions of the rows whose `column` hash is one of `wanted` (sorted, no repeats) in
+/// the data file at `data` of `size` bytes, read from its index; `None` when it has no usable
+/// index (the caller scans the file). Positions come sorted; two keys may share a hash, so
+/// they are candidates. `local` is the table's directory when the lake is on local disk: the
+/// index is then mapped into memory and only the pages of the blocks looked up are read.
+pub(crate) async fn positions(
+    (store, local): (&Arc<dyn ObjectStore>, Option<&std::path::Path>),
+    data: &Path,
+    size: u64,
+    column: &str,
+    wanted: &[i64],
+) -> Result<Option<Vec<u64>>, Error> {
+    let path = index_path(data, column);
+    let found = match local {
+        Some(dir) => match std::fs::File::open(dir.join(path.as_ref())) {
+            // SAFETY: index files are written whole under a temporary name and renamed into
+            // place, never modified after: the mapping cannot change under the reader.
+            Ok(file) => match unsafe { memmap2::Mmap::map(&file) } {
+                Ok(map) => lookup(&map, size, wanted),
+                Err(e) => Err(e.to_string()),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => Err(e.to_string()),
+        },
+        None => match store.get(&path).await {
+            Ok(r) => match r.bytes().await {
+                Ok(b) => lookup(&b, size, wanted),
+                Err(e) => Err(e.to_string()),
+            },
+            Err(deltalake::ObjectStoreError::NotFound { .. }) => return Ok(None),
+            Err(e) => Err(e.to_string()),
+        },
+    };
+    match found {
+        Ok(p) => Ok(Some(p)),
+        Err(why) => {
+            tracing::warn!(index = %path, "index not used, the data file is scanned: {why}");
+            Ok(None)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -253,23 +280,34 @@ mod tests {
         let mut entries: Vec<(i64, u32)> = (0..10).map(|i| (i as i64 - 100, i)).collect();
         entries.extend((10..40).map(|i| (5, i)));
         entries.extend((40..50).map(|i| (i as i64 + 100, i)));
-        let fences: Vec<i64> = entries.chunks(BLOCK as usize).map(|b| b[0].0).collect();
-        assert_eq!(fences, vec![-100, 5, 5, 148]);
-        assert_eq!(blocks_for(&fences, 5), 0..3);
-        assert!(blocks_for(&fences, -1000).is_empty());
-        assert_eq!(blocks_for(&fences, 1000), 3..4);
-        assert_eq!(blocks_for(&fences, -100), 0..1);
-        // Between two fences: the one block before.
-        assert_eq!(blocks_for(&fences, 100), 2..3);
-        assert_eq!(
-            merged([0..1, 0..3, 2..3, 3..4, 6..7].into_iter()),
-            vec![0..4, 6..7]
-        );
         let bytes = encode(7, &entries);
         assert_eq!(
             bytes.len() as u64,
             PRELUDE + 4 * 8 + 50 * ENTRY,
             "prelude, fences, entries"
         );
+        let fences = Fences(&bytes[PRELUDE as usize..PRELUDE as usize + 32]);
+        assert_eq!(
+            (0..4).map(|k| fences.get(k)).collect::<Vec<_>>(),
+            vec![-100, 5, 5, 148]
+        );
+        assert_eq!(first_not_below(&fences, 5, 0), 1);
+        assert_eq!(first_not_below(&fences, 6, 0), 3);
+        assert_eq!(first_not_below(&fences, 1000, 2), 4);
+        let all = |w: &[i64]| lookup(&bytes, 7, w).unwrap();
+        assert_eq!(all(&[5]), (10..40).collect::<Vec<u64>>());
+        assert_eq!(all(&[-1000, -100, 149, 1000]), vec![0, 49]);
+        assert_eq!(all(&[-91, 5, 140]), {
+            let mut v: Vec<u64> = vec![9];
+            v.extend(10..40);
+            v.push(40);
+            v
+        });
+        assert!(
+            lookup(&bytes, 8, &[5])
+                .unwrap_err()
+                .contains("file of 7 bytes")
+        );
+        assert!(lookup(&bytes[..bytes.len() - 1], 7, &[5]).is_err());
     }
 }

@@ -454,6 +454,10 @@ impl Lake {
             }
             None => Vec::new(),
         };
+        let local = self
+            .table_url(layer, name)
+            .ok()
+            .and_then(|u| u.to_file_path().ok());
         for view in &views {
             let path = view.object_store_path();
             let size = view.size() as u64;
@@ -462,7 +466,10 @@ impl Lake {
             // Candidates from the file's index, when it has one: no pass 1, and a file
             // holding none of the hashes is not opened at all.
             let indexed = match &probe {
-                Some((c, _)) => key_index::positions(&store, &path, size, c, &sorted).await?,
+                Some((c, _)) => {
+                    key_index::positions((&store, local.as_deref()), &path, size, c, &sorted)
+                        .await?
+                }
                 None => None,
             }
             .map(|mut c| {
