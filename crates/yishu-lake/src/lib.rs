@@ -604,6 +604,20 @@ const HASH_PAGE_BYTES: usize = 1024 * 1024;
 /// written plain and uncompressed (a dictionary or compression gains nothing on them).
 pub const HASH_COLUMNS: [&str; 4] = ["_key_hash", keyed::REF_HASH, "_to_hash", "_block_hash"];
 
+/// Columns whose values are (nearly) all different: ids, keys, lineage refs, content hashes.
+/// A dictionary of them fills to its limit (1 MiB) and falls back to plain anyway, and a pick
+/// reading one row of a column chunk decodes that whole dictionary page first — once per row
+/// group, so more as the library grows. Without one it decodes only the row's page: pass 2 of a
+/// 1k run on the 1M city 405–488 → 335–406 ms, base layer no bigger.
+const UNIQUE_COLUMNS: [&str; 6] = [
+    "subject_id",
+    "subject_key",
+    "_hash",
+    "_ods_ref",
+    "from_key",
+    "to_key",
+];
+
 /// Parquet settings for a layer's files (delta-rs's defaults elsewhere).
 fn writer_properties(
     layer: Layer,
@@ -621,6 +635,9 @@ fn writer_properties(
         .set_compression(Compression::LZ4_RAW)
         .set_data_page_size_limit(PAGE_BYTES)
         .set_write_batch_size(64);
+    for c in UNIQUE_COLUMNS {
+        b = b.set_column_dictionary_enabled(ColumnPath::from(c), false);
+    }
     for c in HASH_COLUMNS {
         let c = ColumnPath::from(c);
         b = b
