@@ -420,17 +420,8 @@ impl Lake {
         layer: Layer,
         name: &str,
     ) -> Result<(DeltaTable, Vec<deltalake::kernel::LogicalFileView>), Error> {
-        use futures::TryStreamExt;
-        let what = format!("{layer}.{name}");
         let table = self.open_table(layer, name).await?;
-        let views = table
-            .snapshot()
-            .map_err(lake_err(format_args!("cannot read {what}")))?
-            .snapshot()
-            .file_views(table.log_store().as_ref(), None)
-            .try_collect()
-            .await
-            .map_err(lake_err(format_args!("cannot list the files of {what}")))?;
+        let views = live_files(&table, &format!("{layer}.{name}")).await?;
         Ok((table, views))
     }
 
@@ -660,14 +651,45 @@ pub struct Appender {
     writer: deltalake::writer::RecordBatchWriter,
     adds: Vec<deltalake::kernel::Add>,
     what: String,
-    /// Whether the table has hash columns, whose files get key indexes.
-    hashed: bool,
+}
+
+/// A table's live data files (with their statistics and deletion vectors).
+async fn live_files(
+    table: &DeltaTable,
+    what: &str,
+) -> Result<Vec<deltalake::kernel::LogicalFileView>, Error> {
+    use futures::TryStreamExt;
+    let snapshot = table
+        .snapshot()
+        .map_err(lake_err(format_args!("cannot read {what}")))?;
+    snapshot
+        .snapshot()
+        .file_views(table.log_store().as_ref(), None)
+        .try_collect()
+        .await
+        .map_err(lake_err(format_args!("cannot list the files of {what}")))
+}
+
+/// The hash columns ([`HASH_COLUMNS`]) a table has: its files get a key index for each.
+fn hash_columns(table: &DeltaTable) -> Result<Vec<&'static str>, Error> {
+    let schema = table
+        .snapshot()
+        .map_err(lake_err(format_args!("cannot read {}", table.table_url())))?
+        .schema();
+    Ok(HASH_COLUMNS
+        .into_iter()
+        .filter(|c| schema.field(c).is_some())
+        .collect())
 }
 
 /// Writes the key indexes ([`key_index`]) of data files just written, before they are
 /// committed: a file visible to readers has its index, or (after a crash between the two)
 /// none, and is scanned.
 async fn index_written(table: &DeltaTable, adds: &[deltalake::kernel::Add]) -> Result<(), Error> {
+    let columns = hash_columns(table)?;
+    if columns.is_empty() {
+        return Ok(());
+    }
     let store = table.log_store().object_store(None);
     for add in adds {
         let path = deltalake::Path::from_url_path(&add.path).map_err(|e| {
@@ -676,7 +698,7 @@ async fn index_written(table: &DeltaTable, adds: &[deltalake::kernel::Add]) -> R
                 format!("bad data file path {}: {e}", add.path),
             )
         })?;
-        key_index::index_file(&store, &path, add.size as u64, &HASH_COLUMNS).await?;
+        key_index::index_file(&store, &path, add.size as u64, &columns).await?;
     }
     Ok(())
 }
@@ -688,14 +710,7 @@ async fn index_missing(table: &DeltaTable, prune: bool) -> Result<(), Error> {
     use deltalake::logstore::object_store::ObjectStoreExt;
     use futures::TryStreamExt;
     let what = table.table_url().to_string();
-    let snapshot = table
-        .snapshot()
-        .map_err(lake_err(format_args!("cannot read {what}")))?;
-    let schema = snapshot.schema();
-    let columns: Vec<&str> = HASH_COLUMNS
-        .into_iter()
-        .filter(|c| schema.field(c).is_some())
-        .collect();
+    let columns = hash_columns(table)?;
     if columns.is_empty() {
         return Ok(());
     }
@@ -711,13 +726,7 @@ async fn index_missing(table: &DeltaTable, prune: bool) -> Result<(), Error> {
                 format!("cannot list the indexes of {what}: {e}"),
             )
         })?;
-    let views: Vec<deltalake::kernel::LogicalFileView> = snapshot
-        .snapshot()
-        .file_views(table.log_store().as_ref(), None)
-        .try_collect()
-        .await
-        .map_err(lake_err(format_args!("cannot list the files of {what}")))?;
-    for view in views {
+    for view in live_files(table, &what).await? {
         let data = view.object_store_path();
         let indexes: Vec<deltalake::Path> = columns
             .iter()
@@ -741,11 +750,6 @@ async fn index_missing(table: &DeltaTable, prune: bool) -> Result<(), Error> {
         }
     }
     Ok(())
-}
-
-/// Whether a schema has a hash column (its files get key indexes).
-fn has_hash_column(schema: &arrow::datatypes::Schema) -> bool {
-    HASH_COLUMNS.iter().any(|c| schema.index_of(c).is_ok())
 }
 
 impl Lake {
@@ -781,13 +785,11 @@ impl Lake {
         if let Some(props) = writer_properties(layer) {
             writer = writer.with_writer_properties(props);
         }
-        let hashed = has_hash_column(&writer.arrow_schema());
         Ok(Appender {
             table,
             writer,
             adds: Vec::new(),
             what,
-            hashed,
         })
     }
 }
@@ -813,9 +815,7 @@ impl Appender {
                 .flush()
                 .await
                 .map_err(lake_err(format_args!("cannot write to {}", self.what)))?;
-            if self.hashed {
-                index_written(&self.table, &adds).await?;
-            }
+            index_written(&self.table, &adds).await?;
             self.adds.extend(adds);
         }
         Ok(())
@@ -833,9 +833,7 @@ impl Appender {
             .flush()
             .await
             .map_err(lake_err(format_args!("cannot write to {}", self.what)))?;
-        if self.hashed {
-            index_written(&self.table, &adds).await?;
-        }
+        index_written(&self.table, &adds).await?;
         self.adds.extend(adds);
         let actions: Vec<Action> = self.adds.into_iter().map(Action::Add).collect();
         let op = DeltaOperation::Write {

@@ -550,22 +550,16 @@ async fn key_indexes_find_what_a_scan_finds_and_a_bad_one_is_not_trusted() {
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
     };
     let ids: Vec<i64> = (0..names.len() as i64).collect();
-    let mut app = lake
-        .appender(Layer::Base, "people", with_key(&[0], &names[..1]).schema())
-        .await
-        .unwrap();
-    app.write(with_key(&ids[..1400], &names[..1400]))
-        .await
-        .unwrap();
-    app.commit(HashMap::new()).await.unwrap();
-    let mut app = lake
-        .appender(Layer::Base, "people", with_key(&[0], &names[..1]).schema())
-        .await
-        .unwrap();
-    app.write(with_key(&ids[1400..], &names[1400..]))
-        .await
-        .unwrap();
-    app.commit(HashMap::new()).await.unwrap();
+    for part in [0..1400, 1400..names.len()] {
+        let mut app = lake
+            .appender(Layer::Base, "people", with_key(&[0], &names[..1]).schema())
+            .await
+            .unwrap();
+        app.write(with_key(&ids[part.clone()], &names[part]))
+            .await
+            .unwrap();
+        app.commit(HashMap::new()).await.unwrap();
+    }
     assert_eq!(
         index_files(&table).len(),
         4,
