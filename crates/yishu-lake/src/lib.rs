@@ -588,6 +588,10 @@ impl Lake {
 /// with the page index decodes only the pages that hold them: small pages make that a few of
 /// many. The hash columns, read whole, keep big pages.
 const PAGE_BYTES: usize = 4 * 1024;
+/// Bytes of a column chunk's dictionary before its values are written plain. A pick decodes
+/// the whole dictionary of every column chunk it reads a row from, so an unbounded one (names,
+/// addresses: hundreds of KB a row group) makes a pick cost grow with the library.
+const DICTIONARY_BYTES: usize = 32 * 1024;
 /// Bytes per data page of a hash column: every row's hash is read, so fewer, larger pages.
 const HASH_PAGE_BYTES: usize = 1024 * 1024;
 
@@ -625,6 +629,7 @@ fn writer_properties(
     let mut b = WriterProperties::builder()
         .set_compression(Compression::LZ4_RAW)
         .set_data_page_size_limit(PAGE_BYTES)
+        .set_dictionary_page_size_limit(DICTIONARY_BYTES)
         .set_write_batch_size(64);
     for c in UNIQUE_COLUMNS {
         b = b.set_column_dictionary_enabled(ColumnPath::from(c), false);
