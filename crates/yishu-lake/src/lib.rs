@@ -77,9 +77,19 @@ fn df_err(what: impl fmt::Display) -> impl FnOnce(datafusion::error::DataFusionE
 }
 
 /// Handle to the lake root.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Lake {
     root: Url,
+    /// Tables opened to find rows in, kept to bring up to date rather than open again: an
+    /// incremental run picks from the same tables twenty-odd times, and opening one replays
+    /// its log from the last checkpoint.
+    opened: Arc<std::sync::Mutex<HashMap<(Layer, String), DeltaTable>>>,
+}
+
+impl std::fmt::Debug for Lake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lake").field("root", &self.root).finish()
+    }
 }
 
 /// Table names are identifiers: lower-case ASCII letters, digits and underscores, so they are safe
@@ -151,6 +161,7 @@ impl Lake {
         };
         Ok(Lake {
             root: ensure_dir_url(url),
+            opened: Arc::default(),
         })
     }
 
@@ -420,8 +431,22 @@ impl Lake {
         layer: Layer,
         name: &str,
     ) -> Result<(DeltaTable, Vec<deltalake::kernel::LogicalFileView>), Error> {
-        let table = self.open_table(layer, name).await?;
-        let views = live_files(&table, &format!("{layer}.{name}")).await?;
+        let what = format!("{layer}.{name}");
+        let key = (layer, name.to_string());
+        let known = self.opened.lock().ok().and_then(|o| o.get(&key).cloned());
+        let table = match known {
+            Some(mut t) => {
+                t.update_incremental(None)
+                    .await
+                    .map_err(lake_err(format_args!("cannot open table {what}")))?;
+                t
+            }
+            None => self.open_table(layer, name).await?,
+        };
+        if let Ok(mut o) = self.opened.lock() {
+            o.insert(key, table.clone());
+        }
+        let views = live_files(&table, &what).await?;
         Ok((table, views))
     }
 

@@ -317,6 +317,38 @@ async fn replacing_picked_rows_leaves_files_and_applies_deletion_vectors() {
         1,
         "only the columns asked for"
     );
+
+    // A handle keeps the tables it picked from open, and brings them up to date before the
+    // next pick: rows another handle (another process) committed since are found, and rows it
+    // deleted are not.
+    let other = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    other
+        .append(
+            Layer::Base,
+            "people",
+            vec![batch(&[10], &["周十"])],
+            HashMap::new(),
+        )
+        .await
+        .unwrap();
+    let by_name = |n: &'static str| {
+        let lake = lake.clone();
+        async move {
+            lake.pick(Layer::Base, "people", &["name"], |k| k[0] == n, None)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(by_name("周十").await.len(), 1, "another handle's append");
+    let gone = other
+        .pick(Layer::Base, "people", &["name"], |k| k[0] == "孙九", None)
+        .await
+        .unwrap();
+    other
+        .replace_picked(Layer::Base, "people", gone, vec![], HashMap::new())
+        .await
+        .unwrap();
+    assert!(by_name("孙九").await.is_empty(), "another handle's delete");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
