@@ -242,13 +242,9 @@ pub(crate) async fn positions(
 ) -> Result<Option<Vec<u64>>, Error> {
     let path = index_path(data, column);
     let found = match local {
-        Some(dir) => match std::fs::File::open(dir.join(path.as_ref())) {
-            // SAFETY: index files are written whole under a temporary name and renamed into
-            // place, never modified after: the mapping cannot change under the reader.
-            Ok(file) => match unsafe { memmap2::Mmap::map(&file) } {
-                Ok(map) => lookup(&map, size, wanted),
-                Err(e) => Err(e.to_string()),
-            },
+        // Index files are written whole under a temporary name and renamed into place.
+        Some(dir) => match crate::map_immutable(&dir.join(path.as_ref())) {
+            Ok(map) => lookup(&map, size, wanted),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => Err(e.to_string()),
         },

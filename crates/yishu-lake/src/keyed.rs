@@ -349,10 +349,7 @@ impl SelectedFile {
 /// A local data file of `size` bytes mapped into memory; `None` when it cannot be (the caller
 /// reads it through the object store).
 fn map_file(path: &std::path::Path, size: u64) -> Option<bytes::Bytes> {
-    let file = std::fs::File::open(path).ok()?;
-    // SAFETY: Delta data files are written whole and never modified after the commit that
-    // adds them (a vacuum may unlink one, which leaves a mapping intact).
-    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+    let map = crate::map_immutable(path).ok()?;
     (map.len() as u64 == size).then(|| bytes::Bytes::from_owner(map))
 }
 

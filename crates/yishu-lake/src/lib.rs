@@ -608,6 +608,16 @@ impl Lake {
     }
 }
 
+/// A file of the lake that is never modified once in place — a Delta data file, a key index —
+/// mapped into memory, so a reader touches only the pages it needs.
+pub(crate) fn map_immutable(path: &std::path::Path) -> std::io::Result<memmap2::Mmap> {
+    let file = std::fs::File::open(path)?;
+    // SAFETY: the lake writes these files whole (data files before the commit that adds them,
+    // indexes under a temporary name renamed into place) and never changes them after; a
+    // vacuum may unlink one, which leaves a mapping intact.
+    unsafe { memmap2::Mmap::map(&file) }
+}
+
 /// Bytes per Parquet data page in the base and std layers. Their tables are read by key — a
 /// few rows of many ([`Lake::find`]: base rows by subject, std rows by lineage) — and a reader
 /// with the page index decodes only the pages that hold them: small pages make that a few of
