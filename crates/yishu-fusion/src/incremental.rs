@@ -6,6 +6,7 @@
 //! batch costs (plus a narrow scan of the index columns), not what the library costs.
 
 use crate::address::Address;
+use crate::compare::{NameLevel, name_level};
 use crate::key::{SubjectKind, normalize_key};
 use crate::link::{PersonRecord, record_blocks};
 use crate::run::{
@@ -134,17 +135,39 @@ async fn batches_of(lake: &Lake, table: &str) -> Result<BTreeSet<String>, Error>
     Ok(out)
 }
 
-/// Existing person subjects that new records may belong to: the ones with a new record's number,
-/// and the ones sharing a blocking key with a new record — found in `base.person_blocks` by the
-/// blocks' hashes, then read from the index by their keys' hashes.
+/// Existing person subjects that new records may belong to. A record whose valid number is an
+/// existing subject's, under a name that is not clearly another person's, links to it by key and
+/// needs nothing else: that subject is read from the index by its key's hash. The other records
+/// (no valid number, a new number, a name that collides) are compared by the model, so every
+/// subject sharing a blocking key with them is read too — found in `base.person_blocks` by the
+/// blocks' hashes. Reading blocks only for those keeps a batch's candidates from growing with
+/// the library: a common name born in one year has a few people in a town, hundreds in a city.
 async fn anchors(
     lake: &Lake,
     people: impl Iterator<Item = &PersonRecord>,
 ) -> Result<Vec<(String, PersonRecord)>, Error> {
+    let people: Vec<(&PersonRecord, Option<String>)> = people
+        .map(|p| (p, normalize_key(SubjectKind::Person, &p.id).ok()))
+        .collect();
+    let numbers: HashSet<String> = people.iter().filter_map(|p| p.1.clone()).collect();
+    let mut out = index_rows(lake, &numbers).await?;
+    let known: HashMap<&str, &str> = out
+        .iter()
+        .map(|(k, r)| (k.as_str(), r.name.as_str()))
+        .collect();
     let mut blocks = HashSet::new();
-    for p in people {
-        if let Ok(k) = normalize_key(SubjectKind::Person, &p.id) {
-            blocks.insert(number_block(&k));
+    for (p, key) in &people {
+        let settled = key
+            .as_deref()
+            .and_then(|k| known.get(k))
+            .is_some_and(|name| {
+                !name.is_empty() && name_level(&p.name, name) != NameLevel::Different
+            });
+        if settled {
+            continue;
+        }
+        if let Some(k) = key {
+            blocks.insert(number_block(k));
         }
         blocks.extend(record_blocks(p));
     }
@@ -155,21 +178,41 @@ async fn anchors(
         pick: |k: &[&str]| blocks.contains(k[0]),
         hashed: Some((BLOCK_HASH, &hashes)),
     };
-    scan(
-        lake,
-        (Layer::Base, BLOCKS_TABLE),
-        finder,
-        &["subject_key"],
-        |cols, i| {
-            keys.insert(cell(cols, 0, i).to_string());
-        },
-    )
-    .await?;
+    if !blocks.is_empty() {
+        scan(
+            lake,
+            (Layer::Base, BLOCKS_TABLE),
+            finder,
+            &["subject_key"],
+            |cols, i| {
+                let k = cell(cols, 0, i);
+                if !known.contains_key(k) {
+                    keys.insert(k.to_string());
+                }
+            },
+        )
+        .await?;
+    }
+    drop(known);
+    out.extend(index_rows(lake, &keys).await?);
+    // A number's main subject before its second holder's (`number#sound`), as a full run saw them.
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// The linking index's rows of the person subjects `keys`, as records to link against.
+async fn index_rows(
+    lake: &Lake,
+    keys: &HashSet<String>,
+) -> Result<Vec<(String, PersonRecord)>, Error> {
+    let mut out = Vec::new();
+    if keys.is_empty() {
+        return Ok(out);
+    }
     let hashes: KeyHashes = keys
         .iter()
         .map(|k| subject_hash(SubjectKind::Person, k))
         .collect();
-    let mut out = Vec::new();
     let finder = Finder {
         keys: &["subject_key"],
         pick: |k: &[&str]| keys.contains(k[0]),
@@ -209,8 +252,6 @@ async fn anchors(
         },
     )
     .await?;
-    // A number's main subject before its second holder's (`number#sound`), as a full run saw them.
-    out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
 }
 

@@ -90,6 +90,44 @@ fn selection(picked: &[u64]) -> RowSelection {
     RowSelection::from(out)
 }
 
+/// Decoded footers (with offset indexes) of data files, by path, up to [`Footers::BYTES`]: a
+/// data file never changes once written, and an incremental run picks from the same files
+/// several times — decoding the page index of a 300,000-row base file costs ~10 ms.
+#[derive(Default)]
+pub(crate) struct Footers {
+    by_path: HashMap<String, ArrowReaderMetadata>,
+    /// Paths in the order kept: the oldest goes first when the budget is spent.
+    order: std::collections::VecDeque<String>,
+    bytes: usize,
+}
+
+impl Footers {
+    /// What the kept footers may take in memory.
+    const BYTES: usize = 256 << 20;
+
+    fn get(&self, path: &str) -> Option<ArrowReaderMetadata> {
+        self.by_path.get(path).cloned()
+    }
+
+    fn keep(&mut self, path: String, footer: ArrowReaderMetadata) {
+        let size = footer.metadata().memory_size();
+        if size > Self::BYTES || self.by_path.contains_key(&path) {
+            return;
+        }
+        while self.bytes + size > Self::BYTES {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(f) = self.by_path.remove(&old) {
+                self.bytes -= f.metadata().memory_size();
+            }
+        }
+        self.bytes += size;
+        self.order.push_back(path.clone());
+        self.by_path.insert(path, footer);
+    }
+}
+
 /// Picked rows of one data file, to decode.
 #[derive(Clone)]
 struct SelectedFile {
@@ -112,24 +150,36 @@ impl SelectedFile {
     /// Reads a data file's footer, with the offset index: pages holding no picked row are then
     /// neither fetched nor decoded. `local` is the table's directory when the lake is on
     /// local disk: the file is then mapped into memory.
+    /// `footers` keeps what was decoded, for the next pick from the same file.
     async fn open(
         (store, local): (&Arc<dyn ObjectStore>, Option<&std::path::Path>),
-        path: &Path,
-        size: u64,
+        (path, size): (&Path, u64),
+        (footers, table): (&std::sync::Mutex<Footers>, &str),
         what: &str,
     ) -> Result<Self, Error> {
         let options = ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional);
         let mapped = local.and_then(|dir| map_file(&dir.join(path.as_ref()), size));
-        let metadata = match &mapped {
-            Some(bytes) => ArrowReaderMetadata::load(bytes, options),
-            None => {
+        // Paths are relative to their table; a file is never rewritten in place, its size
+        // guards against a table made again under the same name all the same.
+        let key = format!("{table}/{path}#{size}");
+        let kept = footers.lock().ok().and_then(|f| f.get(&key));
+        let metadata = match (kept, &mapped) {
+            (Some(m), _) => m,
+            (None, Some(bytes)) => {
+                ArrowReaderMetadata::load(bytes, options).map_err(read_err(what))?
+            }
+            (None, None) => {
                 #[allow(deprecated)]
                 let mut reader =
                     ParquetObjectReader::new(store.clone(), path.clone()).with_file_size(size);
-                ArrowReaderMetadata::load_async(&mut reader, options).await
+                ArrowReaderMetadata::load_async(&mut reader, options)
+                    .await
+                    .map_err(read_err(what))?
             }
+        };
+        if let Ok(mut f) = footers.lock() {
+            f.keep(key, metadata.clone());
         }
-        .map_err(read_err(what))?;
         Ok(SelectedFile {
             mapped,
             store: store.clone(),
@@ -496,10 +546,9 @@ impl Lake {
             }
             None => Vec::new(),
         };
-        let local = self
-            .table_url(layer, name)
-            .ok()
-            .and_then(|u| u.to_file_path().ok());
+        let url = self.table_url(layer, name).ok();
+        let local = url.as_ref().and_then(|u| u.to_file_path().ok());
+        let table_url = url.map(|u| u.to_string()).unwrap_or_else(|| what.clone());
         for view in &views {
             let path = view.object_store_path();
             let size = view.size() as u64;
@@ -525,7 +574,13 @@ impl Lake {
                     continue;
                 }
             }
-            let file = SelectedFile::open((&store, local.as_deref()), &path, size, &what).await?;
+            let file = SelectedFile::open(
+                (&store, local.as_deref()),
+                (&path, size),
+                (&self.footers, &table_url),
+                &what,
+            )
+            .await?;
             split(2, &mut ms);
             let file_schema = file.metadata.schema().clone();
             let index = |k: &str| {

@@ -84,6 +84,8 @@ pub struct Lake {
     /// incremental run picks from the same tables twenty-odd times, and opening one replays
     /// its log from the last checkpoint.
     opened: Arc<std::sync::Mutex<HashMap<(Layer, String), DeltaTable>>>,
+    /// Footers of the data files picked from, decoded: see [`keyed::Footers`].
+    footers: Arc<std::sync::Mutex<keyed::Footers>>,
 }
 
 impl std::fmt::Debug for Lake {
@@ -162,6 +164,7 @@ impl Lake {
         Ok(Lake {
             root: ensure_dir_url(url),
             opened: Arc::default(),
+            footers: Arc::default(),
         })
     }
 

@@ -347,6 +347,47 @@ async fn an_incremental_run_touches_only_its_subjects_and_equals_a_full_run() {
     assert_eq!(report["mode"], "incremental", "{report}");
     assert_eq!(report["new_batches"], 1, "{report}");
     full_run_agrees(&dir, &report).await;
+    // Rows whose number alone does not place them, which the run must compare with the people
+    // sharing a blocking key: a number mistyped into another valid one (one digit and the check
+    // digit off) is still its person's, and a known number under a wholly different name is a
+    // collision a person decides — its own subject meanwhile, never merged.
+    let canbao = std::fs::read_to_string(dir.join("city/renshe_canbao.csv")).unwrap();
+    let header = canbao.lines().next().unwrap();
+    let rows: Vec<Vec<String>> = canbao
+        .lines()
+        .skip(200)
+        .map(|l| l.split(',').map(str::to_string).collect::<Vec<_>>())
+        .filter(|r| r[0].len() == 18 && r[0][..17].bytes().all(|b| b.is_ascii_digit()))
+        .take(2)
+        .collect();
+    let mut mistyped = rows[0].clone();
+    let digits = mistyped[0].as_bytes();
+    let mut first17 = digits[..17].to_vec();
+    first17[15] = if first17[15] == b'9' {
+        b'0'
+    } else {
+        first17[15] + 1
+    };
+    let check = yishu_types::citizen_id::check_char(&first17);
+    mistyped[0] = format!("{}{check}", String::from_utf8(first17).unwrap());
+    let mut renamed = rows[1].clone();
+    renamed[1] = "欧阳震华".into();
+    let odd = d.path().join("renshe_odd.csv");
+    std::fs::write(
+        &odd,
+        format!("{header}\n{}\n{}\n", mistyped.join(","), renamed.join(",")),
+    )
+    .unwrap();
+    ingest(&dir, &odd, &code);
+    let report = fusion_run(&dir, &[]);
+    assert_eq!(report["mode"], "incremental", "{report}");
+    assert_eq!(report["collisions"], 1, "{report}");
+    assert_eq!(
+        report["subjects"]["person"],
+        people + 1,
+        "the renamed number is a subject of its own, the mistyped one its person's: {report}"
+    );
+    full_run_agrees(&dir, &report).await;
 }
 
 /// The Parquet files in a base table's directory.
@@ -382,9 +423,14 @@ fn deliver(dir: &std::path::Path, home: &std::path::Path, code: &str, skip: usiz
         None,
     );
     assert!(o.status.success(), "{}", out(&o));
+    ingest(dir, &changes, code);
+}
+
+/// Ingests `file` into resource `code` and cleans it into std.
+fn ingest(dir: &std::path::Path, file: &std::path::Path, code: &str) {
     let o = yishu(
         dir,
-        &["ingest", changes.to_str().unwrap(), "--resource", code],
+        &["ingest", file.to_str().unwrap(), "--resource", code],
         None,
     );
     assert!(o.status.success(), "{}", out(&o));
