@@ -94,6 +94,12 @@ impl std::fmt::Debug for Lake {
     }
 }
 
+/// Properties of a table the lake creates. A checkpoint every 10 commits (Spark's default;
+/// delta-rs's is 100): opening a table replays its log from the last checkpoint, and an
+/// incremental run commits to each base table every time — 26 commits on, opening the base
+/// tables a 1k run picks from cost 183–381 ms on the 1M city, 57–73 ms from a checkpoint.
+const NEW_TABLE_CONFIG: [(&str, Option<&str>); 1] = [("delta.checkpointInterval", Some("10"))];
+
 /// Table names are identifiers: lower-case ASCII letters, digits and underscores, so they are safe
 /// in paths and SQL without quoting.
 pub fn check_table_name(name: &str) -> Result<(), Error> {
@@ -282,10 +288,14 @@ impl Lake {
         let table = DeltaTable::try_from_url(url)
             .await
             .map_err(lake_err(format_args!("cannot open table {layer}.{name}")))?;
+        let new = table.version().is_none();
         let mut write = table
             .write(batches)
             .with_save_mode(SaveMode::Append)
             .with_commit_properties(CommitProperties::default().with_metadata(meta));
+        if new {
+            write = write.with_configuration(NEW_TABLE_CONFIG);
+        }
         if let Some(props) = writer_properties(layer) {
             write = write.with_writer_properties(props);
         }
@@ -820,6 +830,7 @@ impl Lake {
             table = table
                 .write(vec![RecordBatch::new_empty(schema)])
                 .with_save_mode(SaveMode::Append)
+                .with_configuration(NEW_TABLE_CONFIG)
                 .await
                 .map_err(lake_err(format_args!("cannot create table {what}")))?;
         }

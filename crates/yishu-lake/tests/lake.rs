@@ -685,3 +685,37 @@ async fn key_indexes_find_what_a_scan_finds_and_a_bad_one_is_not_trusted() {
     assert_eq!(index_files(&table).len(), 4);
     assert_eq!(find().await.1, vec![5000, 5001, 6000]);
 }
+
+/// A table the lake creates checkpoints its log every 10 commits, so opening it replays at most
+/// ten commits however many runs wrote to it; a new handle reads it whole from the checkpoint.
+#[tokio::test]
+async fn tables_checkpoint_their_log_every_ten_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    for i in 0..12 {
+        lake.append(
+            Layer::Ods,
+            "runs",
+            vec![batch(&[i], &["张三"])],
+            HashMap::new(),
+        )
+        .await
+        .unwrap();
+    }
+    let log = dir.path().join("lake/ods/runs/_delta_log");
+    let checkpoints: Vec<String> = std::fs::read_dir(&log)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".checkpoint"))
+        .collect();
+    assert_eq!(
+        checkpoints,
+        vec!["00000000000000000009.checkpoint.parquet".to_string()]
+    );
+    assert!(log.join("_last_checkpoint").exists());
+    let again = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let ctx = again.session().await.unwrap();
+    let r = query(&ctx, "SELECT COUNT(*) FROM ods.runs").await.unwrap();
+    assert_eq!(count(&r), 12);
+}
