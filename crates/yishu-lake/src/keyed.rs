@@ -163,23 +163,25 @@ impl SelectedFile {
         // guards against a table made again under the same name all the same.
         let key = format!("{table}/{path}#{size}");
         let kept = footers.lock().ok().and_then(|f| f.get(&key));
-        let metadata = match (kept, &mapped) {
-            (Some(m), _) => m,
-            (None, Some(bytes)) => {
-                ArrowReaderMetadata::load(bytes, options).map_err(read_err(what))?
-            }
-            (None, None) => {
-                #[allow(deprecated)]
-                let mut reader =
-                    ParquetObjectReader::new(store.clone(), path.clone()).with_file_size(size);
-                ArrowReaderMetadata::load_async(&mut reader, options)
-                    .await
-                    .map_err(read_err(what))?
+        let metadata = match kept {
+            Some(m) => m,
+            None => {
+                let decoded = match &mapped {
+                    Some(bytes) => ArrowReaderMetadata::load(bytes, options),
+                    None => {
+                        #[allow(deprecated)]
+                        let mut reader = ParquetObjectReader::new(store.clone(), path.clone())
+                            .with_file_size(size);
+                        ArrowReaderMetadata::load_async(&mut reader, options).await
+                    }
+                }
+                .map_err(read_err(what))?;
+                if let Ok(mut f) = footers.lock() {
+                    f.keep(key, decoded.clone());
+                }
+                decoded
             }
         };
-        if let Ok(mut f) = footers.lock() {
-            f.keep(key, metadata.clone());
-        }
         Ok(SelectedFile {
             mapped,
             store: store.clone(),
