@@ -230,7 +230,7 @@ fn lookup(bytes: &[u8], size: u64, wanted: &[i64]) -> Result<Vec<u64>, String> {
 
 /// The positions of the rows whose `column` hash is one of `wanted` (sorted, no repeats) in
 /// the data file at `data` of `size` bytes, read from its index; `None` when it has no usable
-/// index (the caller scans the file). Positions come sorted; two keys may share a hash, so
+/// index (the caller scans the file); a damaged one is written again first. Positions come sorted; two keys may share a hash, so
 /// they are candidates. `local` is the table's directory when the lake is on local disk: the
 /// index is then mapped into memory and only the pages of the blocks looked up are read.
 pub(crate) async fn positions(
@@ -257,7 +257,23 @@ pub(crate) async fn positions(
             Err(e) => Err(e.to_string()),
         },
     };
-    match found {
+    let why = match found {
+        Ok(p) => return Ok(Some(p)),
+        Err(why) => why,
+    };
+    // A damaged index (cut short, or another file's) is written again from the data file —
+    // what a scan would read anyway — so the next pick finds it whole.
+    tracing::warn!(index = %path, "index does not match its data file, written again: {why}");
+    if let Err(e) = index_file(store, data, size, &[column]).await {
+        tracing::warn!(index = %path, "index not written again, the data file is scanned: {e}");
+        return Ok(None);
+    }
+    let again = match store.get(&path).await {
+        Ok(r) => r.bytes().await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+    .and_then(|b| lookup(&b, size, wanted));
+    match again {
         Ok(p) => Ok(Some(p)),
         Err(why) => {
             tracing::warn!(index = %path, "index not used, the data file is scanned: {why}");

@@ -558,7 +558,7 @@ fn index_files(table: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_indexes_find_what_a_scan_finds_and_a_bad_one_is_not_trusted() {
+async fn key_indexes_find_what_a_scan_finds_and_a_bad_one_is_written_again() {
     use yishu_lake::{Finder, KeyHashes, key_hash};
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
@@ -631,7 +631,8 @@ async fn key_indexes_find_what_a_scan_finds_and_a_bad_one_is_not_trusted() {
     let (_, by_index) = find().await;
     assert_eq!(by_index, expected, "every row of a hash over many blocks");
 
-    // An index that does not match its file (cut short) is not used: the file is scanned.
+    // An index that does not match its file (cut short) is not trusted: it is written again
+    // from the file, and the next pick finds it whole.
     let key_indexes: Vec<_> = index_files(&table)
         .into_iter()
         .filter(|p| p.to_string_lossy().ends_with("_key_hash.idx"))
@@ -640,10 +641,20 @@ async fn key_indexes_find_what_a_scan_finds_and_a_bad_one_is_not_trusted() {
     let bytes = std::fs::read(first).unwrap();
     std::fs::write(first, &bytes[..bytes.len() - 8]).unwrap();
     assert_eq!(find().await.1, expected);
+    assert_eq!(
+        std::fs::read(first).unwrap(),
+        bytes,
+        "the cut index is rewritten"
+    );
     // Nor one for another file.
     let second = &key_indexes[1];
     std::fs::write(first, std::fs::read(second).unwrap()).unwrap();
     assert_eq!(find().await.1, expected);
+    assert_eq!(
+        std::fs::read(first).unwrap(),
+        bytes,
+        "another file's is replaced"
+    );
     // Without indexes the files are scanned, with the same result.
     std::fs::remove_dir_all(table.join("_yishu_index")).unwrap();
     let (picked, scanned) = find().await;
