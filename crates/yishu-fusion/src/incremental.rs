@@ -17,6 +17,7 @@ use crate::run::{
 use crate::survive::{GoldenValue, Observation};
 use crate::tables::{KEY_HASH, cell, keys_in, kind_of, lake_err, scan, subject_hash, texts};
 use std::collections::{BTreeSet, HashMap, HashSet};
+use yishu_lake::arrow::array::StringArray;
 use yishu_lake::datafusion::prelude::ident;
 use yishu_lake::{Finder, KeyHashes, Lake, Layer, key_hash};
 use yishu_meta::Store;
@@ -378,7 +379,25 @@ pub(crate) async fn fuse_new(
     let mut rows: HashMap<String, HashMap<String, HashSet<String>>> = HashMap::new();
     let mut role_of: HashMap<(String, String, String, String), (SubjectKind, String)> =
         HashMap::new();
+    // A row of a resource the plan reads in one role has no other roles: its record is the
+    // one found by key. Only rows of resources read in several roles (a marriage's two
+    // parties) are looked up again by reference, for the other parties.
+    let mut roles: HashMap<&str, usize> = HashMap::new();
+    for s in &srcs {
+        *roles.entry(s.map.resource.as_str()).or_default() += 1;
+    }
     {
+        let mut remember = |c: &[StringArray], i: usize| {
+            role_of.insert(
+                (
+                    cell(c, 0, i).to_string(),
+                    cell(c, 1, i).to_string(),
+                    cell(c, 2, i).to_string(),
+                    cell(c, 3, i).to_string(),
+                ),
+                (kind_of(cell(c, 4, i)), cell(c, 5, i).to_string()),
+            );
+        };
         let columns = [
             "resource",
             "_batch_id",
@@ -403,6 +422,7 @@ pub(crate) async fn fuse_new(
                     .entry(cell(c, 1, i).to_string())
                     .or_default()
                     .insert(cell(c, 2, i).to_string());
+                remember(c, i);
             },
         )
         .await?;
@@ -413,36 +433,28 @@ pub(crate) async fn fuse_new(
         };
         let hashes: KeyHashes = rows
             .iter()
+            .filter(|(res, _)| roles.get(res.as_str()).is_some_and(|n| *n > 1))
             .flat_map(|(res, batches)| {
                 batches.iter().flat_map(move |(batch, refs)| {
                     refs.iter().map(move |r| key_hash(&[res, batch, r]))
                 })
             })
             .collect();
-        let finder = Finder {
-            keys: &REF_COLUMNS,
-            pick: on_rows,
-            hashed: Some((REF_HASH, &hashes)),
-        };
-        scan(
-            lake,
-            (Layer::Base, RECORDS_TABLE),
-            finder,
-            &columns,
-            |c, i| {
-                let kind = kind_of(cell(c, 4, i));
-                role_of.insert(
-                    (
-                        cell(c, 0, i).to_string(),
-                        cell(c, 1, i).to_string(),
-                        cell(c, 2, i).to_string(),
-                        cell(c, 3, i).to_string(),
-                    ),
-                    (kind, cell(c, 5, i).to_string()),
-                );
-            },
-        )
-        .await?;
+        if !hashes.is_empty() {
+            let finder = Finder {
+                keys: &REF_COLUMNS,
+                pick: on_rows,
+                hashed: Some((REF_HASH, &hashes)),
+            };
+            scan(
+                lake,
+                (Layer::Base, RECORDS_TABLE),
+                finder,
+                &columns,
+                remember,
+            )
+            .await?;
+        }
     }
     progress(&format!(
         "their earlier rows: {} in {} resources",
