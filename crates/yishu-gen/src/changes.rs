@@ -13,7 +13,8 @@ pub struct ChangesArgs {
     /// How many changed rows.
     #[arg(long, default_value_t = 10_000)]
     pub records: usize,
-    /// Rows of the file to pass over first (another day's changes are other rows).
+    /// Rows of the file to pass over first (another day's changes are other rows); counted
+    /// round the file, so a long series of days wraps to its top instead of running dry.
     #[arg(long, default_value_t = 0)]
     pub skip: usize,
     /// Where to write the CSV (UTF-8, the same columns as `renshe_canbao.csv`).
@@ -24,12 +25,18 @@ pub struct ChangesArgs {
 const STATUS: usize = 6;
 const UPDATED: usize = 7;
 
-/// Writes the first `records` rows of the city's 人社 file with the payment status flipped
-/// (正常缴费 ↔ 暂停缴费) and updated today; returns how many rows were written.
+/// Writes `records` rows of the city's 人社 file, from row `skip` on (round the file), with
+/// the payment status flipped (正常缴费 ↔ 暂停缴费) and updated today; returns how many rows
+/// were written (at most the file's rows).
 pub fn write_changes(a: &ChangesArgs) -> Result<usize, GenError> {
     let from = a.city.join("renshe_canbao.csv");
-    let mut r = csv::Reader::from_path(&from)
-        .map_err(|e| GenError::Invalid(format!("cannot read {}: {e}", from.display())))?;
+    let open = || {
+        csv::Reader::from_path(&from)
+            .map_err(|e| GenError::Invalid(format!("cannot read {}: {e}", from.display())))
+    };
+    let total = open()?.records().count();
+    let start = a.skip.checked_rem(total).unwrap_or_default();
+    let mut r = open()?;
     let header = r
         .headers()
         .map_err(|e| GenError::Invalid(format!("{}: {e}", from.display())))?
@@ -45,7 +52,8 @@ pub fn write_changes(a: &ChangesArgs) -> Result<usize, GenError> {
     w.write_record(&header).map_err(write_err)?;
     let today = chrono::Local::now().date_naive().to_string();
     let mut n = 0;
-    for row in r.records().skip(a.skip) {
+    let mut top = open()?;
+    for row in r.records().skip(start).chain(top.records().take(start)) {
         if n == a.records {
             break;
         }
@@ -62,4 +70,43 @@ pub fn write_changes(a: &ChangesArgs) -> Result<usize, GenError> {
     }
     w.flush().map_err(|e| GenError::io(&a.out, e))?;
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_past_the_end_of_the_file_wrap_to_its_top() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = String::from("姓名,a,b,c,d,e,缴费状态,更新时间\n");
+        for i in 0..5 {
+            file.push_str(&format!("人{i},,,,,,正常缴费,2020-01-01\n"));
+        }
+        std::fs::write(dir.path().join("renshe_canbao.csv"), file).unwrap();
+        let out = dir.path().join("changes.csv");
+        let names = |skip: usize, records: usize| {
+            let n = write_changes(&ChangesArgs {
+                city: dir.path().to_path_buf(),
+                records,
+                skip,
+                out: out.clone(),
+            })
+            .unwrap();
+            let mut r = csv::Reader::from_path(&out).unwrap();
+            let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+            assert_eq!(rows.len(), n);
+            assert!(
+                rows.iter().all(|row| &row[6] == "暂停缴费"),
+                "status flipped"
+            );
+            rows.iter()
+                .map(|row| row[0].to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(1, 2), ["人1", "人2"]);
+        assert_eq!(names(7, 3), ["人2", "人3", "人4"], "day 7 is row 2 again");
+        assert_eq!(names(3, 4), ["人3", "人4", "人0", "人1"], "round the end");
+        assert_eq!(names(2, 9).len(), 5, "never a row twice");
+    }
 }
