@@ -25,7 +25,7 @@ use deltalake::kernel::{Action, Add, DeletionVectorDescriptor, Remove, StorageTy
 use deltalake::parquet::arrow::ProjectionMask;
 use deltalake::parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
-    RowSelector,
+    RowSelectionPolicy, RowSelector,
 };
 #[allow(deprecated)] // the object-store reader delta-rs itself reads with
 use deltalake::parquet::arrow::async_reader::{
@@ -330,7 +330,10 @@ impl SelectedFile {
         Ok((picked, rows))
     }
 
-    /// The selected rows, columns `roots` (file positions), in file order.
+    /// The selected rows, columns `roots` (file positions), in file order. Always by
+    /// selectors, which skip the pages holding no picked row: the reader's default turns a
+    /// selection averaging under 32 rows a run into a mask over the whole file and decodes
+    /// every page — what picking 15,000 of 300,000 rows did (0.82 s for one table).
     async fn read(self, roots: Vec<usize>) -> Result<Vec<RecordBatch>, Error> {
         if let Some(bytes) = self.mapped {
             let what = self.what;
@@ -340,6 +343,7 @@ impl SelectedFile {
                 builder
                     .with_projection(mask)
                     .with_row_selection(self.selection)
+                    .with_row_selection_policy(RowSelectionPolicy::Selectors)
                     .with_batch_size(8192)
                     .build()
                     .map_err(read_err(&what))?
@@ -360,6 +364,7 @@ impl SelectedFile {
         builder
             .with_projection(mask)
             .with_row_selection(self.selection)
+            .with_row_selection_policy(RowSelectionPolicy::Selectors)
             .with_batch_size(8192)
             .build()
             .map_err(read_err(&self.what))?
