@@ -512,6 +512,14 @@ async fn serve_answers_and_stops_on_sigterm() {
     }
     assert!(ok, "server did not answer");
     let pid = child.id().to_string();
+    // Transparent huge pages are off for the process (the kernel reports it since Linux 5.0).
+    #[cfg(target_os = "linux")]
+    {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        if let Some(line) = status.lines().find(|l| l.starts_with("THP_enabled:")) {
+            assert_eq!(line.split_whitespace().nth(1), Some("0"), "{line}");
+        }
+    }
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
