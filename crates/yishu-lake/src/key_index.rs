@@ -229,10 +229,11 @@ fn lookup(bytes: &[u8], size: u64, wanted: &[i64]) -> Result<Vec<u64>, String> {
 }
 
 /// The positions of the rows whose `column` hash is one of `wanted` (sorted, no repeats) in
-/// the data file at `data` of `size` bytes, read from its index; `None` when it has no usable
-/// index (the caller scans the file); a damaged one is written again first. Positions come sorted; two keys may share a hash, so
-/// they are candidates. `local` is the table's directory when the lake is on local disk: the
-/// index is then mapped into memory and only the pages of the blocks looked up are read.
+/// the data file at `data` of `size` bytes, read from its index (a damaged one is written
+/// again first); `None` when it has no usable index (the caller scans the file). Positions
+/// come sorted; two keys may share a hash, so they are candidates. `local` is the table's
+/// directory when the lake is on local disk: the index is then mapped into memory and only
+/// the pages of the blocks looked up are read.
 pub(crate) async fn positions(
     (store, local): (&Arc<dyn ObjectStore>, Option<&std::path::Path>),
     data: &Path,
