@@ -578,7 +578,10 @@ impl City {
             // Orphan reference: the representative is not in the register.
             let orphan = rng.random_bool((rate / 2.0).min(1.0));
             if orphan {
-                let birth = NaiveDate::from_ymd_opt(1970, 5, 5).unwrap_or_default();
+                // Spread over ten years: one birth date has only 500 numbers a sex, and a big
+                // city has more orphans than that (a 2M city looped for ever on one date).
+                let birth = NaiveDate::from_ymd_opt(1970, 5, 5).unwrap_or_default()
+                    + chrono::Days::new(e as u64 % 3650);
                 let id = crate::make_id(rng, "510104", birth, 1, &mut used);
                 let ent = &mut self.entities[e];
                 ent.rep = None;
