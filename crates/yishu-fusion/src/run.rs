@@ -1646,6 +1646,10 @@ fn remember(
     Ok(())
 }
 
+/// Rows of a base library built into one batch: small enough that no string column reaches
+/// Arrow's 2 GiB offset limit, big enough that a full run writes few batches.
+const LIBRARY_CHUNK: usize = 100_000;
+
 /// Writes one base library: the current version of every subject (a subject whose golden values
 /// did not change keeps its valid-from), and the versions it supersedes to the history table
 /// with their valid-to. With a scope, only the scope's subjects are read and replaced: their
@@ -1725,44 +1729,6 @@ async fn write_library(
             None
         }
     };
-    let mut key_b = StringBuilder::new();
-    let mut id_b = StringBuilder::new();
-    let mut attr_b: Vec<StringBuilder> = attrs.iter().map(|_| StringBuilder::new()).collect();
-    let mut prov_b = StringBuilder::new();
-    let mut hash_b = StringBuilder::new();
-    let mut recs_b = Vec::with_capacity(rows.len());
-    let mut from_b = Vec::with_capacity(rows.len());
-    let mut run_b = StringBuilder::new();
-    let mut conflicts_b = StringBuilder::new();
-    let mut current: HashMap<&str, String> = HashMap::with_capacity(rows.len());
-    for row in &rows {
-        let vals: Vec<Option<&str>> = row.values.iter().map(|v| v.as_deref()).collect();
-        let key = &row.key;
-        let hash = row_hash(&vals);
-        let valid_from = match old.get(key.as_str()) {
-            Some((h, f, _)) if *h == hash => *f,
-            _ => {
-                out.changed += 1;
-                now_us
-            }
-        };
-        // An opaque, stable id: pages and links name a subject without showing its number.
-        match old.get(key.as_str()) {
-            Some((_, _, id)) if !id.is_empty() => id_b.append_value(id),
-            _ => id_b.append_value(uuid::Uuid::new_v4().simple().to_string()),
-        }
-        current.insert(key.as_str(), hash.clone());
-        key_b.append_value(key.as_str());
-        for (b, v) in attr_b.iter_mut().zip(&vals) {
-            b.append_option(*v);
-        }
-        prov_b.append_value(&row.provenance);
-        conflicts_b.append_value(&row.conflicts);
-        hash_b.append_value(&hash);
-        recs_b.push(row.records);
-        from_b.push(valid_from);
-        run_b.append_value(run_id);
-    }
     let ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
     let mut fields = vec![
         Field::new("subject_key", DataType::Utf8, false),
@@ -1779,23 +1745,69 @@ async fn write_library(
         Field::new("_run", DataType::Utf8, false),
     ]);
     let schema = Arc::new(Schema::new(fields));
-    let mut arrays: Vec<ArrayRef> = vec![Arc::new(key_b.finish()), Arc::new(id_b.finish())];
-    arrays.extend(attr_b.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-    arrays.push(Arc::new(prov_b.finish()));
-    arrays.push(Arc::new(conflicts_b.finish()));
-    arrays.push(Arc::new(Int64Array::from(recs_b)));
-    arrays.push(Arc::new(hash_b.finish()));
-    arrays.push(Arc::new(
-        TimestampMicrosecondArray::from(from_b).with_timezone("UTC"),
-    ));
-    arrays.push(Arc::new(
-        TimestampMicrosecondArray::from(vec![None::<i64>; rows.len()]).with_timezone("UTC"),
-    ));
-    arrays.push(Arc::new(run_b.finish()));
-    let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(arrow_err)?;
-    let batch = tables::with_hash(batch, tables::KEY_HASH, &["subject_key"], |c| {
-        tables::subject_hash(kind, c[0])
-    })?;
+    let mut current: HashMap<&str, String> = HashMap::with_capacity(rows.len());
+    // In chunks: one string column of a whole library overflows Arrow's 32-bit offsets
+    // (`_provenance` is ~1.8 KB a person: a 2M-person city panicked here).
+    let mut batches = Vec::with_capacity(rows.len().div_ceil(LIBRARY_CHUNK));
+    for chunk in rows.chunks(LIBRARY_CHUNK) {
+        let mut key_b = StringBuilder::new();
+        let mut id_b = StringBuilder::new();
+        let mut attr_b: Vec<StringBuilder> = attrs.iter().map(|_| StringBuilder::new()).collect();
+        let mut prov_b = StringBuilder::new();
+        let mut hash_b = StringBuilder::new();
+        let mut recs_b = Vec::with_capacity(chunk.len());
+        let mut from_b = Vec::with_capacity(chunk.len());
+        let mut run_b = StringBuilder::new();
+        let mut conflicts_b = StringBuilder::new();
+        for row in chunk {
+            let vals: Vec<Option<&str>> = row.values.iter().map(|v| v.as_deref()).collect();
+            let key = &row.key;
+            let hash = row_hash(&vals);
+            let valid_from = match old.get(key.as_str()) {
+                Some((h, f, _)) if *h == hash => *f,
+                _ => {
+                    out.changed += 1;
+                    now_us
+                }
+            };
+            // An opaque, stable id: pages and links name a subject without showing its number.
+            match old.get(key.as_str()) {
+                Some((_, _, id)) if !id.is_empty() => id_b.append_value(id),
+                _ => id_b.append_value(uuid::Uuid::new_v4().simple().to_string()),
+            }
+            current.insert(key.as_str(), hash.clone());
+            key_b.append_value(key.as_str());
+            for (b, v) in attr_b.iter_mut().zip(&vals) {
+                b.append_option(*v);
+            }
+            prov_b.append_value(&row.provenance);
+            conflicts_b.append_value(&row.conflicts);
+            hash_b.append_value(&hash);
+            recs_b.push(row.records);
+            from_b.push(valid_from);
+            run_b.append_value(run_id);
+        }
+        let mut arrays: Vec<ArrayRef> = vec![Arc::new(key_b.finish()), Arc::new(id_b.finish())];
+        arrays.extend(attr_b.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        arrays.push(Arc::new(prov_b.finish()));
+        arrays.push(Arc::new(conflicts_b.finish()));
+        arrays.push(Arc::new(Int64Array::from(recs_b)));
+        arrays.push(Arc::new(hash_b.finish()));
+        arrays.push(Arc::new(
+            TimestampMicrosecondArray::from(from_b).with_timezone("UTC"),
+        ));
+        arrays.push(Arc::new(
+            TimestampMicrosecondArray::from(vec![None::<i64>; chunk.len()]).with_timezone("UTC"),
+        ));
+        arrays.push(Arc::new(run_b.finish()));
+        let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(arrow_err)?;
+        batches.push(tables::with_hash(
+            batch,
+            tables::KEY_HASH,
+            &["subject_key"],
+            |c| tables::subject_hash(kind, c[0]),
+        )?);
+    }
     // Superseded versions: old current rows whose subject changed or is gone, closed.
     let close = |b: &RecordBatch| -> Result<Option<RecordBatch>, Error> {
         let t = tables::named_texts(b, &["subject_key", "_hash"])?;
@@ -1850,9 +1862,12 @@ async fn write_library(
             .await?;
     }
     match picked {
-        None => tables::overwrite(lake, table, batch, meta).await?,
+        None => {
+            lake.overwrite(Layer::Base, table, batches, meta.clone())
+                .await?;
+        }
         Some(p) => {
-            lake.replace_picked(Layer::Base, table, p, vec![batch], meta.clone())
+            lake.replace_picked(Layer::Base, table, p, batches, meta.clone())
                 .await?;
         }
     }
