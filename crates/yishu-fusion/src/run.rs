@@ -885,7 +885,7 @@ async fn write_rows(
 ) -> Result<(), Error> {
     let batch = tables::with_hash(batch, tables::KEY_HASH, &keyed.columns(), |c| keyed.hash(c))?;
     match scope {
-        None => tables::overwrite(lake, table, batch, meta).await,
+        None => tables::overwrite(lake, table, vec![batch], meta).await,
         Some(s) => tables::write_changes(lake, table, batch, keyed, &s.keys, meta).await,
     }
 }
@@ -1862,10 +1862,7 @@ async fn write_library(
             .await?;
     }
     match picked {
-        None => {
-            lake.overwrite(Layer::Base, table, batches, meta.clone())
-                .await?;
-        }
+        None => tables::overwrite(lake, table, batches, meta).await?,
         Some(p) => {
             lake.replace_picked(Layer::Base, table, p, batches, meta.clone())
                 .await?;

@@ -223,10 +223,10 @@ impl KeyedBy<'_> {
 pub(crate) async fn overwrite(
     lake: &Lake,
     table: &str,
-    batch: RecordBatch,
+    batches: Vec<RecordBatch>,
     meta: &HashMap<String, Value>,
 ) -> Result<(), Error> {
-    lake.overwrite(Layer::Base, table, vec![batch], meta.clone())
+    lake.overwrite(Layer::Base, table, batches, meta.clone())
         .await
         .map(|_| ())
 }

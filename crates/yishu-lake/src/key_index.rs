@@ -242,25 +242,10 @@ pub(crate) async fn positions(
     wanted: &[i64],
 ) -> Result<Option<Vec<u64>>, Error> {
     let path = index_path(data, column);
-    let found = match local {
-        // Index files are written whole under a temporary name and renamed into place.
-        Some(dir) => match crate::map_immutable(&dir.join(path.as_ref())) {
-            Ok(map) => lookup(&map, size, wanted),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => Err(e.to_string()),
-        },
-        None => match store.get(&path).await {
-            Ok(r) => match r.bytes().await {
-                Ok(b) => lookup(&b, size, wanted),
-                Err(e) => Err(e.to_string()),
-            },
-            Err(deltalake::ObjectStoreError::NotFound { .. }) => return Ok(None),
-            Err(e) => Err(e.to_string()),
-        },
-    };
-    let why = match found {
-        Ok(p) => return Ok(Some(p)),
-        Err(why) => why,
+    let why = match look_up((store, local), &path, size, wanted).await {
+        None => return Ok(None),
+        Some(Ok(p)) => return Ok(Some(p)),
+        Some(Err(why)) => why,
     };
     // A damaged index (cut short, or another file's) is written again from the data file —
     // what a scan would read anyway — so the next pick finds it whole.
@@ -269,18 +254,40 @@ pub(crate) async fn positions(
         tracing::warn!(index = %path, "index not written again, the data file is scanned: {e}");
         return Ok(None);
     }
-    let again = match store.get(&path).await {
-        Ok(r) => r.bytes().await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    }
-    .and_then(|b| lookup(&b, size, wanted));
-    match again {
-        Ok(p) => Ok(Some(p)),
-        Err(why) => {
+    match look_up((store, local), &path, size, wanted).await {
+        Some(Ok(p)) => Ok(Some(p)),
+        Some(Err(why)) => {
             tracing::warn!(index = %path, "index not used, the data file is scanned: {why}");
             Ok(None)
         }
+        None => Ok(None),
     }
+}
+
+/// [`lookup`] in the index at `path`: `None` when there is none, an error in words when it
+/// cannot be read or does not match a data file of `size` bytes.
+async fn look_up(
+    (store, local): (&Arc<dyn ObjectStore>, Option<&std::path::Path>),
+    path: &Path,
+    size: u64,
+    wanted: &[i64],
+) -> Option<Result<Vec<u64>, String>> {
+    Some(match local {
+        // Index files are written whole under a temporary name and renamed into place.
+        Some(dir) => match crate::map_immutable(&dir.join(path.as_ref())) {
+            Ok(map) => lookup(&map, size, wanted),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => Err(e.to_string()),
+        },
+        None => match store.get(path).await {
+            Ok(r) => match r.bytes().await {
+                Ok(b) => lookup(&b, size, wanted),
+                Err(e) => Err(e.to_string()),
+            },
+            Err(deltalake::ObjectStoreError::NotFound { .. }) => return None,
+            Err(e) => Err(e.to_string()),
+        },
+    })
 }
 
 #[cfg(test)]
