@@ -11,6 +11,7 @@
 //! Trino) applies the deletion vectors; a full rewrite of the table (a full fusion run) drops
 //! them.
 
+use crate::footers::{Footer, Footers};
 use crate::{Lake, Layer, key_index, lake_err};
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch, StringViewArray};
 use arrow::compute::{cast, filter_record_batch};
@@ -90,44 +91,6 @@ fn selection(picked: &[u64]) -> RowSelection {
     RowSelection::from(out)
 }
 
-/// Decoded footers (with offset indexes) of data files, by path, up to [`Footers::BYTES`]: a
-/// data file never changes once written, and an incremental run picks from the same files
-/// several times — decoding the page index of a 300,000-row base file costs ~10 ms.
-#[derive(Default)]
-pub(crate) struct Footers {
-    by_path: HashMap<String, ArrowReaderMetadata>,
-    /// Paths in the order kept: the oldest goes first when the budget is spent.
-    order: std::collections::VecDeque<String>,
-    bytes: usize,
-}
-
-impl Footers {
-    /// What the kept footers may take in memory.
-    const BYTES: usize = 256 << 20;
-
-    fn get(&self, path: &str) -> Option<ArrowReaderMetadata> {
-        self.by_path.get(path).cloned()
-    }
-
-    fn keep(&mut self, path: String, footer: ArrowReaderMetadata) {
-        let size = footer.metadata().memory_size();
-        if size > Self::BYTES || self.by_path.contains_key(&path) {
-            return;
-        }
-        while self.bytes + size > Self::BYTES {
-            let Some(old) = self.order.pop_front() else {
-                break;
-            };
-            if let Some(f) = self.by_path.remove(&old) {
-                self.bytes -= f.metadata().memory_size();
-            }
-        }
-        self.bytes += size;
-        self.order.push_back(path.clone());
-        self.by_path.insert(path, footer);
-    }
-}
-
 /// Picked rows of one data file, to decode.
 #[derive(Clone)]
 struct SelectedFile {
@@ -136,8 +99,8 @@ struct SelectedFile {
     size: u64,
     selection: RowSelection,
     what: String,
-    /// The file's footer with its offset index, read once for both passes.
-    metadata: ArrowReaderMetadata,
+    /// The file's footer, read once for both passes (and kept for the next pick).
+    footer: Arc<Footer>,
     /// The whole file mapped into memory, when the lake is on local disk: a pick then reads
     /// its pages in place — no read call and no copy per page.
     mapped: Option<bytes::Bytes>,
@@ -157,14 +120,20 @@ impl SelectedFile {
         (footers, table): (&std::sync::Mutex<Footers>, &str),
         what: &str,
     ) -> Result<Self, Error> {
-        let options = ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional);
         let mapped = local.and_then(|dir| map_file(&dir.join(path.as_ref()), size));
+        // A mapped file's offset indexes are decoded when a read projects their columns
+        // ([`Footer::for_columns`]); through the object store, all of them with the footer.
+        let policy = match mapped {
+            Some(_) => PageIndexPolicy::Skip,
+            None => PageIndexPolicy::Optional,
+        };
+        let options = ArrowReaderOptions::new().with_offset_index_policy(policy);
         // Paths are relative to their table; a file is never rewritten in place, its size
         // guards against a table made again under the same name all the same.
         let key = format!("{table}/{path}#{size}");
         let kept = footers.lock().ok().and_then(|f| f.get(&key));
-        let metadata = match kept {
-            Some(m) => m,
+        let footer = match kept {
+            Some(f) => f,
             None => {
                 let decoded = match &mapped {
                     Some(bytes) => ArrowReaderMetadata::load(bytes, options),
@@ -176,10 +145,11 @@ impl SelectedFile {
                     }
                 }
                 .map_err(read_err(what))?;
+                let footer = Arc::new(Footer::new(decoded));
                 if let Ok(mut f) = footers.lock() {
-                    f.keep(key, decoded.clone());
+                    f.keep(key, footer.clone());
                 }
-                decoded
+                footer
             }
         };
         Ok(SelectedFile {
@@ -189,7 +159,7 @@ impl SelectedFile {
             size,
             selection: RowSelection::from(Vec::<RowSelector>::new()),
             what: what.to_string(),
-            metadata,
+            footer,
         })
     }
 
@@ -197,7 +167,7 @@ impl SelectedFile {
         #[allow(deprecated)]
         let reader = ParquetObjectReader::new(self.store.clone(), self.path.clone())
             .with_file_size(self.size);
-        ParquetRecordBatchStreamBuilder::new_with_metadata(reader, self.metadata.clone())
+        ParquetRecordBatchStreamBuilder::new_with_metadata(reader, self.footer.metadata.clone())
     }
 
     /// Pass 1 by keys: the positions of the kept rows `pick` says yes to, decoding the key
@@ -337,9 +307,13 @@ impl SelectedFile {
     async fn read(self, roots: Vec<usize>) -> Result<Vec<RecordBatch>, Error> {
         if let Some(bytes) = self.mapped {
             let what = self.what;
-            let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, self.metadata);
-            let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+            let footer = self.footer;
             let read = move || {
+                let metadata = footer
+                    .for_columns(&bytes, &roots)
+                    .map_err(read_err(&what))?;
+                let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, metadata);
+                let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
                 builder
                     .with_projection(mask)
                     .with_row_selection(self.selection)
@@ -589,7 +563,7 @@ impl Lake {
             )
             .await?;
             split(2, &mut ms);
-            let file_schema = file.metadata.schema().clone();
+            let file_schema = file.footer.metadata.schema().clone();
             let index = |k: &str| {
                 file_schema.index_of(k).map_err(|_| {
                     Error::new(ErrorCode::LakeError, format!("{what} has no column {k}"))

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use url::Url;
 use yishu_types::{Error, ErrorCode};
 
+mod footers;
 mod key_index;
 mod keyed;
 pub use keyed::{Finder, KeyHashes, Picked, REF_HASH, key_hash};
@@ -85,7 +86,7 @@ pub struct Lake {
     /// its log from the last checkpoint.
     opened: Arc<std::sync::Mutex<HashMap<(Layer, String), DeltaTable>>>,
     /// Footers of the data files picked from, decoded: see [`keyed::Footers`].
-    footers: Arc<std::sync::Mutex<keyed::Footers>>,
+    footers: Arc<std::sync::Mutex<footers::Footers>>,
 }
 
 impl std::fmt::Debug for Lake {
