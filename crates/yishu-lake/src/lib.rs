@@ -300,6 +300,9 @@ impl Lake {
         if let Some(props) = writer_properties(layer) {
             write = write.with_writer_properties(props);
         }
+        if let Some(bytes) = file_bytes(layer) {
+            write = write.with_target_file_size(Some(bytes));
+        }
         let table = write.await.map_err(lake_err(format_args!(
             "cannot append to table {layer}.{name}"
         )))?;
@@ -375,6 +378,9 @@ impl Lake {
             .with_commit_properties(CommitProperties::default().with_metadata(meta));
         if let Some(props) = writer_properties(layer) {
             write = write.with_writer_properties(props);
+        }
+        if let Some(bytes) = file_bytes(layer) {
+            write = write.with_target_file_size(Some(bytes));
         }
         let write = match predicate {
             Some(p) => write.with_replace_where(p),
@@ -637,6 +643,11 @@ pub(crate) fn map_immutable(path: &std::path::Path) -> std::io::Result<memmap2::
 /// with the page index decodes only the pages that hold them: small pages make that a few of
 /// many. The hash columns, read whole, keep big pages.
 const PAGE_BYTES: usize = 4 * 1024;
+/// Rows per row group: the writer (and a query over a whole table) holds a row group's column
+/// chunks in memory, so files of [`BASE_FILE_BYTES`] keep about the row groups of 100 MiB files
+/// (with parquet's 1,048,576 the full run of the 1M city peaked at 10.8 GB, with this 10.05;
+/// 100 MiB files 9.9).
+const ROW_GROUP_ROWS: usize = 262_144;
 /// Bytes of a column chunk's dictionary before its values are written plain. A pick decodes
 /// the whole dictionary of every column chunk it reads a row from, so an unbounded one (names,
 /// addresses: hundreds of KB a row group) makes a pick cost grow with the library.
@@ -679,6 +690,7 @@ fn writer_properties(
         .set_compression(Compression::LZ4_RAW)
         .set_data_page_size_limit(PAGE_BYTES)
         .set_dictionary_page_size_limit(DICTIONARY_BYTES)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_write_batch_size(64);
     for c in UNIQUE_COLUMNS {
         b = b.set_column_dictionary_enabled(ColumnPath::from(c), false);
@@ -692,6 +704,19 @@ fn writer_properties(
             .set_column_compression(c, Compression::UNCOMPRESSED);
     }
     Some(b.build())
+}
+
+/// Bytes a data file of the base layer may grow to (delta-rs's default: 100 MiB). A pick pays
+/// for each file of a table a batch touches — its key index, footer and deletion vector — and
+/// a batch of a few thousand subjects spread at random touches every file of a library: a
+/// 2,000,000-person population in 100 MiB files is 7 of them. Files of 1 GiB (~2.9 million
+/// people) keep that from growing with the library; delta-rs holds a file in memory until it
+/// is stored, which bounds the size.
+const BASE_FILE_BYTES: std::num::NonZeroU64 = std::num::NonZeroU64::new(1 << 30).unwrap();
+
+/// The file size a layer's writes aim at; `None` for delta-rs's default.
+fn file_bytes(layer: Layer) -> Option<std::num::NonZeroU64> {
+    matches!(layer, Layer::Base).then_some(BASE_FILE_BYTES)
 }
 
 /// Bytes of buffered rows after which an [`Appender`] writes a Parquet file.
