@@ -14,7 +14,7 @@ use deltalake::parquet::errors::ParquetError;
 use deltalake::parquet::file::metadata::PageIndexPolicy;
 use deltalake::parquet::file::page_index::offset_index::{OffsetIndexMetaData, PageLocation};
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Footers of data files by key (table, path and size), up to [`Footers::BYTES`].
 #[derive(Default)]
@@ -52,13 +52,19 @@ impl Footers {
     }
 }
 
+/// A column's offset index in each row group of a file.
+type ColumnOffsets = Arc<Vec<OffsetIndexMetaData>>;
+
 /// A data file's decoded footer, and the offset indexes of its columns decoded so far.
 pub(crate) struct Footer {
     /// The footer: with every offset index when it was read through the object store, with
     /// none when the file is mapped ([`Footer::for_columns`] adds them).
     pub(crate) metadata: ArrowReaderMetadata,
     /// By root column: its offset index in each row group.
-    offsets: Mutex<HashMap<usize, Arc<Vec<OffsetIndexMetaData>>>>,
+    offsets: Mutex<HashMap<usize, ColumnOffsets>>,
+    /// The footer with the whole page index, for a file whose offset indexes are not decoded
+    /// here: read once, like the columns'.
+    whole: OnceLock<ArrowReaderMetadata>,
 }
 
 impl Footer {
@@ -66,6 +72,7 @@ impl Footer {
         Footer {
             metadata,
             offsets: Mutex::default(),
+            whole: OnceLock::new(),
         }
     }
 
@@ -77,7 +84,8 @@ impl Footer {
                 .map(|c| c.page_locations.len())
                 .sum()
         });
-        self.metadata.metadata().memory_size() + pages * size_of::<PageLocation>()
+        let whole = self.whole.get().map_or(0, |w| w.metadata().memory_size());
+        self.metadata.metadata().memory_size() + whole + pages * size_of::<PageLocation>()
     }
 
     /// The footer ready to read the root columns `roots` of `file` (the data file's bytes) by
@@ -101,9 +109,13 @@ impl Footer {
             false => None,
         };
         let Some(columns) = columns else {
+            if let Some(whole) = self.whole.get() {
+                return Ok(whole.clone());
+            }
             let options =
                 ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional);
-            return ArrowReaderMetadata::load(file, options);
+            let whole = ArrowReaderMetadata::load(file, options)?;
+            return Ok(self.whole.get_or_init(|| whole).clone());
         };
         let empty = OffsetIndexMetaData {
             page_locations: Vec::new(),
@@ -132,12 +144,7 @@ impl Footer {
 
     /// The offset indexes of `roots`, decoded the first time they are asked for; `None` when
     /// one is missing or cannot be decoded.
-    #[allow(clippy::type_complexity)]
-    fn columns(
-        &self,
-        file: &[u8],
-        roots: &[usize],
-    ) -> Option<Vec<(usize, Arc<Vec<OffsetIndexMetaData>>)>> {
+    fn columns(&self, file: &[u8], roots: &[usize]) -> Option<Vec<(usize, ColumnOffsets)>> {
         let missing: Vec<usize> = {
             let kept = self.offsets.lock().ok()?;
             roots
@@ -341,33 +348,31 @@ mod tests {
         out.into()
     }
 
+    /// The footer of `file`, with or without its page index.
+    fn footer(file: &bytes::Bytes, policy: PageIndexPolicy) -> ArrowReaderMetadata {
+        let options = ArrowReaderOptions::new().with_offset_index_policy(policy);
+        ArrowReaderMetadata::load(file, options).unwrap()
+    }
+
     #[test]
     fn offset_indexes_decode_as_the_parquet_reader_decodes_them() {
         let file = file();
-        let full = ArrowReaderMetadata::load(
-            &file,
-            ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional),
-        )
-        .unwrap();
-        let bare = ArrowReaderMetadata::load(
-            &file,
-            ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Skip),
-        )
-        .unwrap();
+        let full = footer(&file, PageIndexPolicy::Optional);
+        let bare = footer(&file, PageIndexPolicy::Skip);
         assert!(bare.metadata().offset_index().is_none());
         let expected = full.metadata().offset_index().unwrap();
         assert_eq!(expected.len(), 2, "two row groups");
-        let footer = Footer::new(bare);
-        let text = footer.for_columns(&file, &[0]).unwrap();
+        let kept = Footer::new(bare);
+        let text = kept.for_columns(&file, &[0]).unwrap();
         let got = text.metadata().offset_index().unwrap();
         for (rg, columns) in expected.iter().enumerate() {
             assert!(columns[0].page_locations.len() > 10, "many text pages");
             assert_eq!(got[rg][0].page_locations, columns[0].page_locations);
             assert!(got[rg][1].page_locations.is_empty(), "number not asked for");
         }
-        let both = footer.for_columns(&file, &[0, 1]).unwrap();
+        let both = kept.for_columns(&file, &[0, 1]).unwrap();
         assert_eq!(
-            footer.offsets.lock().unwrap().len(),
+            kept.offsets.lock().unwrap().len(),
             2,
             "kept for the next read"
         );
@@ -397,14 +402,11 @@ mod tests {
     #[test]
     fn a_file_whose_index_cannot_be_decoded_here_is_read_with_the_whole_page_index() {
         let file = file();
-        let bare = ArrowReaderMetadata::load(
-            &file,
-            ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Skip),
-        )
-        .unwrap();
         // A column the file does not have: no offsets decoded here, the reader's own are used.
-        let m = Footer::new(bare).for_columns(&file, &[7]).unwrap();
+        let kept = Footer::new(footer(&file, PageIndexPolicy::Skip));
+        let m = kept.for_columns(&file, &[7]).unwrap();
         let index = m.metadata().offset_index().unwrap();
         assert!(!index[0][1].page_locations.is_empty());
+        assert!(kept.whole.get().is_some(), "kept for the next read");
     }
 }

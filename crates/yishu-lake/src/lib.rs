@@ -85,7 +85,7 @@ pub struct Lake {
     /// incremental run picks from the same tables twenty-odd times, and opening one replays
     /// its log from the last checkpoint.
     opened: Arc<std::sync::Mutex<HashMap<(Layer, String), DeltaTable>>>,
-    /// Footers of the data files picked from, decoded: see [`keyed::Footers`].
+    /// Footers of the data files picked from, decoded: see [`footers::Footers`].
     footers: Arc<std::sync::Mutex<footers::Footers>>,
 }
 
