@@ -11,7 +11,7 @@
 //! Trino) applies the deletion vectors; a full rewrite of the table (a full fusion run) drops
 //! them.
 
-use crate::footers::{Footer, Footers};
+use crate::footers::{Footer, Footers, pages_read};
 use crate::{Lake, Layer, key_index, lake_err};
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch, StringViewArray};
 use arrow::compute::{cast, filter_record_batch};
@@ -312,6 +312,10 @@ impl SelectedFile {
                 let metadata = footer
                     .for_columns(&bytes, &roots)
                     .map_err(read_err(&what))?;
+                if tracing::enabled!(tracing::Level::DEBUG) {
+                    let pages = pages_read(metadata.metadata(), &roots, &self.selection);
+                    tracing::debug!(table = %what, rows = self.selection.row_count(), pages, "pages to read");
+                }
                 let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, metadata);
                 let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
                 builder
