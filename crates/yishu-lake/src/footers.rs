@@ -9,9 +9,11 @@
 //! first time a read projects it ([`decode`], from its Thrift bytes); both are kept for the
 //! next pick from the same file, since a data file never changes once written.
 
-use deltalake::parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use deltalake::parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, RowSelection,
+};
 use deltalake::parquet::errors::ParquetError;
-use deltalake::parquet::file::metadata::PageIndexPolicy;
+use deltalake::parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
 use deltalake::parquet::file::page_index::offset_index::{OffsetIndexMetaData, PageLocation};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -101,12 +103,10 @@ impl Footer {
         if metadata.offset_index().is_some() {
             return Ok(self.metadata.clone());
         }
-        let schema = metadata.file_metadata().schema_descr();
-        // In a flat schema a root column is its one leaf.
-        let flat = schema.num_columns() == schema.root_schema().get_fields().len();
-        let columns = match flat {
-            true => self.columns(file, roots),
-            false => None,
+        let columns = if is_flat(metadata) {
+            self.columns(file, roots)
+        } else {
+            None
         };
         let Some(columns) = columns else {
             if let Some(whole) = self.whole.get() {
@@ -314,17 +314,22 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<OffsetIndexMetaData, String> {
     Err("no page locations".into())
 }
 
+/// Whether each root column of a file is its one leaf: then a root's position is its column
+/// chunk's, which is how offset indexes are looked up here.
+fn is_flat(metadata: &ParquetMetaData) -> bool {
+    let schema = metadata.file_metadata().schema_descr();
+    schema.num_columns() == schema.root_schema().get_fields().len()
+}
+
 /// How many data pages a read of the root columns `roots` by `selection` decodes: each page
 /// holding a selected row, by the offset index of `metadata` — `None` without one (or for a
-/// nested schema). What a pick's pass 2 costs is about this many pages; the debug line shows
-/// it beside the time.
+/// nested schema). Pass 2 of a pick costs about this many pages; the debug line shows it.
 pub(crate) fn pages_read(
-    metadata: &deltalake::parquet::file::metadata::ParquetMetaData,
+    metadata: &ParquetMetaData,
     roots: &[usize],
-    selection: &deltalake::parquet::arrow::arrow_reader::RowSelection,
+    selection: &RowSelection,
 ) -> Option<usize> {
-    let schema = metadata.file_metadata().schema_descr();
-    if schema.num_columns() != schema.root_schema().get_fields().len() {
+    if !is_flat(metadata) {
         return None;
     }
     let index = metadata.offset_index()?;
@@ -342,16 +347,19 @@ pub(crate) fn pages_read(
     let mut group_start = 0u64;
     for (g, rg) in metadata.row_groups().iter().enumerate() {
         let group_end = group_start + rg.num_rows() as u64;
+        let first = ranges.partition_point(|r| r.1 <= group_start);
         for &c in roots {
             let locations = &index.get(g)?.get(c)?.page_locations;
+            // Pages and ranges both ascend: one walk over each.
+            let mut k = first;
             for (i, page) in locations.iter().enumerate() {
                 let start = group_start + page.first_row_index as u64;
                 let end = locations
                     .get(i + 1)
                     .map_or(group_end, |n| group_start + n.first_row_index as u64);
-                // The first range ending after the page starts: the page is read if that
-                // range starts before the page ends.
-                let k = ranges.partition_point(|r| r.1 <= start);
+                while ranges.get(k).is_some_and(|r| r.1 <= start) {
+                    k += 1;
+                }
                 if ranges.get(k).is_some_and(|r| r.0 < end) {
                     pages += 1;
                 }
@@ -460,7 +468,7 @@ mod tests {
 
     #[test]
     fn pages_read_counts_each_page_holding_a_selected_row_once() {
-        use deltalake::parquet::arrow::arrow_reader::{RowSelection, RowSelector};
+        use deltalake::parquet::arrow::arrow_reader::RowSelector;
         let file = file();
         let m = footer(&file, PageIndexPolicy::Optional);
         let m = m.metadata();

@@ -312,9 +312,11 @@ impl SelectedFile {
                 let metadata = footer
                     .for_columns(&bytes, &roots)
                     .map_err(read_err(&what))?;
+                // What pass 2 costs, for the debug line (counted only when it is shown).
                 if tracing::enabled!(tracing::Level::DEBUG) {
                     let pages = pages_read(metadata.metadata(), &roots, &self.selection);
-                    tracing::debug!(table = %what, rows = self.selection.row_count(), pages, "pages to read");
+                    let rows = self.selection.row_count();
+                    tracing::debug!(table = %what, rows, pages, "pages to read");
                 }
                 let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, metadata);
                 let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
