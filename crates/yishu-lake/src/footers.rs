@@ -9,11 +9,12 @@
 //! first time a read projects it ([`decode`], from its Thrift bytes); both are kept for the
 //! next pick from the same file, since a data file never changes once written.
 
+use crate::page_list::PageList;
 use deltalake::parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, RowSelection,
 };
 use deltalake::parquet::errors::ParquetError;
-use deltalake::parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
+use deltalake::parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetOffsetIndex};
 use deltalake::parquet::file::page_index::offset_index::{OffsetIndexMetaData, PageLocation};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -67,14 +68,17 @@ pub(crate) struct Footer {
     /// The footer with the whole page index, for a file whose offset indexes are not decoded
     /// here: read once, like the columns'.
     whole: OnceLock<ArrowReaderMetadata>,
+    /// The file's page list, when it has one that matches it: then no offset index is decoded.
+    pages: Option<PageList>,
 }
 
 impl Footer {
-    pub(crate) fn new(metadata: ArrowReaderMetadata) -> Self {
+    pub(crate) fn new(metadata: ArrowReaderMetadata, pages: Option<PageList>) -> Self {
         Footer {
             metadata,
             offsets: Mutex::default(),
             whole: OnceLock::new(),
+            pages,
         }
     }
 
@@ -98,10 +102,14 @@ impl Footer {
         &self,
         file: &bytes::Bytes,
         roots: &[usize],
+        selection: &RowSelection,
     ) -> Result<ArrowReaderMetadata, ParquetError> {
         let metadata = self.metadata.metadata();
         if metadata.offset_index().is_some() {
             return Ok(self.metadata.clone());
+        }
+        if let Some(pages) = &self.pages {
+            return with_offset_index(metadata, pages.offset_index(metadata, roots, selection));
         }
         let columns = if is_flat(metadata) {
             self.columns(file, roots)
@@ -133,13 +141,7 @@ impl Footer {
                 of_group
             })
             .collect();
-        let with = metadata
-            .as_ref()
-            .clone()
-            .into_builder()
-            .set_offset_index(Some(index))
-            .build();
-        ArrowReaderMetadata::try_new(Arc::new(with), ArrowReaderOptions::new())
+        with_offset_index(metadata, index)
     }
 
     /// The offset indexes of `roots`, decoded the first time they are asked for; `None` when
@@ -180,6 +182,19 @@ impl Footer {
             .map(|c| kept.get(c).map(|g| (*c, g.clone())))
             .collect()
     }
+}
+
+/// `metadata` ready to read with `index` as its offset index.
+fn with_offset_index(
+    metadata: &ParquetMetaData,
+    index: ParquetOffsetIndex,
+) -> Result<ArrowReaderMetadata, ParquetError> {
+    let with = metadata
+        .clone()
+        .into_builder()
+        .set_offset_index(Some(index))
+        .build();
+    ArrowReaderMetadata::try_new(Arc::new(with), ArrowReaderOptions::new())
 }
 
 /// Thrift compact types met in an offset index.
@@ -333,16 +348,7 @@ pub(crate) fn pages_read(
         return None;
     }
     let index = metadata.offset_index()?;
-    // The selected rows as ranges of file rows, ascending.
-    let mut ranges = Vec::new();
-    let mut at = 0u64;
-    for s in selection.iter() {
-        let end = at + s.row_count as u64;
-        if !s.skip && s.row_count > 0 {
-            ranges.push((at, end));
-        }
-        at = end;
-    }
+    let ranges = crate::page_list::selected_ranges(selection);
     let mut pages = 0;
     let mut group_start = 0u64;
     for (g, rg) in metadata.row_groups().iter().enumerate() {
@@ -404,6 +410,13 @@ mod tests {
         out.into()
     }
 
+    /// A selection of every row of [`file`].
+    fn everything() -> RowSelection {
+        RowSelection::from(vec![
+            deltalake::parquet::arrow::arrow_reader::RowSelector::select(5000),
+        ])
+    }
+
     /// The footer of `file`, with or without its page index.
     fn footer(file: &bytes::Bytes, policy: PageIndexPolicy) -> ArrowReaderMetadata {
         let options = ArrowReaderOptions::new().with_offset_index_policy(policy);
@@ -418,15 +431,15 @@ mod tests {
         assert!(bare.metadata().offset_index().is_none());
         let expected = full.metadata().offset_index().unwrap();
         assert_eq!(expected.len(), 2, "two row groups");
-        let kept = Footer::new(bare);
-        let text = kept.for_columns(&file, &[0]).unwrap();
+        let kept = Footer::new(bare, None);
+        let text = kept.for_columns(&file, &[0], &everything()).unwrap();
         let got = text.metadata().offset_index().unwrap();
         for (rg, columns) in expected.iter().enumerate() {
             assert!(columns[0].page_locations.len() > 10, "many text pages");
             assert_eq!(got[rg][0].page_locations, columns[0].page_locations);
             assert!(got[rg][1].page_locations.is_empty(), "number not asked for");
         }
-        let both = kept.for_columns(&file, &[0, 1]).unwrap();
+        let both = kept.for_columns(&file, &[0, 1], &everything()).unwrap();
         assert_eq!(
             kept.offsets.lock().unwrap().len(),
             2,
@@ -459,8 +472,8 @@ mod tests {
     fn a_file_whose_index_cannot_be_decoded_here_is_read_with_the_whole_page_index() {
         let file = file();
         // A column the file does not have: no offsets decoded here, the reader's own are used.
-        let kept = Footer::new(footer(&file, PageIndexPolicy::Skip));
-        let m = kept.for_columns(&file, &[7]).unwrap();
+        let kept = Footer::new(footer(&file, PageIndexPolicy::Skip), None);
+        let m = kept.for_columns(&file, &[7], &everything()).unwrap();
         let index = m.metadata().offset_index().unwrap();
         assert!(!index[0][1].page_locations.is_empty());
         assert!(kept.whole.get().is_some(), "kept for the next read");

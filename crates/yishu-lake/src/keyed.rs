@@ -12,6 +12,7 @@
 //! them.
 
 use crate::footers::{Footer, Footers, pages_read};
+use crate::page_list::{self, PageList};
 use crate::{Lake, Layer, key_index, lake_err};
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch, StringViewArray};
 use arrow::compute::{cast, filter_record_batch};
@@ -32,7 +33,7 @@ use deltalake::parquet::arrow::arrow_reader::{
 use deltalake::parquet::arrow::async_reader::{
     ParquetObjectReader, ParquetRecordBatchStreamBuilder,
 };
-use deltalake::parquet::file::metadata::PageIndexPolicy;
+use deltalake::parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
 use deltalake::protocol::DeltaOperation;
 use deltalake::{ObjectStore, Path};
 use futures::{StreamExt, TryStreamExt};
@@ -145,7 +146,11 @@ impl SelectedFile {
                     }
                 }
                 .map_err(read_err(what))?;
-                let footer = Arc::new(Footer::new(decoded));
+                let pages = match (&mapped, local) {
+                    (Some(_), Some(dir)) => page_list(dir, path, size, decoded.metadata()),
+                    _ => None,
+                };
+                let footer = Arc::new(Footer::new(decoded, pages));
                 if let Ok(mut f) = footers.lock() {
                     f.keep(key, footer.clone());
                 }
@@ -310,7 +315,7 @@ impl SelectedFile {
             let footer = self.footer;
             let read = move || {
                 let metadata = footer
-                    .for_columns(&bytes, &roots)
+                    .for_columns(&bytes, &roots, &self.selection)
                     .map_err(read_err(&what))?;
                 // What pass 2 costs, for the debug line (counted only when it is shown).
                 if tracing::enabled!(tracing::Level::DEBUG) {
@@ -385,6 +390,21 @@ impl SelectedFile {
 
 /// A local data file of `size` bytes mapped into memory; `None` when it cannot be (the caller
 /// reads it through the object store).
+/// The page list ([`crate::page_list`]) of the data file at `path` in the table directory
+/// `dir`, mapped, when it has one that matches its footer `metadata`.
+fn page_list(
+    dir: &std::path::Path,
+    path: &Path,
+    size: u64,
+    metadata: &ParquetMetaData,
+) -> Option<PageList> {
+    let list = dir.join(page_list::list_path(path).as_ref());
+    let map = crate::map_immutable(&list).ok()?;
+    PageList::open(bytes::Bytes::from_owner(map), size, metadata)
+        .inspect_err(|e| tracing::warn!(list = %list.display(), "page list not used: {e}"))
+        .ok()
+}
+
 fn map_file(path: &std::path::Path, size: u64) -> Option<bytes::Bytes> {
     let map = crate::map_immutable(path).ok()?;
     (map.len() as u64 == size).then(|| bytes::Bytes::from_owner(map))

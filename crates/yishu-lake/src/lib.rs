@@ -18,6 +18,7 @@ use yishu_types::{Error, ErrorCode};
 mod footers;
 mod key_index;
 mod keyed;
+mod page_list;
 pub use keyed::{Finder, KeyHashes, Picked, REF_HASH, key_hash};
 
 pub use arrow;
@@ -761,9 +762,9 @@ fn hash_columns(table: &DeltaTable) -> Result<Vec<&'static str>, Error> {
         .collect())
 }
 
-/// Writes the key indexes ([`key_index`]) of data files just written, before they are
-/// committed: a file visible to readers has its index, or (after a crash between the two)
-/// none, and is scanned.
+/// Writes the key indexes ([`key_index`]) and page lists ([`page_list`]) of data files just
+/// written, before they are committed: a file visible to readers has its index, or (after a
+/// crash between the two) none, and is scanned.
 async fn index_written(table: &DeltaTable, adds: &[deltalake::kernel::Add]) -> Result<(), Error> {
     let columns = hash_columns(table)?;
     if columns.is_empty() {
@@ -778,11 +779,12 @@ async fn index_written(table: &DeltaTable, adds: &[deltalake::kernel::Add]) -> R
             )
         })?;
         key_index::index_file(&store, &path, add.size as u64, &columns).await?;
+        page_list::write(&store, &path, add.size as u64).await?;
     }
     Ok(())
 }
 
-/// Indexes the live files of a table that lack a key index — after a commit delta-rs's write
+/// Indexes the live files of a table that lack a key index or page list — after a commit delta-rs's write
 /// made, whose files are only known from the log — and with `prune` deletes the indexes of files
 /// no longer live (an overwrite replaced them). Files of a table without hash columns get none.
 async fn index_missing(table: &DeltaTable, prune: bool) -> Result<(), Error> {
@@ -818,6 +820,9 @@ async fn index_missing(table: &DeltaTable, prune: bool) -> Result<(), Error> {
         }
         if missing {
             key_index::index_file(&store, &data, view.size() as u64, &columns).await?;
+        }
+        if !present.remove(&page_list::list_path(&data)) {
+            page_list::write(&store, &data, view.size() as u64).await?;
         }
     }
     if prune {
