@@ -441,6 +441,14 @@ fn relink_lone_keys(
     for s in linked.subject.iter().flatten() {
         size[*s] += 1;
     }
+    // Subjects of the settled records: those an incremental run found in the library.
+    let mut existing = vec![false; linked.keys.len()];
+    for s in linked.subject[..settled.min(linked.subject.len())]
+        .iter()
+        .flatten()
+    {
+        existing[*s] = true;
+    }
     let lone: Vec<(usize, usize)> = linked
         .subject
         .iter()
@@ -478,12 +486,11 @@ fn relink_lone_keys(
         let clear = cands.get(1).is_none_or(|c| w - c.1 >= MARGIN);
         if clear && thresholds.decide(model.probability_of_weight(w)) == Decision::Link {
             let (a, b) = (root(&mut parent, own), root(&mut parent, s));
-            // The subject with more records (else the older) stays.
-            let keep = match size[a].cmp(&size[b]) {
-                std::cmp::Ordering::Greater => a,
-                std::cmp::Ordering::Less => b,
-                std::cmp::Ordering::Equal => a.min(b),
-            };
+            // The subject with more records stays, else an existing one, else the smaller
+            // number: never the order the records came in, which a full run takes from the
+            // table's files and which changes as batches arrive.
+            let rank = |s: usize| (std::cmp::Reverse(size[s]), !existing[s], &linked.keys[s]);
+            let keep = if rank(a) <= rank(b) { a } else { b };
             let other = if keep == a { b } else { a };
             parent[other] = keep;
         }

@@ -7,7 +7,9 @@
 //! which most picks do not read (the one that marks a subject's old rows reads only its key).
 //! Here the footer is decoded without the page index, and the offset index of a column the
 //! first time a read projects it ([`decode`], from its Thrift bytes); both are kept for the
-//! next pick from the same file, since a data file never changes once written.
+//! next pick from the same file, since a data file never changes once written. A file with a
+//! page list ([`crate::page_list`]) decodes no offset index at all: each read looks up only
+//! the pages it needs there.
 
 use crate::page_list::PageList;
 use deltalake::parquet::arrow::arrow_reader::{
@@ -94,8 +96,10 @@ impl Footer {
         self.metadata.metadata().memory_size() + whole + pages * size_of::<PageLocation>()
     }
 
-    /// The footer ready to read the root columns `roots` of `file` (the data file's bytes) by
-    /// page: with their offset indexes, decoded here the first time — or, for a file whose
+    /// The footer ready to read the rows `selection` picks of the root columns `roots` of
+    /// `file` (the data file's bytes) by page: with an offset index of only the pages they need
+    /// when the file has a page list; else with their offset indexes, decoded here the first
+    /// time — or, for a file whose
     /// columns nest or whose offset index this cannot decode, with the whole page index as the
     /// Parquet reader decodes it.
     pub(crate) fn for_columns(

@@ -388,8 +388,6 @@ impl SelectedFile {
     }
 }
 
-/// A local data file of `size` bytes mapped into memory; `None` when it cannot be (the caller
-/// reads it through the object store).
 /// The page list ([`crate::page_list`]) of the data file at `path` in the table directory
 /// `dir`, mapped, when it has one that matches its footer `metadata`.
 fn page_list(
@@ -405,6 +403,8 @@ fn page_list(
         .ok()
 }
 
+/// A local data file of `size` bytes mapped into memory; `None` when it cannot be (the caller
+/// reads it through the object store).
 fn map_file(path: &std::path::Path, size: u64) -> Option<bytes::Bytes> {
     let map = crate::map_immutable(path).ok()?;
     (map.len() as u64 == size).then(|| bytes::Bytes::from_owner(map))

@@ -592,11 +592,18 @@ async fn key_indexes_find_what_a_scan_finds_and_a_bad_one_is_written_again() {
             .unwrap();
         app.commit(HashMap::new()).await.unwrap();
     }
+    let ending = |end: &str| {
+        index_files(&table)
+            .into_iter()
+            .filter(|p| p.to_string_lossy().ends_with(end))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
-        index_files(&table).len(),
+        ending(".idx").len(),
         4,
         "one index per data file and hash column"
     );
+    assert_eq!(ending(".pages").len(), 2, "one page list per data file");
 
     let wanted: KeyHashes = ["张三", "人7", "人2999", "无此人"]
         .iter()
@@ -655,6 +662,26 @@ async fn key_indexes_find_what_a_scan_finds_and_a_bad_one_is_written_again() {
         bytes,
         "another file's is replaced"
     );
+    // A page list that does not match its file is not used (by a new handle: this one keeps
+    // what it read): the file's own offset index is. Written whole and renamed into place, as
+    // the lake writes.
+    for list in ending(".pages") {
+        let bytes = std::fs::read(&list).unwrap();
+        let cut = list.with_extension("cut");
+        std::fs::write(&cut, &bytes[..bytes.len() - 20]).unwrap();
+        std::fs::rename(&cut, &list).unwrap();
+    }
+    let again = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
+    let finder = Finder {
+        keys: &["name"],
+        pick: |k: &[&str]| ["人7", "人2999"].contains(&k[0]),
+        hashed: Some(("_key_hash", &wanted)),
+    };
+    let p = again
+        .find(Layer::Base, "people", finder, Some(&["id"]))
+        .await
+        .unwrap();
+    assert_eq!(p.len(), 2);
     // Without indexes the files are scanned, with the same result.
     std::fs::remove_dir_all(table.join("_yishu_index")).unwrap();
     let (picked, scanned) = find().await;
@@ -670,7 +697,8 @@ async fn key_indexes_find_what_a_scan_finds_and_a_bad_one_is_written_again() {
     )
     .await
     .unwrap();
-    assert_eq!(index_files(&table).len(), 2, "the new file's indexes");
+    assert_eq!(ending(".idx").len(), 2, "the new file's indexes");
+    assert_eq!(ending(".pages").len(), 1, "and its page list");
     assert_eq!(find().await.1, vec![5000, 5001]);
     // And a replacement that picked nothing but writes rows indexes them too.
     let none: KeyHashes = [h("无此人")].into_iter().collect();
@@ -693,7 +721,7 @@ async fn key_indexes_find_what_a_scan_finds_and_a_bad_one_is_written_again() {
     )
     .await
     .unwrap();
-    assert_eq!(index_files(&table).len(), 4);
+    assert_eq!(ending(".idx").len(), 4);
     assert_eq!(find().await.1, vec![5000, 5001, 6000]);
 }
 
