@@ -81,15 +81,20 @@ fn house_code(raw: &str) -> Result<String, Invalid> {
             format!("house code '{raw}' is not 18 digits"),
         ));
     }
-    DivisionCode::parse(&folded[..6]).map_err(|e| {
-        Invalid::new(
+    // The same GB/T 2260 table as citizen IDs and the quality rules: a house keeps the code of
+    // the county it was registered in, abolished or not.
+    let known = DivisionCode::parse(&folded[..6])
+        .ok()
+        .and_then(|c| yishu_types::division::lookup(&c));
+    if known.is_none() {
+        return Err(Invalid::new(
             "unknown_division",
             format!(
-                "house code '{raw}' does not start with a division code: {}",
-                e.message
+                "house code '{raw}' starts with {}, which is not a GB/T 2260 division code",
+                &folded[..6]
             ),
-        )
-    })?;
+        ));
+    }
     Ok(folded)
 }
 
@@ -127,6 +132,17 @@ mod tests {
         );
         assert!(normalize_key(SubjectKind::House, "510107000000000001").is_ok());
         assert!(normalize_key(SubjectKind::House, "51010700000000001").is_err());
+        // Keys read the same division table as the validators: a person or a house from a county
+        // abolished in 1999 links; a code that never existed does not.
+        let old = id("41272419750312003");
+        assert_eq!(normalize_key(p, &old).unwrap(), old);
+        assert!(normalize_key(SubjectKind::House, "412724000000000001").is_ok());
+        assert_eq!(
+            normalize_key(SubjectKind::House, "412799000000000001")
+                .unwrap_err()
+                .reason,
+            "unknown_division"
+        );
         assert!(normalize_key(SubjectKind::Entity, "not a code").is_err());
     }
 }

@@ -273,13 +273,13 @@ impl Eval {
                     let Some(v) = c.and_then(|c| c.get(i)).filter(|v| !v.trim().is_empty()) else {
                         continue;
                     };
-                    let ok = match (regex.as_ref(), *validator) {
-                        (Some(re), _) => re.is_match(v),
-                        (None, Some(val)) => val.accepts(v),
-                        _ => true,
+                    let problem = match (regex.as_ref(), *validator) {
+                        (Some(re), _) => (!re.is_match(v)).then(|| "格式不符".to_string()),
+                        (None, Some(val)) => val.problem(v),
+                        _ => None,
                     };
-                    if !ok {
-                        push(i, v, "格式不符".into());
+                    if let Some(detail) = problem {
+                        push(i, v, detail);
                     }
                 }
             }

@@ -135,13 +135,31 @@ pub enum Validator {
     Email,
     /// A date in any of the ways Chinese departments write one.
     Date,
-    /// A GB/T 2260 division code that exists (or existed).
+    /// A GB/T 2260 division code in force. A code that was abolished fails with the year it ended
+    /// and the code that replaced it.
     Division,
 }
 
 impl Validator {
     /// Whether a (trimmed, non-empty) value passes.
     pub fn accepts(self, v: &str) -> bool {
+        self.problem(v).is_none()
+    }
+
+    /// What is wrong with a (trimmed, non-empty) value, in words for the violation list; `None`
+    /// when it passes.
+    pub fn problem(self, v: &str) -> Option<String> {
+        if let Validator::Division = self {
+            return match yishu_types::division::parse_known(v) {
+                Err(_) => Some("不是 GB/T 2260 行政区划代码".into()),
+                Ok(d) if d.abolished.is_some() => Some(format!("区划代码已撤销：{}", d.describe())),
+                Ok(_) => None,
+            };
+        }
+        (!self.passes(v)).then(|| "格式不符".to_string())
+    }
+
+    fn passes(self, v: &str) -> bool {
         use yishu_types::*;
         match self {
             Validator::CitizenId => citizen_id::CitizenId::parse(v).is_ok(),
@@ -149,7 +167,7 @@ impl Validator {
             Validator::Mobile => contact::Mobile::parse(v).is_ok(),
             Validator::Email => contact::Email::parse(v).is_ok(),
             Validator::Date => date::parse_cn_date(v).is_ok(),
-            Validator::Division => division::parse_known(v).is_ok(),
+            Validator::Division => division::parse_known(v).is_ok_and(|d| d.abolished.is_none()),
         }
     }
 }
@@ -486,5 +504,16 @@ mod tests {
         assert!(!Validator::CitizenId.accepts("110105194912310021"));
         assert!(Validator::Date.accepts("2024年3月5日"));
         assert!(!Validator::Mobile.accepts("1234"));
+        // An ID keeps its county's code for life; a division column should hold one in force.
+        assert!(Validator::CitizenId.accepts("412724197503120039"));
+        assert_eq!(Validator::Division.problem("411627"), None);
+        assert_eq!(
+            Validator::Division.problem("412724").unwrap(),
+            "区划代码已撤销：412724（太康县，1999 年撤销，现为 411627 太康县）"
+        );
+        assert_eq!(
+            Validator::Division.problem("412799").unwrap(),
+            "不是 GB/T 2260 行政区划代码"
+        );
     }
 }

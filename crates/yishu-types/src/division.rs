@@ -1,7 +1,8 @@
-//! 行政区划代码 (GB/T 2260): 6 digits, province (2) + prefecture (2) + county (2). Two tables ship
-//! inside the binary: the national table with its revisions 2002–2016 (the `gb2260` crate, from the
-//! 民政部 publications) and `data/gbt2260.tsv` with later changes and their successors. Abolished
-//! codes stay valid for lookup because old records (and citizen IDs) still carry them.
+//! 行政区划代码 (GB/T 2260): 6 digits, province (2) + prefecture (2) + county (2). The table that
+//! ships inside the binary, `data/gbt2260.tsv`, holds every code in force at any time since the first
+//! national table (1980), with the years each name was in force and, for an abolished code, the code
+//! that replaced it (derived by `scripts/gbt2260-build.py`; its header names the sources). A citizen
+//! ID keeps its code for life, so abolished codes stay valid for lookup.
 
 use crate::error::Invalid;
 use crate::text::{has_control, quote_for_message};
@@ -26,14 +27,34 @@ pub enum DivisionLevel {
     County,
 }
 
-/// One row of the GB/T 2260 table.
+/// A code as the table knows it: its name now (or its last name, when abolished).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Division {
     pub code: DivisionCode,
     pub name: String,
     pub level: DivisionLevel,
-    /// For an abolished code: the year it was abolished and the code that replaced it.
-    pub abolished: Option<(u16, String)>,
+    /// The first year of this name; `None` when it was already in the first table (1980).
+    pub since: Option<u16>,
+    /// For a code no longer in force: the last year it was.
+    pub abolished: Option<u16>,
+    /// For an abolished code: the code in force today that took its place, where known.
+    pub successor: Option<DivisionCode>,
+}
+
+impl Division {
+    /// In words, for messages: `412724（太康县，1999 年撤销，现为 411627 太康县）`.
+    pub fn describe(&self) -> String {
+        match self.abolished {
+            None => format!("{}（{}）", self.code, self.name),
+            Some(year) => match self.successor.as_ref().and_then(lookup) {
+                Some(now) => format!(
+                    "{}（{}，{year} 年撤销，现为 {} {}）",
+                    self.code, self.name, now.code, now.name
+                ),
+                None => format!("{}（{}，{year} 年撤销）", self.code, self.name),
+            },
+        }
+    }
 }
 
 impl DivisionCode {
@@ -106,58 +127,63 @@ impl fmt::Display for DivisionCode {
     }
 }
 
-static DIVISIONS: LazyLock<HashMap<String, Division>> = LazyLock::new(|| {
-    TABLE
+/// Every name each code has had, oldest first.
+static DIVISIONS: LazyLock<HashMap<String, Vec<Division>>> = LazyLock::new(|| {
+    let mut map: HashMap<String, Vec<Division>> = HashMap::new();
+    for row in TABLE
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .filter_map(parse_row)
-        .map(|d| (d.code.0.clone(), d))
-        .collect()
+    {
+        let d = parse_row(row).unwrap_or_else(|| panic!("bad line in gbt2260.tsv: {row}"));
+        map.entry(d.code.0.clone()).or_default().push(d);
+    }
+    map
 });
 
 fn parse_row(line: &str) -> Option<Division> {
     let mut cols = line.split('\t');
     let code = DivisionCode::parse(cols.next()?).ok()?;
     let name = cols.next()?.to_string();
-    let status = cols.next().unwrap_or("current");
-    let abolished = status.strip_prefix("abolished:").and_then(|rest| {
-        let (year, successor) = rest.split_once('>')?;
-        Some((year.parse().ok()?, successor.to_string()))
-    });
+    let year = |s: Option<&str>| -> Option<Option<u16>> {
+        match s.unwrap_or("") {
+            "" => Some(None),
+            y => y.parse().ok().map(Some),
+        }
+    };
+    let since = year(cols.next())?;
+    let abolished = year(cols.next())?;
+    let successor = match cols.next().unwrap_or("") {
+        "" => None,
+        s => Some(DivisionCode::parse(s).ok()?),
+    };
     Some(Division {
         level: code.level(),
         code,
         name,
+        since,
         abolished,
+        successor,
     })
 }
 
-/// Looks a code up in the shipped tables: later changes first, then the national table's newest
-/// revision, then its older revisions (reported as abolished).
+/// Looks a code up: its name in force, or, for a code no longer in force, its last name with the
+/// year it ended and its successor.
 pub fn lookup(code: &DivisionCode) -> Option<Division> {
-    if let Some(d) = DIVISIONS.get(code.as_str()) {
-        return Some(d.clone());
-    }
-    if let Some(d) = gb2260::Division::get(code.as_str()) {
-        return Some(Division {
-            code: code.clone(),
-            name: d.name.to_string(),
-            level: code.level(),
-            abolished: None,
-        });
-    }
-    let old = gb2260::Division::search(code.as_str())?;
-    let year = old
-        .revision
-        .get(..4)
-        .and_then(|y| y.parse().ok())
-        .unwrap_or(0);
-    Some(Division {
-        code: code.clone(),
-        name: old.name.to_string(),
-        level: code.level(),
-        abolished: Some((year, String::new())),
-    })
+    let names = DIVISIONS.get(code.as_str())?;
+    names
+        .iter()
+        .filter(|d| d.abolished.is_none())
+        .max_by_key(|d| d.since)
+        .or_else(|| names.iter().max_by_key(|d| d.abolished))
+        .cloned()
+}
+
+/// Every name a code has had, oldest first (empty for a code that never existed).
+pub fn history(code: &DivisionCode) -> &'static [Division] {
+    DIVISIONS
+        .get(code.as_str())
+        .map(Vec::as_slice)
+        .unwrap_or_default()
 }
 
 /// True if the code's first two digits name a province-level unit.
@@ -169,6 +195,7 @@ pub fn province_known(code: &DivisionCode) -> bool {
 pub fn current_under(prefix: &str) -> Vec<&'static Division> {
     let mut v: Vec<_> = DIVISIONS
         .values()
+        .flatten()
         .filter(|d| d.abolished.is_none() && d.code.0.starts_with(prefix))
         .collect();
     v.sort_by(|a, b| a.code.cmp(&b.code));

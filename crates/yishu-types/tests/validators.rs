@@ -156,3 +156,38 @@ fn divisions_current_later_and_abolished() {
     assert_eq!(get("510118").unwrap().name, "新津区");
     assert!(get("510199").is_none());
 }
+
+#[test]
+fn divisions_since_1980_with_years_and_successors() {
+    use yishu_types::DivisionCode;
+    let get = |c: &str| division::lookup(&DivisionCode::parse(c).unwrap()).unwrap();
+    // 太康县 left 周口地区 when it became 周口市: in force until 1999, now 411627.
+    let taikang = get("412724");
+    assert_eq!(taikang.name, "太康县");
+    assert_eq!(taikang.abolished, Some(1999));
+    assert_eq!(taikang.successor.as_ref().unwrap().as_str(), "411627");
+    assert_eq!(
+        taikang.describe(),
+        "412724（太康县，1999 年撤销，现为 411627 太康县）"
+    );
+    // 衡南县 moved twice (432722 → 430522 → 430422); the successor is the code in force today.
+    assert_eq!(get("432722").successor.unwrap().as_str(), "430422");
+    // Created after 2016: 海安市 2018, 南和区 2020.
+    let haian = get("320685");
+    assert_eq!(
+        (haian.name.as_str(), haian.since, haian.abolished),
+        ("海安市", Some(2018), None)
+    );
+    assert_eq!(get("130506").since, Some(2020));
+    // 郫县 became 郫都区 (a district named after the county).
+    assert_eq!(get("510124").successor.unwrap().as_str(), "510117");
+    // A code used for two names in turn keeps both, oldest first; lookup gives today's.
+    let names: Vec<_> = division::history(&DivisionCode::parse("130123").unwrap())
+        .iter()
+        .map(|d| d.name.as_str())
+        .collect();
+    assert_eq!(names, ["栾城县", "正定县"]);
+    assert_eq!(get("130123").name, "正定县");
+    // Renamed in place: not abolished, no successor.
+    assert!(get("120110").abolished.is_none());
+}
