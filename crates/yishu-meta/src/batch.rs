@@ -271,3 +271,52 @@ impl Store {
         }
     }
 }
+
+/// A published resource with a regular update cycle, and its newest stored batch: what the
+/// scheduler needs to notice a provider that went silent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Freshness {
+    pub resource_id: i64,
+    pub code: String,
+    pub name: String,
+    pub org_id: yishu_types::OrgId,
+    pub update_cycle: crate::catalog::UpdateCycle,
+    pub published_at: Option<i64>,
+    pub newest_batch: Option<String>,
+    /// When the newest batch that stored rows finished.
+    pub newest_at: Option<i64>,
+}
+
+impl Store {
+    /// Every published resource whose update cycle is regular, by id, with its newest batch that
+    /// stored rows (`succeeded`; a pull that found nothing new does not count as a delivery).
+    pub async fn freshness(&self) -> Result<Vec<Freshness>, Error> {
+        let rows = sqlx::query(
+            "SELECT r.id, r.code, r.name, r.provider_org_id, r.update_cycle, r.published_at, \
+               (SELECT b.id FROM batches b WHERE b.resource_id = r.id AND b.status = 'succeeded' \
+                  ORDER BY b.finished_at DESC, b.id DESC LIMIT 1) AS newest_batch, \
+               (SELECT MAX(b.finished_at) FROM batches b WHERE b.resource_id = r.id AND b.status = 'succeeded') AS newest_at \
+             FROM resources r WHERE r.status = 'published' AND r.update_cycle <> 'irregular' ORDER BY r.id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("read when resources last received data"))?;
+        rows.iter()
+            .map(|r| -> Result<Freshness, sqlx::Error> {
+                let cycle: String = r.try_get("update_cycle")?;
+                Ok(Freshness {
+                    resource_id: r.try_get("id")?,
+                    code: r.try_get("code")?,
+                    name: r.try_get("name")?,
+                    org_id: yishu_types::OrgId(r.try_get("provider_org_id")?),
+                    update_cycle: crate::catalog::UpdateCycle::parse(&cycle)
+                        .unwrap_or(crate::catalog::UpdateCycle::Irregular),
+                    published_at: r.try_get("published_at")?,
+                    newest_batch: r.try_get("newest_batch")?,
+                    newest_at: r.try_get("newest_at")?,
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map_err(db_err("read when resources last received data"))
+    }
+}

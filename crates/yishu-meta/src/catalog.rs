@@ -489,6 +489,18 @@ impl Store {
         self.resources_from_rows(&rows).await
     }
 
+    /// The departments that provide at least one resource in `status`, by id.
+    pub async fn provider_orgs(&self, status: ResourceStatus) -> Result<Vec<OrgId>, Error> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT DISTINCT provider_org_id FROM resources WHERE status = $1 ORDER BY provider_org_id",
+        )
+        .bind(status.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err("list providing departments"))?;
+        Ok(ids.into_iter().map(OrgId).collect())
+    }
+
     /// A page of resources, optionally by status and provider, newest first.
     pub async fn list_resources(
         &self,

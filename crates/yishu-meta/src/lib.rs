@@ -25,5 +25,5 @@ pub use audit::{AuditEntry, AuditFilter, AuditRecord, Broken, ChainReport};
 pub use auth::{ApiKey, Credential, NewApiKey, Principal};
 pub use org::{NewOrg, Org, OrgKind, OrgLevel};
 pub use stats::{Counter, ResourceStats};
-pub use store::{Backend, Page, Store, now_ms, redact as store_redacted_url};
+pub use store::{Backend, Clock, Page, Store, now_ms, redact as store_redacted_url};
 pub use user::{NewUser, User};

@@ -1103,10 +1103,11 @@ pub struct StoredScore {
     pub resource_id: i64,
     pub org_id: OrgId,
     pub records: i64,
-    /// dimension → score; dimensions without rules are absent.
+    /// dimension → score for the dimensions something measured; the others are absent (未评估).
     #[schema(value_type = Object)]
     pub dimensions: Value,
-    pub total: f64,
+    /// The weighted total; `None` (未评估) when nothing measured the batch.
+    pub total: Option<f64>,
     pub created_at: i64,
 }
 

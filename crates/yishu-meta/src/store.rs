@@ -37,6 +37,23 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// The time the scheduler judges deadlines by (a provider's update cycle): the system clock moved
+/// by an offset, zero in production. A test moves it forward to see what a silent month does
+/// without waiting a month. Clones share the offset.
+#[derive(Debug, Clone, Default)]
+pub struct Clock(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+impl Clock {
+    pub fn now_ms(&self) -> i64 {
+        now_ms() + self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Moves the clock forward by `ms`.
+    pub fn advance(&self, ms: i64) {
+        self.0.fetch_add(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Maps a database failure to the registry, naming the operation. Unique-constraint violations
 /// become the given conflict code so callers can say "code already taken".
 pub(crate) fn db_err(what: &str) -> impl FnOnce(sqlx::Error) -> Error + '_ {
@@ -129,6 +146,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "confirmations",
         include_str!("../migrations/sqlite/0015_confirmations.sql"),
     ),
+    (
+        16,
+        "unmeasured",
+        include_str!("../migrations/sqlite/0016_unmeasured.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -205,6 +227,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         15,
         "confirmations",
         include_str!("../migrations/postgres/0015_confirmations.sql"),
+    ),
+    (
+        16,
+        "unmeasured",
+        include_str!("../migrations/postgres/0016_unmeasured.sql"),
     ),
 ];
 

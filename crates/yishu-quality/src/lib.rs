@@ -3,6 +3,7 @@
 //! looks at rows.
 
 pub mod clean;
+pub mod drift;
 pub mod eval;
 pub mod judge;
 pub mod pattern;
@@ -12,6 +13,7 @@ pub mod rule;
 pub mod run;
 pub mod scan;
 pub mod score;
+pub mod silence;
 pub mod standard;
 pub mod suggest;
 pub mod text;

@@ -68,9 +68,10 @@ pub struct ResourceLine {
     pub name: String,
     pub batches: u64,
     pub records: u64,
-    /// Newest score in the period, and the first (to see the move).
-    pub score: f64,
-    pub first_score: f64,
+    /// Newest measured score in the period, and the first (to see the move); `None` (未评估) when
+    /// nothing measured its batches.
+    pub score: Option<f64>,
+    pub first_score: Option<f64>,
     pub violations: u64,
 }
 
@@ -102,15 +103,19 @@ pub struct OrderCounts {
     pub overdue_at_end: u64,
 }
 
-/// The department's score from each resource's newest score among `scores`.
-fn department_score(scores: &[&StoredScore]) -> (Option<f64>, BTreeMap<String, f64>) {
+/// The department's score from each resource's newest score among `scores` (oldest first), and
+/// per dimension. Resources whose newest batch nothing measured are left out; `None` (未评估) when
+/// no resource is left.
+pub fn department_score<'a>(
+    scores: impl IntoIterator<Item = &'a StoredScore>,
+) -> (Option<f64>, BTreeMap<String, f64>) {
     let mut newest: BTreeMap<i64, &StoredScore> = BTreeMap::new();
     for s in scores {
         newest.insert(s.resource_id, s);
     }
     let parts: Vec<(f64, u64)> = newest
         .values()
-        .map(|s| (s.total, s.records.max(0) as u64))
+        .filter_map(|s| Some((s.total?, s.records.max(0) as u64)))
         .collect();
     let mut dims: BTreeMap<String, Vec<(f64, u64)>> = BTreeMap::new();
     for s in newest.values() {
@@ -146,15 +151,16 @@ pub async fn department_report(
         .iter()
         .filter(|s| s.created_at < to)
         .partition(|s| s.created_at < from);
-    let (score, dimensions) = department_score(&now);
-    let (previous_score, _) = department_score(&before);
+    let (score, dimensions) = department_score(now.iter().copied());
+    let (previous_score, _) = department_score(before.iter().copied());
     let mut days: BTreeMap<String, (f64, u64)> = BTreeMap::new();
     for s in &now {
+        let Some(total) = s.total else { continue };
         let day = chrono::DateTime::from_timestamp_millis(s.created_at)
             .map(|t| t.with_timezone(&beijing()).format("%Y-%m-%d").to_string())
             .unwrap_or_default();
         let e = days.entry(day).or_default();
-        e.0 += s.total;
+        e.0 += total;
         e.1 += 1;
     }
     let trend = days
@@ -180,8 +186,8 @@ pub async fn department_report(
             name: r.meta.name.clone(),
             batches: mine.len() as u64,
             records: mine.iter().map(|s| s.records.max(0) as u64).sum(),
-            score: mine.last().map_or(100.0, |s| s.total),
-            first_score: mine.first().map_or(100.0, |s| s.total),
+            score: mine.iter().rev().find_map(|s| s.total),
+            first_score: mine.iter().find_map(|s| s.total),
             violations: mine_results.iter().map(|x| x.failed.max(0) as u64).sum(),
         });
         // The newest profile in the period stands for the table.

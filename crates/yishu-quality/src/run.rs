@@ -33,6 +33,9 @@ pub struct BatchQuality {
     /// What cleaning into std did with the batch.
     #[serde(default)]
     pub std: Option<crate::clean::CleanReport>,
+    /// How the batch's shape differed from the catalog and the established shape.
+    #[serde(default)]
+    pub drift: crate::drift::Drift,
 }
 
 /// Rule id recorded with violations of data-element conformance (not a stored rule).
@@ -123,15 +126,28 @@ pub async fn check_batch(
     .await?;
     let mut outcomes = found.outcomes;
     // Rules judged on the batch as a whole.
-    let previous = store
+    let recent: Vec<(yishu_meta::quality::StoredProfile, Option<BatchQuality>)> = store
         .profiles(resource.id, 5)
         .await?
         .into_iter()
-        .find(|p| p.batch_id != batch_id);
-    let previous_profile: Option<TableProfile> = previous
-        .as_ref()
-        .and_then(|p| serde_json::from_value::<BatchQuality>(p.body.clone()).ok())
-        .map(|q| q.profile);
+        .filter(|p| p.batch_id != batch_id)
+        .map(|p| {
+            let q = serde_json::from_value::<BatchQuality>(p.body.clone()).ok();
+            (p, q)
+        })
+        .collect();
+    let previous = recent.first().map(|(p, _)| p.clone());
+    let previous_profile: Option<TableProfile> = recent
+        .first()
+        .and_then(|(_, q)| q.as_ref())
+        .map(|q| q.profile.clone());
+    // Drift is judged against the established shape: the newest batch whose column kinds did
+    // not change, so a batch back in shape after a drifting one is not drift again.
+    let baseline: Option<&TableProfile> = recent
+        .iter()
+        .filter_map(|(_, q)| q.as_ref())
+        .find(|q| q.drift.retyped.is_empty())
+        .map(|q| &q.profile);
     for (i, r) in planned.iter().enumerate().take(rules_end) {
         match &r.def {
             RuleDef::Volatility { column, threshold } => {
@@ -201,12 +217,16 @@ pub async fn check_batch(
     };
     score(store, &resource, &outcome).await?;
     work_orders(store, &resource, &outcome).await?;
+    let drift = crate::drift::find(&batch.drift, &found.profile, baseline);
+    crate::drift::report(store, &resource, batch_id, &drift).await?;
+    crate::silence::delivered(store, resource.id, batch_id).await?;
     let std = clean(store, lake, &resource, batch_id).await?;
     let quality = BatchQuality {
         profile: found.profile,
         conformance,
         violations: written,
         std: Some(std),
+        drift,
     };
     let body = serde_json::to_value(&quality)
         .map_err(|e| Error::new(ErrorCode::Internal, format!("profile: {e}")))?;

@@ -36,8 +36,9 @@ pub fn dimensions(results: &[Scored]) -> BTreeMap<Dimension, f64> {
         .collect()
 }
 
-/// The total: dimension scores weighted by `weights` (a dimension not listed weighs 1).
-pub fn total(scores: &BTreeMap<Dimension, f64>, weights: &[(String, f64)]) -> f64 {
+/// The total: dimension scores weighted by `weights` (a dimension not listed weighs 1). `None`
+/// when no dimension was measured: a batch no rule looked at has no score (未评估), never 100.
+pub fn total(scores: &BTreeMap<Dimension, f64>, weights: &[(String, f64)]) -> Option<f64> {
     let weight = |d: Dimension| {
         weights
             .iter()
@@ -49,14 +50,11 @@ pub fn total(scores: &BTreeMap<Dimension, f64>, weights: &[(String, f64)]) -> f6
         s += weight(d) * v;
         w += weight(d);
     }
-    if w == 0.0 {
-        100.0
-    } else {
-        (s / w * 100.0).round() / 100.0
-    }
+    (w > 0.0).then(|| (s / w * 100.0).round() / 100.0)
 }
 
-/// A weighted mean of (score, records) pairs: a department's score from its resources'.
+/// A weighted mean of (score, records) pairs: a department's score from its resources' measured
+/// scores (pass only those); `None` when there are none.
 pub fn weighted_by_records(parts: &[(f64, u64)]) -> Option<f64> {
     let n: u64 = parts.iter().map(|p| p.1.max(1)).sum();
     if parts.is_empty() {
@@ -96,9 +94,19 @@ mod tests {
         // (3 × 0.9 + 1 × 1.0) / 4 = 0.925
         assert_eq!(d[&Dimension::Completeness], 92.5);
         assert_eq!(d[&Dimension::Accuracy], 50.0);
-        assert_eq!(total(&d, &[]), 71.25);
+        assert_eq!(total(&d, &[]), Some(71.25));
         // (92.5 + 3 × 50) / 4 = 60.625, rounded to two places.
-        assert_eq!(total(&d, &[("accuracy".into(), 3.0)]), 60.63);
+        assert_eq!(total(&d, &[("accuracy".into(), 3.0)]), Some(60.63));
+        // Nothing measured: no score, not 100. A rule that checked no record measures nothing.
+        assert_eq!(total(&BTreeMap::new(), &[]), None);
+        let idle = [Scored {
+            dimension: Dimension::Timeliness,
+            importance: Level::High,
+            checked: 0,
+            failed: 0,
+        }];
+        assert!(dimensions(&idle).is_empty());
+        assert_eq!(weighted_by_records(&[]), None);
         assert_eq!(weighted_by_records(&[(100.0, 1), (50.0, 3)]), Some(62.5));
     }
 }

@@ -761,6 +761,25 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("quality.new_rule", "新建规则", "New rule"),
     ("quality.no_orders", "暂无工单", "No work orders"),
     ("quality.none", "尚无质量得分", "No scores yet"),
+    ("quality.unmeasured", "未评估", "Not measured"),
+    (
+        "quality.silent",
+        "逾期未更新的资源",
+        "Resources past their update cycle",
+    ),
+    ("quality.silent_resource", "资源", "Resource"),
+    ("quality.silent_last", "最近一次报送", "Last delivery"),
+    ("quality.silent_late", "逾期天数", "Days late"),
+    (
+        "quality.unmeasured_orgs",
+        "未评估的部门",
+        "Departments not measured",
+    ),
+    (
+        "quality.unmeasured_why",
+        "没有质量规则或绑定数据元检查过其数据，不参与排名和平均",
+        "No quality rule or bound data element has checked their data; left out of the ranking and averages",
+    ),
     (
         "quality.not_checked",
         "尚未检查任何批次",

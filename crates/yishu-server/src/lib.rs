@@ -35,6 +35,8 @@ pub struct ServerConfig {
     pub search_refresh: std::time::Duration,
     /// How often the scheduler looks for due sources.
     pub scheduler_tick: std::time::Duration,
+    /// The time the scheduler judges update cycles by (tests move it forward).
+    pub clock: yishu_meta::Clock,
 }
 
 impl Default for ServerConfig {
@@ -43,6 +45,7 @@ impl Default for ServerConfig {
             secure_cookies: false,
             search_refresh: std::time::Duration::from_secs(1),
             scheduler_tick: std::time::Duration::from_secs(5),
+            clock: yishu_meta::Clock::default(),
         }
     }
 }
@@ -109,8 +112,9 @@ async fn follow_catalog(state: AppState) {
     }
 }
 
-/// The in-process scheduler: sends due webhooks and runs due sources as jobs. Several nodes may run it; each due source
-/// is claimed by one of them.
+/// The in-process scheduler: sends due webhooks, runs due sources as jobs, checks new batches and
+/// notices providers past their update cycle. Several nodes may run it; each due source is claimed
+/// by one of them.
 async fn run_sources(state: AppState) {
     let mut tick = tokio::time::interval(state.config.scheduler_tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -118,6 +122,8 @@ async fn run_sources(state: AppState) {
         .timeout(std::time::Duration::from_secs(10))
         .build()
         .unwrap_or_default();
+    // Silence is judged at most once a minute of the scheduler's clock.
+    let mut silence_checked = i64::MIN;
     loop {
         tick.tick().await;
         routes::watch::deliver_webhooks(&state.store, &client).await;
@@ -129,6 +135,19 @@ async fn run_sources(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::info!("quality: checked {n} batches"),
             Err(e) => tracing::warn!("quality: {e}"),
+        }
+        let now = state.config.clock.now_ms();
+        if now.saturating_sub(silence_checked) >= 60_000 {
+            silence_checked = now;
+            match yishu_quality::silence::check(&state.store, now).await {
+                Ok(c) if c.opened + c.closed > 0 => tracing::info!(
+                    "timeliness: {} resources past their update cycle, {} back in time",
+                    c.opened,
+                    c.closed
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("timeliness: {e}"),
+            }
         }
     }
 }

@@ -446,3 +446,253 @@ async fn rules_reviews_checks_work_orders_and_scores() {
 
     s.stop().await;
 }
+
+/// Pushes CSV rows to a resource and returns the batch id.
+async fn push(c: &Client, s: &TestServer, key: &str, res: i64, csv: String) -> String {
+    let r = c
+        .post(s.url(&format!("/api/v1/resources/{res}/rows")))
+        .bearer_auth(key)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    r.json::<Value>().await.unwrap()["batch"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Polls the open work orders until one of `kind` for `res` is open (or, with `open = false`,
+/// until none is), and returns it.
+async fn order_of(
+    c: &Client,
+    s: &TestServer,
+    key: &str,
+    res: i64,
+    kind: &str,
+    open: bool,
+) -> Value {
+    for _ in 0..100 {
+        let list = get_json(c, s.url("/api/v1/work-orders?open=true"), key).await;
+        let found = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["kind"] == kind && o["resource_id"] == res)
+            .cloned();
+        match (found, open) {
+            (Some(o), true) => return o,
+            (None, false) => return Value::Null,
+            _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
+    panic!(
+        "no {kind} order for resource {res} became {}",
+        if open { "open" } else { "closed" }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unmeasured_departments_silent_providers_and_drift() {
+    let s = TestServer::start().await;
+    bureau_users(&s).await;
+    yishu_quality::standard::seed(&s.store).await.unwrap();
+    // A second department whose resource no rule and no data element measures.
+    let civil = s
+        .store
+        .create_org(&yishu_meta::NewOrg {
+            code: "CD-MZ".into(),
+            name: "成都市民政局".into(),
+            parent_id: Some(s.city),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    s.store
+        .create_user(&yishu_meta::NewUser {
+            name: "mz_officer".into(),
+            display_name: None,
+            org_id: civil.id,
+            password: common::PASSWORD.into(),
+            roles: vec![yishu_types::Role::ProviderOfficer],
+        })
+        .await
+        .unwrap();
+    let c = Client::new();
+    let (officer, mz, reviewer) = (
+        s.key("provider_officer").await,
+        s.key("mz_officer").await,
+        s.key("reviewer").await,
+    );
+    // 公安: items bound to data elements, so conformance measures every batch.
+    let measured = published(&s, &c, &officer, &reviewer, draft(s.dept.0)).await;
+    let mut d = draft(civil.id.0);
+    d["name"] = json!("婚姻登记信息");
+    d["update_cycle"] = json!("monthly");
+    for item in d["items"].as_array_mut().unwrap() {
+        item.as_object_mut().unwrap().remove("data_element");
+    }
+    let unmeasured = published(&s, &c, &mz, &reviewer, d).await;
+
+    let bad_sex = format!(
+        "公民身份号码,姓名,性别\n{},张三,7\n",
+        id("51010719900101001")
+    );
+    let b1 = push(&c, &s, &officer, measured, bad_sex).await;
+    checked(&c, &s, &officer, &b1).await;
+    let good = format!(
+        "公民身份号码,姓名,性别\n{},李四,1\n",
+        id("51010719920202002")
+    );
+    let b2 = push(&c, &s, &mz, unmeasured, good.clone()).await;
+    checked(&c, &s, &mz, &b2).await;
+
+    // A batch nothing measured has no score: not 100, and no dimension.
+    let scores = get_json(
+        &c,
+        s.url(&format!("/api/v1/quality/scores?resource={unmeasured}")),
+        &reviewer,
+    )
+    .await;
+    assert_eq!(scores[0]["total"], Value::Null, "{scores}");
+    assert_eq!(scores[0]["dimensions"], json!({}), "{scores}");
+    let scores = get_json(
+        &c,
+        s.url(&format!("/api/v1/quality/scores?resource={measured}")),
+        &reviewer,
+    )
+    .await;
+    let total = scores[0]["total"].as_f64().expect("measured");
+    assert!(total < 100.0, "{scores}");
+    assert!(
+        scores[0]["dimensions"]["conformity"].is_number(),
+        "{scores}"
+    );
+
+    // The ranking puts the measured department first; the unmeasured one follows, without a score.
+    let ranking = get_json(&c, s.url("/api/v1/quality/ranking"), &reviewer).await;
+    assert_eq!(ranking[0]["org_id"], s.dept.0, "{ranking}");
+    assert_eq!(ranking[0]["score"], total, "{ranking}");
+    assert_eq!(ranking[1]["org_id"], civil.id.0, "{ranking}");
+    assert_eq!(ranking[1]["score"], Value::Null, "{ranking}");
+    let page = c
+        .get(s.url("/console/quality"))
+        .bearer_auth(&reviewer)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (ranked, apart) = page
+        .split_once("id=\"unmeasured\"")
+        .expect("a table of unmeasured departments");
+    assert!(
+        ranked.contains("成都市公安局") && !ranked.contains("成都市民政局"),
+        "{ranked}"
+    );
+    assert!(
+        apart.contains("成都市民政局") && apart.contains("未评估"),
+        "{apart}"
+    );
+    // Each GB/T 36344 dimension of the batch is shown measured or not.
+    let page = c
+        .get(s.url(&format!("/console/catalog/{measured}/quality")))
+        .bearer_auth(&reviewer)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let dims = page
+        .split_once("id=\"dimensions\"")
+        .expect("dimension table")
+        .1;
+    assert!(
+        dims.contains("规范性") && dims.contains("时效性") && dims.contains("未评估"),
+        "{dims}"
+    );
+
+    // Nobody is late yet. A month and more passes with nothing from 公安 (daily) and 民政 (monthly).
+    assert_eq!(
+        order_of(&c, &s, &reviewer, measured, "timeliness", false).await,
+        Value::Null
+    );
+    s.clock.advance(40 * 86_400_000);
+    let late = order_of(&c, &s, &reviewer, measured, "timeliness", true).await;
+    assert_eq!(late["org_id"], s.dept.0);
+    assert!(
+        late["title"]
+            .as_str()
+            .unwrap()
+            .contains("超过更新周期（每日）"),
+        "{late}"
+    );
+    assert!(
+        late["evidence"]["days_late"].as_i64().unwrap() >= 37,
+        "{late}"
+    );
+    let late_mz = order_of(&c, &s, &reviewer, unmeasured, "timeliness", true).await;
+    assert_eq!(late_mz["org_id"], civil.id.0);
+    let page = c
+        .get(s.url("/console/quality"))
+        .bearer_auth(&reviewer)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let silent = page
+        .split_once("id=\"silent\"")
+        .expect("a table of silent resources")
+        .1;
+    assert!(
+        silent.contains("户籍人口信息") && silent.contains("婚姻登记信息"),
+        "{silent}"
+    );
+    // Only one order each, however many times the scheduler looks.
+    s.clock.advance(86_400_000);
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let list = get_json(&c, s.url("/api/v1/work-orders?open=true"), &reviewer).await;
+    let count = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["kind"] == "timeliness")
+        .count();
+    assert_eq!(count, 2, "{list}");
+
+    // 民政's next batch closes its order — and, with a new column and a retyped one, opens a
+    // drift order.
+    let drifted = "公民身份号码,姓名,性别,备注\n2024-01-01,王五,1,新列\n".to_string();
+    let b3 = push(&c, &s, &mz, unmeasured, drifted).await;
+    checked(&c, &s, &mz, &b3).await;
+    order_of(&c, &s, &reviewer, unmeasured, "timeliness", false).await;
+    let closed = get_json(
+        &c,
+        s.url(&format!("/api/v1/work-orders/{}", late_mz["id"])),
+        &reviewer,
+    )
+    .await;
+    assert_eq!(closed["order"]["status"], "closed", "{closed}");
+    let drift = order_of(&c, &s, &reviewer, unmeasured, "drift", true).await;
+    assert_eq!(drift["org_id"], civil.id.0);
+    assert_eq!(drift["evidence"]["new_columns"], json!(["备注"]), "{drift}");
+    assert_eq!(
+        drift["evidence"]["retyped"][0]["column"], "公民身份号码",
+        "{drift}"
+    );
+    assert_eq!(drift["evidence"]["retyped"][0]["from"], "text", "{drift}");
+    assert_eq!(drift["evidence"]["retyped"][0]["to"], "date", "{drift}");
+    // A batch in the catalog's shape again closes it.
+    let b4 = push(&c, &s, &mz, unmeasured, good.replace("李四", "赵六")).await;
+    checked(&c, &s, &mz, &b4).await;
+    order_of(&c, &s, &reviewer, unmeasured, "drift", false).await;
+    // 公安 is still late.
+    order_of(&c, &s, &reviewer, measured, "timeliness", true).await;
+    s.stop().await;
+}

@@ -47,6 +47,15 @@ pub(super) fn failure(mut c: Chrome, e: ApiError) -> Response {
     (status, render(&super::Message { c })).into_response()
 }
 
+/// A resource whose provider has gone silent.
+pub struct SilentRow {
+    pub order_id: i64,
+    pub title: String,
+    pub org: String,
+    pub last: String,
+    pub days_late: i64,
+}
+
 pub struct RankRow {
     pub org: String,
     pub score: String,
@@ -60,6 +69,10 @@ pub struct RankRow {
 struct Overview {
     c: Chrome,
     ranking: Vec<RankRow>,
+    /// Departments that publish resources but have no measured score (未评估), listed apart.
+    unmeasured: Vec<RankRow>,
+    /// Resources past their update cycle (open timeliness work orders).
+    silent: Vec<SilentRow>,
     ranking_svg: String,
     trend_svg: String,
     weights: Vec<(String, String, f64)>,
@@ -70,9 +83,10 @@ struct Overview {
 fn daily(scores: &[StoredScore]) -> Vec<(String, f64)> {
     let mut days: std::collections::BTreeMap<String, (f64, u32)> = Default::default();
     for s in scores {
+        let Some(total) = s.total else { continue };
         let day = fmt_time(s.created_at)[..10].to_string();
         let e = days.entry(day).or_default();
-        e.0 += s.total;
+        e.0 += total;
         e.1 += 1;
     }
     days.into_iter()
@@ -90,26 +104,50 @@ pub async fn overview(State(s): State<AppState>, mut page: PageAuth<SignedIn>) -
             .await?;
         let weights = api::weight_map(&s).await?;
         let t = page.chrome.t;
+        let row = |r: api::Ranked| RankRow {
+            org: r.org_name,
+            score: r.score.map(|v| format!("{v:.2}")).unwrap_or_default(),
+            resources: r.resources,
+            open: r.open_orders,
+            overdue: r.overdue_orders,
+        };
+        let (measured, unmeasured): (Vec<_>, Vec<_>) =
+            ranked.into_iter().partition(|r| r.score.is_some());
+        let mut silent = Vec::new();
+        for o in s.store.work_orders(None, true).await? {
+            if o.kind != yishu_quality::silence::KIND {
+                continue;
+            }
+            let org = s
+                .store
+                .get_org(o.org_id)
+                .await
+                .map(|g| g.name)
+                .unwrap_or_default();
+            silent.push(SilentRow {
+                order_id: o.id,
+                title: o.title,
+                org,
+                last: o.evidence["last_at"]
+                    .as_i64()
+                    .map(fmt_time)
+                    .unwrap_or_default(),
+                days_late: o.evidence["days_late"].as_i64().unwrap_or_default(),
+            });
+        }
         Ok(Overview {
             ranking_svg: svg::bars(
                 t.t("quality.ranking"),
-                &ranked
+                &measured
                     .iter()
-                    .map(|r| (r.org_name.clone(), r.score))
+                    .filter_map(|r| Some((r.org_name.clone(), r.score?)))
                     .collect::<Vec<_>>(),
                 100.0,
             ),
             trend_svg: svg::line(t.t("quality.trend"), &daily(&scores), 100.0),
-            ranking: ranked
-                .into_iter()
-                .map(|r| RankRow {
-                    org: r.org_name,
-                    score: format!("{:.2}", r.score),
-                    resources: r.resources,
-                    open: r.open_orders,
-                    overdue: r.overdue_orders,
-                })
-                .collect(),
+            ranking: measured.into_iter().map(row).collect(),
+            unmeasured: unmeasured.into_iter().map(row).collect(),
+            silent,
             weights: Dimension::ALL
                 .iter()
                 .map(|d| {
@@ -234,7 +272,11 @@ struct ResourcePage {
     batch: Option<String>,
     q: Option<BatchQuality>,
     fields: Vec<FieldRow>,
-    dims: Vec<(String, f64)>,
+    /// Every GB/T 36344 dimension of the newest batch: its score, or `None` (未评估).
+    dims: Vec<(String, Option<f64>)>,
+    /// Whether the newest batch was checked at all.
+    checked: bool,
+    /// Its total; `None` (未评估) when nothing measured it.
     total: Option<f64>,
     score_svg: String,
     missing_svg: String,
@@ -391,19 +433,23 @@ async fn resource_page(
                 .unwrap_or_default(),
             q,
             dims: latest_score
-                .and_then(|sc| sc.dimensions.as_object().cloned())
-                .map(|m| {
-                    m.into_iter()
-                        .map(|(k, v)| (dimension_label(t, &k), v.as_f64().unwrap_or_default()))
+                .map(|sc| {
+                    Dimension::ALL
+                        .iter()
+                        .map(|d| {
+                            let v = sc.dimensions.get(d.as_str()).and_then(|v| v.as_f64());
+                            (dimension_label(t, d.as_str()), v)
+                        })
                         .collect()
                 })
                 .unwrap_or_default(),
-            total: latest_score.map(|sc| sc.total),
+            checked: latest_score.is_some(),
+            total: latest_score.and_then(|sc| sc.total),
             score_svg: svg::line(
                 t.t("quality.score_trend"),
                 &scores
                     .iter()
-                    .map(|sc| (fmt_time(sc.created_at)[5..16].to_string(), sc.total))
+                    .filter_map(|sc| Some((fmt_time(sc.created_at)[5..16].to_string(), sc.total?)))
                     .collect::<Vec<_>>(),
                 100.0,
             ),

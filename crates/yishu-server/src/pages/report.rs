@@ -43,8 +43,18 @@ struct ReportPage {
     orders: Vec<OrderRow>,
 }
 
-fn score_text(v: Option<f64>) -> String {
-    v.map_or_else(|| "—".to_string(), |v| format!("{v:.2}"))
+impl ReportPage {
+    /// A score, or 未评估 when nothing measured it.
+    fn score(&self, v: &Option<f64>) -> String {
+        score_text(self.c.t, *v)
+    }
+}
+
+fn score_text(t: crate::i18n::Tr, v: Option<f64>) -> String {
+    v.map_or_else(
+        || t.t("quality.unmeasured").to_string(),
+        |v| format!("{v:.2}"),
+    )
 }
 
 pub async fn report(
@@ -83,8 +93,8 @@ pub async fn report(
         from: from.to_string(),
         to: to.to_string(),
         query: format!("org={}&from={from}&to={to}", org.0),
-        score: score_text(r.score),
-        previous: score_text(r.previous_score),
+        score: score_text(t, r.score),
+        previous: score_text(t, r.previous_score),
         change,
         batches: r.batches,
         records: r.records,

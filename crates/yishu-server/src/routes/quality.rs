@@ -16,7 +16,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use yishu_meta::Principal;
-use yishu_meta::catalog::{Actor, Resource};
+use yishu_meta::catalog::{Actor, Resource, ResourceStatus};
 use yishu_meta::quality::*;
 use yishu_meta::workorder::{OrderEvent, OrderStatus, WorkOrder};
 use yishu_quality::RuleDef;
@@ -881,31 +881,30 @@ pub async fn scores(
 pub struct Ranked {
     pub org_id: OrgId,
     pub org_name: String,
-    /// Records-weighted mean of its resources' newest scores.
-    pub score: f64,
+    /// Records-weighted mean of its resources' newest measured scores; `null` (未评估) when no
+    /// rule or data element has measured any of its batches — such departments are listed after
+    /// the ranked ones, never averaged in.
+    pub score: Option<f64>,
+    /// Resources with a score (measured or not).
     pub resources: usize,
     pub open_orders: usize,
     pub overdue_orders: usize,
 }
 
-/// Departments ranked by their resources' newest quality scores.
+/// Departments ranked by their resources' newest quality scores; departments that publish
+/// resources but have no measured score follow, apart, in code order.
 pub(crate) async fn ranking(s: &AppState) -> ApiResult<Vec<Ranked>> {
     let all = s.store.scores(None, None, 0).await?;
-    // Newest score per resource.
-    let mut newest: std::collections::BTreeMap<i64, &StoredScore> = Default::default();
+    let mut by_org: std::collections::BTreeMap<i64, Vec<&StoredScore>> = Default::default();
     for sc in &all {
-        newest.insert(sc.resource_id, sc);
+        by_org.entry(sc.org_id.0).or_default().push(sc);
     }
-    let mut by_org: std::collections::BTreeMap<i64, Vec<(f64, u64)>> = Default::default();
-    for sc in newest.values() {
-        by_org
-            .entry(sc.org_id.0)
-            .or_default()
-            .push((sc.total, sc.records.max(0) as u64));
+    for org in s.store.provider_orgs(ResourceStatus::Published).await? {
+        by_org.entry(org.0).or_default();
     }
     let orders = s.store.work_orders(None, true).await?;
     let mut out = Vec::new();
-    for (org, parts) in by_org {
+    for (org, scores) in by_org {
         let name = s
             .store
             .get_org(OrgId(org))
@@ -913,19 +912,24 @@ pub(crate) async fn ranking(s: &AppState) -> ApiResult<Vec<Ranked>> {
             .map(|o| o.name)
             .unwrap_or_default();
         let mine = orders.iter().filter(|o| o.org_id.0 == org);
+        let mut resources: Vec<i64> = scores.iter().map(|sc| sc.resource_id).collect();
+        resources.sort_unstable();
+        resources.dedup();
         out.push(Ranked {
             org_id: OrgId(org),
             org_name: name,
-            score: yishu_quality::score::weighted_by_records(&parts).unwrap_or(100.0),
-            resources: parts.len(),
+            score: yishu_quality::report::department_score(scores).0,
+            resources: resources.len(),
             open_orders: mine.clone().count(),
             overdue_orders: mine.filter(|o| o.overdue).count(),
         });
     }
-    out.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then(a.org_id.0.cmp(&b.org_id.0))
+    // Measured first, best first; then the unmeasured, by org.
+    out.sort_by(|a, b| match (a.score, b.score) {
+        (Some(x), Some(y)) => y.total_cmp(&x).then(a.org_id.0.cmp(&b.org_id.0)),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.org_id.0.cmp(&b.org_id.0),
     });
     Ok(out)
 }

@@ -153,8 +153,9 @@ fn num(n: impl Into<f64>) -> Cell {
     Cell::Number(n.into())
 }
 
+/// A score, or 未评估 when nothing measured it.
 fn opt(n: Option<f64>) -> Cell {
-    n.map_or_else(|| text("—"), Cell::Number)
+    n.map_or_else(|| text("未评估"), Cell::Number)
 }
 
 /// The report as a workbook.
@@ -225,8 +226,8 @@ pub(crate) fn workbook(r: &DepartmentReport) -> Result<Vec<u8>, rust_xlsxwriter:
                     text(x.name.clone()),
                     num(x.batches as f64),
                     num(x.records as f64),
-                    num(x.first_score),
-                    num(x.score),
+                    opt(x.first_score),
+                    opt(x.score),
                     num(x.violations as f64),
                 ]
             })

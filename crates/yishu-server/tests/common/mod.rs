@@ -16,6 +16,8 @@ pub struct TestServer {
     pub store: Store,
     pub city: OrgId,
     pub dept: OrgId,
+    /// The scheduler's clock: a test moves it forward to see a provider go silent.
+    pub clock: yishu_meta::Clock,
     db: Option<TestDb>,
     _dir: tempfile::TempDir,
 }
@@ -67,12 +69,14 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let search = yishu_server::open_search(None, &store).await.unwrap();
+        let clock = yishu_meta::Clock::default();
         let state = yishu_server::AppState::new(
             store.clone(),
             lake,
             search,
             yishu_server::ServerConfig {
                 scheduler_tick: std::time::Duration::from_millis(200),
+                clock: clock.clone(),
                 ..Default::default()
             },
         );
@@ -82,6 +86,7 @@ impl TestServer {
             store,
             city: city.id,
             dept: dept.id,
+            clock,
             db: Some(db),
             _dir: dir,
         }
