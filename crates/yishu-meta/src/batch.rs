@@ -212,7 +212,7 @@ impl Store {
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err("read a batch"))?
-            .ok_or_else(|| Error::new(ErrorCode::InvalidInput, format!("no batch {id}")))?;
+            .ok_or_else(|| Error::new(ErrorCode::BatchNotFound, format!("no batch {id}")))?;
         from_row(&r).map_err(db_err("read a batch"))
     }
 

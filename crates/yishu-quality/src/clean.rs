@@ -111,7 +111,7 @@ pub struct CleanDef {
     #[serde(default)]
     pub fix: Option<Fix>,
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub check: Option<RuleDef>,
 }
 
@@ -190,7 +190,7 @@ impl StdType {
             _ => StdType::Text,
         }
     }
-    fn arrow(self) -> DataType {
+    pub fn arrow(self) -> DataType {
         match self {
             StdType::Text => DataType::Utf8,
             StdType::Number => DataType::Float64,

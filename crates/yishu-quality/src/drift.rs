@@ -26,6 +26,7 @@ pub struct Retyped {
 
 /// What changed in a batch's shape.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ShapeDrift)]
 pub struct Drift {
     /// Columns in the source that no item describes.
     pub new_columns: Vec<String>,

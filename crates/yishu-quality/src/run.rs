@@ -245,6 +245,72 @@ async fn clean(
     batch_id: &str,
 ) -> Result<CleanReport, Error> {
     let columns = std_columns(store, resource).await?;
+    if evolve_std(lake, resource, &columns).await? {
+        // Every earlier batch goes into the new version again, from ods, under the new types.
+        for b in store.list_batches(resource.id).await? {
+            if b.status == "succeeded" && b.id != batch_id {
+                clean_into_std(store, lake, resource, &columns, &b.id).await?;
+            }
+        }
+    }
+    clean_into_std(store, lake, resource, &columns, batch_id).await
+}
+
+/// When the std table's item columns no longer match the catalog (an item's type changed through
+/// its item or its data element, an item was added or removed), starts a new version of the table
+/// with the new schema and no rows, and says so; the version before stays readable by time
+/// travel. The caller cleans the batches into it again.
+async fn evolve_std(
+    lake: &Lake,
+    resource: &Resource,
+    columns: &[(String, StdType)],
+) -> Result<bool, Error> {
+    let table = resource.table();
+    let Some(frame) = lake.frame(yishu_lake::Layer::Std, &table).await? else {
+        return Ok(false);
+    };
+    let have: Vec<(String, yishu_lake::arrow::datatypes::DataType)> = frame
+        .schema()
+        .fields()
+        .iter()
+        .filter(|f| !f.name().starts_with('_'))
+        .map(|f| (f.name().clone(), f.data_type().clone()))
+        .collect();
+    let want: Vec<(String, yishu_lake::arrow::datatypes::DataType)> = columns
+        .iter()
+        .map(|(n, t)| (n.clone(), t.arrow()))
+        .collect();
+    if have == want {
+        return Ok(false);
+    }
+    let changed: Vec<String> = want
+        .iter()
+        .filter(|w| !have.contains(w))
+        .map(|(n, t)| format!("{n}: {t}"))
+        .collect();
+    tracing::info!(
+        table,
+        ?changed,
+        "std schema changed; the table gets a new version"
+    );
+    let empty = yishu_lake::arrow::record_batch::RecordBatch::new_empty(clean::std_schema(columns));
+    let meta = HashMap::from([(
+        "schema_change".to_string(),
+        serde_json::json!({"changed": changed}),
+    )]);
+    lake.overwrite(yishu_lake::Layer::Std, &table, vec![empty], meta)
+        .await?;
+    Ok(true)
+}
+
+/// Cleans one batch into std under the active cleaning rules.
+async fn clean_into_std(
+    store: &Store,
+    lake: &Lake,
+    resource: &Resource,
+    columns: &[(String, StdType)],
+    batch_id: &str,
+) -> Result<CleanReport, Error> {
     let mut rules = Vec::new();
     for (rule, v) in store.active_rules(resource.id, RulePurpose::Clean).await? {
         let Ok(def) = serde_json::from_value::<CleanDef>(v.definition.clone()) else {
@@ -280,7 +346,7 @@ async fn clean(
         table: &table,
         into: &table,
         batch_id,
-        columns: &columns,
+        columns,
         rules: &rules,
         local: &local,
         references,

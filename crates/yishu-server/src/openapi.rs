@@ -6,6 +6,7 @@ use crate::routes::{
     reports, resources, search, session, sources, users, watch,
 };
 use axum::Router;
+use serde_json::{Value, json};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -48,6 +49,161 @@ use utoipa_swagger_ui::SwaggerUi;
 pub struct ApiDoc;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .merge(SwaggerUi::new("/api/v1/docs").url("/api/v1/openapi.json", ApiDoc::openapi()))
+    Router::new().merge(
+        SwaggerUi::new("/api/v1/docs").external_url_unchecked("/api/v1/openapi.json", document()),
+    )
+}
+
+/// The served document: the handlers' annotations, made usable by generated clients and fuzzers:
+/// - a schema built from `#[serde(flatten)]` (an `allOf` whose parts forbid other properties, so
+///   no value could satisfy it) becomes the one object it means;
+/// - every operation lists the error answers the middleware can give it, each with the one
+///   error body: 400 (bad parameters or body), 401, 403, 404, 409 (writes: conflicts), 413
+///   (bodies over the limit) and 429 (login: a locked account).
+pub fn document() -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document is JSON");
+    let schemas = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    merge_all_of_everywhere(&mut doc, &schemas);
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut().filter_map(Value::as_object_mut) {
+            for (method, op) in item.iter_mut() {
+                add_error_answers(method, op);
+            }
+        }
+    }
+    doc
+}
+
+/// Merges every `allOf` in the document, inner ones first.
+fn merge_all_of_everywhere(v: &mut Value, all: &serde_json::Map<String, Value>) {
+    match v {
+        Value::Object(m) => {
+            for child in m.values_mut() {
+                merge_all_of_everywhere(child, all);
+            }
+            merge_all_of(v, all);
+        }
+        Value::Array(a) => a.iter_mut().for_each(|c| merge_all_of_everywhere(c, all)),
+        _ => {}
+    }
+}
+
+/// Turns `allOf: [{$ref}, {object}]` into one object with the parts' properties and required
+/// names; it forbids other properties when a part did.
+fn merge_all_of(schema: &mut Value, all: &serde_json::Map<String, Value>) {
+    let Some(parts) = schema.get("allOf").and_then(Value::as_array) else {
+        return;
+    };
+    let mut properties = serde_json::Map::new();
+    let mut required: Vec<Value> = Vec::new();
+    let mut closed = false;
+    for part in parts {
+        let part = match part.get("$ref").and_then(Value::as_str) {
+            Some(r) => match all.get(r.trim_start_matches("#/components/schemas/")) {
+                Some(p) => p,
+                None => return,
+            },
+            None => part,
+        };
+        if part.get("type").and_then(Value::as_str) != Some("object") {
+            return;
+        }
+        if let Some(p) = part.get("properties").and_then(Value::as_object) {
+            properties.extend(p.clone());
+        }
+        if let Some(r) = part.get("required").and_then(Value::as_array) {
+            required.extend(r.iter().cloned());
+        }
+        closed |= part.get("additionalProperties") == Some(&Value::Bool(false));
+    }
+    let mut merged = json!({"type": "object", "properties": properties, "required": required});
+    if let Some(d) = schema.get("description") {
+        merged["description"] = d.clone();
+    }
+    if closed {
+        merged["additionalProperties"] = Value::Bool(false);
+    }
+    *schema = merged;
+}
+
+fn add_error_answers(method: &str, op: &mut Value) {
+    let write = matches!(method, "post" | "put" | "patch" | "delete");
+    let has_body = op.get("requestBody").is_some();
+    let login = op.get("operationId").and_then(Value::as_str) == Some("login");
+    let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let answers = [
+        (
+            "400",
+            true,
+            "The request is malformed or a value is invalid",
+        ),
+        (
+            "401",
+            true,
+            "Not signed in, or the key is expired or revoked",
+        ),
+        ("403", true, "The caller's roles do not allow this"),
+        ("404", true, "No such object (or not visible to the caller)"),
+        ("409", write, "The change conflicts with the current state"),
+        ("413", has_body, "The body is over the size limit"),
+        (
+            "429",
+            login,
+            "The account is locked after repeated failures",
+        ),
+    ];
+    for (status, applies, description) in answers {
+        if applies && !responses.contains_key(status) {
+            responses.insert(
+                status.to_string(),
+                json!({
+                    "description": description,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+                }),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flattened_bodies_are_one_object_and_every_operation_lists_its_errors() {
+        let doc = document();
+        let text = doc.to_string();
+        assert!(!text.contains("\"allOf\""), "an allOf is left");
+        // NewRule (a rule's body flattened into it) can be built: one object with every field.
+        let rule = &doc["components"]["schemas"]["NewRule"];
+        for field in ["resource_id", "name", "definition", "dimension", "severity"] {
+            assert!(rule["properties"][field].is_object(), "{field}: {rule}");
+        }
+        assert_eq!(rule["additionalProperties"], false);
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for status in ["400", "401", "403", "404"] {
+                    let r = &op["responses"][status];
+                    assert!(r.is_object(), "{method} {path} lacks {status}");
+                }
+                if method != "get" {
+                    assert!(
+                        op["responses"]["409"].is_object(),
+                        "{method} {path} lacks 409"
+                    );
+                }
+            }
+        }
+        let login = &doc["paths"]["/api/v1/auth/login"]["post"]["responses"];
+        assert_eq!(
+            login["429"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorBody"
+        );
+    }
 }

@@ -696,3 +696,88 @@ async fn unmeasured_departments_silent_providers_and_drift() {
     order_of(&c, &s, &reviewer, measured, "timeliness", true).await;
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_item_type_evolves_the_std_table() {
+    let s = TestServer::start().await;
+    bureau_users(&s).await;
+    let c = Client::new();
+    let (officer, reviewer) = (s.key("provider_officer").await, s.key("reviewer").await);
+    let mut d = draft(s.dept.0);
+    d["items"] = json!([
+        {"name": "公民身份号码", "item_type": "C", "length": 18},
+        {"name": "姓名", "item_type": "C", "length": 50},
+        {"name": "出生日期", "item_type": "C", "length": 10}
+    ]);
+    let res = published(&s, &c, &officer, &reviewer, d.clone()).await;
+    let b1 = push(
+        &c,
+        &s,
+        &officer,
+        res,
+        format!(
+            "公民身份号码,姓名,出生日期\n{},张三,1990-01-01\n",
+            id("51010719900101001")
+        ),
+    )
+    .await;
+    checked(&c, &s, &officer, &b1).await;
+    let b2 = push(
+        &c,
+        &s,
+        &officer,
+        res,
+        format!(
+            "公民身份号码,姓名,出生日期\n{},李四,1992年2月2日\n",
+            id("51010719920202002")
+        ),
+    )
+    .await;
+    checked(&c, &s, &officer, &b2).await;
+
+    // The provider corrects the item's type: 出生日期 is a date (D), no longer text.
+    let now = get_json(&c, s.url(&format!("/api/v1/resources/{res}")), &officer).await;
+    d["items"][2]["item_type"] = json!("D");
+    let r = c
+        .put(s.url(&format!("/api/v1/resources/{res}")))
+        .bearer_auth(&officer)
+        .json(&json!({"version": now["version"], "resource": d}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+
+    // Checking a batch again cleans into std under the new type: not a 500.
+    let r = c
+        .post(s.url(&format!("/api/v1/batches/{b2}/check")))
+        .bearer_auth(&reviewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+
+    // std has a new version with 出生日期 as a date, and both batches' rows converted; the
+    // version before the change still reads as text.
+    let code = now["code"].as_str().unwrap().replace('/', "_");
+    let lake = s.lake();
+    let ctx = lake.session().await.unwrap();
+    let rows = yishu_lake::query(
+        &ctx,
+        &format!("SELECT 姓名, CAST(出生日期 AS VARCHAR) AS d, arrow_typeof(出生日期) AS t FROM std.r_{code} ORDER BY 姓名"),
+    )
+    .await
+    .unwrap();
+    let text = yishu_lake::arrow::util::pretty::pretty_format_batches(&rows)
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains("张三") && text.contains("1990-01-01"),
+        "{text}"
+    );
+    assert!(
+        text.contains("李四") && text.contains("1992-02-02"),
+        "{text}"
+    );
+    assert!(text.contains("Date32") && !text.contains("Utf8"), "{text}");
+    s.stop().await;
+}

@@ -40,6 +40,8 @@ pub enum ErrorCode {
     ResourceNotFound,
     /// No such source.
     SourceNotFound,
+    /// No such ingest batch.
+    BatchNotFound,
     /// An organisation with this code already exists.
     OrgCodeTaken,
     /// A user with this name already exists.
@@ -92,6 +94,7 @@ impl ErrorCode {
         Self::ApiKeyNotFound,
         Self::ResourceNotFound,
         Self::SourceNotFound,
+        Self::BatchNotFound,
         Self::OrgCodeTaken,
         Self::UserNameTaken,
         Self::OrgHierarchy,
@@ -129,6 +132,7 @@ impl ErrorCode {
             Self::ApiKeyNotFound => "api_key_not_found",
             Self::ResourceNotFound => "resource_not_found",
             Self::SourceNotFound => "source_not_found",
+            Self::BatchNotFound => "batch_not_found",
             Self::OrgCodeTaken => "org_code_taken",
             Self::UserNameTaken => "user_name_taken",
             Self::OrgHierarchy => "org_hierarchy",
@@ -169,6 +173,7 @@ impl ErrorCode {
             | Self::ApiKeyNotFound
             | Self::ResourceNotFound
             | Self::SourceNotFound
+            | Self::BatchNotFound
             | Self::QualityNotFound
             | Self::FusionNotFound => 404,
             Self::OrgCodeTaken

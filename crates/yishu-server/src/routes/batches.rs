@@ -27,7 +27,7 @@ pub(crate) async fn visible_batch(
     p: &Principal,
     id: &str,
 ) -> ApiResult<(Batch, Resource)> {
-    let not_found = || ApiError::new(ErrorCode::InvalidInput, format!("no batch {id}"));
+    let not_found = || ApiError::new(ErrorCode::BatchNotFound, format!("no batch {id}"));
     if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
         return Err(not_found());
     }

@@ -148,7 +148,8 @@ pub(crate) async fn import<R: Right>(
 /// Imports a filled cataloguing workbook (the body). With errors, nothing is imported (422 with
 /// every error) unless `valid_only` is set.
 #[utoipa::path(post, path = "/api/v1/catalog/import", tag = "catalog", params(ImportParams),
-    request_body(content = Vec<u8>, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    request_body(description = "The filled cataloguing workbook (any content type is read as its bytes)",
+        content((Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (Vec<u8> = "application/octet-stream"))),
     responses((status = 201, body = Imported), (status = 422, body = Imported)))]
 pub async fn import_xlsx(
     State(s): State<AppState>,

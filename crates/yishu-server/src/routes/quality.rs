@@ -621,7 +621,7 @@ pub async fn discard_suggestion(
 /// A batch's quality: profile, conformance to data elements, results per rule (with version).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BatchReport {
-    #[schema(value_type = Object)]
+    /// `null` until the quality job has checked the batch.
     pub quality: Option<BatchQuality>,
     pub results: Vec<RuleResult>,
 }

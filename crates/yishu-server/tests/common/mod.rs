@@ -92,6 +92,11 @@ impl TestServer {
         }
     }
 
+    /// The server's lake, opened again (tests read its tables directly).
+    pub fn lake(&self) -> yishu_lake::Lake {
+        yishu_lake::Lake::open(self._dir.path().join("lake").to_str().unwrap()).unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
