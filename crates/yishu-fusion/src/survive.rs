@@ -140,6 +140,27 @@ fn same(a: &str, b: &str) -> bool {
     a.trim() == b.trim()
 }
 
+/// The authority's value: its newest. When two of its rows of the same batch and time disagree
+/// (a register that holds the person twice, once with a typo), the value the other sources give
+/// wins; on a tie, the later row. The disagreement stays a conflict for the authority to resolve.
+fn authority_value<'a>(obs: &[&'a Observation], authority: &str) -> Option<&'a Observation> {
+    let mine = || obs.iter().copied().filter(|o| o.source == authority);
+    let newest = latest(mine())?;
+    let rivals = mine()
+        .filter(|o| o.at == newest.at && o.batch == newest.batch && !same(&o.value, &newest.value));
+    let support = |v: &str| {
+        obs.iter()
+            .filter(|o| o.source != authority && same(&o.value, v))
+            .count()
+    };
+    std::iter::once(newest).chain(rivals).max_by(|a, b| {
+        support(&a.value)
+            .cmp(&support(&b.value))
+            .then_with(|| a.at.cmp(&b.at))
+            .then_with(|| a.row.cmp(&b.row))
+    })
+}
+
 /// The golden values of one subject from its observations, under checked rules.
 pub fn golden(rules: &[AttributeRule], observations: &[Observation]) -> Vec<GoldenValue> {
     let by_attr: BTreeMap<&str, Vec<&Observation>> =
@@ -174,10 +195,7 @@ pub fn golden(rules: &[AttributeRule], observations: &[Observation]) -> Vec<Gold
         let Some(obs) = by_attr.get(r.attribute.as_str()) else {
             continue;
         };
-        let authority = r
-            .authority
-            .as_ref()
-            .and_then(|a| latest(obs.iter().copied().filter(|o| &o.source == a)));
+        let authority = r.authority.as_ref().and_then(|a| authority_value(obs, a));
         let (chosen, by) = match authority {
             Some(o) => (Some(o), "authority".to_string()),
             None => {
@@ -335,6 +353,33 @@ mod tests {
             ),
         ];
         check_rules(&ok).unwrap();
+    }
+
+    #[test]
+    fn two_rows_of_the_authority_are_settled_by_the_other_sources() {
+        let rules = vec![rule("姓名", Some("公安"), &["人社"], Fallback::Latest)];
+        let twice = |second: &str| {
+            let mut a = obs("姓名", "邓慧", "公安", 1);
+            let mut b = obs("姓名", second, "公安", 1);
+            a.row = "hj.csv:10".into();
+            b.row = "hj.csv:11".into();
+            golden(&rules, &[a, b, obs("姓名", "邓慧", "人社", 3)])
+        };
+        // The later row has the typo; 人社 gives the first row's name, so it wins — still a
+        // conflict between the register's two rows.
+        let g = twice("鄧慧");
+        assert_eq!(g[0].value, "邓慧");
+        assert_eq!(g[0].from.row, "hj.csv:10");
+        assert!(g[0].conflict);
+        // Nobody else says: the later row, as before.
+        let g = golden(
+            &rules,
+            &[
+                obs("姓名", "邓慧", "公安", 1),
+                obs("姓名", "邓惠", "公安", 2),
+            ],
+        );
+        assert_eq!(g[0].value, "邓惠");
     }
 
     #[test]

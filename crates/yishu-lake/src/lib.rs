@@ -70,8 +70,30 @@ impl fmt::Display for Layer {
     }
 }
 
+/// A lake failure in words. Another writer committing to the same table first is a conflict
+/// (`edit_conflict`, 409): the work is safe to run again, and callers that can, do.
 fn lake_err(what: impl fmt::Display) -> impl FnOnce(deltalake::DeltaTableError) -> Error {
-    move |e| Error::new(ErrorCode::LakeError, format!("{what}: {e}"))
+    move |e| {
+        let code = if is_conflict(&e) {
+            ErrorCode::EditConflict
+        } else {
+            ErrorCode::LakeError
+        };
+        Error::new(code, format!("{what}: {e}"))
+    }
+}
+
+fn is_conflict(e: &deltalake::DeltaTableError) -> bool {
+    use deltalake::kernel::transaction::TransactionError;
+    matches!(
+        e,
+        deltalake::DeltaTableError::VersionAlreadyExists(_)
+            | deltalake::DeltaTableError::Transaction {
+                source: TransactionError::CommitConflict(_)
+                    | TransactionError::VersionAlreadyExists(_)
+                    | TransactionError::MaxCommitAttempts(_)
+            }
+    )
 }
 
 fn df_err(what: impl fmt::Display) -> impl FnOnce(datafusion::error::DataFusionError) -> Error {
@@ -934,12 +956,7 @@ impl Appender {
             .with_actions(actions)
             .build(Some(snapshot), self.table.log_store(), op)
             .await
-            .map_err(|e| {
-                Error::new(
-                    ErrorCode::LakeError,
-                    format!("cannot commit to {}: {e}", self.what),
-                )
-            })?;
+            .map_err(lake_err(format_args!("cannot commit to {}", self.what)))?;
         Ok(done.version())
     }
 }

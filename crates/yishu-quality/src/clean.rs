@@ -35,6 +35,11 @@ pub enum Fix {
     MapCodes { column: String, table: String },
     /// A 15-digit 公民身份号码 to its 18-digit form.
     UpgradeId15 { column: String },
+    /// A birth date that is missing or contradicts the row's valid 公民身份号码 (item `id`) takes
+    /// the date the number holds (digits 7–14, GB 11643): the number is the authority on it.
+    BirthFromId { column: String, id: String },
+    /// Traditional characters to simplified (规范汉字), e.g. for names in mainland registers.
+    Simplify { column: String },
     /// An empty value from the value most rows with the same `lhs` have.
     FillDependency { column: String, lhs: Vec<String> },
     /// An empty value from another resource: its `take` item on the row whose `on` item equals
@@ -56,6 +61,8 @@ impl Fix {
             | Fix::UnifyDate { column }
             | Fix::MapCodes { column, .. }
             | Fix::UpgradeId15 { column }
+            | Fix::BirthFromId { column, .. }
+            | Fix::Simplify { column }
             | Fix::FillDependency { column, .. }
             | Fix::FillReference { column, .. } => column,
         }
@@ -67,6 +74,8 @@ impl Fix {
             Fix::UnifyDate { .. } => "unify_date",
             Fix::MapCodes { .. } => "map_codes",
             Fix::UpgradeId15 { .. } => "upgrade_id15",
+            Fix::BirthFromId { .. } => "birth_from_id",
+            Fix::Simplify { .. } => "simplify",
             Fix::FillDependency { .. } => "fill_dependency",
             Fix::FillReference { .. } => "fill_reference",
         }
@@ -130,6 +139,9 @@ impl CleanDef {
                 }
                 if let Fix::FillReference { key, .. } = f {
                     cols.push(key.clone());
+                }
+                if let Fix::BirthFromId { id, .. } = f {
+                    cols.push(id.clone());
                 }
                 if let Fix::MapCodes { table, .. } = f
                     && yishu_types::codes::table(table).is_none()
@@ -283,6 +295,9 @@ enum Ready {
     UnifyDate,
     MapCodes(HashMap<String, String>),
     UpgradeId15,
+    Simplify,
+    /// The position of the ID column among the std columns.
+    BirthFromId(Option<usize>),
     Fill(Vec<String>, HashMap<String, String>),
 }
 
@@ -295,7 +310,8 @@ impl Ready {
             Ready::UnifyDate => is_iso_date(v),
             Ready::MapCodes(m) => m.get(v).is_some_and(|c| c == v),
             Ready::UpgradeId15 => v.trim().len() != 15,
-            Ready::Fill(..) => true,
+            Ready::Simplify => v.is_ascii(),
+            Ready::BirthFromId(_) | Ready::Fill(..) => true,
         };
         if untouched {
             return None;
@@ -312,10 +328,21 @@ impl Ready {
                 .ok()?
                 .as_str()
                 .to_string(),
-            Ready::Fill(..) => return None,
+            Ready::Simplify => fast2s::convert(v),
+            Ready::BirthFromId(_) | Ready::Fill(..) => return None,
         };
         (out != v).then_some(out)
     }
+}
+
+/// The birth date a valid citizen ID holds, when `birth` is missing or another date.
+fn birth_from_id(id: Option<&str>, birth: Option<&str>) -> Option<String> {
+    let id = yishu_types::citizen_id::CitizenId::parse(id?.trim()).ok()?;
+    let want = id.birth_date();
+    let given = birth
+        .filter(|b| !b.trim().is_empty())
+        .and_then(|b| yishu_types::date::parse_cn_date(b.trim()).ok());
+    (given != Some(want)).then(|| want.format("%Y-%m-%d").to_string())
 }
 
 /// `yyyy-mm-dd` already.
@@ -515,6 +542,10 @@ pub async fn clean_batch(job: CleanJob<'_>) -> Result<CleanReport, Error> {
                 Fix::UnifyDate { .. } => Ready::UnifyDate,
                 Fix::MapCodes { table, .. } => Ready::MapCodes(code_map(table, local)),
                 Fix::UpgradeId15 { .. } => Ready::UpgradeId15,
+                Fix::Simplify { .. } => Ready::Simplify,
+                Fix::BirthFromId { id, .. } => {
+                    Ready::BirthFromId(columns.iter().position(|(c, _)| c == id))
+                }
                 Fix::FillDependency { column, lhs } => {
                     fills.push((k, column.clone(), lhs.clone()));
                     Ready::Fill(lhs.clone(), HashMap::new())
@@ -645,6 +676,9 @@ pub async fn clean_batch(job: CleanJob<'_>) -> Result<CleanReport, Error> {
                         } else {
                             majority.get(&key_of(&b, lhs, i)).cloned()
                         }
+                    }
+                    Ready::BirthFromId(id) => {
+                        birth_from_id(id.and_then(|k| cols.get(k, i)), cols.get(ci, i))
                     }
                     r => cols.get(ci, i).and_then(|v| r.apply(v)),
                 };
@@ -894,6 +928,20 @@ mod tests {
         let sex = Ready::MapCodes(code_map("sex", &HashMap::new()));
         assert_eq!(sex.apply("男"), Some("1".into()));
         assert_eq!(sex.apply("女性"), sex.apply("女"));
+        assert_eq!(Ready::Simplify.apply("唐偉斌"), Some("唐伟斌".into()));
+        assert_eq!(Ready::Simplify.apply("唐伟斌"), None);
+        // The ID holds 1949-12-31: a missing or impossible date takes it; the right one stays.
+        let id = Some("11010519491231002X");
+        assert_eq!(
+            birth_from_id(id, Some("2045-01-01")),
+            Some("1949-12-31".into())
+        );
+        assert_eq!(birth_from_id(id, None), Some("1949-12-31".into()));
+        assert_eq!(birth_from_id(id, Some("1949年12月31日")), None);
+        assert_eq!(
+            birth_from_id(Some("110105194912310021"), Some("2045-01-01")),
+            None
+        );
         let up = Ready::UpgradeId15.apply("110105491231002").unwrap();
         assert!(
             up.starts_with("11010519491231002") && up.len() == 18,

@@ -47,6 +47,32 @@ pub async fn check_batch(
     lake: &Lake,
     batch_id: &str,
 ) -> Result<BatchQuality, Error> {
+    // Two checks of one resource at once (the scheduler and a person, or two nodes) race for
+    // the same tables; the one that commits second runs again. A check is safe to repeat: it
+    // replaces the batch's rows and results.
+    let mut attempt = 0;
+    loop {
+        match check_batch_once(store, lake, batch_id).await {
+            Err(e) if e.code == ErrorCode::EditConflict && attempt < 4 => {
+                attempt += 1;
+                tracing::info!(
+                    batch_id,
+                    attempt,
+                    "check raced another writer; again: {}",
+                    e.message
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+            }
+            done => return done,
+        }
+    }
+}
+
+async fn check_batch_once(
+    store: &Store,
+    lake: &Lake,
+    batch_id: &str,
+) -> Result<BatchQuality, Error> {
     let batch = store.get_batch(batch_id).await?;
     let resource = store.get_resource(batch.resource_id).await?;
     let table = resource.table();

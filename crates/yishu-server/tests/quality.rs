@@ -779,5 +779,18 @@ async fn a_changed_item_type_evolves_the_std_table() {
         "{text}"
     );
     assert!(text.contains("Date32") && !text.contains("Utf8"), "{text}");
+
+    // Three checks of one batch at once race for the same std table: each answers 200 (the one
+    // that commits second runs again), none a 500.
+    let check = || {
+        c.post(s.url(&format!("/api/v1/batches/{b1}/check")))
+            .bearer_auth(&reviewer)
+            .send()
+    };
+    let (x, y, z) = tokio::join!(check(), check(), check());
+    for r in [x, y, z] {
+        let r = r.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    }
     s.stop().await;
 }

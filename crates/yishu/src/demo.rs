@@ -27,6 +27,12 @@ pub struct DemoArgs {
     /// Prepare everything, print the credentials and exit instead of serving.
     #[arg(long)]
     pub no_serve: bool,
+    /// Seed of the synthetic city: another seed, another city with the same shape.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Share of rows given an injected problem (0 to 0.5).
+    #[arg(long, default_value_t = 0.02)]
+    pub problem_rate: f64,
 }
 
 /// Marks a directory as created by the demo, so a rerun may wipe it and nothing else.
@@ -64,9 +70,9 @@ pub async fn run(args: DemoArgs, mut config: Config) -> Result<u8> {
 
     let city = yishu_gen::CityArgs {
         people: args.people,
-        seed: 42,
+        seed: args.seed,
         out: dir.join("city"),
-        problem_rate: 0.02,
+        problem_rate: args.problem_rate,
     };
     let summary = yishu_gen::generate_city(&city, &mut yishu_gen::TermProgress::new())
         .await
@@ -731,6 +737,24 @@ pub async fn quality_city(store: &Store, lake: &yishu_lake::Lake) -> Result<usiz
             "",
             RulePurpose::Clean,
             serde_json::json!({"fix": {"kind": "map_codes", "column": "性别", "table": "sex"}}),
+            "conformity",
+            "medium",
+            "low",
+        ),
+        (
+            "出生日期以身份号码为准",
+            "公民身份号码第 7–14 位即出生日期（GB 11643）",
+            RulePurpose::Clean,
+            serde_json::json!({"fix": {"kind": "birth_from_id", "column": "出生日期", "id": "公民身份号码"}}),
+            "consistency",
+            "high",
+            "medium",
+        ),
+        (
+            "姓名繁体转简体",
+            "户籍姓名使用规范汉字",
+            RulePurpose::Clean,
+            serde_json::json!({"fix": {"kind": "simplify", "column": "姓名"}}),
             "conformity",
             "medium",
             "low",

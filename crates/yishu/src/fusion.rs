@@ -34,10 +34,15 @@ pub enum FusionCommand {
         full: bool,
     },
     /// Compare the base libraries with a synthetic city's ground truth (`yishu gen city` or the
-    /// demo's `city/`): person linkage precision and recall, golden values, injected conflicts.
+    /// demo's `city/`): person linkage precision and recall, golden values, injected conflicts,
+    /// and the same per injected problem kind.
     Accuracy {
         #[arg(long)]
         city: PathBuf,
+        /// Also list the first N golden values that differ from the truth, with the problems
+        /// injected into that person's records (to tell a defect from data no rule can mend).
+        #[arg(long, default_value_t = 0)]
+        misses: usize,
     },
 }
 
@@ -67,9 +72,12 @@ pub async fn run(config: &Config, cmd: FusionCommand) -> Result<u8> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(exit::OK)
         }
-        FusionCommand::Accuracy { city } => {
+        FusionCommand::Accuracy { city, misses } => {
             let a = accuracy(&store, &lake, &city).await?;
             print!("{a}");
+            for m in a.misses.iter().take(misses) {
+                println!("miss: {m}");
+            }
             Ok(if a.meets() { exit::OK } else { exit::FAILED })
         }
     }
@@ -307,6 +315,38 @@ pub struct Accuracy {
     pub per_attribute: BTreeMap<String, (u64, u64)>,
     /// Per injected conflict kind: (injected, another department gives the attribute, found).
     pub conflicts: BTreeMap<String, (u64, u64, u64)>,
+    /// Per injected problem kind: linkage of the pairs that involve a record with the problem,
+    /// and golden values of the people who have such a record.
+    pub per_kind: BTreeMap<String, KindAccuracy>,
+    /// Golden values that differ from the truth: person, attribute, truth, golden value, and the
+    /// problems injected into the person's records.
+    pub misses: Vec<String>,
+}
+
+/// Accuracy where one kind of problem was injected.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct KindAccuracy {
+    /// Linked records that carry the problem.
+    pub records: u64,
+    pub pairs_true: u64,
+    pub pairs_made: u64,
+    pub pairs_right: u64,
+    pub attributes_compared: u64,
+    pub attributes_right: u64,
+}
+
+impl KindAccuracy {
+    /// `None` where the kind made no pair (nothing to judge).
+    pub fn precision(&self) -> Option<f64> {
+        (self.pairs_made > 0).then(|| self.pairs_right as f64 / self.pairs_made as f64)
+    }
+    pub fn recall(&self) -> Option<f64> {
+        (self.pairs_true > 0).then(|| self.pairs_right as f64 / self.pairs_true as f64)
+    }
+    pub fn golden(&self) -> Option<f64> {
+        (self.attributes_compared > 0)
+            .then(|| self.attributes_right as f64 / self.attributes_compared as f64)
+    }
 }
 
 impl Accuracy {
@@ -358,10 +398,30 @@ impl std::fmt::Display for Accuracy {
         }
         writeln!(
             f,
-            "injected conflicts flagged (each opens a work order): found / cross-checked by another department / injected"
+            "injected conflicts flagged (each opens a work order) or mended by cleaning: found / cross-checked by another department / injected"
         )?;
         for (k, (n, checkable, found)) in &self.conflicts {
             writeln!(f, "  {k:<24} {found} / {checkable} / {n}")?;
+        }
+        writeln!(
+            f,
+            "per injected problem kind (pairs with a record that has it; golden values of its people):"
+        )?;
+        writeln!(
+            f,
+            "  {:<24} {:>8} {:>9} {:>9} {:>9}",
+            "kind", "records", "precision", "recall", "golden"
+        )?;
+        let show = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.4}"));
+        for (k, x) in &self.per_kind {
+            writeln!(
+                f,
+                "  {k:<24} {:>8} {:>9} {:>9} {:>9}",
+                x.records,
+                show(x.precision()),
+                show(x.recall()),
+                show(x.golden())
+            )?;
         }
         Ok(())
     }
@@ -454,6 +514,8 @@ pub async fn accuracy(store: &Store, lake: &Lake, city: &Path) -> Result<Accurac
         attributes_right: 0,
         per_attribute: BTreeMap::new(),
         conflicts: BTreeMap::new(),
+        per_kind: BTreeMap::new(),
+        misses: Vec::new(),
     };
     let split = |r: &str| -> Option<(String, String)> {
         r.split_once(':')
@@ -523,6 +585,8 @@ pub async fn accuracy(store: &Store, lake: &Lake, city: &Path) -> Result<Accurac
             }
         }
     }
+    // Per true person: (attributes compared, right), for the per-kind figures.
+    let mut person_golden: HashMap<String, (u64, u64)> = HashMap::new();
     let mut rd = csv::Reader::from_path(truth_dir.join("people.csv"))?;
     let headers = rd.headers()?.clone();
     for x in rd.records() {
@@ -543,18 +607,30 @@ pub async fn accuracy(store: &Store, lake: &Lake, city: &Path) -> Result<Accurac
             let e = a.per_attribute.entry(attr.to_string()).or_default();
             e.0 += 1;
             a.attributes_compared += 1;
+            let p = person_golden.entry(id.to_string()).or_default();
+            p.0 += 1;
             if want == got {
                 e.1 += 1;
                 a.attributes_right += 1;
+                p.1 += 1;
+            } else if a.misses.len() < 1000 {
+                a.misses
+                    .push(format!("{id} {attr}: truth {want:?}, golden {got:?}"));
             }
         }
     }
     // Injected conflicts: the record's subject has the attribute flagged as a conflict (which
     // is what opens the work order), when another department gives the attribute at all.
     let mut rd = csv::Reader::from_path(truth_dir.join("problems.csv"))?;
+    // Record → the kinds injected into it, for the per-kind figures.
+    let mut kinds_of: HashMap<String, Vec<String>> = HashMap::new();
     for x in rd.records() {
         let x = x?;
         let kind = &x[3];
+        kinds_of
+            .entry(format!("{}:{}", &x[0], &x[1]))
+            .or_default()
+            .push(kind.to_string());
         let attribute = match kind {
             "conflict_marital_status" => "婚姻状况",
             "death_not_reported" => "户籍状态",
@@ -578,9 +654,87 @@ pub async fn accuracy(store: &Store, lake: &Lake, city: &Path) -> Result<Accurac
         if seen.0 && read {
             e.1 += 1;
         }
-        if seen.1 {
+        // A traditional spelling that cleaning turned into the simplified one (the `simplify`
+        // fix) is mended, not a conflict left to find.
+        let mended = kind == "name_traditional"
+            && predicted
+                .get(&r)
+                .and_then(|s| golden.get(s))
+                .and_then(|g| g.get(attribute))
+                .is_some_and(|v| v.trim() == x[4].trim());
+        if seen.1 || mended {
             e.2 += 1;
         }
     }
+    a.per_kind = per_kind(&predicted, &truth, &kinds_of, &person_golden, &a);
+    // Name the problems behind each miss: the kinds injected into the person's records.
+    let mut kinds_of_person: HashMap<&str, Vec<String>> = HashMap::new();
+    for (r, kinds) in &kinds_of {
+        let t = r
+            .split_once(':')
+            .and_then(|(f, l)| truth.get(&(f.to_string(), l.to_string())));
+        if let Some(t) = t {
+            for k in kinds {
+                kinds_of_person
+                    .entry(t)
+                    .or_default()
+                    .push(format!("{k}@{r}"));
+            }
+        }
+    }
+    for m in &mut a.misses {
+        let id = m.split(' ').next().unwrap_or_default().to_string();
+        let kinds = kinds_of_person
+            .get(id.as_str())
+            .cloned()
+            .unwrap_or_default();
+        m.push_str(&format!(" — injected: {}", kinds.join(", ")));
+    }
     Ok(a)
+}
+
+/// Linkage and golden values where each kind of problem was injected. The pairs that involve a
+/// record with the kind are all pairs less those among the records without it.
+fn per_kind(
+    predicted: &HashMap<String, String>,
+    truth: &HashMap<(String, String), String>,
+    kinds_of: &HashMap<String, Vec<String>>,
+    person_golden: &HashMap<String, (u64, u64)>,
+    all: &Accuracy,
+) -> BTreeMap<String, KindAccuracy> {
+    let truth_of = |r: &str| {
+        r.split_once(':')
+            .and_then(|(f, l)| truth.get(&(f.to_string(), l.to_string())))
+    };
+    let kinds: std::collections::BTreeSet<&String> = kinds_of.values().flatten().collect();
+    let mut out = BTreeMap::new();
+    for kind in kinds {
+        let has = |r: &str| kinds_of.get(r).is_some_and(|k| k.contains(kind));
+        let mut x = KindAccuracy::default();
+        let mut by_truth: HashMap<&str, u64> = HashMap::new();
+        let mut by_pred: HashMap<&str, u64> = HashMap::new();
+        let mut by_both: HashMap<(&str, &str), u64> = HashMap::new();
+        let mut people: std::collections::HashSet<&str> = Default::default();
+        for (r, s) in predicted {
+            let Some(t) = truth_of(r) else { continue };
+            if has(r) {
+                x.records += 1;
+                people.insert(t);
+                continue;
+            }
+            *by_truth.entry(t).or_default() += 1;
+            *by_pred.entry(s).or_default() += 1;
+            *by_both.entry((t, s)).or_default() += 1;
+        }
+        x.pairs_true = all.pairs_true - by_truth.values().map(|n| pairs(*n)).sum::<u64>();
+        x.pairs_made = all.pairs_made - by_pred.values().map(|n| pairs(*n)).sum::<u64>();
+        x.pairs_right = all.pairs_right - by_both.values().map(|n| pairs(*n)).sum::<u64>();
+        for p in people {
+            let (n, r) = person_golden.get(p).copied().unwrap_or_default();
+            x.attributes_compared += n;
+            x.attributes_right += r;
+        }
+        out.insert(kind.clone(), x);
+    }
+    out
 }

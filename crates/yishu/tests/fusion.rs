@@ -8,21 +8,24 @@ use common::{out, yishu};
 /// Runs `yishu demo --no-serve` for a city of `people`: (its temporary home, the data directory,
 /// what the demo printed).
 fn demo(people: usize) -> (tempfile::TempDir, std::path::PathBuf, String) {
+    demo_with(people, &[])
+}
+
+/// The same with more flags (`--seed`, `--problem-rate`).
+fn demo_with(people: usize, more: &[&str]) -> (tempfile::TempDir, std::path::PathBuf, String) {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join("demo");
     let n = people.to_string();
-    let o = yishu(
-        d.path(),
-        &[
-            "demo",
-            "--people",
-            &n,
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--no-serve",
-        ],
-        None,
-    );
+    let mut args = vec![
+        "demo",
+        "--people",
+        &n,
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--no-serve",
+    ];
+    args.extend_from_slice(more);
+    let o = yishu(d.path(), &args, None);
     let text = out(&o);
     assert!(o.status.success(), "{text}");
     (d, dir, text)
@@ -31,6 +34,38 @@ fn demo(people: usize) -> (tempfile::TempDir, std::path::PathBuf, String) {
 /// GET as JSON with a signed-in client.
 async fn get_json<T: serde::de::DeserializeOwned>(c: &reqwest::Client, url: String) -> T {
     c.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+#[test]
+fn another_seed_at_a_higher_problem_rate_fuses_to_its_truth() {
+    let (_d, dir, text) = demo_with(2000, &["--seed", "7", "--problem-rate", "0.05"]);
+    let city = dir.join("city");
+    let truth = std::fs::read_to_string(city.join("manifest.json")).unwrap_or_default();
+    let o = yishu(
+        &dir,
+        &["fusion", "accuracy", "--city", city.to_str().unwrap()],
+        None,
+    );
+    let report = out(&o);
+    assert!(o.status.success(), "{text}\n{truth}\n{report}");
+    // A rate outside 0–0.5 is refused in words.
+    let d = tempfile::tempdir().unwrap();
+    let o = yishu(
+        d.path(),
+        &[
+            "demo",
+            "--people",
+            "100",
+            "--problem-rate",
+            "0.9",
+            "--data-dir",
+            d.path().join("x").to_str().unwrap(),
+            "--no-serve",
+        ],
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(out(&o).contains("between 0 and 0.5"), "{}", out(&o));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,6 +91,21 @@ async fn the_demo_city_fuses_to_its_truth_and_bad_plans_are_refused() {
         // found / checkable / injected: every injected one found.
         assert_eq!(n[1], n[5], "{line}");
         assert_ne!(n[5], "0", "{line}");
+    }
+    // Per injected problem kind: records, precision, recall, golden.
+    let table = text
+        .split_once("per injected problem kind")
+        .expect("a per-kind table")
+        .1;
+    for kind in ["bad_check_digit", "name_homophone", "mixed_date_format"] {
+        let line = table.lines().find(|l| l.trim_start().starts_with(kind));
+        let n: Vec<&str> = line
+            .unwrap_or_else(|| panic!("{kind}: {table}"))
+            .split_whitespace()
+            .collect();
+        assert!(n[1].parse::<u64>().unwrap() > 0, "{table}");
+        let recall: f64 = n[3].parse().unwrap_or_else(|_| panic!("{table}"));
+        assert!(recall > 0.9, "{table}");
     }
     // A second full run over the same std rows: every golden record keeps its version.
     let o = yishu(&dir, &["fusion", "run", "--full"], None);
