@@ -515,26 +515,8 @@ async fn resource_page_forms_in_chromium() {
     use yishu_meta::catalog::*;
     use yishu_types::Role;
     let s = TestServer::start().await;
-    let bureau = s
-        .store
-        .create_org(&yishu_meta::NewOrg {
-            code: "DSJ".into(),
-            name: "大数据局".into(),
-            parent_id: Some(s.city),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    s.store
-        .create_user(&yishu_meta::NewUser {
-            name: "reviewer".into(),
-            display_name: None,
-            org_id: bureau.id,
-            password: PASSWORD.into(),
-            roles: vec![Role::DataManager],
-        })
-        .await
-        .unwrap();
+    s.department("DSJ", "大数据局", "reviewer", Role::DataManager)
+        .await;
     let officer = s.store.get_user_by_name("provider_officer").await.unwrap();
     let item = |n: &str, l: Option<i64>| Item {
         name: n.into(),

@@ -501,25 +501,13 @@ async fn unmeasured_departments_silent_providers_and_drift() {
     yishu_quality::standard::seed(&s.store).await.unwrap();
     // A second department whose resource no rule and no data element measures.
     let civil = s
-        .store
-        .create_org(&yishu_meta::NewOrg {
-            code: "CD-MZ".into(),
-            name: "成都市民政局".into(),
-            parent_id: Some(s.city),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    s.store
-        .create_user(&yishu_meta::NewUser {
-            name: "mz_officer".into(),
-            display_name: None,
-            org_id: civil.id,
-            password: common::PASSWORD.into(),
-            roles: vec![yishu_types::Role::ProviderOfficer],
-        })
-        .await
-        .unwrap();
+        .department(
+            "CD-MZ",
+            "成都市民政局",
+            "mz_officer",
+            yishu_types::Role::ProviderOfficer,
+        )
+        .await;
     let c = Client::new();
     let (officer, mz, reviewer) = (
         s.key("provider_officer").await,
@@ -528,7 +516,7 @@ async fn unmeasured_departments_silent_providers_and_drift() {
     );
     // 公安: items bound to data elements, so conformance measures every batch.
     let measured = published(&s, &c, &officer, &reviewer, draft(s.dept.0)).await;
-    let mut d = draft(civil.id.0);
+    let mut d = draft(civil.0);
     d["name"] = json!("婚姻登记信息");
     d["update_cycle"] = json!("monthly");
     for item in d["items"].as_array_mut().unwrap() {
@@ -575,17 +563,9 @@ async fn unmeasured_departments_silent_providers_and_drift() {
     let ranking = get_json(&c, s.url("/api/v1/quality/ranking"), &reviewer).await;
     assert_eq!(ranking[0]["org_id"], s.dept.0, "{ranking}");
     assert_eq!(ranking[0]["score"], total, "{ranking}");
-    assert_eq!(ranking[1]["org_id"], civil.id.0, "{ranking}");
+    assert_eq!(ranking[1]["org_id"], civil.0, "{ranking}");
     assert_eq!(ranking[1]["score"], Value::Null, "{ranking}");
-    let page = c
-        .get(s.url("/console/quality"))
-        .bearer_auth(&reviewer)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = s.page("/console/quality", &reviewer).await;
     let (ranked, apart) = page
         .split_once("id=\"unmeasured\"")
         .expect("a table of unmeasured departments");
@@ -598,15 +578,9 @@ async fn unmeasured_departments_silent_providers_and_drift() {
         "{apart}"
     );
     // Each GB/T 36344 dimension of the batch is shown measured or not.
-    let page = c
-        .get(s.url(&format!("/console/catalog/{measured}/quality")))
-        .bearer_auth(&reviewer)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = s
+        .page(&format!("/console/catalog/{measured}/quality"), &reviewer)
+        .await;
     let dims = page
         .split_once("id=\"dimensions\"")
         .expect("dimension table")
@@ -636,16 +610,8 @@ async fn unmeasured_departments_silent_providers_and_drift() {
         "{late}"
     );
     let late_mz = order_of(&c, &s, &reviewer, unmeasured, "timeliness", true).await;
-    assert_eq!(late_mz["org_id"], civil.id.0);
-    let page = c
-        .get(s.url("/console/quality"))
-        .bearer_auth(&reviewer)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    assert_eq!(late_mz["org_id"], civil.0);
+    let page = s.page("/console/quality", &reviewer).await;
     let silent = page
         .split_once("id=\"silent\"")
         .expect("a table of silent resources")
@@ -680,7 +646,7 @@ async fn unmeasured_departments_silent_providers_and_drift() {
     .await;
     assert_eq!(closed["order"]["status"], "closed", "{closed}");
     let drift = order_of(&c, &s, &reviewer, unmeasured, "drift", true).await;
-    assert_eq!(drift["org_id"], civil.id.0);
+    assert_eq!(drift["org_id"], civil.0);
     assert_eq!(drift["evidence"]["new_columns"], json!(["备注"]), "{drift}");
     assert_eq!(
         drift["evidence"]["retyped"][0]["column"], "公民身份号码",

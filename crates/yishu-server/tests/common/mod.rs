@@ -92,6 +92,49 @@ impl TestServer {
         }
     }
 
+    /// A department under the city with one user of `role` in it.
+    pub async fn department(&self, code: &str, name: &str, user: &str, role: Role) -> OrgId {
+        let org = self
+            .store
+            .create_org(&NewOrg {
+                code: code.into(),
+                name: name.into(),
+                parent_id: Some(self.city),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        self.user(user, org.id, role).await;
+        org.id
+    }
+
+    /// A user of `role` in `org`, with the test password.
+    pub async fn user(&self, name: &str, org: OrgId, role: Role) {
+        self.store
+            .create_user(&NewUser {
+                name: name.into(),
+                display_name: None,
+                org_id: org,
+                password: PASSWORD.into(),
+                roles: vec![role],
+            })
+            .await
+            .unwrap();
+    }
+
+    /// A page's HTML as the holder of `key` sees it.
+    pub async fn page(&self, path: &str, key: &str) -> String {
+        Client::new()
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// The server's lake, opened again (tests read its tables directly).
     pub fn lake(&self) -> yishu_lake::Lake {
         yishu_lake::Lake::open(self._dir.path().join("lake").to_str().unwrap()).unwrap()
@@ -234,36 +277,10 @@ pub fn write_docx(lines: &[&str]) -> Vec<u8> {
 pub async fn bureau_users(s: &TestServer) {
     // A data manager in a different org than the provider (公安).
     let bureau = s
-        .store
-        .create_org(&NewOrg {
-            code: "DSJ".into(),
-            name: "大数据局".into(),
-            parent_id: Some(s.city),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    s.store
-        .create_user(&NewUser {
-            name: "reviewer".into(),
-            display_name: None,
-            org_id: bureau.id,
-            password: PASSWORD.into(),
-            roles: vec![Role::DataManager],
-        })
-        .await
-        .unwrap();
+        .department("DSJ", "大数据局", "reviewer", Role::DataManager)
+        .await;
     // A consumer outside the providing department.
-    s.store
-        .create_user(&NewUser {
-            name: "outsider".into(),
-            display_name: None,
-            org_id: bureau.id,
-            password: PASSWORD.into(),
-            roles: vec![Role::Consumer],
-        })
-        .await
-        .unwrap();
+    s.user("outsider", bureau, Role::Consumer).await;
 }
 
 /// Creates an entry as the officer; returns its id.
