@@ -245,7 +245,7 @@ async fn check_batch_once(
     work_orders(store, &resource, &outcome).await?;
     let drift = crate::drift::find(&batch.drift, &found.profile, baseline);
     crate::drift::report(store, &resource, batch_id, &drift).await?;
-    crate::silence::delivered(store, resource.id, batch_id).await?;
+    crate::silence::delivered(store, resource.meta.update_cycle, &batch).await?;
     let std = clean(store, lake, &resource, batch_id).await?;
     let quality = BatchQuality {
         profile: found.profile,

@@ -84,9 +84,20 @@ fn days_late(now: i64, due: i64) -> i64 {
     ((now - due) / DAY).max(1)
 }
 
-/// A new batch arrived: the resource's silence order, if any, is closed by it.
-pub async fn delivered(store: &Store, resource_id: i64, batch_id: &str) -> Result<(), Error> {
-    store.report_pass(KIND, resource_id, 0, batch_id).await?;
+/// A batch was checked: if it arrived within the resource's cycle (a new delivery, not an old
+/// batch checked again), the resource's silence order, if any, is closed by it.
+pub async fn delivered(
+    store: &Store,
+    cycle: UpdateCycle,
+    batch: &yishu_meta::batch::Batch,
+) -> Result<(), Error> {
+    let at = batch.finished_at.unwrap_or(batch.started_at);
+    if due(cycle, at).is_some_and(|d| d < yishu_meta::now_ms()) {
+        return Ok(());
+    }
+    store
+        .report_pass(KIND, batch.resource_id, 0, &batch.id)
+        .await?;
     Ok(())
 }
 
