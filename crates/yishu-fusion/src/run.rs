@@ -1123,7 +1123,12 @@ pub(crate) async fn build(
             let Some(died) = date_ms(&death.value) else {
                 continue;
             };
-            if now.value != d.from || now.from.at > died || date_ms(since).unwrap_or(0) > died {
+            // A relation dated in the future (a mistyped year) is not known to start after the
+            // death: it says nothing about which came first.
+            let since = date_ms(since)
+                .filter(|&t| t <= chrono::Utc::now().timestamp_millis())
+                .unwrap_or(0);
+            if now.value != d.from || now.from.at > died || since > died {
                 continue;
             }
             extra

@@ -564,8 +564,12 @@ pub async fn accuracy(store: &Store, lake: &Lake, city: &Path) -> Result<Accurac
         for i in 0..b.num_rows() {
             let p: serde_json::Value = serde_json::from_str(prov.value(i)).unwrap_or_default();
             for (attr, v) in p.as_object().into_iter().flatten() {
-                let others = v["agree"].as_array().is_some_and(|a| !a.is_empty())
-                    || v["disagree"].as_array().is_some_and(|a| !a.is_empty());
+                // A conflict is a disagreement with the authority: checkable only where the
+                // authority gave the value (not where its row was kept out of std, e.g. for a bad
+                // ID, and a fallback decided among the others).
+                let others = v["by"] == "authority"
+                    && (v["agree"].as_array().is_some_and(|a| !a.is_empty())
+                        || v["disagree"].as_array().is_some_and(|a| !a.is_empty()));
                 let conflict = v["conflict"].as_bool().unwrap_or(false);
                 checked.insert((key.value(i).to_string(), attr.clone()), (others, conflict));
             }
@@ -621,6 +625,11 @@ pub async fn accuracy(store: &Store, lake: &Lake, city: &Path) -> Result<Accurac
     }
     // Injected conflicts: the record's subject has the attribute flagged as a conflict (which
     // is what opens the work order), when another department gives the attribute at all.
+    let truth_of_record = |r: &str| -> Option<String> {
+        r.split_once(':')
+            .and_then(|(f, l)| truth.get(&(f.to_string(), l.to_string())))
+            .cloned()
+    };
     let mut rd = csv::Reader::from_path(truth_dir.join("problems.csv"))?;
     // Record → the kinds injected into it, for the per-kind figures.
     let mut kinds_of: HashMap<String, Vec<String>> = HashMap::new();
@@ -664,6 +673,13 @@ pub async fn accuracy(store: &Store, lake: &Lake, city: &Path) -> Result<Accurac
                 .is_some_and(|v| v.trim() == x[4].trim());
         if seen.1 || mended {
             e.2 += 1;
+        } else if seen.0 && read {
+            a.misses.push(format!(
+                "{} {attribute}: {kind} at {r} not flagged (given {:?}, truth {:?})",
+                truth_of_record(&r).unwrap_or_default(),
+                &x[5],
+                &x[4]
+            ));
         }
     }
     a.per_kind = per_kind(&predicted, &truth, &kinds_of, &person_golden, &a);
