@@ -68,6 +68,8 @@ async fn generated_requests_get_documented_answers_for_every_role() {
 
     // One schemathesis process per role, all at once; one worker each (hypothesis's source
     // inspection is not thread-safe: two workers in one process fail now and then inside it).
+    // schemathesis keeps a cache in its working directory: a temporary one, not the crate.
+    let work = tempfile::tempdir().unwrap();
     let mut runs = Vec::new();
     for role in [
         "data_manager",
@@ -84,10 +86,12 @@ async fn generated_requests_get_documented_answers_for_every_role() {
         let key = s.key(name).await;
         let schema = s.url("/api/v1/openapi.json");
         let base = s.base.clone();
+        let cwd = work.path().to_path_buf();
         runs.push((
             role,
             tokio::task::spawn_blocking(move || {
                 std::process::Command::new(schemathesis())
+                    .current_dir(cwd)
                     .args(["--no-color", "run", &schema, "--url", &base])
                     .args([
                         "--checks",
