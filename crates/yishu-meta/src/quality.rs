@@ -820,13 +820,10 @@ impl Store {
         records: i64,
         body: &Value,
     ) -> Result<(), Error> {
-        sqlx::query("DELETE FROM profiles WHERE batch_id = $1")
-            .bind(batch_id)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err("replace a profile"))?;
+        // One statement: two checks of a batch at once both land, the later one kept.
         sqlx::query(
-            "INSERT INTO profiles (batch_id, resource_id, records, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO profiles (batch_id, resource_id, records, body, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (batch_id) DO UPDATE SET resource_id = excluded.resource_id, records = excluded.records, body = excluded.body, created_at = excluded.created_at",
         )
         .bind(batch_id)
         .bind(resource_id)
@@ -918,7 +915,8 @@ impl Store {
             .map_err(db_err("save results"))?;
         for r in results {
             sqlx::query(
-                "INSERT INTO rule_results (batch_id, rule_id, rule_version, resource_id, checked, failed, status, message, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                "INSERT INTO rule_results (batch_id, rule_id, rule_version, resource_id, checked, failed, status, message, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 ON CONFLICT (batch_id, rule_id) DO UPDATE SET rule_version = excluded.rule_version, resource_id = excluded.resource_id, checked = excluded.checked, failed = excluded.failed, status = excluded.status, message = excluded.message, created_at = excluded.created_at",
             )
             .bind(batch_id)
             .bind(r.rule_id)
@@ -1135,7 +1133,8 @@ impl Store {
             .await
             .map_err(db_err("save a score"))?;
         sqlx::query(
-            "INSERT INTO quality_scores (batch_id, resource_id, org_id, records, dimensions, total, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO quality_scores (batch_id, resource_id, org_id, records, dimensions, total, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (batch_id) DO UPDATE SET resource_id = excluded.resource_id, org_id = excluded.org_id, records = excluded.records, dimensions = excluded.dimensions, total = excluded.total, created_at = excluded.created_at",
         )
         .bind(&s.batch_id)
         .bind(s.resource_id)
