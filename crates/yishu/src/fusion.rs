@@ -305,28 +305,25 @@ pub async fn city_plan(store: &Store) -> Result<Plan> {
 
 /// Linkage and golden-record accuracy against the city's truth.
 pub struct Accuracy {
-    pub records: u64,
-    pub pairs_true: u64,
-    pub pairs_made: u64,
-    pub pairs_right: u64,
-    pub attributes_compared: u64,
-    pub attributes_right: u64,
+    /// Over every person record.
+    pub all: Measure,
     /// Per attribute: (compared, right).
     pub per_attribute: BTreeMap<String, (u64, u64)>,
     /// Per injected conflict kind: (injected, another department gives the attribute, found).
     pub conflicts: BTreeMap<String, (u64, u64, u64)>,
     /// Per injected problem kind: linkage of the pairs that involve a record with the problem,
     /// and golden values of the people who have such a record.
-    pub per_kind: BTreeMap<String, KindAccuracy>,
+    pub per_kind: BTreeMap<String, Measure>,
     /// Golden values that differ from the truth: person, attribute, truth, golden value, and the
     /// problems injected into the person's records.
     pub misses: Vec<String>,
 }
 
-/// Accuracy where one kind of problem was injected.
+/// Linkage and golden-value counts: over the whole city, or where one kind of problem was
+/// injected.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
-pub struct KindAccuracy {
-    /// Linked records that carry the problem.
+pub struct Measure {
+    /// Linked person records (that carry the problem, for a kind).
     pub records: u64,
     pub pairs_true: u64,
     pub pairs_made: u64,
@@ -335,8 +332,8 @@ pub struct KindAccuracy {
     pub attributes_right: u64,
 }
 
-impl KindAccuracy {
-    /// `None` where the kind made no pair (nothing to judge).
+impl Measure {
+    /// `None` where there is no pair (nothing to judge).
     pub fn precision(&self) -> Option<f64> {
         (self.pairs_made > 0).then(|| self.pairs_right as f64 / self.pairs_made as f64)
     }
@@ -351,13 +348,13 @@ impl KindAccuracy {
 
 impl Accuracy {
     pub fn precision(&self) -> f64 {
-        self.pairs_right as f64 / self.pairs_made.max(1) as f64
+        self.all.precision().unwrap_or(0.0)
     }
     pub fn recall(&self) -> f64 {
-        self.pairs_right as f64 / self.pairs_true.max(1) as f64
+        self.all.recall().unwrap_or(0.0)
     }
     pub fn golden(&self) -> f64 {
-        self.attributes_right as f64 / self.attributes_compared.max(1) as f64
+        self.all.golden().unwrap_or(0.0)
     }
     pub fn meets(&self) -> bool {
         self.precision() >= 0.99
@@ -375,18 +372,18 @@ impl std::fmt::Display for Accuracy {
         writeln!(
             f,
             "person linkage over {} records: pairs true {}, made {}, right {} → precision {:.4}, recall {:.4} (target ≥ 0.99 each)",
-            self.records,
-            self.pairs_true,
-            self.pairs_made,
-            self.pairs_right,
+            self.all.records,
+            self.all.pairs_true,
+            self.all.pairs_made,
+            self.all.pairs_right,
             self.precision(),
             self.recall()
         )?;
         writeln!(
             f,
             "golden values equal to the truth: {} of {} = {:.4} (target ≥ 0.995)",
-            self.attributes_right,
-            self.attributes_compared,
+            self.all.attributes_right,
+            self.all.attributes_compared,
             self.golden()
         )?;
         for (a, (n, r)) in &self.per_attribute {
@@ -506,12 +503,7 @@ pub async fn accuracy(store: &Store, lake: &Lake, city: &Path) -> Result<Accurac
         }
     }
     let mut a = Accuracy {
-        records: 0,
-        pairs_true: 0,
-        pairs_made: 0,
-        pairs_right: 0,
-        attributes_compared: 0,
-        attributes_right: 0,
+        all: Measure::default(),
         per_attribute: BTreeMap::new(),
         conflicts: BTreeMap::new(),
         per_kind: BTreeMap::new(),
@@ -528,14 +520,14 @@ pub async fn accuracy(store: &Store, lake: &Lake, city: &Path) -> Result<Accurac
         let Some(t) = split(r).and_then(|k| truth.get(&k)) else {
             continue;
         };
-        a.records += 1;
+        a.all.records += 1;
         *by_truth.entry(t).or_default() += 1;
         *by_pred.entry(s).or_default() += 1;
         *by_both.entry((t, s)).or_default() += 1;
     }
-    a.pairs_true = by_truth.values().map(|n| pairs(*n)).sum();
-    a.pairs_made = by_pred.values().map(|n| pairs(*n)).sum();
-    a.pairs_right = by_both.values().map(|n| pairs(*n)).sum();
+    a.all.pairs_true = by_truth.values().map(|n| pairs(*n)).sum();
+    a.all.pairs_made = by_pred.values().map(|n| pairs(*n)).sum();
+    a.all.pairs_right = by_both.values().map(|n| pairs(*n)).sum();
     // Each true person's subject: the one most of their records went to.
     let mut subject_of: HashMap<&str, (&str, u64)> = HashMap::new();
     for ((t, s), n) in &by_both {
@@ -610,12 +602,12 @@ pub async fn accuracy(store: &Store, lake: &Lake, city: &Path) -> Result<Accurac
             let got = g.get(attr).map(|v| v.trim()).unwrap_or("");
             let e = a.per_attribute.entry(attr.to_string()).or_default();
             e.0 += 1;
-            a.attributes_compared += 1;
+            a.all.attributes_compared += 1;
             let p = person_golden.entry(id.to_string()).or_default();
             p.0 += 1;
             if want == got {
                 e.1 += 1;
-                a.attributes_right += 1;
+                a.all.attributes_right += 1;
                 p.1 += 1;
             } else if a.misses.len() < 1000 {
                 a.misses
@@ -682,7 +674,7 @@ pub async fn accuracy(store: &Store, lake: &Lake, city: &Path) -> Result<Accurac
             ));
         }
     }
-    a.per_kind = per_kind(&predicted, &truth, &kinds_of, &person_golden, &a);
+    a.per_kind = per_kind(&predicted, &truth, &kinds_of, &person_golden, &a.all);
     // Name the problems behind each miss: the kinds injected into the person's records.
     let mut kinds_of_person: HashMap<&str, Vec<String>> = HashMap::new();
     for (r, kinds) in &kinds_of {
@@ -716,8 +708,8 @@ fn per_kind(
     truth: &HashMap<(String, String), String>,
     kinds_of: &HashMap<String, Vec<String>>,
     person_golden: &HashMap<String, (u64, u64)>,
-    all: &Accuracy,
-) -> BTreeMap<String, KindAccuracy> {
+    all: &Measure,
+) -> BTreeMap<String, Measure> {
     let truth_of = |r: &str| {
         r.split_once(':')
             .and_then(|(f, l)| truth.get(&(f.to_string(), l.to_string())))
@@ -726,7 +718,7 @@ fn per_kind(
     let mut out = BTreeMap::new();
     for kind in kinds {
         let has = |r: &str| kinds_of.get(r).is_some_and(|k| k.contains(kind));
-        let mut x = KindAccuracy::default();
+        let mut x = Measure::default();
         let mut by_truth: HashMap<&str, u64> = HashMap::new();
         let mut by_pred: HashMap<&str, u64> = HashMap::new();
         let mut by_both: HashMap<(&str, &str), u64> = HashMap::new();
