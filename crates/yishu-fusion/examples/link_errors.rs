@@ -3,7 +3,7 @@
 //! `cargo run --release -p yishu-fusion --example link_errors -- 200000`.
 
 use std::collections::HashMap;
-use yishu_fusion::fs::Thresholds;
+use yishu_fusion::fellegi_sunter::Thresholds;
 use yishu_fusion::link::{compare_records, link_people};
 use yishu_fusion::synth::two_sources;
 

@@ -5,14 +5,14 @@
 
 pub mod address;
 pub mod compare;
-pub mod fs;
-mod incremental;
+pub mod fellegi_sunter;
 pub mod key;
 pub mod library;
 pub mod link;
 pub mod mask;
 pub mod plan;
 pub mod run;
+pub mod schema;
 pub mod survive;
 pub mod synth;
 mod tables;

@@ -5,7 +5,7 @@
 
 use crate::key::SubjectKind;
 use crate::mask::{is_personal, mask};
-use crate::run::{
+use crate::schema::{
     EVENTS_TABLE, RECORDS_TABLE, RELATIONS_TABLE, TAGS_TABLE, base_table, history_table,
 };
 use serde::Serialize;

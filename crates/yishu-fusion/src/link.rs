@@ -7,7 +7,7 @@
 
 use crate::address::{Address, AddressLevel, address_level};
 use crate::compare::{DateLevel, NameLevel, date_level, fold_name, name_level, pinyin_of};
-use crate::fs::{Decision, FieldSpec, Model, Patterns, Thresholds};
+use crate::fellegi_sunter::{Decision, FieldSpec, Model, Patterns, Thresholds};
 use crate::key::{SubjectKind, normalize_key};
 use chrono::{Datelike, NaiveDate};
 use std::collections::{HashMap, HashSet};

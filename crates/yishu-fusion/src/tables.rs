@@ -82,7 +82,7 @@ pub(crate) async fn scan(
 
 /// The column of every base table keyed by subject that holds [`subject_hash`]: what an
 /// incremental run finds a subject's rows by.
-pub(crate) const KEY_HASH: &str = yishu_lake::HASH_COLUMNS[0];
+pub(crate) const KEY_HASH: &str = yishu_lake::lineage::KEY_HASH;
 
 /// A subject's hash, as [`KEY_HASH`] columns hold it.
 pub(crate) fn subject_hash(kind: SubjectKind, key: &str) -> i64 {

@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 use std::collections::HashMap;
 use yishu_fusion::address::parse_address;
-use yishu_fusion::fs::Thresholds;
+use yishu_fusion::fellegi_sunter::Thresholds;
 use yishu_fusion::link::{PersonRecord, link_people};
 
 fn date(s: &str) -> Option<NaiveDate> {

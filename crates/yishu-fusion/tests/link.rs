@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 use yishu_fusion::address::parse_address;
-use yishu_fusion::fs::Thresholds;
+use yishu_fusion::fellegi_sunter::Thresholds;
 use yishu_fusion::link::{PersonRecord, link_people};
 
 struct Lcg(u64);

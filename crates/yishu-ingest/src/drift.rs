@@ -5,8 +5,9 @@
 use crate::table_name;
 use serde::Serialize;
 use std::collections::BTreeSet;
-use yishu_lake::arrow::array::{Array, StringArray};
-use yishu_lake::{Lake, query};
+use yishu_lake::datafusion::prelude::{col, ident, lit};
+use yishu_lake::lineage::BATCH_ID;
+use yishu_lake::{Lake, Layer, TextQuery};
 use yishu_meta::Store;
 use yishu_meta::catalog::{Item, Resource, ResourceStatus, UpdateCycle};
 use yishu_types::Error;
@@ -121,18 +122,14 @@ pub async fn check(store: &Store, lake: &Lake, r: &Resource, now: i64) -> Result
         .iter()
         .map(|i| i.name.trim().to_string())
         .collect();
-    let ctx = lake.session().await?;
-    let columns: Option<Vec<String>> = match ctx.table(format!("ods.{name}")).await {
-        Ok(df) => Some(
-            df.schema()
-                .fields()
-                .iter()
-                .map(|f| f.name().to_string())
-                .filter(|n| !n.starts_with('_'))
-                .collect(),
-        ),
-        Err(_) => None,
-    };
+    let columns: Option<Vec<String>> = lake.frame(Layer::Ods, &name).await?.map(|df| {
+        df.schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().to_string())
+            .filter(|n| !n.starts_with('_'))
+            .collect()
+    });
     let mut without_column = BTreeSet::new();
     let mut without_item = BTreeSet::new();
     if let Some(cols) = &columns {
@@ -163,33 +160,22 @@ pub async fn check(store: &Store, lake: &Lake, r: &Resource, now: i64) -> Result
             {
                 continue;
             }
-            // The column name is an item name (quoted for SQL); the batch id is a UUID we made.
-            let sql = format!(
-                "SELECT \"{}\" FROM ods.{name} WHERE _batch_id = '{}' AND \"{}\" IS NOT NULL LIMIT {SAMPLE}",
-                n.replace('"', "\"\""),
-                b.id.replace('\'', ""),
-                n.replace('"', "\"\"")
-            );
-            let rows = query(&ctx, &sql).await?;
-            let (mut sampled, mut bad, mut example) = (0, 0, String::new());
-            for batch in &rows {
-                // DataFusion may hand strings back as views; read them as plain strings.
-                let col = yishu_lake::arrow::compute::cast(
-                    batch.column(0),
-                    &yishu_lake::arrow::datatypes::DataType::Utf8,
+            let q = TextQuery::new(Layer::Ods, &name)
+                .filter(
+                    col(BATCH_ID)
+                        .eq(lit(b.id.as_str()))
+                        .and(ident(n).is_not_null()),
                 )
-                .map_err(|e| {
-                    Error::new(yishu_types::ErrorCode::LakeError, format!("read {n}: {e}"))
-                })?;
-                if let Some(a) = col.as_any().downcast_ref::<StringArray>() {
-                    for v in a.iter().flatten() {
-                        sampled += 1;
-                        if !fits(&it.item_type, v) {
-                            bad += 1;
-                            if example.is_empty() {
-                                example = v.chars().take(100).collect();
-                            }
-                        }
+                .limit(Some(SAMPLE))
+                .columns(&[n]);
+            let rows = lake.text(q).await?.rows;
+            let (mut sampled, mut bad, mut example) = (0, 0, String::new());
+            for v in rows.iter().filter_map(|r| r.first()) {
+                sampled += 1;
+                if !fits(&it.item_type, v) {
+                    bad += 1;
+                    if example.is_empty() {
+                        example = v.chars().take(100).collect();
                     }
                 }
             }

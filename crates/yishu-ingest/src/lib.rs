@@ -14,6 +14,7 @@ pub mod mapping;
 pub mod mount;
 pub mod objects;
 pub mod parquet;
+pub mod quarantine;
 pub mod rows;
 pub mod sources;
 pub mod xlsx;

@@ -157,34 +157,34 @@ pub async fn sample_rows(
         return m.sample(limit).await;
     }
     let table = crate::table_name(r);
-    let ctx = lake.session().await?;
     let mut out = Sample {
         from: format!("ods.{table}"),
         ..Default::default()
     };
-    if !ctx
-        .table_exist(format!("ods.{table}").as_str())
-        .unwrap_or(false)
-    {
+    let Some(frame) = lake.frame(yishu_lake::Layer::Ods, &table).await? else {
         return Ok(out);
-    }
+    };
     out.columns = r
         .meta
         .items
         .iter()
         .map(|i| i.name.trim().to_string())
         .collect();
-    // Column names are the resource's item names, quoted; the limit is ours.
-    let cols: Vec<String> = out
-        .columns
-        .iter()
-        .map(|c| format!("\"{}\"", c.replace('"', "\"\"")))
-        .collect();
-    let sql = format!(
-        "SELECT {} FROM ods.{table} ORDER BY _ingested_at DESC LIMIT {limit}",
-        cols.join(", ")
-    );
-    for b in yishu_lake::query(&ctx, &sql).await? {
+    // The newest rows first; columns by name (item names may hold any character).
+    let what = format!("cannot read ods.{table}");
+    let err = |e| Error::new(ErrorCode::LakeError, format!("{what}: {e}"));
+    use yishu_lake::datafusion::prelude::{col, ident};
+    let newest = frame
+        .sort(vec![
+            col(yishu_lake::lineage::INGESTED_AT).sort(false, true),
+        ])
+        .and_then(|f| f.limit(0, Some(limit)))
+        .and_then(|f| f.select(out.columns.iter().map(ident).collect::<Vec<_>>()))
+        .map_err(err)?
+        .collect()
+        .await
+        .map_err(err)?;
+    for b in newest {
         let texts: Vec<StringArray> = b
             .columns()
             .iter()

@@ -426,10 +426,6 @@ pub fn key_hash(parts: &[&str]) -> i64 {
     i64::from_le_bytes(bytes)
 }
 
-/// The hash column of a std row's lineage: [`key_hash`] of (`_batch_id`, `_ods_ref`). What
-/// finds a few source rows again in a std table of millions.
-pub const REF_HASH: &str = "_ref_hash";
-
 /// Key hashes to look for: already uniform, so the set hashes them by identity.
 pub type KeyHashes = HashSet<i64, BuildHasherDefault<Identity>>;
 

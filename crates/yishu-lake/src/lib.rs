@@ -18,8 +18,12 @@ use yishu_types::{Error, ErrorCode};
 mod footers;
 mod key_index;
 mod keyed;
+pub mod lineage;
 mod page_list;
-pub use keyed::{Finder, KeyHashes, Picked, REF_HASH, key_hash};
+mod text;
+pub use keyed::{Finder, KeyHashes, Picked, key_hash};
+use lineage::HASH_COLUMNS;
+pub use text::{TextQuery, TextRows, text_rows};
 
 pub use arrow;
 pub use datafusion;
@@ -678,10 +682,6 @@ const DICTIONARY_BYTES: usize = 32 * 1024;
 /// Bytes per data page of a hash column: every row's hash is read, so fewer, larger pages.
 const HASH_PAGE_BYTES: usize = 1024 * 1024;
 
-/// The hash columns tables keep to find rows by ([`Lake::find`]): random 64-bit integers,
-/// written plain and uncompressed (a dictionary or compression gains nothing on them).
-pub const HASH_COLUMNS: [&str; 4] = ["_key_hash", keyed::REF_HASH, "_to_hash", "_block_hash"];
-
 /// Columns whose values are (nearly) all different: ids, keys, lineage refs, content hashes.
 /// A dictionary of them fills to its limit (1 MiB) and falls back to plain anyway, and a pick
 /// reading one row of a column chunk decodes that whole dictionary page first — once per row
@@ -691,7 +691,7 @@ const UNIQUE_COLUMNS: [&str; 6] = [
     "subject_id",
     "subject_key",
     "_hash",
-    "_ods_ref",
+    lineage::ODS_REF,
     "from_key",
     "to_key",
 ];

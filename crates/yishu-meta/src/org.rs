@@ -424,3 +424,33 @@ fn check_placement(
 pub fn parse_division(s: &str) -> Result<DivisionCode, Error> {
     DivisionCode::parse(s).map_err(|e| Error::field("division_code", e))
 }
+
+/// One row of the tree, with its depth for indentation.
+pub struct TreeRow {
+    pub org: Org,
+    pub depth: usize,
+}
+
+impl TreeRow {
+    pub fn indent(&self) -> String {
+        "　".repeat(self.depth * 2)
+    }
+}
+
+/// Orders orgs depth-first (what the console and `yishu org list` show) so children follow their parent.
+pub fn tree(orgs: &[Org]) -> Vec<TreeRow> {
+    fn walk(orgs: &[Org], parent: Option<OrgId>, depth: usize, out: &mut Vec<TreeRow>) {
+        for o in orgs.iter().filter(|o| o.parent_id == parent) {
+            out.push(TreeRow {
+                org: o.clone(),
+                depth,
+            });
+            if depth < 16 {
+                walk(orgs, Some(o.id), depth + 1, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(orgs, None, 0, &mut out);
+    out
+}

@@ -223,7 +223,11 @@ pub fn std_schema(columns: &[(String, StdType)]) -> Arc<Schema> {
     f.push(Field::new("_ods_ref", DataType::Utf8, false));
     f.push(Field::new("_fixes", DataType::Utf8, false));
     f.push(Field::new("_flags", DataType::Utf8, false));
-    f.push(Field::new(yishu_lake::REF_HASH, DataType::Int64, false));
+    f.push(Field::new(
+        yishu_lake::lineage::REF_HASH,
+        DataType::Int64,
+        false,
+    ));
     Arc::new(Schema::new(f))
 }
 
@@ -634,7 +638,7 @@ pub async fn clean_batch(job: CleanJob<'_>) -> Result<CleanReport, Error> {
     .await?;
     let mut out = lake.appender(Layer::Std, into, schema.clone()).await?;
     // A std table written before rows carried their lineage's hash keeps its columns.
-    let ref_hash = out.has_column(yishu_lake::REF_HASH);
+    let ref_hash = out.has_column(yishu_lake::lineage::REF_HASH);
     // Labels written per row, made once.
     let fix_labels: Vec<String> = fixes
         .iter()
@@ -972,4 +976,22 @@ mod tests {
         let d: CleanDef = serde_json::from_value(serde_json::json!({})).unwrap();
         assert!(d.check(&items, &[]).is_err());
     }
+}
+
+/// The newest rows of a std table (by batch, then source row), at most `limit`, as text: what a
+/// provider looks at to see its data as cleaned, lineage and fixes included.
+pub async fn newest_std_rows(
+    lake: &Lake,
+    table: &str,
+    limit: usize,
+) -> Result<yishu_lake::TextRows, Error> {
+    use yishu_lake::datafusion::prelude::col;
+    use yishu_lake::lineage::{BATCH_ID, ODS_REF};
+    let q = yishu_lake::TextQuery::new(Layer::Std, table)
+        .order(vec![
+            col(BATCH_ID).sort(false, true),
+            col(ODS_REF).sort(true, false),
+        ])
+        .limit(Some(limit));
+    lake.text(q).await
 }

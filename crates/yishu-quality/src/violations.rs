@@ -7,13 +7,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use yishu_lake::arrow::array::{Int64Array, RecordBatch, StringArray};
 use yishu_lake::arrow::datatypes::{DataType, Field, Schema};
-use yishu_lake::{Lake, Layer};
+use yishu_lake::datafusion::prelude::{col, lit};
+use yishu_lake::lineage::{BATCH_ID, SOURCE_REF};
+use yishu_lake::{Lake, Layer, TextQuery};
 use yishu_types::{Error, ErrorCode};
 
 pub fn schema() -> Arc<Schema> {
     Arc::new(Schema::new(vec![
-        Field::new("_batch_id", DataType::Utf8, false),
-        Field::new("_source_ref", DataType::Utf8, false),
+        Field::new(BATCH_ID, DataType::Utf8, false),
+        Field::new(SOURCE_REF, DataType::Utf8, false),
         Field::new("rule_id", DataType::Int64, false),
         Field::new("rule_version", DataType::Int64, false),
         Field::new("column", DataType::Utf8, false),
@@ -75,10 +77,45 @@ pub async fn write(
     lake.replace_rows(
         Layer::Quality,
         &table_name(ods_table),
-        ("_batch_id", batch_id),
+        (BATCH_ID, batch_id),
         batches,
         meta,
     )
     .await?;
     Ok(found.len() as u64)
+}
+
+/// Headings of a violation row, in the order [`of_batch`] gives its fields.
+pub const HEADINGS: [&str; 6] = ["记录位置", "规则编号", "规则版本", "信息项", "值", "问题"];
+
+/// A batch's violations by rule and record (at most `limit`), each as [`HEADINGS`].
+pub async fn of_batch(
+    lake: &Lake,
+    ods_table: &str,
+    batch_id: &str,
+    limit: Option<usize>,
+) -> Result<Vec<[String; 6]>, Error> {
+    let table = table_name(ods_table);
+    let q = TextQuery::new(Layer::Quality, &table)
+        .filter(col(BATCH_ID).eq(lit(batch_id)))
+        .order(vec![
+            col("rule_id").sort(true, false),
+            col(SOURCE_REF).sort(true, false),
+        ])
+        .limit(limit)
+        .columns(&[
+            SOURCE_REF,
+            "rule_id",
+            "rule_version",
+            "column",
+            "value",
+            "detail",
+        ]);
+    Ok(lake
+        .text(q)
+        .await?
+        .rows
+        .into_iter()
+        .map(|row| std::array::from_fn(|k| row.get(k).cloned().unwrap_or_default()))
+        .collect())
 }

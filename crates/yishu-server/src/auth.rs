@@ -57,6 +57,34 @@ right!(
     /// Read and verify the audit log (三员分立: the auditor, not the administrator).
     ReadAudit, "read_audit", [Auditor]
 );
+right!(
+    /// Read personal details in the base libraries in clear, and decide reviews: the bureau.
+    SeePersonal, "see_personal", [DataManager]
+);
+right!(
+    /// Propose or decide corrections: departments' officers and the bureau.
+    Correct, "correct", [ProviderOfficer, DataManager]
+);
+right!(
+    /// Keep the registry of data elements and the national tables' mapping (the bureau).
+    ManageStandards, "manage_standards", [DataManager, Admin]
+);
+right!(
+    /// Write rules and handle work orders: departments' officers and the bureau.
+    Quality, "quality", [ProviderOfficer, DataManager, Admin]
+);
+right!(
+    /// Catalogue resources of one's own department (provider officers; admins for any).
+    Catalogue, "catalogue", [ProviderOfficer, Admin]
+);
+right!(
+    /// Review, publish and retire catalog entries.
+    ReviewCatalog, "review_catalog", [DataManager]
+);
+right!(
+    /// Rebuild the search index.
+    AdministerSearch, "administer_search", [Admin]
+);
 
 /// Request facts every audit record needs.
 #[derive(Debug, Clone)]

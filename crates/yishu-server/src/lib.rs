@@ -2,7 +2,9 @@
 //! pages, health and metrics. Everything runs from one [`AppState`] over the metadata store and the
 //! lake, so several processes can serve the same data directory or database.
 
+pub mod app;
 pub mod auth;
+pub mod download;
 pub mod error;
 pub mod i18n;
 pub mod json;
@@ -10,7 +12,9 @@ pub mod metrics;
 pub mod openapi;
 pub mod pages;
 pub mod routes;
+mod scheduler;
 pub mod svg;
+pub mod time;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -98,60 +102,6 @@ pub async fn open_search(
     Ok(Arc::new(index))
 }
 
-/// Keeps this node's search index in step with changes other processes make to the store.
-async fn follow_catalog(state: AppState) {
-    let mut tick = tokio::time::interval(state.config.search_refresh);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        match yishu_search::catch_up(&state.store, &state.search).await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!("search index: took in {n} changed resources"),
-            Err(e) => tracing::warn!("search index: catching up: {e}"),
-        }
-    }
-}
-
-/// The in-process scheduler: sends due webhooks, runs due sources as jobs, checks new batches and
-/// notices providers past their update cycle. Several nodes may run it; each due source is claimed
-/// by one of them.
-async fn run_sources(state: AppState) {
-    let mut tick = tokio::time::interval(state.config.scheduler_tick);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .build()
-        .unwrap_or_default();
-    // Silence is judged at most once a minute of the scheduler's clock.
-    let mut silence_checked = i64::MIN;
-    loop {
-        tick.tick().await;
-        routes::watch::deliver_webhooks(&state.store, &client).await;
-        if let Err(e) = yishu_ingest::sources::run_due(&state.store, &state.lake).await {
-            tracing::warn!("scheduler: {e}");
-        }
-        // Every new batch is profiled and checked (R12–R16); a few per tick keep the tick short.
-        match yishu_quality::run::check_pending(&state.store, &state.lake, 4).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!("quality: checked {n} batches"),
-            Err(e) => tracing::warn!("quality: {e}"),
-        }
-        let now = state.config.clock.now_ms();
-        if now.saturating_sub(silence_checked) >= 60_000 {
-            silence_checked = now;
-            match yishu_quality::silence::check(&state.store, now).await {
-                Ok(c) if c.opened + c.closed > 0 => tracing::info!(
-                    "timeliness: {} resources past their update cycle, {} back in time",
-                    c.opened,
-                    c.closed
-                ),
-                Ok(_) => {}
-                Err(e) => tracing::warn!("timeliness: {e}"),
-            }
-        }
-    }
-}
-
 /// The whole application.
 pub fn app(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
@@ -179,8 +129,8 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let follower = tokio::spawn(follow_catalog(state.clone()));
-    let scheduler = tokio::spawn(run_sources(state.clone()));
+    let follower = tokio::spawn(scheduler::follow_catalog(state.clone()));
+    let jobs = tokio::spawn(scheduler::run_sources(state.clone()));
     let served = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -188,7 +138,7 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     follower.abort();
-    scheduler.abort();
+    jobs.abort();
     served
 }
 

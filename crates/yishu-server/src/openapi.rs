@@ -2,8 +2,9 @@
 
 use crate::AppState;
 use crate::routes::{
-    api_keys, attachments, audit, base, batches, catalog_io, matters, me, mounts, orgs, quality,
-    reports, resources, search, session, sources, users, watch,
+    api_keys, attachments, audit, base, batches, catalog_io, code_tables, data_elements, fusion,
+    matters, me, mounts, orgs, quality, resources, rules, search, session, sources, users, watch,
+    work_orders,
 };
 use axum::Router;
 use serde_json::{Value, json};
@@ -26,12 +27,12 @@ use utoipa_swagger_ui::SwaggerUi;
         resources::fill_template, mounts::put, mounts::delete, mounts::get, mounts::sample, catalog_io::template, catalog_io::export_xlsx, catalog_io::export_json, catalog_io::import_xlsx, attachments::create, attachments::list, attachments::content,
         watch::watch, watch::unwatch, watch::notifications,
         matters::create, matters::get, matters::link, matters::of_resource,
-        quality::data_elements, quality::data_element, quality::put_data_element, quality::code_tables, quality::code_table, quality::import_code_table,
-        quality::rules_of, quality::create_rule, quality::rule, quality::revise_rule, quality::approve_rule, quality::reject_rule, quality::retire_rule,
-        quality::get_suggestions, quality::discard_suggestion, quality::batch_quality, quality::check_now, quality::violations_csv, quality::profile_xlsx,
-        quality::work_orders, quality::work_order, quality::advance, quality::scores, quality::get_ranking, quality::weights, quality::set_weights,
-        reports::report, reports::report_xlsx,
-        base::find, base::get, base::graph, base::path, base::reviews, base::decide, base::runs, base::propose, base::corrections, base::confirm_correction, base::decide_correction, base::indicators,
+        data_elements::data_elements, data_elements::data_element, data_elements::put_data_element, code_tables::code_tables, code_tables::code_table, code_tables::import_code_table,
+        rules::rules_of, rules::create_rule, rules::rule, rules::revise_rule, rules::approve_rule, rules::reject_rule, rules::retire_rule,
+        rules::get_suggestions, rules::discard_suggestion, batches::batch_quality, batches::check_now, batches::violations_csv, batches::profile_xlsx,
+        work_orders::work_orders, work_orders::work_order, work_orders::advance, quality::scores, quality::get_ranking, quality::weights, quality::set_weights,
+        quality::report, quality::report_xlsx,
+        base::find, base::get, base::graph, base::path, fusion::reviews, fusion::decide, fusion::runs, base::propose, fusion::corrections, fusion::confirm_correction, fusion::decide_correction, base::indicators,
     ),
     components(schemas(crate::error::ErrorBody, yishu_types::Role, yishu_meta::OrgKind, yishu_meta::OrgLevel)),
     tags(

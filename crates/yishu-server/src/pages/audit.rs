@@ -1,9 +1,10 @@
 //! The audit log page for auditors: filters, paging and chain verification.
 
-use super::{Chrome, PageAuth, fmt_time, render};
+use super::{Chrome, PageAuth, render};
 use crate::AppState;
+use crate::app::audit::AuditQuery;
 use crate::auth::ReadAudit;
-use crate::routes::audit::AuditQuery;
+use crate::time::fmt_time;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;

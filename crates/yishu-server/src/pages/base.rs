@@ -3,12 +3,18 @@
 //! relationship graph (R23) and source rows; the review queue with both records side by side.
 
 use super::quality::failure;
-use super::{Chrome, PageAuth, csrf_refused, fmt_time, render};
+use super::{Chrome, PageAuth, csrf_refused, render};
 use crate::AppState;
+use crate::app::access::clear_for;
+use crate::app::access::masked_review;
+use crate::app::base;
+use crate::app::base::SubjectDetail;
+use crate::app::base::kind_of;
+use crate::auth::SeePersonal;
 use crate::auth::SignedIn;
 use crate::error::ApiError;
-use crate::routes::base::{self, SeePersonal, SubjectDetail, clear_for, kind_of, masked_review};
 use crate::svg;
+use crate::time::fmt_time;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -101,7 +107,7 @@ pub async fn overview(
         };
         match library::find(&s.lake, k, &q, 50, clear_for(&who)).await {
             Ok(rows) => {
-                let _ = crate::routes::quality::audit(
+                let _ = crate::app::audit::audit(
                     &s,
                     &page.auth,
                     "base.find",
@@ -255,7 +261,7 @@ pub async fn subject(
         Ok(g) => g,
         Err(e) => return failure(page.chrome, e),
     };
-    let _ = crate::routes::quality::audit(
+    let _ = crate::app::audit::audit(
         &s,
         &page.auth,
         "base.read",
@@ -427,7 +433,7 @@ pub async fn decide(
     let who = page.auth.who().clone();
     match s.store.decide_review(id, to, &f.note, who.user_id).await {
         Ok(_) => {
-            let _ = crate::routes::quality::audit(
+            let _ = crate::app::audit::audit(
                 &s,
                 &page.auth,
                 "fusion.review",
@@ -558,7 +564,7 @@ pub struct CorrectionForm {
 /// The lead department records the person's confirmation, accepts or rejects.
 pub async fn act_on_correction(
     State(s): State<AppState>,
-    mut page: PageAuth<base::Correct>,
+    mut page: PageAuth<crate::auth::Correct>,
     Path(id): Path<i64>,
     Form(f): Form<CorrectionForm>,
 ) -> Response {
@@ -601,7 +607,7 @@ pub async fn act_on_correction(
                 ));
             }
         };
-        crate::routes::quality::audit(&s, &page.auth, action, format!("correction:{id}"), detail)
+        crate::app::audit::audit(&s, &page.auth, action, format!("correction:{id}"), detail)
             .await?;
         Ok(())
     }

@@ -1,10 +1,14 @@
 //! One batch's page (归集作业): where it came from, how far it got (refreshing while it runs), its
 //! log, the source's shape, and its rejected rows with the downloads to fix them.
 
-use super::{Chrome, PageAuth, fmt_time, render};
+use super::{Chrome, PageAuth, render};
 use crate::AppState;
+use crate::app::access::may_read_raw;
+use crate::app::access::visible_batch;
+use crate::app::batches::reason_counts;
+use crate::app::batches::rejected;
 use crate::auth::SignedIn;
-use crate::routes::batches::{may_read_raw, reason_counts, rejected, visible_batch};
+use crate::time::fmt_time;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

@@ -1,12 +1,15 @@
 //! The catalog pages: browse entries by status, and one entry with its metadata, items and
 //! versions (with what changed).
 
-use super::{Chrome, PageAuth, fmt_time, render};
+use super::{Chrome, PageAuth, render};
 use crate::AppState;
+use crate::app::catalog::VersionEntry;
+use crate::app::search;
+use crate::app::search::SearchParams;
+use crate::app::search::SearchResponse;
 use crate::auth::SignedIn;
 use crate::i18n::Lang;
-use crate::routes::resources::VersionEntry;
-use crate::routes::search::{self, SearchParams, SearchResponse};
+use crate::time::fmt_time;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -278,10 +281,7 @@ pub async fn detail(
 ) -> Response {
     page.chrome.active = "catalog";
     let who = page.auth.who().clone();
-    if crate::routes::resources::readable(&s, &who, id)
-        .await
-        .is_ok()
-    {
+    if crate::app::access::readable(&s, &who, id).await.is_ok() {
         let _ = s.store.count_use(yishu_meta::Counter::Views, &[id]).await;
     }
     show(&s, page.chrome, &who, id, StatusCode::OK).await
@@ -308,7 +308,7 @@ pub(super) async fn show_with(
     proposed: Option<String>,
 ) -> Response {
     chrome.active = "catalog";
-    let r = match crate::routes::resources::readable(s, p, id).await {
+    let r = match crate::app::access::readable(s, p, id).await {
         Ok(r) => r,
         Err(_) => {
             chrome.error = Some(format!("{}: resource {id}", chrome.t.t("common.error")));
@@ -327,7 +327,7 @@ pub(super) async fn show_with(
             .await
             .unwrap_or_default()
             .into_iter()
-            .map(crate::routes::sources::shown)
+            .map(crate::app::sources::shown)
             .collect()
     } else {
         Vec::new()
@@ -370,7 +370,7 @@ pub(super) async fn show_with(
         feed: cataloguer && st == ResourceStatus::Published,
         attach: cataloguer && st != ResourceStatus::Retired,
         edit: cataloguer && st != ResourceStatus::Retired,
-        raw: crate::routes::batches::may_read_raw(p, &r),
+        raw: crate::app::access::may_read_raw(p, &r),
     };
     let attachments = s.store.list_attachments(id).await.unwrap_or_default();
     let matters = s.store.resource_matters(id).await.unwrap_or_default();

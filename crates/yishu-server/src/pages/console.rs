@@ -2,9 +2,11 @@
 
 use super::{Chrome, PageAuth, lang, render};
 use crate::AppState;
+use crate::app::session::end_session;
+use crate::app::session::session_cookie;
+use crate::app::session::sign_in;
 use crate::auth::{RequestMeta, SignedIn};
 use crate::i18n::Tr;
-use crate::routes::session::{end_session, session_cookie, sign_in};
 use askama::Template;
 use axum::Form;
 use axum::extract::State;
@@ -115,7 +117,7 @@ struct Overview {
 
 impl Overview {
     fn time(&self, ms: &i64) -> String {
-        super::fmt_time(*ms)
+        crate::time::fmt_time(*ms)
     }
 }
 

@@ -1,9 +1,12 @@
 //! "My API keys": create (secret shown once), list, revoke.
 
-use super::{Chrome, PageAuth, fmt_time, render};
+use super::{Chrome, PageAuth, render};
 use crate::AppState;
+use crate::app::users::CreateKey;
+use crate::app::users::create_key;
+use crate::app::users::revoke_key;
 use crate::auth::SignedIn;
-use crate::routes::api_keys::{CreateKey, create_key, revoke_key};
+use crate::time::fmt_time;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};

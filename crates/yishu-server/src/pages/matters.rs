@@ -3,8 +3,8 @@
 
 use super::{Chrome, PageAuth, render};
 use crate::AppState;
+use crate::app::matters::MatterPage;
 use crate::auth::SignedIn;
-use crate::routes::matters::MatterPage;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -66,7 +66,7 @@ pub async fn detail(
     Path(id): Path<i64>,
 ) -> Response {
     page.chrome.active = "catalog";
-    match crate::routes::matters::page(&s, page.auth.who(), id).await {
+    match crate::app::matters::page(&s, page.auth.who(), id).await {
         Ok(m) => {
             let org = org_names(&s)
                 .await

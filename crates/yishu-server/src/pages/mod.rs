@@ -14,7 +14,7 @@ mod quality;
 mod report;
 mod resource_edit;
 mod resource_forms;
-pub use orgs::{TreeRow, tree as org_tree};
+
 mod users;
 
 use crate::AppState;
@@ -50,7 +50,7 @@ pub fn router() -> Router<AppState> {
         .route(
             "/console/catalog/import",
             post(resource_forms::import).layer(axum::extract::DefaultBodyLimit::max(
-                crate::routes::sources::PUSH_LIMIT + 65_536,
+                crate::app::sources::PUSH_LIMIT + 65_536,
             )),
         )
         .route(
@@ -89,7 +89,7 @@ pub fn router() -> Router<AppState> {
         .route(
             "/console/catalog/{id}/upload",
             post(resource_forms::upload).layer(axum::extract::DefaultBodyLimit::max(
-                crate::routes::sources::PUSH_LIMIT + 65_536,
+                crate::app::sources::PUSH_LIMIT + 65_536,
             )),
         )
         .route("/console/catalog/{id}/sources", post(resource_forms::add))
@@ -313,18 +313,4 @@ async fn switch_lang(Query(q): Query<LangQuery>) -> Response {
         Redirect::to(&back),
     )
         .into_response()
-}
-
-/// Formats epoch milliseconds as local wall time for tables.
-pub fn fmt_time(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|d| {
-            d.with_timezone(
-                &chrono::FixedOffset::east_opt(8 * 3600)
-                    .unwrap_or_else(|| unreachable!("+8h is valid")),
-            )
-            .format("%Y-%m-%d %H:%M:%S")
-            .to_string()
-        })
-        .unwrap_or_default()
 }

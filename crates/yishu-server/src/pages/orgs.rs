@@ -2,46 +2,19 @@
 
 use super::{Chrome, PageAuth, render};
 use crate::AppState;
+use crate::app::orgs::OrgChange;
+use crate::app::orgs::create_org;
+use crate::app::orgs::update_org;
 use crate::auth::{Auth, ManageOrgs, SignedIn};
-use crate::routes::orgs::{OrgChange, create_org, update_org};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use yishu_meta::org::{TreeRow, tree};
 use yishu_meta::{NewOrg, Org, OrgKind, OrgLevel};
 use yishu_types::OrgId;
-
-/// One row of the tree, with its depth for indentation.
-pub struct TreeRow {
-    pub org: Org,
-    pub depth: usize,
-}
-
-impl TreeRow {
-    pub fn indent(&self) -> String {
-        "　".repeat(self.depth * 2)
-    }
-}
-
-/// Orders orgs depth-first so children follow their parent.
-pub fn tree(orgs: &[Org]) -> Vec<TreeRow> {
-    fn walk(orgs: &[Org], parent: Option<OrgId>, depth: usize, out: &mut Vec<TreeRow>) {
-        for o in orgs.iter().filter(|o| o.parent_id == parent) {
-            out.push(TreeRow {
-                org: o.clone(),
-                depth,
-            });
-            if depth < 16 {
-                walk(orgs, Some(o.id), depth + 1, out);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(orgs, None, 0, &mut out);
-    out
-}
 
 #[derive(Template)]
 #[template(path = "orgs.html")]

@@ -2,12 +2,13 @@
 //! (profile, conformance, rules and their review, suggestions, results, violations), and the
 //! departments' work orders. Every form goes through the same functions as the API.
 
-use super::{Chrome, PageAuth, csrf_refused, fmt_time, render};
+use super::{Chrome, PageAuth, csrf_refused, render};
 use crate::AppState;
+use crate::app::quality as api;
 use crate::auth::SignedIn;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::quality as api;
 use crate::svg;
+use crate::time::fmt_time;
 use askama::Template;
 use axum::extract::{Form, Multipart, Path, State};
 use axum::http::StatusCode;
@@ -171,7 +172,7 @@ pub async fn overview(State(s): State<AppState>, mut page: PageAuth<SignedIn>) -
 
 pub async fn set_weights(
     State(s): State<AppState>,
-    page: PageAuth<api::ManageStandards>,
+    page: PageAuth<crate::auth::ManageStandards>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let csrf = fields
@@ -338,8 +339,8 @@ async fn resource_page(
 ) -> Response {
     c.active = "quality";
     let built: ApiResult<ResourcePage> = async {
-        let r = crate::routes::resources::readable(s, who, id).await?;
-        let may_raw = crate::routes::batches::may_read_raw(who, &r);
+        let r = crate::app::access::readable(s, who, id).await?;
+        let may_raw = crate::app::access::may_read_raw(who, &r);
         let profiles = s.store.profiles(r.id, 30).await?;
         let newest = profiles.first();
         let mut q: Option<BatchQuality> =
@@ -494,7 +495,7 @@ pub async fn resource(
 /// Shows the resource page again after a form, with its flash or error.
 async fn after<T>(
     s: &AppState,
-    mut page: PageAuth<api::Quality>,
+    mut page: PageAuth<crate::auth::Quality>,
     id: i64,
     result: ApiResult<T>,
     done: &str,
@@ -521,7 +522,7 @@ async fn after<T>(
 /// The new-rule form.
 pub async fn create_rule(
     State(s): State<AppState>,
-    page: PageAuth<api::Quality>,
+    page: PageAuth<crate::auth::Quality>,
     Path(id): Path<i64>,
     Form(f): Form<RuleForm>,
 ) -> Response {
@@ -535,7 +536,7 @@ pub async fn create_rule(
                 format!("definition is not JSON: {e}"),
             )
         })?;
-        let r = crate::routes::resources::readable(&s, page.auth.who(), id).await?;
+        let r = crate::app::access::readable(&s, page.auth.who(), id).await?;
         let body = RuleBody {
             definition,
             dimension: f.dimension.clone(),
@@ -571,7 +572,7 @@ pub async fn create_rule(
 
 async fn audit(
     s: &AppState,
-    page: &PageAuth<api::Quality>,
+    page: &PageAuth<crate::auth::Quality>,
     action: &str,
     object: String,
 ) -> ApiResult<()> {
@@ -600,7 +601,7 @@ pub struct ReviewForm {
 /// Approve (as business or technical owner), reject or retire a rule.
 pub async fn review(
     State(s): State<AppState>,
-    page: PageAuth<api::Quality>,
+    page: PageAuth<crate::auth::Quality>,
     Path(rule): Path<i64>,
     Form(f): Form<ReviewForm>,
 ) -> Response {
@@ -672,7 +673,7 @@ pub struct SuggestionForm {
 /// Accept a suggestion (a rule goes to review) or discard it.
 pub async fn suggestion(
     State(s): State<AppState>,
-    page: PageAuth<api::Quality>,
+    page: PageAuth<crate::auth::Quality>,
     Path(id): Path<i64>,
     Form(f): Form<SuggestionForm>,
 ) -> Response {
@@ -680,7 +681,7 @@ pub async fn suggestion(
         return csrf_refused();
     }
     let result: ApiResult<()> = async {
-        let r = crate::routes::resources::readable(&s, page.auth.who(), id).await?;
+        let r = crate::app::access::readable(&s, page.auth.who(), id).await?;
         let definition: serde_json::Value = serde_json::from_str(&f.definition)
             .map_err(|e| ApiError::new(ErrorCode::RuleInvalid, format!("definition: {e}")))?;
         if f.decision == "discard" {
@@ -890,7 +891,7 @@ pub struct AdvanceForm {
 
 pub async fn advance(
     State(s): State<AppState>,
-    mut page: PageAuth<api::Quality>,
+    mut page: PageAuth<crate::auth::Quality>,
     Path(id): Path<i64>,
     Form(f): Form<AdvanceForm>,
 ) -> Response {
@@ -975,7 +976,7 @@ async fn standards_page(
 /// that could not be mapped by name are listed for a person to check.
 pub async fn import_code_table(
     State(s): State<AppState>,
-    mut page: PageAuth<api::Quality>,
+    mut page: PageAuth<crate::auth::Quality>,
     mut mp: Multipart,
 ) -> Response {
     let parts = match super::resource_forms::checked_upload(&page, &mut mp).await {
@@ -1049,36 +1050,16 @@ pub async fn std_rows(
     page.chrome.active = "quality";
     let who = page.auth.who().clone();
     let built: ApiResult<StdRows> = async {
-        let r = crate::routes::resources::readable(&s, &who, id).await?;
-        if !crate::routes::batches::may_read_raw(&who, &r) {
+        let r = crate::app::access::readable(&s, &who, id).await?;
+        if !crate::app::access::may_read_raw(&who, &r) {
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
                 "only the providing department and the bureau read std rows",
             ));
         }
         let table = r.table();
-        let ctx = s.lake.session().await?;
-        let mut headings = Vec::new();
-        let mut rows = Vec::new();
-        if ctx
-            .table_exist(format!("std.{table}").as_str())
-            .unwrap_or(false)
-        {
-            // The table name is derived from the resource code (letters, digits, underscores).
-            let sql =
-                format!("SELECT * FROM std.{table} ORDER BY _batch_id DESC, _ods_ref LIMIT 100");
-            for b in yishu_lake::query(&ctx, &sql).await? {
-                if headings.is_empty() {
-                    headings = b
-                        .schema()
-                        .fields()
-                        .iter()
-                        .map(|f| f.name().clone())
-                        .collect();
-                }
-                rows.extend(crate::routes::batches::text_rows(&b));
-            }
-        }
+        let yishu_lake::TextRows { headings, rows } =
+            yishu_quality::clean::newest_std_rows(&s.lake, &table, 100).await?;
         s.store
             .audit(&page.auth.meta.entry(
                 Some(&who),

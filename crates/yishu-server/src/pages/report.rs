@@ -4,8 +4,9 @@
 use super::quality::{OrderRow, dimension_label, failure, order_row, pct};
 use super::{Chrome, PageAuth, render};
 use crate::AppState;
+use crate::app::reports;
+use crate::app::reports::ReportQuery;
 use crate::auth::SignedIn;
-use crate::routes::reports::{self, ReportQuery};
 use crate::svg;
 use askama::Template;
 use axum::extract::{Query, State};

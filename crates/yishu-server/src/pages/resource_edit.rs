@@ -6,8 +6,11 @@
 use super::catalog::show;
 use super::{Chrome, PageAuth, csrf_refused, render};
 use crate::AppState;
+use crate::app::access::readable;
+use crate::app::audit::actor;
+use crate::app::catalog::audited;
+use crate::auth::Catalogue;
 use crate::error::ApiError;
-use crate::routes::resources::{Catalogue, actor, audited, readable};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};

@@ -6,10 +6,15 @@
 use super::catalog::show;
 use super::{PageAuth, csrf_refused};
 use crate::AppState;
+use crate::app::access::readable;
+use crate::app::catalog::lifecycle;
+use crate::app::sources::NewSource;
+use crate::app::sources::Pushed;
+use crate::app::sources::add_source;
+use crate::app::sources::feed_body;
+use crate::auth::Catalogue;
 use crate::auth::SignedIn;
 use crate::error::ApiError;
-use crate::routes::resources::{Catalogue, lifecycle, readable};
-use crate::routes::sources::{NewSource, Pushed, add_source, feed_body};
 use axum::Form;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
@@ -307,7 +312,7 @@ pub async fn attach(
         let up = parts?;
         let r = readable(&s, page.auth.who(), id).await?;
         let description = up.field("description").to_string();
-        crate::routes::attachments::add(&s, &page.auth, &r, &up.name, &description, up.data).await
+        crate::app::catalog::add(&s, &page.auth, &r, &up.name, &description, up.data).await
     }
     .await;
     answer(&s, page, id, result, |(a, new), t| {
@@ -324,7 +329,7 @@ pub async fn attach(
 #[template(path = "catalog_import.html")]
 struct ImportPage {
     c: super::Chrome,
-    out: Option<crate::routes::catalog_io::Imported>,
+    out: Option<crate::app::catalog::Imported>,
 }
 
 /// The import form's answer: the drafts created and every error by sheet, row and column.
@@ -341,7 +346,7 @@ pub async fn import(
     let result = async {
         let up = parts?;
         let valid_only = up.field("valid_only") == "on";
-        crate::routes::catalog_io::import(&s, &page.auth, &up.data, valid_only).await
+        crate::app::catalog::import(&s, &page.auth, &up.data, valid_only).await
     }
     .await;
     match result {
@@ -404,7 +409,7 @@ pub async fn mount(
         "api" => Some(Mount::Api { url }),
         _ => None,
     };
-    let result = crate::routes::mounts::set(&s, &page.auth, id, m.as_ref()).await;
+    let result = crate::app::sources::set(&s, &page.auth, id, m.as_ref()).await;
     answer(&s, page, id, result, |sample, t| match sample {
         Some(x) => format!(
             "{}：{}（{} {}）",
@@ -433,7 +438,7 @@ pub async fn sample(
     Path(id): Path<i64>,
 ) -> Response {
     page.chrome.active = "catalog";
-    match crate::routes::mounts::read_sample(&s, &page.auth, id).await {
+    match crate::app::sources::read_sample(&s, &page.auth, id).await {
         Ok(sample) => super::render(&SamplePage {
             c: page.chrome,
             id,

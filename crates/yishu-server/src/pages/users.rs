@@ -2,8 +2,8 @@
 
 use super::{Chrome, PageAuth, render, role_labels};
 use crate::AppState;
+use crate::app::users::create_user;
 use crate::auth::{ManageUsers, ReadUsers};
-use crate::routes::users::create_user;
 use askama::Template;
 use axum::extract::{Path, RawForm, State};
 use axum::http::StatusCode;

@@ -2,9 +2,11 @@
 //! tables (PDF, DOCX, images) kept with a resource; the text of PDF and DOCX is searchable.
 
 use crate::AppState;
-use crate::auth::{Auth, Right, SignedIn};
+use crate::app::access::readable;
+use crate::app::catalog::add;
+use crate::auth::Catalogue;
+use crate::auth::{Auth, SignedIn};
 use crate::error::{ApiError, ApiResult};
-use crate::routes::resources::{Catalogue, own_org, readable};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -13,7 +15,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use yishu_meta::attachment::Attachment;
-use yishu_meta::catalog::{Resource, ResourceStatus};
 use yishu_types::ErrorCode;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -22,50 +23,6 @@ pub struct AttachParams {
     pub name: String,
     #[serde(default)]
     pub description: String,
-}
-
-/// Adds a file to an entry the caller's department provides, reindexes the entry, and audits.
-pub(crate) async fn add<R: Right>(
-    s: &AppState,
-    auth: &Auth<R>,
-    r: &Resource,
-    name: &str,
-    description: &str,
-    bytes: Vec<u8>,
-) -> ApiResult<(Attachment, bool)> {
-    own_org(
-        auth.who(),
-        r.meta.provider_org_id,
-        &format!("adds files to {}", r.code),
-    )?;
-    if r.status == ResourceStatus::Retired {
-        return Err(ApiError::new(
-            ErrorCode::InvalidInput,
-            format!("{} is retired; nothing more is attached to it", r.code),
-        ));
-    }
-    let by = auth.who().name.clone();
-    let result =
-        yishu_ingest::objects::attach(&s.store, &s.lake, r, name, description, bytes, &by).await;
-    let outcome = if result.is_ok() { "ok" } else { "failed" };
-    let detail = match &result {
-        Ok((a, new)) => {
-            json!({"attachment": a.id, "name": a.name, "media_type": a.media_type, "size": a.size, "new": new})
-        }
-        Err(e) => json!({"name": name, "error": e.message}),
-    };
-    s.store
-        .audit(&auth.meta.entry(
-            Some(auth.who()),
-            "attachment.add",
-            format!("resource:{}", r.code),
-            outcome,
-            detail.to_string(),
-        ))
-        .await?;
-    let added = result?;
-    crate::routes::search::reindex(s, r).await;
-    Ok(added)
 }
 
 /// Attaches a PDF, DOCX or image (the request body) to an entry; the same file twice is kept
@@ -130,7 +87,7 @@ pub async fn content(
             (header::CONTENT_TYPE, a.media_type.clone()),
             (
                 header::CONTENT_DISPOSITION,
-                crate::routes::resources::attachment_disposition(&a.name),
+                crate::download::attachment_disposition(&a.name),
             ),
         ],
         bytes,

@@ -1,42 +1,13 @@
 //! `/api/v1/audit`: read and verify the audit chain (auditors only; there is no write route).
 
 use crate::AppState;
+use crate::app::audit::AuditQuery;
 use crate::auth::{Auth, ReadAudit};
 use crate::error::ApiResult;
 use crate::json::ValidQuery;
 use axum::Json;
 use axum::extract::State;
-use serde::Deserialize;
-use yishu_meta::{AuditFilter, AuditRecord, ChainReport, Page};
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub struct AuditQuery {
-    /// Exact user name.
-    pub actor: Option<String>,
-    /// Action prefix, e.g. `auth` or `org.create`.
-    pub action: Option<String>,
-    /// `ok`, `denied` or `failed`.
-    pub outcome: Option<String>,
-    /// From this time (epoch ms), inclusive.
-    pub from: Option<i64>,
-    /// Up to this time (epoch ms), exclusive.
-    pub to: Option<i64>,
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
-}
-
-impl AuditQuery {
-    pub fn filter(&self) -> AuditFilter {
-        let nonempty = |s: &Option<String>| s.as_ref().filter(|v| !v.trim().is_empty()).cloned();
-        AuditFilter {
-            actor: nonempty(&self.actor),
-            action: nonempty(&self.action),
-            outcome: nonempty(&self.outcome),
-            from: self.from,
-            to: self.to,
-        }
-    }
-}
+use yishu_meta::{AuditRecord, ChainReport, Page};
 
 /// Reads the audit log, newest first.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),

@@ -3,155 +3,30 @@
 //! to fix and resend.
 
 use crate::AppState;
+use crate::app::access::may_read_raw;
+use crate::app::access::visible_batch;
+use crate::app::audit::audit;
+use crate::app::batches::HEADINGS;
+use crate::app::batches::rejected;
+use crate::app::quality::PROFILE_HEADINGS;
+use crate::app::quality::VIOLATION_HEADINGS;
+use crate::app::quality::redact;
+use crate::app::quality::violations;
+use crate::auth::Quality;
 use crate::auth::{Auth, Right, SignedIn};
+use crate::download::csv_bytes;
+use crate::download::file;
 use crate::error::{ApiError, ApiResult};
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
+use serde::Serialize;
+use serde_json::Value;
 use serde_json::json;
-use yishu_lake::arrow::array::{Array, StringArray};
-use yishu_lake::arrow::compute::cast;
-use yishu_lake::arrow::datatypes::DataType;
-use yishu_meta::Principal;
 use yishu_meta::batch::Batch;
-use yishu_meta::catalog::Resource;
-use yishu_types::{ErrorCode, Role};
-
-/// Headings of a rejected row, in the order [`rejected`] gives its fields.
-pub const HEADINGS: [&str; 6] = ["行号", "原因代码", "原因说明", "原因", "来源", "原始内容"];
-
-/// A batch by id, and its resource, if `p` may see the resource.
-pub(crate) async fn visible_batch(
-    s: &AppState,
-    p: &Principal,
-    id: &str,
-) -> ApiResult<(Batch, Resource)> {
-    let not_found = || ApiError::new(ErrorCode::BatchNotFound, format!("no batch {id}"));
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-        return Err(not_found());
-    }
-    let b = s.store.get_batch(id).await.map_err(|_| not_found())?;
-    let r = crate::routes::resources::readable(s, p, b.resource_id)
-        .await
-        .map_err(|_| not_found())?;
-    Ok((b, r))
-}
-
-/// Raw rows (rejected ones, samples) may hold personal data: the provider and the bureau only.
-pub(crate) fn may_read_raw(p: &Principal, r: &Resource) -> bool {
-    p.org_id == r.meta.provider_org_id || p.has(Role::Admin) || p.has(Role::DataManager)
-}
-
-/// Runs `sql` over a batch's rows in quarantine, `{rejected}` standing for its FROM/WHERE; no
-/// rows when the resource has no quarantine table yet.
-async fn rejected_query(
-    s: &AppState,
-    b: &Batch,
-    r: &Resource,
-    sql: &str,
-) -> ApiResult<Vec<yishu_lake::arrow::array::RecordBatch>> {
-    let table = yishu_ingest::table_name(r);
-    let ctx = s.lake.session().await?;
-    if !ctx
-        .table_exist(format!("quarantine.{table}").as_str())
-        .unwrap_or(false)
-    {
-        return Ok(Vec::new());
-    }
-    // The id was checked to be hex digits and dashes, and to exist in the store.
-    let from = format!("FROM quarantine.{table} WHERE _batch_id = '{}'", b.id);
-    Ok(yishu_lake::query(&ctx, &sql.replace("{rejected}", &from)).await?)
-}
-
-/// How many of a batch's rows were rejected for each reason code, most frequent first (counted
-/// in the lake, so a batch with a million rejected rows costs no memory here).
-pub(crate) async fn reason_counts(
-    s: &AppState,
-    b: &Batch,
-    r: &Resource,
-) -> ApiResult<Vec<(String, i64)>> {
-    let sql = "SELECT reason_code, COUNT(*) AS n {rejected} GROUP BY reason_code ORDER BY n DESC, reason_code";
-    let mut out = Vec::new();
-    for batch in rejected_query(s, b, r, sql).await? {
-        let codes = cast(batch.column(0), &DataType::Utf8)
-            .map_err(|e| ApiError::new(ErrorCode::Internal, format!("reasons: {e}")))?;
-        let codes = codes.as_any().downcast_ref::<StringArray>();
-        let counts = batch
-            .column(1)
-            .as_any()
-            .downcast_ref::<yishu_lake::arrow::array::Int64Array>();
-        if let (Some(codes), Some(counts)) = (codes, counts) {
-            for i in 0..batch.num_rows() {
-                out.push((codes.value(i).to_string(), counts.value(i)));
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// The batch's rejected rows by line (at most `limit`), each as [`HEADINGS`].
-pub(crate) async fn rejected(
-    s: &AppState,
-    b: &Batch,
-    r: &Resource,
-    limit: Option<usize>,
-) -> ApiResult<Vec<[String; 6]>> {
-    let mut out = Vec::new();
-    let sql = format!(
-        "SELECT CAST(line AS VARCHAR) AS line_no, reason_code, reason, _source_ref, raw {} ORDER BY line{}",
-        "{rejected}",
-        limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default()
-    );
-    for batch in rejected_query(s, b, r, &sql).await? {
-        for row in text_rows(&batch) {
-            let text = |k: usize| row.get(k).cloned().unwrap_or_default();
-            let code = text(1);
-            let label = yishu_ingest::rows::reason_zh(&code).to_string();
-            out.push([text(0), code, label, text(2), text(3), text(4)]);
-        }
-    }
-    Ok(out)
-}
-
-/// A query result's rows as text cells (nulls as empty text).
-pub(crate) fn text_rows(batch: &yishu_lake::arrow::array::RecordBatch) -> Vec<Vec<String>> {
-    let cols: Vec<StringArray> = batch
-        .columns()
-        .iter()
-        .map(|c| {
-            cast(c, &DataType::Utf8)
-                .ok()
-                .and_then(|a| a.as_any().downcast_ref::<StringArray>().cloned())
-                .unwrap_or_else(|| StringArray::new_null(c.len()))
-        })
-        .collect();
-    (0..batch.num_rows())
-        .map(|i| {
-            cols.iter()
-                .map(|c| {
-                    if c.is_null(i) {
-                        String::new()
-                    } else {
-                        c.value(i).to_string()
-                    }
-                })
-                .collect()
-        })
-        .collect()
-}
-
-/// CSV bytes with a BOM (so Excel reads the Chinese right): headings, then rows.
-pub(crate) fn csv_bytes<R: AsRef<[String]>>(headings: &[&str], rows: &[R]) -> ApiResult<Vec<u8>> {
-    let mut out = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
-    let write_err = |e: csv::Error| ApiError::new(ErrorCode::Internal, format!("csv: {e}"));
-    out.write_record(headings).map_err(write_err)?;
-    for row in rows {
-        out.write_record(row.as_ref()).map_err(write_err)?;
-    }
-    out.into_inner()
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("csv: {e}")))
-}
+use yishu_meta::quality::*;
+use yishu_quality::run::BatchQuality;
+use yishu_types::ErrorCode;
 
 /// One batch: counts, status, source, drift.
 #[utoipa::path(get, path = "/api/v1/batches/{id}", tag = "collection",
@@ -189,20 +64,6 @@ async fn download<R: Right>(
         ))
         .await?;
     Ok((b, rows))
-}
-
-pub(crate) fn file(content_type: &str, name: String, body: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 /// Downloads the quarantined rows of one batch as CSV.
@@ -261,6 +122,246 @@ pub async fn quarantine_xlsx(
     Ok(file(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         format!("quarantine-{}.xlsx", b.id),
+        body,
+    ))
+}
+
+/// A batch's quality: profile, conformance to data elements, results per rule (with version).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BatchReport {
+    /// `null` until the quality job has checked the batch.
+    pub quality: Option<BatchQuality>,
+    pub results: Vec<RuleResult>,
+}
+
+/// The profile and check results of one batch.
+#[utoipa::path(get, path = "/api/v1/batches/{id}/quality", tag = "quality", responses((status = 200, body = BatchReport)))]
+pub async fn batch_quality(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<BatchReport>> {
+    let (b, r) = visible_batch(&s, auth.who(), &id).await?;
+    let mut quality: Option<BatchQuality> = s
+        .store
+        .profile(&b.id)
+        .await?
+        .and_then(|p| serde_json::from_value(p.body).ok());
+    if !may_read_raw(auth.who(), &r)
+        && let Some(q) = quality.as_mut()
+    {
+        redact(q);
+    }
+    Ok(Json(BatchReport {
+        quality,
+        results: s.store.batch_results(&b.id).await?,
+    }))
+}
+
+/// Profiles and checks a batch now (again), replacing its earlier results.
+#[utoipa::path(post, path = "/api/v1/batches/{id}/check", tag = "quality", responses((status = 200, body = Object)))]
+pub async fn check_now(
+    State(s): State<AppState>,
+    auth: Auth<Quality>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let (b, r) = visible_batch(&s, auth.who(), &id).await?;
+    if !may_read_raw(auth.who(), &r) {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "only the providing department and the bureau check its batches",
+        ));
+    }
+    let q = yishu_quality::run::check_batch(&s.store, &s.lake, &b.id).await?;
+    audit(
+        &s,
+        &auth,
+        "quality.check",
+        format!("resource:{}", r.code),
+        json!({"batch": b.id}),
+    )
+    .await?;
+    Ok(Json(
+        json!({"records": q.profile.records, "violations": q.violations}),
+    ))
+}
+
+/// Downloads a batch's violations as CSV (provider and bureau only; audited).
+#[utoipa::path(get, path = "/api/v1/batches/{id}/violations.csv", tag = "quality",
+    responses((status = 200, content_type = "text/csv", body = String)))]
+pub async fn violations_csv(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let (b, r) = visible_batch(&s, auth.who(), &id).await?;
+    if !may_read_raw(auth.who(), &r) {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "only the providing department and the bureau may read violating values",
+        ));
+    }
+    let rows = violations(&s, &b, &r, None).await?;
+    audit(
+        &s,
+        &auth,
+        "quality.violations_download",
+        format!("resource:{}", r.code),
+        json!({"batch": b.id, "rows": rows.len()}),
+    )
+    .await?;
+    let body = crate::download::csv_bytes(&VIOLATION_HEADINGS, &rows)?;
+    Ok(crate::download::file(
+        "text/csv; charset=utf-8",
+        format!("violations-{}.csv", b.id),
+        body,
+    ))
+}
+
+/// Downloads a batch's profile as XLSX: one sheet per field, one for the table.
+#[utoipa::path(get, path = "/api/v1/batches/{id}/profile.xlsx", tag = "quality",
+    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>)))]
+pub async fn profile_xlsx(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let (b, r) = visible_batch(&s, auth.who(), &id).await?;
+    let mut q: BatchQuality = s
+        .store
+        .profile(&b.id)
+        .await?
+        .and_then(|p| serde_json::from_value(p.body).ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::QualityNotFound,
+                format!("batch {id} has not been profiled yet"),
+            )
+        })?;
+    if !may_read_raw(auth.who(), &r) {
+        redact(&mut q);
+    }
+    let xerr = |e: rust_xlsxwriter::XlsxError| {
+        ApiError::new(ErrorCode::Internal, format!("writing the workbook: {e}"))
+    };
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let head = rust_xlsxwriter::Format::new().set_bold();
+    let pct = rust_xlsxwriter::Format::new().set_num_format("0.00%");
+    let sheet = book.add_worksheet().set_name("字段探查").map_err(xerr)?;
+    for (c, h) in PROFILE_HEADINGS.iter().enumerate() {
+        sheet
+            .write_with_format(0, c as u16, *h, &head)
+            .map_err(xerr)?;
+    }
+    for (i, f) in q.profile.fields.iter().enumerate() {
+        let row = i as u32 + 1;
+        sheet.write_string(row, 0, &f.name).map_err(xerr)?;
+        let numbers = [
+            f.records,
+            f.missing,
+            0,
+            f.distinct,
+            0,
+            f.duplicate,
+            0,
+            f.zero,
+            f.min_len,
+        ];
+        for (k, n) in numbers.iter().enumerate() {
+            sheet.write(row, k as u16 + 1, *n as f64).map_err(xerr)?;
+        }
+        sheet
+            .write_with_format(row, 3, f.missing_rate(), &pct)
+            .map_err(xerr)?;
+        sheet
+            .write_with_format(row, 5, f.distinct_rate(), &pct)
+            .map_err(xerr)?;
+        sheet
+            .write_with_format(row, 7, f.duplicate_rate(), &pct)
+            .map_err(xerr)?;
+        sheet.write(row, 10, f.avg_len).map_err(xerr)?;
+        sheet.write(row, 11, f.max_len as f64).map_err(xerr)?;
+        for (k, v) in [&f.min, &f.max, &f.mean].iter().enumerate() {
+            sheet
+                .write_string(row, 12 + k as u16, v.as_deref().unwrap_or_default())
+                .map_err(xerr)?;
+        }
+        sheet
+            .write_string(row, 15, format!("{:?}", f.inferred_type).to_lowercase())
+            .map_err(xerr)?;
+        let pattern = f
+            .main_pattern()
+            .map(|(p, share)| format!("{} {:.2}%", p.label_zh(), share * 100.0))
+            .unwrap_or_default();
+        sheet.write_string(row, 16, pattern).map_err(xerr)?;
+    }
+    let t = &q.profile;
+    let table = book.add_worksheet().set_name("表级探查").map_err(xerr)?;
+    let figures: [(&str, f64); 7] = [
+        ("记录数", t.records as f64),
+        ("字段数", t.fields.len() as f64),
+        ("存储大小（字节）", t.bytes as f64),
+        ("缺失元素数", t.missing_cells as f64),
+        ("含缺失值的字段数", t.fields_with_missing as f64),
+        ("全部缺失的字段数", t.all_missing_fields.len() as f64),
+        ("重复记录数", t.duplicate_records as f64),
+    ];
+    for (i, (k, v)) in figures.iter().enumerate() {
+        table
+            .write_with_format(i as u32, 0, *k, &head)
+            .map_err(xerr)?;
+        table.write(i as u32, 1, *v).map_err(xerr)?;
+    }
+    // Each field across the resource's recent batches, oldest first (探查趋势).
+    let trend = book.add_worksheet().set_name("字段趋势").map_err(xerr)?;
+    for (c, h) in [
+        "批次",
+        "探查时间",
+        "字段",
+        "记录数",
+        "缺失率",
+        "唯一值率",
+        "重复率",
+    ]
+    .iter()
+    .enumerate()
+    {
+        trend
+            .write_with_format(0, c as u16, *h, &head)
+            .map_err(xerr)?;
+    }
+    let mut row = 1u32;
+    for p in s.store.profiles(r.id, 30).await?.into_iter().rev() {
+        let Ok(h) = serde_json::from_value::<BatchQuality>(p.body) else {
+            continue;
+        };
+        for f in &h.profile.fields {
+            trend.write_string(row, 0, &p.batch_id).map_err(xerr)?;
+            trend
+                .write_string(row, 1, crate::time::fmt_time(p.created_at))
+                .map_err(xerr)?;
+            trend.write_string(row, 2, &f.name).map_err(xerr)?;
+            trend.write(row, 3, f.records as f64).map_err(xerr)?;
+            let present = f.records - f.missing;
+            for (k, v) in [
+                f.missing_rate(),
+                yishu_quality::profile::rate(f.distinct, present),
+                f.duplicate_rate(),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                trend
+                    .write_with_format(row, 4 + k as u16, v, &pct)
+                    .map_err(xerr)?;
+            }
+            row += 1;
+        }
+    }
+    let body = book.save_to_buffer().map_err(xerr)?;
+    Ok(crate::download::file(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        format!("profile-{}.xlsx", b.id),
         body,
     ))
 }

@@ -3,45 +3,30 @@
 //! The CLI's `yishu catalog` does the same from a shell.
 
 use crate::AppState;
-use crate::auth::{Auth, Right, SignedIn};
+use crate::app::access::visible;
+use crate::app::catalog::Imported;
+use crate::app::catalog::import;
+use crate::auth::Catalogue;
+use crate::auth::{Auth, SignedIn};
+use crate::download::file;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::resources::{Catalogue, actor, own_org, visible};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
-use yishu_ingest::catalog_sheet::{self, SheetError};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use yishu_ingest::catalog_sheet::{self};
 use yishu_meta::catalog::Resource;
 use yishu_types::ErrorCode;
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
-fn download(content_type: &str, name: &str, body: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                crate::routes::resources::attachment_disposition(name),
-            ),
-        ],
-        body,
-    )
-        .into_response()
-}
-
 /// The empty cataloguing workbook, with the allowed values explained.
 #[utoipa::path(get, path = "/api/v1/catalog/template.xlsx", tag = "catalog",
     responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>)))]
 pub async fn template(_auth: Auth<SignedIn>) -> ApiResult<Response> {
-    Ok(download(
-        XLSX,
-        "编目表模板.xlsx",
-        catalog_sheet::template()?,
-    ))
+    Ok(file(XLSX, "编目表模板.xlsx", catalog_sheet::template()?))
 }
 
 /// The entries the caller may see.
@@ -60,7 +45,7 @@ async fn seen(s: &AppState, p: &yishu_meta::Principal) -> ApiResult<Vec<Resource
 pub async fn export_xlsx(State(s): State<AppState>, auth: Auth<SignedIn>) -> ApiResult<Response> {
     let resources = seen(&s, auth.who()).await?;
     let orgs = s.store.list_orgs().await?;
-    Ok(download(
+    Ok(file(
         XLSX,
         "资源目录.xlsx",
         catalog_sheet::export(&resources, &orgs)?,
@@ -82,67 +67,6 @@ pub struct ImportParams {
     /// Import the valid rows even when others have errors.
     #[serde(default)]
     pub valid_only: bool,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Imported {
-    /// Drafts created, in sheet order.
-    pub created: Vec<Resource>,
-    /// Every problem, by sheet, row and column (in Chinese).
-    pub errors: Vec<SheetError>,
-    /// True when errors stopped the whole import.
-    pub refused: bool,
-}
-
-/// Reads a filled workbook and creates its resources as drafts of the caller's department.
-pub(crate) async fn import<R: Right>(
-    s: &AppState,
-    auth: &Auth<R>,
-    bytes: &[u8],
-    valid_only: bool,
-) -> ApiResult<Imported> {
-    let orgs = s.store.list_orgs().await?;
-    let parsed = catalog_sheet::parse(bytes, &orgs)?;
-    let mut out = Imported {
-        created: Vec::new(),
-        errors: parsed.errors,
-        refused: false,
-    };
-    if !out.errors.is_empty() && !valid_only {
-        out.refused = true;
-        return Ok(out);
-    }
-    for r in &parsed.resources {
-        let row_error = |message: String| SheetError {
-            sheet: catalog_sheet::RESOURCES.into(),
-            row: r.row,
-            column: String::new(),
-            message,
-        };
-        if let Err(e) = own_org(
-            auth.who(),
-            r.draft.provider_org_id,
-            "catalogues its resources",
-        ) {
-            out.errors.push(row_error(e.0.message));
-            continue;
-        }
-        let made = s.store.create_resource(&r.draft, &actor(auth.who())).await;
-        let made = crate::routes::resources::audited(
-            s,
-            auth,
-            "resource.create",
-            "resource:-".into(),
-            made,
-            json!({"name": r.draft.name, "from": "import", "row": r.row}),
-        )
-        .await;
-        match made {
-            Ok(res) => out.created.push(res),
-            Err(e) => out.errors.push(row_error(e.0.message)),
-        }
-    }
-    Ok(out)
 }
 
 /// Imports a filled cataloguing workbook (the body). With errors, nothing is imported (422 with

@@ -2,16 +2,20 @@
 //! and items each produces; `/api/v1/resources/{id}/matters` the other way round.
 
 use crate::AppState;
+use crate::app::access::readable;
+use crate::app::matters::MatterPage;
+use crate::app::matters::own;
+use crate::app::matters::page;
+use crate::auth::Catalogue;
 use crate::auth::{Auth, SignedIn};
 use crate::error::ApiResult;
 use crate::json::ValidJson;
-use crate::routes::resources::{Catalogue, own_org, readable};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
-use yishu_meta::matter::{Matter, Produces};
+use yishu_meta::matter::Matter;
 use yishu_types::OrgId;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -31,16 +35,6 @@ pub struct Link {
     /// Items the matter produces; all of them when empty.
     #[serde(default)]
     pub items: Vec<String>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct MatterPage {
-    pub matter: Matter,
-    pub produces: Vec<Produces>,
-}
-
-fn own(p: &yishu_meta::Principal, org: OrgId) -> ApiResult<()> {
-    own_org(p, org, "keeps its duty list")
 }
 
 /// Adds a matter to a department's duty list.
@@ -75,23 +69,6 @@ pub async fn get(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<MatterPage>> {
     Ok(Json(page(&s, auth.who(), id).await?))
-}
-
-/// A matter and what it produces, keeping only resources `p` may see (a draft of another
-/// department stays hidden).
-pub(crate) async fn page(
-    s: &AppState,
-    p: &yishu_meta::Principal,
-    id: i64,
-) -> ApiResult<MatterPage> {
-    let matter = s.store.get_matter(id).await?;
-    let mut produces = Vec::new();
-    for pr in s.store.matter_produces(id).await? {
-        if readable(s, p, pr.resource_id).await.is_ok() {
-            produces.push(pr);
-        }
-    }
-    Ok(MatterPage { matter, produces })
 }
 
 /// Records that a matter produces (items of) a resource of the same department.

@@ -6,19 +6,23 @@ pub mod audit;
 pub mod base;
 pub mod batches;
 pub mod catalog_io;
+pub mod code_tables;
+pub mod data_elements;
+pub mod fusion;
 pub mod health;
 pub mod matters;
 pub mod me;
 pub mod mounts;
 pub mod orgs;
 pub mod quality;
-pub mod reports;
 pub mod resources;
+pub mod rules;
 pub mod search;
 pub mod session;
 pub mod sources;
 pub mod users;
 pub mod watch;
+pub mod work_orders;
 
 use crate::AppState;
 use axum::Router;
@@ -41,8 +45,9 @@ pub fn router() -> Router<AppState> {
         .route("/catalog/export.json", get(catalog_io::export_json))
         .route(
             "/catalog/import",
-            post(catalog_io::import_xlsx)
-                .layer(axum::extract::DefaultBodyLimit::max(sources::PUSH_LIMIT)),
+            post(catalog_io::import_xlsx).layer(axum::extract::DefaultBodyLimit::max(
+                crate::app::sources::PUSH_LIMIT,
+            )),
         )
         .route(
             "/resources/{id}",
@@ -94,44 +99,52 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/resources/{id}/rows",
-            post(sources::push).layer(axum::extract::DefaultBodyLimit::max(sources::PUSH_LIMIT)),
+            post(sources::push).layer(axum::extract::DefaultBodyLimit::max(
+                crate::app::sources::PUSH_LIMIT,
+            )),
         )
         .route(
             "/data-elements",
-            get(quality::data_elements).post(quality::put_data_element),
+            get(data_elements::data_elements).post(data_elements::put_data_element),
         )
-        .route("/data-elements/{identifier}", get(quality::data_element))
-        .route("/code-tables", get(quality::code_tables))
-        .route("/code-tables/{id}", get(quality::code_table))
-        .route("/code-tables/{id}/import", post(quality::import_code_table))
-        .route("/resources/{id}/rules", get(quality::rules_of))
-        .route("/rules", post(quality::create_rule))
-        .route("/rules/{id}", get(quality::rule).put(quality::revise_rule))
+        .route(
+            "/data-elements/{identifier}",
+            get(data_elements::data_element),
+        )
+        .route("/code-tables", get(code_tables::code_tables))
+        .route("/code-tables/{id}", get(code_tables::code_table))
+        .route(
+            "/code-tables/{id}/import",
+            post(code_tables::import_code_table),
+        )
+        .route("/resources/{id}/rules", get(rules::rules_of))
+        .route("/rules", post(rules::create_rule))
+        .route("/rules/{id}", get(rules::rule).put(rules::revise_rule))
         .route(
             "/rules/{id}/versions/{version}/approve",
-            post(quality::approve_rule),
+            post(rules::approve_rule),
         )
         .route(
             "/rules/{id}/versions/{version}/reject",
-            post(quality::reject_rule),
+            post(rules::reject_rule),
         )
-        .route("/rules/{id}/retire", post(quality::retire_rule))
-        .route("/resources/{id}/suggestions", get(quality::get_suggestions))
+        .route("/rules/{id}/retire", post(rules::retire_rule))
+        .route("/resources/{id}/suggestions", get(rules::get_suggestions))
         .route(
             "/resources/{id}/suggestions/discard",
-            post(quality::discard_suggestion),
+            post(rules::discard_suggestion),
         )
-        .route("/batches/{id}/quality", get(quality::batch_quality))
-        .route("/batches/{id}/check", post(quality::check_now))
-        .route("/batches/{id}/profile.xlsx", get(quality::profile_xlsx))
-        .route("/batches/{id}/violations.csv", get(quality::violations_csv))
-        .route("/work-orders", get(quality::work_orders))
-        .route("/work-orders/{id}", get(quality::work_order))
-        .route("/work-orders/{id}/status", post(quality::advance))
+        .route("/batches/{id}/quality", get(batches::batch_quality))
+        .route("/batches/{id}/check", post(batches::check_now))
+        .route("/batches/{id}/profile.xlsx", get(batches::profile_xlsx))
+        .route("/batches/{id}/violations.csv", get(batches::violations_csv))
+        .route("/work-orders", get(work_orders::work_orders))
+        .route("/work-orders/{id}", get(work_orders::work_order))
+        .route("/work-orders/{id}/status", post(work_orders::advance))
         .route("/quality/scores", get(quality::scores))
         .route("/quality/ranking", get(quality::get_ranking))
-        .route("/quality/report", get(reports::report))
-        .route("/quality/report.xlsx", get(reports::report_xlsx))
+        .route("/quality/report", get(quality::report))
+        .route("/quality/report.xlsx", get(quality::report_xlsx))
         .route(
             "/quality/weights",
             get(quality::weights).put(quality::set_weights),
@@ -141,18 +154,18 @@ pub fn router() -> Router<AppState> {
         .route("/base/{kind}", get(base::find))
         .route("/base/{kind}/{id}", get(base::get))
         .route("/base/{kind}/{id}/graph", get(base::graph))
-        .route("/fusion/reviews", get(base::reviews))
-        .route("/fusion/reviews/{id}/decision", post(base::decide))
-        .route("/fusion/runs", get(base::runs))
+        .route("/fusion/reviews", get(fusion::reviews))
+        .route("/fusion/reviews/{id}/decision", post(fusion::decide))
+        .route("/fusion/runs", get(fusion::runs))
         .route("/base/{kind}/{id}/corrections", post(base::propose))
-        .route("/fusion/corrections", get(base::corrections))
+        .route("/fusion/corrections", get(fusion::corrections))
         .route(
             "/fusion/corrections/{id}/confirmation",
-            post(base::confirm_correction),
+            post(fusion::confirm_correction),
         )
         .route(
             "/fusion/corrections/{id}/decision",
-            post(base::decide_correction),
+            post(fusion::decide_correction),
         )
         .route("/search", get(search::search))
         .route("/search/rebuild", post(search::rebuild))

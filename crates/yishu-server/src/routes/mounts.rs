@@ -3,58 +3,18 @@
 //! read raw data.
 
 use crate::AppState;
-use crate::auth::{Auth, Right, SignedIn};
-use crate::error::{ApiError, ApiResult};
+use crate::app::access::own_org;
+use crate::app::access::readable;
+use crate::app::sources::read_sample;
+use crate::app::sources::set;
+use crate::auth::Catalogue;
+use crate::auth::{Auth, SignedIn};
+use crate::error::ApiResult;
 use crate::json::ValidJson;
-use crate::routes::batches::may_read_raw;
-use crate::routes::resources::{Catalogue, own_org, readable};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde_json::json;
 use yishu_ingest::mount::{Mount, Sample};
-use yishu_types::ErrorCode;
-
-/// Mounts (or, with `None`, unmounts) an entry the caller's department provides, after reading
-/// the target once so a wrong address is refused now; audited.
-pub(crate) async fn set<R: Right>(
-    s: &AppState,
-    auth: &Auth<R>,
-    id: i64,
-    m: Option<&Mount>,
-) -> ApiResult<Option<Sample>> {
-    let r = readable(s, auth.who(), id).await?;
-    own_org(
-        auth.who(),
-        r.meta.provider_org_id,
-        &format!("mounts {}", r.code),
-    )?;
-    let sample = match m {
-        Some(m) => Some(m.sample(5).await?),
-        None => None,
-    };
-    let config = m
-        .map(serde_json::to_value)
-        .transpose()
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("cannot store the mount: {e}")))?;
-    s.store
-        .set_mount(id, config.as_ref(), &auth.who().name)
-        .await?;
-    s.store
-        .audit(&auth.meta.entry(
-            Some(auth.who()),
-            if m.is_some() {
-                "resource.mount"
-            } else {
-                "resource.unmount"
-            },
-            format!("resource:{}", r.code),
-            "ok",
-            json!({"to": m.map(Mount::describe)}).to_string(),
-        ))
-        .await?;
-    Ok(sample)
-}
 
 /// Mounts an entry on an external table (`{"kind": "external_table", "url", "table"}`) or API
 /// (`{"kind": "api", "url"}`); answers with a first sample of the data.
@@ -107,30 +67,4 @@ pub async fn sample(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Sample>> {
     Ok(Json(read_sample(&s, &auth, id).await?))
-}
-
-/// The sample rows of entry `id`, if the caller may read raw data (audited).
-pub(crate) async fn read_sample<R: Right>(
-    s: &AppState,
-    auth: &Auth<R>,
-    id: i64,
-) -> ApiResult<Sample> {
-    let r = readable(s, auth.who(), id).await?;
-    if !may_read_raw(auth.who(), &r) {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "only the providing department and the bureau may read raw rows",
-        ));
-    }
-    let out = yishu_ingest::mount::sample_rows(&s.store, &s.lake, &r, 10).await?;
-    s.store
-        .audit(&auth.meta.entry(
-            Some(auth.who()),
-            "resource.sample",
-            format!("resource:{}", r.code),
-            "ok",
-            json!({"rows": out.rows.len(), "from": out.from}).to_string(),
-        ))
-        .await?;
-    Ok(out)
 }

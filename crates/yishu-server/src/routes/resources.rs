@@ -2,102 +2,26 @@
 //! bureau, versions and diffs. Every change is audited.
 
 use crate::AppState;
-use crate::auth::{Auth, Right, SignedIn};
+use crate::app::access::readable;
+use crate::app::access::visible;
+use crate::app::audit::actor;
+use crate::app::catalog::VersionEntry;
+use crate::app::catalog::audited;
+use crate::app::catalog::lifecycle;
+use crate::auth::Catalogue;
+use crate::auth::ReviewCatalog;
+use crate::auth::{Auth, SignedIn};
+use crate::download::attachment_disposition;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{Paging, ValidJson, ValidQuery};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
-use yishu_meta::catalog::{Actor, Change, Resource, ResourceDraft, ResourceStatus, diff};
-use yishu_meta::{Page, Principal};
-use yishu_types::{Error, ErrorCode, OrgId, Role};
-
-/// Catalogue resources of one's own department (provider officers; admins for any).
-pub struct Catalogue;
-impl Right for Catalogue {
-    const ROLES: &'static [Role] = &[Role::ProviderOfficer, Role::Admin];
-    const NAME: &'static str = "catalogue";
-}
-
-/// Review, publish and retire catalog entries.
-pub struct ReviewCatalog;
-impl Right for ReviewCatalog {
-    const ROLES: &'static [Role] = &[Role::DataManager];
-    const NAME: &'static str = "review_catalog";
-}
-
-pub(crate) fn actor(p: &Principal) -> Actor<'_> {
-    Actor {
-        user: p.user_id,
-        org: p.org_id,
-        roles: &p.roles,
-    }
-}
-
-/// Unpublished entries are seen by their department, data managers and admins only.
-pub(crate) fn visible(p: &Principal, r: &Resource) -> bool {
-    matches!(
-        r.status,
-        ResourceStatus::Published | ResourceStatus::Retired
-    ) || p.org_id == r.meta.provider_org_id
-        || p.has(Role::DataManager)
-        || p.has(Role::Admin)
-}
-
-/// Only an org's own people (or an admin) feed its resources and keep its duty list.
-pub(crate) fn own_org(p: &Principal, org: OrgId, what: &str) -> ApiResult<()> {
-    if p.org_id == org || p.has(Role::Admin) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            ErrorCode::Forbidden,
-            format!("only the providing department {what}"),
-        ))
-    }
-}
-
-/// The entry `id` if `p` may see it; otherwise the same "not found" as for a missing one.
-pub(crate) async fn readable(s: &AppState, p: &Principal, id: i64) -> ApiResult<Resource> {
-    let r = s.store.get_resource(id).await?;
-    if !visible(p, &r) {
-        return Err(ApiError::new(
-            ErrorCode::ResourceNotFound,
-            format!("no resource with id {id}"),
-        ));
-    }
-    Ok(r)
-}
-
-pub(crate) async fn audited<R: Right>(
-    s: &AppState,
-    auth: &Auth<R>,
-    action: &str,
-    object: String,
-    result: Result<Resource, Error>,
-    detail: serde_json::Value,
-) -> ApiResult<Resource> {
-    let outcome = if result.is_ok() { "ok" } else { "failed" };
-    if let Ok(r) = &result {
-        crate::routes::search::reindex(s, r).await;
-        crate::routes::watch::changed(s, action, r).await;
-    }
-    let object = result
-        .as_ref()
-        .map(|r| format!("resource:{}", r.code))
-        .unwrap_or(object);
-    s.store
-        .audit(&auth.meta.entry(
-            Some(auth.who()),
-            action,
-            object,
-            outcome,
-            detail.to_string(),
-        ))
-        .await?;
-    Ok(result?)
-}
+use yishu_meta::Page;
+use yishu_meta::catalog::{Resource, ResourceDraft, ResourceStatus, diff};
+use yishu_types::{ErrorCode, OrgId, Role};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ResourceQuery {
@@ -282,63 +206,6 @@ pub async fn retire(
     Ok(Json(lifecycle(&s, &auth, id, "retire", &rt.reason).await?))
 }
 
-/// Moves an entry along its lifecycle — `submit` (cataloguers), `approve`/`reject` with a note,
-/// `publish`, `retire` with a reason (reviewers) — checking the caller's right for that step, and
-/// audits it. The API and the console's buttons both come here.
-pub(crate) async fn lifecycle<R: Right>(
-    s: &AppState,
-    auth: &Auth<R>,
-    id: i64,
-    action: &str,
-    note: &str,
-) -> ApiResult<Resource> {
-    let p = auth.who();
-    let path = format!("/resources/{id}/{action}");
-    if action == "submit" {
-        crate::auth::check_right::<Catalogue>(s, p, &auth.meta, &path).await?;
-    } else {
-        crate::auth::check_right::<ReviewCatalog>(s, p, &auth.meta, &path).await?;
-    }
-    let (result, detail) = match action {
-        "submit" => (s.store.submit_resource(id, &actor(p)).await, json!({})),
-        "approve" | "reject" => (
-            s.store
-                .review_resource(id, action == "approve", note, &actor(p))
-                .await,
-            json!({ "note": note }),
-        ),
-        "publish" => (s.store.publish_resource(id, &actor(p)).await, json!({})),
-        "retire" => (
-            s.store.retire_resource(id, note, &actor(p)).await,
-            json!({ "reason": note }),
-        ),
-        other => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidInput,
-                format!("'{other}': use submit, approve, reject, publish or retire"),
-            ));
-        }
-    };
-    audited(
-        s,
-        auth,
-        &format!("resource.{action}"),
-        format!("resource_id:{id}"),
-        result,
-        detail,
-    )
-    .await
-}
-
-/// One recorded version and what changed since the one before.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct VersionEntry {
-    pub version: i64,
-    pub changed_at: i64,
-    pub status: String,
-    pub changes: Vec<Change>,
-}
-
 /// The published versions of an entry with a readable diff against the previous one.
 #[utoipa::path(get, path = "/api/v1/resources/{id}/versions", tag = "catalog", responses((status = 200, body = Vec<VersionEntry>)))]
 pub async fn versions(
@@ -435,30 +302,4 @@ pub async fn fill_template(
         book,
     )
         .into_response())
-}
-
-/// `Content-Disposition` for a download named `name` (Chinese names kept, RFC 5987), with a plain
-/// ASCII fallback.
-pub(crate) fn attachment_disposition(name: &str) -> String {
-    let ext = std::path::Path::new(name)
-        .extension()
-        .map(|e| e.to_string_lossy().to_string())
-        .filter(|e| e.chars().all(|c| c.is_ascii_alphanumeric()))
-        .unwrap_or_else(|| "bin".into());
-    format!(
-        "attachment; filename=\"download.{ext}\"; filename*=UTF-8''{}",
-        utf8_percent(name)
-    )
-}
-
-/// RFC 5987 percent-encoding of a file name (every byte outside unreserved ASCII).
-fn utf8_percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -2,194 +2,18 @@
 //! step with every catalog change and can rebuild from the store.
 
 use crate::AppState;
-use crate::auth::{Auth, Right, SignedIn};
+use crate::app::search::SearchParams;
+use crate::app::search::SearchResponse;
+use crate::app::search::run;
+use crate::auth::AdministerSearch;
+use crate::auth::{Auth, SignedIn};
 use crate::error::ApiResult;
 use crate::i18n::Lang;
 use crate::json::ValidQuery;
 use axum::Json;
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap};
-use yishu_meta::catalog::{
-    ClassKind, OpenType, Resource, ResourceFormat, ResourceStatus, ShareType, UpdateCycle,
-};
-use yishu_meta::{Counter, Principal};
-use yishu_search::{Filters, Hit, SearchQuery, SearchResults, Visibility};
-use yishu_types::{Error, ErrorCode, Role};
-
-/// Rebuild the search index.
-pub struct AdministerSearch;
-impl Right for AdministerSearch {
-    const ROLES: &'static [Role] = &[Role::Admin];
-    const NAME: &'static str = "administer_search";
-}
-
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct SearchParams {
-    /// Words, in Chinese or English; a resource code also works. Empty: newest first.
-    pub q: Option<String>,
-    /// Provider org id.
-    pub provider: Option<String>,
-    /// base, theme or department.
-    pub class: Option<String>,
-    /// unconditional, conditional or never.
-    pub share: Option<String>,
-    /// unconditional, conditional or never.
-    pub open: Option<String>,
-    /// file, database, graphic, stream or custom.
-    pub format: Option<String>,
-    /// realtime, daily, weekly, monthly, quarterly, half_yearly, yearly or irregular.
-    pub cycle: Option<String>,
-    /// draft, submitted, approved, rejected, published or retired.
-    pub status: Option<String>,
-    pub limit: Option<i64>,
-    pub offset: Option<i64>,
-}
-
-impl SearchParams {
-    pub fn filters(&self) -> Filters {
-        [
-            ("provider", &self.provider),
-            ("class", &self.class),
-            ("share", &self.share),
-            ("open", &self.open),
-            ("format", &self.format),
-            ("cycle", &self.cycle),
-            ("status", &self.status),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| {
-            v.as_ref()
-                .filter(|v| !v.is_empty())
-                .map(|v| (k.to_string(), v.clone()))
-        })
-        .collect()
-    }
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct FacetValue {
-    pub value: String,
-    /// The value in words (the org's name for a provider).
-    pub label: String,
-    pub count: u64,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct SearchResponse {
-    pub total: usize,
-    pub limit: usize,
-    pub offset: usize,
-    pub hits: Vec<Hit>,
-    /// Per dimension (provider, class, share, open, format, cycle, status), counts among matches.
-    pub facets: BTreeMap<String, Vec<FacetValue>>,
-    /// The words the query was cut into.
-    pub words: Vec<String>,
-    pub took_ms: f64,
-}
-
-/// Who may see what: the bureau sees every entry, others published ones plus their own org's.
-pub fn visibility(p: &Principal) -> Visibility {
-    if p.has(Role::Admin) || p.has(Role::DataManager) {
-        Visibility::All
-    } else {
-        Visibility::Org(p.org_id.0)
-    }
-}
-
-/// A facet value in words.
-pub fn facet_label(dim: &str, value: &str, lang: Lang, orgs: &HashMap<i64, String>) -> String {
-    let zh = |label: Option<&'static str>| match (lang, label) {
-        (Lang::Zh, Some(l)) => l.to_string(),
-        _ => value.to_string(),
-    };
-    match dim {
-        "provider" => value
-            .parse::<i64>()
-            .ok()
-            .and_then(|id| orgs.get(&id).cloned())
-            .unwrap_or_else(|| value.to_string()),
-        "class" => zh(ClassKind::parse(value).map(ClassKind::label_zh)),
-        "share" => zh(ShareType::parse(value).map(ShareType::label_zh)),
-        "open" => zh(OpenType::parse(value).map(OpenType::label_zh)),
-        "format" => zh(ResourceFormat::parse(value).map(ResourceFormat::label_zh)),
-        "cycle" => zh(UpdateCycle::parse(value).map(UpdateCycle::label_zh)),
-        "status" => zh(ResourceStatus::parse(value).map(ResourceStatus::label_zh)),
-        _ => value.to_string(),
-    }
-}
-
-/// Runs a search for `p`, labels the facets and counts the hits as "found by a search".
-pub async fn run(
-    s: &AppState,
-    p: &Principal,
-    params: &SearchParams,
-    lang: Lang,
-) -> Result<SearchResponse, Error> {
-    let started = std::time::Instant::now();
-    let text = params.q.clone().unwrap_or_default();
-    if text.chars().count() > 200 {
-        return Err(Error::field("q", "is longer than 200 characters"));
-    }
-    let query = SearchQuery {
-        text: text.clone(),
-        filters: params.filters(),
-        visibility: visibility(p),
-        limit: params.limit.unwrap_or(20).clamp(1, 200) as usize,
-        offset: params.offset.unwrap_or(0).clamp(0, 10_000) as usize,
-    };
-    let index = s.search.clone();
-    let q = query.clone();
-    let SearchResults {
-        total,
-        hits,
-        facets,
-        words,
-    } = tokio::task::spawn_blocking(move || index.search(&q))
-        .await
-        .map_err(|e| Error::new(ErrorCode::Internal, format!("search task: {e}")))??;
-    let orgs: HashMap<i64, String> = s
-        .store
-        .list_orgs()
-        .await?
-        .into_iter()
-        .map(|o| (o.id.0, o.name))
-        .collect();
-    let facets = facets
-        .into_iter()
-        .map(|(dim, values)| {
-            let values = values
-                .into_iter()
-                .map(|f| FacetValue {
-                    label: facet_label(&dim, &f.value, lang, &orgs),
-                    value: f.value,
-                    count: f.count,
-                })
-                .collect();
-            (dim, values)
-        })
-        .collect();
-    if !words.is_empty() && !hits.is_empty() {
-        let ids: Vec<i64> = hits.iter().map(|h| h.id).collect();
-        let store = s.store.clone();
-        tokio::spawn(async move {
-            if let Err(e) = store.count_use(Counter::SearchHits, &ids).await {
-                tracing::warn!("counting search hits: {e}");
-            }
-        });
-    }
-    Ok(SearchResponse {
-        total,
-        limit: query.limit,
-        offset: query.offset,
-        hits,
-        facets,
-        words,
-        took_ms: started.elapsed().as_secs_f64() * 1000.0,
-    })
-}
 
 /// Searches the catalog entries the caller may see.
 #[utoipa::path(get, path = "/api/v1/search", tag = "catalog", params(SearchParams),
@@ -228,23 +52,4 @@ pub async fn rebuild(
         ))
         .await?;
     Ok(Json(Rebuilt { indexed, took_ms }))
-}
-
-/// Puts a changed resource into the index. The index is a cache: a failure is logged, not
-/// returned, and the next rebuild repairs it.
-pub async fn reindex(s: &AppState, r: &Resource) {
-    let doc = match yishu_search::doc_for(&s.store, r).await {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::warn!("search index: {}: {e}", r.code);
-            return;
-        }
-    };
-    let index = s.search.clone();
-    let code = r.code.clone();
-    match tokio::task::spawn_blocking(move || index.upsert(&doc)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::warn!("search index: {code}: {e}"),
-        Err(e) => tracing::warn!("search index: {code}: {e}"),
-    }
 }

@@ -1,6 +1,7 @@
 //! `/api/v1/users`: accounts and roles.
 
 use crate::AppState;
+use crate::app::users::create_user;
 use crate::auth::{Auth, ManageUsers, ReadUsers};
 use crate::error::{ApiError, ApiResult};
 use crate::json::{ValidJson, ValidQuery};
@@ -80,25 +81,6 @@ pub async fn create(
         StatusCode::CREATED,
         Json(create_user(&s, &auth, &new).await?),
     ))
-}
-
-/// Creates a user and audits the attempt (never the password).
-pub async fn create_user(s: &AppState, auth: &Auth<ManageUsers>, new: &NewUser) -> ApiResult<User> {
-    let result = s.store.create_user(new).await;
-    let object = match &result {
-        Ok(u) => format!("user:{}", u.id),
-        Err(_) => format!("user_name:{}", new.name),
-    };
-    let detail = json!({"name": new.name, "org_id": new.org_id, "roles": new.roles}).to_string();
-    let outcome = if result.is_ok() { "ok" } else { "failed" };
-    s.store
-        .audit(
-            &auth
-                .meta
-                .entry(Some(auth.who()), "user.create", object, outcome, detail),
-        )
-        .await?;
-    Ok(result?)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -74,19 +74,17 @@ pub async fn run(args: DemoArgs, mut config: Config) -> Result<u8> {
         out: dir.join("city"),
         problem_rate: args.problem_rate,
     };
-    let summary = yishu_gen::generate_city(&city, &mut yishu_gen::TermProgress::new())
-        .await
-        .map_err(|e| anyhow!(e))?;
+    let summary = yishu_gen::generate_city(&city, &mut yishu_gen::TermProgress::new()).await?;
     eprintln!("{summary}");
 
-    let (store, lake) = crate::open(&config).await?;
+    let (store, lake) = crate::cmd::serve::open(&config).await?;
     let users = seed_city(&store).await?;
     let resources = catalog_city(&store).await?;
     let ingested = ingest_city(&store, &lake, &dir.join("city")).await?;
     let checked = quality_city(&store, &lake).await?;
-    let plan = crate::fusion::city_plan(&store).await?;
-    crate::fusion::save_plan(&store, &plan, None).await?;
-    let fused = crate::fusion::fuse(&store, &lake, yishu_fusion::run::RunMode::Auto).await?;
+    let plan = crate::cmd::fusion::city_plan(&store).await?;
+    crate::cmd::fusion::save_plan(&store, &plan, None).await?;
+    let fused = crate::cmd::fusion::fuse(&store, &lake, yishu_fusion::run::RunMode::Auto).await?;
     println!("\n一数 Yishu demo — data in {}", dir.display());
     println!(
         "  console: http://{}/console    API docs: http://{}/api/v1/docs/",
@@ -116,7 +114,7 @@ pub async fn run(args: DemoArgs, mut config: Config) -> Result<u8> {
     if args.no_serve {
         return Ok(crate::exit::OK);
     }
-    crate::serve(store, lake, &config, &args.listen).await?;
+    crate::cmd::serve::serve(store, lake, &config, &args.listen).await?;
     Ok(crate::exit::OK)
 }
 
@@ -124,32 +122,26 @@ pub async fn run(args: DemoArgs, mut config: Config) -> Result<u8> {
 /// change audited as the demo. Returns (user name, role, password).
 pub async fn seed_city(store: &Store) -> Result<Vec<(String, String, String)>> {
     let out = seed_city_unaudited(store).await?;
-    for o in store.list_orgs().await.map_err(|e| anyhow!(e))? {
-        let entry = crate::cli_entry(
+    for o in store.list_orgs().await? {
+        let entry = crate::cmd::audit::cli_entry(
             "org.create",
             format!("org:{}", o.id),
             serde_json::json!({"code": o.code, "name": o.name}),
         );
-        store.audit(&entry).await.map_err(|e| anyhow!(e))?;
+        store.audit(&entry).await?;
     }
-    for u in store
-        .list_users(None, 1000, 0)
-        .await
-        .map_err(|e| anyhow!(e))?
-        .items
-    {
-        let entry = crate::cli_entry(
+    for u in store.list_users(None, 1000, 0).await?.items {
+        let entry = crate::cmd::audit::cli_entry(
             "user.create",
             format!("user:{}", u.id),
             serde_json::json!({"name": u.name, "roles": u.roles}),
         );
-        store.audit(&entry).await.map_err(|e| anyhow!(e))?;
+        store.audit(&entry).await?;
     }
     Ok(out)
 }
 
 async fn seed_city_unaudited(store: &Store) -> Result<Vec<(String, String, String)>> {
-    let e = |e: yishu_types::Error| anyhow!(e);
     let province = store
         .create_org(&NewOrg {
             code: "SC".into(),
@@ -158,8 +150,7 @@ async fn seed_city_unaudited(store: &Store) -> Result<Vec<(String, String, Strin
             division_code: Some("510000".into()),
             ..Default::default()
         })
-        .await
-        .map_err(e)?;
+        .await?;
     let city = store
         .create_org(&NewOrg {
             code: "CD".into(),
@@ -169,8 +160,7 @@ async fn seed_city_unaudited(store: &Store) -> Result<Vec<(String, String, Strin
             division_code: Some("510100".into()),
             ..Default::default()
         })
-        .await
-        .map_err(e)?;
+        .await?;
     for d in yishu_types::division::current_under("5101")
         .into_iter()
         .filter(|d| d.code.as_str() != "510100")
@@ -184,8 +174,7 @@ async fn seed_city_unaudited(store: &Store) -> Result<Vec<(String, String, Strin
                 division_code: Some(d.code.to_string()),
                 ..Default::default()
             })
-            .await
-            .map_err(e)?;
+            .await?;
     }
     let mut dept_ids = Vec::new();
     for (i, (code, name)) in DEPARTMENTS.iter().enumerate() {
@@ -198,8 +187,7 @@ async fn seed_city_unaudited(store: &Store) -> Result<Vec<(String, String, Strin
                 division_code: Some("510100".into()),
                 ..Default::default()
             })
-            .await
-            .map_err(e)?;
+            .await?;
         dept_ids.push(o.id);
     }
     let plan: [(&str, &str, Role, usize); 5] = [
@@ -220,8 +208,7 @@ async fn seed_city_unaudited(store: &Store) -> Result<Vec<(String, String, Strin
                 password: password.clone(),
                 roles: vec![role],
             })
-            .await
-            .map_err(e)?;
+            .await?;
         out.push((name.to_string(), role.as_str().to_string(), password));
     }
     Ok(out)
@@ -421,9 +408,8 @@ const DEMO_RESOURCES: &[DemoResource] = &[
 /// Catalogues the synthetic city's resources (as the admin for each department), and has the
 /// bureau's data manager approve and publish them; every step audited like the console does.
 pub async fn catalog_city(store: &Store) -> Result<usize> {
-    let e = |e: yishu_types::Error| anyhow!(e);
-    let admin = store.get_user_by_name("admin").await.map_err(e)?;
-    let manager = store.get_user_by_name("manager").await.map_err(e)?;
+    let admin = store.get_user_by_name("admin").await?;
+    let manager = store.get_user_by_name("manager").await?;
     let by = Actor {
         user: admin.id,
         org: admin.org_id,
@@ -437,7 +423,7 @@ pub async fn catalog_city(store: &Store) -> Result<usize> {
     for (n, (dept, name, summary, format, share, open, cycle, items)) in
         DEMO_RESOURCES.iter().enumerate()
     {
-        let org = store.get_org_by_code(dept).await.map_err(e)?;
+        let org = store.get_org_by_code(dept).await?;
         let dept_no = DEPARTMENTS.iter().position(|d| d.0 == *dept).unwrap_or(0) + 1;
         let draft = ResourceDraft {
             class_kind: ClassKind::Department,
@@ -477,25 +463,22 @@ pub async fn catalog_city(store: &Store) -> Result<usize> {
                 })
                 .collect(),
         };
-        let r = store.create_resource(&draft, &by).await.map_err(e)?;
-        store.submit_resource(r.id, &by).await.map_err(e)?;
-        store
-            .review_resource(r.id, true, "", &reviewer)
-            .await
-            .map_err(e)?;
-        let r = store.publish_resource(r.id, &reviewer).await.map_err(e)?;
+        let r = store.create_resource(&draft, &by).await?;
+        store.submit_resource(r.id, &by).await?;
+        store.review_resource(r.id, true, "", &reviewer).await?;
+        let r = store.publish_resource(r.id, &reviewer).await?;
         for action in [
             "resource.create",
             "resource.submit",
             "resource.approve",
             "resource.publish",
         ] {
-            let entry = crate::cli_entry(
+            let entry = crate::cmd::audit::cli_entry(
                 action,
                 format!("resource:{}", r.code),
                 serde_json::json!({"name": r.meta.name}),
             );
-            store.audit(&entry).await.map_err(e)?;
+            store.audit(&entry).await?;
         }
     }
     Ok(DEMO_RESOURCES.len())
@@ -527,8 +510,7 @@ pub async fn ingest_city(
             100,
             0,
         )
-        .await
-        .map_err(|e| anyhow!(e))?
+        .await?
         .items;
     let mut out = Vec::new();
     for (name, file, sheet) in DEMO_FILES {
@@ -542,9 +524,8 @@ pub async fn ingest_city(
             ..Default::default()
         };
         let source = yishu_ingest::Source::for_path(&path, Default::default(), xlsx);
-        let outcome = yishu_ingest::ingest_file(store, lake, r, &path, &source, &mut |_| {})
-            .await
-            .map_err(|e| anyhow!(e))?;
+        let outcome =
+            yishu_ingest::ingest_file(store, lake, r, &path, &source, &mut |_| {}).await?;
         if let yishu_ingest::Outcome::Ingested(b) = outcome {
             let file = match sheet {
                 Some(s) => format!("{file} {s}"),
@@ -565,11 +546,8 @@ pub async fn ingest_city(
         let cfg = serde_json::json!({"url": format!("sqlite://{}", db.display()), "table": "dibao", "watermark_column": "updated_at"});
         let src = store
             .create_source(r.id, "database", &cfg, "*/5 * * * *", "demo")
-            .await
-            .map_err(|e| anyhow!(e))?;
-        let src = yishu_ingest::sources::run(store, lake, &src)
-            .await
-            .map_err(|e| anyhow!(e))?;
+            .await?;
+        let src = yishu_ingest::sources::run(store, lake, &src).await?;
         out.push(format!(
             "minzheng_qianzhiku.sqlite dibao (source, every 5 min): {}",
             src.last_message
@@ -600,10 +578,9 @@ fn element_for(item: &str) -> Option<String> {
 /// bureau's data manager as technical owner), then every batch profiled, checked and cleaned.
 pub async fn quality_city(store: &Store, lake: &yishu_lake::Lake) -> Result<usize> {
     use yishu_meta::quality::{NewRule, ReviewSide, RuleBody, RulePurpose};
-    let e = |e: yishu_types::Error| anyhow!(e);
-    yishu_quality::standard::seed(store).await.map_err(e)?;
-    let officer = store.get_user_by_name("officer").await.map_err(e)?;
-    let manager = store.get_user_by_name("manager").await.map_err(e)?;
+    yishu_quality::standard::seed(store).await?;
+    let officer = store.get_user_by_name("officer").await?;
+    let manager = store.get_user_by_name("manager").await?;
     let (o, m) = (
         Actor {
             user: officer.id,
@@ -618,8 +595,7 @@ pub async fn quality_city(store: &Store, lake: &yishu_lake::Lake) -> Result<usiz
     );
     let huji = store
         .all_resources()
-        .await
-        .map_err(e)?
+        .await?
         .into_iter()
         .find(|r| r.meta.name == "户籍人口基本信息")
         .ok_or_else(|| anyhow!("the demo catalog has no 户籍人口基本信息"))?;
@@ -787,18 +763,13 @@ pub async fn quality_city(store: &Store, lake: &yishu_lake::Lake) -> Result<usiz
                 },
                 &o,
             )
-            .await
-            .map_err(e)?;
+            .await?;
         store
             .approve_rule(v.rule.id, 1, ReviewSide::Business, &o)
-            .await
-            .map_err(e)?;
+            .await?;
         store
             .approve_rule(v.rule.id, 1, ReviewSide::Technical, &m)
-            .await
-            .map_err(e)?;
+            .await?;
     }
-    yishu_quality::run::check_pending(store, lake, 1_000)
-        .await
-        .map_err(e)
+    Ok(yishu_quality::run::check_pending(store, lake, 1_000).await?)
 }

@@ -5,41 +5,30 @@
 //! reference. Everything else in the base libraries stays as it was, so a run costs what its
 //! batch costs (plus a narrow scan of the index columns), not what the library costs.
 
+use super::assign::{Anchored, SubjectOf, link_rows};
+use super::build::{Build, Scope, build};
+use super::source::{Only, Read, Src, pick_rows, read_source, sources};
+use super::{FullBecause, FusionReport, Run};
 use crate::address::Address;
 use crate::compare::{NameLevel, name_level};
 use crate::key::{SubjectKind, normalize_key};
 use crate::link::{PersonRecord, record_blocks};
-use crate::run::{
-    Anchored, BLOCK_HASH, BLOCKS_TABLE, FusionReport, INDEX_TABLE, LAYOUT, RECORDS_TABLE,
-    REF_COLUMNS, REF_HASH, RELATIONS_TABLE, Read, Run, Scope, Src, TO_HASH, base_table, build,
-    link_rows, number_block, pick_rows, read_source, sources,
+use crate::schema::{
+    BLOCK_HASH, BLOCKS_TABLE, INDEX_COLUMNS, INDEX_TABLE, LAYOUT, RECORDS_TABLE, REF_COLUMNS,
+    REF_HASH, RELATIONS_TABLE, TO_HASH, base_table, number_block,
 };
 use crate::survive::{GoldenValue, Observation};
 use crate::tables::{KEY_HASH, cell, keys_in, kind_of, lake_err, scan, subject_hash, texts};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use yishu_lake::arrow::array::StringArray;
 use yishu_lake::datafusion::prelude::ident;
+use yishu_lake::lineage::BATCH_ID;
 use yishu_lake::{Finder, KeyHashes, Lake, Layer, key_hash};
 use yishu_meta::Store;
 use yishu_types::Error;
 
-/// Why a run reads everything: a stable code (for pages in any language) and words.
-pub(crate) struct FullBecause {
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl FullBecause {
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        FullBecause {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
 /// The last run an incremental run can continue from, or why the run must read everything.
-pub(crate) async fn last_run(
+pub(super) async fn last_run(
     store: &Store,
     lake: &Lake,
     plan_version: i64,
@@ -114,7 +103,7 @@ pub(crate) async fn last_run(
 /// The batches of a std table (without reading its rows when the log's statistics say).
 async fn batches_of(lake: &Lake, table: &str) -> Result<BTreeSet<String>, Error> {
     // Each batch's rows are files of their own: the log's statistics name them.
-    if let Some(ids) = lake.file_values(Layer::Std, table, "_batch_id").await? {
+    if let Some(ids) = lake.file_values(Layer::Std, table, BATCH_ID).await? {
         return Ok(ids);
     }
     let mut out = BTreeSet::new();
@@ -123,7 +112,7 @@ async fn batches_of(lake: &Lake, table: &str) -> Result<BTreeSet<String>, Error>
     };
     let what = format!("cannot read std.{table}");
     let batches = frame
-        .select(vec![ident("_batch_id")])
+        .select(vec![ident(BATCH_ID)])
         .and_then(|f| f.distinct())
         .map_err(lake_err(what.clone()))?
         .collect()
@@ -223,7 +212,7 @@ async fn index_rows(
         lake,
         (Layer::Base, INDEX_TABLE),
         finder,
-        crate::run::INDEX_COLUMNS,
+        INDEX_COLUMNS,
         |cols, i| {
             let key = cell(cols, 0, i);
             let base = key.split('#').next().unwrap_or_default();
@@ -257,9 +246,7 @@ async fn index_rows(
 }
 
 /// An incremental run: the batches the last run had not read, and the subjects they touch.
-pub(crate) async fn fuse_new(
-    store: &Store,
-    lake: &Lake,
+pub(super) async fn fuse_new(
     run: &Run<'_>,
     last: FusionReport,
     progress: &mut (dyn FnMut(&str) + Send),
@@ -273,11 +260,74 @@ pub(crate) async fn fuse_new(
         model: last.model.clone(),
         ..Default::default()
     };
-    let srcs = sources(store, run.plan).await?;
+    let srcs = sources(run.store, run.plan).await?;
+    // 1. The new batches' rows.
+    let mut read = new_rows(run.lake, &srcs, &last, &mut report, progress).await?;
+    if read.recs.is_empty() {
+        progress("nothing new since the last run");
+        // The libraries are as the last run left them.
+        report.conflicts = last.conflicts;
+        report.conflicts_of = last.conflicts_of;
+        return Ok(report);
+    }
+    // 2. Link the new person rows against the subjects they may belong to.
+    let how = Anchored {
+        anchors: anchors(run.lake, read.recs.iter().filter_map(|r| r.person.as_ref())).await?,
+        model: last.model.as_ref(),
+        decisions: HashMap::new(),
+    };
+    let mut subject_of = link_rows(run, &srcs, &mut read, how, &mut report, progress).await?;
+    // 3. The touched subjects, and the spouses whose status a death among them may change.
+    let mut scope = Scope {
+        subjects_before: last.subjects.clone(),
+        conflicts_before: last.conflicts_of.clone(),
+        ..Default::default()
+    };
+    for (k, key) in subject_of.iter().flatten() {
+        scope.keys.insert(*k, key.clone());
+    }
+    spouses(run, &mut scope).await?;
+    report.touched = scope.keys.len() as u64;
+    progress(&format!(
+        "{} subjects touched (with the spouses a death may concern)",
+        report.touched
+    ));
+    // 4. The touched subjects' earlier rows, and who the other roles on those rows are.
+    let earlier = Earlier::find(run.lake, &srcs, &scope).await?;
+    progress(&format!(
+        "their earlier rows: {} in {} resources",
+        earlier.count(),
+        earlier.rows.len()
+    ));
+    let first_old = read.recs.len();
+    earlier
+        .read(run.lake, &srcs, &mut read, &mut subject_of)
+        .await?;
+    progress(&format!(
+        "{} of their earlier rows read again",
+        read.recs.len() - first_old
+    ));
+    // 5. What the library says of people outside the scope that rows inside name (a spouse's
+    // date of death).
+    let found = outside(run, &subject_of, &scope).await?;
+    scope.outside.extend(found);
+    // 6. Rebuild the touched subjects.
+    let cx = Build::new(run, &srcs, &read, &subject_of, Some(&scope));
+    build(&cx, &mut report, progress).await?;
+    Ok(report)
+}
+
+/// The rows of the batches of each source the last run had not read.
+async fn new_rows(
+    lake: &Lake,
+    srcs: &[Src<'_>],
+    last: &FusionReport,
+    report: &mut FusionReport,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<Read, Error> {
     let done: HashSet<&str> = last.batches.iter().map(String::as_str).collect();
-    // 1. The new batches of each resource, and their rows.
     let mut new: HashMap<String, Vec<String>> = HashMap::new();
-    for s in &srcs {
+    for s in srcs {
         if new.contains_key(&s.map.resource) {
             continue;
         }
@@ -296,15 +346,8 @@ pub(crate) async fn fuse_new(
         if fresh.is_empty() {
             continue;
         }
-        let n = read_source(
-            lake,
-            s,
-            si,
-            &mut read,
-            crate::run::Only::Batches(keys_in("_batch_id", fresh.iter())),
-            &mut seen,
-        )
-        .await?;
+        let only = Only::Batches(keys_in(BATCH_ID, fresh.iter()));
+        let n = read_source(lake, s, si, &mut read, only, &mut seen).await?;
         progress(&format!(
             "read {} ({}, {}): {n} new rows",
             s.resource.meta.name, s.map.resource, s.map.role
@@ -315,78 +358,70 @@ pub(crate) async fn fuse_new(
     }
     report.new_batches = (seen.len() - before) as u64;
     report.batches = seen.into_iter().collect();
-    if read.recs.is_empty() {
-        progress("nothing new since the last run");
-        // The libraries are as the last run left them.
-        report.conflicts = last.conflicts;
-        report.conflicts_of = last.conflicts_of;
-        return Ok(report);
-    }
-    // 2. Link the new person rows against the subjects they may belong to.
-    let how = Anchored {
-        anchors: anchors(lake, read.recs.iter().filter_map(|r| r.person.as_ref())).await?,
-        model: last.model.as_ref(),
-        decisions: HashMap::new(),
-    };
-    let mut subject_of =
-        link_rows(store, run, &srcs, &mut read, how, &mut report, progress).await?;
-    // 3. The touched subjects, and the spouses whose status a death among them may change.
-    let mut scope = Scope {
-        subjects_before: last.subjects.clone(),
-        conflicts_before: last.conflicts_of.clone(),
-        ..Default::default()
-    };
-    for (k, key) in subject_of.iter().flatten() {
-        scope.keys.insert(*k, key.clone());
-    }
+    Ok(read)
+}
+
+/// Adds to the scope the people related to a subject in it by a relation whose partner's death
+/// changes their status (a spouse becomes widowed).
+async fn spouses(run: &Run<'_>, scope: &mut Scope) -> Result<(), Error> {
     let relations: Vec<&str> = run
         .plan
         .after_death
         .iter()
         .map(|d| d.relation.as_str())
         .collect();
-    if !relations.is_empty() {
-        let mut spouses = Vec::new();
-        let of_scope = |k: &[&str]| {
-            k[0] == SubjectKind::Person.as_str()
-                && relations.contains(&k[2])
-                && scope.contains(SubjectKind::Person, k[1])
-        };
-        let finder = Finder {
-            keys: &["to_kind", "to_key", "relation"],
-            pick: of_scope,
-            hashed: Some((TO_HASH, scope.keys.hashes())),
-        };
-        scan(
-            lake,
-            (Layer::Base, RELATIONS_TABLE),
-            finder,
-            &["from_key"],
-            |c, i| spouses.push(cell(c, 0, i).to_string()),
-        )
-        .await?;
-        for s in spouses {
-            scope.keys.insert(SubjectKind::Person, s);
-        }
+    if relations.is_empty() {
+        return Ok(());
     }
-    report.touched = scope.keys.len() as u64;
-    progress(&format!(
-        "{} subjects touched (with the spouses a death may concern)",
-        report.touched
-    ));
-    // 4. The touched subjects' earlier rows, and who the other roles on those rows are.
-    // Rows per resource and batch (a source reference names a row only within its batch).
-    let mut rows: HashMap<String, HashMap<String, HashSet<String>>> = HashMap::new();
-    let mut role_of: HashMap<(String, String, String, String), (SubjectKind, String)> =
-        HashMap::new();
-    // A row of a resource the plan reads in one role has no other roles: its record is the
-    // one found by key. Only rows of resources read in several roles (a marriage's two
-    // parties) are looked up again by reference, for the other parties.
-    let mut roles: HashMap<&str, usize> = HashMap::new();
-    for s in &srcs {
-        *roles.entry(s.map.resource.as_str()).or_default() += 1;
+    let mut spouses = Vec::new();
+    let of_scope = |k: &[&str]| {
+        k[0] == SubjectKind::Person.as_str()
+            && relations.contains(&k[2])
+            && scope.contains(SubjectKind::Person, k[1])
+    };
+    let finder = Finder {
+        keys: &["to_kind", "to_key", "relation"],
+        pick: of_scope,
+        hashed: Some((TO_HASH, scope.keys.hashes())),
+    };
+    scan(
+        run.lake,
+        (Layer::Base, RELATIONS_TABLE),
+        finder,
+        &["from_key"],
+        |c, i| spouses.push(cell(c, 0, i).to_string()),
+    )
+    .await?;
+    for s in spouses {
+        scope.keys.insert(SubjectKind::Person, s);
     }
-    {
+    Ok(())
+}
+
+/// The scope's earlier rows, as `base.subject_records` names them.
+struct Earlier {
+    /// Row references per resource and batch (a source reference names a row only within its
+    /// batch).
+    rows: HashMap<String, HashMap<String, HashSet<String>>>,
+    /// (resource, batch, row, role) → the subject that role on that row is.
+    role_of: HashMap<(String, String, String, String), (SubjectKind, String)>,
+}
+
+/// The columns of `base.subject_records` an incremental run reads.
+const RECORD_COLUMNS: [&str; 6] = [
+    "resource",
+    yishu_lake::lineage::BATCH_ID,
+    yishu_lake::lineage::ODS_REF,
+    "role",
+    "subject_kind",
+    "subject_key",
+];
+
+impl Earlier {
+    /// The scope's rows, and who the other roles on those rows are.
+    async fn find(lake: &Lake, srcs: &[Src<'_>], scope: &Scope) -> Result<Self, Error> {
+        let mut rows: HashMap<String, HashMap<String, HashSet<String>>> = HashMap::new();
+        let mut role_of = HashMap::new();
         let mut remember = |c: &[StringArray], i: usize| {
             role_of.insert(
                 (
@@ -398,39 +433,28 @@ pub(crate) async fn fuse_new(
                 (kind_of(cell(c, 4, i)), cell(c, 5, i).to_string()),
             );
         };
-        let columns = [
-            "resource",
-            "_batch_id",
-            "_ods_ref",
-            "role",
-            "subject_kind",
-            "subject_key",
-        ];
         let finder = Finder {
             keys: &["subject_kind", "subject_key"],
             pick: |k: &[&str]| scope.contains(kind_of(k[0]), k[1]),
             hashed: Some((KEY_HASH, scope.keys.hashes())),
         };
-        scan(
-            lake,
-            (Layer::Base, RECORDS_TABLE),
-            finder,
-            &columns,
-            |c, i| {
-                rows.entry(cell(c, 0, i).to_string())
-                    .or_default()
-                    .entry(cell(c, 1, i).to_string())
-                    .or_default()
-                    .insert(cell(c, 2, i).to_string());
-                remember(c, i);
-            },
-        )
+        let table = (Layer::Base, RECORDS_TABLE);
+        scan(lake, table, finder, &RECORD_COLUMNS, |c, i| {
+            rows.entry(cell(c, 0, i).to_string())
+                .or_default()
+                .entry(cell(c, 1, i).to_string())
+                .or_default()
+                .insert(cell(c, 2, i).to_string());
+            remember(c, i);
+        })
         .await?;
-        let on_rows = |k: &[&str]| {
-            rows.get(k[0])
-                .and_then(|b| b.get(k[1]))
-                .is_some_and(|refs| refs.contains(k[2]))
-        };
+        // A row of a resource the plan reads in one role has no other roles: its record is the
+        // one found by key. Only rows of resources read in several roles (a marriage's two
+        // parties) are looked up again by reference, for the other parties.
+        let mut roles: HashMap<&str, usize> = HashMap::new();
+        for s in srcs {
+            *roles.entry(s.map.resource.as_str()).or_default() += 1;
+        }
         let hashes: KeyHashes = rows
             .iter()
             .filter(|(res, _)| roles.get(res.as_str()).is_some_and(|n| *n > 1))
@@ -441,70 +465,88 @@ pub(crate) async fn fuse_new(
             })
             .collect();
         if !hashes.is_empty() {
+            let on_rows = |k: &[&str]| {
+                rows.get(k[0])
+                    .and_then(|b| b.get(k[1]))
+                    .is_some_and(|refs| refs.contains(k[2]))
+            };
             let finder = Finder {
                 keys: &REF_COLUMNS,
                 pick: on_rows,
                 hashed: Some((REF_HASH, &hashes)),
             };
-            scan(
-                lake,
-                (Layer::Base, RECORDS_TABLE),
-                finder,
-                &columns,
-                remember,
-            )
-            .await?;
+            scan(lake, table, finder, &RECORD_COLUMNS, remember).await?;
         }
+        Ok(Earlier { rows, role_of })
     }
-    progress(&format!(
-        "their earlier rows: {} in {} resources",
-        rows.values()
+
+    /// How many rows.
+    fn count(&self) -> usize {
+        self.rows
+            .values()
             .flat_map(|b| b.values())
             .map(HashSet::len)
-            .sum::<usize>(),
-        rows.len()
-    ));
-    let mut ignored = BTreeSet::new();
-    let first_old = read.recs.len();
-    // One pick per std table, whatever the roles its rows play.
-    let mut tables_read = HashSet::new();
-    for first in &srcs {
-        let resource = &first.map.resource;
-        let Some(batches) = rows.get(resource).filter(|_| tables_read.insert(resource)) else {
-            continue;
-        };
-        let of: Vec<(usize, &Src<'_>)> = srcs
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| &s.map.resource == resource)
-            .collect();
-        let mut columns: Vec<&str> = of.iter().flat_map(|(_, s)| s.map.columns()).collect();
-        columns.sort_unstable();
-        columns.dedup();
-        let picked = pick_rows(lake, &first.resource.table(), batches, &columns).await?;
-        for (si, s) in of {
-            let only = crate::run::Only::Picked(&picked);
-            read_source(lake, s, si, &mut read, only, &mut ignored).await?;
+            .sum()
+    }
+
+    /// Reads the rows again (one pick per std table, whatever the roles its rows play) into
+    /// `read`, each with the subject the libraries give it.
+    async fn read(
+        &self,
+        lake: &Lake,
+        srcs: &[Src<'_>],
+        read: &mut Read,
+        subject_of: &mut SubjectOf,
+    ) -> Result<(), Error> {
+        let mut ignored = BTreeSet::new();
+        let first_old = read.recs.len();
+        let mut tables_read = HashSet::new();
+        for first in srcs {
+            let resource = &first.map.resource;
+            let Some(batches) = self
+                .rows
+                .get(resource)
+                .filter(|_| tables_read.insert(resource))
+            else {
+                continue;
+            };
+            let of: Vec<(usize, &Src<'_>)> = srcs
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| &s.map.resource == resource)
+                .collect();
+            let mut columns: Vec<&str> = of.iter().flat_map(|(_, s)| s.map.columns()).collect();
+            columns.sort_unstable();
+            columns.dedup();
+            let picked = pick_rows(lake, &first.resource.table(), batches, &columns).await?;
+            for (si, s) in of {
+                read_source(lake, s, si, read, Only::Picked(&picked), &mut ignored).await?;
+            }
         }
+        subject_of.resize(read.recs.len(), None);
+        for (r, subject) in read.recs.iter().zip(subject_of.iter_mut()).skip(first_old) {
+            let m = srcs[r.src].map;
+            *subject = self
+                .role_of
+                .get(&(
+                    m.resource.clone(),
+                    r.batch.to_string(),
+                    r.ods_ref.clone(),
+                    m.role.clone(),
+                ))
+                .cloned();
+        }
+        Ok(())
     }
-    progress(&format!(
-        "{} of their earlier rows read again",
-        read.recs.len() - first_old
-    ));
-    subject_of.resize(read.recs.len(), None);
-    for (r, subject) in read.recs.iter().zip(subject_of.iter_mut()).skip(first_old) {
-        let m = srcs[r.src].map;
-        *subject = role_of
-            .get(&(
-                m.resource.clone(),
-                r.batch.to_string(),
-                r.ods_ref.clone(),
-                m.role.clone(),
-            ))
-            .cloned();
-    }
-    // 5. What the library says of people outside the scope that rows inside name (a spouse's
-    // date of death).
+}
+
+/// The current golden values of the death attributes of people outside the scope that rows
+/// inside name, as the library has them (with their provenance).
+async fn outside(
+    run: &Run<'_>,
+    subject_of: &SubjectOf,
+    scope: &Scope,
+) -> Result<Vec<((String, String), GoldenValue)>, Error> {
     let outside: HashSet<String> = subject_of
         .iter()
         .flatten()
@@ -517,72 +559,53 @@ pub(crate) async fn fuse_new(
         .iter()
         .map(|d| d.death.as_str())
         .collect();
-    if !outside.is_empty() && !deaths.is_empty() {
-        let mut columns = vec!["subject_key", "_provenance"];
-        columns.extend(deaths.iter().copied());
-        let mut found = Vec::new();
-        let hashes: KeyHashes = outside
-            .iter()
-            .map(|k| subject_hash(SubjectKind::Person, k))
-            .collect();
-        let finder = Finder {
-            keys: &["subject_key"],
-            pick: |k: &[&str]| outside.contains(k[0]),
-            hashed: Some((KEY_HASH, &hashes)),
-        };
-        scan(
-            lake,
-            (Layer::Base, base_table(SubjectKind::Person)),
-            finder,
-            &columns,
-            |c, i| {
-                let prov: serde_json::Value =
-                    serde_json::from_str(cell(c, 1, i)).unwrap_or_default();
-                for (n, attribute) in deaths.iter().enumerate() {
-                    let value = cell(c, 2 + n, i);
-                    if value.is_empty() {
-                        continue;
-                    }
-                    let p = &prov[*attribute];
-                    let text = |f: &str| p[f].as_str().unwrap_or_default().to_string();
-                    found.push((
-                        (cell(c, 0, i).to_string(), attribute.to_string()),
-                        GoldenValue {
-                            attribute: attribute.to_string(),
-                            value: value.to_string(),
-                            from: Observation {
-                                attribute: attribute.to_string(),
-                                value: value.to_string(),
-                                source: text("department"),
-                                resource: text("resource"),
-                                batch: text("batch"),
-                                row: text("row"),
-                                at: p["at"].as_i64().unwrap_or_default(),
-                            },
-                            by: text("by"),
-                            agree: Vec::new(),
-                            disagree: Vec::new(),
-                            conflict: false,
-                        },
-                    ));
-                }
-            },
-        )
-        .await?;
-        scope.outside.extend(found);
+    let mut found = Vec::new();
+    if outside.is_empty() || deaths.is_empty() {
+        return Ok(found);
     }
-    // 6. Rebuild the touched subjects.
-    build(
-        store,
-        lake,
-        run,
-        &srcs,
-        &read,
-        &subject_of,
-        Some(&scope),
-        &mut report,
-        progress,
-    )
+    let mut columns = vec!["subject_key", "_provenance"];
+    columns.extend(deaths.iter().copied());
+    let hashes: KeyHashes = outside
+        .iter()
+        .map(|k| subject_hash(SubjectKind::Person, k))
+        .collect();
+    let finder = Finder {
+        keys: &["subject_key"],
+        pick: |k: &[&str]| outside.contains(k[0]),
+        hashed: Some((KEY_HASH, &hashes)),
+    };
+    let table = (Layer::Base, base_table(SubjectKind::Person));
+    scan(run.lake, table, finder, &columns, |c, i| {
+        let prov: serde_json::Value = serde_json::from_str(cell(c, 1, i)).unwrap_or_default();
+        for (n, attribute) in deaths.iter().enumerate() {
+            let value = cell(c, 2 + n, i);
+            if value.is_empty() {
+                continue;
+            }
+            let p = &prov[*attribute];
+            let text = |f: &str| p[f].as_str().unwrap_or_default().to_string();
+            found.push((
+                (cell(c, 0, i).to_string(), attribute.to_string()),
+                GoldenValue {
+                    attribute: attribute.to_string(),
+                    value: value.to_string(),
+                    from: Observation {
+                        attribute: attribute.to_string(),
+                        value: value.to_string(),
+                        source: text("department"),
+                        resource: text("resource"),
+                        batch: text("batch"),
+                        row: text("row"),
+                        at: p["at"].as_i64().unwrap_or_default(),
+                    },
+                    by: text("by"),
+                    agree: Vec::new(),
+                    disagree: Vec::new(),
+                    conflict: false,
+                },
+            ));
+        }
+    })
     .await?;
-    Ok(report)
+    Ok(found)
 }

@@ -51,24 +51,20 @@ pub enum QualityCommand {
 }
 
 pub async fn run(config: &Config, cmd: QualityCommand) -> Result<u8> {
-    let (store, lake) = crate::open(config).await?;
+    let (store, lake) = crate::cmd::serve::open(config).await?;
     match cmd {
         QualityCommand::Check { batch } => {
             let t = Instant::now();
             match batch {
                 Some(b) => {
-                    let q = yishu_quality::run::check_batch(&store, &lake, &b)
-                        .await
-                        .map_err(|e| anyhow!(e))?;
+                    let q = yishu_quality::run::check_batch(&store, &lake, &b).await?;
                     println!(
                         "batch {b}: {} records profiled, {} violations",
                         q.profile.records, q.violations
                     );
                 }
                 None => {
-                    let n = yishu_quality::run::check_pending(&store, &lake, 1_000)
-                        .await
-                        .map_err(|e| anyhow!(e))?;
+                    let n = yishu_quality::run::check_pending(&store, &lake, 1_000).await?;
                     println!("checked {n} batches");
                 }
             }
@@ -85,10 +81,7 @@ pub async fn run(config: &Config, cmd: QualityCommand) -> Result<u8> {
                 serde_json::from_str(&text).with_context(|| {
                     format!("{} is not a list of rule definitions", rules.display())
                 })?;
-            let res = store
-                .get_resource_by_code(&resource)
-                .await
-                .map_err(|e| anyhow!(e))?;
+            let res = store.get_resource_by_code(&resource).await?;
             let items: Vec<String> = res
                 .meta
                 .items
@@ -111,9 +104,8 @@ pub async fn run(config: &Config, cmd: QualityCommand) -> Result<u8> {
             let mut context = yishu_quality::Context::default();
             for (i, r) in planned.iter().enumerate() {
                 if let yishu_quality::RuleDef::Referential { resource, item, .. } = &r.def {
-                    let keys = yishu_quality::run::reference_keys(&store, &lake, resource, item)
-                        .await
-                        .map_err(|e| anyhow!(e))?;
+                    let keys =
+                        yishu_quality::run::reference_keys(&store, &lake, resource, item).await?;
                     context.references.insert(i, keys);
                 }
             }
@@ -127,8 +119,7 @@ pub async fn run(config: &Config, cmd: QualityCommand) -> Result<u8> {
                 context,
                 threads: 0,
             })
-            .await
-            .map_err(|e| anyhow!(e))?;
+            .await?;
             let secs = t.elapsed().as_secs_f64();
             println!(
                 "{} records, {} fields profiled, {} duplicate records, {:.2} s",
@@ -161,16 +152,9 @@ pub async fn run(config: &Config, cmd: QualityCommand) -> Result<u8> {
             rules,
             batch,
         } => {
-            let res = store
-                .get_resource_by_code(&resource)
-                .await
-                .map_err(|e| anyhow!(e))?;
-            let columns = yishu_quality::run::std_columns(&store, &res)
-                .await
-                .map_err(|e| anyhow!(e))?;
-            let local = yishu_quality::run::local_code_tables(&store)
-                .await
-                .map_err(|e| anyhow!(e))?;
+            let res = store.get_resource_by_code(&resource).await?;
+            let columns = yishu_quality::run::std_columns(&store, &res).await?;
+            let local = yishu_quality::run::local_code_tables(&store).await?;
             let items: Vec<String> = columns.iter().map(|(c, _)| c.clone()).collect();
             let tables: Vec<String> = local.keys().cloned().collect();
             let text = std::fs::read_to_string(&rules)
@@ -209,8 +193,7 @@ pub async fn run(config: &Config, cmd: QualityCommand) -> Result<u8> {
                 Some(b) => vec![b],
                 None => store
                     .list_batches(res.id)
-                    .await
-                    .map_err(|e| anyhow!(e))?
+                    .await?
                     .into_iter()
                     .filter(|b| b.rows_stored > 0)
                     .map(|b| b.id)
@@ -234,8 +217,7 @@ pub async fn run(config: &Config, cmd: QualityCommand) -> Result<u8> {
                     references,
                     lookups,
                 })
-                .await
-                .map_err(|e| anyhow!(e))?;
+                .await?;
                 for why in &r.broken {
                     eprintln!("  {why}");
                 }
@@ -261,9 +243,7 @@ pub async fn run(config: &Config, cmd: QualityCommand) -> Result<u8> {
             );
         }
         QualityCommand::Seed => {
-            let n = yishu_quality::standard::seed(&store)
-                .await
-                .map_err(|e| anyhow!(e))?;
+            let n = yishu_quality::standard::seed(&store).await?;
             println!("{n} national data elements registered");
         }
     }

@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::exit;
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use clap::Subcommand;
 use std::path::PathBuf;
 use yishu_meta::catalog::Actor;
@@ -33,24 +33,24 @@ pub enum CatalogCommand {
 }
 
 pub async fn run(config: &Config, cmd: CatalogCommand) -> Result<u8> {
-    let (store, _lake) = crate::open(config).await?;
+    let (store, _lake) = crate::cmd::serve::open(config).await?;
     match cmd {
         CatalogCommand::Template { out } => {
-            let bytes = yishu_ingest::catalog_sheet::template().map_err(|e| anyhow!(e))?;
+            let bytes = yishu_ingest::catalog_sheet::template()?;
             std::fs::write(&out, bytes)
                 .with_context(|| format!("cannot write {}", out.display()))?;
             println!("wrote the cataloguing template to {}", out.display());
         }
         CatalogCommand::Export { out } => {
-            let resources = store.all_resources().await.map_err(|e| anyhow!(e))?;
+            let resources = store.all_resources().await?;
             let json = out
                 .extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("json"));
             let bytes = if json {
                 serde_json::to_vec_pretty(&resources)?
             } else {
-                let orgs = store.list_orgs().await.map_err(|e| anyhow!(e))?;
-                yishu_ingest::catalog_sheet::export(&resources, &orgs).map_err(|e| anyhow!(e))?
+                let orgs = store.list_orgs().await?;
+                yishu_ingest::catalog_sheet::export(&resources, &orgs)?
             };
             std::fs::write(&out, bytes)
                 .with_context(|| format!("cannot write {}", out.display()))?;
@@ -67,9 +67,8 @@ pub async fn run(config: &Config, cmd: CatalogCommand) -> Result<u8> {
         } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let orgs = store.list_orgs().await.map_err(|e| anyhow!(e))?;
-            let parsed =
-                yishu_ingest::catalog_sheet::parse(&bytes, &orgs).map_err(|e| anyhow!(e))?;
+            let orgs = store.list_orgs().await?;
+            let parsed = yishu_ingest::catalog_sheet::parse(&bytes, &orgs)?;
             for e in &parsed.errors {
                 eprintln!("{} 第{}行 {}: {}", e.sheet, e.row, e.column, e.message);
             }
@@ -82,10 +81,7 @@ pub async fn run(config: &Config, cmd: CatalogCommand) -> Result<u8> {
                 );
                 return Ok(exit::FAILED);
             }
-            let u = store
-                .get_user_by_name(&user)
-                .await
-                .map_err(|e| anyhow!(e))?;
+            let u = store.get_user_by_name(&user).await?;
             let by = Actor {
                 user: u.id,
                 org: u.org_id,
@@ -97,13 +93,12 @@ pub async fn run(config: &Config, cmd: CatalogCommand) -> Result<u8> {
                     Ok(res) => {
                         created += 1;
                         store
-                            .audit(&crate::cli_entry(
+                            .audit(&crate::cmd::audit::cli_entry(
                                 "resource.create",
                                 format!("resource:{}", res.code),
                                 serde_json::json!({"name": res.meta.name, "from": file.display().to_string(), "row": r.row}),
                             ))
-                            .await
-                            .map_err(|e| anyhow!(e))?;
+                            .await?;
                         println!("{} {} (draft)", res.code, res.meta.name);
                     }
                     Err(e) => eprintln!(

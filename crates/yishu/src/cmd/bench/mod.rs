@@ -147,10 +147,8 @@ async fn http(a: HttpArgs) -> Result<u8> {
         "sqlite://{}",
         dir.path().join("meta.db").display()
     ))
-    .await
-    .map_err(|e| anyhow!(e))?;
-    let lake = yishu_lake::Lake::open(dir.path().join("lake").to_str().unwrap_or("lake"))
-        .map_err(|e| anyhow!(e))?;
+    .await?;
+    let lake = yishu_lake::Lake::open(dir.path().join("lake").to_str().unwrap_or("lake"))?;
     let org = store
         .create_org(&NewOrg {
             code: "B".into(),
@@ -158,29 +156,21 @@ async fn http(a: HttpArgs) -> Result<u8> {
             level: Some(OrgLevel::City),
             ..Default::default()
         })
-        .await
-        .map_err(|e| anyhow!(e))?;
+        .await?;
     let user = store
         .create_user(&NewUser {
             name: "bench".into(),
             display_name: None,
             org_id: org.id,
-            password: crate::demo::random_password(),
+            password: crate::cmd::demo::random_password(),
             roles: vec![Role::Consumer],
         })
-        .await
-        .map_err(|e| anyhow!(e))?;
-    let key = store
-        .create_api_key(user.id, "bench", None)
-        .await
-        .map_err(|e| anyhow!(e))?
-        .secret;
+        .await?;
+    let key = store.create_api_key(user.id, "bench", None).await?.secret;
 
     let yl = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let yaddr = yl.local_addr()?;
-    let search = yishu_server::open_search(None, &store)
-        .await
-        .map_err(|e| anyhow!(e))?;
+    let search = yishu_server::open_search(None, &store).await?;
     let state =
         yishu_server::AppState::new(store, lake, search, yishu_server::ServerConfig::default());
     tokio::spawn(yishu_server::serve(yl, state, std::future::pending()));
@@ -294,9 +284,7 @@ async fn gen_city(a: GenArgs) -> Result<u8> {
         out,
         problem_rate: 0.02,
     };
-    let s = yishu_gen::generate_city(&args, &mut yishu_gen::TermProgress::new())
-        .await
-        .map_err(|e| anyhow!(e))?;
+    let s = yishu_gen::generate_city(&args, &mut yishu_gen::TermProgress::new()).await?;
     let rows: usize = s.files.iter().map(|f| f.1).sum();
     println!("{s}");
     println!(
@@ -323,9 +311,7 @@ pub(crate) async fn bench_resources(
 ) -> Result<Vec<String>> {
     use yishu_meta::catalog::*;
     std::fs::create_dir_all(data)?;
-    let store = Store::open(&format!("sqlite://{}", data.join("meta.db").display()))
-        .await
-        .map_err(|e| anyhow!(e))?;
+    let store = Store::open(&format!("sqlite://{}", data.join("meta.db").display())).await?;
     let org = store
         .create_org(&NewOrg {
             code: "B".into(),
@@ -333,18 +319,16 @@ pub(crate) async fn bench_resources(
             level: Some(OrgLevel::City),
             ..Default::default()
         })
-        .await
-        .map_err(|e| anyhow!(e))?;
+        .await?;
     let u = store
         .create_user(&NewUser {
             name: "bench".into(),
             display_name: None,
             org_id: org.id,
-            password: crate::demo::random_password(),
+            password: crate::cmd::demo::random_password(),
             roles: vec![Role::Admin],
         })
-        .await
-        .map_err(|e| anyhow!(e))?;
+        .await?;
     let by = Actor {
         user: u.id,
         org: org.id,
@@ -379,13 +363,7 @@ pub(crate) async fn bench_resources(
             extended: Extended::default(),
             items,
         };
-        codes.push(
-            store
-                .create_resource(&d, &by)
-                .await
-                .map_err(|e| anyhow!(e))?
-                .code,
-        );
+        codes.push(store.create_resource(&d, &by).await?.code);
     }
     store.close().await;
     Ok(codes)

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::time::Instant;
 use yishu_fusion::compare::{fold_name, pinyin_of};
-use yishu_fusion::fs::Thresholds;
+use yishu_fusion::fellegi_sunter::Thresholds;
 use yishu_fusion::link::{PersonRecord, link_people};
 use yishu_fusion::synth::{TwoSources, two_sources};
 

@@ -1,12 +1,8 @@
-//! Quality reports per department and period (R15, 质量报告), as JSON and as an XLSX workbook.
+//! Quality reports per department and period (R15, 质量报告), as data and as an XLSX workbook.
 //! A department reads its own; the bureau reads every department's.
 
 use crate::AppState;
-use crate::auth::{Auth, SignedIn};
 use crate::error::{ApiError, ApiResult};
-use axum::Json;
-use axum::extract::{Query, State};
-use axum::response::Response;
 use chrono::NaiveDate;
 use serde::Deserialize;
 use yishu_meta::Principal;
@@ -72,45 +68,6 @@ pub(crate) async fn build(
     Ok(department_report(&s.store, org, day_start(from), end).await?)
 }
 
-/// A department's quality report for a period.
-#[utoipa::path(get, path = "/api/v1/quality/report", tag = "quality", params(ReportQuery),
-    responses((status = 200, body = DepartmentReport)))]
-pub async fn report(
-    State(s): State<AppState>,
-    auth: Auth<SignedIn>,
-    Query(q): Query<ReportQuery>,
-) -> ApiResult<Json<DepartmentReport>> {
-    Ok(Json(build(&s, auth.who(), &q).await?))
-}
-
-/// The same report as an XLSX workbook: summary, resources, rules, work orders.
-#[utoipa::path(get, path = "/api/v1/quality/report.xlsx", tag = "quality", params(ReportQuery),
-    responses((status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>)))]
-pub async fn report_xlsx(
-    State(s): State<AppState>,
-    auth: Auth<SignedIn>,
-    Query(q): Query<ReportQuery>,
-) -> ApiResult<Response> {
-    let r = build(&s, auth.who(), &q).await?;
-    s.store
-        .audit(&auth.meta.entry(
-            Some(auth.who()),
-            "quality.report_download",
-            format!("org:{}", r.org_id.0),
-            "ok",
-            serde_json::json!({"from": r.from, "to": r.to}).to_string(),
-        ))
-        .await?;
-    let body = workbook(&r)
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("writing the workbook: {e}")))?;
-    let (_, from, to) = period(auth.who(), &q)?;
-    Ok(crate::routes::batches::file(
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        format!("quality-report-{}-{from}-{to}.xlsx", r.org_id.0),
-        body,
-    ))
-}
-
 /// Writes one sheet of headings and rows.
 fn sheet(
     book: &mut rust_xlsxwriter::Workbook,
@@ -162,7 +119,7 @@ fn opt(n: Option<f64>) -> Cell {
 pub(crate) fn workbook(r: &DepartmentReport) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     let mut book = rust_xlsxwriter::Workbook::new();
     let date = |ms: i64| {
-        crate::pages::fmt_time(ms)
+        crate::time::fmt_time(ms)
             .chars()
             .take(10)
             .collect::<String>()
@@ -176,7 +133,7 @@ pub(crate) fn workbook(r: &DepartmentReport) -> Result<Vec<u8>, rust_xlsxwriter:
         ],
         vec![
             text("生成时间"),
-            text(crate::pages::fmt_time(r.generated_at)),
+            text(crate::time::fmt_time(r.generated_at)),
         ],
         vec![text("质量得分"), opt(r.score)],
         vec![text("上期得分"), opt(r.previous_score)],
@@ -285,9 +242,9 @@ pub(crate) fn workbook(r: &DepartmentReport) -> Result<Vec<u8>, rust_xlsxwriter:
                     text(o.title.clone()),
                     text(o.status.label_zh()),
                     num(o.failed as f64),
-                    text(crate::pages::fmt_time(o.opened_at)),
-                    text(crate::pages::fmt_time(o.due_at)),
-                    text(o.closed_at.map(crate::pages::fmt_time).unwrap_or_default()),
+                    text(crate::time::fmt_time(o.opened_at)),
+                    text(crate::time::fmt_time(o.due_at)),
+                    text(o.closed_at.map(crate::time::fmt_time).unwrap_or_default()),
                     text(if o.overdue { "是" } else { "否" }),
                 ]
             })

@@ -45,20 +45,18 @@ pub async fn run(a: FusionBenchArgs, mut config: crate::config::Config) -> Resul
     config.data_dir = a.data_dir.clone();
     config.database_url = None;
     config.lake_root = None;
-    let (store, lake) = crate::open(&config).await?;
+    let (store, lake) = crate::cmd::serve::open(&config).await?;
     // The day's batch, fed the way every batch is: ingest, then check and clean into std.
     let resource = store
         .all_resources()
-        .await
-        .map_err(|e| anyhow!(e))?
+        .await?
         .into_iter()
         .find(|r| r.meta.name == "社会保险参保信息")
         .ok_or_else(|| anyhow!("the catalog has no 社会保险参保信息"))?;
     // Each run of the bench changes other rows than the last.
     let earlier = store
         .list_batches(resource.id)
-        .await
-        .map_err(|e| anyhow!(e))?
+        .await?
         .len()
         .saturating_sub(1);
     let file = a.data_dir.join("renshe_changes.csv");
@@ -67,22 +65,15 @@ pub async fn run(a: FusionBenchArgs, mut config: crate::config::Config) -> Resul
         records: a.changes,
         skip: earlier * a.changes,
         out: file.clone(),
-    })
-    .map_err(|e| anyhow!(e))?;
+    })?;
     let source = yishu_ingest::Source::for_path(&file, Default::default(), Default::default());
-    yishu_ingest::ingest_file(&store, &lake, &resource, &file, &source, &mut |_| {})
-        .await
-        .map_err(|e| anyhow!(e))?;
-    yishu_quality::run::check_pending(&store, &lake, 1_000)
-        .await
-        .map_err(|e| anyhow!(e))?;
+    yishu_ingest::ingest_file(&store, &lake, &resource, &file, &source, &mut |_| {}).await?;
+    yishu_quality::run::check_pending(&store, &lake, 1_000).await?;
     let base_dir = a.data_dir.join("lake").join("base");
     let base_before = dir_bytes(&base_dir);
     let t = Instant::now();
     let progress = &mut |m: &str| eprintln!("  {:6.2} s  {m}", t.elapsed().as_secs_f64());
-    let inc = yishu_fusion::run::fuse(&store, &lake, RunMode::Auto, progress)
-        .await
-        .map_err(|e| anyhow!(e))?;
+    let inc = yishu_fusion::run::fuse(&store, &lake, RunMode::Auto, progress).await?;
     let inc_s = t.elapsed().as_secs_f64();
     let inc_rss = super::peak_rss_mib().unwrap_or_default();
     if inc.mode != "incremental" {
@@ -106,9 +97,7 @@ pub async fn run(a: FusionBenchArgs, mut config: crate::config::Config) -> Resul
     }
     let t = Instant::now();
     let progress = &mut |m: &str| eprintln!("  {:6.2} s  {m}", t.elapsed().as_secs_f64());
-    let full = yishu_fusion::run::fuse(&store, &lake, RunMode::Full, progress)
-        .await
-        .map_err(|e| anyhow!(e))?;
+    let full = yishu_fusion::run::fuse(&store, &lake, RunMode::Full, progress).await?;
     let full_s = t.elapsed().as_secs_f64();
     println!("\nfusion of a {people}-person city after a batch of {n} changed 人社 rows");
     println!(

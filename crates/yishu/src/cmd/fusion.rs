@@ -47,11 +47,11 @@ pub enum FusionCommand {
 }
 
 pub async fn run(config: &Config, cmd: FusionCommand) -> Result<u8> {
-    let (store, lake) = crate::open(config).await?;
+    let (store, lake) = crate::cmd::serve::open(config).await?;
     match cmd {
         FusionCommand::Plan { file, show } => {
             if show || file.is_none() {
-                match store.fusion_plan().await.map_err(|e| anyhow!(e))? {
+                match store.fusion_plan().await? {
                     Some(p) => println!("{}", serde_json::to_string_pretty(&p.body)?),
                     None => bail!("no fusion plan has been saved yet"),
                 }
@@ -85,15 +85,12 @@ pub async fn run(config: &Config, cmd: FusionCommand) -> Result<u8> {
 
 /// Checks a plan against the catalog and saves it; returns its version.
 pub async fn save_plan(store: &Store, plan: &Plan, by: Option<yishu_types::UserId>) -> Result<i64> {
-    let known = yishu_fusion::run::known_resources(store)
-        .await
-        .map_err(|e| anyhow!(e))?;
+    let known = yishu_fusion::run::known_resources(store).await?;
     plan.check(&known)
         .map_err(|e| anyhow!("the plan is refused: {}", e.message))?;
     let saved = store
         .save_fusion_plan(&serde_json::to_value(plan)?, by)
-        .await
-        .map_err(|e| anyhow!(e))?;
+        .await?;
     Ok(saved.version)
 }
 
@@ -103,9 +100,10 @@ pub async fn fuse(
     lake: &Lake,
     mode: RunMode,
 ) -> Result<yishu_fusion::run::FusionReport> {
-    yishu_fusion::run::fuse(store, lake, mode, &mut |m: &str| eprintln!("  fusion: {m}"))
-        .await
-        .map_err(|e| anyhow!(e))
+    let report =
+        yishu_fusion::run::fuse(store, lake, mode, &mut |m: &str| eprintln!("  fusion: {m}"))
+            .await?;
+    Ok(report)
 }
 
 fn rule(
@@ -127,7 +125,7 @@ fn rule(
 /// marital status, 人社 for insurance, 公积金 for its accounts; deaths come from 公安 or 民政,
 /// whichever is first. Resources are found by their catalog names.
 pub async fn city_plan(store: &Store) -> Result<Plan> {
-    let resources = store.all_resources().await.map_err(|e| anyhow!(e))?;
+    let resources = store.all_resources().await?;
     let code = |name: &str| -> Result<String> {
         resources
             .iter()
@@ -438,8 +436,7 @@ fn text_col(b: &yishu_lake::arrow::array::RecordBatch, name: &str) -> Result<Str
 async fn read_all(lake: &Lake, table: &str) -> Result<Vec<yishu_lake::arrow::array::RecordBatch>> {
     let frame = lake
         .frame(Layer::Base, table)
-        .await
-        .map_err(|e| anyhow!(e))?
+        .await?
         .ok_or_else(|| anyhow!("base.{table} does not exist: run `yishu fusion run` first"))?;
     Ok(frame.collect().await?)
 }
@@ -468,8 +465,7 @@ pub async fn accuracy(store: &Store, lake: &Lake, city: &Path) -> Result<Accurac
     let plan: Plan = serde_json::from_value(
         store
             .fusion_plan()
-            .await
-            .map_err(|e| anyhow!(e))?
+            .await?
             .ok_or_else(|| anyhow!("no fusion plan has been saved"))?
             .body,
     )?;
@@ -486,7 +482,7 @@ pub async fn accuracy(store: &Store, lake: &Lake, city: &Path) -> Result<Accurac
     }
     let mut resource_of: HashMap<String, String> = HashMap::new(); // ods_ref → resource
     let mut predicted: HashMap<String, String> = HashMap::new(); // ods_ref → subject
-    for b in read_all(lake, yishu_fusion::run::RECORDS_TABLE).await? {
+    for b in read_all(lake, yishu_fusion::schema::RECORDS_TABLE).await? {
         let (kind, key, role, res, r) = (
             text_col(&b, "subject_kind")?,
             text_col(&b, "subject_key")?,

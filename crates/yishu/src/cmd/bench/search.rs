@@ -2,7 +2,7 @@
 //! its index build time, and query latency percentiles for one- and two-word Chinese queries with
 //! one filter, as a consumer (visibility filter on) would run them.
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use clap::Args;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -320,9 +320,9 @@ pub fn run(a: SearchBenchArgs) -> Result<u8> {
         started.elapsed().as_secs_f64()
     );
     let tmp = tempfile::tempdir()?;
-    let index = SearchIndex::open(&tmp.path().join("search")).map_err(|e| anyhow!(e))?;
+    let index = SearchIndex::open(&tmp.path().join("search"))?;
     let started = Instant::now();
-    let n = index.replace_all(docs.iter()).map_err(|e| anyhow!(e))?;
+    let n = index.replace_all(docs.iter())?;
     let build = started.elapsed().as_secs_f64();
     let size: u64 = std::fs::read_dir(tmp.path().join("search"))?
         .filter_map(|e| e.ok()?.metadata().ok())
@@ -360,7 +360,7 @@ pub fn run(a: SearchBenchArgs) -> Result<u8> {
     };
     for _ in 0..200 {
         let q = query(1, &mut rng);
-        index.search(&q).map_err(|e| anyhow!(e))?;
+        index.search(&q)?;
     }
     println!("| query | queries | mean hits | p50 ms | p95 ms | p99 ms | max ms |");
     println!("|---|---|---|---|---|---|---|");
@@ -371,7 +371,7 @@ pub fn run(a: SearchBenchArgs) -> Result<u8> {
         for _ in 0..a.queries {
             let q = query(words, &mut rng);
             let t = Instant::now();
-            let r = index.search(&q).map_err(|e| anyhow!(e))?;
+            let r = index.search(&q)?;
             lat.push(t.elapsed().as_secs_f64() * 1000.0);
             hits += r.total;
         }

@@ -1,0 +1,94 @@
+//! Who may read what: catalog entries, batches, raw rows, work orders, personal details in the
+//! base libraries. Kept as the console and API have always applied it; the sharing gate replaces
+//! it.
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use serde_json::Value;
+use yishu_meta::Principal;
+use yishu_meta::batch::Batch;
+use yishu_meta::catalog::{Resource, ResourceStatus};
+use yishu_meta::fusion::Review;
+use yishu_types::{ErrorCode, OrgId, Role};
+
+/// Unpublished entries are seen by their department, data managers and admins only.
+pub(crate) fn visible(p: &Principal, r: &Resource) -> bool {
+    matches!(
+        r.status,
+        ResourceStatus::Published | ResourceStatus::Retired
+    ) || p.org_id == r.meta.provider_org_id
+        || p.has(Role::DataManager)
+        || p.has(Role::Admin)
+}
+
+/// Only an org's own people (or an admin) feed its resources and keep its duty list.
+pub(crate) fn own_org(p: &Principal, org: OrgId, what: &str) -> ApiResult<()> {
+    if p.org_id == org || p.has(Role::Admin) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!("only the providing department {what}"),
+        ))
+    }
+}
+
+/// The entry `id` if `p` may see it; otherwise the same "not found" as for a missing one.
+pub(crate) async fn readable(s: &AppState, p: &Principal, id: i64) -> ApiResult<Resource> {
+    let r = s.store.get_resource(id).await?;
+    if !visible(p, &r) {
+        return Err(ApiError::new(
+            ErrorCode::ResourceNotFound,
+            format!("no resource with id {id}"),
+        ));
+    }
+    Ok(r)
+}
+
+/// A batch by id, and its resource, if `p` may see the resource.
+pub(crate) async fn visible_batch(
+    s: &AppState,
+    p: &Principal,
+    id: &str,
+) -> ApiResult<(Batch, Resource)> {
+    let not_found = || ApiError::new(ErrorCode::BatchNotFound, format!("no batch {id}"));
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        return Err(not_found());
+    }
+    let b = s.store.get_batch(id).await.map_err(|_| not_found())?;
+    let r = crate::app::access::readable(s, p, b.resource_id)
+        .await
+        .map_err(|_| not_found())?;
+    Ok((b, r))
+}
+
+/// Raw rows (rejected ones, samples) may hold personal data: the provider and the bureau only.
+pub(crate) fn may_read_raw(p: &Principal, r: &Resource) -> bool {
+    p.org_id == r.meta.provider_org_id || p.has(Role::Admin) || p.has(Role::DataManager)
+}
+
+pub fn clear_for(who: &Principal) -> bool {
+    who.has(Role::DataManager)
+}
+
+/// Masks a review's evidence for a reader without the right.
+pub fn masked_review(mut r: Review, clear: bool) -> Review {
+    if clear {
+        return r;
+    }
+    for side in ["record", "candidate"] {
+        if let Some(o) = r.evidence[side].as_object_mut() {
+            for (k, v) in o.iter_mut() {
+                if let Some(t) = v.as_str() {
+                    *v = Value::String(yishu_fusion::mask::mask(k, t));
+                }
+            }
+        }
+    }
+    r.subject_key = yishu_fusion::mask::mask("subject_key", &r.subject_key);
+    r
+}
+
+pub(crate) fn may_see_orders(p: &Principal, org: OrgId) -> bool {
+    p.org_id == org || p.has(Role::DataManager) || p.has(Role::Admin)
+}

@@ -1,0 +1,17 @@
+//! What the server does that is not HTTP, shared by the API (`routes`) and the pages (`pages`):
+//! both call down into here, never into each other.
+
+pub mod access;
+pub mod audit;
+pub mod base;
+pub mod batches;
+pub mod catalog;
+pub mod matters;
+pub mod notify;
+pub mod orgs;
+pub mod quality;
+pub mod reports;
+pub mod search;
+pub mod session;
+pub mod sources;
+pub mod users;

@@ -1,0 +1,317 @@
+//! Feeding a resource: scheduled sources, pushed rows and files, database mounts and their
+//! samples.
+
+use crate::AppState;
+use crate::app::access::{may_read_raw, own_org, readable};
+use crate::auth::{Auth, Right};
+use crate::error::{ApiError, ApiResult};
+use axum::http::HeaderMap;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use yishu_ingest::mount::Mount;
+use yishu_ingest::mount::Sample;
+use yishu_meta::Principal;
+use yishu_meta::batch::Batch;
+use yishu_meta::catalog::Resource;
+use yishu_meta::catalog::ResourceStatus;
+use yishu_meta::source::Source;
+use yishu_types::ErrorCode;
+
+/// Mounts (or, with `None`, unmounts) an entry the caller's department provides, after reading
+/// the target once so a wrong address is refused now; audited.
+pub(crate) async fn set<R: Right>(
+    s: &AppState,
+    auth: &Auth<R>,
+    id: i64,
+    m: Option<&Mount>,
+) -> ApiResult<Option<Sample>> {
+    let r = readable(s, auth.who(), id).await?;
+    own_org(
+        auth.who(),
+        r.meta.provider_org_id,
+        &format!("mounts {}", r.code),
+    )?;
+    let sample = match m {
+        Some(m) => Some(m.sample(5).await?),
+        None => None,
+    };
+    let config = m
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("cannot store the mount: {e}")))?;
+    s.store
+        .set_mount(id, config.as_ref(), &auth.who().name)
+        .await?;
+    s.store
+        .audit(&auth.meta.entry(
+            Some(auth.who()),
+            if m.is_some() {
+                "resource.mount"
+            } else {
+                "resource.unmount"
+            },
+            format!("resource:{}", r.code),
+            "ok",
+            json!({"to": m.map(Mount::describe)}).to_string(),
+        ))
+        .await?;
+    Ok(sample)
+}
+
+/// The sample rows of entry `id`, if the caller may read raw data (audited).
+pub(crate) async fn read_sample<R: Right>(
+    s: &AppState,
+    auth: &Auth<R>,
+    id: i64,
+) -> ApiResult<Sample> {
+    let r = readable(s, auth.who(), id).await?;
+    if !may_read_raw(auth.who(), &r) {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "only the providing department and the bureau may read raw rows",
+        ));
+    }
+    let out = yishu_ingest::mount::sample_rows(&s.store, &s.lake, &r, 10).await?;
+    s.store
+        .audit(&auth.meta.entry(
+            Some(auth.who()),
+            "resource.sample",
+            format!("resource:{}", r.code),
+            "ok",
+            json!({"rows": out.rows.len(), "from": out.from}).to_string(),
+        ))
+        .await?;
+    Ok(out)
+}
+
+/// Largest pushed body: bigger data goes through a drop directory or a pull.
+pub const PUSH_LIMIT: usize = 16 * 1024 * 1024;
+
+pub(crate) fn owns(p: &Principal, r: &Resource) -> ApiResult<()> {
+    own_org(p, r.meta.provider_org_id, &format!("feeds {}", r.code))
+}
+
+/// A source as shown to people: passwords in connection URLs are hidden.
+pub fn shown(mut s: Source) -> Source {
+    if let Some(url) = s.config.get("url").and_then(|u| u.as_str()) {
+        s.config["url"] = json!(yishu_ingest::db::redact(url));
+    }
+    s
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSource {
+    /// `database` (config: url, table, watermark_column), `drop_dir` (config: dir), `nats`
+    /// (config: url, stream, subject, window_ms, max_rows) or `rabbitmq` (config: url, queue,
+    /// window_ms, max_rows); every kind takes an optional `mapping` of source names to items.
+    pub kind: String,
+    pub config: serde_json::Value,
+    /// Five-field cron in Beijing time (`0 2 * * *`), or `@every 15m`, `@hourly`, `@daily` …
+    pub schedule: String,
+}
+
+/// Binds a checked source to an entry the caller's department provides, and audits it.
+pub(crate) async fn add_source<R: crate::auth::Right>(
+    s: &AppState,
+    auth: &Auth<R>,
+    id: i64,
+    n: &NewSource,
+) -> ApiResult<Source> {
+    let r = readable(s, auth.who(), id).await?;
+    owns(auth.who(), &r)?;
+    yishu_ingest::sources::validate(&n.kind, &n.config)?;
+    let src = s
+        .store
+        .create_source(id, &n.kind, &n.config, &n.schedule, &auth.who().name)
+        .await?;
+    s.store
+        .audit(&auth.meta.entry(
+            Some(auth.who()),
+            "source.create",
+            format!("resource:{}", r.code),
+            "ok",
+            json!({"source": src.id, "kind": src.kind, "schedule": src.schedule}).to_string(),
+        ))
+        .await?;
+    Ok(shown(src))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Pushed {
+    /// False when this idempotency key (or this exact body) was stored before: nothing written.
+    pub stored: bool,
+    pub batch: Batch,
+}
+
+/// What a body with no telling `Content-Type` (curl's form default, octet-stream) holds, by its
+/// first bytes: a zip is a workbook, `PAR1` Parquet, `[`/`{` JSON, anything else CSV.
+fn sniff(body: &[u8]) -> &'static str {
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .map(|i| &body[i..])
+        .unwrap_or_default();
+    if body.starts_with(b"PK\x03\x04") {
+        "xlsx"
+    } else if body.starts_with(b"PAR1") {
+        "parquet"
+    } else if start.starts_with(b"[") || start.starts_with(b"{") {
+        "json"
+    } else {
+        "csv"
+    }
+}
+
+/// The file kind a pushed body is read as, from its `Content-Type` (JSON when none is given;
+/// recognised by its bytes when the type says nothing).
+pub(crate) fn kind_of(headers: &HeaderMap, body: &[u8]) -> ApiResult<&'static str> {
+    let ct = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    Ok(match ct.as_str() {
+        "application/json" | "application/x-ndjson" | "application/jsonl" | "text/plain" => "json",
+        "text/csv" => "csv",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => "xlsx",
+        "application/vnd.apache.parquet" | "application/x-parquet" => "parquet",
+        "application/octet-stream" | "application/x-www-form-urlencoded" => sniff(body),
+        other => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                format!(
+                    "Content-Type {other}: send application/json (array or NDJSON), text/csv, \
+                     an XLSX workbook or application/vnd.apache.parquet"
+                ),
+            ));
+        }
+    })
+}
+
+/// Stores a body of rows as one batch of a published resource the caller's department provides,
+/// and audits it. `key` names the batch (a resend with the same key is a no-op); without one, the
+/// body's checksum does. `via` says how it came (`push`, `form`, `upload`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn feed_body<R: crate::auth::Right>(
+    s: &AppState,
+    auth: &Auth<R>,
+    r: &Resource,
+    body: &[u8],
+    kind: &str,
+    key: Option<&str>,
+    via: &str,
+    mapping: &yishu_ingest::rows::Mapping,
+) -> ApiResult<Pushed> {
+    owns(auth.who(), r)?;
+    if r.status != ResourceStatus::Published {
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            format!(
+                "{} is not published; data is fed to published entries only",
+                r.code
+            ),
+        ));
+    }
+    if body.len() > PUSH_LIMIT {
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            format!(
+                "the body has {} bytes, more than {PUSH_LIMIT}: use a drop directory or a database source",
+                body.len()
+            ),
+        ));
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            "the body is empty: send rows (a JSON array of objects, NDJSON, CSV, XLSX or Parquet)",
+        ));
+    }
+    let sum = match key {
+        Some(k) => format!("{via}:{}", blake3::hash(k.as_bytes()).to_hex()),
+        None => format!("blake3:{}", blake3::hash(body).to_hex()),
+    };
+    let dir = tempfile::tempdir()
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("temp dir: {e}")))?;
+    let file = dir.path().join(format!("{via}.{kind}"));
+    tokio::fs::write(&file, body)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("temp file: {e}")))?;
+    let source = match key {
+        Some(k) => format!("{via}:{k}"),
+        None => via.to_string(),
+    };
+    let opts = yishu_ingest::Source::for_path(
+        &file,
+        yishu_ingest::csv::CsvOptions {
+            mapping: mapping.clone(),
+            ..Default::default()
+        },
+        yishu_ingest::xlsx::XlsxOptions {
+            mapping: mapping.clone(),
+            ..Default::default()
+        },
+    );
+    let out = yishu_ingest::ingest_file_as(
+        &s.store,
+        &s.lake,
+        r,
+        &file,
+        &opts,
+        &source,
+        &sum,
+        &mut |_| {},
+    )
+    .await;
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => {
+            s.store
+                .audit(&auth.meta.entry(
+                    Some(auth.who()),
+                    &format!("ingest.{via}"),
+                    format!("resource:{}", r.code),
+                    "failed",
+                    json!({"error": e.message}).to_string(),
+                ))
+                .await?;
+            return Err(e.into());
+        }
+    };
+    let pushed = match out {
+        yishu_ingest::Outcome::Ingested(b) => Pushed {
+            stored: true,
+            batch: b,
+        },
+        yishu_ingest::Outcome::AlreadyIngested(b) | yishu_ingest::Outcome::Unchanged(b) => Pushed {
+            stored: false,
+            batch: b,
+        },
+    };
+    s.store
+        .audit(&auth.meta.entry(
+            Some(auth.who()),
+            &format!("ingest.{via}"),
+            format!("resource:{}", r.code),
+            "ok",
+            json!({"batch": pushed.batch.id, "stored": pushed.stored, "read": pushed.batch.rows_read, "quarantined": pushed.batch.rows_quarantined, "idempotency_key": key}).to_string(),
+        ))
+        .await?;
+    Ok(pushed)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bodies_without_a_telling_type_are_recognised() {
+        assert_eq!(super::sniff(b"PK\x03\x04rest"), "xlsx");
+        assert_eq!(super::sniff(b"PAR1...."), "parquet");
+        assert_eq!(super::sniff(b"  \n[{\"a\":1}]"), "json");
+        assert_eq!(super::sniff("姓名,身份证\n".as_bytes()), "csv");
+    }
+}
