@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use yishu_fusion::fellegi_sunter::Thresholds;
 use yishu_fusion::link::{compare_records, link_people};
-use yishu_fusion::synth::two_sources;
+use yishu_gen::city::linkage::two_sources;
 
 fn main() {
     let n: usize = std::env::args()

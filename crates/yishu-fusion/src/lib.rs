@@ -14,7 +14,6 @@ pub mod plan;
 pub mod run;
 pub mod schema;
 pub mod survive;
-pub mod synth;
 mod tables;
 
 pub use key::{SubjectKind, normalize_key};

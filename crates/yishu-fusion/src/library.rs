@@ -15,6 +15,7 @@ use yishu_lake::arrow::array::{Array, StringArray};
 use yishu_lake::arrow::compute::cast;
 use yishu_lake::arrow::datatypes::DataType;
 use yishu_lake::datafusion::prelude::{Expr, col, ident, lit};
+use yishu_lake::lineage::{BATCH_ID, ODS_REF};
 use yishu_lake::{Lake, Layer};
 use yishu_types::{Error, ErrorCode};
 
@@ -266,7 +267,7 @@ pub async fn timeline(
             event: r["event"].clone(),
             department: r["department"].clone(),
             resource: r["resource"].clone(),
-            row: r["_ods_ref"].clone(),
+            row: r[ODS_REF].clone(),
         })
         .collect();
     out.sort_by(|a, b| a.date.cmp(&b.date).then_with(|| a.event.cmp(&b.event)));
@@ -292,8 +293,8 @@ pub async fn records(lake: &Lake, kind: SubjectKind, key: &str) -> Result<Vec<[S
             [
                 r["resource"].clone(),
                 r["role"].clone(),
-                r["_batch_id"].clone(),
-                r["_ods_ref"].clone(),
+                r[BATCH_ID].clone(),
+                r[ODS_REF].clone(),
             ]
         })
         .collect())

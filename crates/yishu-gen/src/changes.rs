@@ -2,6 +2,7 @@
 //! today (人社's next delivery), for feeding incremental fusion runs.
 
 use crate::GenError;
+use crate::city::datasets::canbao;
 use std::path::PathBuf;
 
 /// `yishu gen changes` options.
@@ -29,7 +30,7 @@ const UPDATED: usize = 7;
 /// the payment status flipped (正常缴费 ↔ 暂停缴费) and updated today; returns how many rows
 /// were written (at most the file's rows).
 pub fn write_changes(a: &ChangesArgs) -> Result<usize, GenError> {
-    let from = a.city.join("renshe_canbao.csv");
+    let from = a.city.join(canbao::FILE);
     let open = || {
         csv::Reader::from_path(&from)
             .map_err(|e| GenError::Invalid(format!("cannot read {}: {e}", from.display())))
@@ -41,7 +42,7 @@ pub fn write_changes(a: &ChangesArgs) -> Result<usize, GenError> {
         .headers()
         .map_err(|e| GenError::Invalid(format!("{}: {e}", from.display())))?
         .clone();
-    if header.get(STATUS) != Some("缴费状态") || header.get(UPDATED) != Some("更新时间") {
+    if header.get(STATUS) != Some(canbao::STATUS) || header.get(UPDATED) != Some(canbao::UPDATED) {
         return Err(GenError::Invalid(format!(
             "{} does not have the generator's columns",
             from.display()

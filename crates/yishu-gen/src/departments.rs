@@ -1,5 +1,8 @@
 //! One writer per department, each in the shape that department hands over.
 
+use crate::city::datasets::{
+    canbao, dibao, fangwu, gongjijin, huji, hunyin, qiye, siwang, weijian,
+};
 use crate::inject::{self, Cols, Injected};
 use crate::names::{ETHNICITIES, HOSPITALS};
 use crate::out::{Cell, ColKind, CsvOut, Encoding, NdjsonOut, ParquetOut, XlsxOut};
@@ -100,29 +103,13 @@ impl City {
         rng: &mut ChaCha8Rng,
         truth: &mut Truth,
     ) -> Result<usize, GenError> {
-        const FILE: &str = "gongan_huji.csv";
-        let mut w = CsvOut::create(
-            &out.join(FILE),
-            Encoding::Gb18030,
-            &[
-                "公民身份号码",
-                "姓名",
-                "性别",
-                "民族",
-                "出生日期",
-                "婚姻状况",
-                "住址",
-                "行政区划代码",
-                "户籍状态",
-                "注销原因",
-                "注销日期",
-            ],
-        )?;
+        const FILE: &str = huji::FILE;
+        let mut w = CsvOut::create(&out.join(FILE), Encoding::Gb18030, &huji::DATASET.header())?;
         let cols = Cols {
-            id: Some((0, "公民身份号码")),
-            name: Some((1, "姓名")),
-            date: Some((4, "出生日期")),
-            text: Some((6, "住址")),
+            id: Some((0, huji::ID)),
+            name: Some((1, huji::NAME)),
+            date: Some((4, huji::BIRTH)),
+            text: Some((6, huji::ADDRESS)),
             number: None,
         };
         for i in 0..self.people.len() {
@@ -169,14 +156,21 @@ impl City {
                 truth.problem(
                     FILE,
                     &loc,
-                    "婚姻状况",
+                    huji::MARITAL,
                     "conflict_marital_status",
                     true_marital,
                     marital,
                 )?;
             }
             if unreported {
-                truth.problem(FILE, &loc, "户籍状态", "death_not_reported", "注销", "正常")?;
+                truth.problem(
+                    FILE,
+                    &loc,
+                    huji::STATUS,
+                    "death_not_reported",
+                    "注销",
+                    "正常",
+                )?;
             }
         }
         w.finish()
@@ -190,26 +184,15 @@ impl City {
         rng: &mut ChaCha8Rng,
         truth: &mut Truth,
     ) -> Result<usize, GenError> {
-        const FILE: &str = "minzheng_hunyin.xlsx";
+        const FILE: &str = hunyin::FILE;
         let mut book = XlsxOut::new();
-        let marriages = book.sheet(
-            "婚姻登记",
-            &[
-                "登记类型",
-                "男方身份号码",
-                "男方姓名",
-                "女方身份号码",
-                "女方姓名",
-                "登记日期",
-                "登记机关",
-            ],
-        )?;
-        let deaths = book.sheet("死亡登记", &["身份号码", "姓名", "死亡日期", "登记机关"])?;
+        let marriages = book.sheet(hunyin::SHEET, &hunyin::DATASET.header())?;
+        let deaths = book.sheet(siwang::SHEET, &siwang::DATASET.header())?;
         let cols = Cols {
-            id: Some((1, "男方身份号码")),
-            name: Some((2, "男方姓名")),
-            date: Some((5, "登记日期")),
-            text: Some((6, "登记机关")),
+            id: Some((1, hunyin::HUSBAND_ID)),
+            name: Some((2, hunyin::HUSBAND_NAME)),
+            date: Some((5, hunyin::DATE)),
+            text: Some((6, hunyin::OFFICE)),
             number: None,
         };
         let mut rows = 0;
@@ -283,9 +266,9 @@ impl City {
             }
         }
         let dcols = Cols {
-            id: Some((0, "身份号码")),
-            name: Some((1, "姓名")),
-            date: Some((2, "死亡日期")),
+            id: Some((0, siwang::ID)),
+            name: Some((1, siwang::NAME)),
+            date: Some((2, siwang::DATE)),
             text: None,
             number: None,
         };
@@ -322,26 +305,13 @@ impl City {
         rng: &mut ChaCha8Rng,
         truth: &mut Truth,
     ) -> Result<usize, GenError> {
-        const FILE: &str = "renshe_canbao.csv";
-        let mut w = CsvOut::create(
-            &out.join(FILE),
-            Encoding::Utf8,
-            &[
-                "身份证号",
-                "姓名",
-                "单位统一社会信用代码",
-                "单位名称",
-                "险种",
-                "参保日期",
-                "缴费状态",
-                "更新时间",
-            ],
-        )?;
+        const FILE: &str = canbao::FILE;
+        let mut w = CsvOut::create(&out.join(FILE), Encoding::Utf8, &canbao::DATASET.header())?;
         let cols = Cols {
-            id: Some((0, "身份证号")),
-            name: Some((1, "姓名")),
-            date: Some((5, "参保日期")),
-            text: Some((3, "单位名称")),
+            id: Some((0, canbao::ID)),
+            name: Some((1, canbao::NAME)),
+            date: Some((5, canbao::SINCE)),
+            text: Some((3, canbao::EMPLOYER)),
             number: None,
         };
         let t = today();
@@ -384,7 +354,7 @@ impl City {
                 truth.problem(
                     FILE,
                     &loc,
-                    "更新时间",
+                    canbao::UPDATED,
                     "stale_record",
                     "",
                     &updated.to_string(),
@@ -403,24 +373,24 @@ impl City {
         rng: &mut ChaCha8Rng,
         truth: &mut Truth,
     ) -> Result<usize, GenError> {
-        const FILE: &str = "gongjijin_jiaocun.parquet";
+        const FILE: &str = gongjijin::FILE;
         let mut w = ParquetOut::create(
             &out.join(FILE),
             &[
-                ("身份证号", ColKind::Text),
-                ("姓名", ColKind::Text),
-                ("单位名称", ColKind::Text),
-                ("缴存基数", ColKind::Num),
-                ("月缴存额", ColKind::Num),
-                ("开户日期", ColKind::Date),
-                ("账户状态", ColKind::Text),
+                (gongjijin::ID, ColKind::Text),
+                (gongjijin::NAME, ColKind::Text),
+                (gongjijin::EMPLOYER, ColKind::Text),
+                (gongjijin::BASE, ColKind::Num),
+                (gongjijin::MONTHLY, ColKind::Num),
+                (gongjijin::OPENED, ColKind::Date),
+                (gongjijin::STATUS, ColKind::Text),
             ],
         )?;
         let cols = Cols {
-            id: Some((0, "身份证号")),
-            name: Some((1, "姓名")),
+            id: Some((0, gongjijin::ID)),
+            name: Some((1, gongjijin::NAME)),
             date: None,
-            text: Some((2, "单位名称")),
+            text: Some((2, gongjijin::EMPLOYER)),
             number: None,
         };
         for k in 0..self.employment.len() {
@@ -461,22 +431,14 @@ impl City {
         rng: &mut ChaCha8Rng,
         truth: &mut Truth,
     ) -> Result<usize, GenError> {
-        const FILE: &str = "weijian_shengyu_yimiao.ndjson";
+        const FILE: &str = weijian::FILE;
         let mut w = NdjsonOut::create(&out.join(FILE))?;
-        const BIRTH_KEYS: &[&str] = &[
-            "child_id",
-            "child_name",
-            "sex",
-            "birth_date",
-            "mother_id",
-            "mother_name",
-            "hospital",
-        ];
+        const BIRTH_KEYS: &[&str] = weijian::BIRTH_KEYS;
         let bcols = Cols {
-            id: Some((0, "child_id")),
-            name: Some((1, "child_name")),
-            date: Some((3, "birth_date")),
-            text: Some((6, "hospital")),
+            id: Some((0, weijian::CHILD_ID)),
+            name: Some((1, weijian::CHILD_NAME)),
+            date: Some((3, weijian::BIRTH_DATE)),
+            text: Some((6, weijian::HOSPITAL)),
             number: None,
         };
         for i in 0..self.people.len() {
@@ -498,7 +460,7 @@ impl City {
             emit(
                 &mut Json {
                     w: &mut w,
-                    kind: "birth",
+                    kind: weijian::BIRTH_EVENT,
                     keys: BIRTH_KEYS,
                 },
                 truth,
@@ -507,11 +469,11 @@ impl City {
                 Some(("person", &id)),
             )?;
         }
-        const VAC_KEYS: &[&str] = &["person_id", "person_name", "vaccine", "date", "dose"];
+        const VAC_KEYS: &[&str] = weijian::VACCINATION_KEYS;
         let vcols = Cols {
-            id: Some((0, "person_id")),
-            name: Some((1, "person_name")),
-            date: Some((3, "date")),
+            id: Some((0, weijian::PERSON_ID)),
+            name: Some((1, weijian::PERSON_NAME)),
+            date: Some((3, weijian::DATE)),
             text: None,
             number: None,
         };
@@ -530,7 +492,7 @@ impl City {
             emit(
                 &mut Json {
                     w: &mut w,
-                    kind: "vaccination",
+                    kind: weijian::VACCINATION_EVENT,
                     keys: VAC_KEYS,
                 },
                 truth,
@@ -550,28 +512,15 @@ impl City {
         rng: &mut ChaCha8Rng,
         truth: &mut Truth,
     ) -> Result<usize, GenError> {
-        const FILE: &str = "shichang_qiye.xlsx";
+        const FILE: &str = qiye::FILE;
         let mut book = XlsxOut::new();
-        let s = book.sheet(
-            "企业登记",
-            &[
-                "统一社会信用代码",
-                "企业名称",
-                "法定代表人",
-                "法定代表人身份证号",
-                "注册资本(万元)",
-                "成立日期",
-                "住所",
-                "登记状态",
-                "行政区划",
-            ],
-        )?;
+        let s = book.sheet(qiye::SHEET, &qiye::DATASET.header())?;
         let cols = Cols {
-            id: Some((0, "统一社会信用代码")),
+            id: Some((0, qiye::CODE)),
             name: None,
-            date: Some((5, "成立日期")),
-            text: Some((6, "住所")),
-            number: Some((4, "注册资本(万元)", -500.0)),
+            date: Some((5, qiye::FOUNDED)),
+            text: Some((6, qiye::SEAT)),
+            number: Some((4, qiye::CAPITAL, -500.0)),
         };
         let mut used = std::collections::HashSet::new();
         for e in 0..self.entities.len() {
@@ -623,7 +572,7 @@ impl City {
                 truth.problem(
                     FILE,
                     &loc,
-                    "法定代表人身份证号",
+                    qiye::LEGAL_REP_ID,
                     "orphan_reference",
                     "",
                     &self.entities[e].rep_id,
@@ -642,25 +591,14 @@ impl City {
         rng: &mut ChaCha8Rng,
         truth: &mut Truth,
     ) -> Result<usize, GenError> {
-        const FILE: &str = "zhujian_fangwu.csv";
-        let mut w = CsvOut::create(
-            &out.join(FILE),
-            Encoding::Utf8,
-            &[
-                "房屋编码",
-                "坐落",
-                "建筑面积",
-                "产权人身份证号",
-                "产权人姓名",
-                "登记日期",
-            ],
-        )?;
+        const FILE: &str = fangwu::FILE;
+        let mut w = CsvOut::create(&out.join(FILE), Encoding::Utf8, &fangwu::DATASET.header())?;
         let cols = Cols {
-            id: Some((3, "产权人身份证号")),
-            name: Some((4, "产权人姓名")),
-            date: Some((5, "登记日期")),
-            text: Some((1, "坐落")),
-            number: Some((2, "建筑面积", -12.5)),
+            id: Some((3, fangwu::OWNER_ID)),
+            name: Some((4, fangwu::OWNER_NAME)),
+            date: Some((5, fangwu::REGISTERED)),
+            text: Some((1, fangwu::LOCATION)),
+            number: Some((2, fangwu::AREA, -12.5)),
         };
         for k in 0..self.houses.len() {
             let h = &self.houses[k];
@@ -688,7 +626,7 @@ impl City {
         rng: &mut ChaCha8Rng,
         truth: &mut Truth,
     ) -> Result<usize, GenError> {
-        const FILE: &str = "minzheng_qianzhiku.sqlite";
+        const FILE: &str = dibao::FILE;
         let path = out.join(FILE);
         let _ = std::fs::remove_file(&path);
         let url = format!("sqlite://{}?mode=rwc", path.display());
@@ -696,7 +634,15 @@ impl City {
             .await
             .map_err(|e| GenError::Io(format!("{FILE}: {e}")))?;
         let dberr = |e: sqlx::Error| GenError::Io(format!("{FILE}: {e}"));
-        sqlx::query("CREATE TABLE dibao (id INTEGER PRIMARY KEY, citizen_id TEXT NOT NULL, name TEXT NOT NULL, household_size INTEGER NOT NULL, monthly_amount REAL NOT NULL, start_month TEXT NOT NULL, status TEXT NOT NULL, updated_at TEXT NOT NULL)")
+        // The table and column names are the department table's (identifiers, not values).
+        use dibao::{AMOUNT, HOUSEHOLD, ID, NAME, START, STATUS, TABLE, UPDATED};
+        let create = format!(
+            "CREATE TABLE {TABLE} (id INTEGER PRIMARY KEY, {ID} TEXT NOT NULL, {NAME} TEXT NOT NULL, {HOUSEHOLD} INTEGER NOT NULL, {AMOUNT} REAL NOT NULL, {START} TEXT NOT NULL, {STATUS} TEXT NOT NULL, {UPDATED} TEXT NOT NULL)"
+        );
+        let insert = format!(
+            "INSERT INTO {TABLE} (id, {ID}, {NAME}, {HOUSEHOLD}, {AMOUNT}, {START}, {STATUS}, {UPDATED}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(create))
             .execute(&mut conn)
             .await
             .map_err(dberr)?;
@@ -710,19 +656,23 @@ impl City {
             }
             n += 1;
             let updated = base + Duration::minutes(i64::from(n) * 7);
-            sqlx::query("INSERT INTO dibao (id, citizen_id, name, household_size, monthly_amount, start_month, status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+            sqlx::query(sqlx::AssertSqlSafe(insert.clone()))
                 .bind(n)
                 .bind(&p.id)
                 .bind(&p.name)
                 .bind(rng.random_range(1..6))
                 .bind(f64::from(rng.random_range(300..900)))
-                .bind((today() - Duration::days(rng.random_range(30..2000))).format("%Y-%m").to_string())
+                .bind(
+                    (today() - Duration::days(rng.random_range(30..2000)))
+                        .format("%Y-%m")
+                        .to_string(),
+                )
                 .bind("在保")
                 .bind(updated.format("%Y-%m-%d %H:%M:%S").to_string())
                 .execute(&mut *tx)
                 .await
                 .map_err(dberr)?;
-            truth.subject(FILE, &format!("dibao:{n}"), "person", &p.id)?;
+            truth.subject(FILE, &format!("{TABLE}:{n}"), "person", &p.id)?;
         }
         tx.commit().await.map_err(dberr)?;
         conn.close().await.map_err(dberr)?;

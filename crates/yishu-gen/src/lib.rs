@@ -3,6 +3,7 @@
 //! Deterministic for a seed.
 
 mod changes;
+pub mod city;
 pub mod names;
 mod out;
 mod progress;

@@ -31,15 +31,6 @@ impl std::str::FromStr for TextEncoding {
     }
 }
 
-/// How to read the file; `None` fields are detected.
-#[derive(Debug, Clone, Default)]
-pub struct CsvOptions {
-    /// Confirmed column → item pairs where names differ.
-    pub mapping: crate::rows::Mapping,
-    pub encoding: Option<TextEncoding>,
-    pub delimiter: Option<u8>,
-}
-
 /// Guesses the encoding from a BOM or from whether the bytes are valid UTF-8.
 pub fn detect_encoding(head: &[u8]) -> TextEncoding {
     if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
@@ -69,7 +60,7 @@ pub fn read(
     path: &Path,
     items: &[Item],
     batch_id: &str,
-    opts: &CsvOptions,
+    opts: &crate::ReadOptions,
     progress: &mut dyn FnMut(u64),
     sink: &mut dyn FnMut(RecordBatch) -> Result<(), Error>,
 ) -> Result<Parsed, Error> {
@@ -219,6 +210,7 @@ pub fn read(
 mod tests {
     use super::*;
     use yishu_lake::arrow::array::{Array, StringArray};
+    use yishu_lake::lineage::SOURCE_REF;
 
     fn refs_and_lines(text: &str) -> (Vec<String>, Vec<i64>) {
         let dir = tempfile::tempdir().unwrap();
@@ -236,10 +228,10 @@ mod tests {
             &path,
             &items,
             "b",
-            &CsvOptions::default(),
+            &crate::ReadOptions::default(),
             &mut |_| {},
             &mut |b| {
-                let c = b.column_by_name("_source_ref").unwrap();
+                let c = b.column_by_name(SOURCE_REF).unwrap();
                 let c = c.as_any().downcast_ref::<StringArray>().unwrap();
                 refs.extend((0..c.len()).map(|i| c.value(i).to_string()));
                 Ok(())

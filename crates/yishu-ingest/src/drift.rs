@@ -192,7 +192,7 @@ pub async fn check(store: &Store, lake: &Lake, r: &Resource, now: i64) -> Result
     }
     let stale = stale_reason(r.status, r.meta.update_cycle, last_batch_at, now);
     Ok(Drift {
-        table: columns.map(|_| format!("ods.{name}")),
+        table: columns.map(|_| yishu_lake::lineage::qualified(Layer::Ods, &name)),
         items_without_column: without_column.into_iter().collect(),
         columns_without_item: without_item.into_iter().collect(),
         type_mismatches,

@@ -60,31 +60,60 @@ pub(crate) fn io_err(path: &Path, e: std::io::Error) -> Error {
     )
 }
 
-/// The kind of file and how to read it.
+/// How to read a file, whatever its format (chosen by its extension, [`FileFormat::of`]): what a
+/// person confirmed or chose. One set for every file connector; a format ignores what it does
+/// not use.
 #[derive(Debug, Clone)]
-pub enum Source {
-    Csv(csv::CsvOptions),
-    Xlsx(xlsx::XlsxOptions),
-    /// NDJSON, or a JSON array of objects; with confirmed key → item pairs.
-    Json(rows::Mapping),
-    /// With confirmed column → item pairs.
-    Parquet(rows::Mapping),
+pub struct ReadOptions {
+    /// Confirmed column → item pairs where names differ (every format).
+    pub mapping: rows::Mapping,
+    /// Delimited text: the encoding; detected when `None`.
+    pub encoding: Option<csv::TextEncoding>,
+    /// Delimited text: the field delimiter; detected when `None`.
+    pub delimiter: Option<u8>,
+    /// Workbooks: the sheet; the first when `None`.
+    pub sheet: Option<String>,
+    /// Workbooks: the 1-based row of the header within the sheet's used range.
+    pub header_row: usize,
 }
 
-impl Source {
-    /// Chooses the reader by file extension: `.xlsx`, `.xlsm`, `.xls`, `.ods` are workbooks,
-    /// `.json`/`.ndjson`/`.jsonl` JSON, `.parquet` Parquet, everything else delimited text. JSON
-    /// and Parquet take the CSV options' confirmed mapping (one `--map` serves every format).
-    pub fn for_path(path: &Path, csv: csv::CsvOptions, xlsx: xlsx::XlsxOptions) -> Source {
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            mapping: Default::default(),
+            encoding: None,
+            delimiter: None,
+            sheet: None,
+            header_row: 1,
+        }
+    }
+}
+
+/// The kinds of file Yishu reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// CSV, TSV and other delimited text, in UTF-8, GBK or GB18030.
+    Delimited,
+    /// XLSX, XLSM, XLS, XLSB, ODS.
+    Workbook,
+    /// NDJSON, or a JSON array of objects.
+    Json,
+    Parquet,
+}
+
+impl FileFormat {
+    /// By extension: `.xlsx`, `.xlsm`, `.xls`, `.xlsb`, `.ods` are workbooks,
+    /// `.json`/`.ndjson`/`.jsonl` JSON, `.parquet` Parquet, everything else delimited text.
+    pub fn of(path: &Path) -> FileFormat {
         let ext = path
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase())
             .unwrap_or_default();
         match ext.as_str() {
-            "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => Source::Xlsx(xlsx),
-            "json" | "ndjson" | "jsonl" => Source::Json(csv.mapping),
-            "parquet" | "parq" => Source::Parquet(csv.mapping),
-            _ => Source::Csv(csv),
+            "xlsx" | "xlsm" | "xls" | "xlsb" | "ods" => FileFormat::Workbook,
+            "json" | "ndjson" | "jsonl" => FileFormat::Json,
+            "parquet" | "parq" => FileFormat::Parquet,
+            _ => FileFormat::Delimited,
         }
     }
 }
@@ -99,83 +128,122 @@ pub enum Outcome {
     Unchanged(Batch),
 }
 
-/// Ingests a CSV file; see [`ingest_file`].
-pub async fn ingest_csv(
-    store: &Store,
-    lake: &Lake,
-    resource: &Resource,
-    path: &Path,
-    opts: &csv::CsvOptions,
-    progress: &mut (dyn FnMut(u64) + Send),
-) -> Result<Outcome, Error> {
-    ingest_file(
-        store,
-        lake,
-        resource,
-        path,
-        &Source::Csv(opts.clone()),
-        progress,
-    )
-    .await
-}
-
-/// Ingests a file (CSV or a workbook sheet) into the resource's ods table (and its quarantine
-/// table), as one batch.
+/// Ingests a file into the resource's ods table (and its quarantine table) as one batch named
+/// by the file's name and content.
 pub async fn ingest_file(
     store: &Store,
     lake: &Lake,
     resource: &Resource,
     path: &Path,
-    opts: &Source,
+    opts: &ReadOptions,
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Outcome, Error> {
-    let sum = checksum(path)?;
-    let source = path
-        .file_name()
-        .map(|f| f.to_string_lossy().to_string())
-        .unwrap_or_default();
-    ingest_file_as(store, lake, resource, path, opts, &source, &sum, progress).await
+    FileIngest::new(store, lake, resource, path)
+        .options(opts.clone())
+        .run(progress)
+        .await
 }
 
-/// Ingests a file under a given source name and idempotency checksum: an HTTP push names its
-/// batch by the client's idempotency key, so the same key twice is a no-op whatever the body.
-#[allow(clippy::too_many_arguments)]
-pub async fn ingest_file_as(
-    store: &Store,
-    lake: &Lake,
-    resource: &Resource,
-    path: &Path,
-    opts: &Source,
-    source: &str,
-    sum: &str,
-    progress: &mut (dyn FnMut(u64) + Send),
-) -> Result<Outcome, Error> {
-    let (source, sum) = (source.to_string(), sum.to_string());
-    if let Some(done) = recover(store, lake, resource, &sum).await? {
-        return Ok(Outcome::AlreadyIngested(done));
+/// One file to ingest into a resource as one batch: the steps are settling interrupted runs of
+/// the same content, claiming the batch, streaming the rows into an uncommitted append, one
+/// commit, then the batch's drift and counts.
+pub struct FileIngest<'a> {
+    store: &'a Store,
+    lake: &'a Lake,
+    resource: &'a Resource,
+    path: &'a Path,
+    options: ReadOptions,
+    /// The source name and idempotency checksum (the file's name and content by default).
+    named: Option<(String, String)>,
+}
+
+impl<'a> FileIngest<'a> {
+    pub fn new(store: &'a Store, lake: &'a Lake, resource: &'a Resource, path: &'a Path) -> Self {
+        FileIngest {
+            store,
+            lake,
+            resource,
+            path,
+            options: ReadOptions::default(),
+            named: None,
+        }
     }
-    let id = match store.start_batch(resource.id, &source, &sum).await? {
-        BatchStart::AlreadyIngested(b) => return Ok(Outcome::AlreadyIngested(b)),
-        BatchStart::New(id) => id,
-    };
-    match write_batch(store, lake, resource, path, opts, &id, &sum, progress).await {
-        Ok((parsed, version)) => {
-            store.set_batch_drift(&id, &parsed.drift()).await?;
-            let b = store
-                .finish_batch(
-                    &id,
-                    parsed.rows_read,
-                    parsed.rows_stored,
-                    parsed.rows_quarantined,
-                    version.map(|v| v as i64),
-                )
-                .await?;
-            Ok(Outcome::Ingested(b))
+
+    pub fn options(mut self, options: ReadOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Names the batch: an HTTP push names it by the client's idempotency key, so the same key
+    /// twice is a no-op whatever the body.
+    pub fn named(mut self, source: impl Into<String>, checksum: impl Into<String>) -> Self {
+        self.named = Some((source.into(), checksum.into()));
+        self
+    }
+
+    pub async fn run(self, progress: &mut (dyn FnMut(u64) + Send)) -> Result<Outcome, Error> {
+        let (store, resource) = (self.store, self.resource);
+        let (source, sum) = match &self.named {
+            Some(n) => n.clone(),
+            None => (
+                self.path
+                    .file_name()
+                    .map(|f| f.to_string_lossy().to_string())
+                    .unwrap_or_default(),
+                checksum(self.path)?,
+            ),
+        };
+        if let Some(done) = recover(store, self.lake, resource, &sum).await? {
+            return Ok(Outcome::AlreadyIngested(done));
         }
-        Err(e) => {
-            store.fail_batch(&id, &e.message).await?;
-            Err(e)
+        let id = match store.start_batch(resource.id, &source, &sum).await? {
+            BatchStart::AlreadyIngested(b) => return Ok(Outcome::AlreadyIngested(b)),
+            BatchStart::New(id) => id,
+        };
+        match self.write(&id, &sum, progress).await {
+            Ok((parsed, version)) => {
+                store.set_batch_drift(&id, &parsed.drift()).await?;
+                let b = store
+                    .finish_batch(
+                        &id,
+                        parsed.rows_read,
+                        parsed.rows_stored,
+                        parsed.rows_quarantined,
+                        version.map(|v| v as i64),
+                    )
+                    .await?;
+                Ok(Outcome::Ingested(b))
+            }
+            Err(e) => {
+                store.fail_batch(&id, &e.message).await?;
+                Err(e)
+            }
         }
+    }
+
+    /// Streams the file's rows into the batch and commits them.
+    async fn write(
+        &self,
+        batch_id: &str,
+        sum: &str,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<(rows::Parsed, Option<u64>), Error> {
+        let (path, items, id, opts) = (
+            self.path.to_path_buf(),
+            self.resource.meta.items.clone(),
+            batch_id.to_string(),
+            self.options.clone(),
+        );
+        let reader: Reader = Box::new(move |progress, sink| match FileFormat::of(&path) {
+            FileFormat::Delimited => csv::read(&path, &items, &id, &opts, progress, sink),
+            FileFormat::Workbook => xlsx::read(&path, &items, &id, &opts, progress, sink),
+            FileFormat::Json => json::read(&path, &items, &id, &opts.mapping, progress, sink),
+            FileFormat::Parquet => parquet::read(&path, &items, &id, &opts.mapping, progress, sink),
+        });
+        let (store, lake, resource) = (self.store, self.lake, self.resource);
+        let (parsed, ods) = stream(store, lake, resource, batch_id, reader, progress).await?;
+        let version = commit(lake, resource, batch_id, sum, &parsed, ods).await?;
+        Ok((parsed, version))
     }
 }
 
@@ -239,34 +307,6 @@ pub(crate) type Reader = Box<
         ) -> Result<rows::Parsed, Error>
         + Send,
 >;
-
-#[allow(clippy::too_many_arguments)]
-async fn write_batch(
-    store: &Store,
-    lake: &Lake,
-    resource: &Resource,
-    path: &Path,
-    opts: &Source,
-    batch_id: &str,
-    sum: &str,
-    progress: &mut (dyn FnMut(u64) + Send),
-) -> Result<(rows::Parsed, Option<u64>), Error> {
-    let (path, items, id, opts) = (
-        path.to_path_buf(),
-        resource.meta.items.clone(),
-        batch_id.to_string(),
-        opts.clone(),
-    );
-    let reader: Reader = Box::new(move |progress, sink| match &opts {
-        Source::Csv(o) => csv::read(&path, &items, &id, o, progress, sink),
-        Source::Xlsx(o) => xlsx::read(&path, &items, &id, o, progress, sink),
-        Source::Json(m) => json::read(&path, &items, &id, m, progress, sink),
-        Source::Parquet(m) => parquet::read(&path, &items, &id, m, progress, sink),
-    });
-    let (parsed, ods) = stream(store, lake, resource, batch_id, reader, progress).await?;
-    let version = commit(lake, resource, batch_id, sum, &parsed, ods).await?;
-    Ok((parsed, version))
-}
 
 /// How often a running batch's rows read are written to its record.
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);

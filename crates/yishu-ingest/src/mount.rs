@@ -158,7 +158,7 @@ pub async fn sample_rows(
     }
     let table = crate::table_name(r);
     let mut out = Sample {
-        from: format!("ods.{table}"),
+        from: yishu_lake::lineage::qualified(yishu_lake::Layer::Ods, &table),
         ..Default::default()
     };
     let Some(frame) = lake.frame(yishu_lake::Layer::Ods, &table).await? else {

@@ -8,6 +8,7 @@ use yishu_lake::arrow::array::{
     ArrayRef, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
 };
 use yishu_lake::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use yishu_lake::lineage::{BATCH_ID, INGESTED_AT, SOURCE_REF};
 use yishu_meta::catalog::Item;
 use yishu_types::{Error, ErrorCode};
 
@@ -21,10 +22,10 @@ pub fn ods_schema(items: &[Item]) -> Arc<Schema> {
         .iter()
         .map(|i| Field::new(i.name.trim(), DataType::Utf8, true))
         .collect();
-    fields.push(Field::new("_batch_id", DataType::Utf8, false));
-    fields.push(Field::new("_source_ref", DataType::Utf8, false));
+    fields.push(Field::new(BATCH_ID, DataType::Utf8, false));
+    fields.push(Field::new(SOURCE_REF, DataType::Utf8, false));
     fields.push(Field::new(
-        "_ingested_at",
+        INGESTED_AT,
         DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
         false,
     ));
@@ -34,8 +35,8 @@ pub fn ods_schema(items: &[Item]) -> Arc<Schema> {
 /// The quarantine schema: the raw row, where it was and why it was rejected.
 pub fn quarantine_schema() -> Arc<Schema> {
     Arc::new(Schema::new(vec![
-        Field::new("_batch_id", DataType::Utf8, false),
-        Field::new("_source_ref", DataType::Utf8, false),
+        Field::new(BATCH_ID, DataType::Utf8, false),
+        Field::new(SOURCE_REF, DataType::Utf8, false),
         Field::new("line", DataType::Int64, false),
         Field::new("raw", DataType::Utf8, false),
         Field::new("reason_code", DataType::Utf8, false),

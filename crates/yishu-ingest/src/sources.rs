@@ -4,7 +4,7 @@
 
 use crate::feed::amqp::{self, AmqpFeed};
 use crate::feed::nats::{self, NatsFeed};
-use crate::{Outcome, Source as FileSource, db, ingest_file, ingest_pull};
+use crate::{Outcome, db, ingest_file, ingest_pull};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use yishu_lake::Lake;
@@ -148,17 +148,10 @@ async fn run_drop_dir(
     files.sort();
     let (mut ok, mut failed) = (Vec::new(), Vec::new());
     for f in files {
-        let opts = FileSource::for_path(
-            &f,
-            crate::csv::CsvOptions {
-                mapping: d.mapping.clone(),
-                ..Default::default()
-            },
-            crate::xlsx::XlsxOptions {
-                mapping: d.mapping.clone(),
-                ..Default::default()
-            },
-        );
+        let opts = crate::ReadOptions {
+            mapping: d.mapping.clone(),
+            ..Default::default()
+        };
         let name = f
             .file_name()
             .unwrap_or_default()

@@ -11,27 +11,6 @@ use yishu_lake::arrow::array::RecordBatch;
 use yishu_meta::catalog::Item;
 use yishu_types::{Error, ErrorCode};
 
-/// Which sheet and which row holds the header.
-#[derive(Debug, Clone)]
-pub struct XlsxOptions {
-    /// Sheet name; the first sheet when `None`.
-    pub sheet: Option<String>,
-    /// 1-based row of the header within the sheet's used range.
-    pub header_row: usize,
-    /// Confirmed column → item pairs where names differ.
-    pub mapping: crate::rows::Mapping,
-}
-
-impl Default for XlsxOptions {
-    fn default() -> Self {
-        XlsxOptions {
-            sheet: None,
-            header_row: 1,
-            mapping: Default::default(),
-        }
-    }
-}
-
 /// A cell as ods text: dates as `YYYY-MM-DD` (or with a time), whole numbers without `.0`.
 /// `Err` carries the Excel error shown in the cell.
 fn cell_text(c: &Data) -> Result<Option<String>, String> {
@@ -67,7 +46,7 @@ pub fn read(
     path: &Path,
     items: &[Item],
     batch_id: &str,
-    opts: &XlsxOptions,
+    opts: &crate::ReadOptions,
     progress: &mut dyn FnMut(u64),
     sink: &mut dyn FnMut(RecordBatch) -> Result<(), Error>,
 ) -> Result<Parsed, Error> {

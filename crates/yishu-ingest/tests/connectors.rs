@@ -2,8 +2,8 @@
 //! and on hostile files.
 
 use std::path::Path;
-use yishu_ingest::csv::{CsvOptions, TextEncoding};
-use yishu_ingest::{Outcome, ingest_csv, table_name};
+use yishu_ingest::csv::TextEncoding;
+use yishu_ingest::{FileFormat, Outcome, ReadOptions, ingest_file, table_name};
 use yishu_lake::{Lake, query};
 use yishu_meta::Store;
 use yishu_meta::catalog::*;
@@ -35,9 +35,14 @@ async fn gb18030_register_into_ods_once() {
     .await;
     let file = city.join("gongan_huji.csv");
     let mut seen = 0;
-    let out = ingest_csv(&store, &lake, &r, &file, &CsvOptions::default(), &mut |n| {
-        seen = n
-    })
+    let out = ingest_file(
+        &store,
+        &lake,
+        &r,
+        &file,
+        &ReadOptions::default(),
+        &mut |n| seen = n,
+    )
     .await
     .unwrap();
     let Outcome::Ingested(b) = out else {
@@ -67,12 +72,12 @@ async fn gb18030_register_into_ods_once() {
     assert_eq!(info["yishu.rows_stored"].as_i64(), Some(b.rows_stored));
     assert_eq!(info["yishu.rows_read"].as_i64(), Some(b.rows_read));
     // The same file again is a no-op that says so.
-    let again = ingest_csv(
+    let again = ingest_file(
         &store,
         &lake,
         &r,
         &file,
-        &CsvOptions::default(),
+        &ReadOptions::default(),
         &mut |_| {},
     )
     .await
@@ -106,12 +111,12 @@ async fn hostile_files_quarantine_or_fail_clearly() {
     // Ragged rows are quarantined with their line; the rest is stored.
     let ragged = dir.path().join("ragged.csv");
     write(&ragged, "\u{feff}身份号码,姓名\n11010519491231002X,张三\n110105194912310021\n510107199003071236,李四,多余\n".as_bytes());
-    let Outcome::Ingested(b) = ingest_csv(
+    let Outcome::Ingested(b) = ingest_file(
         &store,
         &lake,
         &r,
         &ragged,
-        &CsvOptions::default(),
+        &ReadOptions::default(),
         &mut |_| {},
     )
     .await
@@ -139,12 +144,12 @@ async fn hostile_files_quarantine_or_fail_clearly() {
     let mut content = "身份号码,姓名\n".as_bytes().to_vec();
     content.extend_from_slice(&bytes[bytes.iter().position(|b| *b == b'\n').unwrap() + 1..]);
     write(&gbk, &content);
-    let opts = CsvOptions {
+    let opts = ReadOptions {
         encoding: Some(TextEncoding::Utf8),
         delimiter: None,
         ..Default::default()
     };
-    let Outcome::Ingested(b) = ingest_csv(&store, &lake, &r, &gbk, &opts, &mut |_| {})
+    let Outcome::Ingested(b) = ingest_file(&store, &lake, &r, &gbk, &opts, &mut |_| {})
         .await
         .unwrap()
     else {
@@ -156,11 +161,16 @@ async fn hostile_files_quarantine_or_fail_clearly() {
     let tsv = dir.path().join("tsv.csv");
     let (bytes, _, _) = encoding_rs::GBK.encode("身份号码\t姓名\n11010519491231002X\t赵六\n");
     write(&tsv, &bytes);
-    let Outcome::Ingested(b) =
-        ingest_csv(&store, &lake, &r, &tsv, &CsvOptions::default(), &mut |_| {})
-            .await
-            .unwrap()
-    else {
+    let Outcome::Ingested(b) = ingest_file(
+        &store,
+        &lake,
+        &r,
+        &tsv,
+        &ReadOptions::default(),
+        &mut |_| {},
+    )
+    .await
+    .unwrap() else {
         panic!()
     };
     assert_eq!((b.rows_read, b.rows_stored), (1, 1));
@@ -177,12 +187,12 @@ async fn hostile_files_quarantine_or_fail_clearly() {
     // and the failed batch is recorded.
     let empty = dir.path().join("empty.csv");
     write(&empty, b"");
-    let e = ingest_csv(
+    let e = ingest_file(
         &store,
         &lake,
         &r,
         &empty,
-        &CsvOptions::default(),
+        &ReadOptions::default(),
         &mut |_| {},
     )
     .await
@@ -191,12 +201,12 @@ async fn hostile_files_quarantine_or_fail_clearly() {
     assert!(e.message.contains("empty"), "{}", e.message);
     let other = dir.path().join("other.csv");
     write(&other, b"a,b\n1,2\n");
-    let e = ingest_csv(
+    let e = ingest_file(
         &store,
         &lake,
         &r,
         &other,
-        &CsvOptions::default(),
+        &ReadOptions::default(),
         &mut |_| {},
     )
     .await
@@ -204,9 +214,16 @@ async fn hostile_files_quarantine_or_fail_clearly() {
     assert!(e.message.contains("no column matches"), "{}", e.message);
     let dup = dir.path().join("dup.csv");
     write(&dup, "姓名,姓名\n甲,乙\n".as_bytes());
-    let e = ingest_csv(&store, &lake, &r, &dup, &CsvOptions::default(), &mut |_| {})
-        .await
-        .unwrap_err();
+    let e = ingest_file(
+        &store,
+        &lake,
+        &r,
+        &dup,
+        &ReadOptions::default(),
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
     assert!(e.message.contains("twice"), "{}", e.message);
     let batches = store.list_batches(r.id).await.unwrap();
     assert_eq!(batches.iter().filter(|b| b.status == "failed").count(), 3);
@@ -241,7 +258,7 @@ async fn interrupted_batches_are_settled() {
         &f,
         &r.meta.items,
         &id,
-        &CsvOptions::default(),
+        &ReadOptions::default(),
         &mut |_| {},
         &mut |b| {
             rows.push(b);
@@ -258,7 +275,7 @@ async fn interrupted_batches_are_settled() {
     lake.append(yishu_lake::Layer::Ods, &t, rows, meta)
         .await
         .unwrap();
-    let out = ingest_csv(&store, &lake, &r, &f, &CsvOptions::default(), &mut |_| {})
+    let out = ingest_file(&store, &lake, &r, &f, &ReadOptions::default(), &mut |_| {})
         .await
         .unwrap();
     let Outcome::AlreadyIngested(b) = out else {
@@ -286,7 +303,7 @@ async fn interrupted_batches_are_settled() {
         panic!()
     };
     let Outcome::Ingested(b) =
-        ingest_csv(&store, &lake, &r, &g, &CsvOptions::default(), &mut |_| {})
+        ingest_file(&store, &lake, &r, &g, &ReadOptions::default(), &mut |_| {})
             .await
             .unwrap()
     else {
@@ -309,8 +326,6 @@ async fn interrupted_batches_are_settled() {
 /// row points at its sheet and row.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xlsx_sheet_into_ods() {
-    use yishu_ingest::xlsx::XlsxOptions;
-    use yishu_ingest::{Source, ingest_file};
     let (_dir, city, _db, store, lake) = city_world(2000, 9, 0.0).await;
     let r = resource(
         &store,
@@ -324,8 +339,8 @@ async fn xlsx_sheet_into_ods() {
     )
     .await;
     let file = city.join("shichang_qiye.xlsx");
-    let src = Source::for_path(&file, CsvOptions::default(), XlsxOptions::default());
-    assert!(matches!(src, Source::Xlsx(_)));
+    let src = ReadOptions::default();
+    assert_eq!(FileFormat::of(&file), FileFormat::Workbook);
     let Outcome::Ingested(b) = ingest_file(&store, &lake, &r, &file, &src, &mut |_| {})
         .await
         .unwrap()
@@ -346,11 +361,10 @@ async fn xlsx_sheet_into_ods() {
     .unwrap();
     assert_eq!(count(&n), 0, "whole numbers are written without .0");
     // A sheet that does not exist is named in the error with the sheets that do.
-    let src = Source::Xlsx(XlsxOptions {
+    let src = ReadOptions {
         sheet: Some("不存在".into()),
-        header_row: 1,
         ..Default::default()
-    });
+    };
     let e = ingest_file(
         &store,
         &lake,
@@ -366,7 +380,7 @@ async fn xlsx_sheet_into_ods() {
     let bytes = std::fs::read(&file).unwrap();
     let cut = city.join("shichang_qiye_cut.xlsx");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    let src = Source::for_path(&cut, CsvOptions::default(), XlsxOptions::default());
+    let src = ReadOptions::default();
     let e = ingest_file(&store, &lake, &r, &cut, &src, &mut |_| {})
         .await
         .unwrap_err();
@@ -385,8 +399,6 @@ async fn xlsx_sheet_into_ods() {
 /// 卫健's NDJSON events: keys map to items, a broken line is quarantined with its number.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ndjson_events_into_ods() {
-    use yishu_ingest::xlsx::XlsxOptions;
-    use yishu_ingest::{Source, ingest_file};
     let dir = tempfile::tempdir().unwrap();
     let db = TestDb::sqlite();
     let store = db.open().await;
@@ -398,8 +410,8 @@ async fn ndjson_events_into_ods() {
         "{\"type\":\"birth\",\"child_id\":\"510107201801011234\",\"child_name\":\"张小明\"}\n\n{\"type\":\"vaccination\",\"dose\":2}\n{\"type\": broken\n[1,2]\n"
             .as_bytes(),
     );
-    let src = Source::for_path(&f, CsvOptions::default(), XlsxOptions::default());
-    assert!(matches!(src, Source::Json(_)));
+    let src = ReadOptions::default();
+    assert_eq!(FileFormat::of(&f), FileFormat::Json);
     let Outcome::Ingested(b) = ingest_file(&store, &lake, &r, &f, &src, &mut |_| {})
         .await
         .unwrap()
@@ -432,26 +444,27 @@ async fn ndjson_events_into_ods() {
         r#"[{"TYPE":"birth","ChildName":"王小红","extra":1},{"TYPE":"death"},{"zzz":1}]"#
             .as_bytes(),
     );
-    let e = ingest_file(
-        &store,
-        &lake,
-        &r,
-        &g,
-        &Source::Json(Default::default()),
-        &mut |_| {},
-    )
-    .await
-    .unwrap_err();
+    let e = ingest_file(&store, &lake, &r, &g, &ReadOptions::default(), &mut |_| {})
+        .await
+        .unwrap_err();
     assert!(e.message.contains("proposed mapping"), "{}", e.message);
     let mapping: yishu_ingest::rows::Mapping = [("TYPE", "type"), ("ChildName", "child_name")]
         .into_iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect();
-    let Outcome::Ingested(b) =
-        ingest_file(&store, &lake, &r, &g, &Source::Json(mapping), &mut |_| {})
-            .await
-            .unwrap()
-    else {
+    let Outcome::Ingested(b) = ingest_file(
+        &store,
+        &lake,
+        &r,
+        &g,
+        &ReadOptions {
+            mapping,
+            ..Default::default()
+        },
+        &mut |_| {},
+    )
+    .await
+    .unwrap() else {
         panic!()
     };
     assert_eq!((b.rows_read, b.rows_stored, b.rows_quarantined), (3, 2, 1));
@@ -468,8 +481,6 @@ async fn ndjson_events_into_ods() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parquet_accounts_into_ods() {
     use std::sync::Arc;
-    use yishu_ingest::xlsx::XlsxOptions;
-    use yishu_ingest::{Source, ingest_file};
     use yishu_lake::arrow::array::{ArrayRef, BinaryArray, RecordBatch, StringArray};
     let (dir, city, _db, store, lake) = city_world(1500, 9, 0.02).await;
     let items = [
@@ -483,8 +494,8 @@ async fn parquet_accounts_into_ods() {
     ];
     let r = resource(&store, &items).await;
     let f = city.join("gongjijin_jiaocun.parquet");
-    let src = Source::for_path(&f, CsvOptions::default(), XlsxOptions::default());
-    assert!(matches!(src, Source::Parquet(_)));
+    let src = ReadOptions::default();
+    assert_eq!(FileFormat::of(&f), FileFormat::Parquet);
     let Outcome::Ingested(b) = ingest_file(&store, &lake, &r, &f, &src, &mut |_| {})
         .await
         .unwrap()
@@ -553,7 +564,7 @@ async fn parquet_accounts_into_ods() {
         &lake,
         &r,
         &odd,
-        &Source::Parquet(Default::default()),
+        &ReadOptions::default(),
         &mut |_| {},
     )
     .await
@@ -580,7 +591,7 @@ async fn parquet_accounts_into_ods() {
         &lake,
         &r,
         &junk,
-        &Source::Parquet(Default::default()),
+        &ReadOptions::default(),
         &mut |_| {},
     )
     .await
@@ -945,7 +956,7 @@ async fn drift_between_items_and_data() {
         .unwrap();
     let f = dir.path().join("people.csv");
     write(&f, "公民身份号码,出生日期,家庭人数,联系电话\n510104199001011234,1990-01-01,3,13800000000\n510104199202022345,1992-13-45,三,13900000000\n510104199303033456,1993-03-03,2,\n".as_bytes());
-    let out = ingest_csv(&store, &lake, &r, &f, &CsvOptions::default(), &mut |_| {})
+    let out = ingest_file(&store, &lake, &r, &f, &ReadOptions::default(), &mut |_| {})
         .await
         .unwrap();
     let Outcome::Ingested(b) = out else { panic!() };
@@ -1097,12 +1108,12 @@ async fn ten_thousand_columns_and_a_hundred_megabyte_line() {
         text.push('\n');
     }
     write(&wide, text.as_bytes());
-    let Outcome::Ingested(b) = ingest_csv(
+    let Outcome::Ingested(b) = ingest_file(
         &store,
         &lake,
         &r,
         &wide,
-        &CsvOptions::default(),
+        &ReadOptions::default(),
         &mut |_| {},
     )
     .await
@@ -1122,12 +1133,12 @@ async fn ten_thousand_columns_and_a_hundred_megabyte_line() {
     bytes.extend("\n510107199003071252,赵五\n".as_bytes());
     write(&long, &bytes);
     drop(bytes);
-    let Outcome::Ingested(b) = ingest_csv(
+    let Outcome::Ingested(b) = ingest_file(
         &store,
         &lake,
         &r,
         &long,
-        &CsvOptions::default(),
+        &ReadOptions::default(),
         &mut |_| {},
     )
     .await

@@ -3,11 +3,13 @@
 //! looks at rows.
 
 pub mod clean;
+pub mod cleaning;
 pub mod drift;
 pub mod eval;
 pub mod judge;
 pub mod pattern;
 pub mod profile;
+pub mod reference;
 pub mod report;
 pub mod rule;
 pub mod run;

@@ -11,6 +11,7 @@ use futures::StreamExt;
 use std::sync::Arc;
 use yishu_lake::arrow::array::RecordBatch;
 use yishu_lake::datafusion::prelude::{DataFrame, SessionConfig, SessionContext, col, lit};
+use yishu_lake::lineage::{BATCH_ID, SOURCE_REF};
 use yishu_lake::{Lake, Layer};
 use yishu_types::{Error, ErrorCode};
 
@@ -65,7 +66,7 @@ impl Task {
     }
 
     fn feed(&mut self, b: &RecordBatch) {
-        let refs = b.column_by_name("_source_ref").and_then(Texts::of);
+        let refs = b.column_by_name(SOURCE_REF).and_then(Texts::of);
         match self {
             Task::Field(_, acc) => {
                 let c = b.column_by_name(acc.name()).and_then(Texts::of);
@@ -102,7 +103,7 @@ pub async fn rows(lake: &Lake, table: &str, batch_id: Option<&str>) -> Result<Da
         .map_err(lake_err(&format!("cannot read {table}")))?;
     match batch_id {
         Some(b) => df
-            .filter(col("_batch_id").eq(lit(b)))
+            .filter(col(BATCH_ID).eq(lit(b)))
             .map_err(lake_err("cannot select the batch")),
         None => Ok(df),
     }
@@ -422,11 +423,7 @@ pub async fn check_sql(lake: &Lake, table: &str, sql: &str) -> Result<(), Error>
         .sql_with_options(sql, sql_options())
         .await
         .map_err(|e| Error::new(ErrorCode::RuleInvalid, format!("the SQL cannot run: {e}")))?;
-    if df
-        .schema()
-        .field_with_unqualified_name("_source_ref")
-        .is_err()
-    {
+    if df.schema().field_with_unqualified_name(SOURCE_REF).is_err() {
         return Err(Error::new(
             ErrorCode::RuleInvalid,
             "the SQL must return the column _source_ref of the violating rows",
@@ -460,7 +457,7 @@ async fn sql_violations(
                     .ok()
             })
         };
-        let Some(refs) = text("_source_ref") else {
+        let Some(refs) = text(SOURCE_REF) else {
             return Err(Error::new(
                 ErrorCode::RuleInvalid,
                 "the SQL must return the column _source_ref of the violating rows",

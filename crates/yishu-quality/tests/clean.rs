@@ -79,7 +79,8 @@ async fn fills_from_a_reference_filters_on_it_and_survives_a_broken_one() {
     .iter()
     .map(|(c, t)| (c.to_string(), *t))
     .collect();
-    let (references, lookups) = yishu_quality::run::clean_references(store, lake, &rules).await;
+    let (references, lookups) =
+        yishu_quality::cleaning::clean_references(store, lake, &rules).await;
     let batch = store.list_batches(people.id).await.unwrap()[0].id.clone();
     let table = people.table();
     let report = clean_batch(CleanJob {

@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use yishu_ingest::csv::CsvOptions;
 use yishu_meta::catalog::*;
 use yishu_meta::testing::TestDb;
 use yishu_meta::{NewOrg, NewUser, OrgLevel, Store};
@@ -69,12 +68,12 @@ impl World {
             )
             .await
             .unwrap();
-        yishu_ingest::ingest_csv(
+        yishu_ingest::ingest_file(
             &self.store,
             &self.lake,
             &res,
             file,
-            &CsvOptions::default(),
+            &yishu_ingest::ReadOptions::default(),
             &mut |_| {},
         )
         .await

@@ -193,116 +193,145 @@ pub(crate) fn kind_of(headers: &HeaderMap, body: &[u8]) -> ApiResult<&'static st
     })
 }
 
-/// Stores a body of rows as one batch of a published resource the caller's department provides,
-/// and audits it. `key` names the batch (a resend with the same key is a no-op); without one, the
-/// body's checksum does. `via` says how it came (`push`, `form`, `upload`).
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn feed_body<R: crate::auth::Right>(
-    s: &AppState,
-    auth: &Auth<R>,
-    r: &Resource,
-    body: &[u8],
-    kind: &str,
-    key: Option<&str>,
-    via: &str,
-    mapping: &yishu_ingest::rows::Mapping,
-) -> ApiResult<Pushed> {
-    owns(auth.who(), r)?;
-    if r.status != ResourceStatus::Published {
-        return Err(ApiError::new(
-            ErrorCode::InvalidInput,
-            format!(
-                "{} is not published; data is fed to published entries only",
-                r.code
-            ),
-        ));
-    }
-    if body.len() > PUSH_LIMIT {
-        return Err(ApiError::new(
-            ErrorCode::InvalidInput,
-            format!(
-                "the body has {} bytes, more than {PUSH_LIMIT}: use a drop directory or a database source",
-                body.len()
-            ),
-        ));
-    }
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidInput,
-            "the body is empty: send rows (a JSON array of objects, NDJSON, CSV, XLSX or Parquet)",
-        ));
-    }
-    let sum = match key {
-        Some(k) => format!("{via}:{}", blake3::hash(k.as_bytes()).to_hex()),
-        None => format!("blake3:{}", blake3::hash(body).to_hex()),
-    };
-    let dir = tempfile::tempdir()
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("temp dir: {e}")))?;
-    let file = dir.path().join(format!("{via}.{kind}"));
-    tokio::fs::write(&file, body)
-        .await
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("temp file: {e}")))?;
-    let source = match key {
-        Some(k) => format!("{via}:{k}"),
-        None => via.to_string(),
-    };
-    let opts = yishu_ingest::Source::for_path(
-        &file,
-        yishu_ingest::csv::CsvOptions {
-            mapping: mapping.clone(),
-            ..Default::default()
-        },
-        yishu_ingest::xlsx::XlsxOptions {
-            mapping: mapping.clone(),
-            ..Default::default()
-        },
-    );
-    let out = yishu_ingest::ingest_file_as(
-        &s.store,
-        &s.lake,
-        r,
-        &file,
-        &opts,
-        &source,
-        &sum,
-        &mut |_| {},
-    )
-    .await;
-    let out = match out {
-        Ok(o) => o,
-        Err(e) => {
-            s.store
-                .audit(&auth.meta.entry(
-                    Some(auth.who()),
-                    &format!("ingest.{via}"),
-                    format!("resource:{}", r.code),
-                    "failed",
-                    json!({"error": e.message}).to_string(),
-                ))
-                .await?;
-            return Err(e.into());
+/// A body of rows to store as one batch of a published resource the caller's department
+/// provides: what it holds (`kind`: json, csv, xlsx, parquet), how it came (`via`: push, form,
+/// upload), the key that names its batch (a resend with the same key is a no-op; without one the
+/// body's checksum names it) and confirmed column pairs.
+pub(crate) struct Feed<'a> {
+    body: &'a [u8],
+    kind: &'a str,
+    via: &'a str,
+    key: Option<&'a str>,
+    mapping: yishu_ingest::rows::Mapping,
+}
+
+impl<'a> Feed<'a> {
+    pub fn new(via: &'a str, kind: &'a str, body: &'a [u8]) -> Self {
+        Feed {
+            body,
+            kind,
+            via,
+            key: None,
+            mapping: Default::default(),
         }
-    };
-    let pushed = match out {
-        yishu_ingest::Outcome::Ingested(b) => Pushed {
-            stored: true,
-            batch: b,
-        },
-        yishu_ingest::Outcome::AlreadyIngested(b) | yishu_ingest::Outcome::Unchanged(b) => Pushed {
-            stored: false,
-            batch: b,
-        },
-    };
-    s.store
-        .audit(&auth.meta.entry(
-            Some(auth.who()),
-            &format!("ingest.{via}"),
-            format!("resource:{}", r.code),
-            "ok",
-            json!({"batch": pushed.batch.id, "stored": pushed.stored, "read": pushed.batch.rows_read, "quarantined": pushed.batch.rows_quarantined, "idempotency_key": key}).to_string(),
-        ))
-        .await?;
-    Ok(pushed)
+    }
+
+    pub fn key(mut self, key: Option<&'a str>) -> Self {
+        self.key = key;
+        self
+    }
+
+    pub fn mapping(mut self, mapping: yishu_ingest::rows::Mapping) -> Self {
+        self.mapping = mapping;
+        self
+    }
+
+    /// Checks, stores and audits the body (a failure is audited too).
+    pub async fn store<R: crate::auth::Right>(
+        self,
+        s: &AppState,
+        auth: &Auth<R>,
+        r: &Resource,
+    ) -> ApiResult<Pushed> {
+        self.check(auth.who(), r)?;
+        let audited = |outcome: &'static str, detail: serde_json::Value| {
+            auth.meta.entry(
+                Some(auth.who()),
+                &format!("ingest.{}", self.via),
+                format!("resource:{}", r.code),
+                outcome,
+                detail.to_string(),
+            )
+        };
+        let out = match self.ingest(s, r).await {
+            Ok(o) => o,
+            Err(e) => {
+                let entry = audited("failed", json!({"error": e.message}));
+                s.store.audit(&entry).await?;
+                return Err(e.into());
+            }
+        };
+        let pushed = match out {
+            yishu_ingest::Outcome::Ingested(b) => Pushed {
+                stored: true,
+                batch: b,
+            },
+            yishu_ingest::Outcome::AlreadyIngested(b) | yishu_ingest::Outcome::Unchanged(b) => {
+                Pushed {
+                    stored: false,
+                    batch: b,
+                }
+            }
+        };
+        let b = &pushed.batch;
+        let detail = json!({"batch": b.id, "stored": pushed.stored, "read": b.rows_read, "quarantined": b.rows_quarantined, "idempotency_key": self.key});
+        s.store.audit(&audited("ok", detail)).await?;
+        Ok(pushed)
+    }
+
+    /// A department feeds its own published entries, within the size limit, with some rows.
+    fn check(&self, p: &Principal, r: &Resource) -> ApiResult<()> {
+        owns(p, r)?;
+        if r.status != ResourceStatus::Published {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                format!(
+                    "{} is not published; data is fed to published entries only",
+                    r.code
+                ),
+            ));
+        }
+        if self.body.len() > PUSH_LIMIT {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                format!(
+                    "the body has {} bytes, more than {PUSH_LIMIT}: use a drop directory or a database source",
+                    self.body.len()
+                ),
+            ));
+        }
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                "the body is empty: send rows (a JSON array of objects, NDJSON, CSV, XLSX or Parquet)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Ingests the body from a temporary file named for its kind, under its key.
+    async fn ingest(
+        &self,
+        s: &AppState,
+        r: &Resource,
+    ) -> Result<yishu_ingest::Outcome, yishu_types::Error> {
+        let internal = |what: &str, e: std::io::Error| {
+            yishu_types::Error::new(ErrorCode::Internal, format!("{what}: {e}"))
+        };
+        let via = self.via;
+        let sum = match self.key {
+            Some(k) => format!("{via}:{}", blake3::hash(k.as_bytes()).to_hex()),
+            None => format!("blake3:{}", blake3::hash(self.body).to_hex()),
+        };
+        let dir = tempfile::tempdir().map_err(|e| internal("temp dir", e))?;
+        let file = dir.path().join(format!("{via}.{}", self.kind));
+        tokio::fs::write(&file, self.body)
+            .await
+            .map_err(|e| internal("temp file", e))?;
+        let source = match self.key {
+            Some(k) => format!("{via}:{k}"),
+            None => via.to_string(),
+        };
+        let opts = yishu_ingest::ReadOptions {
+            mapping: self.mapping.clone(),
+            ..Default::default()
+        };
+        yishu_ingest::FileIngest::new(&s.store, &s.lake, r, &file)
+            .options(opts)
+            .named(source, sum)
+            .run(&mut |_| {})
+            .await
+    }
 }
 
 #[cfg(test)]

@@ -3,10 +3,10 @@
 
 use crate::AppState;
 use crate::app::access::readable;
+use crate::app::sources::Feed;
 use crate::app::sources::NewSource;
 use crate::app::sources::Pushed;
 use crate::app::sources::add_source;
-use crate::app::sources::feed_body;
 use crate::app::sources::shown;
 use crate::app::sources::{kind_of, owns};
 use crate::auth::Catalogue;
@@ -119,17 +119,10 @@ pub async fn push(
         }
         None => None,
     };
-    let pushed = feed_body(
-        &s,
-        &auth,
-        &r,
-        &body,
-        kind_of(&headers, &body)?,
-        key.as_deref(),
-        "push",
-        &Default::default(),
-    )
-    .await?;
+    let pushed = Feed::new("push", kind_of(&headers, &body)?, &body)
+        .key(key.as_deref())
+        .store(&s, &auth, &r)
+        .await?;
     let status = if pushed.stored {
         StatusCode::CREATED
     } else {

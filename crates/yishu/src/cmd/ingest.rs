@@ -47,23 +47,19 @@ pub async fn run(config: &Config, a: IngestArgs) -> Result<u8> {
         }
     };
     let mapping = yishu_ingest::mapping::parse_pairs(&a.map)?;
-    let csv_opts = yishu_ingest::csv::CsvOptions {
-        encoding: a.encoding,
-        delimiter,
-        mapping: mapping.clone(),
-    };
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
         indicatif::ProgressStyle::with_template("{spinner} {msg} {pos} rows ({per_sec})")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     bar.set_message(format!("ingesting {}", a.file.display()));
-    let xlsx_opts = yishu_ingest::xlsx::XlsxOptions {
+    let opts = yishu_ingest::ReadOptions {
+        mapping,
+        encoding: a.encoding,
+        delimiter,
         sheet: a.sheet.clone(),
         header_row: a.header_row.max(1),
-        mapping,
     };
-    let opts = yishu_ingest::Source::for_path(&a.file, csv_opts, xlsx_opts);
     let out = yishu_ingest::ingest_file(&store, &lake, &r, &a.file, &opts, &mut |n| {
         bar.set_position(n)
     })

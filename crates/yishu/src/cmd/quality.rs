@@ -105,7 +105,8 @@ pub async fn run(config: &Config, cmd: QualityCommand) -> Result<u8> {
             for (i, r) in planned.iter().enumerate() {
                 if let yishu_quality::RuleDef::Referential { resource, item, .. } = &r.def {
                     let keys =
-                        yishu_quality::run::reference_keys(&store, &lake, resource, item).await?;
+                        yishu_quality::reference::reference_keys(&store, &lake, resource, item)
+                            .await?;
                     context.references.insert(i, keys);
                 }
             }
@@ -153,8 +154,8 @@ pub async fn run(config: &Config, cmd: QualityCommand) -> Result<u8> {
             batch,
         } => {
             let res = store.get_resource_by_code(&resource).await?;
-            let columns = yishu_quality::run::std_columns(&store, &res).await?;
-            let local = yishu_quality::run::local_code_tables(&store).await?;
+            let columns = yishu_quality::cleaning::std_columns(&store, &res).await?;
+            let local = yishu_quality::cleaning::local_code_tables(&store).await?;
             let items: Vec<String> = columns.iter().map(|(c, _)| c.clone()).collect();
             let tables: Vec<String> = local.keys().cloned().collect();
             let text = std::fs::read_to_string(&rules)
@@ -205,7 +206,7 @@ pub async fn run(config: &Config, cmd: QualityCommand) -> Result<u8> {
             let mut total = CleanReport::default();
             for b in &batches {
                 let (references, lookups) =
-                    yishu_quality::run::clean_references(&store, &lake, &planned).await;
+                    yishu_quality::cleaning::clean_references(&store, &lake, &planned).await;
                 let r = yishu_quality::clean::clean_batch(CleanJob {
                     lake: &lake,
                     table: &table,

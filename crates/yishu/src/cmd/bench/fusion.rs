@@ -66,8 +66,8 @@ pub async fn run(a: FusionBenchArgs, mut config: crate::config::Config) -> Resul
         skip: earlier * a.changes,
         out: file.clone(),
     })?;
-    let source = yishu_ingest::Source::for_path(&file, Default::default(), Default::default());
-    yishu_ingest::ingest_file(&store, &lake, &resource, &file, &source, &mut |_| {}).await?;
+    let opts = yishu_ingest::ReadOptions::default();
+    yishu_ingest::ingest_file(&store, &lake, &resource, &file, &opts, &mut |_| {}).await?;
     yishu_quality::run::check_pending(&store, &lake, 1_000).await?;
     let base_dir = a.data_dir.join("lake").join("base");
     let base_before = dir_bytes(&base_dir);

@@ -11,7 +11,7 @@ use std::time::Instant;
 use yishu_fusion::compare::{fold_name, pinyin_of};
 use yishu_fusion::fellegi_sunter::Thresholds;
 use yishu_fusion::link::{PersonRecord, link_people};
-use yishu_fusion::synth::{TwoSources, two_sources};
+use yishu_gen::city::linkage::{TwoSources, two_sources};
 
 #[derive(Args)]
 pub struct LinkBenchArgs {

@@ -162,7 +162,7 @@ async fn http(a: HttpArgs) -> Result<u8> {
             name: "bench".into(),
             display_name: None,
             org_id: org.id,
-            password: crate::cmd::demo::random_password(),
+            password: yishu_gen::city::setup::random_password(),
             roles: vec![Role::Consumer],
         })
         .await?;
@@ -325,7 +325,7 @@ pub(crate) async fn bench_resources(
             name: "bench".into(),
             display_name: None,
             org_id: org.id,
-            password: crate::cmd::demo::random_password(),
+            password: yishu_gen::city::setup::random_password(),
             roles: vec![Role::Admin],
         })
         .await?;

@@ -3,10 +3,10 @@
 //! moved addresses): what `yishu bench link` measures Yishu and Splink on, and what the linkage
 //! tests check precision and recall with.
 
-use crate::address::parse_address;
-use crate::link::PersonRecord;
 use chrono::NaiveDate;
 use rand::{Rng, SeedableRng};
+use yishu_fusion::address::parse_address;
+use yishu_fusion::link::PersonRecord;
 
 /// Source A (careful) and source B (twice the mistakes, shuffled): row k of B is person
 /// `order[k]`, row k of A is person k.
