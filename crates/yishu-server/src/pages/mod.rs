@@ -14,8 +14,10 @@ mod quality;
 mod report;
 mod resource_edit;
 mod resource_forms;
+mod standards;
 
 mod users;
+mod work_orders;
 
 use crate::AppState;
 use crate::auth::{Auth, RequestMeta, Right, authenticate, check_right, constant_eq, cookie};
@@ -73,15 +75,18 @@ pub fn router() -> Router<AppState> {
             post(quality::suggestion),
         )
         .route("/console/rules/{id}/review", post(quality::review))
-        .route("/console/standards", get(quality::standards))
+        .route("/console/standards", get(standards::standards))
         .route(
             "/console/standards/code-tables",
-            post(quality::import_code_table),
+            post(standards::import_code_table),
         )
         .route("/console/quality/report", get(report::report))
-        .route("/console/work-orders", get(quality::orders))
-        .route("/console/work-orders/{id}", get(quality::order))
-        .route("/console/work-orders/{id}/status", post(quality::advance))
+        .route("/console/work-orders", get(work_orders::orders))
+        .route("/console/work-orders/{id}", get(work_orders::order))
+        .route(
+            "/console/work-orders/{id}/status",
+            post(work_orders::advance),
+        )
         .route("/console/matters", get(matters::list))
         .route("/console/matters/{id}", get(matters::detail))
         .route("/console/catalog/{id}/action", post(resource_forms::action))

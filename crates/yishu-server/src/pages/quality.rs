@@ -10,13 +10,11 @@ use crate::error::{ApiError, ApiResult};
 use crate::svg;
 use crate::time::fmt_time;
 use askama::Template;
-use axum::extract::{Form, Multipart, Path, State};
+use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use yishu_meta::catalog::Actor;
 use yishu_meta::quality::{NewRule, ReviewSide, RuleBody, RulePurpose, RuleView, StoredScore};
-use yishu_meta::workorder::{OrderEvent, OrderStatus, WorkOrder};
 use yishu_quality::Dimension;
 use yishu_quality::profile::{FieldProfile, rate};
 use yishu_quality::run::BatchQuality;
@@ -24,14 +22,6 @@ use yishu_types::{ErrorCode, Role};
 
 pub(super) fn pct(v: f64) -> String {
     format!("{:.2}%", v * 100.0)
-}
-
-fn actor(p: &yishu_meta::Principal) -> Actor<'_> {
-    Actor {
-        user: p.user_id,
-        org: p.org_id,
-        roles: &p.roles,
-    }
 }
 
 pub(super) fn dimension_label(t: crate::i18n::Tr, d: &str) -> String {
@@ -560,31 +550,21 @@ pub async fn create_rule(
                     purpose,
                     body,
                 },
-                &actor(page.auth.who()),
+                &crate::app::audit::actor(page.auth.who()),
             )
             .await?;
-        audit(&s, &page, "rule.create", format!("rule:{}", v.rule.id)).await
+        crate::app::audit::audit(
+            &s,
+            &page.auth,
+            "rule.create",
+            format!("rule:{}", v.rule.id),
+            serde_json::json!({}),
+        )
+        .await
     }
     .await;
     let form = f.clone();
     after(&s, page, id, result, "quality.rule_saved", form).await
-}
-
-async fn audit(
-    s: &AppState,
-    page: &PageAuth<crate::auth::Quality>,
-    action: &str,
-    object: String,
-) -> ApiResult<()> {
-    s.store
-        .audit(
-            &page
-                .auth
-                .meta
-                .entry(Some(page.auth.who()), action, object, "ok", "{}".into()),
-        )
-        .await?;
-    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -612,7 +592,7 @@ pub async fn review(
         Ok(v) => v,
         Err(e) => return failure(page.chrome, e.into()),
     };
-    let a = actor(page.auth.who());
+    let a = crate::app::audit::actor(page.auth.who());
     let result: ApiResult<RuleView> = match f.decision.as_str() {
         "business" => s
             .store
@@ -637,11 +617,12 @@ pub async fn review(
     };
     let result = match result {
         Ok(_) => {
-            audit(
+            crate::app::audit::audit(
                 &s,
-                &page,
+                &page.auth,
                 &format!("rule.{}", f.decision),
                 format!("rule:{rule}"),
+                serde_json::json!({}),
             )
             .await
         }
@@ -708,10 +689,17 @@ pub async fn suggestion(
                     purpose: RulePurpose::Check,
                     body,
                 },
-                &actor(page.auth.who()),
+                &crate::app::audit::actor(page.auth.who()),
             )
             .await?;
-        audit(&s, &page, "rule.create", format!("rule:{}", v.rule.id)).await
+        crate::app::audit::audit(
+            &s,
+            &page.auth,
+            "rule.create",
+            format!("rule:{}", v.rule.id),
+            serde_json::json!({}),
+        )
+        .await
     }
     .await;
     after(
@@ -723,310 +711,6 @@ pub async fn suggestion(
         RuleForm::default(),
     )
     .await
-}
-
-pub struct OrderRow {
-    pub o: WorkOrder,
-    pub status: String,
-    pub due: String,
-    pub opened: String,
-}
-
-#[derive(Template)]
-#[template(path = "work_orders.html")]
-struct Orders {
-    c: Chrome,
-    orders: Vec<OrderRow>,
-}
-
-pub(super) fn order_row(o: WorkOrder, t: crate::i18n::Tr) -> OrderRow {
-    OrderRow {
-        status: match t.lang {
-            crate::i18n::Lang::Zh => o.status.label_zh().to_string(),
-            crate::i18n::Lang::En => o.status.as_str().to_string(),
-        },
-        due: fmt_time(o.due_at),
-        opened: fmt_time(o.opened_at),
-        o,
-    }
-}
-
-pub async fn orders(State(s): State<AppState>, mut page: PageAuth<SignedIn>) -> Response {
-    page.chrome.active = "quality";
-    let p = page.auth.who();
-    let org = if p.has(Role::DataManager) || p.has(Role::Admin) {
-        None
-    } else {
-        Some(p.org_id)
-    };
-    match s.store.work_orders(org, false).await {
-        Ok(list) => {
-            let t = page.chrome.t;
-            render(&Orders {
-                orders: list.into_iter().map(|o| order_row(o, t)).collect(),
-                c: page.chrome,
-            })
-        }
-        Err(e) => failure(page.chrome, e.into()),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "work_order.html")]
-struct OneOrder {
-    c: Chrome,
-    row: OrderRow,
-    evidence: String,
-    samples: Vec<(String, String, String)>,
-    events: Vec<(String, OrderEvent)>,
-    may_act: bool,
-    /// A fusion conflict (sources disagreeing), not a failing rule on a batch.
-    fusion: bool,
-}
-
-async fn order_page(
-    s: &AppState,
-    mut c: Chrome,
-    who: &yishu_meta::Principal,
-    id: i64,
-    status: StatusCode,
-) -> Response {
-    c.active = "quality";
-    let o = match s.store.work_order(id).await {
-        Ok(o) if o.org_id == who.org_id || who.has(Role::DataManager) || who.has(Role::Admin) => o,
-        Ok(_) => {
-            return failure(
-                c,
-                ApiError::new(ErrorCode::QualityNotFound, format!("no work order {id}")),
-            );
-        }
-        Err(e) => return failure(c, e.into()),
-    };
-    let events = s.store.order_events(id).await.unwrap_or_default();
-    let fusion = o.kind == "fusion";
-    let samples = o.evidence["samples"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|v| {
-                    let t = |k: &str| v[k].as_str().unwrap_or_default().to_string();
-                    if !fusion {
-                        return (t("row"), t("value"), t("detail"));
-                    }
-                    // The authoritative value against each disagreeing one, with their rows.
-                    let a = &v["authority"];
-                    let text = |x: &serde_json::Value| {
-                        format!(
-                            "{} {}（{}）",
-                            x["department"].as_str().unwrap_or_default(),
-                            x["value"].as_str().unwrap_or_default(),
-                            x["row"].as_str().unwrap_or_default()
-                        )
-                    };
-                    let others: Vec<String> = v["others"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(text)
-                        .collect();
-                    (
-                        format!("{} · {}", t("subject"), t("attribute")),
-                        text(a),
-                        others.join("；"),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let may_act =
-        (o.org_id == who.org_id && who.has(Role::ProviderOfficer)) || who.has(Role::DataManager);
-    let evidence = if fusion {
-        format!(
-            "{} {}",
-            o.evidence["conflicts"],
-            c.t.t("base.conflicting_subjects")
-        )
-    } else {
-        format!(
-            "{} {} / {} {}",
-            o.evidence["failed"],
-            c.t.t("quality.failed"),
-            o.evidence["checked"],
-            c.t.t("quality.checked")
-        )
-    };
-    let t = c.t;
-    (
-        status,
-        render(&OneOrder {
-            row: order_row(o, t),
-            evidence,
-            samples,
-            events: events.into_iter().map(|e| (fmt_time(e.at), e)).collect(),
-            may_act,
-            fusion,
-            c,
-        }),
-    )
-        .into_response()
-}
-
-pub async fn order(
-    State(s): State<AppState>,
-    page: PageAuth<SignedIn>,
-    Path(id): Path<i64>,
-) -> Response {
-    let who = page.auth.who().clone();
-    order_page(&s, page.chrome, &who, id, StatusCode::OK).await
-}
-
-#[derive(Deserialize)]
-pub struct AdvanceForm {
-    #[serde(rename = "_csrf")]
-    csrf: String,
-    status: OrderStatus,
-    #[serde(default)]
-    note: String,
-}
-
-pub async fn advance(
-    State(s): State<AppState>,
-    mut page: PageAuth<crate::auth::Quality>,
-    Path(id): Path<i64>,
-    Form(f): Form<AdvanceForm>,
-) -> Response {
-    if !page.csrf_ok(&f.csrf) {
-        return csrf_refused();
-    }
-    let status = match s
-        .store
-        .advance_order(id, f.status, &f.note, &actor(page.auth.who()))
-        .await
-    {
-        Ok(_) => {
-            let _ = audit(&s, &page, "workorder.advance", format!("work_order:{id}")).await;
-            page.chrome.flash = Some(page.chrome.t.t("quality.order_updated").to_string());
-            StatusCode::OK
-        }
-        Err(e) => super::failed(&mut page.chrome, &e),
-    };
-    let who = page.auth.who().clone();
-    order_page(&s, page.chrome, &who, id, status).await
-}
-
-#[derive(Template)]
-#[template(path = "standards.html")]
-struct Standards {
-    c: Chrome,
-    elements: Vec<yishu_meta::quality::DataElement>,
-    national: Vec<api::NationalTable>,
-    local: Vec<yishu_meta::quality::LocalCodeTable>,
-    /// May import a department's code table.
-    may_import: bool,
-    /// After an import: the codes to map by hand (code, name, proposed national code).
-    to_check: Vec<(String, String, String)>,
-}
-
-impl Standards {
-    fn domain(&self, d: &yishu_meta::quality::DataElement) -> String {
-        d.domain.to_string()
-    }
-}
-
-/// The registry: data elements (newest versions) and code tables, national and departmental.
-pub async fn standards(State(s): State<AppState>, page: PageAuth<SignedIn>) -> Response {
-    let who = page.auth.who().clone();
-    standards_page(&s, page.chrome, &who, StatusCode::OK, Vec::new()).await
-}
-
-async fn standards_page(
-    s: &AppState,
-    mut c: Chrome,
-    who: &yishu_meta::Principal,
-    status: StatusCode,
-    to_check: Vec<(String, String, String)>,
-) -> Response {
-    c.active = "quality";
-    let built: ApiResult<_> = async {
-        let elements = s.store.data_elements().await?;
-        let tables = api::tables(s).await?;
-        Ok((elements, tables))
-    }
-    .await;
-    match built {
-        Ok((elements, tables)) => (
-            status,
-            render(&Standards {
-                c,
-                elements,
-                national: tables.national,
-                local: tables.local,
-                may_import: who.has(Role::ProviderOfficer)
-                    || who.has(Role::DataManager)
-                    || who.has(Role::Admin),
-                to_check,
-            }),
-        )
-            .into_response(),
-        Err(e) => failure(c, e),
-    }
-}
-
-/// A department's code table from an uploaded CSV or XLSX, mapped to a national table; the codes
-/// that could not be mapped by name are listed for a person to check.
-pub async fn import_code_table(
-    State(s): State<AppState>,
-    mut page: PageAuth<crate::auth::Quality>,
-    mut mp: Multipart,
-) -> Response {
-    let parts = match super::resource_forms::checked_upload(&page, &mut mp).await {
-        Ok(parts) => parts,
-        Err(refused) => return refused,
-    };
-    let result = async {
-        let up = parts?;
-        if up.data.is_empty() {
-            return Err(ApiError::new(
-                ErrorCode::InvalidInput,
-                "choose a CSV or XLSX file of codes and names",
-            ));
-        }
-        let q = api::ImportQuery {
-            name: up.field("name").trim().to_string(),
-            national: Some(up.field("national").trim().to_string()).filter(|n| !n.is_empty()),
-        };
-        api::import_codes(&s, &page.auth, up.field("id").trim(), &q, &up.data).await
-    }
-    .await;
-    let who = page.auth.who().clone();
-    match result {
-        Ok((saved, to_check)) => {
-            page.chrome.flash = Some(format!(
-                "{} {}（{} v{}）",
-                page.chrome.t.t("quality.codes_imported"),
-                saved.entries.len(),
-                saved.id,
-                saved.version
-            ));
-            let rows = to_check
-                .into_iter()
-                .map(|m| {
-                    (
-                        m.local.code,
-                        m.local.name,
-                        m.national
-                            .map(|e| format!("{} {}", e.code, e.name))
-                            .unwrap_or_default(),
-                    )
-                })
-                .collect();
-            standards_page(&s, page.chrome, &who, StatusCode::OK, rows).await
-        }
-        Err(e) => {
-            let status = super::failed(&mut page.chrome, &e.0);
-            standards_page(&s, page.chrome, &who, status, Vec::new()).await
-        }
-    }
 }
 
 #[derive(Template)]

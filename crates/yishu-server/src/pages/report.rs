@@ -1,7 +1,8 @@
 //! The quality report page (质量报告): one department over a period, with the same figures as the
 //! XLSX download beside it.
 
-use super::quality::{OrderRow, dimension_label, failure, order_row, pct};
+use super::quality::{dimension_label, failure, pct};
+use super::work_orders::{OrderRow, order_row};
 use super::{Chrome, PageAuth, render};
 use crate::AppState;
 use crate::app::reports;

@@ -8,10 +8,10 @@ use super::{PageAuth, csrf_refused};
 use crate::AppState;
 use crate::app::access::readable;
 use crate::app::catalog::lifecycle;
+use crate::app::sources::Feed;
 use crate::app::sources::NewSource;
 use crate::app::sources::Pushed;
 use crate::app::sources::add_source;
-use crate::app::sources::feed_body;
 use crate::auth::Catalogue;
 use crate::auth::SignedIn;
 use crate::error::ApiError;
@@ -131,17 +131,10 @@ pub async fn fill(
         let nonce = field("_nonce");
         let key = (!nonce.is_empty()).then_some(nonce);
         let body = serde_json::Value::Object(row).to_string();
-        feed_body(
-            &s,
-            &page.auth,
-            &r,
-            body.as_bytes(),
-            "json",
-            key,
-            "form",
-            &Default::default(),
-        )
-        .await
+        Feed::new("form", "json", body.as_bytes())
+            .key(key)
+            .store(&s, &page.auth, &r)
+            .await
     }
     .await;
     answer(&s, page, id, result, stored).await
@@ -238,7 +231,10 @@ pub async fn upload(
             }
         };
         let r = readable(&s, page.auth.who(), id).await?;
-        feed_body(&s, &page.auth, &r, &data, kind, None, "upload", &mapping).await
+        Feed::new("upload", kind, &data)
+            .mapping(mapping)
+            .store(&s, &page.auth, &r)
+            .await
     }
     .await;
     // A file whose columns match no item comes back with the proposed pairs to confirm.

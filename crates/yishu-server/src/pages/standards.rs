@@ -1,18 +1,16 @@
 //! The standards page: the national data elements and code tables, and importing a department's
 //! code table mapped to the national one.
 
-use super::{Chrome, PageAuth, csrf_refused, render};
+use super::{Chrome, PageAuth, render};
 use crate::AppState;
 use crate::app::quality as api;
 use crate::auth::SignedIn;
 use crate::error::{ApiError, ApiResult};
-use crate::time::fmt_time;
+use crate::pages::quality::failure;
 use askama::Template;
-use axum::extract::{Form, Multipart, Path, State};
+use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
-use yishu_meta::workorder::{OrderEvent, OrderStatus, WorkOrder};
+use axum::response::{IntoResponse, Response};
 use yishu_types::{ErrorCode, Role};
 
 #[derive(Template)]

@@ -3,14 +3,14 @@
 
 use super::{Chrome, PageAuth, csrf_refused, render};
 use crate::AppState;
-use crate::app::quality as api;
 use crate::auth::SignedIn;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiError;
+use crate::pages::quality::failure;
 use crate::time::fmt_time;
 use askama::Template;
-use axum::extract::{Form, Multipart, Path, State};
+use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use yishu_meta::workorder::{OrderEvent, OrderStatus, WorkOrder};
 use yishu_types::{ErrorCode, Role};
@@ -178,11 +178,23 @@ pub async fn advance(
     }
     let status = match s
         .store
-        .advance_order(id, f.status, &f.note, &crate::app::audit::actor(page.auth.who()))
+        .advance_order(
+            id,
+            f.status,
+            &f.note,
+            &crate::app::audit::actor(page.auth.who()),
+        )
         .await
     {
         Ok(_) => {
-            let _ = crate::app::audit::audit(&s, &page.auth, "workorder.advance", format!("work_order:{id}"), serde_json::json!({})).await;
+            let _ = crate::app::audit::audit(
+                &s,
+                &page.auth,
+                "workorder.advance",
+                format!("work_order:{id}"),
+                serde_json::json!({}),
+            )
+            .await;
             page.chrome.flash = Some(page.chrome.t.t("quality.order_updated").to_string());
             StatusCode::OK
         }
@@ -190,4 +202,16 @@ pub async fn advance(
     };
     let who = page.auth.who().clone();
     order_page(&s, page.chrome, &who, id, status).await
+}
+
+pub(super) fn order_row(o: WorkOrder, t: crate::i18n::Tr) -> OrderRow {
+    OrderRow {
+        status: match t.lang {
+            crate::i18n::Lang::Zh => o.status.label_zh().to_string(),
+            crate::i18n::Lang::En => o.status.as_str().to_string(),
+        },
+        due: fmt_time(o.due_at),
+        opened: fmt_time(o.opened_at),
+        o,
+    }
 }
