@@ -40,6 +40,25 @@ pub struct AttributeRule {
     pub core: bool,
 }
 
+impl AttributeRule {
+    /// A rule that is not core: the authority's value, cross-checked by `checkers`, else the
+    /// fallback.
+    pub fn new(
+        attribute: &str,
+        authority: Option<&str>,
+        checkers: &[&str],
+        fallback: Fallback,
+    ) -> Self {
+        AttributeRule {
+            attribute: attribute.into(),
+            authority: authority.map(str::to_string),
+            checkers: checkers.iter().map(|s| s.to_string()).collect(),
+            fallback,
+            core: false,
+        }
+    }
+}
+
 /// One source's value of an attribute of a subject, with its lineage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Observation {
@@ -280,21 +299,6 @@ pub fn golden(rules: &[AttributeRule], observations: &[Observation]) -> Vec<Gold
 mod tests {
     use super::*;
 
-    fn rule(
-        attr: &str,
-        authority: Option<&str>,
-        checkers: &[&str],
-        fallback: Fallback,
-    ) -> AttributeRule {
-        AttributeRule {
-            attribute: attr.into(),
-            authority: authority.map(str::to_string),
-            checkers: checkers.iter().map(|s| s.to_string()).collect(),
-            fallback,
-            core: false,
-        }
-    }
-
     fn obs(attr: &str, value: &str, source: &str, at: i64) -> Observation {
         Observation {
             attribute: attr.into(),
@@ -310,8 +314,8 @@ mod tests {
     #[test]
     fn bad_rules_are_refused_in_words() {
         let two = vec![
-            rule("姓名", Some("公安"), &[], Fallback::Latest),
-            rule("姓名", Some("民政"), &[], Fallback::Latest),
+            AttributeRule::new("姓名", Some("公安"), &[], Fallback::Latest),
+            AttributeRule::new("姓名", Some("民政"), &[], Fallback::Latest),
         ];
         let e = check_rules(&two).unwrap_err();
         assert!(
@@ -320,7 +324,7 @@ mod tests {
             e.message
         );
         let cycle = vec![
-            rule(
+            AttributeRule::new(
                 "户籍地址",
                 None,
                 &[],
@@ -328,7 +332,7 @@ mod tests {
                     attribute: "婚姻状况".into(),
                 },
             ),
-            rule(
+            AttributeRule::new(
                 "婚姻状况",
                 None,
                 &[],
@@ -339,11 +343,16 @@ mod tests {
         ];
         let e = check_rules(&cycle).unwrap_err();
         assert!(e.message.contains("go round"), "{}", e.message);
-        let own = vec![rule("姓名", Some("公安"), &["公安"], Fallback::Latest)];
+        let own = vec![AttributeRule::new(
+            "姓名",
+            Some("公安"),
+            &["公安"],
+            Fallback::Latest,
+        )];
         assert!(check_rules(&own).is_err());
         let ok = vec![
-            rule("姓名", Some("公安"), &["人社"], Fallback::Latest),
-            rule(
+            AttributeRule::new("姓名", Some("公安"), &["人社"], Fallback::Latest),
+            AttributeRule::new(
                 "住址",
                 None,
                 &[],
@@ -357,7 +366,12 @@ mod tests {
 
     #[test]
     fn two_rows_of_the_authority_are_settled_by_the_other_sources() {
-        let rules = vec![rule("姓名", Some("公安"), &["人社"], Fallback::Latest)];
+        let rules = vec![AttributeRule::new(
+            "姓名",
+            Some("公安"),
+            &["人社"],
+            Fallback::Latest,
+        )];
         let twice = |second: &str| {
             let mut a = obs("姓名", "邓慧", "公安", 1);
             let mut b = obs("姓名", second, "公安", 1);
@@ -385,10 +399,10 @@ mod tests {
     #[test]
     fn the_authority_wins_and_disagreement_is_a_conflict() {
         let rules = vec![
-            rule("姓名", Some("公安"), &["人社"], Fallback::Latest),
-            rule("婚姻状况", Some("民政"), &[], Fallback::Majority),
-            rule("死亡日期", None, &[], Fallback::Earliest),
-            rule(
+            AttributeRule::new("姓名", Some("公安"), &["人社"], Fallback::Latest),
+            AttributeRule::new("婚姻状况", Some("民政"), &[], Fallback::Majority),
+            AttributeRule::new("死亡日期", None, &[], Fallback::Earliest),
+            AttributeRule::new(
                 "住址",
                 None,
                 &[],

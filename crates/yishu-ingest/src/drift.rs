@@ -116,12 +116,7 @@ pub async fn check(store: &Store, lake: &Lake, r: &Resource, now: i64) -> Result
         .filter(|b| matches!(b.status.as_str(), "succeeded" | "unchanged"))
         .filter_map(|b| b.finished_at)
         .max();
-    let items: Vec<String> = r
-        .meta
-        .items
-        .iter()
-        .map(|i| i.name.trim().to_string())
-        .collect();
+    let items: Vec<String> = r.item_names();
     let columns: Option<Vec<String>> = lake.frame(Layer::Ods, &name).await?.map(|df| {
         df.schema()
             .fields()

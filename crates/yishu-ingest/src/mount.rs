@@ -164,12 +164,7 @@ pub async fn sample_rows(
     let Some(frame) = lake.frame(yishu_lake::Layer::Ods, &table).await? else {
         return Ok(out);
     };
-    out.columns = r
-        .meta
-        .items
-        .iter()
-        .map(|i| i.name.trim().to_string())
-        .collect();
+    out.columns = r.item_names();
     // The newest rows first; columns by name (item names may hold any character).
     let what = format!("cannot read ods.{table}");
     let err = |e| Error::new(ErrorCode::LakeError, format!("{what}: {e}"));

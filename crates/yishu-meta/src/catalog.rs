@@ -173,6 +173,15 @@ pub struct Resource {
 }
 
 impl Resource {
+    /// The item names, trimmed: the columns its data has.
+    pub fn item_names(&self) -> Vec<String> {
+        self.meta
+            .items
+            .iter()
+            .map(|i| i.name.trim().to_string())
+            .collect()
+    }
+
     /// The name of the resource's Delta tables (ods, std, quality): `r_` + its code with `/` as `_`.
     pub fn table(&self) -> String {
         format!("r_{}", self.code.replace('/', "_"))

@@ -98,12 +98,7 @@ async fn check(store: &Store, lake: &Lake, batch_id: &str) -> Result<BatchQualit
     let batch = store.get_batch(batch_id).await?;
     let resource = store.get_resource(batch.resource_id).await?;
     let table = resource.table();
-    let fields: Vec<String> = resource
-        .meta
-        .items
-        .iter()
-        .map(|i| i.name.trim().to_string())
-        .collect();
+    let fields: Vec<String> = resource.item_names();
     let mut plan = RulePlan::of(store, lake, &resource).await?;
     let found = scan(Scan {
         lake,

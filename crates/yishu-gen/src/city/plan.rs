@@ -26,21 +26,6 @@ pub mod attr {
     pub const DIBAO: &str = "低保状态";
 }
 
-fn rule(
-    attr: &str,
-    authority: Option<&str>,
-    checkers: &[&str],
-    fallback: Fallback,
-) -> AttributeRule {
-    AttributeRule {
-        attribute: attr.into(),
-        authority: authority.map(str::to_string),
-        checkers: checkers.iter().map(|s| s.to_string()).collect(),
-        fallback,
-        core: false,
-    }
-}
-
 /// The synthetic city's plan: 公安 is authoritative for identity and household facts, 民政 for
 /// marital status, 人社 for insurance, 公积金 for its accounts; deaths come from 公安 or 民政,
 /// whichever is first. Resources are found by their catalog names.
@@ -166,30 +151,30 @@ pub async fn city_plan(store: &Store) -> Result<Plan> {
     plan.person = vec![
         AttributeRule {
             core: true,
-            ..rule(attr::NAME, Some("CD-GA"), &all_checkers, Fallback::Latest)
+            ..AttributeRule::new(attr::NAME, Some("CD-GA"), &all_checkers, Fallback::Latest)
         },
         AttributeRule {
             core: true,
-            ..rule(attr::SEX, Some("CD-GA"), &["CD-MZ"], Fallback::Majority)
+            ..AttributeRule::new(attr::SEX, Some("CD-GA"), &["CD-MZ"], Fallback::Majority)
         },
         AttributeRule {
             core: true,
-            ..rule(attr::BIRTH, Some("CD-GA"), &["CD-WJ"], Fallback::Earliest)
+            ..AttributeRule::new(attr::BIRTH, Some("CD-GA"), &["CD-WJ"], Fallback::Earliest)
         },
-        rule(attr::ETHNICITY, Some("CD-GA"), &[], Fallback::Latest),
-        rule(attr::ADDRESS, Some("CD-GA"), &[], Fallback::Latest),
-        rule(attr::DIVISION, Some("CD-GA"), &[], Fallback::Latest),
-        rule(attr::MARITAL, Some("CD-MZ"), &["CD-GA"], Fallback::Latest),
-        rule(
+        AttributeRule::new(attr::ETHNICITY, Some("CD-GA"), &[], Fallback::Latest),
+        AttributeRule::new(attr::ADDRESS, Some("CD-GA"), &[], Fallback::Latest),
+        AttributeRule::new(attr::DIVISION, Some("CD-GA"), &[], Fallback::Latest),
+        AttributeRule::new(attr::MARITAL, Some("CD-MZ"), &["CD-GA"], Fallback::Latest),
+        AttributeRule::new(
             attr::HOUSEHOLD_STATUS,
             Some("CD-GA"),
             &["CD-MZ"],
             Fallback::Latest,
         ),
-        rule(attr::DEATH, None, &[], Fallback::Earliest),
-        rule(attr::INSURANCE, Some("CD-RS"), &[], Fallback::Latest),
-        rule(attr::HOUSING_FUND, Some("CD-GJJ"), &[], Fallback::Latest),
-        rule(attr::DIBAO, Some("CD-MZ"), &[], Fallback::Latest),
+        AttributeRule::new(attr::DEATH, None, &[], Fallback::Earliest),
+        AttributeRule::new(attr::INSURANCE, Some("CD-RS"), &[], Fallback::Latest),
+        AttributeRule::new(attr::HOUSING_FUND, Some("CD-GJJ"), &[], Fallback::Latest),
+        AttributeRule::new(attr::DIBAO, Some("CD-MZ"), &[], Fallback::Latest),
     ];
     plan.tags = serde_json::from_value(json!([
         {"tag": "老年人", "description": "60 岁及以上且在世",
@@ -214,7 +199,7 @@ pub async fn city_plan(store: &Store) -> Result<Plan> {
         fangwu::REGISTERED,
     ]
     .iter()
-    .map(|a| rule(a, Some("CD-ZJ"), &[], Fallback::Latest))
+    .map(|a| AttributeRule::new(a, Some("CD-ZJ"), &[], Fallback::Latest))
     .collect();
     plan.entity = [
         qiye::NAME,
@@ -226,7 +211,7 @@ pub async fn city_plan(store: &Store) -> Result<Plan> {
         qiye::DIVISION,
     ]
     .iter()
-    .map(|a| rule(a, Some("CD-SJ"), &[], Fallback::Latest))
+    .map(|a| AttributeRule::new(a, Some("CD-SJ"), &[], Fallback::Latest))
     .collect();
     Ok(plan)
 }

@@ -72,14 +72,8 @@ pub async fn clean_batch(job: CleanJob<'_>) -> Result<CleanReport, Error> {
         ref_hash: out.has_column(REF_HASH),
     };
     let mut filtered_rows: Vec<RecordBatch> = Vec::new();
-    let what = format!("cannot read {table}");
-    let mut stream = crate::scan::rows(lake, table, Some(batch_id))
-        .await?
-        .execute_stream()
-        .await
-        .map_err(lake_err(what.clone()))?;
-    while let Some(b) = stream.next().await {
-        let b = b.map_err(lake_err(what.clone()))?;
+    let mut rows = OdsRows::open(lake, table, batch_id).await?;
+    while let Some(b) = rows.next().await? {
         let (kept, filtered) = cleaner.clean(&b, &mut report)?;
         if kept.num_rows() > 0 {
             out.write(kept).await?;
@@ -112,6 +106,31 @@ pub async fn clean_batch(job: CleanJob<'_>) -> Result<CleanReport, Error> {
     ]);
     out.commit(meta).await?;
     Ok(report)
+}
+
+/// A batch's ods rows, streamed.
+struct OdsRows {
+    stream: yishu_lake::datafusion::physical_plan::SendableRecordBatchStream,
+    what: String,
+}
+
+impl OdsRows {
+    async fn open(lake: &Lake, table: &str, batch_id: &str) -> Result<Self, Error> {
+        let what = format!("cannot read {table}");
+        let stream = crate::scan::rows(lake, table, Some(batch_id))
+            .await?
+            .execute_stream()
+            .await
+            .map_err(lake_err(what.clone()))?;
+        Ok(OdsRows { stream, what })
+    }
+
+    async fn next(&mut self) -> Result<Option<RecordBatch>, Error> {
+        match self.stream.next().await {
+            Some(b) => b.map(Some).map_err(lake_err(self.what.clone())),
+            None => Ok(None),
+        }
+    }
 }
 
 /// The rules' fixes, ready to run, in rule order; and the dependency fills among them, which
@@ -169,14 +188,8 @@ async fn learn_fills(
     fixes: &mut [ReadyFix],
 ) -> Result<(), Error> {
     let mut counts: Vec<HashMap<String, HashMap<String, u64>>> = vec![HashMap::new(); fills.len()];
-    let what = format!("cannot read {table}");
-    let mut stream = crate::scan::rows(lake, table, Some(batch_id))
-        .await?
-        .execute_stream()
-        .await
-        .map_err(lake_err(what.clone()))?;
-    while let Some(b) = stream.next().await {
-        let b = b.map_err(lake_err(what.clone()))?;
+    let mut rows = OdsRows::open(lake, table, batch_id).await?;
+    while let Some(b) = rows.next().await? {
         for (f, (_, column, lhs)) in fills.iter().enumerate() {
             let rhs = b.column_by_name(column).and_then(Texts::of);
             for i in 0..b.num_rows() {

@@ -40,14 +40,7 @@ pub async fn load(
     id: &str,
 ) -> ApiResult<SubjectDetail> {
     let clear = clear_for(who);
-    let subject = library::subject(&s.lake, kind, id, clear)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::FusionNotFound,
-                format!("no {} {id} in the base library", kind.as_str()),
-            )
-        })?;
+    let subject = subject(s, kind, id, clear).await?;
     let timeline = library::timeline(&s.lake, kind, &subject.raw_key, clear).await?;
     let records = library::records(&s.lake, kind, &subject.raw_key).await?;
     Ok(SubjectDetail {
@@ -66,14 +59,7 @@ pub async fn neighbourhood(
     depth: usize,
     limit: usize,
 ) -> ApiResult<Graph> {
-    let subject = library::subject(&s.lake, kind, id, false)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::FusionNotFound,
-                format!("no {} {id} in the base library", kind.as_str()),
-            )
-        })?;
+    let subject = subject(s, kind, id, false).await?;
     Ok(library::neighbourhood(
         &s.lake,
         kind,
@@ -102,4 +88,22 @@ pub(crate) async fn lead_department(
         ));
     }
     Ok(())
+}
+
+/// A subject of a base library as a reader sees it (`clear`: personal details unmasked), or
+/// that it is not there.
+pub(crate) async fn subject(
+    s: &AppState,
+    kind: SubjectKind,
+    id: &str,
+    clear: bool,
+) -> ApiResult<SubjectView> {
+    library::subject(&s.lake, kind, id, clear)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::FusionNotFound,
+                format!("no {} {id} in the base library", kind.as_str()),
+            )
+        })
 }

@@ -191,12 +191,7 @@ pub(crate) async fn check_body(
     b: &RuleBody,
     purpose: RulePurpose,
 ) -> ApiResult<()> {
-    let items: Vec<String> = r
-        .meta
-        .items
-        .iter()
-        .map(|i| i.name.trim().to_string())
-        .collect();
+    let items: Vec<String> = r.item_names();
     let local: Vec<String> = s
         .store
         .code_tables()
@@ -412,3 +407,27 @@ pub(crate) const PROFILE_HEADINGS: [&str; 17] = [
     "推断类型",
     "主要表示格式",
 ];
+
+/// Creates a rule on a resource the caller may read, after checking its definition against the
+/// resource; audited. The API and the console's forms both come here.
+pub(crate) async fn create_rule<R: crate::auth::Right>(
+    s: &AppState,
+    auth: &Auth<R>,
+    n: &NewRule,
+) -> ApiResult<RuleView> {
+    let r = crate::app::access::readable(s, auth.who(), n.resource_id).await?;
+    check_body(s, &r, &n.body, n.purpose).await?;
+    let v = s
+        .store
+        .create_rule(n, &crate::app::audit::actor(auth.who()))
+        .await?;
+    crate::app::audit::audit(
+        s,
+        auth,
+        "rule.create",
+        format!("rule:{}", v.rule.id),
+        json!({"resource": r.code, "definition": n.body.definition}),
+    )
+    .await?;
+    Ok(v)
+}

@@ -539,28 +539,14 @@ pub async fn create_rule(
         } else {
             RulePurpose::Check
         };
-        api::check_body(&s, &r, &body, purpose).await?;
-        let v = s
-            .store
-            .create_rule(
-                &NewRule {
-                    resource_id: r.id,
-                    name: f.name.clone(),
-                    business_rule: f.business_rule.clone(),
-                    purpose,
-                    body,
-                },
-                &crate::app::audit::actor(page.auth.who()),
-            )
-            .await?;
-        crate::app::audit::audit(
-            &s,
-            &page.auth,
-            "rule.create",
-            format!("rule:{}", v.rule.id),
-            serde_json::json!({}),
-        )
-        .await
+        let n = NewRule {
+            resource_id: r.id,
+            name: f.name.clone(),
+            business_rule: f.business_rule.clone(),
+            purpose,
+            body,
+        };
+        api::create_rule(&s, &page.auth, &n).await.map(|_| ())
     }
     .await;
     let form = f.clone();
@@ -678,28 +664,14 @@ pub async fn suggestion(
             severity: "medium".into(),
             action: String::new(),
         };
-        api::check_body(&s, &r, &body, RulePurpose::Check).await?;
-        let v = s
-            .store
-            .create_rule(
-                &NewRule {
-                    resource_id: r.id,
-                    name: f.name.clone(),
-                    business_rule: String::new(),
-                    purpose: RulePurpose::Check,
-                    body,
-                },
-                &crate::app::audit::actor(page.auth.who()),
-            )
-            .await?;
-        crate::app::audit::audit(
-            &s,
-            &page.auth,
-            "rule.create",
-            format!("rule:{}", v.rule.id),
-            serde_json::json!({}),
-        )
-        .await
+        let n = NewRule {
+            resource_id: r.id,
+            name: f.name.clone(),
+            business_rule: String::new(),
+            purpose: RulePurpose::Check,
+            body,
+        };
+        api::create_rule(&s, &page.auth, &n).await.map(|_| ())
     }
     .await;
     after(

@@ -232,14 +232,7 @@ pub async fn propose(
             c.attribute
         )));
     }
-    let subject = library::subject(&s.lake, kind, &id, false)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::FusionNotFound,
-                format!("no {} {id} in the base library", kind.as_str()),
-            )
-        })?;
+    let subject = crate::app::base::subject(&s, kind, &id, false).await?;
     let made = s
         .store
         .create_correction(&NewCorrection {

@@ -36,17 +36,7 @@ pub async fn create_rule(
     auth: Auth<Quality>,
     ValidJson(n): ValidJson<NewRule>,
 ) -> ApiResult<(StatusCode, Json<RuleView>)> {
-    let r = readable(&s, auth.who(), n.resource_id).await?;
-    check_body(&s, &r, &n.body, n.purpose).await?;
-    let v = s.store.create_rule(&n, &actor(auth.who())).await?;
-    audit(
-        &s,
-        &auth,
-        "rule.create",
-        format!("rule:{}", v.rule.id),
-        json!({"resource": r.code, "definition": n.body.definition}),
-    )
-    .await?;
+    let v = crate::app::quality::create_rule(&s, &auth, &n).await?;
     Ok((StatusCode::CREATED, Json(v)))
 }
 

@@ -82,12 +82,7 @@ pub async fn run(config: &Config, cmd: QualityCommand) -> Result<u8> {
                     format!("{} is not a list of rule definitions", rules.display())
                 })?;
             let res = store.get_resource_by_code(&resource).await?;
-            let items: Vec<String> = res
-                .meta
-                .items
-                .iter()
-                .map(|i| i.name.trim().to_string())
-                .collect();
+            let items: Vec<String> = res.item_names();
             for (i, d) in defs.iter().enumerate() {
                 d.check(&items, &[])
                     .map_err(|e| anyhow!("rule {}: {}", i + 1, e.message))?;

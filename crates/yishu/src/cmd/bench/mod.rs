@@ -149,23 +149,7 @@ async fn http(a: HttpArgs) -> Result<u8> {
     ))
     .await?;
     let lake = yishu_lake::Lake::open(dir.path().join("lake").to_str().unwrap_or("lake"))?;
-    let org = store
-        .create_org(&NewOrg {
-            code: "B".into(),
-            name: "基准".into(),
-            level: Some(OrgLevel::City),
-            ..Default::default()
-        })
-        .await?;
-    let user = store
-        .create_user(&NewUser {
-            name: "bench".into(),
-            display_name: None,
-            org_id: org.id,
-            password: yishu_gen::city::setup::random_password(),
-            roles: vec![Role::Consumer],
-        })
-        .await?;
+    let (_, user) = bench_org(&store, Role::Consumer).await?;
     let key = store.create_api_key(user.id, "bench", None).await?.secret;
 
     let yl = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -312,23 +296,7 @@ pub(crate) async fn bench_resources(
     use yishu_meta::catalog::*;
     std::fs::create_dir_all(data)?;
     let store = Store::open(&format!("sqlite://{}", data.join("meta.db").display())).await?;
-    let org = store
-        .create_org(&NewOrg {
-            code: "B".into(),
-            name: "基准".into(),
-            level: Some(OrgLevel::City),
-            ..Default::default()
-        })
-        .await?;
-    let u = store
-        .create_user(&NewUser {
-            name: "bench".into(),
-            display_name: None,
-            org_id: org.id,
-            password: yishu_gen::city::setup::random_password(),
-            roles: vec![Role::Admin],
-        })
-        .await?;
+    let (org, u) = bench_org(&store, Role::Admin).await?;
     let by = Actor {
         user: u.id,
         org: org.id,
@@ -539,4 +507,26 @@ async fn ingest(a: IngestBenchArgs) -> Result<u8> {
         ys / gs
     );
     Ok(crate::exit::OK)
+}
+
+/// The benchmark's organisation and its one user, with `role`.
+async fn bench_org(store: &Store, role: Role) -> Result<(yishu_meta::Org, yishu_meta::User)> {
+    let org = store
+        .create_org(&NewOrg {
+            code: "B".into(),
+            name: "基准".into(),
+            level: Some(OrgLevel::City),
+            ..Default::default()
+        })
+        .await?;
+    let user = store
+        .create_user(&NewUser {
+            name: "bench".into(),
+            display_name: None,
+            org_id: org.id,
+            password: yishu_gen::city::setup::random_password(),
+            roles: vec![role],
+        })
+        .await?;
+    Ok((org, user))
 }
