@@ -138,14 +138,9 @@ impl Store {
     /// A resource's attachments, oldest first.
     pub async fn list_attachments(&self, resource_id: i64) -> Result<Vec<Attachment>, Error> {
         let sql = format!("SELECT {COLUMNS} FROM attachments WHERE resource_id = $1 ORDER BY id");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(resource_id)
-            .fetch_all(&self.pool)
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(resource_id);
+        self.all(q, "list attachments", from_row, "read an attachment")
             .await
-            .map_err(db_err("list attachments"))?;
-        rows.iter()
-            .map(|r| from_row(r).map_err(db_err("read an attachment")))
-            .collect()
     }
 
     /// Ids of resources that have attachments (for an index rebuild).

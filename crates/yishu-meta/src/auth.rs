@@ -268,17 +268,13 @@ impl Store {
 
     /// A user's keys, newest first.
     pub async fn list_api_keys(&self, user: UserId) -> Result<Vec<ApiKey>, Error> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT id, user_id, name, prefix, created_at, expires_at, revoked_at, last_used_at \
              FROM api_keys WHERE user_id = $1 ORDER BY id DESC",
         )
-        .bind(user.0)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("list API keys"))?;
-        rows.iter()
-            .map(|r| api_key_from_row(r).map_err(db_err("read an API key")))
-            .collect()
+        .bind(user.0);
+        self.all(q, "list API keys", api_key_from_row, "read an API key")
+            .await
     }
 
     /// Revokes a key; takes effect on the next request.

@@ -226,15 +226,11 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM batches WHERE resource_id = $1 AND checksum = $2 AND status = 'running' ORDER BY id"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(resource_id)
-            .bind(checksum)
-            .fetch_all(&self.pool)
+            .bind(checksum);
+        self.all(q, "list running batches", from_row, "read a batch")
             .await
-            .map_err(db_err("list running batches"))?;
-        rows.iter()
-            .map(|r| from_row(r).map_err(db_err("read a batch")))
-            .collect()
     }
 
     /// A resource's batches, newest first.
@@ -242,14 +238,8 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM batches WHERE resource_id = $1 ORDER BY started_at DESC, id DESC"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(resource_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("list batches"))?;
-        rows.iter()
-            .map(|r| from_row(r).map_err(db_err("read a batch")))
-            .collect()
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(resource_id);
+        self.all(q, "list batches", from_row, "read a batch").await
     }
 
     /// A published resource by its code.

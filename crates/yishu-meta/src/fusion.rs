@@ -359,14 +359,14 @@ impl Store {
         let sql = format!(
             "SELECT {REVIEW_COLUMNS} FROM fusion_reviews WHERE status <> 'pending' ORDER BY id"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("read review decisions"))?;
-        rows.iter()
-            .map(review_from)
-            .collect::<Result<_, _>>()
-            .map_err(db_err("read review decisions"))
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        self.all(
+            q,
+            "read review decisions",
+            review_from,
+            "read review decisions",
+        )
+        .await
     }
 }
 
@@ -474,15 +474,14 @@ impl Store {
         let sql = format!(
             "SELECT {CORRECTION_COLUMNS} FROM fusion_corrections WHERE ($1 = '' OR status = $1) ORDER BY id DESC"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(status.unwrap_or(""))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("read correction requests"))?;
-        rows.iter()
-            .map(correction_from)
-            .collect::<Result<_, _>>()
-            .map_err(db_err("read correction requests"))
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(status.unwrap_or(""));
+        self.all(
+            q,
+            "read correction requests",
+            correction_from,
+            "read correction requests",
+        )
+        .await
     }
 
     /// The lead department records how the person concerned confirmed a pending request.

@@ -253,13 +253,9 @@ impl Store {
     /// All orgs ordered by code; the tree is small (hundreds) so callers build it in memory.
     pub async fn list_orgs(&self) -> Result<Vec<Org>, Error> {
         let sql = format!("SELECT {COLUMNS} FROM orgs ORDER BY code");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&self.pool)
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        self.all(q, "list organisations", from_row, "read an organisation")
             .await
-            .map_err(db_err("list organisations"))?;
-        rows.iter()
-            .map(|r| from_row(r).map_err(db_err("read an organisation")))
-            .collect()
     }
 
     /// A page of orgs, optionally only the children of one parent.

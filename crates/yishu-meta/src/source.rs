@@ -123,14 +123,8 @@ impl Store {
 
     pub async fn list_sources(&self, resource_id: i64) -> Result<Vec<Source>, Error> {
         let sql = format!("SELECT {COLUMNS} FROM sources WHERE resource_id = $1 ORDER BY id");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(resource_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("list sources"))?;
-        rows.iter()
-            .map(|r| from_row(r).map_err(db_err("read a source")))
-            .collect()
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(resource_id);
+        self.all(q, "list sources", from_row, "read a source").await
     }
 
     /// Enabled sources whose next run is due at `now`.
@@ -138,14 +132,9 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM sources WHERE enabled = 1 AND next_run_at <= $1 ORDER BY next_run_at LIMIT 100"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(now)
-            .fetch_all(&self.pool)
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+        self.all(q, "list due sources", from_row, "read a source")
             .await
-            .map_err(db_err("list due sources"))?;
-        rows.iter()
-            .map(|r| from_row(r).map_err(db_err("read a source")))
-            .collect()
     }
 
     /// Takes a due source for this process by moving its next run to `lease_until` and marking

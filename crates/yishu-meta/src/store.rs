@@ -56,6 +56,26 @@ impl Clock {
 
 /// Maps a database failure to the registry, naming the operation. Unique-constraint violations
 /// become the given conflict code so callers can say "code already taken".
+/// A query that binds its values, as the store's functions build them.
+pub(crate) type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+impl Store {
+    /// Every row `q` returns, read by `from_row`; `list` and `row` name the query and a row in
+    /// errors.
+    pub(crate) async fn all<T>(
+        &self,
+        q: Query<'_>,
+        list: &str,
+        from_row: impl Fn(&sqlx::any::AnyRow) -> Result<T, sqlx::Error>,
+        row: &str,
+    ) -> Result<Vec<T>, Error> {
+        let rows = q.fetch_all(&self.pool).await.map_err(db_err(list))?;
+        rows.iter()
+            .map(|r| from_row(r).map_err(db_err(row)))
+            .collect()
+    }
+}
+
 pub(crate) fn db_err(what: &str) -> impl FnOnce(sqlx::Error) -> Error + '_ {
     move |e| {
         tracing::warn!(error = %e, "metadata store: {what}");

@@ -206,13 +206,9 @@ impl Store {
         let sql = format!(
             "SELECT {DE_COLUMNS} FROM data_elements d WHERE version = (SELECT MAX(version) FROM data_elements e WHERE e.identifier = d.identifier) ORDER BY identifier"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&self.pool)
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        self.all(q, "list data elements", de_from_row, "read a data element")
             .await
-            .map_err(db_err("list data elements"))?;
-        rows.iter()
-            .map(|r| de_from_row(r).map_err(db_err("read a data element")))
-            .collect()
     }
 
     /// Every version of a data element, oldest first.
@@ -220,14 +216,14 @@ impl Store {
         let sql = format!(
             "SELECT {DE_COLUMNS} FROM data_elements WHERE identifier = $1 ORDER BY version"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(identifier)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("list data element versions"))?;
-        rows.iter()
-            .map(|r| de_from_row(r).map_err(db_err("read a data element")))
-            .collect()
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(identifier);
+        self.all(
+            q,
+            "list data element versions",
+            de_from_row,
+            "read a data element",
+        )
+        .await
     }
 
     /// Saves a department's code table (a new version when it exists). Duplicate codes are refused
@@ -311,15 +307,16 @@ impl Store {
     }
 
     pub async fn code_tables(&self) -> Result<Vec<LocalCodeTable>, Error> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT id, name, source, org_id, national, entries, version, created_at FROM code_tables ORDER BY id",
+        );
+        self.all(
+            q,
+            "list code tables",
+            code_table_from_row,
+            "read a code table",
         )
-        .fetch_all(&self.pool)
         .await
-        .map_err(db_err("list code tables"))?;
-        rows.iter()
-            .map(|r| code_table_from_row(r).map_err(db_err("read a code table")))
-            .collect()
     }
 }
 

@@ -64,18 +64,13 @@ impl Store {
         resource_id: i64,
         limit: i64,
     ) -> Result<Vec<StoredProfile>, Error> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT batch_id, resource_id, records, body, created_at FROM profiles WHERE resource_id = $1 AND records >= 0 ORDER BY created_at DESC, batch_id DESC LIMIT $2",
         )
         .bind(resource_id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("list profiles"))?;
-        rows.iter()
-            .map(stored_profile)
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(db_err("read a profile"))
+        .bind(limit);
+        self.all(q, "list profiles", stored_profile, "read a profile")
+            .await
     }
 
     /// The stored profile of one batch, if it has been checked.
@@ -331,16 +326,12 @@ impl Store {
         let sql = format!(
             "SELECT {SCORE_COLUMNS} FROM quality_scores WHERE ($1 < 0 OR resource_id = $1) AND ($2 < 0 OR org_id = $2) AND created_at >= $3 ORDER BY created_at, batch_id"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(resource.unwrap_or(-1))
             .bind(org.map_or(-1, |o| o.0))
-            .bind(since)
-            .fetch_all(&self.pool)
+            .bind(since);
+        self.all(q, "list scores", score_from_row, "read a score")
             .await
-            .map_err(db_err("list scores"))?;
-        rows.iter()
-            .map(|r| score_from_row(r).map_err(db_err("read a score")))
-            .collect()
     }
 
     /// The bureau's dimension weights (dimensions not set weigh 1).

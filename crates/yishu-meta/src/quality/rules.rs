@@ -409,14 +409,14 @@ impl Store {
         let sql = format!(
             "SELECT {VERSION_COLUMNS} FROM rule_versions WHERE rule_id = $1 ORDER BY version DESC"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err("list rule versions"))?;
-        rows.iter()
-            .map(|r| version_from_row(r).map_err(db_err("read a rule version")))
-            .collect()
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
+        self.all(
+            q,
+            "list rule versions",
+            version_from_row,
+            "read a rule version",
+        )
+        .await
     }
 
     pub async fn rule(&self, id: i64) -> Result<RuleView, Error> {
