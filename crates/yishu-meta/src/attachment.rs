@@ -109,30 +109,24 @@ impl Store {
     ) -> Result<Option<Attachment>, Error> {
         let sql =
             format!("SELECT {COLUMNS} FROM attachments WHERE resource_id = $1 AND checksum = $2");
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(resource_id)
-            .bind(checksum)
-            .fetch_optional(&self.pool)
+            .bind(checksum);
+        self.one(q, "read an attachment", from_row, "read an attachment")
             .await
-            .map_err(db_err("read an attachment"))?
-            .map(|r| from_row(&r).map_err(db_err("read an attachment")))
-            .transpose()
     }
 
     pub async fn get_attachment(&self, id: i64) -> Result<Attachment, Error> {
         let sql = format!("SELECT {COLUMNS} FROM attachments WHERE id = $1");
-        let r = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err("read an attachment"))?
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
+        self.one(q, "read an attachment", from_row, "read an attachment")
+            .await?
             .ok_or_else(|| {
                 Error::new(
                     ErrorCode::InvalidInput,
                     format!("no attachment with id {id}"),
                 )
-            })?;
-        from_row(&r).map_err(db_err("read an attachment"))
+            })
     }
 
     /// A resource's attachments, oldest first.

@@ -255,15 +255,18 @@ impl Store {
     }
 
     pub async fn get_api_key(&self, id: ApiKeyId) -> Result<ApiKey, Error> {
-        let row = sqlx::query(
+        let q = sqlx::query(
             "SELECT id, user_id, name, prefix, created_at, expires_at, revoked_at, last_used_at FROM api_keys WHERE id = $1",
         )
-        .bind(id.0)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err("read an API key"))?
-        .ok_or_else(|| Error::new(ErrorCode::ApiKeyNotFound, format!("no API key with id {id}")))?;
-        api_key_from_row(&row).map_err(db_err("read an API key"))
+        .bind(id.0);
+        self.one(q, "read an API key", api_key_from_row, "read an API key")
+            .await?
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::ApiKeyNotFound,
+                    format!("no API key with id {id}"),
+                )
+            })
     }
 
     /// A user's keys, newest first.

@@ -207,13 +207,10 @@ impl Store {
 
     pub async fn get_batch(&self, id: &str) -> Result<Batch, Error> {
         let sql = format!("SELECT {COLUMNS} FROM batches WHERE id = $1");
-        let r = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err("read a batch"))?
-            .ok_or_else(|| Error::new(ErrorCode::BatchNotFound, format!("no batch {id}")))?;
-        from_row(&r).map_err(db_err("read a batch"))
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
+        self.one(q, "read a batch", from_row, "read a batch")
+            .await?
+            .ok_or_else(|| Error::new(ErrorCode::BatchNotFound, format!("no batch {id}")))
     }
 
     /// Batches of this content still marked running: runs that were interrupted (or are running
@@ -281,18 +278,17 @@ impl Store {
     /// Every published resource whose update cycle is regular, by id, with its newest batch that
     /// stored rows (`succeeded`; a pull that found nothing new does not count as a delivery).
     pub async fn freshness(&self) -> Result<Vec<Freshness>, Error> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT r.id, r.code, r.name, r.provider_org_id, r.update_cycle, r.published_at, \
                (SELECT b.id FROM batches b WHERE b.resource_id = r.id AND b.status = 'succeeded' \
                   ORDER BY b.finished_at DESC, b.id DESC LIMIT 1) AS newest_batch, \
                (SELECT MAX(b.finished_at) FROM batches b WHERE b.resource_id = r.id AND b.status = 'succeeded') AS newest_at \
              FROM resources r WHERE r.status = 'published' AND r.update_cycle <> 'irregular' ORDER BY r.id",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("read when resources last received data"))?;
-        rows.iter()
-            .map(|r| -> Result<Freshness, sqlx::Error> {
+        );
+        self.all(
+            q,
+            "read when resources last received data",
+            |r| -> Result<Freshness, sqlx::Error> {
                 let cycle: String = r.try_get("update_cycle")?;
                 Ok(Freshness {
                     resource_id: r.try_get("id")?,
@@ -305,8 +301,9 @@ impl Store {
                     newest_batch: r.try_get("newest_batch")?,
                     newest_at: r.try_get("newest_at")?,
                 })
-            })
-            .collect::<Result<_, _>>()
-            .map_err(db_err("read when resources last received data"))
+            },
+            "read when resources last received data",
+        )
+        .await
     }
 }

@@ -195,15 +195,14 @@ impl Store {
 
     /// The newest runs first.
     pub async fn fusion_runs(&self, limit: i64) -> Result<Vec<FusionRun>, Error> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT id, plan_version, started_at, finished_at, status, report FROM fusion_runs ORDER BY started_at DESC, id DESC LIMIT $1",
         )
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("read fusion runs"))?;
-        rows.iter()
-            .map(|r| -> Result<FusionRun, sqlx::Error> {
+        .bind(limit);
+        self.all(
+            q,
+            "read fusion runs",
+            |r| -> Result<FusionRun, sqlx::Error> {
                 Ok(FusionRun {
                     id: r.try_get("id")?,
                     plan_version: r.try_get("plan_version")?,
@@ -213,9 +212,10 @@ impl Store {
                     report: serde_json::from_str(&r.try_get::<String, _>("report")?)
                         .unwrap_or_default(),
                 })
-            })
-            .collect::<Result<_, _>>()
-            .map_err(db_err("read fusion runs"))
+            },
+            "read fusion runs",
+        )
+        .await
     }
 
     /// Puts a run's records in doubt on the queue. A record already there keeps its decision; a
@@ -310,13 +310,10 @@ impl Store {
 
     pub async fn review(&self, id: i64) -> Result<Review, Error> {
         let sql = format!("SELECT {REVIEW_COLUMNS} FROM fusion_reviews WHERE id = $1");
-        let r = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err("read a review"))?
-            .ok_or_else(|| Error::new(ErrorCode::FusionNotFound, format!("no review {id}")))?;
-        review_from(&r).map_err(db_err("read a review"))
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
+        self.one(q, "read a review", review_from, "read a review")
+            .await?
+            .ok_or_else(|| Error::new(ErrorCode::FusionNotFound, format!("no review {id}")))
     }
 
     /// Records a person's decision on a record in doubt.
@@ -455,18 +452,20 @@ impl Store {
 
     pub async fn correction(&self, id: i64) -> Result<Correction, Error> {
         let sql = format!("SELECT {CORRECTION_COLUMNS} FROM fusion_corrections WHERE id = $1");
-        let r = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err("read a correction request"))?
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorCode::FusionNotFound,
-                    format!("no correction request {id}"),
-                )
-            })?;
-        correction_from(&r).map_err(db_err("read a correction request"))
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
+        self.one(
+            q,
+            "read a correction request",
+            correction_from,
+            "read a correction request",
+        )
+        .await?
+        .ok_or_else(|| {
+            Error::new(
+                ErrorCode::FusionNotFound,
+                format!("no correction request {id}"),
+            )
+        })
     }
 
     /// Requests, newest first; `status` narrows them (`accepted` for a run to apply).

@@ -79,15 +79,11 @@ impl Store {
     }
 
     pub async fn get_matter(&self, id: i64) -> Result<Matter, Error> {
-        let r = sqlx::query("SELECT id, code, name, org_id, kind FROM matters WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err("read a matter"))?
-            .ok_or_else(|| {
-                Error::new(ErrorCode::InvalidInput, format!("no matter with id {id}"))
-            })?;
-        matter_from_row(&r).map_err(db_err("read a matter"))
+        let q =
+            sqlx::query("SELECT id, code, name, org_id, kind FROM matters WHERE id = $1").bind(id);
+        self.one(q, "read a matter", matter_from_row, "read a matter")
+            .await?
+            .ok_or_else(|| Error::new(ErrorCode::InvalidInput, format!("no matter with id {id}")))
     }
 
     /// Records that `matter` produces `items` of `resource` (all items when empty); the items must
@@ -123,16 +119,15 @@ impl Store {
 
     /// What a matter produces: resources with the items.
     pub async fn matter_produces(&self, matter: i64) -> Result<Vec<Produces>, Error> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT r.id, r.code, r.name, m.items FROM matter_resources m JOIN resources r ON r.id = m.resource_id \
              WHERE m.matter_id = $1 ORDER BY r.code",
         )
-        .bind(matter)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("list what a matter produces"))?;
-        rows.iter()
-            .map(|r| {
+        .bind(matter);
+        self.all(
+            q,
+            "list what a matter produces",
+            |r| {
                 let items: String = r.try_get("items")?;
                 Ok(Produces {
                     resource_id: r.try_get("id")?,
@@ -140,9 +135,10 @@ impl Store {
                     name: r.try_get("name")?,
                     items: serde_json::from_str(&items).unwrap_or_default(),
                 })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(db_err("list what a matter produces"))
+            },
+            "list what a matter produces",
+        )
+        .await
     }
 
     /// The matters that produce a resource.

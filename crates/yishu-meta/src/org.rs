@@ -220,34 +220,28 @@ impl Store {
 
     pub async fn get_org(&self, id: OrgId) -> Result<Org, Error> {
         let sql = format!("SELECT {COLUMNS} FROM orgs WHERE id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err("read an organisation"))?;
-        match row {
-            Some(r) => from_row(&r).map_err(db_err("read an organisation")),
-            None => Err(Error::new(
-                ErrorCode::OrgNotFound,
-                format!("no organisation with id {id}"),
-            )),
-        }
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0);
+        self.one(q, "read an organisation", from_row, "read an organisation")
+            .await?
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::OrgNotFound,
+                    format!("no organisation with id {id}"),
+                )
+            })
     }
 
     pub async fn get_org_by_code(&self, code: &str) -> Result<Org, Error> {
         let sql = format!("SELECT {COLUMNS} FROM orgs WHERE code = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(code)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err("read an organisation"))?;
-        match row {
-            Some(r) => from_row(&r).map_err(db_err("read an organisation")),
-            None => Err(Error::new(
-                ErrorCode::OrgNotFound,
-                format!("no organisation with code '{code}'"),
-            )),
-        }
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(code);
+        self.one(q, "read an organisation", from_row, "read an organisation")
+            .await?
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::OrgNotFound,
+                    format!("no organisation with code '{code}'"),
+                )
+            })
     }
 
     /// All orgs ordered by code; the tree is small (hundreds) so callers build it in memory.

@@ -110,15 +110,10 @@ impl Store {
 
     pub async fn get_source(&self, id: i64) -> Result<Source, Error> {
         let sql = format!("SELECT {COLUMNS} FROM sources WHERE id = $1");
-        let r = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err("read a source"))?
-            .ok_or_else(|| {
-                Error::new(ErrorCode::SourceNotFound, format!("no source with id {id}"))
-            })?;
-        from_row(&r).map_err(db_err("read a source"))
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id);
+        self.one(q, "read a source", from_row, "read a source")
+            .await?
+            .ok_or_else(|| Error::new(ErrorCode::SourceNotFound, format!("no source with id {id}")))
     }
 
     pub async fn list_sources(&self, resource_id: i64) -> Result<Vec<Source>, Error> {

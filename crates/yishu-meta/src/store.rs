@@ -74,6 +74,21 @@ impl Store {
             .map(|r| from_row(r).map_err(db_err(row)))
             .collect()
     }
+
+    /// The first row `q` returns, read by `from_row`, if there is one.
+    pub(crate) async fn one<T>(
+        &self,
+        q: Query<'_>,
+        what: &str,
+        from_row: impl Fn(&sqlx::any::AnyRow) -> Result<T, sqlx::Error>,
+        row: &str,
+    ) -> Result<Option<T>, Error> {
+        q.fetch_optional(&self.pool)
+            .await
+            .map_err(db_err(what))?
+            .map(|r| from_row(&r).map_err(db_err(row)))
+            .transpose()
+    }
 }
 
 pub(crate) fn db_err(what: &str) -> impl FnOnce(sqlx::Error) -> Error + '_ {

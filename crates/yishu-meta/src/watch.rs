@@ -140,16 +140,15 @@ impl Store {
         user: UserId,
         limit: i64,
     ) -> Result<Vec<Notification>, Error> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT id, resource_id, kind, message, created_at, read_at FROM notifications WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
         )
         .bind(user.0)
-        .bind(limit.clamp(1, 500))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("list notifications"))?;
-        rows.iter()
-            .map(|r| {
+        .bind(limit.clamp(1, 500));
+        self.all(
+            q,
+            "list notifications",
+            |r| {
                 Ok(Notification {
                     id: r.try_get("id")?,
                     resource_id: r.try_get("resource_id")?,
@@ -158,32 +157,33 @@ impl Store {
                     created_at: r.try_get("created_at")?,
                     read_at: r.try_get("read_at")?,
                 })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(db_err("list notifications"))
+            },
+            "list notifications",
+        )
+        .await
     }
 
     /// Webhook deliveries due now.
     pub async fn due_deliveries(&self, limit: i64) -> Result<Vec<Delivery>, Error> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT id, url, payload, attempts FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2",
         )
         .bind(now_ms())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("list deliveries"))?;
-        rows.iter()
-            .map(|r| {
+        .bind(limit);
+        self.all(
+            q,
+            "list deliveries",
+            |r| {
                 Ok(Delivery {
                     id: r.try_get("id")?,
                     url: r.try_get("url")?,
                     payload: r.try_get("payload")?,
                     attempts: r.try_get("attempts")?,
                 })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(db_err("list deliveries"))
+            },
+            "list deliveries",
+        )
+        .await
     }
 
     /// Records an attempt: delivered, or retried later (given up after [`MAX_ATTEMPTS`]).

@@ -323,23 +323,23 @@ impl Store {
     }
 
     pub async fn order_events(&self, id: i64) -> Result<Vec<OrderEvent>, Error> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT at, by_user, action, note FROM work_order_events WHERE order_id = $1 ORDER BY id",
         )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err("list work order events"))?;
-        rows.iter()
-            .map(|r| {
+        .bind(id);
+        self.all(
+            q,
+            "list work order events",
+            |r| {
                 Ok(OrderEvent {
                     at: r.try_get("at")?,
                     by_user: r.try_get::<Option<i64>, _>("by_user")?.map(UserId),
                     action: r.try_get("action")?,
                     note: r.try_get("note")?,
                 })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(db_err("read a work order event"))
+            },
+            "read a work order event",
+        )
+        .await
     }
 }

@@ -191,14 +191,12 @@ impl Store {
         let sql = format!(
             "SELECT {DE_COLUMNS} FROM data_elements WHERE identifier = $1 AND ($2 < 0 OR version = $2) ORDER BY version DESC LIMIT 1"
         );
-        let r = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(identifier.trim())
-            .bind(version.unwrap_or(-1))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err("read a data element"))?
-            .ok_or_else(|| not_found(format!("no data element '{identifier}'")))?;
-        de_from_row(&r).map_err(db_err("read a data element"))
+            .bind(version.unwrap_or(-1));
+        self.one(q, "read a data element", de_from_row, "read a data element")
+            .await?
+            .ok_or_else(|| not_found(format!("no data element '{identifier}'")))
     }
 
     /// Every data element at its newest version, by identifier.
@@ -295,15 +293,18 @@ impl Store {
     }
 
     pub async fn code_table(&self, id: &str) -> Result<LocalCodeTable, Error> {
-        let r = sqlx::query(
+        let q = sqlx::query(
             "SELECT id, name, source, org_id, national, entries, version, created_at FROM code_tables WHERE id = $1",
         )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err("read a code table"))?
-        .ok_or_else(|| not_found(format!("no code table '{id}'")))?;
-        code_table_from_row(&r).map_err(db_err("read a code table"))
+        .bind(id);
+        self.one(
+            q,
+            "read a code table",
+            code_table_from_row,
+            "read a code table",
+        )
+        .await?
+        .ok_or_else(|| not_found(format!("no code table '{id}'")))
     }
 
     pub async fn code_tables(&self) -> Result<Vec<LocalCodeTable>, Error> {

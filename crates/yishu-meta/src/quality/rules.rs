@@ -394,14 +394,15 @@ impl Store {
         let sql = format!(
             "SELECT {VERSION_COLUMNS} FROM rule_versions WHERE rule_id = $1 AND version = $2"
         );
-        let r = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .bind(version)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err("read a rule version"))?
-            .ok_or_else(|| not_found(format!("no version {version} of rule {id}")))?;
-        version_from_row(&r).map_err(db_err("read a rule version"))
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(version);
+        self.one(
+            q,
+            "read a rule version",
+            version_from_row,
+            "read a rule version",
+        )
+        .await?
+        .ok_or_else(|| not_found(format!("no version {version} of rule {id}")))
     }
 
     /// Every version of a rule, newest first.
