@@ -221,27 +221,22 @@ impl Store {
     pub async fn get_org(&self, id: OrgId) -> Result<Org, Error> {
         let sql = format!("SELECT {COLUMNS} FROM orgs WHERE id = $1");
         let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0);
-        self.one(q, "read an organisation", from_row, "read an organisation")
-            .await?
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorCode::OrgNotFound,
-                    format!("no organisation with id {id}"),
-                )
-            })
+        self.org_of(q, format!("no organisation with id {id}"))
+            .await
     }
 
     pub async fn get_org_by_code(&self, code: &str) -> Result<Org, Error> {
         let sql = format!("SELECT {COLUMNS} FROM orgs WHERE code = $1");
         let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(code);
+        self.org_of(q, format!("no organisation with code '{code}'"))
+            .await
+    }
+
+    /// The organisation `q` finds, or `missing` as its not-found error.
+    async fn org_of(&self, q: crate::store::Query<'_>, missing: String) -> Result<Org, Error> {
         self.one(q, "read an organisation", from_row, "read an organisation")
             .await?
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorCode::OrgNotFound,
-                    format!("no organisation with code '{code}'"),
-                )
-            })
+            .ok_or_else(|| Error::new(ErrorCode::OrgNotFound, missing))
     }
 
     /// All orgs ordered by code; the tree is small (hundreds) so callers build it in memory.

@@ -180,33 +180,25 @@ impl Store {
 
     pub async fn get_user(&self, id: UserId) -> Result<User, Error> {
         let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err("read a user"))?;
-        match row {
-            Some(r) => self.user_from_row(&r).await,
-            None => Err(Error::new(
-                ErrorCode::UserNotFound,
-                format!("no user with id {id}"),
-            )),
-        }
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0);
+        self.user_of(q, format!("no user with id {id}")).await
     }
 
     pub async fn get_user_by_name(&self, name: &str) -> Result<User, Error> {
         let sql = format!("SELECT {COLUMNS} FROM users WHERE name = $1");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(name)
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(name);
+        self.user_of(q, format!("no user named '{name}'")).await
+    }
+
+    /// The user `q` finds, or `missing` as its not-found error.
+    async fn user_of(&self, q: crate::store::Query<'_>, missing: String) -> Result<User, Error> {
+        let row = q
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err("read a user"))?;
         match row {
             Some(r) => self.user_from_row(&r).await,
-            None => Err(Error::new(
-                ErrorCode::UserNotFound,
-                format!("no user named '{name}'"),
-            )),
+            None => Err(Error::new(ErrorCode::UserNotFound, missing)),
         }
     }
 

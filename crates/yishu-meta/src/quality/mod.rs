@@ -113,6 +113,20 @@ pub struct LocalCodeEntry {
     pub national: Option<String>,
 }
 
+/// Binds a code table's fields as `$1`–`$6`: id, name, source, org, national table, entries.
+fn bind_code_table<'q>(
+    q: crate::store::Query<'q>,
+    t: &'q LocalCodeTable,
+    entries: &'q str,
+) -> crate::store::Query<'q> {
+    q.bind(&t.id)
+        .bind(&t.name)
+        .bind(&t.source)
+        .bind(t.org_id.map(|o| o.0))
+        .bind(&t.national)
+        .bind(entries)
+}
+
 pub(super) fn check_text(field: &str, v: &str, max: usize) -> Result<(), Error> {
     crate::org::check_name(field, v, max).map(|_| ())
 }
@@ -260,33 +274,23 @@ impl Store {
         let entries = serde_json::to_string(&t.entries).unwrap_or_default();
         match self.code_table(&t.id).await {
             Ok(_) => {
-                sqlx::query(
+                let q = sqlx::query(
                     "UPDATE code_tables SET name = $2, source = $3, org_id = $4, national = $5, entries = $6, version = version + 1 WHERE id = $1",
-                )
-                .bind(&t.id)
-                .bind(&t.name)
-                .bind(&t.source)
-                .bind(t.org_id.map(|o| o.0))
-                .bind(&t.national)
-                .bind(&entries)
-                .execute(&self.pool)
-                .await
-                .map_err(db_err("update a code table"))?;
+                );
+                bind_code_table(q, t, &entries)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err("update a code table"))?;
             }
             Err(_) => {
-                sqlx::query(
+                let q = sqlx::query(
                     "INSERT INTO code_tables (id, name, source, org_id, national, entries, version, created_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7)",
-                )
-                .bind(&t.id)
-                .bind(&t.name)
-                .bind(&t.source)
-                .bind(t.org_id.map(|o| o.0))
-                .bind(&t.national)
-                .bind(&entries)
-                .bind(now_ms())
-                .execute(&self.pool)
-                .await
-                .map_err(db_err("save a code table"))?;
+                );
+                bind_code_table(q, t, &entries)
+                    .bind(now_ms())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_err("save a code table"))?;
             }
         }
         self.code_table(&t.id).await

@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::exit;
 use anyhow::{Context, Result, anyhow, bail};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use std::time::Instant;
 use yishu_quality::clean::{Action, CleanDef, CleanJob, CleanReport, CleanRule};
@@ -17,37 +17,32 @@ pub enum QualityCommand {
         #[arg(long)]
         batch: Option<String>,
     },
-    /// Run rules from a JSON file (a list of rule definitions) on a resource's rows without
-    /// storing anything: to see what a rule finds before sending it to review.
-    Try {
-        /// The resource's code.
-        #[arg(long)]
-        resource: String,
-        /// JSON file: `[{"kind": "not_null", "column": "姓名"}, …]`.
-        #[arg(long)]
-        rules: PathBuf,
-        /// Only this batch (default: every row of the resource).
-        #[arg(long)]
-        batch: Option<String>,
-    },
-    /// Clean a resource's batches with cleaning rules from a JSON file into a scratch std table
-    /// (`std.try_<table>`), to see what the rules do before they go to review (nothing reaches
-    /// the real std table without review).
-    TryClean {
-        /// The resource's code.
-        #[arg(long)]
-        resource: String,
-        /// JSON file: `[{"fix": {"kind": "trim", "column": "姓名"}}, {"check": {…}, "action":
-        /// "filter"}, …]`.
-        #[arg(long)]
-        rules: PathBuf,
-        /// Only this batch (default: every batch of the resource).
-        #[arg(long)]
-        batch: Option<String>,
-    },
+    /// Run rules from a JSON file (a list of rule definitions, e.g.
+    /// `[{"kind": "not_null", "column": "姓名"}, …]`) on a resource's rows without storing
+    /// anything: to see what a rule finds before sending it to review.
+    Try(TryArgs),
+    /// Clean a resource's batches with cleaning rules from a JSON file (e.g.
+    /// `[{"fix": {"kind": "trim", "column": "姓名"}}, {"check": {…}, "action": "filter"}, …]`)
+    /// into a scratch std table (`std.try_<table>`), to see what the rules do before they go to
+    /// review (nothing reaches the real std table without review).
+    TryClean(TryArgs),
     /// Register the national data elements (identity numbers, division codes, the code tables'
     /// elements). Saving them again changes nothing.
     Seed,
+}
+
+/// What a trial of rules reads: a resource, the rules, and optionally one batch.
+#[derive(Args)]
+pub struct TryArgs {
+    /// The resource's code.
+    #[arg(long)]
+    resource: String,
+    /// JSON file with the rules.
+    #[arg(long)]
+    rules: PathBuf,
+    /// Only this batch (default: every batch of the resource).
+    #[arg(long)]
+    batch: Option<String>,
 }
 
 pub async fn run(config: &Config, cmd: QualityCommand) -> Result<u8> {
@@ -70,11 +65,11 @@ pub async fn run(config: &Config, cmd: QualityCommand) -> Result<u8> {
             }
             eprintln!("{:.2} s", t.elapsed().as_secs_f64());
         }
-        QualityCommand::Try {
+        QualityCommand::Try(TryArgs {
             resource,
             rules,
             batch,
-        } => {
+        }) => {
             let text = std::fs::read_to_string(&rules)
                 .with_context(|| format!("cannot read {}", rules.display()))?;
             let defs: Vec<yishu_quality::RuleDef> =
@@ -143,11 +138,11 @@ pub async fn run(config: &Config, cmd: QualityCommand) -> Result<u8> {
                 bail!("some rules could not run");
             }
         }
-        QualityCommand::TryClean {
+        QualityCommand::TryClean(TryArgs {
             resource,
             rules,
             batch,
-        } => {
+        }) => {
             let res = store.get_resource_by_code(&resource).await?;
             let columns = yishu_quality::cleaning::std_columns(&store, &res).await?;
             let local = yishu_quality::cleaning::local_code_tables(&store).await?;
