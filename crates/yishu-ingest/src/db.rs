@@ -265,13 +265,15 @@ pub async fn peek(
         .iter()
         .map(|h| d.ident(h, "column").map(|q| d.as_text(&q)))
         .collect::<Result<_, _>>()?;
-    // Identifiers were validated and quoted; the limit is a number we chose.
+    // Identifiers were validated and quoted; the limit is bound.
     let sql = format!(
-        "SELECT {} FROM {} LIMIT {limit}",
+        "SELECT {} FROM {} LIMIT {}",
         select.join(", "),
-        d.ident(table, "table")?
+        d.ident(table, "table")?,
+        d.param()
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&mut conn)
         .await
         .map_err(|e| db_failed(url, "cannot read rows", e))?;
