@@ -83,16 +83,11 @@ async fn check(store: &Store, lake: &Lake, batch: Option<String>) -> Result<()> 
 
 /// `yishu quality try`: what rules find, nothing stored.
 async fn try_rules(store: &Store, lake: &Lake, a: TryArgs) -> Result<()> {
-    let TryArgs {
-        resource,
-        rules,
-        batch,
-    } = a;
-    let text = std::fs::read_to_string(&rules)
-        .with_context(|| format!("cannot read {}", rules.display()))?;
+    let text = std::fs::read_to_string(&a.rules)
+        .with_context(|| format!("cannot read {}", a.rules.display()))?;
     let defs: Vec<yishu_quality::RuleDef> = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a list of rule definitions", rules.display()))?;
-    let res = store.get_resource_by_code(&resource).await?;
+        .with_context(|| format!("{} is not a list of rule definitions", a.rules.display()))?;
+    let res = store.get_resource_by_code(&a.resource).await?;
     let items: Vec<String> = res.item_names();
     for (i, d) in defs.iter().enumerate() {
         d.check(&items, &[])
@@ -119,7 +114,7 @@ async fn try_rules(store: &Store, lake: &Lake, a: TryArgs) -> Result<()> {
     let out = yishu_quality::scan(yishu_quality::Scan {
         lake,
         table: &res.table(),
-        batch_id: batch.as_deref(),
+        batch_id: a.batch.as_deref(),
         fields: &items,
         rules: &planned,
         context,
@@ -157,20 +152,15 @@ async fn try_rules(store: &Store, lake: &Lake, a: TryArgs) -> Result<()> {
 
 /// `yishu quality try-clean`: cleaning rules into a scratch std table.
 async fn try_clean(store: &Store, lake: &Lake, a: TryArgs) -> Result<()> {
-    let TryArgs {
-        resource,
-        rules,
-        batch,
-    } = a;
-    let res = store.get_resource_by_code(&resource).await?;
+    let res = store.get_resource_by_code(&a.resource).await?;
     let columns = yishu_quality::cleaning::std_columns(store, &res).await?;
     let local = yishu_quality::cleaning::local_code_tables(store).await?;
     let items: Vec<String> = columns.iter().map(|(c, _)| c.clone()).collect();
     let tables: Vec<String> = local.keys().cloned().collect();
-    let text = std::fs::read_to_string(&rules)
-        .with_context(|| format!("cannot read {}", rules.display()))?;
+    let text = std::fs::read_to_string(&a.rules)
+        .with_context(|| format!("cannot read {}", a.rules.display()))?;
     let list: Vec<serde_json::Value> = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a list of cleaning rules", rules.display()))?;
+        .with_context(|| format!("{} is not a list of cleaning rules", a.rules.display()))?;
     let mut planned = Vec::new();
     for (i, mut v) in list.into_iter().enumerate() {
         let action = v
@@ -199,7 +189,7 @@ async fn try_clean(store: &Store, lake: &Lake, a: TryArgs) -> Result<()> {
             action,
         });
     }
-    let batches: Vec<String> = match batch {
+    let batches: Vec<String> = match a.batch {
         Some(b) => vec![b],
         None => store
             .list_batches(res.id)
