@@ -25,6 +25,34 @@ pub struct TypeMismatch {
     pub example: String,
 }
 
+impl TypeMismatch {
+    /// How many of the sampled `values` of an item do not read as its type, with one of them;
+    /// `None` when all do.
+    fn of<'v>(
+        item: &str,
+        item_type: &str,
+        values: impl Iterator<Item = &'v str>,
+    ) -> Option<TypeMismatch> {
+        let (mut sampled, mut bad, mut example) = (0, 0, String::new());
+        for v in values {
+            sampled += 1;
+            if !fits(item_type, v) {
+                bad += 1;
+                if example.is_empty() {
+                    example = v.chars().take(100).collect();
+                }
+            }
+        }
+        (bad > 0).then(|| TypeMismatch {
+            item: item.to_string(),
+            item_type: item_type.to_string(),
+            bad,
+            sampled,
+            example,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Drift {
     /// The ods table this resource is mounted on, if it exists yet.
@@ -164,25 +192,8 @@ pub async fn check(store: &Store, lake: &Lake, r: &Resource, now: i64) -> Result
                 .limit(Some(SAMPLE))
                 .columns(&[n]);
             let rows = lake.text(q).await?.rows;
-            let (mut sampled, mut bad, mut example) = (0, 0, String::new());
-            for v in rows.iter().filter_map(|r| r.first()) {
-                sampled += 1;
-                if !fits(&it.item_type, v) {
-                    bad += 1;
-                    if example.is_empty() {
-                        example = v.chars().take(100).collect();
-                    }
-                }
-            }
-            if bad > 0 {
-                type_mismatches.push(TypeMismatch {
-                    item: n.to_string(),
-                    item_type: it.item_type.clone(),
-                    bad,
-                    sampled,
-                    example,
-                });
-            }
+            let values = rows.iter().filter_map(|r| r.first()).map(String::as_str);
+            type_mismatches.extend(TypeMismatch::of(n, &it.item_type, values));
         }
     }
     let stale = stale_reason(r.status, r.meta.update_cycle, last_batch_at, now);
@@ -231,25 +242,9 @@ async fn check_mounted(r: &Resource, m: &crate::mount::Mount) -> Drift {
         let Some(col) = sample.columns.iter().position(|c| c == it.name.trim()) else {
             continue;
         };
-        let (mut sampled, mut bad, mut example) = (0, 0, String::new());
-        for v in sample.rows.iter().filter_map(|row| row[col].as_deref()) {
-            sampled += 1;
-            if !fits(&it.item_type, v) {
-                bad += 1;
-                if example.is_empty() {
-                    example = v.chars().take(100).collect();
-                }
-            }
-        }
-        if bad > 0 {
-            d.type_mismatches.push(TypeMismatch {
-                item: it.name.trim().to_string(),
-                item_type: it.item_type.clone(),
-                bad,
-                sampled,
-                example,
-            });
-        }
+        let values = sample.rows.iter().filter_map(|row| row[col].as_deref());
+        d.type_mismatches
+            .extend(TypeMismatch::of(it.name.trim(), &it.item_type, values));
     }
     d
 }
