@@ -46,11 +46,11 @@ pub async fn check_batch(
     lake: &Lake,
     batch_id: &str,
 ) -> Result<BatchQuality, Error> {
-    let mut quality = retry_conflicts(batch_id, "check", || check(store, lake, batch_id)).await?;
+    let (mut quality, resource_id) =
+        retry_conflicts(batch_id, "check", || check(store, lake, batch_id)).await?;
     quality.std = Some(crate::cleaning::clean_batch(store, lake, batch_id).await?);
     let body = serde_json::to_value(&quality)
         .map_err(|e| Error::new(ErrorCode::Internal, format!("profile: {e}")))?;
-    let resource_id = store.get_batch(batch_id).await?.resource_id;
     store
         .save_profile(batch_id, resource_id, quality.profile.records as i64, &body)
         .await?;
@@ -94,7 +94,8 @@ where
 
 /// The check of one batch, stage by stage: the rules in effect, one scan, the rules judged on
 /// the batch as a whole, conformance per item, then results, scores, work orders and drift.
-async fn check(store: &Store, lake: &Lake, batch_id: &str) -> Result<BatchQuality, Error> {
+/// Returns what it found and the batch's resource.
+async fn check(store: &Store, lake: &Lake, batch_id: &str) -> Result<(BatchQuality, i64), Error> {
     let batch = store.get_batch(batch_id).await?;
     let resource = store.get_resource(batch.resource_id).await?;
     let table = resource.table();
@@ -132,13 +133,14 @@ async fn check(store: &Store, lake: &Lake, batch_id: &str) -> Result<BatchQualit
     let drift = crate::drift::find(&batch.drift, &found.profile, history.baseline());
     crate::drift::report(store, &resource, batch_id, &drift).await?;
     crate::silence::delivered(store, resource.meta.update_cycle, &batch).await?;
-    Ok(BatchQuality {
+    let quality = BatchQuality {
         profile: found.profile,
         conformance,
         violations: written,
         std: None,
         drift,
-    })
+    };
+    Ok((quality, resource.id))
 }
 
 /// What a check runs: the resource's stored rules in effect (those whose definition cannot be
