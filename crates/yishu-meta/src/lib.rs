@@ -13,6 +13,7 @@ pub mod matter;
 pub mod org;
 pub mod quality;
 pub mod schedule;
+pub mod share;
 pub mod source;
 pub mod stats;
 mod store;

@@ -218,6 +218,38 @@ impl Store {
         from_row(&row).map_err(db_err("read an organisation"))
     }
 
+    /// The bureau (大数据主管部门): the department that runs the platform, confirms sharing and
+    /// provides the base libraries. Set once by the installer; until then the department of the
+    /// first data manager.
+    pub async fn bureau(&self) -> Result<Option<OrgId>, Error> {
+        let set: Option<String> =
+            sqlx::query_scalar("SELECT value FROM settings WHERE name = 'bureau_org'")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err("read the bureau setting"))?;
+        if let Some(id) = set.and_then(|v| v.parse().ok()) {
+            return Ok(Some(OrgId(id)));
+        }
+        Ok(self
+            .users_with_role(yishu_types::Role::DataManager, None)
+            .await?
+            .first()
+            .map(|(_, o)| *o))
+    }
+
+    /// Names `org` the bureau.
+    pub async fn set_bureau(&self, org: OrgId) -> Result<(), Error> {
+        self.get_org(org).await?;
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ('bureau_org', $1) ON CONFLICT (name) DO UPDATE SET value = $1",
+        )
+        .bind(org.0.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_err("set the bureau"))?;
+        Ok(())
+    }
+
     pub async fn get_org(&self, id: OrgId) -> Result<Org, Error> {
         let sql = format!("SELECT {COLUMNS} FROM orgs WHERE id = $1");
         let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0);

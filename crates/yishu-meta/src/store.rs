@@ -186,6 +186,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "unmeasured",
         include_str!("../migrations/sqlite/0016_unmeasured.sql"),
     ),
+    (
+        17,
+        "sharing",
+        include_str!("../migrations/sqlite/0017_sharing.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -267,6 +272,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         16,
         "unmeasured",
         include_str!("../migrations/postgres/0016_unmeasured.sql"),
+    ),
+    (
+        17,
+        "sharing",
+        include_str!("../migrations/postgres/0017_sharing.sql"),
     ),
 ];
 

@@ -311,6 +311,28 @@ impl Store {
     }
 
     /// How many users exist (the first-run check for `serve`).
+    /// Enabled users holding `role`, of `org` when given, oldest first: who is told of a step
+    /// they must take.
+    pub async fn users_with_role(
+        &self,
+        role: Role,
+        org: Option<OrgId>,
+    ) -> Result<Vec<(UserId, OrgId)>, Error> {
+        let q = sqlx::query(
+            "SELECT u.id, u.org_id FROM users u JOIN user_roles r ON r.user_id = u.id \
+             WHERE r.role = $1 AND u.disabled = 0 AND ($2 IS NULL OR u.org_id = $2) ORDER BY u.id",
+        )
+        .bind(role.as_str())
+        .bind(org.map(|o| o.0));
+        self.all(
+            q,
+            "list users by role",
+            |r| Ok((UserId(r.try_get("id")?), OrgId(r.try_get("org_id")?))),
+            "read a user",
+        )
+        .await
+    }
+
     pub async fn count_users(&self) -> Result<i64, Error> {
         sqlx::query_scalar("SELECT COUNT(*) FROM users")
             .fetch_one(&self.pool)

@@ -10,10 +10,13 @@ use yishu_types::{Error, UserId};
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Notification {
     pub id: i64,
-    pub resource_id: i64,
-    /// updated, retired or published.
+    /// The catalog entry the notice is about, if it is about one.
+    pub resource_id: Option<i64>,
+    /// updated, retired, published; application, decision, grant, overdue for sharing.
     pub kind: String,
     pub message: String,
+    /// The console page the notice points to.
+    pub link: String,
     pub created_at: i64,
     pub read_at: Option<i64>,
 }
@@ -108,12 +111,13 @@ impl Store {
             let user: i64 = r.try_get("user_id").map_err(db_err("notify"))?;
             let hook: Option<String> = r.try_get("webhook_url").map_err(db_err("notify"))?;
             sqlx::query(
-                "INSERT INTO notifications (user_id, resource_id, kind, message, created_at) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO notifications (user_id, resource_id, kind, message, link, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(user)
             .bind(resource_id)
             .bind(kind)
             .bind(message)
+            .bind(format!("/console/catalog/{resource_id}"))
             .bind(now)
             .execute(&mut *tx)
             .await
@@ -134,6 +138,48 @@ impl Store {
         Ok(rows.len())
     }
 
+    /// Tells each of `users` one thing in the console, and queues a webhook delivery for those
+    /// who watch `resource_id` with a URL. Returns how many were told.
+    pub async fn notify_users(
+        &self,
+        users: &[UserId],
+        resource_id: Option<i64>,
+        kind: &str,
+        message: &str,
+        link: &str,
+        payload: &serde_json::Value,
+    ) -> Result<usize, Error> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await.map_err(db_err("notify"))?;
+        for user in users {
+            sqlx::query(
+                "INSERT INTO notifications (user_id, resource_id, kind, message, link, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(user.0)
+            .bind(resource_id)
+            .bind(kind)
+            .bind(message)
+            .bind(link)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("notify"))?;
+            sqlx::query(
+                "INSERT INTO webhook_deliveries (url, payload, status, next_attempt_at, created_at) \
+                 SELECT webhook_url, $3, 'pending', $4, $4 FROM watches WHERE user_id = $1 AND resource_id = $2 AND webhook_url IS NOT NULL",
+            )
+            .bind(user.0)
+            .bind(resource_id)
+            .bind(payload.to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err("queue a webhook"))?;
+        }
+        tx.commit().await.map_err(db_err("notify"))?;
+        Ok(users.len())
+    }
+
     /// A user's notifications, newest first.
     pub async fn notifications(
         &self,
@@ -141,7 +187,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Notification>, Error> {
         let q = sqlx::query(
-            "SELECT id, resource_id, kind, message, created_at, read_at FROM notifications WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
+            "SELECT id, resource_id, kind, message, link, created_at, read_at FROM notifications WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
         )
         .bind(user.0)
         .bind(limit.clamp(1, 500));
@@ -154,6 +200,7 @@ impl Store {
                     resource_id: r.try_get("resource_id")?,
                     kind: r.try_get("kind")?,
                     message: r.try_get("message")?,
+                    link: r.try_get("link")?,
                     created_at: r.try_get("created_at")?,
                     read_at: r.try_get("read_at")?,
                 })

@@ -49,6 +49,18 @@ impl IntoResponse for ApiError {
             tracing::error!(code = %self.0.code, message = %self.0.message, "request failed");
         }
         let mut resp = status.into_response();
+        // A rate limit says when to come back (its message ends "retry after N s").
+        if self.0.code == ErrorCode::RateLimited
+            && let Some(n) = self
+                .0
+                .message
+                .rsplit("retry after ")
+                .next()
+                .and_then(|t| t.trim_end_matches(" s").parse::<u64>().ok())
+        {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(n));
+        }
         resp.extensions_mut().insert(self);
         resp
     }

@@ -63,6 +63,8 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     pub key_cache: Arc<auth::KeyCache>,
     pub search: Arc<SearchIndex>,
+    /// Grants' rate-limit counters in this process.
+    pub limiter: Arc<yishu_share::limit::Limiter>,
 }
 
 impl AppState {
@@ -74,6 +76,7 @@ impl AppState {
             config: Arc::new(config),
             metrics: metrics::Metrics::default(),
             key_cache: Arc::new(auth::KeyCache::default()),
+            limiter: Arc::default(),
         }
     }
 }

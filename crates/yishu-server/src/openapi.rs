@@ -3,8 +3,8 @@
 use crate::AppState;
 use crate::routes::{
     api_keys, attachments, audit, base, batches, catalog_io, code_tables, data_elements, fusion,
-    matters, me, mounts, orgs, quality, resources, rules, search, session, sources, users, watch,
-    work_orders,
+    matters, me, mounts, orgs, quality, resources, rules, search, session, share, sources, users,
+    watch, work_orders,
 };
 use axum::Router;
 use serde_json::{Value, json};
@@ -33,6 +33,7 @@ use utoipa_swagger_ui::SwaggerUi;
         work_orders::work_orders, work_orders::work_order, work_orders::advance, quality::scores, quality::get_ranking, quality::weights, quality::set_weights,
         quality::report, quality::report_xlsx,
         base::find, base::get, base::graph, base::path, fusion::reviews, fusion::decide, fusion::runs, base::propose, fusion::corrections, fusion::confirm_correction, fusion::decide_correction, base::indicators,
+        share::apply, share::applications, share::application, share::decide, share::withdraw, share::grants, share::grant, share::set_status, share::rows,
     ),
     components(schemas(crate::error::ErrorBody, yishu_types::Role, yishu_meta::OrgKind, yishu_meta::OrgLevel)),
     tags(
@@ -44,6 +45,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "catalog", description = "政务信息资源目录: resources, review, versions, search"),
         (name = "collection", description = "数据归集: sources, schedules, pushed rows"),
         (name = "base", description = "基础库与融合: golden records with provenance, timelines, the relationship graph, the review queue"),
+        (name = "share", description = "数据共享: applications, review steps, grants (items, row filter, masks, limits, expiry), suspension"),
         (name = "quality", description = "标准与质量: data elements, code tables, rules under review, profiles, violations, work orders, scores"),
     )
 )]

@@ -70,6 +70,20 @@ pub enum ErrorCode {
     FusionNotFound,
     /// A correction of a core attribute is accepted before the person concerned confirmed it.
     CorrectionUnconfirmed,
+    /// No such sharing application.
+    ApplicationNotFound,
+    /// No such grant, or not one the caller holds.
+    GrantNotFound,
+    /// The grant is expired, revoked or suspended: no read through it happens.
+    GrantInactive,
+    /// The resource is not shared (不予共享) or is retired; the message gives the catalog's reason.
+    NotShared,
+    /// A row filter is malformed or names an item it may not.
+    FilterInvalid,
+    /// Too many requests or rows for the grant's limits; `Retry-After` says when to come back.
+    RateLimited,
+    /// The audit record of a read could not be written, so the read did not happen.
+    AuditUnavailable,
     /// Something unexpected; the request id leads to the log line.
     Internal,
 }
@@ -109,6 +123,13 @@ impl ErrorCode {
         Self::FusionPlanInvalid,
         Self::FusionNotFound,
         Self::CorrectionUnconfirmed,
+        Self::ApplicationNotFound,
+        Self::GrantNotFound,
+        Self::GrantInactive,
+        Self::NotShared,
+        Self::FilterInvalid,
+        Self::RateLimited,
+        Self::AuditUnavailable,
         Self::Internal,
     ];
 
@@ -147,6 +168,13 @@ impl ErrorCode {
             Self::FusionPlanInvalid => "fusion_plan_invalid",
             Self::FusionNotFound => "fusion_not_found",
             Self::CorrectionUnconfirmed => "correction_unconfirmed",
+            Self::ApplicationNotFound => "application_not_found",
+            Self::GrantNotFound => "grant_not_found",
+            Self::GrantInactive => "grant_inactive",
+            Self::NotShared => "not_shared",
+            Self::FilterInvalid => "filter_invalid",
+            Self::RateLimited => "rate_limited",
+            Self::AuditUnavailable => "audit_unavailable",
             Self::Internal => "internal",
         }
     }
@@ -159,14 +187,19 @@ impl ErrorCode {
             | Self::OrgHierarchy
             | Self::ConfigInvalid
             | Self::RuleInvalid
-            | Self::FusionPlanInvalid => 400,
+            | Self::FusionPlanInvalid
+            | Self::FilterInvalid => 400,
             Self::PayloadTooLarge => 413,
             Self::Unauthenticated
             | Self::BadCredentials
             | Self::ApiKeyExpired
             | Self::ApiKeyRevoked => 401,
-            Self::Forbidden | Self::CsrfMismatch | Self::AccountDisabled => 403,
-            Self::AccountLocked => 429,
+            Self::Forbidden
+            | Self::CsrfMismatch
+            | Self::AccountDisabled
+            | Self::GrantInactive
+            | Self::NotShared => 403,
+            Self::AccountLocked | Self::RateLimited => 429,
             Self::RouteNotFound
             | Self::OrgNotFound
             | Self::UserNotFound
@@ -175,7 +208,9 @@ impl ErrorCode {
             | Self::SourceNotFound
             | Self::BatchNotFound
             | Self::QualityNotFound
-            | Self::FusionNotFound => 404,
+            | Self::FusionNotFound
+            | Self::ApplicationNotFound
+            | Self::GrantNotFound => 404,
             Self::OrgCodeTaken
             | Self::UserNameTaken
             | Self::EditConflict
@@ -185,6 +220,7 @@ impl ErrorCode {
             | Self::StoreError
             | Self::SearchError
             | Self::Internal => 500,
+            Self::AuditUnavailable => 503,
         }
     }
 }

@@ -63,6 +63,9 @@ enum Command {
     /// Manage organisations.
     #[command(subcommand)]
     Org(cmd::org::OrgCommand),
+    /// Sharing: apply, decide, list and revoke grants.
+    #[command(subcommand)]
+    Share(cmd::share::ShareCommand),
     /// Ingest a CSV file (UTF-8, GBK or GB18030) or a workbook sheet (XLSX, XLS, ODS) into a
     /// resource's ods table as one batch.
     Ingest(cmd::ingest::IngestArgs),
@@ -161,6 +164,7 @@ async fn run(command: Command, config: Config) -> Result<u8> {
         Command::Gen(c) => cmd::generate::run(c).await,
         Command::User(c) => cmd::user::run(&config, c).await,
         Command::Org(c) => cmd::org::run(&config, c).await,
+        Command::Share(c) => cmd::share::run(&config, c).await,
         Command::Ingest(a) => cmd::ingest::run(&config, a).await,
         Command::Catalog(c) => cmd::catalog::run(&config, c).await,
         Command::Quality(c) => cmd::quality::run(&config, c).await,

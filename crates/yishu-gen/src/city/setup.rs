@@ -61,6 +61,9 @@ pub async fn seed_city(store: &Store) -> Result<Vec<(String, String, String)>> {
             .await?;
         dept_ids.push(o.id);
     }
+    // The first department is the bureau (大数据管理局): it confirms sharing and provides the
+    // base libraries.
+    store.set_bureau(dept_ids[0]).await?;
     let plan: [(&str, &str, Role, usize); 5] = [
         ("admin", "系统管理员", Role::Admin, 0),
         ("manager", "数据管理员", Role::DataManager, 0),

@@ -35,6 +35,38 @@ pub(crate) async fn audit<R: Right>(
     Ok(())
 }
 
+/// Records the outcome of an action — `ok`, or `denied`/`failed` with the error's code and
+/// message — and hands the result back. Refusals are audited like successes; when the record
+/// cannot be written, a success becomes that failure (fail closed).
+pub(crate) async fn audited<R: Right, T>(
+    s: &AppState,
+    auth: &Auth<R>,
+    action: &str,
+    object: String,
+    mut detail: Value,
+    result: ApiResult<T>,
+) -> ApiResult<T> {
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(e) if e.0.code.http_status() < 500 => "denied",
+        Err(_) => "failed",
+    };
+    if let (Err(e), Some(o)) = (&result, detail.as_object_mut()) {
+        o.insert("error".into(), Value::String(e.0.code.as_str().into()));
+        o.insert("message".into(), Value::String(e.0.message.clone()));
+    }
+    s.store
+        .audit(&auth.meta.entry(
+            Some(auth.who()),
+            action,
+            object,
+            outcome,
+            detail.to_string(),
+        ))
+        .await?;
+    result
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct AuditQuery {
     /// Exact user name.

@@ -13,5 +13,6 @@ pub mod quality;
 pub mod reports;
 pub mod search;
 pub mod session;
+pub mod share;
 pub mod sources;
 pub mod users;

@@ -371,6 +371,7 @@ pub(super) async fn show_with(
         attach: cataloguer && st != ResourceStatus::Retired,
         edit: cataloguer && st != ResourceStatus::Retired,
         raw: crate::app::access::may_read_raw(p, &r),
+        apply: !own && st == ResourceStatus::Published,
     };
     let attachments = s.store.list_attachments(id).await.unwrap_or_default();
     let matters = s.store.resource_matters(id).await.unwrap_or_default();
@@ -402,4 +403,6 @@ struct Can {
     attach: bool,
     edit: bool,
     raw: bool,
+    /// Apply for sharing: a published entry of another department.
+    apply: bool,
 }

@@ -14,6 +14,7 @@ mod quality;
 mod report;
 mod resource_edit;
 mod resource_forms;
+mod share;
 mod standards;
 
 mod users;
@@ -113,6 +114,23 @@ pub fn router() -> Router<AppState> {
         .route("/console/keys", get(keys::page).post(keys::create))
         .route("/console/keys/{id}/revoke", post(keys::revoke))
         .route("/console/audit", get(audit::page))
+        .route("/console/share", get(share::applications))
+        .route("/console/share/apply", get(share::apply_form))
+        .route("/console/share/applications", post(share::apply))
+        .route("/console/share/applications/{id}", get(share::application))
+        .route(
+            "/console/share/applications/{id}/decision",
+            post(share::decide),
+        )
+        .route(
+            "/console/share/applications/{id}/withdrawal",
+            post(share::withdraw),
+        )
+        .route("/console/share/grants", get(share::grants))
+        .route(
+            "/console/share/grants/{id}/status",
+            post(share::set_grant_status),
+        )
         .route("/console/base", get(base::overview))
         .route("/console/base/{kind}/{id}", get(base::subject))
         .route("/console/fusion/reviews", get(base::reviews))

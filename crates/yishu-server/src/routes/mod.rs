@@ -19,6 +19,7 @@ pub mod resources;
 pub mod rules;
 pub mod search;
 pub mod session;
+pub mod share;
 pub mod sources;
 pub mod users;
 pub mod watch;
@@ -171,4 +172,15 @@ pub fn router() -> Router<AppState> {
         .route("/search/rebuild", post(search::rebuild))
         .route("/audit", get(audit::list))
         .route("/audit/verify", get(audit::verify))
+        .route(
+            "/share/applications",
+            get(share::applications).post(share::apply),
+        )
+        .route("/share/applications/{id}", get(share::application))
+        .route("/share/applications/{id}/decision", post(share::decide))
+        .route("/share/applications/{id}/withdrawal", post(share::withdraw))
+        .route("/grants", get(share::grants))
+        .route("/grants/{id}", get(share::grant))
+        .route("/grants/{id}/status", post(share::set_status))
+        .route("/grants/{id}/rows", get(share::rows))
 }

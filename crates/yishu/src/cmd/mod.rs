@@ -11,4 +11,5 @@ pub mod ingest;
 pub mod org;
 pub mod quality;
 pub mod serve;
+pub mod share;
 pub mod user;

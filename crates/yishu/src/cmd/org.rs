@@ -43,6 +43,11 @@ pub enum OrgCommand {
         /// Code of the organisation.
         code: String,
     },
+    /// Name the bureau (大数据主管部门): it confirms sharing and provides the base libraries.
+    Bureau {
+        /// Code of the organisation.
+        code: String,
+    },
 }
 
 #[derive(Args)]
@@ -109,6 +114,12 @@ pub async fn run(config: &Config, cmd: OrgCommand) -> Result<u8> {
         }
         OrgCommand::Disable { code } => set_org_disabled(config, &code, true).await,
         OrgCommand::Enable { code } => set_org_disabled(config, &code, false).await,
+        OrgCommand::Bureau { code } => {
+            let (store, _) = open(config).await?;
+            let o = store.get_org_by_code(&code).await?;
+            store.set_bureau(o.id).await?;
+            org_changed(&store, "org.bureau", &o).await
+        }
         OrgCommand::List => {
             let (store, _) = open(config).await?;
             let orgs = store.list_orgs().await?;

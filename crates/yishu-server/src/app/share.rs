@@ -1,0 +1,442 @@
+//! Sharing for the API and the pages: who sees which applications and grants, and the workflow
+//! of `yishu-share` run with the server's store, lake and calendar.
+
+use crate::AppState;
+use crate::auth::RequestMeta;
+use crate::error::{ApiError, ApiResult};
+use serde::{Deserialize, Serialize};
+use std::sync::LazyLock;
+use yishu_lake::Layer;
+use yishu_meta::share::{Application, ApplicationFilter, Grant, Step};
+use yishu_meta::{Counter, Principal, now_ms};
+use yishu_share::application::{DEFAULT_STEP_DAYS, Workflow};
+use yishu_share::audit::{self, Channel};
+use yishu_share::calendar::Calendar;
+use yishu_share::read::{self, Page};
+use yishu_share::target::{Target, resolve};
+use yishu_share::{ReadPlan, ReadRequest, gate, masker_for};
+use yishu_types::{Error, ErrorCode, Role};
+
+/// The shipped calendar of Chinese public holidays.
+static CALENDAR: LazyLock<Calendar> = LazyLock::new(Calendar::default);
+
+/// The sharing workflow over the server's store and lake.
+pub fn workflow(s: &AppState) -> Workflow<'_> {
+    Workflow {
+        store: &s.store,
+        lake: &s.lake,
+        calendar: &CALENDAR,
+        step_days: DEFAULT_STEP_DAYS,
+    }
+}
+
+/// The platform's operators, who see every application and grant.
+pub fn is_bureau(p: &Principal) -> bool {
+    p.has(Role::DataManager) || p.has(Role::Admin) || p.has(Role::Auditor)
+}
+
+/// Which applications a list shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Listing {
+    /// My department's applications.
+    #[default]
+    Mine,
+    /// Waiting for my decision: the provider's step for my department's data, the bureau's
+    /// step for data managers.
+    ToDecide,
+    /// Every application (the bureau's overview).
+    All,
+}
+
+impl Listing {
+    pub fn parse(s: &str) -> Option<Listing> {
+        match s {
+            "mine" => Some(Listing::Mine),
+            "to_decide" => Some(Listing::ToDecide),
+            "all" => Some(Listing::All),
+            _ => None,
+        }
+    }
+}
+
+/// The applications of `which` box that `who` may see, newest first.
+pub async fn applications(
+    s: &AppState,
+    who: &Principal,
+    which: Listing,
+    status: Option<String>,
+) -> ApiResult<Vec<Application>> {
+    let store = &s.store;
+    Ok(match which {
+        Listing::Mine => {
+            store
+                .applications(&ApplicationFilter {
+                    consumer: Some(who.org_id),
+                    status,
+                    ..Default::default()
+                })
+                .await?
+        }
+        Listing::ToDecide => {
+            let mut out = store
+                .applications(&ApplicationFilter {
+                    provider: Some(who.org_id),
+                    status: Some("submitted".into()),
+                    ..Default::default()
+                })
+                .await?;
+            if who.has(Role::DataManager) {
+                out.extend(
+                    store
+                        .applications(&ApplicationFilter {
+                            status: Some("provider_approved".into()),
+                            ..Default::default()
+                        })
+                        .await?,
+                );
+            }
+            out.sort_by_key(|a| std::cmp::Reverse(a.id));
+            out
+        }
+        Listing::All => {
+            if !is_bureau(who) {
+                return Err(ApiError::new(
+                    ErrorCode::Forbidden,
+                    "only the bureau sees every application",
+                ));
+            }
+            store
+                .applications(&ApplicationFilter {
+                    status,
+                    ..Default::default()
+                })
+                .await?
+        }
+    })
+}
+
+/// An application with its steps.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ApplicationDetail {
+    pub application: Application,
+    pub steps: Vec<Step>,
+}
+
+/// An application the caller may see: its consumer, its provider, or the bureau.
+pub async fn application(s: &AppState, who: &Principal, id: i64) -> ApiResult<ApplicationDetail> {
+    let not_found = || {
+        ApiError::new(
+            ErrorCode::ApplicationNotFound,
+            format!("no application {id}"),
+        )
+    };
+    let a = s.store.application(id).await.map_err(|_| not_found())?;
+    if a.consumer_org_id != who.org_id && a.provider_org_id != who.org_id && !is_bureau(who) {
+        return Err(not_found());
+    }
+    let steps = s.store.steps(id).await?;
+    Ok(ApplicationDetail {
+        application: a,
+        steps,
+    })
+}
+
+/// The grants the caller's department holds or gives; every grant for the bureau.
+pub async fn grants(s: &AppState, who: &Principal) -> ApiResult<Vec<Grant>> {
+    if is_bureau(who) {
+        return Ok(s.store.grants(None, None).await?);
+    }
+    let mut out = s.store.grants(Some(who.org_id), None).await?;
+    out.extend(s.store.grants(None, Some(who.org_id)).await?);
+    out.sort_by_key(|g| std::cmp::Reverse(g.id));
+    out.dedup_by_key(|g| g.id);
+    Ok(out)
+}
+
+/// A grant the caller may see.
+pub async fn grant(s: &AppState, who: &Principal, id: i64) -> ApiResult<Grant> {
+    let not_found = || ApiError::new(ErrorCode::GrantNotFound, format!("no grant {id}"));
+    let g = s.store.grant(id).await.map_err(|_| not_found())?;
+    if g.consumer_org_id != who.org_id && g.provider_org_id != who.org_id && !is_bureau(who) {
+        return Err(not_found());
+    }
+    Ok(g)
+}
+
+/// Suspends, resumes or revokes a grant: the bureau's data managers or the providing
+/// department. Takes effect on the next read.
+pub async fn set_grant_status(
+    s: &AppState,
+    who: &Principal,
+    id: i64,
+    status: &str,
+    reason: &str,
+) -> ApiResult<Grant> {
+    let g = grant(s, who, id).await?;
+    if !(who.has(Role::DataManager) || g.provider_org_id == who.org_id) {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "only the bureau or the providing department suspends, resumes or revokes a grant",
+        ));
+    }
+    if !matches!(status, "active" | "suspended" | "revoked") {
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            format!("status: '{status}' is not active, suspended or revoked"),
+        ));
+    }
+    if status != "active" && reason.trim().is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            "reason: say why, so the consumer knows",
+        ));
+    }
+    Ok(s.store.set_grant_status(id, status, reason.trim()).await?)
+}
+
+/// What a caller asks of a grant's rows.
+#[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
+pub struct RowsQuery {
+    /// Items, comma-separated (default: every granted item).
+    pub items: Option<String>,
+    /// A row filter over granted items, e.g. `婚姻状况 = '20'`.
+    pub filter: Option<String>,
+    /// A subject's key (base libraries): its rows only.
+    pub key: Option<String>,
+    /// First row (default 0).
+    pub offset: Option<usize>,
+    /// Rows per page (1–10,000, default 100).
+    pub limit: Option<usize>,
+    /// json (default) or csv (streamed).
+    pub format: Option<String>,
+}
+
+impl RowsQuery {
+    fn request(&self) -> ReadRequest {
+        ReadRequest {
+            items: self
+                .items
+                .as_deref()
+                .unwrap_or("")
+                .split([',', '，'])
+                .map(str::trim)
+                .filter(|i| !i.is_empty())
+                .map(String::from)
+                .collect(),
+            filter: self.filter.clone(),
+            limit: self.limit.unwrap_or(100),
+        }
+    }
+}
+
+/// A grant's read, planned: the plan, where the rows are, and how the read is recorded.
+pub struct Planned {
+    pub plan: ReadPlan,
+    pub layer: Layer,
+    pub table: String,
+    pub target: Target,
+    pub resource_id: Option<i64>,
+    pub channel: Channel,
+    /// Rows the grant may still read today.
+    pub rows_left: i64,
+}
+
+/// Plans a read through grant `id` for `who`, applying its rate limit. A refusal is audited here.
+pub async fn plan_grant_read(
+    s: &AppState,
+    who: &Principal,
+    meta: &RequestMeta,
+    id: i64,
+    q: &RowsQuery,
+    kind: &'static str,
+) -> ApiResult<Planned> {
+    let channel = Channel {
+        kind,
+        source_ip: meta.source_ip.clone(),
+        request_id: meta.request_id.clone(),
+    };
+    let target_text = format!("grant:{id}");
+    let planned = async {
+        let g = s.store.grant(id).await.map_err(|_| {
+            Error::new(
+                ErrorCode::GrantNotFound,
+                format!("no grant {id} for your department"),
+            )
+        })?;
+        let target = Target::parse(&g.target)?;
+        let r = resolve(&s.store, &s.lake, target).await?;
+        let plan = gate::plan(
+            who,
+            Some(&g),
+            &r.source,
+            &q.request(),
+            now_ms(),
+            masker_for(&s.store, who.org_id),
+        )?;
+        let rows_left = s
+            .limiter
+            .request(g.id, now_ms(), g.per_minute, g.rows_per_day)
+            .map_err(|(e, _)| e)?;
+        let (layer, table) = read::table_of(&s.store, target).await?;
+        Ok(Planned {
+            plan,
+            layer,
+            table,
+            target,
+            resource_id: r.resource.as_ref().map(|x| x.id),
+            channel: channel.clone(),
+            rows_left,
+        })
+    }
+    .await;
+    match planned {
+        Ok(p) => Ok(p),
+        Err(e) => {
+            audit::record(
+                &s.store,
+                &audit::entry(who, &target_text, Err(&e), 0, &[], &channel),
+            )
+            .await?;
+            Err(e.into())
+        }
+    }
+}
+
+/// One page of a grant's rows; audited (with the subjects' digests) before it is returned.
+pub async fn grant_page(
+    s: &AppState,
+    who: &Principal,
+    meta: &RequestMeta,
+    id: i64,
+    q: &RowsQuery,
+) -> ApiResult<Page> {
+    let p = plan_grant_read(s, who, meta, id, q, "api").await?;
+    let key = q.key.as_deref().filter(|k| !k.trim().is_empty());
+    let key = match (p.target, key) {
+        (_, None) => None,
+        (Target::Base(_), Some(k)) => Some(("subject_key", k.trim())),
+        (Target::Resource(_), Some(_)) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                "key: only base libraries are read by key; use filter for a resource",
+            ));
+        }
+    };
+    let page = read::page(
+        &s.lake,
+        p.layer,
+        &p.table,
+        &p.plan,
+        key,
+        q.offset.unwrap_or(0),
+    )
+    .await?;
+    s.limiter.rows(id, page.rows.len() as i64);
+    let subjects: Vec<String> = key
+        .map(|(_, k)| vec![audit::subject_digest(&s.store, k)])
+        .unwrap_or_default();
+    let target = p.target.as_string();
+    audit::record(
+        &s.store,
+        &audit::entry(
+            who,
+            &target,
+            Ok(&p.plan),
+            page.rows.len(),
+            &subjects,
+            &p.channel,
+        ),
+    )
+    .await?;
+    if let Some(rid) = p.resource_id {
+        let _ = s.store.count_use(Counter::Calls, &[rid]).await;
+    }
+    Ok(page)
+}
+
+/// CSV line(s) of text cells.
+fn csv_lines(rows: &[Vec<String>]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        // Writing to memory cannot fail.
+        let _ = w.write_record(r);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+/// Every row of a grant as CSV (UTF-8 with BOM), streamed batch by batch: a million rows never
+/// sit in memory. The read is audited before the first byte and its row count when it ends.
+pub async fn grant_csv(
+    s: &AppState,
+    who: &Principal,
+    meta: &RequestMeta,
+    id: i64,
+    q: &RowsQuery,
+) -> ApiResult<axum::response::Response> {
+    use axum::body::{Body, Bytes};
+    use futures::StreamExt;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let p = plan_grant_read(s, who, meta, id, q, "download").await?;
+    let target = p.target.as_string();
+    audit::record(
+        &s.store,
+        &audit::entry(who, &target, Ok(&p.plan), 0, &[], &p.channel),
+    )
+    .await?;
+    let mut head = vec![0xEF, 0xBB, 0xBF];
+    head.extend(csv_lines(std::slice::from_ref(&p.plan.items)));
+    let end = audit::entry(who, &target, Ok(&p.plan), 0, &[], &p.channel);
+    let rows = read::stream(
+        &s.lake,
+        p.layer,
+        &p.table,
+        p.plan,
+        p.rows_left.max(0) as usize,
+    )
+    .await?;
+    let count = Arc::new(AtomicU64::new(0));
+    let counted = count.clone();
+    let body = rows.map(move |chunk| {
+        chunk
+            .map(|rows| {
+                counted.fetch_add(rows.len() as u64, Ordering::Relaxed);
+                Bytes::from(csv_lines(&rows))
+            })
+            .map_err(|e| std::io::Error::other(e.message))
+    });
+    let (store, limiter) = (s.store.clone(), s.limiter.clone());
+    // When the last row is out: the day's count and a closing record with the rows sent.
+    let done = futures::stream::once(async move {
+        let n = count.load(Ordering::Relaxed);
+        limiter.rows(id, n as i64);
+        let mut e = end;
+        e.action = "share.read.end".into();
+        if let Ok(mut d) = serde_json::from_str::<serde_json::Value>(&e.detail) {
+            d["rows"] = n.into();
+            e.detail = d.to_string();
+        }
+        if let Err(err) = store.audit(&e).await {
+            tracing::error!("recording the end of a download through grant {id}: {err}");
+        }
+        Ok::<_, std::io::Error>(Bytes::new())
+    });
+    let stream = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(head)) })
+        .chain(body)
+        .chain(done);
+    let name = format!("grant-{id}.csv");
+    Ok(axum::response::IntoResponse::into_response((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        Body::from_stream(stream),
+    )))
+}

@@ -1,0 +1,151 @@
+//! Reading a target through a plan: only the plan's items are selected, its filter runs inside
+//! DataFusion as an expression, every value is masked before it leaves, and a page never holds
+//! more than the plan's limit. Streams read batch by batch for downloads of any size.
+
+use crate::gate::ReadPlan;
+use crate::target::Target;
+use futures::StreamExt;
+use yishu_fusion::schema::base_table;
+use yishu_lake::datafusion::dataframe::DataFrame;
+use yishu_lake::datafusion::prelude::{Expr, ident, lit};
+use yishu_lake::{Lake, Layer, text_rows};
+use yishu_meta::Store;
+use yishu_types::{Error, ErrorCode};
+
+/// One page of rows as the plan shows them.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Page {
+    pub items: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    pub offset: usize,
+    /// Where the next page starts, if there is one.
+    pub next: Option<usize>,
+}
+
+fn lake_err(
+    what: &str,
+) -> impl FnOnce(yishu_lake::datafusion::error::DataFusionError) -> Error + '_ {
+    move |e| Error::new(ErrorCode::LakeError, format!("{what}: {e}"))
+}
+
+/// The table a target's data is read from.
+pub async fn table_of(store: &Store, target: Target) -> Result<(Layer, String), Error> {
+    Ok(match target {
+        Target::Resource(id) => (Layer::Std, store.get_resource(id).await?.table()),
+        Target::Base(kind) => (Layer::Base, base_table(kind).to_string()),
+    })
+}
+
+/// The plan's rows of `table` as a DataFrame: filtered, then only the plan's items (and a key
+/// the caller asked for, as an equality on the table's key column).
+async fn frame(
+    lake: &Lake,
+    layer: Layer,
+    table: &str,
+    plan: &ReadPlan,
+    key: Option<(&str, &str)>,
+) -> Result<Option<DataFrame>, Error> {
+    let what = format!("cannot read {layer}.{table}");
+    let Some(mut df) = lake.frame(layer, table).await? else {
+        return Ok(None);
+    };
+    if let Some((column, value)) = key {
+        df = df
+            .filter(ident(column).eq(lit(value.to_string())))
+            .map_err(lake_err(&what))?;
+    }
+    if let Some(f) = &plan.filter {
+        df = df.filter(f.to_expr()).map_err(lake_err(&what))?;
+    }
+    let present: Vec<String> = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    // An item the catalog lists but the table has not received yet reads as empty.
+    let columns: Vec<Expr> = plan
+        .items
+        .iter()
+        .map(|i| {
+            if present.contains(i) {
+                ident(i)
+            } else {
+                lit("").alias(i)
+            }
+        })
+        .collect();
+    Ok(Some(df.select(columns).map_err(lake_err(&what))?))
+}
+
+/// One page: at most the plan's limit of rows from `offset`, masked.
+pub async fn page(
+    lake: &Lake,
+    layer: Layer,
+    table: &str,
+    plan: &ReadPlan,
+    key: Option<(&str, &str)>,
+    offset: usize,
+) -> Result<Page, Error> {
+    let what = format!("cannot read {layer}.{table}");
+    let mut out = Page {
+        items: plan.items.clone(),
+        rows: Vec::new(),
+        offset,
+        next: None,
+    };
+    let Some(df) = frame(lake, layer, table, plan, key).await? else {
+        return Ok(out);
+    };
+    // One row more than the page tells whether another page follows.
+    let df = df
+        .limit(offset, Some(plan.limit + 1))
+        .map_err(lake_err(&what))?;
+    for b in df.collect().await.map_err(lake_err(&what))? {
+        for row in text_rows(&b) {
+            out.rows.push(mask_row(plan, row));
+        }
+    }
+    if out.rows.len() > plan.limit {
+        out.rows.truncate(plan.limit);
+        out.next = Some(offset + plan.limit);
+    }
+    Ok(out)
+}
+
+fn mask_row(plan: &ReadPlan, row: Vec<String>) -> Vec<String> {
+    row.into_iter()
+        .zip(&plan.items)
+        .map(|(v, item)| plan.show(item, &v))
+        .collect()
+}
+
+/// Every row the plan allows, masked, as a stream of row chunks (one per lake batch): what a
+/// download of any size writes out without holding the table.
+pub async fn stream(
+    lake: &Lake,
+    layer: Layer,
+    table: &str,
+    plan: ReadPlan,
+    max_rows: usize,
+) -> Result<impl futures::Stream<Item = Result<Vec<Vec<String>>, Error>> + Send + 'static, Error> {
+    let what = format!("cannot read {layer}.{table}");
+    let df = match frame(lake, layer, table, &plan, None).await? {
+        Some(df) => Some(df.limit(0, Some(max_rows)).map_err(lake_err(&what))?),
+        None => None,
+    };
+    let batches = match df {
+        Some(df) => Some(df.execute_stream().await.map_err(lake_err(&what))?),
+        None => None,
+    };
+    let s = futures::stream::iter(batches).flatten().map(move |b| {
+        b.map(|b| {
+            text_rows(&b)
+                .into_iter()
+                .map(|r| mask_row(&plan, r))
+                .collect()
+        })
+        .map_err(|e| Error::new(ErrorCode::LakeError, format!("cannot read on: {e}")))
+    });
+    Ok(s)
+}

@@ -1,0 +1,164 @@
+//! What can be shared: a catalog resource (its std table) or a base library. A target is named
+//! by text in applications and grants — `resource:<id>`, `base:population` — and resolved here
+//! to its provider, its items as they are now, and its share type.
+
+use crate::filter::ItemKind;
+use crate::gate::Source;
+use std::collections::BTreeMap;
+use yishu_fusion::SubjectKind;
+use yishu_fusion::schema::base_table;
+use yishu_lake::{Lake, Layer};
+use yishu_meta::Store;
+use yishu_meta::catalog::{Resource, ResourceStatus, ShareType};
+use yishu_types::{Error, ErrorCode, OrgId};
+
+/// What a grant is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Resource(i64),
+    Base(SubjectKind),
+}
+
+impl Target {
+    pub fn parse(s: &str) -> Result<Target, Error> {
+        let bad = || {
+            Error::new(
+                ErrorCode::InvalidInput,
+                format!(
+                    "target: '{s}' is neither resource:<id> nor base:population, base:entities or base:houses"
+                ),
+            )
+        };
+        match s.split_once(':') {
+            Some(("resource", id)) => id.parse().map(Target::Resource).map_err(|_| bad()),
+            Some(("base", lib)) => SubjectKind::ALL
+                .into_iter()
+                .find(|k| base_table(*k) == lib || k.as_str() == lib)
+                .map(Target::Base)
+                .ok_or_else(bad),
+            _ => Err(bad()),
+        }
+    }
+
+    pub fn as_string(self) -> String {
+        match self {
+            Target::Resource(id) => format!("resource:{id}"),
+            Target::Base(k) => format!("base:{}", base_table(k)),
+        }
+    }
+}
+
+/// A target as it stands now.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub target: Target,
+    pub name: String,
+    pub resource: Option<Resource>,
+    pub source: Source,
+    pub share_type: ShareType,
+    /// The catalog's condition or reason (why not shared, what the condition is).
+    pub share_condition: String,
+}
+
+/// The bureau, which confirms applications and provides the base libraries.
+pub async fn bureau(store: &Store) -> Result<OrgId, Error> {
+    store.bureau().await?.ok_or_else(|| {
+        Error::new(
+            ErrorCode::ConfigInvalid,
+            "no bureau is set up (yishu org bureau <code>), so no department confirms sharing",
+        )
+    })
+}
+
+/// Columns of a base table that are not attributes a grant can name.
+fn is_library_column(c: &str) -> bool {
+    !c.starts_with('_') && c != "subject_id"
+}
+
+/// Resolves `target`: a resource must be published (a retired one is no longer shared), a base
+/// library must have been built.
+pub async fn resolve(store: &Store, lake: &Lake, target: Target) -> Result<Resolved, Error> {
+    match target {
+        Target::Resource(id) => {
+            let r = store.get_resource(id).await?;
+            match r.status {
+                ResourceStatus::Published => {}
+                ResourceStatus::Retired => {
+                    return Err(Error::new(
+                        ErrorCode::NotShared,
+                        format!(
+                            "{}（{}）is retired and no longer shared: {}",
+                            r.meta.name, r.code, r.review_note
+                        ),
+                    ));
+                }
+                _ => {
+                    return Err(Error::new(
+                        ErrorCode::ResourceNotFound,
+                        format!("no published resource with id {id}"),
+                    ));
+                }
+            }
+            let mut levels = BTreeMap::new();
+            for item in &r.meta.items {
+                if let Some(de) = item.data_element.as_deref()
+                    && let Ok(d) = store.data_element(de, None).await
+                    && !d.security_level.is_empty()
+                {
+                    levels.insert(item.name.clone(), d.security_level.clone());
+                }
+            }
+            Ok(Resolved {
+                target,
+                name: r.meta.name.clone(),
+                source: Source {
+                    target: target.as_string(),
+                    provider_org: r.meta.provider_org_id,
+                    items: r
+                        .meta
+                        .items
+                        .iter()
+                        .map(|i| (i.name.clone(), ItemKind::of_catalog_type(&i.item_type)))
+                        .collect(),
+                    levels,
+                },
+                share_type: r.meta.share_type,
+                share_condition: r.meta.share_condition.clone(),
+                resource: Some(r),
+            })
+        }
+        Target::Base(kind) => {
+            let frame = lake
+                .frame(Layer::Base, base_table(kind))
+                .await?
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorCode::FusionNotFound,
+                        format!("the {}基础库 has not been built yet", kind.label_zh()),
+                    )
+                })?;
+            let items = frame
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .filter(|c| is_library_column(c))
+                .map(|c| (c, ItemKind::Text))
+                .collect();
+            Ok(Resolved {
+                target,
+                name: format!("{}基础库", kind.label_zh()),
+                resource: None,
+                source: Source {
+                    target: target.as_string(),
+                    provider_org: bureau(store).await?,
+                    items,
+                    levels: BTreeMap::new(),
+                },
+                // Base libraries hold personal data of the whole city: never without review.
+                share_type: ShareType::Conditional,
+                share_condition: "基础库按需有条件共享，经大数据主管部门审核".into(),
+            })
+        }
+    }
+}
