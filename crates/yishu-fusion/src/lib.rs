@@ -9,7 +9,6 @@ pub mod fellegi_sunter;
 pub mod key;
 pub mod library;
 pub mod link;
-pub mod mask;
 pub mod plan;
 pub mod run;
 pub mod schema;

@@ -1,10 +1,9 @@
 //! Reading the base libraries (基础库, R21–R23): a subject's golden record with provenance and
 //! its earlier versions, its timeline, the rows it is made of, its neighbourhood in the
-//! relationship graph and paths between two subjects — each masked unless the reader may see
-//! personal details in clear.
+//! relationship graph and paths between two subjects — in clear: what a caller may see of them
+//! is the share gate's to decide (`yishu-share`), never this module's.
 
 use crate::key::SubjectKind;
-use crate::mask::{is_personal, mask};
 use crate::schema::{
     EVENTS_TABLE, RECORDS_TABLE, RELATIONS_TABLE, TAGS_TABLE, base_table, history_table,
 };
@@ -88,7 +87,7 @@ pub struct AttributeView {
     /// authority, latest, earliest, priority, majority, follow.
     pub by: String,
     pub agree: Vec<String>,
-    /// (department, value), masked like the value.
+    /// (department, value).
     pub disagree: Vec<(String, String)>,
     pub conflict: bool,
 }
@@ -110,13 +109,13 @@ pub struct SubjectView {
     /// The real key, for the server's own lookups (never sent).
     #[serde(skip)]
     pub raw_key: String,
-    /// The key, masked for a reader without the right.
+    /// The key (the gate masks it for a reader under a mask).
     pub key: String,
     pub values: Vec<AttributeView>,
     pub records: i64,
     pub valid_from: String,
     pub versions: Vec<VersionView>,
-    /// Values are shown in clear.
+    /// Values are in clear (the gate sets false when it masked them).
     pub clear: bool,
 }
 
@@ -126,20 +125,11 @@ fn is_meta(column: &str) -> bool {
     column.starts_with('_') || column == "subject_key" || column == "subject_id"
 }
 
-fn shown(attribute: &str, value: &str, clear: bool) -> String {
-    if clear || !is_personal(attribute) {
-        value.to_string()
-    } else {
-        mask(attribute, value)
-    }
-}
-
 /// The golden record of one subject by its opaque id, with provenance and its earlier versions.
 pub async fn subject(
     lake: &Lake,
     kind: SubjectKind,
     id: &str,
-    clear: bool,
 ) -> Result<Option<SubjectView>, Error> {
     let rows = select(
         lake,
@@ -164,7 +154,7 @@ pub async fn subject(
         let text = |k: &str| p[k].as_str().unwrap_or_default().to_string();
         values.push(AttributeView {
             attribute: attribute.clone(),
-            value: shown(attribute, v, clear),
+            value: v.to_string(),
             department: text("department"),
             resource: text("resource"),
             batch: text("batch"),
@@ -180,12 +170,7 @@ pub async fn subject(
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(|x| {
-                    Some((
-                        x[0].as_str()?.to_string(),
-                        shown(attribute, x[1].as_str()?, clear),
-                    ))
-                })
+                .filter_map(|x| Some((x[0].as_str()?.to_string(), x[1].as_str()?.to_string())))
                 .collect(),
             conflict: p["conflict"].as_bool().unwrap_or(false),
         });
@@ -215,7 +200,7 @@ pub async fn subject(
         values: h
             .iter()
             .filter(|(k, v)| !is_meta(k) && !v.is_empty())
-            .map(|(k, v)| (k.clone(), shown(k, v, clear)))
+            .map(|(k, v)| (k.clone(), v.to_string()))
             .collect(),
     })
     .collect();
@@ -223,7 +208,7 @@ pub async fn subject(
         kind,
         id: id.to_string(),
         raw_key: key.to_string(),
-        key: shown("subject_key", key, clear),
+        key: key.to_string(),
         values,
         records: row
             .get("_records")
@@ -231,7 +216,7 @@ pub async fn subject(
             .unwrap_or(0),
         valid_from: row.get("_valid_from").cloned().unwrap_or_default(),
         versions,
-        clear,
+        clear: true,
     }))
 }
 
@@ -247,23 +232,14 @@ pub struct EventView {
 }
 
 /// Every event from every source about a subject, oldest first (R22).
-pub async fn timeline(
-    lake: &Lake,
-    kind: SubjectKind,
-    key: &str,
-    clear: bool,
-) -> Result<Vec<EventView>, Error> {
+pub async fn timeline(lake: &Lake, kind: SubjectKind, key: &str) -> Result<Vec<EventView>, Error> {
     let filter = key_is("subject_key", key).and(col("subject_kind").eq(lit(kind.as_str())));
     let mut out: Vec<EventView> = select(lake, EVENTS_TABLE, Some(filter), None)
         .await?
         .into_iter()
         .map(|r| EventView {
             date: r["date"].clone(),
-            detail: if clear {
-                r["detail"].clone()
-            } else {
-                mask_detail(&r["event"], &r["detail"])
-            },
+            detail: r["detail"].clone(),
             event: r["event"].clone(),
             department: r["department"].clone(),
             resource: r["resource"].clone(),
@@ -272,15 +248,6 @@ pub async fn timeline(
         .collect();
     out.sort_by(|a, b| a.date.cmp(&b.date).then_with(|| a.event.cmp(&b.event)));
     Ok(out)
-}
-
-/// A detail that is an address (a house's location) is masked like one.
-fn mask_detail(event: &str, detail: &str) -> String {
-    if event.contains("房屋") {
-        mask("住址", detail)
-    } else {
-        detail.to_string()
-    }
 }
 
 /// The rows a subject is made of: (resource, role, batch, row).
@@ -358,7 +325,6 @@ async fn relations_of(lake: &Lake, keys: &[String]) -> Result<Vec<Row>, Error> {
 async fn labels(
     lake: &Lake,
     nodes: &[(SubjectKind, String)],
-    clear: bool,
 ) -> Result<HashMap<String, (String, String)>, Error> {
     let mut out = HashMap::new();
     for (kind, column) in [
@@ -382,10 +348,7 @@ async fn labels(
         )
         .await?
         {
-            let label = r
-                .get(column)
-                .map(|v| shown(column, v, clear))
-                .unwrap_or_default();
+            let label = r.get(column).map(|v| v.to_string()).unwrap_or_default();
             out.insert(r["subject_key"].clone(), (label, r["subject_id"].clone()));
         }
     }
@@ -399,7 +362,6 @@ pub async fn neighbourhood(
     key: &str,
     depth: usize,
     limit: usize,
-    clear: bool,
 ) -> Result<Graph, Error> {
     let depth = depth.clamp(1, MAX_DEPTH);
     let limit = limit.clamp(1, MAX_NODES);
@@ -448,7 +410,7 @@ pub async fn neighbourhood(
     }
     let pairs: Vec<(SubjectKind, String)> =
         nodes.iter().map(|(k, key, _)| (*k, key.clone())).collect();
-    let names = labels(lake, &pairs, clear).await?;
+    let names = labels(lake, &pairs).await?;
     Ok(Graph {
         nodes: nodes
             .into_iter()
@@ -461,7 +423,7 @@ pub async fn neighbourhood(
                     } else {
                         label
                     },
-                    key: shown("subject_key", &key, clear || k != SubjectKind::Person),
+                    key: key.clone(),
                     id,
                     depth,
                 }
@@ -478,7 +440,6 @@ pub async fn path(
     from: &str,
     to: &str,
     max_depth: usize,
-    clear: bool,
 ) -> Result<Option<Graph>, Error> {
     let max_depth = max_depth.clamp(1, MAX_DEPTH);
     // Breadth first from `from`, remembering how each subject was reached.
@@ -530,7 +491,7 @@ pub async fn path(
             )
         })
         .collect();
-    let names = labels(lake, &pairs, clear).await?;
+    let names = labels(lake, &pairs).await?;
     let nodes = pairs
         .iter()
         .enumerate()
@@ -543,7 +504,7 @@ pub async fn path(
                 } else {
                     label
                 },
-                key: shown("subject_key", key, clear || *k != SubjectKind::Person),
+                key: key.to_string(),
                 id,
                 depth: d,
             }
@@ -573,7 +534,6 @@ pub async fn find(
     kind: SubjectKind,
     q: &str,
     limit: usize,
-    clear: bool,
 ) -> Result<Vec<Row>, Error> {
     let q = q.trim();
     let name_col = match kind {
@@ -594,19 +554,7 @@ pub async fn find(
             for k in ["_provenance", "_hash", "_run", crate::tables::KEY_HASH] {
                 r.remove(k);
             }
-            r.into_iter()
-                .map(|(k, v)| {
-                    let v = if clear
-                        || !is_personal(&k)
-                        || (k == "subject_key" && kind != SubjectKind::Person)
-                    {
-                        v
-                    } else {
-                        mask(&k, &v)
-                    };
-                    (k, v)
-                })
-                .collect()
+            r
         })
         .collect())
 }

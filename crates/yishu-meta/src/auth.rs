@@ -209,6 +209,18 @@ impl Store {
         Ok(())
     }
 
+    /// The named user as a signed-in caller: what the command line and the demo act as.
+    pub async fn acting_as(&self, name: &str) -> Result<Principal, Error> {
+        let u = self.get_user_by_name(name).await?;
+        if u.disabled {
+            return Err(Error::new(
+                ErrorCode::AccountDisabled,
+                format!("user '{name}' is disabled"),
+            ));
+        }
+        self.principal(u.id, Credential::Session).await
+    }
+
     async fn principal(&self, id: UserId, credential: Credential) -> Result<Principal, Error> {
         let u = self.get_user(id).await?;
         Ok(Principal {

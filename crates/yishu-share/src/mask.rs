@@ -128,6 +128,16 @@ pub fn is_personal(item: &str) -> bool {
     Kind::of(item) != Kind::Other
 }
 
+/// A value as a reader without the right to personal details sees it outside any grant (a
+/// review's evidence, a correction request): personal items partially masked, others as they are.
+pub fn masked(item: &str, value: &str) -> String {
+    if is_personal(item) {
+        partial(Kind::of(item), value)
+    } else {
+        value.to_string()
+    }
+}
+
 /// Applies masks with one consumer's keys (tokens and digests differ between consumers, so two
 /// consumers cannot join on them).
 #[derive(Clone)]

@@ -10,3 +10,4 @@ pub mod load;
 pub mod plan;
 pub mod rules;
 pub mod setup;
+pub mod share;

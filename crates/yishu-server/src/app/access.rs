@@ -80,12 +80,12 @@ pub fn masked_review(mut r: Review, clear: bool) -> Review {
         if let Some(o) = r.evidence[side].as_object_mut() {
             for (k, v) in o.iter_mut() {
                 if let Some(t) = v.as_str() {
-                    *v = Value::String(yishu_fusion::mask::mask(k, t));
+                    *v = Value::String(yishu_share::mask::masked(k, t));
                 }
             }
         }
     }
-    r.subject_key = yishu_fusion::mask::mask("subject_key", &r.subject_key);
+    r.subject_key = yishu_share::mask::masked("subject_key", &r.subject_key);
     r
 }
 

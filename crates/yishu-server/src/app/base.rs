@@ -2,14 +2,18 @@
 //! neighbourhood, and who leads a correction.
 
 use crate::AppState;
-use crate::app::access::clear_for;
+use crate::auth::RequestMeta;
 use crate::error::{ApiError, ApiResult};
 use serde::Serialize;
 use yishu_fusion::SubjectKind;
-use yishu_fusion::library::{self, EventView, Graph, SubjectView};
-use yishu_meta::Principal;
+use yishu_fusion::library::{self, EventView, Graph, Row, SubjectView};
 use yishu_meta::fusion::Correction;
-use yishu_types::ErrorCode;
+use yishu_meta::{Principal, now_ms};
+use yishu_share::audit::{self, Channel};
+use yishu_share::gate::MAX_PAGE;
+use yishu_share::target::{Target, resolve};
+use yishu_share::{ReadPlan, ReadRequest, gate, masker_for};
+use yishu_types::{Error, ErrorCode};
 
 pub fn kind_of(s: &str) -> ApiResult<SubjectKind> {
     match s {
@@ -32,43 +36,212 @@ pub struct SubjectDetail {
     pub records: Vec<[String; 4]>,
 }
 
-/// Loads a subject for a reader, or says it is not there.
+/// How `who` reads base library `kind` — on the bureau's own standing (in clear), or through
+/// the department's active grant for it (its items, filter and masks) — or why not. A refusal
+/// is in the read audit.
+pub async fn plan_for(
+    s: &AppState,
+    who: &Principal,
+    ch: &Channel,
+    kind: SubjectKind,
+) -> ApiResult<(ReadPlan, String)> {
+    let target = Target::Base(kind);
+    let text = target.as_string();
+    let planned = async {
+        let r = resolve(&s.store, &s.lake, target).await?;
+        let now = now_ms();
+        // The newest active grant the department holds for this library.
+        let grant = s
+            .store
+            .grants(Some(who.org_id), None)
+            .await?
+            .into_iter()
+            .find(|g| g.target == text && g.status == "active" && g.expires_at > now);
+        let req = ReadRequest {
+            limit: MAX_PAGE,
+            ..Default::default()
+        };
+        gate::plan(
+            who,
+            grant.as_ref(),
+            &r.source,
+            &req,
+            now,
+            masker_for(&s.store, who.org_id),
+        )
+    }
+    .await;
+    match planned {
+        Ok(p) => Ok((p, text)),
+        Err(e) => {
+            audit::record(&s.store, &audit::entry(who, &text, Err(&e), 0, &[], ch)).await?;
+            Err(e.into())
+        }
+    }
+}
+
+/// Records a read of base rows (their subjects' digests kept, never their keys).
+async fn read_done(
+    s: &AppState,
+    who: &Principal,
+    ch: &Channel,
+    plan: &ReadPlan,
+    target: &str,
+    keys: &[&str],
+) -> ApiResult<()> {
+    let subjects: Vec<String> = keys
+        .iter()
+        .take(200)
+        .map(|k| audit::subject_digest(&s.store, k))
+        .collect();
+    audit::record(
+        &s.store,
+        &audit::entry(who, target, Ok(plan), keys.len(), &subjects, ch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Subjects of a library by key (or by name, where the name is readable in clear), as the
+/// plan shows them; each row keeps its opaque `subject_id` for links.
+pub async fn find(
+    s: &AppState,
+    who: &Principal,
+    ch: &Channel,
+    kind: SubjectKind,
+    q: &str,
+    limit: usize,
+) -> ApiResult<Vec<Row>> {
+    let (plan, target) = plan_for(s, who, ch, kind).await?;
+    let q = q.trim();
+    let by_name = plan.basis.grant_id().is_none()
+        || plan
+            .items
+            .iter()
+            .any(|i| i == name_item(kind) && plan.is_clear(i));
+    let found: Vec<(String, Row)> = library::find(&s.lake, kind, q, limit)
+        .await?
+        .into_iter()
+        // A reader who may not see names finds a subject by its key only.
+        .filter(|r| by_name || q.is_empty() || r.get("subject_key").is_some_and(|k| k == q))
+        .filter_map(|r| {
+            let mut shown = plan.apply(&r)?;
+            shown.insert(
+                "subject_id".into(),
+                r.get("subject_id").cloned().unwrap_or_default(),
+            );
+            Some((r.get("subject_key").cloned().unwrap_or_default(), shown))
+        })
+        .collect();
+    let keys: Vec<&str> = found.iter().map(|(k, _)| k.as_str()).collect();
+    read_done(s, who, ch, &plan, &target, &keys).await?;
+    Ok(found.into_iter().map(|(_, r)| r).collect())
+}
+
+/// The attribute a library's subjects are named by.
+fn name_item(kind: SubjectKind) -> &'static str {
+    match kind {
+        SubjectKind::Person => "姓名",
+        SubjectKind::Entity => "企业名称",
+        SubjectKind::House => "坐落",
+    }
+}
+
+/// Loads a subject for a reader, or says it is not there (or not within the reader's grant).
+/// A grant shows its items only, masked; timeline and source rows are the bureau's.
 pub async fn load(
     s: &AppState,
     who: &Principal,
+    ch: &Channel,
     kind: SubjectKind,
     id: &str,
 ) -> ApiResult<SubjectDetail> {
-    let clear = clear_for(who);
-    let subject = subject(s, kind, id, clear).await?;
-    let timeline = library::timeline(&s.lake, kind, &subject.raw_key, clear).await?;
-    let records = library::records(&s.lake, kind, &subject.raw_key).await?;
-    Ok(SubjectDetail {
-        subject,
-        timeline,
-        records,
-    })
+    let (plan, target) = plan_for(s, who, ch, kind).await?;
+    let mut subject = subject(s, kind, id).await?;
+    let key = subject.raw_key.clone();
+    let detail = if plan.basis.grant_id().is_none() {
+        let timeline = library::timeline(&s.lake, kind, &key).await?;
+        let records = library::records(&s.lake, kind, &key).await?;
+        SubjectDetail {
+            subject,
+            timeline,
+            records,
+        }
+    } else {
+        let mut row: Row = subject
+            .values
+            .iter()
+            .map(|a| (a.attribute.clone(), a.value.clone()))
+            .collect();
+        row.insert("subject_key".into(), key.clone());
+        if plan.apply(&row).is_none() {
+            return Err(ApiError::new(
+                ErrorCode::FusionNotFound,
+                format!("no {} {id} in the base library", kind.as_str()),
+            ));
+        }
+        subject.values.retain(|a| plan.items.contains(&a.attribute));
+        for a in &mut subject.values {
+            a.value = plan.show(&a.attribute, &a.value);
+            for d in &mut a.disagree {
+                d.1 = plan.show(&a.attribute, &d.1);
+            }
+        }
+        for v in &mut subject.versions {
+            v.values.retain(|k, _| plan.items.contains(k));
+            for (k, val) in v.values.iter_mut() {
+                *val = plan.show(k, val);
+            }
+        }
+        subject.key = if plan.items.iter().any(|i| i == "subject_key") {
+            plan.show("subject_key", &key)
+        } else {
+            String::new()
+        };
+        subject.clear = false;
+        SubjectDetail {
+            subject,
+            timeline: Vec::new(),
+            records: Vec::new(),
+        }
+    };
+    read_done(s, who, ch, &plan, &target, &[key.as_str()]).await?;
+    Ok(detail)
 }
 
-/// The neighbourhood of a subject named by its id.
+/// The neighbourhood of a subject named by its id: the bureau's, since relations reach past
+/// any one grant's items.
 pub async fn neighbourhood(
     s: &AppState,
     who: &Principal,
+    ch: &Channel,
     kind: SubjectKind,
     id: &str,
     depth: usize,
     limit: usize,
 ) -> ApiResult<Graph> {
-    let subject = subject(s, kind, id, false).await?;
-    Ok(library::neighbourhood(
-        &s.lake,
+    let (plan, target) = plan_for(s, who, ch, kind).await?;
+    if plan.basis.grant_id().is_some() {
+        let e = Error::new(
+            ErrorCode::Forbidden,
+            "the relationship graph reaches past any grant's items: the bureau's data managers read it",
+        );
+        audit::record(&s.store, &audit::entry(who, &target, Err(&e), 0, &[], ch)).await?;
+        return Err(e.into());
+    }
+    let subject = subject(s, kind, id).await?;
+    let g = library::neighbourhood(&s.lake, kind, &subject.raw_key, depth, limit).await?;
+    read_done(s, who, ch, &plan, &target, &[subject.raw_key.as_str()]).await?;
+    Ok(g)
+}
+
+/// The read channel of a request.
+pub fn channel(kind: &'static str, meta: &RequestMeta) -> Channel {
+    Channel {
         kind,
-        &subject.raw_key,
-        depth,
-        limit,
-        clear_for(who),
-    )
-    .await?)
+        source_ip: meta.source_ip.clone(),
+        request_id: meta.request_id.clone(),
+    }
 }
 
 /// The lead department of a request, which alone confirms and decides it.
@@ -92,18 +265,11 @@ pub(crate) async fn lead_department(
 
 /// A subject of a base library as a reader sees it (`clear`: personal details unmasked), or
 /// that it is not there.
-pub(crate) async fn subject(
-    s: &AppState,
-    kind: SubjectKind,
-    id: &str,
-    clear: bool,
-) -> ApiResult<SubjectView> {
-    library::subject(&s.lake, kind, id, clear)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::FusionNotFound,
-                format!("no {} {id} in the base library", kind.as_str()),
-            )
-        })
+pub(crate) async fn subject(s: &AppState, kind: SubjectKind, id: &str) -> ApiResult<SubjectView> {
+    library::subject(&s.lake, kind, id).await?.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::FusionNotFound,
+            format!("no {} {id} in the base library", kind.as_str()),
+        )
+    })
 }

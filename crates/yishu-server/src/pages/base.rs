@@ -105,16 +105,9 @@ pub async fn overview(
             Ok(k) => k,
             Err(e) => return failure(page.chrome, e),
         };
-        match library::find(&s.lake, k, &q, 50, clear_for(&who)).await {
+        let ch = base::channel("page", &page.auth.meta);
+        match base::find(&s, &who, &ch, k, &q, 50).await {
             Ok(rows) => {
-                let _ = crate::app::audit::audit(
-                    &s,
-                    &page.auth,
-                    "base.find",
-                    format!("base:{}", k.as_str()),
-                    serde_json::json!({"q": q, "rows": rows.len()}),
-                )
-                .await;
                 if let Some(first) = rows.first() {
                     headings = std::iter::once("subject_key".to_string())
                         .chain(
@@ -138,7 +131,7 @@ pub async fn overview(
                     })
                     .collect();
             }
-            Err(e) => return failure(page.chrome, e.into()),
+            Err(e) => return failure(page.chrome, e),
         }
     }
     let plan: yishu_fusion::plan::Plan = s
@@ -253,22 +246,20 @@ pub async fn subject(
         Ok(k) => k,
         Err(e) => return failure(page.chrome, e),
     };
-    let d = match base::load(&s, &who, kind, &id).await {
+    let ch = base::channel("page", &page.auth.meta);
+    let d = match base::load(&s, &who, &ch, kind, &id).await {
         Ok(d) => d,
         Err(e) => return failure(page.chrome, e),
     };
-    let g = match base::neighbourhood(&s, &who, kind, &id, q.depth.unwrap_or(1), 60).await {
-        Ok(g) => g,
-        Err(e) => return failure(page.chrome, e),
+    // The graph reaches past any grant: the bureau's own reads only.
+    let g = if d.subject.clear {
+        match base::neighbourhood(&s, &who, &ch, kind, &id, q.depth.unwrap_or(1), 60).await {
+            Ok(g) => g,
+            Err(e) => return failure(page.chrome, e),
+        }
+    } else {
+        library::Graph::default()
     };
-    let _ = crate::app::audit::audit(
-        &s,
-        &page.auth,
-        "base.read",
-        format!("{}:{id}", kind.as_str()),
-        serde_json::json!({"clear": d.subject.clear}),
-    )
-    .await;
     let name = d
         .subject
         .values
@@ -513,12 +504,12 @@ async fn corrections_page(
                 subject: if clear {
                     x.subject_key.clone()
                 } else {
-                    yishu_fusion::mask::mask(key_label, &x.subject_key)
+                    yishu_share::mask::masked(key_label, &x.subject_key)
                 },
                 value: if clear || lead {
                     x.value.clone()
                 } else {
-                    yishu_fusion::mask::mask(&x.attribute, &x.value)
+                    yishu_share::mask::masked(&x.attribute, &x.value)
                 },
                 from_org: orgs
                     .iter()

@@ -1,16 +1,16 @@
-//! The base libraries (基础库, R21–R23) and fusion's review queue over HTTP. Any signed-in user
-//! may read the libraries masked; the bureau's data managers read personal details in clear and
-//! decide reviews. Every read is audited.
+//! The base libraries (基础库, R21–R23) over HTTP, every read through the share gate: the bureau's
+//! data managers read in clear, a department reads through its grant for a library (its items,
+//! filter and masks), anybody else is refused. Every read and refusal is in the read audit.
 
 use crate::AppState;
-use crate::app::access::clear_for;
 use crate::app::audit::audit;
 use crate::app::base::SubjectDetail;
 use crate::app::base::kind_of;
 use crate::app::base::load;
 use crate::app::base::neighbourhood;
+use crate::app::base::{channel, find as find_subjects};
 use crate::auth::Correct;
-use crate::auth::{Auth, SignedIn};
+use crate::auth::{Auth, SeePersonal, SignedIn};
 use crate::error::{ApiError, ApiResult};
 use crate::json::ValidJson;
 use axum::Json;
@@ -40,22 +40,8 @@ pub async fn find(
 ) -> ApiResult<Json<Vec<Row>>> {
     let kind = kind_of(&kind)?;
     let text = q.q.unwrap_or_default();
-    let rows = library::find(
-        &s.lake,
-        kind,
-        &text,
-        q.limit.unwrap_or(50),
-        clear_for(auth.who()),
-    )
-    .await?;
-    audit(
-        &s,
-        &auth,
-        "base.find",
-        format!("base:{}", kind.as_str()),
-        json!({"q": text, "rows": rows.len()}),
-    )
-    .await?;
+    let ch = channel("api", &auth.meta);
+    let rows = find_subjects(&s, auth.who(), &ch, kind, &text, q.limit.unwrap_or(50)).await?;
     Ok(Json(rows))
 }
 
@@ -69,15 +55,7 @@ pub async fn get(
     Path((kind, id)): Path<(String, String)>,
 ) -> ApiResult<Json<SubjectDetail>> {
     let kind = kind_of(&kind)?;
-    let d = load(&s, auth.who(), kind, &id).await?;
-    audit(
-        &s,
-        &auth,
-        "base.read",
-        format!("{}:{id}", kind.as_str()),
-        json!({"clear": d.subject.clear}),
-    )
-    .await?;
+    let d = load(&s, auth.who(), &channel("api", &auth.meta), kind, &id).await?;
     Ok(Json(d))
 }
 
@@ -103,18 +81,11 @@ pub async fn graph(
     let g = neighbourhood(
         &s,
         auth.who(),
+        &channel("api", &auth.meta),
         kind,
         &id,
         q.depth.unwrap_or(1),
         q.limit.unwrap_or(100),
-    )
-    .await?;
-    audit(
-        &s,
-        &auth,
-        "base.graph",
-        format!("{}:{id}", kind.as_str()),
-        json!({"nodes": g.nodes.len()}),
     )
     .await?;
     Ok(Json(g))
@@ -137,7 +108,7 @@ pub struct PathQuery {
     responses((status = 200, body = Graph), (status = 404, description = "no path within max_depth")))]
 pub async fn path(
     State(s): State<AppState>,
-    auth: Auth<SignedIn>,
+    auth: Auth<SeePersonal>,
     Query(q): Query<PathQuery>,
 ) -> ApiResult<Json<Graph>> {
     let (fk, tk) = (kind_of(&q.from_kind)?, kind_of(&q.to_kind)?);
@@ -147,26 +118,20 @@ pub async fn path(
             format!("no subject {id} in the base libraries"),
         )
     };
-    let a = library::subject(&s.lake, fk, &q.from, false)
+    let a = library::subject(&s.lake, fk, &q.from)
         .await?
         .ok_or_else(|| not_found(&q.from))?;
-    let b = library::subject(&s.lake, tk, &q.to, false)
+    let b = library::subject(&s.lake, tk, &q.to)
         .await?
         .ok_or_else(|| not_found(&q.to))?;
-    let g = library::path(
-        &s.lake,
-        &a.raw_key,
-        &b.raw_key,
-        q.max_depth.unwrap_or(4),
-        clear_for(auth.who()),
-    )
-    .await?
-    .ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::FusionNotFound,
-            "no chain of relations links them within the depth asked",
-        )
-    })?;
+    let g = library::path(&s.lake, &a.raw_key, &b.raw_key, q.max_depth.unwrap_or(4))
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::FusionNotFound,
+                "no chain of relations links them within the depth asked",
+            )
+        })?;
     audit(
         &s,
         &auth,
@@ -232,7 +197,7 @@ pub async fn propose(
             c.attribute
         )));
     }
-    let subject = crate::app::base::subject(&s, kind, &id, false).await?;
+    let subject = crate::app::base::subject(&s, kind, &id).await?;
     let made = s
         .store
         .create_correction(&NewCorrection {

@@ -129,8 +129,8 @@ pub async fn corrections(
         list.into_iter()
             .map(|mut c| {
                 if !clear {
-                    c.value = yishu_fusion::mask::mask(&c.attribute, &c.value);
-                    c.subject_key = yishu_fusion::mask::mask("subject_key", &c.subject_key);
+                    c.value = yishu_share::mask::masked(&c.attribute, &c.value);
+                    c.subject_key = yishu_share::mask::masked("subject_key", &c.subject_key);
                 }
                 c
             })

@@ -5,10 +5,10 @@ use crate::cmd::audit::cli_entry;
 use crate::cmd::serve::open;
 use crate::config::Config;
 use crate::exit;
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use std::collections::BTreeMap;
-use yishu_meta::{Credential, Principal, Store, now_ms};
+use yishu_meta::{Principal, Store, now_ms};
 use yishu_share::application::{Apply, DEFAULT_STEP_DAYS, Decision, Workflow};
 use yishu_share::calendar::Calendar;
 
@@ -97,25 +97,6 @@ fn item_mask(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("'{s}' is not item=mask"))
 }
 
-/// The named user as the server would see them signed in.
-async fn principal(store: &Store, name: &str) -> Result<Principal> {
-    let u = store
-        .get_user_by_name(name)
-        .await
-        .map_err(|_| anyhow!("no user '{name}'"))?;
-    if u.disabled {
-        return Err(anyhow!("user '{name}' is disabled"));
-    }
-    Ok(Principal {
-        user_id: u.id,
-        name: u.name,
-        display_name: u.display_name,
-        org_id: u.org_id,
-        roles: u.roles,
-        credential: Credential::Session,
-    })
-}
-
 pub async fn run(config: &Config, cmd: ShareCommand) -> Result<u8> {
     let (store, lake) = open(config).await?;
     let calendar = Calendar::default();
@@ -127,7 +108,7 @@ pub async fn run(config: &Config, cmd: ShareCommand) -> Result<u8> {
     };
     match cmd {
         ShareCommand::Apply(a) => {
-            let who = principal(&store, &a.user).await?;
+            let who = store.acting_as(&a.user).await?;
             let now = now_ms();
             let app = flow
                 .apply(
@@ -164,7 +145,7 @@ pub async fn run(config: &Config, cmd: ShareCommand) -> Result<u8> {
             Ok(exit::OK)
         }
         ShareCommand::Approve(a) => {
-            let who = principal(&store, &a.user).await?;
+            let who = store.acting_as(&a.user).await?;
             let d = Decision {
                 approve: !a.reject,
                 reason: a.reason,
