@@ -129,10 +129,17 @@ pub fn fits(item_type: &str, v: &str) -> bool {
     }
 }
 
-/// Compares a resource's items with its ods table and latest batch, at `now` (Unix ms).
-pub async fn check(store: &Store, lake: &Lake, r: &Resource, now: i64) -> Result<Drift, Error> {
+/// Compares a resource's items with its ods table and latest batch, at `now` (Unix ms); a
+/// mounted resource is read where `out` allows.
+pub async fn check(
+    store: &Store,
+    lake: &Lake,
+    r: &Resource,
+    now: i64,
+    out: &crate::outbound::Outbound,
+) -> Result<Drift, Error> {
     if let Some(m) = crate::mount::of(store, r.id).await? {
-        return Ok(check_mounted(r, &m).await);
+        return Ok(check_mounted(r, &m, out).await);
     }
     let name = table_name(r);
     let batches = store.list_batches(r.id).await?;
@@ -209,7 +216,11 @@ pub async fn check(store: &Store, lake: &Lake, r: &Resource, now: i64) -> Result
 
 /// Drift of a resource mounted on an external table or API: its columns and sampled values
 /// against the items, read now; a mount that cannot be read is flagged as missing data.
-async fn check_mounted(r: &Resource, m: &crate::mount::Mount) -> Drift {
+async fn check_mounted(
+    r: &Resource,
+    m: &crate::mount::Mount,
+    out: &crate::outbound::Outbound,
+) -> Drift {
     let items: Vec<&Item> = r.meta.items.iter().collect();
     let mut d = Drift {
         table: Some(format!("mounted: {}", m.describe())),
@@ -219,7 +230,7 @@ async fn check_mounted(r: &Resource, m: &crate::mount::Mount) -> Drift {
         stale: None,
         last_batch_at: None,
     };
-    let sample = match m.sample(SAMPLE).await {
+    let sample = match m.sample(SAMPLE, out).await {
         Ok(s) => s,
         Err(e) => {
             d.stale = Some(format!("the mounted data cannot be read: {}", e.message));

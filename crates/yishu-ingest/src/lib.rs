@@ -13,6 +13,7 @@ pub mod json;
 pub mod mapping;
 pub mod mount;
 pub mod objects;
+pub mod outbound;
 pub mod parquet;
 pub mod quarantine;
 pub mod rows;

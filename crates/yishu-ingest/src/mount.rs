@@ -2,6 +2,7 @@
 //! database or on an HTTP API instead of a copy in ods. Yishu reads its columns and a few rows on
 //! demand — to compare them with the items (drift) and to show sample rows — and copies nothing.
 
+use crate::outbound::{Outbound, no_redirect};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::Duration;
@@ -53,12 +54,15 @@ impl Mount {
         }
     }
 
-    /// Reads the columns and up to `limit` rows.
-    pub async fn sample(&self, limit: usize) -> Result<Sample, Error> {
+    /// Reads the columns and up to `limit` rows, if `out` allows connecting there.
+    pub async fn sample(&self, limit: usize, out: &Outbound) -> Result<Sample, Error> {
         self.check()?;
         let (columns, rows) = match self {
-            Mount::ExternalTable { url, table } => crate::db::peek(url, table, limit).await?,
-            Mount::Api { url } => api_rows(url, limit).await?,
+            Mount::ExternalTable { url, table } => {
+                out.database(url).await?;
+                crate::db::peek(url, table, limit).await?
+            }
+            Mount::Api { url } => api_rows(url, limit, out).await?,
         };
         Ok(Sample {
             from: self.describe(),
@@ -78,16 +82,11 @@ fn api_failed(url: &str, why: impl std::fmt::Display) -> Error {
 async fn api_rows(
     url: &str,
     limit: usize,
+    out: &Outbound,
 ) -> Result<(Vec<String>, Vec<Vec<Option<String>>>), Error> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| api_failed(url, e))?;
-    let r = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| api_failed(url, e))?;
+    let (client, u) = out.http(url, Duration::from_secs(10)).await?;
+    let r = client.get(u).send().await.map_err(|e| api_failed(url, e))?;
+    no_redirect(&r)?;
     if !r.status().is_success() {
         return Err(api_failed(url, format!("answered {}", r.status())));
     }
@@ -151,10 +150,11 @@ pub async fn sample_rows(
     lake: &yishu_lake::Lake,
     r: &yishu_meta::catalog::Resource,
     limit: usize,
+    out: &Outbound,
 ) -> Result<Sample, Error> {
     use yishu_lake::arrow::array::{Array, StringArray};
     if let Some(m) = of(store, r.id).await? {
-        return m.sample(limit).await;
+        return m.sample(limit, out).await;
     }
     let table = crate::table_name(r);
     let mut out = Sample {

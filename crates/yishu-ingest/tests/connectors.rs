@@ -937,7 +937,7 @@ async fn drift_between_items_and_data() {
     let lake = Lake::open(dir.path().join("lake").to_str().unwrap()).unwrap();
     let mut r = resource(&store, &["公民身份号码", "出生日期", "家庭人数", "备注"]).await;
     // Before any data: not mounted yet, nothing to compare.
-    let d = yishu_ingest::drift::check(&store, &lake, &r, 0)
+    let d = yishu_ingest::drift::check(&store, &lake, &r, 0, &local())
         .await
         .unwrap();
     assert!(d.table.is_none());
@@ -961,7 +961,7 @@ async fn drift_between_items_and_data() {
         .unwrap();
     let Outcome::Ingested(b) = out else { panic!() };
     assert_eq!(b.drift["extra_columns"], serde_json::json!(["联系电话"]));
-    let d = yishu_ingest::drift::check(&store, &lake, &r, 0)
+    let d = yishu_ingest::drift::check(&store, &lake, &r, 0, &local())
         .await
         .unwrap();
     assert_eq!(
@@ -1024,11 +1024,11 @@ async fn mounted_on_an_external_table_or_an_api() {
         .set_mount(r.id, Some(&serde_json::to_value(&table).unwrap()), "test")
         .await
         .unwrap();
-    let s = sample_rows(&store, &lake, &r, 3).await.unwrap();
+    let s = sample_rows(&store, &lake, &r, 3, &local()).await.unwrap();
     assert_eq!(s.rows.len(), 3);
     assert!(s.columns.contains(&"citizen_id".to_string()));
     assert!(s.from.ends_with("#dibao"), "{}", s.from);
-    let d = drift::check(&store, &lake, &r, yishu_meta::now_ms())
+    let d = drift::check(&store, &lake, &r, yishu_meta::now_ms(), &local())
         .await
         .unwrap();
     assert!(d.table.as_deref().unwrap().starts_with("mounted: "));
@@ -1050,7 +1050,7 @@ async fn mounted_on_an_external_table_or_an_api() {
         .unwrap();
     let mut r2 = r.clone();
     r2.meta.items[2].item_type = "N".into();
-    let d = drift::check(&store, &lake, &r2, yishu_meta::now_ms())
+    let d = drift::check(&store, &lake, &r2, yishu_meta::now_ms(), &local())
         .await
         .unwrap();
     assert_eq!(d.items_without_column, vec!["citizen_id", "家庭住址"]);
@@ -1065,7 +1065,7 @@ async fn mounted_on_an_external_table_or_an_api() {
         .set_mount(r.id, Some(&serde_json::to_value(&gone).unwrap()), "test")
         .await
         .unwrap();
-    let d = drift::check(&store, &lake, &r, yishu_meta::now_ms())
+    let d = drift::check(&store, &lake, &r, yishu_meta::now_ms(), &local())
         .await
         .unwrap();
     assert!(
@@ -1078,7 +1078,7 @@ async fn mounted_on_an_external_table_or_an_api() {
     // Unmounted: back to the (empty) ods table.
     store.set_mount(r.id, None, "test").await.unwrap();
     assert!(
-        sample_rows(&store, &lake, &r, 5)
+        sample_rows(&store, &lake, &r, 5, &local())
             .await
             .unwrap()
             .rows
@@ -1154,4 +1154,9 @@ async fn ten_thousand_columns_and_a_hundred_megabyte_line() {
     .await
     .unwrap();
     assert_eq!(count(&q), 1);
+}
+
+/// The outbound allow-list of these tests: the local machine's loopback address.
+fn local() -> yishu_ingest::outbound::Outbound {
+    yishu_ingest::outbound::Outbound::new(&["127.0.0.1"]).unwrap()
 }

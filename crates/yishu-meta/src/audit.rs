@@ -140,9 +140,97 @@ impl AuditRecord {
 
 const COLUMNS: &str = "seq, at, actor_id, actor_name, org_id, action, object, source_ip, request_id, outcome, detail, prev_hash, hash";
 
+/// Appends waiting to be written. Concurrent callers queue their records; whoever takes the
+/// writer's turn writes everything queued in one transaction (one head update, multi-row
+/// inserts), so the chain's single head row costs one lock per batch, not per record.
+#[derive(Debug, Default)]
+pub(crate) struct AuditQueue {
+    pending: std::sync::Mutex<Vec<Queued>>,
+    writer: tokio::sync::Mutex<()>,
+}
+
+type Queued = (
+    AuditEntry,
+    tokio::sync::oneshot::Sender<Result<AuditRecord, Error>>,
+);
+
+/// Records per INSERT statement (13 values each stays under every backend's parameter limit).
+const INSERT_ROWS: usize = 200;
+
 impl Store {
-    /// Appends one record to the chain and returns it.
+    /// Appends one record to the chain and returns it. Concurrent appends share a transaction.
     pub async fn audit(&self, e: &AuditEntry) -> Result<AuditRecord, Error> {
+        use tokio::sync::oneshot::error::TryRecvError;
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        let lost = || {
+            Error::new(
+                ErrorCode::StoreError,
+                "the audit writer stopped before writing the record",
+            )
+        };
+        self.audits
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((e.clone(), tx));
+        loop {
+            match rx.try_recv() {
+                Ok(r) => return r,
+                Err(TryRecvError::Closed) => return Err(lost()),
+                Err(TryRecvError::Empty) => {}
+            }
+            let _turn = self.audits.writer.lock().await;
+            match rx.try_recv() {
+                Ok(r) => return r,
+                Err(TryRecvError::Closed) => return Err(lost()),
+                Err(TryRecvError::Empty) => {}
+            }
+            let batch: Vec<Queued> = std::mem::take(
+                &mut *self
+                    .audits
+                    .pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()),
+            );
+            if batch.is_empty() {
+                continue;
+            }
+            // Written by a task of its own: a caller that goes away cannot cancel the others'.
+            let store = self.clone();
+            let written = tokio::spawn(async move {
+                let entries: Vec<&AuditEntry> = batch.iter().map(|(e, _)| e).collect();
+                let result = store.append(&entries).await;
+                match result {
+                    Ok(records) => {
+                        for ((_, tx), rec) in batch.into_iter().zip(records) {
+                            let _ = tx.send(Ok(rec));
+                        }
+                    }
+                    Err(err) => {
+                        for (_, tx) in batch {
+                            let _ = tx.send(Err(err.clone()));
+                        }
+                    }
+                }
+            });
+            let _ = written.await;
+        }
+    }
+
+    /// Appends many records in order, a transaction per few thousand: an import, or a
+    /// benchmark's long chain.
+    pub async fn audit_all(&self, entries: &[AuditEntry]) -> Result<u64, Error> {
+        let _turn = self.audits.writer.lock().await;
+        for chunk in entries.chunks(5_000) {
+            let refs: Vec<&AuditEntry> = chunk.iter().collect();
+            self.append(&refs).await?;
+        }
+        Ok(entries.len() as u64)
+    }
+
+    /// Appends `entries` in order in one transaction.
+    async fn append(&self, entries: &[&AuditEntry]) -> Result<Vec<AuditRecord>, Error> {
+        let n = entries.len() as i64;
         let mut tx = self
             .pool
             .begin()
@@ -150,60 +238,92 @@ impl Store {
             .map_err(db_err("begin an audit append"))?;
         // Updating the head first takes the write lock, so concurrent appends queue here.
         let head = sqlx::query(
-            "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, last_hash",
+            "UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, last_hash",
         )
+        .bind(n)
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err("advance the audit chain"))?;
-        let seq: i64 = head.try_get("seq").map_err(db_err("read the audit head"))?;
-        let prev: String = head
+        let last: i64 = head.try_get("seq").map_err(db_err("read the audit head"))?;
+        let mut prev: String = head
             .try_get("last_hash")
             .map_err(db_err("read the audit head"))?;
         let at = now_ms();
-        let hash = record_hash(&prev, seq, at, e);
-        let sql = format!(
-            "INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(seq)
-            .bind(at)
-            .bind(e.actor_id.map(|u| u.0))
-            .bind(&e.actor_name)
-            .bind(e.org_id.map(|o| o.0))
-            .bind(&e.action)
-            .bind(&e.object)
-            .bind(&e.source_ip)
-            .bind(&e.request_id)
-            .bind(&e.outcome)
-            .bind(&e.detail)
-            .bind(&prev)
-            .bind(&hash)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err("append an audit record"))?;
+        let mut records = Vec::with_capacity(entries.len());
+        for (k, e) in entries.iter().enumerate() {
+            let seq = last - n + 1 + k as i64;
+            let hash = record_hash(&prev, seq, at, e);
+            records.push(AuditRecord {
+                seq,
+                at,
+                actor_id: e.actor_id,
+                actor_name: e.actor_name.clone(),
+                org_id: e.org_id,
+                action: e.action.clone(),
+                object: e.object.clone(),
+                source_ip: e.source_ip.clone(),
+                request_id: e.request_id.clone(),
+                outcome: e.outcome.clone(),
+                detail: e.detail.clone(),
+                prev_hash: std::mem::replace(&mut prev, hash.clone()),
+                hash,
+            });
+        }
+        for chunk in records.chunks(INSERT_ROWS) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    let b = r * 13;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6,
+                        b + 7,
+                        b + 8,
+                        b + 9,
+                        b + 10,
+                        b + 11,
+                        b + 12,
+                        b + 13
+                    )
+                })
+                .collect();
+            // Only placeholders are formatted into the statement; every value is bound.
+            let sql = format!(
+                "INSERT INTO audit_log ({COLUMNS}) VALUES {}",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in chunk {
+                q = q
+                    .bind(r.seq)
+                    .bind(r.at)
+                    .bind(r.actor_id.map(|u| u.0))
+                    .bind(r.actor_name.clone())
+                    .bind(r.org_id.map(|o| o.0))
+                    .bind(r.action.clone())
+                    .bind(r.object.clone())
+                    .bind(r.source_ip.clone())
+                    .bind(r.request_id.clone())
+                    .bind(r.outcome.clone())
+                    .bind(r.detail.clone())
+                    .bind(r.prev_hash.clone())
+                    .bind(r.hash.clone());
+            }
+            q.execute(&mut *tx)
+                .await
+                .map_err(db_err("append audit records"))?;
+        }
         sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1")
-            .bind(&hash)
+            .bind(&prev)
             .execute(&mut *tx)
             .await
             .map_err(db_err("advance the audit chain"))?;
-        tx.commit()
-            .await
-            .map_err(db_err("commit an audit record"))?;
-        Ok(AuditRecord {
-            seq,
-            at,
-            actor_id: e.actor_id,
-            actor_name: e.actor_name.clone(),
-            org_id: e.org_id,
-            action: e.action.clone(),
-            object: e.object.clone(),
-            source_ip: e.source_ip.clone(),
-            request_id: e.request_id.clone(),
-            outcome: e.outcome.clone(),
-            detail: e.detail.clone(),
-            prev_hash: prev,
-            hash,
-        })
+        tx.commit().await.map_err(db_err("commit audit records"))?;
+        Ok(records)
     }
 
     /// Reads the log newest first, filtered and paginated.
@@ -257,28 +377,48 @@ impl Store {
     }
 
     /// Walks the whole chain in order and names the first record that was altered or removed.
-    /// Reads in pages so a long log does not sit in memory.
+    /// Reads in pages so a long log does not sit in memory; the next page is read while the
+    /// hashes of the one before are checked on another thread.
     pub async fn verify_audit(&self) -> Result<ChainReport, Error> {
-        const PAGE: i64 = 5000;
+        const PAGE: i64 = 10_000;
+        let (pages_tx, mut pages) = tokio::sync::mpsc::channel::<Vec<AuditRecord>>(2);
+        let store = self.clone();
+        let reader = tokio::spawn(async move {
+            let mut from = 1i64;
+            loop {
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2"
+                );
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(from)
+                    .bind(PAGE)
+                    .fetch_all(&store.pool)
+                    .await
+                    .map_err(db_err("read the audit chain"))?;
+                let page = rows
+                    .iter()
+                    .map(|r| record_from_row(r).map_err(db_err("read an audit record")))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let Some(last) = page.last() else {
+                    return Ok::<(), Error>(());
+                };
+                from = last.seq + 1;
+                if pages_tx.send(page).await.is_err() {
+                    return Ok(());
+                }
+            }
+        });
         let mut prev = GENESIS.to_string();
         let mut expected_seq = 1;
         let mut count = 0;
-        loop {
-            let sql =
-                format!("SELECT {COLUMNS} FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2");
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(expected_seq)
-                .bind(PAGE)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err("read the audit chain"))?;
-            if rows.is_empty() {
-                break;
-            }
-            for r in &rows {
-                let rec = record_from_row(r).map_err(db_err("read an audit record"))?;
+        // The hash check of the previous page runs while its links are walked and the next page
+        // is read.
+        let mut checking: Option<tokio::task::JoinHandle<Option<i64>>> = None;
+        let mut report = None;
+        while let Some(page) = pages.recv().await {
+            for rec in &page {
                 if rec.seq != expected_seq {
-                    return Ok(broken(
+                    report = Some(broken(
                         count,
                         expected_seq,
                         format!(
@@ -286,26 +426,45 @@ impl Store {
                             rec.seq
                         ),
                     ));
+                    break;
                 }
                 if rec.prev_hash != prev {
-                    return Ok(broken(
+                    report = Some(broken(
                         count,
                         rec.seq,
                         "its link to the previous record was changed".into(),
                     ));
+                    break;
                 }
-                if record_hash(&prev, rec.seq, rec.at, &rec.entry()) != rec.hash {
-                    return Ok(broken(
-                        count,
-                        rec.seq,
-                        "its content does not match its hash (altered)".into(),
-                    ));
-                }
-                prev = rec.hash;
+                prev = rec.hash.clone();
                 expected_seq += 1;
                 count += 1;
             }
+            if let Some(h) = checking.take()
+                && let Some(seq) = h.await.ok().flatten()
+            {
+                return Ok(altered(seq));
+            }
+            if let Some(r) = report.take() {
+                // An altered record before the break point is named first.
+                let upto = r.broken_at.as_ref().map_or(i64::MAX, |b| b.seq);
+                if let Some(seq) = first_altered(&page, upto) {
+                    return Ok(altered(seq));
+                }
+                return Ok(r);
+            }
+            checking = Some(tokio::task::spawn_blocking(move || {
+                first_altered(&page, i64::MAX)
+            }));
         }
+        if let Some(h) = checking.take()
+            && let Some(seq) = h.await.ok().flatten()
+        {
+            return Ok(altered(seq));
+        }
+        reader
+            .await
+            .map_err(|e| Error::new(ErrorCode::Internal, format!("audit reader: {e}")))??;
         let head = sqlx::query("SELECT seq, last_hash FROM audit_head WHERE id = 1")
             .fetch_one(&self.pool)
             .await
@@ -340,6 +499,22 @@ impl Store {
             )),
         }
     }
+}
+
+/// The first record of `page` (before `upto`) whose content does not match its hash.
+fn first_altered(page: &[AuditRecord], upto: i64) -> Option<i64> {
+    page.iter()
+        .take_while(|r| r.seq < upto)
+        .find(|r| record_hash(&r.prev_hash, r.seq, r.at, &r.entry()) != r.hash)
+        .map(|r| r.seq)
+}
+
+fn altered(seq: i64) -> ChainReport {
+    broken(
+        seq - 1,
+        seq,
+        "its content does not match its hash (altered)".into(),
+    )
 }
 
 fn broken(records: i64, seq: i64, why: String) -> ChainReport {

@@ -326,7 +326,30 @@ impl Actor<'_> {
     }
 }
 
-fn forbidden(msg: impl Into<String>) -> Error {
+/// Whether an edit of a published entry touches what consumers rely on: its items (names,
+/// types, lengths, data elements) or its share and open attributes.
+pub fn needs_review(cur: &ResourceDraft, d: &ResourceDraft) -> bool {
+    let items = |x: &ResourceDraft| -> Vec<(String, String, Option<i64>, Option<String>)> {
+        x.items
+            .iter()
+            .map(|i| {
+                (
+                    i.name.trim().to_string(),
+                    i.item_type.clone(),
+                    i.length,
+                    i.data_element.clone(),
+                )
+            })
+            .collect()
+    };
+    items(cur) != items(d)
+        || cur.share_type != d.share_type
+        || cur.share_condition.trim() != d.share_condition.trim()
+        || cur.open_type != d.open_type
+        || cur.open_condition.trim() != d.open_condition.trim()
+}
+
+pub(crate) fn forbidden(msg: impl Into<String>) -> Error {
     Error::new(ErrorCode::Forbidden, msg)
 }
 
@@ -575,6 +598,33 @@ impl Store {
         ) {
             return Err(wrong_state(&cur, "draft, rejected or published"));
         }
+        if cur.status == ResourceStatus::Published && needs_review(&cur.meta, d) {
+            if cur.version != version {
+                return Err(Error::new(
+                    ErrorCode::EditConflict,
+                    format!(
+                        "resource {} was changed by someone else (version {} now, you edited version {version}); reload and try again",
+                        cur.code, cur.version
+                    ),
+                ));
+            }
+            // Items and share/open attributes of a published entry change only after review;
+            // the published version stays in force meanwhile.
+            self.propose_change(&cur, d, by.user).await?;
+            return Ok(cur);
+        }
+        self.apply_edit(&cur, d, version, by.user).await
+    }
+
+    /// Writes an edit of `cur` (at `version`), recording a version snapshot when published.
+    pub(crate) async fn apply_edit(
+        &self,
+        cur: &Resource,
+        d: &ResourceDraft,
+        version: i64,
+        by: UserId,
+    ) -> Result<Resource, Error> {
+        let id = cur.id;
         let mut tx = self.pool.begin().await.map_err(db_err("begin"))?;
         let done = sqlx::query(
             "UPDATE resources SET name = $3, summary = $4, format = $5, share_type = $6, share_condition = $7, open_type = $8, \
@@ -615,7 +665,7 @@ impl Store {
         tx.commit().await.map_err(db_err("commit"))?;
         let r = self.get_resource(id).await?;
         if r.status == ResourceStatus::Published {
-            self.snapshot(&r, by.user).await?;
+            self.snapshot(&r, by).await?;
         }
         Ok(r)
     }
@@ -747,7 +797,7 @@ impl Store {
         self.get_resource(r.id).await
     }
 
-    async fn snapshot(&self, r: &Resource, by: UserId) -> Result<(), Error> {
+    pub(crate) async fn snapshot(&self, r: &Resource, by: UserId) -> Result<(), Error> {
         sqlx::query("INSERT INTO resource_versions (resource_id, version, snapshot, changed_by, changed_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(r.id)
             .bind(r.version)

@@ -11,6 +11,7 @@ pub mod feed;
 pub mod fusion;
 pub mod matter;
 pub mod org;
+pub mod proposal;
 pub mod quality;
 pub mod schedule;
 pub mod share;

@@ -21,6 +21,8 @@ pub struct Store {
     backend: Backend,
     /// Installation secret that keys the hashes of session tokens and API keys.
     pub(crate) key_secret: Arc<Vec<u8>>,
+    /// Audit records waiting for the writer's turn (shared by clones, per process).
+    pub(crate) audits: Arc<crate::audit::AuditQueue>,
 }
 
 /// One page of a listing and the total number of matching rows.
@@ -191,6 +193,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "sharing",
         include_str!("../migrations/sqlite/0017_sharing.sql"),
     ),
+    (
+        18,
+        "resource_proposals",
+        include_str!("../migrations/sqlite/0018_resource_proposals.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -278,6 +285,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "sharing",
         include_str!("../migrations/postgres/0017_sharing.sql"),
     ),
+    (
+        18,
+        "resource_proposals",
+        include_str!("../migrations/postgres/0018_resource_proposals.sql"),
+    ),
 ];
 
 impl Store {
@@ -332,6 +344,7 @@ impl Store {
             pool,
             backend,
             key_secret: Arc::new(Vec::new()),
+            audits: Arc::default(),
         };
         store.migrate().await?;
         store.key_secret = Arc::new(store.load_key_secret().await?);

@@ -90,11 +90,37 @@ async fn lifecycle_and_versions(s: &Store) {
         description: String::new(),
     });
     d.items[1].length = Some(100);
+    // Items change only after review: the published version stays in force meanwhile.
     let u = s
         .update_resource(r.id, &d, p.version, &officer)
         .await
         .unwrap();
+    assert_eq!((u.version, u.meta.items.len()), (p.version, 2));
+    let pending = s
+        .pending_change(r.id)
+        .await
+        .unwrap()
+        .expect("a pending change");
+    assert_eq!(pending.draft.items.len(), 3);
+    assert_eq!(
+        s.decide_change(pending.id, true, "", &officer)
+            .await
+            .unwrap_err()
+            .code,
+        ErrorCode::Forbidden
+    );
+    assert!(
+        s.decide_change(pending.id, false, " ", &manager)
+            .await
+            .is_err()
+    );
+    let u = s
+        .decide_change(pending.id, true, "", &manager)
+        .await
+        .unwrap();
     assert_eq!(u.status, ResourceStatus::Published);
+    assert_eq!(u.meta.items.len(), 3);
+    assert!(s.pending_change(r.id).await.unwrap().is_none());
     let versions = s.resource_versions(r.id).await.unwrap();
     assert_eq!(versions.len(), 2);
     let changes = diff(&versions[0].2, &versions[1].2);

@@ -37,6 +37,16 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("nav.quality", "质量", "Quality"),
     ("nav.fusion", "融合/基础库", "Fusion / base libraries"),
     ("nav.share", "共享", "Sharing"),
+    (
+        "catalog.pending_change",
+        "待审核的变更",
+        "Change waiting for review",
+    ),
+    (
+        "catalog.pending_note",
+        "信息项或共享/开放属性的变更须经审核；审核通过前，当前发布版本继续有效",
+        "A change of items or share/open attributes takes effect after review; the published version stays in force until then",
+    ),
     ("share.title", "数据共享", "Data sharing"),
     ("share.mine", "我的申请", "My applications"),
     ("share.to_decide", "待我审批", "To decide"),

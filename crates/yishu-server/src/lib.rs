@@ -41,6 +41,8 @@ pub struct ServerConfig {
     pub scheduler_tick: std::time::Duration,
     /// The time the scheduler judges update cycles by (tests move it forward).
     pub clock: yishu_meta::Clock,
+    /// Where the server may connect on a user's word (mounts, webhooks).
+    pub outbound: yishu_ingest::outbound::Outbound,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +52,7 @@ impl Default for ServerConfig {
             search_refresh: std::time::Duration::from_secs(1),
             scheduler_tick: std::time::Duration::from_secs(5),
             clock: yishu_meta::Clock::default(),
+            outbound: Default::default(),
         }
     }
 }

@@ -21,7 +21,7 @@ use utoipa_swagger_ui::SwaggerUi;
         users::list, users::get, users::create, users::update,
         audit::list, audit::verify,
         resources::list, resources::get, resources::create, resources::update, resources::submit,
-        resources::review, resources::publish, resources::retire, resources::versions, resources::batches, resources::stats, resources::drift,
+        resources::review, resources::pending_change, resources::review_change, resources::publish, resources::retire, resources::versions, resources::batches, resources::stats, resources::drift,
         search::search, search::rebuild,
         sources::list, sources::create, sources::run, sources::push, batches::quarantine_csv, batches::quarantine_xlsx, batches::get,
         resources::fill_template, mounts::put, mounts::delete, mounts::get, mounts::sample, catalog_io::template, catalog_io::export_xlsx, catalog_io::export_json, catalog_io::import_xlsx, attachments::create, attachments::list, attachments::content,

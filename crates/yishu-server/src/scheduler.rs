@@ -24,15 +24,11 @@ pub(crate) async fn follow_catalog(state: AppState) {
 pub(crate) async fn run_sources(state: AppState) {
     let mut tick = tokio::time::interval(state.config.scheduler_tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .build()
-        .unwrap_or_default();
     // Silence is judged at most once a minute of the scheduler's clock.
     let mut silence_checked = i64::MIN;
     loop {
         tick.tick().await;
-        crate::app::notify::deliver_webhooks(&state.store, &client).await;
+        crate::app::notify::deliver_webhooks(&state.store, &state.config.outbound).await;
         if let Err(e) = yishu_ingest::sources::run_due(&state.store, &state.lake).await {
             tracing::warn!("scheduler: {e}");
         }

@@ -935,3 +935,140 @@ async fn catalog_workbook_import_and_export_over_http() {
     assert!(sheet.rows().any(|r| r.iter().any(|c| *c == "暂住人员信息")));
     s.stop().await;
 }
+
+/// Outbound addresses go through the configured allow-list (here: 127.0.0.1 only): internal and
+/// unlisted addresses are refused before any connection, and a redirect is not followed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_addresses_are_allow_listed() {
+    let s = TestServer::start().await;
+    bureau_users(&s).await;
+    let c = Client::new();
+    let (officer, reviewer, consumer) = (
+        s.key("provider_officer").await,
+        s.key("reviewer").await,
+        s.key("outsider").await,
+    );
+    let id = published(&s, &c, &officer, &reviewer, draft(s.dept.0)).await;
+    // A service that redirects every request to the cloud metadata address.
+    let app = axum::Router::new().fallback(|| async {
+        (
+            axum::http::StatusCode::FOUND,
+            [(
+                axum::http::header::LOCATION,
+                "http://169.254.169.254/latest/meta-data/",
+            )],
+        )
+    });
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirecting = format!("http://{}/rows", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await });
+    for (url, says) in [
+        ("http://169.254.169.254/latest/meta-data/", "internal"),
+        ("http://10.1.2.3/rows", "internal"),
+        ("http://127.0.0.2:8080/rows", "internal"),
+        (redirecting.as_str(), "redirect"),
+    ] {
+        let r = c
+            .put(s.url(&format!("/api/v1/resources/{id}/mount")))
+            .bearer_auth(&officer)
+            .json(&json!({"kind": "api", "url": url}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_client_error(), "{url}: {}", r.status());
+        let e: Value = r.json().await.unwrap();
+        assert!(
+            e["error"]["message"].as_str().unwrap().contains(says),
+            "{url}: {e}"
+        );
+    }
+    let r = c
+        .put(s.url(&format!("/api/v1/resources/{id}/mount")))
+        .bearer_auth(&officer)
+        .json(&json!({"kind": "external_table", "url": "postgres://postgres@10.9.9.9:5432/x", "table": "t"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, "forbidden");
+    let r = c
+        .post(s.url(&format!("/api/v1/resources/{id}/watch")))
+        .bearer_auth(&consumer)
+        .json(&json!({"webhook_url": "http://192.168.0.10/hook"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, "forbidden");
+    s.stop().await;
+}
+
+/// A published entry's items and share/open attributes change only after review: the edit is a
+/// pending change, the published version stays in force, a data manager approves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_items_change_after_review() {
+    let s = TestServer::start().await;
+    bureau_users(&s).await;
+    let c = Client::new();
+    let (officer, reviewer) = (s.key("provider_officer").await, s.key("reviewer").await);
+    let id = published(&s, &c, &officer, &reviewer, draft(s.dept.0)).await;
+    let cur = get_json(&c, s.url(&format!("/api/v1/resources/{id}")), &officer).await;
+    let mut d = draft(s.dept.0);
+    d["items"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "婚姻状况", "item_type": "C", "length": 2}));
+    d["share_type"] = json!("unconditional");
+    let r = c
+        .put(s.url(&format!("/api/v1/resources/{id}")))
+        .bearer_auth(&officer)
+        .json(&json!({"version": cur["version"], "resource": d}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let now = get_json(&c, s.url(&format!("/api/v1/resources/{id}")), &officer).await;
+    assert_eq!(
+        now["version"], cur["version"],
+        "the published version stays"
+    );
+    assert_eq!(now["share_type"], "conditional");
+    assert_eq!(now["items"].as_array().unwrap().len(), 2);
+    let pending = get_json(
+        &c,
+        s.url(&format!("/api/v1/resources/{id}/pending-change")),
+        &officer,
+    )
+    .await;
+    assert_eq!(pending["draft"]["items"].as_array().unwrap().len(), 3);
+    let page = s.page(&format!("/console/catalog/{id}"), &reviewer).await;
+    assert!(page.contains("id=\"pending-change\"") && page.contains("do-approve-change"));
+    // The provider cannot approve its own change; the bureau's reviewer can.
+    let review = s.url(&format!("/api/v1/resources/{id}/pending-change/review"));
+    let r = c
+        .post(review.clone())
+        .bearer_auth(&officer)
+        .json(&json!({"approve": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = c
+        .post(review.clone())
+        .bearer_auth(&reviewer)
+        .json(&json!({"approve": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let after: Value = r.json().await.unwrap();
+    assert_eq!(after["share_type"], "unconditional");
+    assert_eq!(after["items"].as_array().unwrap().len(), 3);
+    let r = c
+        .post(review)
+        .bearer_auth(&reviewer)
+        .json(&json!({"approve": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, "edit_conflict");
+    s.stop().await;
+}

@@ -711,6 +711,20 @@ async fn a_changed_item_type_evolves_the_std_table() {
         .send()
         .await
         .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::ACCEPTED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    // A published entry's items change after the bureau's review.
+    let r = c
+        .post(s.url(&format!("/api/v1/resources/{res}/pending-change/review")))
+        .bearer_auth(&reviewer)
+        .json(&json!({"approve": true}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
 
     // Checking a batch again cleans into std under the new type: not a 500.

@@ -18,6 +18,16 @@ pub struct Config {
     pub lake_root: Option<String>,
     /// Mark cookies Secure (when served over HTTPS).
     pub secure_cookies: bool,
+    /// Where the server may connect on a user's word (mounted APIs and databases, webhooks):
+    /// host names (`api.example.gov.cn`, `*.gov.cn`) and ranges (`10.20.0.0/16`). Empty: nowhere.
+    pub outbound: OutboundConfig,
+}
+
+/// The `[outbound]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundConfig {
+    pub allow: Vec<String>,
 }
 
 impl Default for Config {
@@ -28,6 +38,7 @@ impl Default for Config {
             database_url: None,
             lake_root: None,
             secure_cookies: false,
+            outbound: OutboundConfig::default(),
         }
     }
 }
@@ -60,6 +71,14 @@ impl Config {
         }
         if let Some(v) = get("YISHU_LAKE_ROOT") {
             self.lake_root = Some(v);
+        }
+        if let Some(v) = get("YISHU_OUTBOUND_ALLOW") {
+            self.outbound.allow = v
+                .split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(String::from)
+                .collect();
         }
         if let Some(v) = get("YISHU_SECURE_COOKIES") {
             self.secure_cookies = match v.as_str() {

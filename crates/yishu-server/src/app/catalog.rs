@@ -75,10 +75,27 @@ pub(crate) async fn lifecycle<R: Right>(
             s.store.retire_resource(id, note, &actor(p)).await,
             json!({ "reason": note }),
         ),
+        // A published entry's change of items or share/open attributes, waiting for review.
+        "approve_change" | "reject_change" => {
+            let result = match s.store.pending_change(id).await? {
+                Some(c) => {
+                    s.store
+                        .decide_change(c.id, action == "approve_change", note, &actor(p))
+                        .await
+                }
+                None => Err(yishu_types::Error::new(
+                    ErrorCode::EditConflict,
+                    format!("resource {id} has no change waiting for review"),
+                )),
+            };
+            (result, json!({ "note": note }))
+        }
         other => {
             return Err(ApiError::new(
                 ErrorCode::InvalidInput,
-                format!("'{other}': use submit, approve, reject, publish or retire"),
+                format!(
+                    "'{other}': use submit, approve, reject, publish, retire, approve_change or reject_change"
+                ),
             ));
         }
     };

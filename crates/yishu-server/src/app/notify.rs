@@ -3,6 +3,7 @@
 
 use crate::AppState;
 use serde_json::json;
+use yishu_ingest::outbound::Outbound;
 use yishu_meta::Store;
 use yishu_meta::catalog::{Resource, ResourceStatus};
 
@@ -35,8 +36,10 @@ pub async fn changed(s: &AppState, action: &str, r: &Resource) {
     }
 }
 
-/// Sends due webhook deliveries; a refusal or a timeout is retried later with back-off.
-pub async fn deliver_webhooks(store: &Store, client: &reqwest::Client) -> usize {
+/// Sends due webhook deliveries to addresses `out` allows (checked at each attempt, the
+/// connection pinned to the addresses checked, no redirect followed); a refusal or a timeout is
+/// retried later with back-off.
+pub async fn deliver_webhooks(store: &Store, out: &Outbound) -> usize {
     let due = match store.due_deliveries(50).await {
         Ok(d) => d,
         Err(e) => {
@@ -46,17 +49,22 @@ pub async fn deliver_webhooks(store: &Store, client: &reqwest::Client) -> usize 
     };
     let mut sent = 0;
     for d in due {
-        let res = client
-            .post(&d.url)
-            .header("content-type", "application/json")
-            .header("x-yishu-delivery", d.id.to_string())
-            .body(d.payload.clone())
-            .send()
-            .await;
-        let error = match res {
-            Ok(r) if r.status().is_success() => None,
-            Ok(r) => Some(format!("the receiver answered {}", r.status())),
-            Err(e) => Some(format!("cannot reach the receiver: {e}")),
+        let error = match out.http(&d.url, std::time::Duration::from_secs(10)).await {
+            Err(e) => Some(e.message),
+            Ok((client, url)) => {
+                let res = client
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .header("x-yishu-delivery", d.id.to_string())
+                    .body(d.payload.clone())
+                    .send()
+                    .await;
+                match res {
+                    Ok(r) if r.status().is_success() => None,
+                    Ok(r) => Some(format!("the receiver answered {}", r.status())),
+                    Err(e) => Some(format!("cannot reach the receiver: {e}")),
+                }
+            }
         };
         if error.is_none() {
             sent += 1;

@@ -32,7 +32,7 @@ pub(crate) async fn set<R: Right>(
         &format!("mounts {}", r.code),
     )?;
     let sample = match m {
-        Some(m) => Some(m.sample(5).await?),
+        Some(m) => Some(m.sample(5, &s.config.outbound).await?),
         None => None,
     };
     let config = m
@@ -71,7 +71,8 @@ pub(crate) async fn read_sample<R: Right>(
             "only the providing department and the bureau may read raw rows",
         ));
     }
-    let out = yishu_ingest::mount::sample_rows(&s.store, &s.lake, &r, 10).await?;
+    let out =
+        yishu_ingest::mount::sample_rows(&s.store, &s.lake, &r, 10, &s.config.outbound).await?;
     s.store
         .audit(&auth.meta.entry(
             Some(auth.who()),

@@ -176,6 +176,11 @@ struct ResourcePage {
     proposed: String,
     /// Names one rendering of the filling form, so sending it twice stores the row once.
     nonce: String,
+    /// A change of items or share/open attributes waiting for review, and what it changes.
+    pending: Option<(
+        yishu_meta::proposal::Proposal,
+        Vec<yishu_meta::catalog::Change>,
+    )>,
 }
 
 impl ResourcePage {
@@ -316,9 +321,15 @@ pub(super) async fn show_with(
         }
     };
     let stats = s.store.resource_stats(id).await.unwrap_or_default();
-    let drift = yishu_ingest::drift::check(&s.store, &s.lake, &r, yishu_meta::now_ms())
-        .await
-        .ok();
+    let drift = yishu_ingest::drift::check(
+        &s.store,
+        &s.lake,
+        &r,
+        yishu_meta::now_ms(),
+        &s.config.outbound,
+    )
+    .await
+    .ok();
     // Sources (with their connection settings) are shown to the providing department only.
     let own = p.org_id == r.meta.provider_org_id || p.has(Role::Admin);
     let sources = if own {
@@ -372,6 +383,17 @@ pub(super) async fn show_with(
         edit: cataloguer && st != ResourceStatus::Retired,
         raw: crate::app::access::may_read_raw(p, &r),
         apply: !own && st == ResourceStatus::Published,
+        review_change: reviewer && st == ResourceStatus::Published,
+    };
+    let pending = match s.store.pending_change(id).await.unwrap_or_default() {
+        Some(p) => {
+            let mut proposed = r.clone();
+            proposed.meta = p.draft.clone();
+            let changes =
+                yishu_meta::catalog::diff(&serde_json::json!(r), &serde_json::json!(proposed));
+            Some((p, changes))
+        }
+        None => None,
     };
     let attachments = s.store.list_attachments(id).await.unwrap_or_default();
     let matters = s.store.resource_matters(id).await.unwrap_or_default();
@@ -389,6 +411,7 @@ pub(super) async fn show_with(
         can,
         proposed: proposed.unwrap_or_default(),
         nonce: uuid::Uuid::new_v4().simple().to_string(),
+        pending,
     };
     (status, render(&page)).into_response()
 }
@@ -405,4 +428,6 @@ struct Can {
     raw: bool,
     /// Apply for sharing: a published entry of another department.
     apply: bool,
+    /// Approve or reject a pending change: a reviewer outside the department.
+    review_change: bool,
 }

@@ -56,6 +56,14 @@ pub fn router() -> Router<AppState> {
         )
         .route("/resources/{id}/submit", post(resources::submit))
         .route("/resources/{id}/review", post(resources::review))
+        .route(
+            "/resources/{id}/pending-change",
+            get(resources::pending_change),
+        )
+        .route(
+            "/resources/{id}/pending-change/review",
+            post(resources::review_change),
+        )
         .route("/resources/{id}/publish", post(resources::publish))
         .route("/resources/{id}/retire", post(resources::retire))
         .route("/resources/{id}/versions", get(resources::versions))

@@ -21,6 +21,7 @@ use serde::Deserialize;
 use serde_json::json;
 use yishu_meta::Page;
 use yishu_meta::catalog::{Resource, ResourceDraft, ResourceStatus, diff};
+use yishu_meta::proposal::Proposal;
 use yishu_types::{ErrorCode, OrgId, Role};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -122,30 +123,72 @@ pub struct ResourceEdit {
     pub resource: ResourceDraft,
 }
 
-/// Edits a draft, rejected or published entry (a published one gets a new version).
+/// Edits a draft, rejected or published entry (a published one gets a new version). A change
+/// of a published entry's items or share/open attributes waits for review instead (202): the
+/// published version stays in force until a data manager approves it.
 #[utoipa::path(put, path = "/api/v1/resources/{id}", tag = "catalog", request_body = ResourceEdit,
-    responses((status = 200, body = Resource), (status = 409, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = Resource), (status = 202, body = Resource, description = "the change waits for review; the published version is unchanged"),
+        (status = 409, body = crate::error::ErrorBody)))]
 pub async fn update(
     State(s): State<AppState>,
     auth: Auth<Catalogue>,
     Path(id): Path<i64>,
     ValidJson(e): ValidJson<ResourceEdit>,
-) -> ApiResult<Json<Resource>> {
+) -> ApiResult<(StatusCode, Json<Resource>)> {
     let r = s
         .store
         .update_resource(id, &e.resource, e.version, &actor(auth.who()))
         .await;
-    Ok(Json(
-        audited(
-            &s,
-            &auth,
-            "resource.update",
-            format!("resource_id:{id}"),
-            r,
-            json!({"version": e.version}),
-        )
-        .await?,
-    ))
+    let proposed = r.as_ref().is_ok_and(|r| r.version == e.version);
+    let r = audited(
+        &s,
+        &auth,
+        if proposed {
+            "resource.propose"
+        } else {
+            "resource.update"
+        },
+        format!("resource_id:{id}"),
+        r,
+        json!({"version": e.version}),
+    )
+    .await?;
+    let status = if proposed {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(r)))
+}
+
+/// The change of a published entry waiting for review, if any.
+#[utoipa::path(get, path = "/api/v1/resources/{id}/pending-change", tag = "catalog",
+    responses((status = 200, body = Option<Proposal>)))]
+pub async fn pending_change(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Option<Proposal>>> {
+    readable(&s, auth.who(), id).await?;
+    Ok(Json(s.store.pending_change(id).await?))
+}
+
+/// A data manager approves (it becomes the published version) or rejects the pending change.
+#[utoipa::path(post, path = "/api/v1/resources/{id}/pending-change/review", tag = "catalog", request_body = Review,
+    responses((status = 200, body = Resource), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn review_change(
+    State(s): State<AppState>,
+    auth: Auth<ReviewCatalog>,
+    Path(id): Path<i64>,
+    ValidJson(v): ValidJson<Review>,
+) -> ApiResult<Json<Resource>> {
+    let action = if v.approve {
+        "approve_change"
+    } else {
+        "reject_change"
+    };
+    let r = lifecycle(&s, &auth, id, action, &v.note).await?;
+    Ok(Json(r))
 }
 
 /// Sends a draft or rejected entry for review.
@@ -270,7 +313,14 @@ pub async fn drift(
 ) -> ApiResult<Json<yishu_ingest::drift::Drift>> {
     let r = readable(&s, auth.who(), id).await?;
     Ok(Json(
-        yishu_ingest::drift::check(&s.store, &s.lake, &r, yishu_meta::now_ms()).await?,
+        yishu_ingest::drift::check(
+            &s.store,
+            &s.lake,
+            &r,
+            yishu_meta::now_ms(),
+            &s.config.outbound,
+        )
+        .await?,
     ))
 }
 

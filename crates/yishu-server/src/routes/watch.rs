@@ -29,6 +29,14 @@ pub async fn watch(
     ValidJson(w): ValidJson<WatchRequest>,
 ) -> ApiResult<StatusCode> {
     let r = readable(&s, auth.who(), id).await?;
+    if let Some(url) = w.webhook_url.as_deref() {
+        yishu_meta::watch::check_webhook(url)?;
+        // Refused now, not at the first delivery, when the address is not allowed.
+        s.config
+            .outbound
+            .http(url, std::time::Duration::from_secs(10))
+            .await?;
+    }
     s.store
         .watch(auth.who().user_id, id, w.webhook_url.as_deref())
         .await?;

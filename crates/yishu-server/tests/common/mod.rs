@@ -77,6 +77,8 @@ impl TestServer {
             yishu_server::ServerConfig {
                 scheduler_tick: std::time::Duration::from_millis(200),
                 clock: clock.clone(),
+                // The tests' receivers and mounted services listen on loopback.
+                outbound: yishu_ingest::outbound::Outbound::new(&["127.0.0.1"]).unwrap(),
                 ..Default::default()
             },
         );

@@ -37,6 +37,7 @@ pub async fn serve(
         search,
         yishu_server::ServerConfig {
             secure_cookies: config.secure_cookies,
+            outbound: yishu_ingest::outbound::Outbound::new(&config.outbound.allow)?,
             ..Default::default()
         },
     );

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use yishu_meta::{NewOrg, NewUser, OrgLevel, Store};
 use yishu_types::Role;
 
+mod audit;
 mod fusion;
 mod link;
 mod quality;
@@ -29,6 +30,8 @@ pub enum BenchCommand {
     Link(link::LinkBenchArgs),
     /// An incremental fusion run over a batch of changed rows vs a full run, on a fused city.
     Fusion(fusion::FusionBenchArgs),
+    /// The audit chain: appends with 16 writers on SQLite and PostgreSQL, and verifying 10M records.
+    Audit(audit::AuditBenchArgs),
 }
 
 #[derive(Args)]
@@ -72,6 +75,7 @@ pub async fn run(cmd: BenchCommand, config: Config) -> Result<u8> {
         BenchCommand::Quality(a) => quality::run(a).await,
         BenchCommand::Link(a) => tokio::task::spawn_blocking(move || link::run(a)).await?,
         BenchCommand::Fusion(a) => fusion::run(a, config).await,
+        BenchCommand::Audit(a) => audit::run(a).await,
     }
 }
 
