@@ -57,6 +57,12 @@ pub struct AuditFilter {
     pub outcome: Option<String>,
     pub from: Option<i64>,
     pub to: Option<i64>,
+    /// Exact object, e.g. `grant:12`.
+    #[serde(default)]
+    pub object: Option<String>,
+    /// Text the detail holds (a subject's digest): "who read this person".
+    #[serde(default)]
+    pub detail_has: Option<String>,
 }
 
 /// Result of walking the chain.
@@ -339,8 +345,13 @@ impl Store {
             .action
             .as_ref()
             .map(|a| format!("{}%", a.replace(['%', '_'], "")));
+        let detail_has = f
+            .detail_has
+            .as_ref()
+            .map(|d| format!("%{}%", d.replace(['%', '_'], "")));
         const WHERE: &str = "WHERE ($1 IS NULL OR actor_name = $1) AND ($2 IS NULL OR action LIKE $2) \
-             AND ($3 IS NULL OR outcome = $3) AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5)";
+             AND ($3 IS NULL OR outcome = $3) AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5) \
+             AND ($6 IS NULL OR object = $6) AND ($7 IS NULL OR detail LIKE $7)";
         let count_sql = format!("SELECT COUNT(*) FROM audit_log {WHERE}");
         let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql))
             .bind(f.actor.as_deref())
@@ -348,17 +359,21 @@ impl Store {
             .bind(f.outcome.as_deref())
             .bind(f.from)
             .bind(f.to)
+            .bind(f.object.as_deref())
+            .bind(detail_has.as_deref())
             .fetch_one(&self.pool)
             .await
             .map_err(db_err("count audit records"))?;
         let sql =
-            format!("SELECT {COLUMNS} FROM audit_log {WHERE} ORDER BY seq DESC LIMIT $6 OFFSET $7");
+            format!("SELECT {COLUMNS} FROM audit_log {WHERE} ORDER BY seq DESC LIMIT $8 OFFSET $9");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(f.actor.as_deref())
             .bind(action_prefix.as_deref())
             .bind(f.outcome.as_deref())
             .bind(f.from)
             .bind(f.to)
+            .bind(f.object.as_deref())
+            .bind(detail_has.as_deref())
             .bind(limit)
             .bind(offset)
             .fetch_all(&self.pool)

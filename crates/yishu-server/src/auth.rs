@@ -82,6 +82,10 @@ right!(
     ReviewCatalog, "review_catalog", [DataManager]
 );
 right!(
+    /// Ask who read a person's record (R30): the bureau and the auditor.
+    WhoRead, "who_read", [DataManager, Auditor]
+);
+right!(
     /// Rebuild the search index.
     AdministerSearch, "administer_search", [Admin]
 );

@@ -33,7 +33,7 @@ use utoipa_swagger_ui::SwaggerUi;
         work_orders::work_orders, work_orders::work_order, work_orders::advance, quality::scores, quality::get_ranking, quality::weights, quality::set_weights,
         quality::report, quality::report_xlsx,
         base::find, base::get, base::graph, base::path, fusion::reviews, fusion::decide, fusion::runs, base::propose, fusion::corrections, fusion::confirm_correction, fusion::decide_correction, base::indicators,
-        share::apply, share::applications, share::application, share::decide, share::withdraw, share::grants, share::grant, share::set_status, share::rows,
+        share::apply, share::applications, share::application, share::decide, share::withdraw, share::grants, share::grant, share::set_status, share::rows, share::usage, share::who_read,
     ),
     components(schemas(crate::error::ErrorBody, yishu_types::Role, yishu_meta::OrgKind, yishu_meta::OrgLevel)),
     tags(

@@ -1142,3 +1142,133 @@ async fn quality_pages_in_chromium() {
     drop(driver);
     s.stop().await;
 }
+
+/// Sharing in the console: 人社 applies from the catalog page, 公安 approves with a filter and
+/// masks, the bureau confirms, the grant appears and the bureau suspends it; the English switch
+/// works. Screenshots of each page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_pages_in_chromium() {
+    use yishu_types::Role;
+    let s = TestServer::start().await;
+    publish_one(&s).await;
+    let dsj = s.store.get_org_by_code("DSJ").await.unwrap().id;
+    s.user("reviewer", dsj, Role::DataManager).await;
+    s.store.set_bureau(dsj).await.unwrap();
+    s.department("CD-RS", "成都市人社局", "rs", Role::Consumer)
+        .await;
+    let id = s
+        .store
+        .list_resources(None, None, 10, 0)
+        .await
+        .unwrap()
+        .items[0]
+        .id;
+    let driver = start_driver();
+    let c = browser(driver.port).await;
+
+    // 人社 finds the entry and applies for two of its items.
+    login(&c, &s, "rs").await;
+    c.goto(&s.url(&format!("/console/catalog/{id}")))
+        .await
+        .unwrap();
+    click(&c, "do-apply").await;
+    c.wait().for_element(Locator::Id("apply")).await.unwrap();
+    for item in ["公民身份号码", "姓名"] {
+        c.find(Locator::Css(&format!("input[name=items][value='{item}']")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+    type_in(&c, "input[name=purpose]", "核定养老保险待遇").await;
+    type_in(&c, "input[name=legal_basis]", "《社会保险法》第七十三条").await;
+    type_in(&c, "input[name=scenario]", "养老金资格认证").await;
+    type_in(&c, "input[name=contact]", "人社局信息中心 028-12345678").await;
+    shot(&c, "share-01-apply").await;
+    c.find(Locator::Css("#apply button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let status = css_text_once(&c, "[data-testid=application-status]", "待提供部门审核").await;
+    assert!(status.contains("待提供部门审核"));
+    shot(&c, "share-02-application").await;
+    let url = c.current_url().await.unwrap().to_string();
+
+    // 公安 sees it waiting and approves it with a district filter and a token for the number.
+    c.delete_all_cookies().await.unwrap();
+    login(&c, &s, "provider_officer").await;
+    c.goto(&s.url("/console/share?list=to_decide"))
+        .await
+        .unwrap();
+    assert!(text(&c).await.contains("户籍人口信息"));
+    shot(&c, "share-03-to-decide").await;
+    c.goto(&url).await.unwrap();
+    type_in(&c, "input[name=row_filter]", "公民身份号码 prefix '510107'").await;
+    c.find(Locator::Css("select[name='mask.公民身份号码']"))
+        .await
+        .unwrap()
+        .select_by_value("token")
+        .await
+        .unwrap();
+    shot(&c, "share-04-decide").await;
+    c.find(Locator::Css("#decide button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    css_text_once(
+        &c,
+        "[data-testid=application-status]",
+        "待大数据主管部门确认",
+    )
+    .await;
+
+    // The bureau confirms; the grant carries the terms; one click suspends it.
+    c.delete_all_cookies().await.unwrap();
+    login(&c, &s, "reviewer").await;
+    c.goto(&s.url("/console/share?list=all")).await.unwrap();
+    assert!(text(&c).await.contains("办理用时"));
+    shot(&c, "share-05-overview").await;
+    c.goto(&url).await.unwrap();
+    c.find(Locator::Css("#decide button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    css_text_once(&c, "[data-testid=application-status]", "已授权").await;
+    c.goto(&s.url("/console/share/grants")).await.unwrap();
+    let grants = id_text(&c, "grants").await;
+    assert!(
+        grants.contains("公民身份号码 prefix '510107'") && grants.contains("有效"),
+        "{grants}"
+    );
+    shot(&c, "share-06-grants").await;
+    c.find(Locator::Css("#grants input[name=reason]"))
+        .await
+        .unwrap()
+        .send_keys("核查用途")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#grants button[value=suspended]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    css_text_once(&c, "#grants", "已暂停").await;
+    shot(&c, "share-07-suspended").await;
+
+    // The same pages in English.
+    c.goto(&s.url("/console/lang?to=en&back=/console/share"))
+        .await
+        .unwrap();
+    assert!(text(&c).await.contains("Data sharing"));
+    shot(&c, "share-08-english").await;
+    c.close().await.unwrap();
+    s.stop().await;
+}

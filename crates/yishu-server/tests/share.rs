@@ -446,6 +446,31 @@ async fn reading_through_a_grant() {
     assert_eq!(text.lines().count(), 4, "{text}");
     assert!(text.starts_with("公民身份号码,姓名,行政区划代码,婚姻状况"));
 
+    // The same as a workbook and as Parquet.
+    let r = c
+        .get(rows_url("?format=xlsx"))
+        .bearer_auth(&rs)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let book = r.bytes().await.unwrap();
+    assert_eq!(&book[..2], b"PK", "an XLSX is a zip");
+    let mut wb: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(book.to_vec())).unwrap();
+    use calamine::Reader;
+    let sheet = wb.worksheet_range_at(0).unwrap().unwrap();
+    assert_eq!(sheet.height(), 4, "heading and three rows");
+    assert!(!format!("{sheet:?}").contains("510107199001011234"));
+    let r = c
+        .get(rows_url("?format=parquet"))
+        .bearer_auth(&rs)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(&r.bytes().await.unwrap()[..4], b"PAR1");
+
     // The read audit: who, grant, purpose, items, rows; the refusals too.
     let log = s.audit_page(&auditor, "action=share.read").await;
     let items = log["items"].as_array().unwrap();
@@ -466,6 +491,26 @@ async fn reading_through_a_grant() {
     )
     .await;
     assert!(stats["calls"].as_i64().unwrap() >= 3);
+
+    // Who used my data: 公安 sees the grant's calls, rows and refusals.
+    let usage = get_json(&c, s.url("/api/v1/share/usage"), &officer).await;
+    let u = usage
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["grant"]["id"] == grant)
+        .unwrap();
+    assert!(u["calls"].as_i64().unwrap() >= 3, "{u}");
+    assert!(u["rows"].as_i64().unwrap() >= 6, "{u}");
+    assert!(u["refused"].as_i64().unwrap() >= 3, "{u}");
+    assert!(u["last_at"].is_i64() && !u["by_day"].as_array().unwrap().is_empty());
+    let r = c
+        .get(s.url("/api/v1/share/who-read?key=510107199001011234"))
+        .bearer_auth(&rs)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // Over the grant's 12 requests a minute: 429 with Retry-After.
     let mut limited = None;

@@ -5,6 +5,7 @@
 pub mod application;
 pub mod audit;
 pub mod calendar;
+pub mod files;
 pub mod filter;
 pub mod gate;
 pub mod limit;
@@ -12,6 +13,7 @@ pub mod mask;
 pub mod read;
 pub mod target;
 pub mod token;
+pub mod usage;
 
 pub use filter::{Filter, ItemKind};
 pub use gate::{Basis, ReadPlan, ReadRequest, Source, plan};

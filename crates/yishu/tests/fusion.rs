@@ -638,6 +638,13 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
         "{shown:?}"
     );
     assert!(masked["timeline"].as_array().unwrap().is_empty());
+    // Who read this person (R30): the bureau asks by the number and finds the consumer's read.
+    let reads: Vec<serde_json::Value> =
+        get_json(&manager, format!("{base}/api/v1/share/who-read?key={key}")).await;
+    assert!(
+        reads.iter().any(|r| r["actor_name"] == "consumer"),
+        "{reads:?}"
+    );
     let body = masked.to_string();
     assert!(!body.contains(key), "the number leaked: {body}");
     assert!(

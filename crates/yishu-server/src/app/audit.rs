@@ -92,6 +92,7 @@ impl AuditQuery {
             outcome: nonempty(&self.outcome),
             from: self.from,
             to: self.to,
+            ..Default::default()
         }
     }
 }

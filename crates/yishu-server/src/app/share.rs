@@ -208,7 +208,7 @@ pub struct RowsQuery {
     pub offset: Option<usize>,
     /// Rows per page (1–10,000, default 100).
     pub limit: Option<usize>,
-    /// json (default) or csv (streamed).
+    /// json (default), or a download of every row: csv (streamed), xlsx or parquet.
     pub format: Option<String>,
 }
 
@@ -438,5 +438,90 @@ pub async fn grant_csv(
             ),
         ],
         Body::from_stream(stream),
+    )))
+}
+
+/// The use of the grants the caller's department gives (every grant for the bureau), `days` back.
+pub async fn usage(
+    s: &AppState,
+    who: &Principal,
+    days: i64,
+) -> ApiResult<Vec<yishu_share::usage::GrantUsage>> {
+    let grants = if is_bureau(who) {
+        s.store.grants(None, None).await?
+    } else {
+        s.store.grants(None, Some(who.org_id)).await?
+    };
+    let since = now_ms() - days.clamp(1, 366) * 86_400_000;
+    Ok(yishu_share::usage::of_grants(&s.store, grants, since).await?)
+}
+
+/// Every row of a grant as a workbook or a Parquet file: written chunk by chunk to a temporary
+/// file, then streamed. Audited before it is read and with its row count once written.
+pub async fn grant_file(
+    s: &AppState,
+    who: &Principal,
+    meta: &RequestMeta,
+    id: i64,
+    q: &RowsQuery,
+    format: yishu_share::files::FileFormat,
+) -> ApiResult<axum::response::Response> {
+    use axum::body::{Body, Bytes};
+    use tokio::io::AsyncReadExt;
+    let p = plan_grant_read(s, who, meta, id, q, "download").await?;
+    let target = p.target.as_string();
+    audit::record(
+        &s.store,
+        &audit::entry(who, &target, Ok(&p.plan), 0, &[], &p.channel),
+    )
+    .await?;
+    let items = p.plan.items.clone();
+    let mut end = audit::entry(who, &target, Ok(&p.plan), 0, &[], &p.channel);
+    let rows = read::stream(
+        &s.lake,
+        p.layer,
+        &p.table,
+        p.plan,
+        p.rows_left.max(0) as usize,
+    )
+    .await?;
+    let tmp = tempfile::NamedTempFile::new()
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("temporary file: {e}")))?;
+    let n = yishu_share::files::write(format, &items, rows, tmp.path()).await?;
+    s.limiter.rows(id, n as i64);
+    end.action = "share.read.end".into();
+    if let Ok(mut d) = serde_json::from_str::<serde_json::Value>(&end.detail) {
+        d["rows"] = n.into();
+        end.detail = d.to_string();
+    }
+    audit::record(&s.store, &end).await?;
+    let file = tokio::fs::File::open(tmp.path())
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("temporary file: {e}")))?;
+    // The temporary file lives as long as the body streams it.
+    let body = futures::stream::unfold((file, tmp), |(mut file, tmp)| async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(k) => {
+                buf.truncate(k);
+                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), (file, tmp)))
+            }
+            Err(e) => Some((Err(e), (file, tmp))),
+        }
+    });
+    let name = format!("grant-{id}.{}", format.extension());
+    Ok(axum::response::IntoResponse::into_response((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                format.content_type().to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        Body::from_stream(body),
     )))
 }

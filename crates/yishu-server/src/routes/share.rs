@@ -4,7 +4,7 @@
 use crate::AppState;
 use crate::app::audit::audited;
 use crate::app::share::{self, ApplicationDetail, Listing, RowsQuery, workflow};
-use crate::auth::{Auth, SignedIn};
+use crate::auth::{Auth, SignedIn, WhoRead};
 use crate::error::{ApiError, ApiResult};
 use crate::json::ValidJson;
 use axum::Json;
@@ -16,6 +16,7 @@ use serde_json::json;
 use yishu_meta::now_ms;
 use yishu_meta::share::{Application, Grant};
 use yishu_share::application::{Apply, Decision};
+use yishu_share::files::FileFormat;
 use yishu_share::read::Page;
 use yishu_types::ErrorCode;
 
@@ -214,9 +215,60 @@ pub async fn rows(
             Ok(Json(share::grant_page(&s, auth.who(), &auth.meta, id, &q).await?).into_response())
         }
         "csv" => share::grant_csv(&s, auth.who(), &auth.meta, id, &q).await,
+        "xlsx" => share::grant_file(&s, auth.who(), &auth.meta, id, &q, FileFormat::Xlsx).await,
+        "parquet" => {
+            share::grant_file(&s, auth.who(), &auth.meta, id, &q, FileFormat::Parquet).await
+        }
         other => Err(ApiError::new(
             ErrorCode::InvalidInput,
-            format!("format: '{other}' is not json or csv"),
+            format!("format: '{other}' is not json, csv, xlsx or parquet"),
         )),
     }
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct UsageQuery {
+    /// Days back (default 30, at most 366).
+    pub days: Option<i64>,
+}
+
+/// Who used my data: each grant my department gives (every grant, for the bureau) with its
+/// calls, rows, refusals, last use and calls per day.
+#[utoipa::path(get, path = "/api/v1/share/usage", tag = "share", params(UsageQuery),
+    responses((status = 200, body = [yishu_share::usage::GrantUsage])))]
+pub async fn usage(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Query(q): Query<UsageQuery>,
+) -> ApiResult<Json<Vec<yishu_share::usage::GrantUsage>>> {
+    Ok(Json(
+        share::usage(&s, auth.who(), q.days.unwrap_or(30)).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct WhoReadQuery {
+    /// The person's 公民身份号码 (or another subject's key).
+    pub key: String,
+    /// Days back (default 90, at most 366).
+    pub days: Option<i64>,
+}
+
+/// Who read this person's record: for the bureau and the auditor (R30). The question itself is
+/// audited.
+#[utoipa::path(get, path = "/api/v1/share/who-read", tag = "share", params(WhoReadQuery),
+    responses((status = 200, body = [yishu_meta::AuditRecord]), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn who_read(
+    State(s): State<AppState>,
+    auth: Auth<WhoRead>,
+    Query(q): Query<WhoReadQuery>,
+) -> ApiResult<Json<Vec<yishu_meta::AuditRecord>>> {
+    let days = q.days.unwrap_or(90).clamp(1, 366);
+    let since = now_ms() - days * 86_400_000;
+    let found = yishu_share::usage::who_read(&s.store, &q.key, since)
+        .await
+        .map_err(ApiError::from);
+    let detail = json!({"days": days, "subject": yishu_share::audit::subject_digest(&s.store, q.key.trim())});
+    let found = audited(&s, &auth, "share.who_read", "subject".into(), detail, found).await?;
+    Ok(Json(found))
 }
