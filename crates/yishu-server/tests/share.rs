@@ -34,6 +34,43 @@ fn application(target: &str) -> Value {
     })
 }
 
+/// API keys of the people in [`world`].
+struct Keys {
+    officer: String,
+    reviewer: String,
+    rs: String,
+    outsider: String,
+    auditor: String,
+}
+
+/// 公安 (the provider, with a published conditional entry), the bureau (DSJ, with a reviewer and
+/// an outsider), 人社 (`rs`, the consumer) and the auditor.
+async fn world() -> (TestServer, Client, Keys, i64) {
+    let s = TestServer::start().await;
+    bureau_users(&s).await;
+    let dsj = s.store.get_org_by_code("DSJ").await.unwrap().id;
+    s.store.set_bureau(dsj).await.unwrap();
+    s.department("CD-RS", "成都市人社局", "rs", Role::Consumer)
+        .await;
+    let c = Client::new();
+    let k = Keys {
+        officer: s.key("provider_officer").await,
+        reviewer: s.key("reviewer").await,
+        rs: s.key("rs").await,
+        outsider: s.key("outsider").await,
+        auditor: s.key("auditor").await,
+    };
+    let id = published(
+        &s,
+        &c,
+        &k.officer,
+        &k.reviewer,
+        entry(s.dept.0, "conditional"),
+    )
+    .await;
+    (s, c, k, id)
+}
+
 async fn post(c: &Client, url: String, key: &str, body: Value) -> reqwest::Response {
     c.post(url)
         .bearer_auth(key)
@@ -45,21 +82,14 @@ async fn post(c: &Client, url: String, key: &str, body: Value) -> reqwest::Respo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_approve_confirm_and_suspend() {
-    let s = TestServer::start().await;
-    bureau_users(&s).await;
-    let dsj = s.store.get_org_by_code("DSJ").await.unwrap().id;
-    s.store.set_bureau(dsj).await.unwrap();
-    s.department("CD-RS", "成都市人社局", "rs", Role::Consumer)
-        .await;
-    let c = Client::new();
-    let (officer, reviewer, rs, outsider, auditor) = (
-        s.key("provider_officer").await,
-        s.key("reviewer").await,
-        s.key("rs").await,
-        s.key("outsider").await,
-        s.key("auditor").await,
-    );
-    let id = published(&s, &c, &officer, &reviewer, entry(s.dept.0, "conditional")).await;
+    let (s, c, k, id) = world().await;
+    let Keys {
+        officer,
+        reviewer,
+        rs,
+        outsider,
+        auditor,
+    } = k;
     let target = format!("resource:{id}");
 
     // 人社 applies; a bad application names its field.
@@ -256,15 +286,7 @@ async fn apply_approve_confirm_and_suspend() {
 /// The console's forms take a consumer from the catalog to a decided application.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_forms_apply_and_decide() {
-    let s = TestServer::start().await;
-    bureau_users(&s).await;
-    let dsj = s.store.get_org_by_code("DSJ").await.unwrap().id;
-    s.store.set_bureau(dsj).await.unwrap();
-    s.department("CD-RS", "成都市人社局", "rs", Role::Consumer)
-        .await;
-    let c = Client::new();
-    let (officer, reviewer) = (s.key("provider_officer").await, s.key("reviewer").await);
-    let id = published(&s, &c, &officer, &reviewer, entry(s.dept.0, "conditional")).await;
+    let (s, _c, _k, id) = world().await;
     let (rs, csrf) = s.login("rs").await;
     let r = rs
         .post(s.url("/console/share/applications"))
@@ -325,21 +347,14 @@ async fn std_rows(s: &TestServer, id: i64, n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reading_through_a_grant() {
-    let s = TestServer::start().await;
-    bureau_users(&s).await;
-    let dsj = s.store.get_org_by_code("DSJ").await.unwrap().id;
-    s.store.set_bureau(dsj).await.unwrap();
-    s.department("CD-RS", "成都市人社局", "rs", Role::Consumer)
-        .await;
-    let c = Client::new();
-    let (officer, reviewer, rs, outsider, auditor) = (
-        s.key("provider_officer").await,
-        s.key("reviewer").await,
-        s.key("rs").await,
-        s.key("outsider").await,
-        s.key("auditor").await,
-    );
-    let id = published(&s, &c, &officer, &reviewer, entry(s.dept.0, "conditional")).await;
+    let (s, c, k, id) = world().await;
+    let Keys {
+        officer,
+        reviewer,
+        rs,
+        outsider,
+        auditor,
+    } = k;
     let csv = "公民身份号码,姓名,行政区划代码,婚姻状况,住址\n\
         510107199001011234,张小三,510107,20,红星路1号\n\
         510107198502023456,李四,510107,10,人民南路2号\n\

@@ -184,15 +184,7 @@ impl Workflow<'_> {
                 self.step(&app, "auto", "granted", "无条件共享，自动授权", None, None)
                     .await?;
                 let msg = format!("申请 #{} 已自动授权（无条件共享）：{}", app.id, r.name);
-                self.tell(&[who.user_id], &app, "granted", &msg).await;
-                self.tell_org(
-                    app.provider_org_id,
-                    Role::ProviderOfficer,
-                    &app,
-                    "granted",
-                    &msg,
-                )
-                .await;
+                self.tell_granted(&app, &msg).await;
                 Ok(app)
             }
             ShareType::Conditional => {
@@ -472,15 +464,7 @@ impl Workflow<'_> {
             )
             .await?;
         let msg = format!("共享申请 #{} 已获授权（授权 #{}）", app.id, g.id);
-        self.tell(&[app.applicant_id], &app, "granted", &msg).await;
-        self.tell_org(
-            app.provider_org_id,
-            Role::ProviderOfficer,
-            &app,
-            "granted",
-            &msg,
-        )
-        .await;
+        self.tell_granted(&app, &msg).await;
         Ok(app)
     }
 
@@ -599,6 +583,19 @@ impl Workflow<'_> {
         {
             tracing::warn!("notifying about application {}: {e}", app.id);
         }
+    }
+
+    /// A grant was made: the applicant and the providing department's officers hear of it.
+    async fn tell_granted(&self, app: &Application, msg: &str) {
+        self.tell(&[app.applicant_id], app, "granted", msg).await;
+        self.tell_org(
+            app.provider_org_id,
+            Role::ProviderOfficer,
+            app,
+            "granted",
+            msg,
+        )
+        .await;
     }
 
     async fn tell_org(&self, org: OrgId, role: Role, app: &Application, kind: &str, msg: &str) {

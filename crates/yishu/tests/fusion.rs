@@ -530,6 +530,58 @@ async fn sign_in(base: &str, name: &str, password: &str) -> (reqwest::Client, St
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
     let (_home, dir, text) = demo(600);
+    // The demo's three grants, and the sharing commands: apply, approve, list, revoke.
+    let o = yishu(&dir, &["share", "grants"], None);
+    let listed = out(&o);
+    assert!(o.status.success(), "{listed}");
+    assert_eq!(listed.matches("status=active").count(), 3, "{listed}");
+    let o = yishu(
+        &dir,
+        &[
+            "share",
+            "apply",
+            "--as",
+            "consumer",
+            "--target",
+            "base:population",
+            "--items",
+            "subject_key,姓名",
+            "--purpose",
+            "核查",
+            "--legal-basis",
+            "《社会救助暂行办法》",
+            "--scenario",
+            "救助审批",
+            "--contact",
+            "028-1",
+        ],
+        None,
+    );
+    let said = out(&o);
+    assert!(o.status.success() && said.contains(": submitted"), "{said}");
+    let app: String = said
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(':')
+        .to_string();
+    let o = yishu(&dir, &["share", "approve", &app, "--as", "manager"], None);
+    let said = out(&o);
+    assert!(
+        o.status.success() && said.contains(": granted (grant "),
+        "{said}"
+    );
+    let grant = said
+        .rsplit("grant ")
+        .next()
+        .unwrap()
+        .trim_end_matches([')', '\n']);
+    let o = yishu(
+        &dir,
+        &["share", "revoke", grant, "--reason", "测试完毕"],
+        None,
+    );
+    assert!(out(&o).contains(": revoked"), "{}", out(&o));
     let password = |user: &str| {
         text.lines()
             .find(|l| l.trim_start().starts_with(&format!("{user} ")))

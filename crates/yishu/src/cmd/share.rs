@@ -8,6 +8,7 @@ use crate::exit;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use std::collections::BTreeMap;
+use yishu_meta::share::Application;
 use yishu_meta::{Principal, Store, now_ms};
 use yishu_share::application::{Apply, DEFAULT_STEP_DAYS, Decision, Workflow};
 use yishu_share::calendar::Calendar;
@@ -127,22 +128,7 @@ pub async fn run(config: &Config, cmd: ShareCommand) -> Result<u8> {
                     now,
                 )
                 .await?;
-            audit(
-                &store,
-                &who,
-                "share.apply",
-                format!("application:{}", app.id),
-            )
-            .await?;
-            println!(
-                "application {}: {}{}",
-                app.id,
-                app.status,
-                app.grant_id
-                    .map(|g| format!(" (grant {g})"))
-                    .unwrap_or_default()
-            );
-            Ok(exit::OK)
+            done(&store, &who, "share.apply", &app).await
         }
         ShareCommand::Approve(a) => {
             let who = store.acting_as(&a.user).await?;
@@ -161,22 +147,7 @@ pub async fn run(config: &Config, cmd: ShareCommand) -> Result<u8> {
             } else {
                 flow.provider_decide(&who, app.id, &d, now_ms()).await?
             };
-            audit(
-                &store,
-                &who,
-                "share.decide",
-                format!("application:{}", app.id),
-            )
-            .await?;
-            println!(
-                "application {}: {}{}",
-                app.id,
-                app.status,
-                app.grant_id
-                    .map(|g| format!(" (grant {g})"))
-                    .unwrap_or_default()
-            );
-            Ok(exit::OK)
+            done(&store, &who, "share.decide", &app).await
         }
         ShareCommand::Grants { org } => {
             let org = match org {
@@ -234,10 +205,20 @@ pub async fn run(config: &Config, cmd: ShareCommand) -> Result<u8> {
     }
 }
 
-async fn audit(store: &Store, who: &Principal, action: &str, object: String) -> Result<()> {
+/// Audits a step taken as `who` and says where the application stands.
+async fn done(store: &Store, who: &Principal, action: &str, app: &Application) -> Result<u8> {
+    let object = format!("application:{}", app.id);
     let mut e = cli_entry(action, object, serde_json::json!({"as": who.name}));
     e.actor_id = Some(who.user_id);
     e.org_id = Some(who.org_id);
     store.audit(&e).await?;
-    Ok(())
+    println!(
+        "application {}: {}{}",
+        app.id,
+        app.status,
+        app.grant_id
+            .map(|g| format!(" (grant {g})"))
+            .unwrap_or_default()
+    );
+    Ok(exit::OK)
 }
