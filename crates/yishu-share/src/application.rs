@@ -77,6 +77,21 @@ fn field(name: &str, why: impl std::fmt::Display) -> Error {
     Error::field(name, why)
 }
 
+/// That `app` waits for the step of `whom` (its status is `status`), or a conflict saying where
+/// it is.
+fn waiting(app: &Application, status: &str, whom: &str) -> Result<(), Error> {
+    if app.status == status {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorCode::EditConflict,
+        format!(
+            "application {} is {}, not waiting for {whom}",
+            app.id, app.status
+        ),
+    ))
+}
+
 fn required(name: &str, v: &str, max: usize) -> Result<String, Error> {
     let v = v.trim();
     if v.is_empty() {
@@ -240,15 +255,7 @@ impl Workflow<'_> {
                 format!("only the providing department decides application {id}"),
             ));
         }
-        if app.status != "submitted" {
-            return Err(Error::new(
-                ErrorCode::EditConflict,
-                format!(
-                    "application {id} is {}, not waiting for the provider",
-                    app.status
-                ),
-            ));
-        }
+        waiting(&app, "submitted", "the provider")?;
         if !d.approve {
             return self.reject(who, app, "provider", &d.reason).await;
         }
@@ -322,15 +329,7 @@ impl Workflow<'_> {
                 "only the bureau's data managers confirm applications",
             ));
         }
-        if app.status != "provider_approved" {
-            return Err(Error::new(
-                ErrorCode::EditConflict,
-                format!(
-                    "application {id} is {}, not waiting for the bureau",
-                    app.status
-                ),
-            ));
-        }
+        waiting(&app, "provider_approved", "the bureau")?;
         if !d.approve {
             return self.reject(who, app, "bureau", &d.reason).await;
         }
