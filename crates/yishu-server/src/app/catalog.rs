@@ -24,7 +24,6 @@ pub(crate) async fn audited<R: Right>(
     result: Result<Resource, Error>,
     detail: serde_json::Value,
 ) -> ApiResult<Resource> {
-    let outcome = if result.is_ok() { "ok" } else { "failed" };
     if let Ok(r) = &result {
         crate::app::catalog::reindex(s, r).await;
         crate::app::notify::changed(s, action, r).await;
@@ -33,16 +32,8 @@ pub(crate) async fn audited<R: Right>(
         .as_ref()
         .map(|r| format!("resource:{}", r.code))
         .unwrap_or(object);
-    s.store
-        .audit(&auth.meta.entry(
-            Some(auth.who()),
-            action,
-            object,
-            outcome,
-            detail.to_string(),
-        ))
-        .await?;
-    Ok(result?)
+    let result = result.map_err(crate::error::ApiError::from);
+    crate::app::audit::audited(s, auth, action, object, detail, result).await
 }
 
 /// Moves an entry along its lifecycle — `submit` (cataloguers), `approve`/`reject` with a note,

@@ -278,7 +278,11 @@ pub async fn plan_grant_read(
             .limiter
             .request(g.id, now_ms(), g.per_minute, g.rows_per_day)
             .map_err(|(e, _)| e)?;
-        let (layer, table) = read::table_of(&s.store, target).await?;
+        // The target was just resolved: its table needs no second read of the catalog.
+        let (layer, table) = match (&r.resource, target) {
+            (Some(res), _) => (Layer::Std, res.table()),
+            (None, t) => read::table_of(&s.store, t).await?,
+        };
         Ok(Planned {
             plan,
             layer,
@@ -355,6 +359,19 @@ pub async fn grant_page(
     Ok(page)
 }
 
+/// The record that closes a download: the opening read's record, with the rows it sent.
+fn closing_record(opening: yishu_meta::AuditEntry) -> impl Fn(u64) -> yishu_meta::AuditEntry {
+    move |n| {
+        let mut e = opening.clone();
+        e.action = "share.read.end".into();
+        if let Ok(mut d) = serde_json::from_str::<serde_json::Value>(&e.detail) {
+            d["rows"] = n.into();
+            e.detail = d.to_string();
+        }
+        e
+    }
+}
+
 /// CSV line(s) of text cells.
 fn csv_lines(rows: &[Vec<String>]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -387,7 +404,7 @@ pub async fn grant_csv(
     .await?;
     let mut head = vec![0xEF, 0xBB, 0xBF];
     head.extend(csv_lines(std::slice::from_ref(&p.plan.items)));
-    let end = audit::entry(who, &target, Ok(&p.plan), 0, &[], &p.channel);
+    let end = closing_record(audit::entry(who, &target, Ok(&p.plan), 0, &[], &p.channel));
     let rows = read::stream(
         &s.lake,
         p.layer,
@@ -411,13 +428,7 @@ pub async fn grant_csv(
     let done = futures::stream::once(async move {
         let n = count.load(Ordering::Relaxed);
         limiter.rows(id, n as i64);
-        let mut e = end;
-        e.action = "share.read.end".into();
-        if let Ok(mut d) = serde_json::from_str::<serde_json::Value>(&e.detail) {
-            d["rows"] = n.into();
-            e.detail = d.to_string();
-        }
-        if let Err(err) = store.audit(&e).await {
+        if let Err(err) = store.audit(&end(n)).await {
             tracing::error!("recording the end of a download through grant {id}: {err}");
         }
         Ok::<_, std::io::Error>(Bytes::new())
@@ -476,7 +487,7 @@ pub async fn grant_file(
     )
     .await?;
     let items = p.plan.items.clone();
-    let mut end = audit::entry(who, &target, Ok(&p.plan), 0, &[], &p.channel);
+    let end = closing_record(audit::entry(who, &target, Ok(&p.plan), 0, &[], &p.channel));
     let rows = read::stream(
         &s.lake,
         p.layer,
@@ -489,12 +500,7 @@ pub async fn grant_file(
         .map_err(|e| ApiError::new(ErrorCode::Internal, format!("temporary file: {e}")))?;
     let n = yishu_share::files::write(format, &items, rows, tmp.path()).await?;
     s.limiter.rows(id, n as i64);
-    end.action = "share.read.end".into();
-    if let Ok(mut d) = serde_json::from_str::<serde_json::Value>(&end.detail) {
-        d["rows"] = n.into();
-        end.detail = d.to_string();
-    }
-    audit::record(&s.store, &end).await?;
+    audit::record(&s.store, &end(n)).await?;
     let file = tokio::fs::File::open(tmp.path())
         .await
         .map_err(|e| ApiError::new(ErrorCode::Internal, format!("temporary file: {e}")))?;
