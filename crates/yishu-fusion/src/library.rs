@@ -7,14 +7,17 @@ use crate::key::SubjectKind;
 use crate::schema::{
     EVENTS_TABLE, RECORDS_TABLE, RELATIONS_TABLE, TAGS_TABLE, base_table, history_table,
 };
+use crate::tables::{self, KeyedBy};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use yishu_lake::arrow::array::RecordBatch;
 use yishu_lake::arrow::array::{Array, StringArray};
 use yishu_lake::arrow::compute::cast;
 use yishu_lake::arrow::datatypes::DataType;
 use yishu_lake::datafusion::prelude::{Expr, col, ident, lit};
 use yishu_lake::lineage::{BATCH_ID, ODS_REF};
+use yishu_lake::{Finder, KeyHashes};
 use yishu_lake::{Lake, Layer};
 use yishu_types::{Error, ErrorCode};
 
@@ -44,8 +47,13 @@ pub async fn select(
         frame = frame.limit(0, Some(n)).map_err(df_err(what.clone()))?;
     }
     let batches = frame.collect().await.map_err(df_err(what.clone()))?;
+    Ok(rows_of(&batches))
+}
+
+/// Batches as rows of text cells (empty when null).
+fn rows_of(batches: &[RecordBatch]) -> Vec<Row> {
     let mut out = Vec::new();
-    for b in &batches {
+    for b in batches {
         let schema = b.schema();
         let cols: Vec<(String, StringArray)> = schema
             .fields()
@@ -68,11 +76,52 @@ pub async fn select(
             );
         }
     }
-    Ok(out)
+    out
 }
 
-fn key_is(column: &str, key: &str) -> Expr {
-    ident(column).eq(lit(key.to_string()))
+/// The rows of a table keyed by subject that are about one subject, found by the subject's key
+/// hash: the fusion run indexes each file's hash column ([`yishu_lake::key_index`]), so a lookup
+/// reads a few index blocks and the pages holding the rows, never the table. Also the column
+/// order of the files read (empty when no row was found).
+async fn of_subject(
+    lake: &Lake,
+    table: &str,
+    keyed: KeyedBy<'_>,
+    kind: SubjectKind,
+    key: &str,
+) -> Result<(Vec<String>, Vec<Row>), Error> {
+    let mut hashes = KeyHashes::default();
+    hashes.insert(tables::subject_hash(kind, key));
+    let columns = keyed.columns();
+    let finder = Finder {
+        keys: &columns,
+        pick: |k: &[&str]| match keyed {
+            KeyedBy::Any(..) => k[0] == kind.as_str() && k[1] == key,
+            KeyedBy::Kind(..) => k[0] == key,
+        },
+        hashed: Some((tables::KEY_HASH, &hashes)),
+    };
+    let picked = lake.find(Layer::Base, table, finder, None).await?;
+    let order = picked
+        .rows
+        .first()
+        .map(|b| {
+            b.schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((order, rows_of(&picked.rows)))
+}
+
+/// The current golden row of the subject with key `key` (every column, the libraries' own
+/// included), found by its key hash; `None` when the library has no such subject.
+pub async fn by_key(lake: &Lake, kind: SubjectKind, key: &str) -> Result<Option<Row>, Error> {
+    let keyed = KeyedBy::Kind(kind, "subject_key");
+    let (_, rows) = of_subject(lake, base_table(kind), keyed, kind, key).await?;
+    Ok(rows.into_iter().next())
 }
 
 /// One golden value with where it came from.
@@ -131,14 +180,28 @@ pub async fn subject(
     kind: SubjectKind,
     id: &str,
 ) -> Result<Option<SubjectView>, Error> {
-    let rows = select(
-        lake,
-        base_table(kind),
-        Some(key_is("subject_id", id)),
-        Some(1),
-    )
-    .await?;
-    let Some(row) = rows.into_iter().next() else {
+    // Ids are random: only the id column of each row is read, the row's other pages after.
+    let picked = lake
+        .pick(
+            Layer::Base,
+            base_table(kind),
+            &["subject_id"],
+            |k: &[&str]| k[0] == id,
+            None,
+        )
+        .await?;
+    let order: Vec<String> = picked
+        .rows
+        .first()
+        .map(|b| {
+            b.schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(row) = rows_of(&picked.rows).into_iter().next() else {
         return Ok(None);
     };
     let key = row.get("subject_key").cloned().unwrap_or_default();
@@ -176,34 +239,23 @@ pub async fn subject(
         });
     }
     // The plan's order of attributes is the table's column order.
-    let order: Vec<String> = match lake.frame(Layer::Base, base_table(kind)).await? {
-        Some(f) => f
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect(),
-        None => Vec::new(),
-    };
     values.sort_by_key(|a| order.iter().position(|o| o == &a.attribute));
-    let versions = select(
-        lake,
-        &history_table(kind),
-        Some(key_is("subject_key", key)),
-        None,
-    )
-    .await?
-    .into_iter()
-    .map(|h| VersionView {
-        valid_from: h.get("_valid_from").cloned().unwrap_or_default(),
-        valid_to: h.get("_valid_to").cloned().unwrap_or_default(),
-        values: h
-            .iter()
-            .filter(|(k, v)| !is_meta(k) && !v.is_empty())
-            .map(|(k, v)| (k.clone(), v.to_string()))
-            .collect(),
-    })
-    .collect();
+    let history = history_table(kind);
+    let keyed = KeyedBy::Kind(kind, "subject_key");
+    let versions = of_subject(lake, &history, keyed, kind, key)
+        .await?
+        .1
+        .into_iter()
+        .map(|h| VersionView {
+            valid_from: h.get("_valid_from").cloned().unwrap_or_default(),
+            valid_to: h.get("_valid_to").cloned().unwrap_or_default(),
+            values: h
+                .iter()
+                .filter(|(k, v)| !is_meta(k) && !v.is_empty())
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect(),
+        })
+        .collect();
     Ok(Some(SubjectView {
         kind,
         id: id.to_string(),
@@ -233,9 +285,10 @@ pub struct EventView {
 
 /// Every event from every source about a subject, oldest first (R22).
 pub async fn timeline(lake: &Lake, kind: SubjectKind, key: &str) -> Result<Vec<EventView>, Error> {
-    let filter = key_is("subject_key", key).and(col("subject_kind").eq(lit(kind.as_str())));
-    let mut out: Vec<EventView> = select(lake, EVENTS_TABLE, Some(filter), None)
+    let keyed = KeyedBy::Any("subject_kind", "subject_key");
+    let mut out: Vec<EventView> = of_subject(lake, EVENTS_TABLE, keyed, kind, key)
         .await?
+        .1
         .into_iter()
         .map(|r| EventView {
             date: r["date"].clone(),
@@ -252,9 +305,10 @@ pub async fn timeline(lake: &Lake, kind: SubjectKind, key: &str) -> Result<Vec<E
 
 /// The rows a subject is made of: (resource, role, batch, row).
 pub async fn records(lake: &Lake, kind: SubjectKind, key: &str) -> Result<Vec<[String; 4]>, Error> {
-    let filter = key_is("subject_key", key).and(col("subject_kind").eq(lit(kind.as_str())));
-    Ok(select(lake, RECORDS_TABLE, Some(filter), None)
+    let keyed = KeyedBy::Any("subject_kind", "subject_key");
+    Ok(of_subject(lake, RECORDS_TABLE, keyed, kind, key)
         .await?
+        .1
         .into_iter()
         .map(|r| {
             [
@@ -527,31 +581,49 @@ pub async fn path(
     }))
 }
 
-/// Subjects of a kind whose key or name matches `q` (at most `limit`); each row keeps its
-/// opaque `subject_id` for links.
+/// The attribute a library's subjects are named by.
+pub fn name_column(kind: SubjectKind) -> &'static str {
+    match kind {
+        SubjectKind::Person => "姓名",
+        SubjectKind::Entity => "企业名称",
+        SubjectKind::House => "坐落",
+    }
+}
+
+/// Subjects of a kind whose key is `q` — found by the key index, the common case of a lookup —
+/// or, with `names`, whose name holds `q` (a scan of the name column); at most `limit`. Each
+/// row keeps its opaque `subject_id` for links.
 pub async fn find(
     lake: &Lake,
     kind: SubjectKind,
     q: &str,
     limit: usize,
+    names: bool,
 ) -> Result<Vec<Row>, Error> {
     let q = q.trim();
-    let name_col = match kind {
-        SubjectKind::Person => "姓名",
-        SubjectKind::Entity => "企业名称",
-        SubjectKind::House => "坐落",
+    let rows = if q.is_empty() {
+        select(lake, base_table(kind), None, Some(limit.clamp(1, 200))).await?
+    } else if let Some(row) = by_key(lake, kind, q).await? {
+        vec![row]
+    } else if names {
+        let like = format!("%{}%", q.replace(['%', '_'], ""));
+        let filter = ident(name_column(kind)).like(lit(like));
+        select(
+            lake,
+            base_table(kind),
+            Some(filter),
+            Some(limit.clamp(1, 200)),
+        )
+        .await?
+    } else {
+        Vec::new()
     };
-    let filter = (!q.is_empty()).then(|| {
-        key_is("subject_key", q)
-            .or(ident(name_col).like(lit(format!("%{}%", q.replace(['%', '_'], "")))))
-    });
-    let rows = select(lake, base_table(kind), filter, Some(limit.clamp(1, 200))).await?;
     Ok(rows
         .into_iter()
         .map(|mut r| {
             // What the libraries keep for themselves; a key's hash would let a reader test
             // guesses of a masked number.
-            for k in ["_provenance", "_hash", "_run", crate::tables::KEY_HASH] {
+            for k in ["_provenance", "_hash", "_run", tables::KEY_HASH] {
                 r.remove(k);
             }
             r

@@ -478,14 +478,21 @@ impl Lake {
         layer: Layer,
         name: &str,
     ) -> Result<(DeltaTable, Vec<deltalake::kernel::LogicalFileView>), Error> {
-        let what = format!("{layer}.{name}");
+        let table = self.current(layer, name).await?;
+        let views = live_files(&table, &format!("{layer}.{name}")).await?;
+        Ok((table, views))
+    }
+
+    /// A table at its newest version, kept open between calls: only the log entries since the
+    /// last call are read.
+    async fn current(&self, layer: Layer, name: &str) -> Result<DeltaTable, Error> {
         let key = (layer, name.to_string());
         let known = self.opened.lock().ok().and_then(|o| o.get(&key).cloned());
         let table = match known {
             Some(mut t) => {
                 t.update_incremental(None)
                     .await
-                    .map_err(lake_err(format_args!("cannot open table {what}")))?;
+                    .map_err(lake_err(format_args!("cannot open table {layer}.{name}")))?;
                 t
             }
             None => self.open_table(layer, name).await?,
@@ -493,8 +500,26 @@ impl Lake {
         if let Ok(mut o) = self.opened.lock() {
             o.insert(key, table.clone());
         }
-        let views = live_files(&table, &what).await?;
-        Ok((table, views))
+        Ok(table)
+    }
+
+    /// The column names of a table at its newest version, in order; `None` when the table does
+    /// not exist yet. Cheap enough for every request (the table stays open).
+    pub async fn columns(&self, layer: Layer, name: &str) -> Result<Option<Vec<String>>, Error> {
+        if !self.list_tables(layer).iter().any(|t| t == name) {
+            return Ok(None);
+        }
+        let table = self.current(layer, name).await?;
+        let snapshot = table
+            .snapshot()
+            .map_err(lake_err(format_args!("cannot read table {layer}.{name}")))?;
+        Ok(Some(
+            snapshot
+                .schema()
+                .fields()
+                .map(|f| f.name().clone())
+                .collect(),
+        ))
     }
 
     /// The values of a column whose every data file holds one value (a batch id in the files of

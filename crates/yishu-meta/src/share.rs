@@ -436,6 +436,26 @@ impl Store {
         self.all(q, "list grants", grant_from, "read a grant").await
     }
 
+    /// The newest grant `consumer` holds for `target` that is active and not expired at `now`:
+    /// what a read on the department's standing rests on.
+    pub async fn active_grant(
+        &self,
+        consumer: OrgId,
+        target: &str,
+        now: i64,
+    ) -> Result<Option<Grant>, Error> {
+        let sql = format!(
+            "SELECT {GRANT_COLUMNS} FROM grants WHERE consumer_org_id = $1 AND target = $2 \
+             AND status = 'active' AND expires_at > $3 ORDER BY id DESC LIMIT 1"
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(consumer.0)
+            .bind(target)
+            .bind(now);
+        self.one(q, "read a grant", grant_from, "read a grant")
+            .await
+    }
+
     /// Suspends, resumes or revokes a grant. A revoked grant stays revoked.
     pub async fn set_grant_status(
         &self,

@@ -116,6 +116,15 @@ impl RequestMeta {
         }
     }
 
+    /// This request as the read channel `kind` (api, page, download …) of the read audit.
+    pub fn channel(&self, kind: &'static str) -> yishu_share::audit::Channel {
+        yishu_share::audit::Channel {
+            kind,
+            source_ip: self.source_ip.clone(),
+            request_id: self.request_id.clone(),
+        }
+    }
+
     /// An audit entry for this request; the caller fills action, object, outcome and detail.
     pub fn entry(
         &self,

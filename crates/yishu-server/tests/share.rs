@@ -427,6 +427,45 @@ async fn reading_through_a_grant() {
         (2, Some(2))
     );
 
+    // The resource's sample through the grant: its items, its rows, masked; not for others.
+    let sample = get_json(&c, s.url(&format!("/api/v1/resources/{id}/sample")), &rs).await;
+    assert_eq!(
+        sample["columns"],
+        json!(["公民身份号码", "姓名", "行政区划代码", "婚姻状况"])
+    );
+    assert_eq!(sample["rows"].as_array().unwrap().len(), 3, "{sample}");
+    let text = sample.to_string();
+    assert!(
+        !text.contains("510108") && !text.contains("510107199001011234"),
+        "{text}"
+    );
+    assert!(text.contains("张*三"), "{text}");
+    let r = c
+        .get(s.url(&format!("/api/v1/resources/{id}/sample")))
+        .bearer_auth(&outsider)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, "forbidden");
+    // Raw lines of the provider's batches are not in any grant: refused, and in the read audit.
+    let batch = s.store.list_batches(id).await.unwrap()[0].id.clone();
+    for what in ["quarantine.csv", "violations.csv"] {
+        let r = c
+            .get(s.url(&format!("/api/v1/batches/{batch}/{what}")))
+            .bearer_auth(&rs)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(error_code(r).await, "forbidden", "{what}");
+        let r = c
+            .get(s.url(&format!("/api/v1/batches/{batch}/{what}")))
+            .bearer_auth(&officer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{what}");
+    }
+
     // Asking beyond the grant, or around it, is refused and audited.
     for (q, code) in [
         ("?items=住址", "forbidden"),
@@ -497,7 +536,30 @@ async fn reading_through_a_grant() {
     assert_eq!(d["grant"], grant);
     assert_eq!(d["purpose"], "核定养老保险待遇");
     assert!(d["query"].as_str().unwrap().len() == 16);
-    assert!(items.iter().filter(|r| r["outcome"] == "denied").count() >= 4);
+    assert!(items.iter().filter(|r| r["outcome"] == "denied").count() >= 7);
+    let channels: Vec<String> = items
+        .iter()
+        .map(|r| serde_json::from_str::<Value>(r["detail"].as_str().unwrap()).unwrap())
+        .map(|d| {
+            format!(
+                "{} {}",
+                d["channel"].as_str().unwrap_or(""),
+                d["basis"].as_str().unwrap_or("-")
+            )
+        })
+        .collect();
+    for seen in [
+        "sample grant",
+        "sample -",
+        "quarantine -",
+        "quarantine provider",
+        "violations provider",
+    ] {
+        assert!(
+            channels.iter().any(|c| c == seen),
+            "no {seen} read in {channels:?}"
+        );
+    }
     assert!(items.iter().any(|r| r["action"] == "share.read.end"));
     let stats = get_json(
         &c,

@@ -93,6 +93,18 @@ fn refuse(code: ErrorCode, msg: impl Into<String>) -> Error {
     Error::new(code, msg)
 }
 
+/// On what `who` reads data `provider` provides without a grant: the providing department
+/// its own, the bureau's data managers all of it; anybody else needs a grant.
+pub fn standing(who: &Principal, provider: OrgId) -> Option<Basis> {
+    if who.org_id == provider {
+        Some(Basis::Provider)
+    } else if who.has(Role::DataManager) {
+        Some(Basis::Bureau)
+    } else {
+        None
+    }
+}
+
 /// The plan for `who` reading `source` through `grant` (or on their own standing when `grant` is
 /// `None`), or why not. `now` is in milliseconds; `masker` holds the caller department's keys.
 pub fn plan(
@@ -105,11 +117,7 @@ pub fn plan(
 ) -> Result<ReadPlan, Error> {
     let limit = req.limit.clamp(1, MAX_PAGE);
     let Some(g) = grant else {
-        let basis = if who.org_id == source.provider_org {
-            Basis::Provider
-        } else if who.has(Role::DataManager) {
-            Basis::Bureau
-        } else {
+        let Some(basis) = standing(who, source.provider_org) else {
             return Err(refuse(
                 ErrorCode::Forbidden,
                 format!(

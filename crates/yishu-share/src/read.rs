@@ -5,6 +5,8 @@
 use crate::gate::ReadPlan;
 use crate::target::Target;
 use futures::StreamExt;
+use yishu_fusion::SubjectKind;
+use yishu_fusion::library;
 use yishu_fusion::schema::base_table;
 use yishu_lake::datafusion::dataframe::DataFrame;
 use yishu_lake::datafusion::prelude::{Expr, ident, lit};
@@ -36,24 +38,17 @@ pub async fn table_of(store: &Store, target: Target) -> Result<(Layer, String), 
     })
 }
 
-/// The plan's rows of `table` as a DataFrame: filtered, then only the plan's items (and a key
-/// the caller asked for, as an equality on the table's key column).
+/// The plan's rows of `table` as a DataFrame: filtered, then only the plan's items.
 async fn frame(
     lake: &Lake,
     layer: Layer,
     table: &str,
     plan: &ReadPlan,
-    key: Option<(&str, &str)>,
 ) -> Result<Option<DataFrame>, Error> {
     let what = format!("cannot read {layer}.{table}");
     let Some(mut df) = lake.frame(layer, table).await? else {
         return Ok(None);
     };
-    if let Some((column, value)) = key {
-        df = df
-            .filter(ident(column).eq(lit(value.to_string())))
-            .map_err(lake_err(&what))?;
-    }
     if let Some(f) = &plan.filter {
         df = df.filter(f.to_expr()).map_err(lake_err(&what))?;
     }
@@ -84,7 +79,6 @@ pub async fn page(
     layer: Layer,
     table: &str,
     plan: &ReadPlan,
-    key: Option<(&str, &str)>,
     offset: usize,
 ) -> Result<Page, Error> {
     let what = format!("cannot read {layer}.{table}");
@@ -94,7 +88,7 @@ pub async fn page(
         offset,
         next: None,
     };
-    let Some(df) = frame(lake, layer, table, plan, key).await? else {
+    let Some(df) = frame(lake, layer, table, plan).await? else {
         return Ok(out);
     };
     // One row more than the page tells whether another page follows.
@@ -111,6 +105,28 @@ pub async fn page(
         out.next = Some(offset + plan.limit);
     }
     Ok(out)
+}
+
+/// The row of one subject of a base library by its key, as the plan shows it (none when the
+/// subject is not there or outside the plan's filter): found by the library's key index.
+pub async fn page_by_key(
+    lake: &Lake,
+    kind: SubjectKind,
+    plan: &ReadPlan,
+    key: &str,
+) -> Result<Page, Error> {
+    let shown = library::by_key(lake, kind, key)
+        .await?
+        .and_then(|row| plan.apply(&row));
+    Ok(Page {
+        items: plan.items.clone(),
+        rows: shown
+            .map(|r| plan.items.iter().map(|i| r[i].clone()).collect())
+            .into_iter()
+            .collect(),
+        offset: 0,
+        next: None,
+    })
 }
 
 fn mask_row(plan: &ReadPlan, row: Vec<String>) -> Vec<String> {
@@ -130,7 +146,7 @@ pub async fn stream(
     max_rows: usize,
 ) -> Result<impl futures::Stream<Item = Result<Vec<Vec<String>>, Error>> + Send + 'static, Error> {
     let what = format!("cannot read {layer}.{table}");
-    let df = match frame(lake, layer, table, &plan, None).await? {
+    let df = match frame(lake, layer, table, &plan).await? {
         Some(df) => Some(df.limit(0, Some(max_rows)).map_err(lake_err(&what))?),
         None => None,
     };

@@ -75,6 +75,31 @@ fn is_library_column(c: &str) -> bool {
     !c.starts_with('_') && c != "subject_id"
 }
 
+/// What a catalog resource offers to read, whatever its status: its provider, its items as
+/// they are now and their data elements' security levels (for default masks).
+pub async fn source_of(store: &Store, r: &Resource) -> Source {
+    let mut levels = BTreeMap::new();
+    for item in &r.meta.items {
+        if let Some(de) = item.data_element.as_deref()
+            && let Ok(d) = store.data_element(de, None).await
+            && !d.security_level.is_empty()
+        {
+            levels.insert(item.name.clone(), d.security_level.clone());
+        }
+    }
+    Source {
+        target: Target::Resource(r.id).as_string(),
+        provider_org: r.meta.provider_org_id,
+        items: r
+            .meta
+            .items
+            .iter()
+            .map(|i| (i.name.clone(), ItemKind::of_catalog_type(&i.item_type)))
+            .collect(),
+        levels,
+    }
+}
+
 /// Resolves `target`: a resource must be published (a retired one is no longer shared), a base
 /// library must have been built.
 pub async fn resolve(store: &Store, lake: &Lake, target: Target) -> Result<Resolved, Error> {
@@ -99,49 +124,26 @@ pub async fn resolve(store: &Store, lake: &Lake, target: Target) -> Result<Resol
                     ));
                 }
             }
-            let mut levels = BTreeMap::new();
-            for item in &r.meta.items {
-                if let Some(de) = item.data_element.as_deref()
-                    && let Ok(d) = store.data_element(de, None).await
-                    && !d.security_level.is_empty()
-                {
-                    levels.insert(item.name.clone(), d.security_level.clone());
-                }
-            }
             Ok(Resolved {
                 target,
                 name: r.meta.name.clone(),
-                source: Source {
-                    target: target.as_string(),
-                    provider_org: r.meta.provider_org_id,
-                    items: r
-                        .meta
-                        .items
-                        .iter()
-                        .map(|i| (i.name.clone(), ItemKind::of_catalog_type(&i.item_type)))
-                        .collect(),
-                    levels,
-                },
+                source: source_of(store, &r).await,
                 share_type: r.meta.share_type,
                 share_condition: r.meta.share_condition.clone(),
                 resource: Some(r),
             })
         }
         Target::Base(kind) => {
-            let frame = lake
-                .frame(Layer::Base, base_table(kind))
+            let items = lake
+                .columns(Layer::Base, base_table(kind))
                 .await?
                 .ok_or_else(|| {
                     Error::new(
                         ErrorCode::FusionNotFound,
                         format!("the {}基础库 has not been built yet", kind.label_zh()),
                     )
-                })?;
-            let items = frame
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| f.name().clone())
+                })?
+                .into_iter()
                 .filter(|c| is_library_column(c))
                 .map(|c| (c, ItemKind::Text))
                 .collect();

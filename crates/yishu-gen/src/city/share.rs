@@ -76,7 +76,7 @@ async fn read_once(store: &Store, lake: &Lake, who: &Principal, id: i64) -> Resu
         masker_for(store, who.org_id),
     )?;
     let (layer, table) = read::table_of(store, target).await?;
-    let page = read::page(lake, layer, &table, &p, None, 0).await?;
+    let page = read::page(lake, layer, &table, &p, 0).await?;
     let ch = Channel {
         kind: "demo",
         source_ip: "local".into(),

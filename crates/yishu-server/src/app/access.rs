@@ -1,14 +1,16 @@
-//! Who may read what: catalog entries, batches, raw rows, work orders, personal details in the
-//! base libraries. Kept as the console and API have always applied it; the sharing gate replaces
-//! it.
+//! Who may see what: catalog entries, batches, work orders, personal details in review
+//! evidence — and the one way raw rows of a resource (samples, rejected rows, violating values,
+//! std rows) are read: through the share gate, on the provider's or the bureau's standing.
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use serde_json::Value;
-use yishu_meta::Principal;
 use yishu_meta::batch::Batch;
 use yishu_meta::catalog::{Resource, ResourceStatus};
 use yishu_meta::fusion::Review;
+use yishu_meta::{Principal, now_ms};
+use yishu_share::audit::Channel;
+use yishu_share::{ReadPlan, ReadRequest, gate};
 use yishu_types::{ErrorCode, OrgId, Role};
 
 /// Unpublished entries are seen by their department, data managers and admins only.
@@ -62,9 +64,39 @@ pub(crate) async fn visible_batch(
     Ok((b, r))
 }
 
-/// Raw rows (rejected ones, samples) may hold personal data: the provider and the bureau only.
+/// Whether `p` reads raw rows of `r` (what a page offers; the read itself asks [`raw_plan`]):
+/// the gate's own standing — the provider and the bureau's data managers.
 pub(crate) fn may_read_raw(p: &Principal, r: &Resource) -> bool {
-    p.org_id == r.meta.provider_org_id || p.has(Role::Admin) || p.has(Role::DataManager)
+    yishu_share::gate::standing(p, r.meta.provider_org_id).is_some()
+}
+
+/// The plan for reading raw rows of `r` — rejected lines, violating values, std rows — which
+/// hold personal data outside any item list: on the provider's or the bureau's standing only
+/// (a grant covers items, not raw lines). A refusal is in the read audit; the caller records
+/// the read with [`crate::app::share::read_done`].
+pub(crate) async fn raw_plan(
+    s: &AppState,
+    who: &Principal,
+    ch: &Channel,
+    r: &Resource,
+) -> ApiResult<ReadPlan> {
+    let source = yishu_share::target::source_of(&s.store, r).await;
+    if gate::standing(who, r.meta.provider_org_id).is_none() {
+        let e = yishu_types::Error::new(
+            ErrorCode::Forbidden,
+            format!(
+                "only the providing department and the bureau's data managers read raw rows of {}（{}）",
+                r.meta.name, r.code
+            ),
+        );
+        return Err(crate::app::share::refused(s, who, ch, &source.target, e).await);
+    }
+    let req = ReadRequest {
+        limit: gate::MAX_PAGE,
+        ..Default::default()
+    };
+    let masker = yishu_share::masker_for(&s.store, who.org_id);
+    gate::plan(who, None, &source, &req, now_ms(), masker).map_err(ApiError::from)
 }
 
 pub fn clear_for(who: &Principal) -> bool {

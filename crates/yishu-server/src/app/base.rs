@@ -2,17 +2,17 @@
 //! neighbourhood, and who leads a correction.
 
 use crate::AppState;
-use crate::auth::RequestMeta;
+use crate::app::share::{plan_read, read_done, refused};
 use crate::error::{ApiError, ApiResult};
 use serde::Serialize;
 use yishu_fusion::SubjectKind;
 use yishu_fusion::library::{self, EventView, Graph, Row, SubjectView};
+use yishu_meta::Principal;
 use yishu_meta::fusion::Correction;
-use yishu_meta::{Principal, now_ms};
-use yishu_share::audit::{self, Channel};
+use yishu_share::audit::Channel;
 use yishu_share::gate::MAX_PAGE;
 use yishu_share::target::{Target, resolve};
-use yishu_share::{ReadPlan, ReadRequest, gate, masker_for};
+use yishu_share::{ReadPlan, ReadRequest};
 use yishu_types::{Error, ErrorCode};
 
 pub fn kind_of(s: &str) -> ApiResult<SubjectKind> {
@@ -44,62 +44,14 @@ pub async fn plan_for(
     who: &Principal,
     ch: &Channel,
     kind: SubjectKind,
-) -> ApiResult<(ReadPlan, String)> {
+) -> ApiResult<ReadPlan> {
     let target = Target::Base(kind);
-    let text = target.as_string();
-    let planned = async {
-        let r = resolve(&s.store, &s.lake, target).await?;
-        let now = now_ms();
-        // The newest active grant the department holds for this library.
-        let grant = s
-            .store
-            .grants(Some(who.org_id), None)
-            .await?
-            .into_iter()
-            .find(|g| g.target == text && g.status == "active" && g.expires_at > now);
-        let req = ReadRequest {
-            limit: MAX_PAGE,
-            ..Default::default()
-        };
-        gate::plan(
-            who,
-            grant.as_ref(),
-            &r.source,
-            &req,
-            now,
-            masker_for(&s.store, who.org_id),
-        )
-    }
-    .await;
-    match planned {
-        Ok(p) => Ok((p, text)),
-        Err(e) => {
-            audit::record(&s.store, &audit::entry(who, &text, Err(&e), 0, &[], ch)).await?;
-            Err(e.into())
-        }
-    }
-}
-
-/// Records a read of base rows (their subjects' digests kept, never their keys).
-async fn read_done(
-    s: &AppState,
-    who: &Principal,
-    ch: &Channel,
-    plan: &ReadPlan,
-    target: &str,
-    keys: &[&str],
-) -> ApiResult<()> {
-    let subjects: Vec<String> = keys
-        .iter()
-        .take(200)
-        .map(|k| audit::subject_digest(&s.store, k))
-        .collect();
-    audit::record(
-        &s.store,
-        &audit::entry(who, target, Ok(plan), keys.len(), &subjects, ch),
-    )
-    .await?;
-    Ok(())
+    let source = resolve(&s.store, &s.lake, target).await.map(|r| r.source);
+    let req = ReadRequest {
+        limit: MAX_PAGE,
+        ..Default::default()
+    };
+    plan_read(s, who, ch, &target.as_string(), source, &req).await
 }
 
 /// Subjects of a library by key (or by name, where the name is readable in clear), as the
@@ -112,14 +64,14 @@ pub async fn find(
     q: &str,
     limit: usize,
 ) -> ApiResult<Vec<Row>> {
-    let (plan, target) = plan_for(s, who, ch, kind).await?;
+    let plan = plan_for(s, who, ch, kind).await?;
     let q = q.trim();
     let by_name = plan.basis.grant_id().is_none()
         || plan
             .items
             .iter()
-            .any(|i| i == name_item(kind) && plan.is_clear(i));
-    let found: Vec<(String, Row)> = library::find(&s.lake, kind, q, limit)
+            .any(|i| i == library::name_column(kind) && plan.is_clear(i));
+    let found: Vec<(String, Row)> = library::find(&s.lake, kind, q, limit, by_name)
         .await?
         .into_iter()
         // A reader who may not see names finds a subject by its key only.
@@ -134,17 +86,8 @@ pub async fn find(
         })
         .collect();
     let keys: Vec<&str> = found.iter().map(|(k, _)| k.as_str()).collect();
-    read_done(s, who, ch, &plan, &target, &keys).await?;
+    read_done(s, who, ch, &plan, keys.len(), &keys).await?;
     Ok(found.into_iter().map(|(_, r)| r).collect())
-}
-
-/// The attribute a library's subjects are named by.
-fn name_item(kind: SubjectKind) -> &'static str {
-    match kind {
-        SubjectKind::Person => "姓名",
-        SubjectKind::Entity => "企业名称",
-        SubjectKind::House => "坐落",
-    }
 }
 
 /// Loads a subject for a reader, or says it is not there (or not within the reader's grant).
@@ -156,7 +99,7 @@ pub async fn load(
     kind: SubjectKind,
     id: &str,
 ) -> ApiResult<SubjectDetail> {
-    let (plan, target) = plan_for(s, who, ch, kind).await?;
+    let plan = plan_for(s, who, ch, kind).await?;
     let mut subject = subject(s, kind, id).await?;
     let key = subject.raw_key.clone();
     let detail = if plan.basis.grant_id().is_none() {
@@ -205,7 +148,7 @@ pub async fn load(
             records: Vec::new(),
         }
     };
-    read_done(s, who, ch, &plan, &target, &[key.as_str()]).await?;
+    read_done(s, who, ch, &plan, 1, &[key.as_str()]).await?;
     Ok(detail)
 }
 
@@ -220,28 +163,18 @@ pub async fn neighbourhood(
     depth: usize,
     limit: usize,
 ) -> ApiResult<Graph> {
-    let (plan, target) = plan_for(s, who, ch, kind).await?;
+    let plan = plan_for(s, who, ch, kind).await?;
     if plan.basis.grant_id().is_some() {
         let e = Error::new(
             ErrorCode::Forbidden,
             "the relationship graph reaches past any grant's items: the bureau's data managers read it",
         );
-        audit::record(&s.store, &audit::entry(who, &target, Err(&e), 0, &[], ch)).await?;
-        return Err(e.into());
+        return Err(refused(s, who, ch, &plan.target, e).await);
     }
     let subject = subject(s, kind, id).await?;
     let g = library::neighbourhood(&s.lake, kind, &subject.raw_key, depth, limit).await?;
-    read_done(s, who, ch, &plan, &target, &[subject.raw_key.as_str()]).await?;
+    read_done(s, who, ch, &plan, 1, &[subject.raw_key.as_str()]).await?;
     Ok(g)
-}
-
-/// The read channel of a request.
-pub fn channel(kind: &'static str, meta: &RequestMeta) -> Channel {
-    Channel {
-        kind,
-        source_ip: meta.source_ip.clone(),
-        request_id: meta.request_id.clone(),
-    }
 }
 
 /// The lead department of a request, which alone confirms and decides it.

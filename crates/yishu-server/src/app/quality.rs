@@ -304,11 +304,15 @@ pub(crate) fn redact(q: &mut BatchQuality) {
 /// A batch's violations (at most `limit`), each as [`VIOLATION_HEADINGS`].
 pub(crate) async fn violations(
     s: &AppState,
-    b: &yishu_meta::batch::Batch,
-    r: &Resource,
+    who: &yishu_meta::Principal,
+    ch: &yishu_share::audit::Channel,
+    (b, r): (&yishu_meta::batch::Batch, &Resource),
     limit: Option<usize>,
 ) -> ApiResult<Vec<[String; 6]>> {
-    Ok(yishu_quality::violations::of_batch(&s.lake, &r.table(), &b.id, limit).await?)
+    let plan = crate::app::access::raw_plan(s, who, ch, r).await?;
+    let rows = yishu_quality::violations::of_batch(&s.lake, &r.table(), &b.id, limit).await?;
+    crate::app::share::read_done(s, who, ch, &plan, rows.len(), &[]).await?;
+    Ok(rows)
 }
 
 pub use yishu_quality::violations::HEADINGS as VIOLATION_HEADINGS;

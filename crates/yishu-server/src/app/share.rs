@@ -12,6 +12,7 @@ use yishu_meta::{Counter, Principal, now_ms};
 use yishu_share::application::{DEFAULT_STEP_DAYS, Workflow};
 use yishu_share::audit::{self, Channel};
 use yishu_share::calendar::Calendar;
+use yishu_share::gate::Source;
 use yishu_share::read::{self, Page};
 use yishu_share::target::{Target, resolve};
 use yishu_share::{ReadPlan, ReadRequest, gate, masker_for};
@@ -28,6 +29,81 @@ pub fn workflow(s: &AppState) -> Workflow<'_> {
         calendar: &CALENDAR,
         step_days: DEFAULT_STEP_DAYS,
     }
+}
+
+/// How `who` reads `source` (named `target`, or why it could not be resolved): on the
+/// department's own standing — the provider's, the bureau's data managers' — or through the
+/// newest active grant the department holds for it, which takes one request of the grant's
+/// rate limit. A refusal is in the read audit before it is returned.
+pub async fn plan_read(
+    s: &AppState,
+    who: &Principal,
+    ch: &Channel,
+    target: &str,
+    source: Result<Source, Error>,
+    req: &ReadRequest,
+) -> ApiResult<ReadPlan> {
+    let planned = async {
+        let source = source?;
+        let now = now_ms();
+        let grant = s.store.active_grant(who.org_id, target, now).await?;
+        let plan = gate::plan(
+            who,
+            grant.as_ref(),
+            &source,
+            req,
+            now,
+            masker_for(&s.store, who.org_id),
+        )?;
+        if let Some(g) = &grant {
+            s.limiter
+                .request(g.id, now, g.per_minute, g.rows_per_day)
+                .map_err(|(e, _)| e)?;
+        }
+        Ok(plan)
+    }
+    .await;
+    match planned {
+        Ok(p) => Ok(p),
+        Err(e) => Err(refused(s, who, ch, target, e).await),
+    }
+}
+
+/// Records a refused read and returns its error (or the audit's, when it cannot be recorded).
+pub async fn refused(
+    s: &AppState,
+    who: &Principal,
+    ch: &Channel,
+    target: &str,
+    e: Error,
+) -> ApiError {
+    match audit::record(&s.store, &audit::entry(who, target, Err(&e), 0, &[], ch)).await {
+        Ok(()) => e.into(),
+        Err(a) => a.into(),
+    }
+}
+
+/// Records a read of `rows` rows (with the digests of the subjects it returned, by key) and
+/// counts them against the grant it rests on.
+pub async fn read_done(
+    s: &AppState,
+    who: &Principal,
+    ch: &Channel,
+    plan: &ReadPlan,
+    rows: usize,
+    keys: &[&str],
+) -> ApiResult<()> {
+    if let Some(id) = plan.basis.grant_id() {
+        s.limiter.rows(id, rows as i64);
+    }
+    let subjects: Vec<String> = keys
+        .iter()
+        .take(200)
+        .map(|k| audit::subject_digest(&s.store, k))
+        .collect();
+    let e = audit::entry(who, &plan.target, Ok(plan), rows, &subjects, ch);
+    audit::record(&s.store, &e).await?;
+    Ok(())
 }
 
 /// The platform's operators, who see every application and grant.
@@ -251,11 +327,7 @@ pub async fn plan_grant_read(
     q: &RowsQuery,
     kind: &'static str,
 ) -> ApiResult<Planned> {
-    let channel = Channel {
-        kind,
-        source_ip: meta.source_ip.clone(),
-        request_id: meta.request_id.clone(),
-    };
+    let channel = meta.channel(kind);
     let target_text = format!("grant:{id}");
     let planned = async {
         let g = s.store.grant(id).await.map_err(|_| {
@@ -317,9 +389,14 @@ pub async fn grant_page(
 ) -> ApiResult<Page> {
     let p = plan_grant_read(s, who, meta, id, q, "api").await?;
     let key = q.key.as_deref().filter(|k| !k.trim().is_empty());
-    let key = match (p.target, key) {
-        (_, None) => None,
-        (Target::Base(_), Some(k)) => Some(("subject_key", k.trim())),
+    let page = match (p.target, key) {
+        (_, None) => {
+            let offset = q.offset.unwrap_or(0);
+            read::page(&s.lake, p.layer, &p.table, &p.plan, offset).await?
+        }
+        (Target::Base(kind), Some(k)) => {
+            read::page_by_key(&s.lake, kind, &p.plan, k.trim()).await?
+        }
         (Target::Resource(_), Some(_)) => {
             return Err(ApiError::new(
                 ErrorCode::InvalidInput,
@@ -327,18 +404,9 @@ pub async fn grant_page(
             ));
         }
     };
-    let page = read::page(
-        &s.lake,
-        p.layer,
-        &p.table,
-        &p.plan,
-        key,
-        q.offset.unwrap_or(0),
-    )
-    .await?;
     s.limiter.rows(id, page.rows.len() as i64);
     let subjects: Vec<String> = key
-        .map(|(_, k)| vec![audit::subject_digest(&s.store, k)])
+        .map(|k| vec![audit::subject_digest(&s.store, k.trim())])
         .unwrap_or_default();
     let target = p.target.as_string();
     audit::record(

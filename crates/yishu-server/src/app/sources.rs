@@ -2,7 +2,8 @@
 //! samples.
 
 use crate::AppState;
-use crate::app::access::{may_read_raw, own_org, readable};
+use crate::app::access::{own_org, readable};
+use crate::app::share::{plan_read, read_done};
 use crate::auth::{Auth, Right};
 use crate::error::{ApiError, ApiResult};
 use axum::http::HeaderMap;
@@ -58,31 +59,57 @@ pub(crate) async fn set<R: Right>(
     Ok(sample)
 }
 
-/// The sample rows of entry `id`, if the caller may read raw data (audited).
+/// The sample rows of entry `id` through the gate: in clear for the provider and the bureau,
+/// through the caller's grant otherwise (its items, filter and masks); recorded as a read.
 pub(crate) async fn read_sample<R: Right>(
     s: &AppState,
     auth: &Auth<R>,
     id: i64,
 ) -> ApiResult<Sample> {
-    let r = readable(s, auth.who(), id).await?;
-    if !may_read_raw(auth.who(), &r) {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "only the providing department and the bureau may read raw rows",
-        ));
+    let who = auth.who();
+    let r = readable(s, who, id).await?;
+    let ch = auth.meta.channel("sample");
+    let source = yishu_share::target::source_of(&s.store, &r).await;
+    let target = source.target.clone();
+    let req = yishu_share::ReadRequest {
+        limit: SAMPLE_ROWS,
+        ..Default::default()
+    };
+    let plan = plan_read(s, who, &ch, &target, Ok(source), &req).await?;
+    let mut out =
+        yishu_ingest::mount::sample_rows(&s.store, &s.lake, &r, SAMPLE_ROWS, &s.config.outbound)
+            .await?;
+    if plan.basis.grant_id().is_some() {
+        out = granted(&plan, out);
     }
-    let out =
-        yishu_ingest::mount::sample_rows(&s.store, &s.lake, &r, 10, &s.config.outbound).await?;
-    s.store
-        .audit(&auth.meta.entry(
-            Some(auth.who()),
-            "resource.sample",
-            format!("resource:{}", r.code),
-            "ok",
-            json!({"rows": out.rows.len(), "from": out.from}).to_string(),
-        ))
-        .await?;
+    read_done(s, who, &ch, &plan, out.rows.len(), &[]).await?;
     Ok(out)
+}
+
+/// Rows a sample shows.
+const SAMPLE_ROWS: usize = 10;
+
+/// A sample as a grant shows it: the rows its filter keeps, its items only, masked.
+fn granted(plan: &yishu_share::ReadPlan, sample: Sample) -> Sample {
+    let rows = sample
+        .rows
+        .into_iter()
+        .filter_map(|cells| {
+            let row: yishu_fusion::library::Row = sample
+                .columns
+                .iter()
+                .zip(cells)
+                .map(|(c, v)| (c.clone(), v.unwrap_or_default()))
+                .collect();
+            let shown = plan.apply(&row)?;
+            Some(plan.items.iter().map(|i| shown.get(i).cloned()).collect())
+        })
+        .collect();
+    Sample {
+        from: sample.from,
+        columns: plan.items.clone(),
+        rows,
+    }
 }
 
 /// Largest pushed body: bigger data goes through a drop directory or a pull.

@@ -105,7 +105,7 @@ pub async fn overview(
             Ok(k) => k,
             Err(e) => return failure(page.chrome, e),
         };
-        let ch = base::channel("page", &page.auth.meta);
+        let ch = page.auth.meta.channel("page");
         match base::find(&s, &who, &ch, k, &q, 50).await {
             Ok(rows) => {
                 if let Some(first) = rows.first() {
@@ -246,7 +246,7 @@ pub async fn subject(
         Ok(k) => k,
         Err(e) => return failure(page.chrome, e),
     };
-    let ch = base::channel("page", &page.auth.meta);
+    let ch = page.auth.meta.channel("page");
     let d = match base::load(&s, &who, &ch, kind, &id).await {
         Ok(d) => d,
         Err(e) => return failure(page.chrome, e),

@@ -135,7 +135,14 @@ pub async fn detail(
     if may_read && b.rows_quarantined > 0 {
         let read = async {
             Ok::<_, crate::error::ApiError>((
-                rejected(&s, &b, &r, Some(SHOWN)).await?,
+                rejected(
+                    &s,
+                    &p,
+                    &page.auth.meta.channel("page"),
+                    (&b, &r),
+                    Some(SHOWN),
+                )
+                .await?,
                 reason_counts(&s, &b, &r).await?,
             ))
         };

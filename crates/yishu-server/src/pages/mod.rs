@@ -127,6 +127,7 @@ pub fn router() -> Router<AppState> {
             post(share::withdraw),
         )
         .route("/console/share/grants", get(share::grants))
+        .route("/console/share/usage", get(share::usage))
         .route(
             "/console/share/grants/{id}/status",
             post(share::set_grant_status),

@@ -707,24 +707,12 @@ pub async fn std_rows(
     let who = page.auth.who().clone();
     let built: ApiResult<StdRows> = async {
         let r = crate::app::access::readable(&s, &who, id).await?;
-        if !crate::app::access::may_read_raw(&who, &r) {
-            return Err(ApiError::new(
-                ErrorCode::Forbidden,
-                "only the providing department and the bureau read std rows",
-            ));
-        }
+        let ch = page.auth.meta.channel("page");
+        let plan = crate::app::access::raw_plan(&s, &who, &ch, &r).await?;
         let table = r.table();
         let yishu_lake::TextRows { headings, rows } =
             yishu_quality::clean::newest_std_rows(&s.lake, &table, 100).await?;
-        s.store
-            .audit(&page.auth.meta.entry(
-                Some(&who),
-                "std.read",
-                format!("resource:{}", r.code),
-                "ok",
-                serde_json::json!({"rows": rows.len()}).to_string(),
-            ))
-            .await?;
+        crate::app::share::read_done(&s, &who, &ch, &plan, rows.len(), &[]).await?;
         Ok(StdRows {
             c: page.chrome.hand_over(),
             id: r.id,

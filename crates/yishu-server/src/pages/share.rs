@@ -576,3 +576,151 @@ pub async fn set_grant_status(
     };
     grants_page(&s, page.chrome, &who, status).await
 }
+
+/// One grant's use, as the usage page shows it.
+pub struct UsageRow {
+    pub grant: i64,
+    pub target: String,
+    pub consumer: String,
+    pub status: String,
+    pub purpose: String,
+    pub calls: i64,
+    pub rows: i64,
+    pub refused: i64,
+    pub last: String,
+    /// An inline SVG of the calls of each of the last 30 days.
+    pub trend: String,
+}
+
+/// A read of one person's record.
+pub struct ReadRow {
+    pub when: String,
+    pub reader: String,
+    pub org: String,
+    pub target: String,
+    pub purpose: String,
+    pub channel: String,
+}
+
+#[derive(Template)]
+#[template(path = "share_usage.html")]
+struct Usage {
+    c: Chrome,
+    rows: Vec<UsageRow>,
+    may_ask: bool,
+    asked: bool,
+    key: String,
+    reads: Vec<ReadRow>,
+}
+
+#[derive(Deserialize)]
+pub struct UsageQuery {
+    #[serde(default)]
+    key: String,
+}
+
+/// The calls of each of the `days` days up to today (oldest first), from a usage's by-day counts.
+fn daily(by_day: &[(String, i64)], days: i64) -> Vec<f64> {
+    let today = chrono::Utc::now() + chrono::Duration::hours(8);
+    (0..days)
+        .rev()
+        .map(|back| {
+            let d = (today - chrono::Duration::days(back))
+                .format("%Y-%m-%d")
+                .to_string();
+            by_day
+                .iter()
+                .find(|(day, _)| *day == d)
+                .map_or(0.0, |(_, n)| *n as f64)
+        })
+        .collect()
+}
+
+/// Who used my data: the grants my department gives (every grant for the bureau) with calls,
+/// rows, refusals, last use and a 30-day trend; for the bureau and the auditor, who read one
+/// person's record in the last 90 days (the question is audited).
+pub async fn usage(
+    State(s): State<AppState>,
+    mut page: PageAuth<SignedIn>,
+    Query(q): Query<UsageQuery>,
+) -> Response {
+    page.chrome.active = "share";
+    let who = page.auth.who().clone();
+    let list = match share::usage(&s, &who, 30).await {
+        Ok(l) => l,
+        Err(e) => return failure(page.chrome, e),
+    };
+    let mut names = Names::load(&s.store).await;
+    let mut rows = Vec::new();
+    for u in list {
+        let days = daily(&u.by_day, 30);
+        let max = days.iter().copied().fold(0.0, f64::max);
+        let title = format!("{}: {}", page.chrome.t.t("share.trend"), u.calls);
+        rows.push(UsageRow {
+            grant: u.grant.id,
+            target: names.target(&s.store, &u.grant.target).await,
+            consumer: names.org(u.grant.consumer_org_id),
+            status: page
+                .chrome
+                .t
+                .t(&format!("share.grant.{}", u.grant.status))
+                .to_string(),
+            purpose: u.grant.purpose.clone(),
+            calls: u.calls,
+            rows: u.rows,
+            refused: u.refused,
+            last: u.last_at.map(fmt_time).unwrap_or_default(),
+            trend: crate::svg::spark(&title, &days, max),
+        });
+    }
+    let may_ask = <crate::auth::WhoRead as crate::auth::Right>::ROLES
+        .iter()
+        .any(|r| who.has(*r));
+    let key = q.key.trim().to_string();
+    let asked = may_ask && !key.is_empty();
+    let mut reads = Vec::new();
+    if asked {
+        let since = now_ms() - 90 * 86_400_000;
+        let found = yishu_share::usage::who_read(&s.store, &key, since)
+            .await
+            .map_err(ApiError::from);
+        let detail =
+            json!({"days": 90, "subject": yishu_share::audit::subject_digest(&s.store, &key)});
+        match audited(
+            &s,
+            &page.auth,
+            "share.who_read",
+            "subject".into(),
+            detail,
+            found,
+        )
+        .await
+        {
+            Ok(found) => {
+                for r in found {
+                    let d = yishu_share::audit::detail(&r);
+                    let text = |k: &str| d[k].as_str().unwrap_or_default().to_string();
+                    reads.push(ReadRow {
+                        when: fmt_time(r.at),
+                        reader: r.actor_name.clone(),
+                        org: r.org_id.map(|o| names.org(o)).unwrap_or_default(),
+                        target: names.target(&s.store, &text("target")).await,
+                        purpose: text("purpose"),
+                        channel: text("channel"),
+                    });
+                }
+            }
+            Err(e) => {
+                super::failed(&mut page.chrome, &e.0);
+            }
+        }
+    }
+    render(&Usage {
+        c: page.chrome,
+        rows,
+        may_ask,
+        asked,
+        key,
+        reads,
+    })
+}

@@ -5,10 +5,10 @@
 use crate::AppState;
 use crate::app::audit::audit;
 use crate::app::base::SubjectDetail;
+use crate::app::base::find as find_subjects;
 use crate::app::base::kind_of;
 use crate::app::base::load;
 use crate::app::base::neighbourhood;
-use crate::app::base::{channel, find as find_subjects};
 use crate::auth::Correct;
 use crate::auth::{Auth, SeePersonal, SignedIn};
 use crate::error::{ApiError, ApiResult};
@@ -40,7 +40,7 @@ pub async fn find(
 ) -> ApiResult<Json<Vec<Row>>> {
     let kind = kind_of(&kind)?;
     let text = q.q.unwrap_or_default();
-    let ch = channel("api", &auth.meta);
+    let ch = auth.meta.channel("api");
     let rows = find_subjects(&s, auth.who(), &ch, kind, &text, q.limit.unwrap_or(50)).await?;
     Ok(Json(rows))
 }
@@ -55,7 +55,7 @@ pub async fn get(
     Path((kind, id)): Path<(String, String)>,
 ) -> ApiResult<Json<SubjectDetail>> {
     let kind = kind_of(&kind)?;
-    let d = load(&s, auth.who(), &channel("api", &auth.meta), kind, &id).await?;
+    let d = load(&s, auth.who(), &auth.meta.channel("api"), kind, &id).await?;
     Ok(Json(d))
 }
 
@@ -81,7 +81,7 @@ pub async fn graph(
     let g = neighbourhood(
         &s,
         auth.who(),
-        &channel("api", &auth.meta),
+        &auth.meta.channel("api"),
         kind,
         &id,
         q.depth.unwrap_or(1),

@@ -13,6 +13,7 @@ mod fusion;
 mod link;
 mod quality;
 mod search;
+mod share;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -32,6 +33,8 @@ pub enum BenchCommand {
     Fusion(fusion::FusionBenchArgs),
     /// The audit chain: appends with 16 writers on SQLite and PostgreSQL, and verifying 10M records.
     Audit(audit::AuditBenchArgs),
+    /// Base-library lookups by key through a grant (gate, masking, audit) vs the gate bypassed.
+    Share(share::ShareBenchArgs),
 }
 
 #[derive(Args)]
@@ -76,6 +79,7 @@ pub async fn run(cmd: BenchCommand, config: Config) -> Result<u8> {
         BenchCommand::Link(a) => tokio::task::spawn_blocking(move || link::run(a)).await?,
         BenchCommand::Fusion(a) => fusion::run(a, config).await,
         BenchCommand::Audit(a) => audit::run(a).await,
+        BenchCommand::Share(a) => share::run(a, config).await,
     }
 }
 
@@ -93,21 +97,31 @@ impl Round {
     }
 }
 
-async fn load(url: String, key: Option<String>, connections: usize, secs: u64) -> Result<Round> {
+/// `connections` clients requesting for `secs` seconds, each request's URL from `url` by a
+/// running number (`round` shifts where the clients start).
+async fn load(
+    url: impl Fn(usize) -> String + Clone + Send + 'static,
+    key: Option<String>,
+    connections: usize,
+    secs: u64,
+    round: usize,
+) -> Result<Round> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
         .build()?;
     let deadline = Instant::now() + Duration::from_secs(secs);
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..connections {
+    for c in 0..connections {
         let (client, url, key) = (client.clone(), url.clone(), key.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(100_000);
             let mut errors = 0usize;
+            let mut n = (round * connections + c) * 7_919;
             while Instant::now() < deadline {
                 let t = Instant::now();
-                let mut req = client.get(&url);
+                n += connections;
+                let mut req = client.get(url(n));
                 if let Some(k) = &key {
                     req = req.bearer_auth(k);
                 }
@@ -187,8 +201,17 @@ async fn http(a: HttpArgs) -> Result<u8> {
     );
     let (mut best_bare, mut best_yishu): (Option<Round>, Option<Round>) = (None, None);
     for _ in 0..a.rounds {
-        let b = load(format!("http://{baddr}/"), None, a.connections, a.seconds).await?;
-        let y = load(yurl.clone(), Some(key.clone()), a.connections, a.seconds).await?;
+        let bare = format!("http://{baddr}/");
+        let b = load(move |_| bare.clone(), None, a.connections, a.seconds, 0).await?;
+        let me = yurl.clone();
+        let y = load(
+            move |_| me.clone(),
+            Some(key.clone()),
+            a.connections,
+            a.seconds,
+            0,
+        )
+        .await?;
         if best_bare.as_ref().is_none_or(|x| b.rps() > x.rps()) {
             best_bare = Some(b);
         }

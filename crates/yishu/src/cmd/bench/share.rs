@@ -1,0 +1,339 @@
+//! `yishu bench share`: key lookups in the population base library over HTTP — through a grant
+//! (the gate's plan, masking and a read-audit record each) against the same lookups by the
+//! bureau's data manager with the gate bypassed, on a route this benchmark adds to its own
+//! server and that the product does not have — on a fused city
+//! (`yishu demo --people N --no-serve --data-dir DIR`).
+
+use super::{Round, load};
+use anyhow::{Result, anyhow, bail};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+use yishu_fusion::library::{self, Row};
+use yishu_lake::Layer;
+use yishu_meta::{Principal, Store, now_ms};
+use yishu_server::AppState;
+use yishu_server::auth::{Auth, SignedIn};
+use yishu_server::error::ApiResult;
+use yishu_share::application::{Apply, DEFAULT_STEP_DAYS, Decision, Workflow};
+use yishu_share::audit::{self, Channel};
+use yishu_share::calendar::Calendar;
+use yishu_share::{ReadRequest, gate, masker_for};
+
+#[derive(Args)]
+pub struct ShareBenchArgs {
+    /// The data directory of a fused city (the demo's `--data-dir`).
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 16)]
+    pub connections: usize,
+    /// Seconds per measured round.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Alternating rounds per side (the best round of each counts).
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    /// Distinct subjects looked up, spread over the library.
+    #[arg(long, default_value_t = 20_000)]
+    pub keys: usize,
+}
+
+#[derive(serde::Deserialize)]
+struct Find {
+    q: Option<String>,
+}
+
+/// The bypass: the same authentication and the same lookup by key as `GET /api/v1/base/{kind}`,
+/// without plan, masking or audit record.
+async fn bypass(
+    State(s): State<AppState>,
+    _auth: Auth<SignedIn>,
+    Path(kind): Path<String>,
+    Query(q): Query<Find>,
+) -> ApiResult<Json<Vec<Row>>> {
+    let kind = yishu_server::app::base::kind_of(&kind)?;
+    let q = q.q.unwrap_or_default();
+    Ok(Json(library::find(&s.lake, kind, &q, 50, true).await?))
+}
+
+/// A grant of the population library to the consumer's department with limits no benchmark
+/// reaches, its key masked by token and the name partly: the plan every gated lookup gets.
+async fn bench_grant(store: &Store, lake: &yishu_lake::Lake) -> Result<i64> {
+    let calendar = Calendar::default();
+    let flow = Workflow {
+        store,
+        lake,
+        calendar: &calendar,
+        step_days: DEFAULT_STEP_DAYS,
+    };
+    let consumer = store.acting_as("consumer").await?;
+    let manager = store.acting_as("manager").await?;
+    let columns = lake
+        .columns(Layer::Base, "population")
+        .await?
+        .ok_or_else(|| anyhow!("the city has no population base library"))?;
+    let items: Vec<String> = columns
+        .into_iter()
+        .filter(|c| !c.starts_with('_') && c != "subject_id")
+        .collect();
+    let now = now_ms();
+    let applied = flow
+        .apply(
+            &consumer,
+            &Apply {
+                target: "base:population".into(),
+                items: items.clone(),
+                purpose: "基准测试：按身份证号查询人口基础信息".into(),
+                legal_basis: "yishu bench share".into(),
+                scenario: "基准测试".into(),
+                period_from: now,
+                period_to: now + 86_400_000,
+                expected_volume: "按需".into(),
+                contact: "bench".into(),
+            },
+            now,
+        )
+        .await?;
+    let name = items.iter().find(|i| *i == "姓名").cloned();
+    let decision = Decision {
+        approve: true,
+        reason: "基准测试".into(),
+        masks: [("subject_key".to_string(), "token".to_string())]
+            .into_iter()
+            .chain(name.map(|n| (n, "partial".to_string())))
+            .collect(),
+        per_minute: Some(i64::MAX / 2),
+        rows_per_day: Some(i64::MAX / 2),
+        ..Default::default()
+    };
+    let decided = flow
+        .provider_decide(&manager, applied.id, &decision, now)
+        .await?;
+    decided
+        .grant_id
+        .ok_or_else(|| anyhow!("the bench application was not granted: {}", decided.status))
+}
+
+/// Keys of `n` subjects spread evenly over the library.
+async fn sample_keys(lake: &yishu_lake::Lake, n: usize) -> Result<Vec<String>> {
+    let frame = lake
+        .frame(Layer::Base, "population")
+        .await?
+        .ok_or_else(|| anyhow!("the city has no population base library"))?;
+    let batches = frame.select_columns(&["subject_key"])?.collect().await?;
+    let all: Vec<String> = batches
+        .iter()
+        .flat_map(yishu_lake::text_rows)
+        .filter_map(|r| r.into_iter().next())
+        .collect();
+    if all.is_empty() {
+        bail!("the population base library is empty");
+    }
+    let step = (all.len() / n.max(1)).max(1);
+    Ok(all.into_iter().step_by(step).take(n).collect())
+}
+
+/// The cost of one read-audit record: alone (one writer, one at a time) and with 16 writers
+/// (group commit), in µs a record.
+async fn audit_cost(store: &Store, who: &Principal, plan: &gate::ReadPlan) -> Result<(f64, f64)> {
+    let ch = Channel {
+        kind: "bench",
+        source_ip: "127.0.0.1".into(),
+        request_id: String::new(),
+    };
+    let subjects = vec![audit::subject_digest(store, "bench")];
+    let e = audit::entry(who, "base:population", Ok(plan), 1, &subjects, &ch);
+    let n = 500;
+    let t = Instant::now();
+    for _ in 0..n {
+        audit::record(store, &e).await?;
+    }
+    let alone = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let t = Instant::now();
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (store, e) = (store.clone(), e.clone());
+            tokio::spawn(async move {
+                for _ in 0..n {
+                    audit::record(&store, &e).await?;
+                }
+                Ok::<_, yishu_types::Error>(())
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await??;
+    }
+    let shared = t.elapsed().as_secs_f64() * 1e6 / (16 * n) as f64;
+    Ok((alone, shared))
+}
+
+pub async fn run(a: ShareBenchArgs, mut config: crate::config::Config) -> Result<u8> {
+    config.data_dir = a.data_dir.clone();
+    config.database_url = None;
+    config.lake_root = None;
+    let (store, lake) = crate::cmd::serve::open(&config).await?;
+    if lake.columns(Layer::Base, "population").await?.is_none() {
+        bail!(
+            "{} holds no fused city: make one with `yishu demo --people 1000000 --no-serve --data-dir {}`",
+            a.data_dir.display(),
+            a.data_dir.display()
+        );
+    }
+    let grant = bench_grant(&store, &lake).await?;
+    let consumer = store.get_user_by_name("consumer").await?;
+    let manager = store.get_user_by_name("manager").await?;
+    let consumer_key = store
+        .create_api_key(consumer.id, "bench share", None)
+        .await?
+        .secret;
+    let manager_key = store
+        .create_api_key(manager.id, "bench share", None)
+        .await?
+        .secret;
+    let keys = Arc::new(sample_keys(&lake, a.keys).await?);
+
+    let search = yishu_server::open_search(None, &store).await?;
+    let state = AppState::new(
+        store.clone(),
+        lake.clone(),
+        search,
+        yishu_server::ServerConfig::default(),
+    );
+    let router = yishu_server::app(state.clone()).merge(
+        axum::Router::new()
+            .route("/bench/bypass/{kind}", axum::routing::get(bypass))
+            .with_state(state),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+    let gated = format!("http://{addr}/api/v1/base/person?q=");
+    let bypassed = format!("http://{addr}/bench/bypass/person?q=");
+
+    // Both sides answer, and differently: the gate masks the key, the bypass shows it.
+    let client = reqwest::Client::new();
+    let probe = |url: String, key: String| {
+        let client = client.clone();
+        async move {
+            let r = client.get(url).bearer_auth(key).send().await?;
+            let status = r.status();
+            let rows: Vec<Row> = r.json().await.unwrap_or_default();
+            anyhow::Ok((status, rows))
+        }
+    };
+    let k0 = &keys[0];
+    let (gs, g_rows) = probe(format!("{gated}{k0}"), consumer_key.clone()).await?;
+    let (bs, b_rows) = probe(format!("{bypassed}{k0}"), manager_key.clone()).await?;
+    if !gs.is_success() || g_rows.len() != 1 || !bs.is_success() || b_rows.len() != 1 {
+        bail!("a lookup failed before the bench: gate {gs} {g_rows:?}, bypass {bs} {b_rows:?}");
+    }
+    if g_rows[0].get("subject_key") == Some(k0) || b_rows[0].get("subject_key") != Some(k0) {
+        bail!("the gate did not mask the key, or the bypass did not find it");
+    }
+
+    println!(
+        "bench share: base.population ({} keys looked up), {} connections, {} s rounds, best of {} alternating rounds, loopback, {} cores; grant {grant}",
+        keys.len(),
+        a.connections,
+        a.seconds,
+        a.rounds,
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    let urls = |base: String| {
+        let keys = keys.clone();
+        move |i: usize| format!("{base}{}", keys[i % keys.len()])
+    };
+    let (mut best_gate, mut best_bypass): (Option<Round>, Option<Round>) = (None, None);
+    for round in 0..a.rounds {
+        let b = load(
+            urls(bypassed.clone()),
+            Some(manager_key.clone()),
+            a.connections,
+            a.seconds,
+            round,
+        )
+        .await?;
+        let g = load(
+            urls(gated.clone()),
+            Some(consumer_key.clone()),
+            a.connections,
+            a.seconds,
+            round,
+        )
+        .await?;
+        if best_bypass.as_ref().is_none_or(|x| b.rps() > x.rps()) {
+            best_bypass = Some(b);
+        }
+        if best_gate.as_ref().is_none_or(|x| g.rps() > x.rps()) {
+            best_gate = Some(g);
+        }
+    }
+    let (b, g) = (
+        best_bypass.ok_or_else(|| anyhow!("no rounds"))?,
+        best_gate.ok_or_else(|| anyhow!("no rounds"))?,
+    );
+    println!(
+        "{:<52} {:>9} {:>8} {:>8} {:>8} {:>7}",
+        "lookup by 公民身份号码", "requests", "req/s", "p50 ms", "p99 ms", "errors"
+    );
+    for (name, r) in [
+        ("bureau data manager, gate bypassed (bench route)", &b),
+        ("consumer through the grant (gate + mask + audit)", &g),
+    ] {
+        println!(
+            "{name:<52} {:>9} {:>8.0} {:>8.2} {:>8.2} {:>7}",
+            r.requests,
+            r.rps(),
+            r.p50_us as f64 / 1000.0,
+            r.p99_us as f64 / 1000.0,
+            r.errors
+        );
+    }
+    let cost = 1.0 - g.rps() / b.rps();
+    println!(
+        "gate + audit cost: {:.1}% of throughput (target ≤ 20%); gated p99 {:.2} ms (target ≤ 10 ms)",
+        cost * 100.0,
+        g.p99_us as f64 / 1000.0
+    );
+    // One record's cost, measured apart from the lookups.
+    let who = store.acting_as("consumer").await?;
+    let g_row = store.grant(grant).await?;
+    let source = yishu_share::target::resolve(
+        &store,
+        &lake,
+        yishu_share::target::Target::Base(yishu_fusion::SubjectKind::Person),
+    )
+    .await?
+    .source;
+    let plan = gate::plan(
+        &who,
+        Some(&g_row),
+        &source,
+        &ReadRequest {
+            limit: 1,
+            ..Default::default()
+        },
+        now_ms(),
+        masker_for(&store, who.org_id),
+    )?;
+    let (alone, shared) = audit_cost(&store, &who, &plan).await?;
+    println!(
+        "one read-audit record: {alone:.0} µs written alone; {shared:.1} µs a record with 16 writers ({:.0} records/s)",
+        1e6 / shared
+    );
+    Ok(crate::exit::OK)
+}
