@@ -332,7 +332,8 @@ impl Store {
         Ok(records)
     }
 
-    /// Reads the log newest first, filtered and paginated.
+    /// Audit records matching `f`, newest first. The action is a prefix and the detail a
+    /// substring, taken literally (`_` and `%` are not wildcards: `share.who_read` is an action).
     pub async fn list_audit(
         &self,
         f: &AuditFilter,
@@ -341,17 +342,14 @@ impl Store {
     ) -> Result<Page<AuditRecord>, Error> {
         let limit = limit.clamp(1, 1000);
         let offset = offset.max(0);
-        let action_prefix = f
-            .action
-            .as_ref()
-            .map(|a| format!("{}%", a.replace(['%', '_'], "")));
+        let action_prefix = f.action.as_ref().map(|a| format!("{}%", like_escaped(a)));
         let detail_has = f
             .detail_has
             .as_ref()
-            .map(|d| format!("%{}%", d.replace(['%', '_'], "")));
-        const WHERE: &str = "WHERE ($1 IS NULL OR actor_name = $1) AND ($2 IS NULL OR action LIKE $2) \
+            .map(|d| format!("%{}%", like_escaped(d)));
+        const WHERE: &str = "WHERE ($1 IS NULL OR actor_name = $1) AND ($2 IS NULL OR action LIKE $2 ESCAPE '\\') \
              AND ($3 IS NULL OR outcome = $3) AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5) \
-             AND ($6 IS NULL OR object = $6) AND ($7 IS NULL OR detail LIKE $7)";
+             AND ($6 IS NULL OR object = $6) AND ($7 IS NULL OR detail LIKE $7 ESCAPE '\\')";
         let count_sql = format!("SELECT COUNT(*) FROM audit_log {WHERE}");
         let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql))
             .bind(f.actor.as_deref())
@@ -537,4 +535,16 @@ fn broken(records: i64, seq: i64, why: String) -> ChainReport {
         records,
         broken_at: Some(Broken { seq, reason: why }),
     }
+}
+
+/// `text` with LIKE's wildcards and escape taken literally (with `ESCAPE '\'`).
+fn like_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        if matches!(ch, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
 }

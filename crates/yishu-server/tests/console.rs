@@ -1262,6 +1262,40 @@ async fn share_pages_in_chromium() {
         .unwrap();
     css_text_once(&c, "#grants", "已暂停").await;
     shot(&c, "share-07-suspended").await;
+    // Who used the data: the grant with its calls and trend; who read one person (audited).
+    c.goto(&s.url("/console/share/usage")).await.unwrap();
+    let usage = id_text(&c, "usage").await;
+    assert!(
+        usage.contains("成都市人社局") && usage.contains("已暂停"),
+        "{usage}"
+    );
+    assert!(
+        c.find(Locator::Css("#usage svg.spark")).await.is_ok(),
+        "a trend per grant"
+    );
+    type_in(&c, "#key", "510107199001011234").await;
+    c.find(Locator::Css("#who-read ~ form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    css_text_once(&c, "#no-reads", "无人读取").await;
+    shot(&c, "share-09-usage").await;
+    let asked = s
+        .store
+        .list_audit(
+            &yishu_meta::AuditFilter {
+                action: Some("share.who_read".into()),
+                ..Default::default()
+            },
+            10,
+            0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(asked.items.len(), 1, "the question is in the audit log");
+    assert!(!asked.items[0].detail.contains("510107199001011234"));
 
     // The same pages in English.
     c.goto(&s.url("/console/lang?to=en&back=/console/share"))
