@@ -128,6 +128,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/console/share/grants", get(share::grants))
         .route("/console/share/usage", get(share::usage))
+        .route("/console/share/usage/who-read", post(share::who_read))
         .route(
             "/console/share/grants/{id}/status",
             post(share::set_grant_status),
