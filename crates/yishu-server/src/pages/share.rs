@@ -701,7 +701,7 @@ async fn usage_page(s: &AppState, mut page: PageAuth<SignedIn>, key: String) -> 
         let detail =
             json!({"days": 90, "subject": yishu_share::audit::subject_digest(&s.store, &key)});
         match audited(
-            &s,
+            s,
             &page.auth,
             "share.who_read",
             "subject".into(),
