@@ -53,6 +53,16 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("share.all", "全部申请（统筹）", "All applications"),
     ("share.grants", "授权", "Grants"),
     ("share.apply", "申请共享", "Apply for sharing"),
+    (
+        "share.granted_to_you",
+        "本部门已获授权",
+        "Your department holds grant",
+    ),
+    (
+        "share.download_csv",
+        "下载授权数据（CSV）",
+        "Download the granted data (CSV)",
+    ),
     ("share.target", "申请资源", "Data"),
     ("share.consumer", "使用部门", "Consumer"),
     ("share.provider", "提供部门", "Provider"),

@@ -1241,6 +1241,17 @@ async fn share_pages_in_chromium() {
         .await
         .unwrap();
     css_text_once(&c, "[data-testid=application-status]", "已授权").await;
+    // 人社 sees its grant on the entry's page, with the way to read through it.
+    c.delete_all_cookies().await.unwrap();
+    login(&c, &s, "rs").await;
+    c.goto(&s.url(&format!("/console/catalog/{id}")))
+        .await
+        .unwrap();
+    assert!(id_text(&c, "granted").await.contains("本部门已获授权"));
+    click(&c, "granted-sample").await;
+    assert!(c.current_url().await.unwrap().path().ends_with("/sample"));
+    c.delete_all_cookies().await.unwrap();
+    login(&c, &s, "reviewer").await;
     c.goto(&s.url("/console/share/grants")).await.unwrap();
     let grants = id_text(&c, "grants").await;
     assert!(

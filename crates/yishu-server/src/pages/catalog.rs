@@ -169,6 +169,8 @@ struct ResourcePage {
     stats: yishu_meta::ResourceStats,
     sources: Vec<yishu_meta::source::Source>,
     drift: Option<yishu_ingest::drift::Drift>,
+    /// The active grant the reader's department holds for the entry.
+    granted: Option<i64>,
     attachments: Vec<yishu_meta::attachment::Attachment>,
     matters: Vec<yishu_meta::matter::Matter>,
     can: Can,
@@ -397,7 +399,20 @@ pub(super) async fn show_with(
     };
     let attachments = s.store.list_attachments(id).await.unwrap_or_default();
     let matters = s.store.resource_matters(id).await.unwrap_or_default();
+    // The grant this department reads the entry through, if it holds one.
+    let target = yishu_share::target::Target::Resource(id).as_string();
+    let granted = match can.apply {
+        true => s
+            .store
+            .active_grant(p.org_id, &target, yishu_meta::now_ms())
+            .await
+            .ok()
+            .flatten()
+            .map(|g| g.id),
+        false => None,
+    };
     let page = ResourcePage {
+        granted,
         c: chrome,
         r,
         provider,
