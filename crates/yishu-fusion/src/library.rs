@@ -81,15 +81,14 @@ fn rows_of(batches: &[RecordBatch]) -> Vec<Row> {
 
 /// The rows of a table keyed by subject that are about one subject, found by the subject's key
 /// hash: the fusion run indexes each file's hash column ([`yishu_lake::key_index`]), so a lookup
-/// reads a few index blocks and the pages holding the rows, never the table. Also the column
-/// order of the files read (empty when no row was found).
+/// reads a few index blocks and the pages holding the rows, never the table.
 async fn of_subject(
     lake: &Lake,
     table: &str,
     keyed: KeyedBy<'_>,
     kind: SubjectKind,
     key: &str,
-) -> Result<(Vec<String>, Vec<Row>), Error> {
+) -> Result<Vec<Row>, Error> {
     let mut hashes = KeyHashes::default();
     hashes.insert(tables::subject_hash(kind, key));
     let columns = keyed.columns();
@@ -102,25 +101,14 @@ async fn of_subject(
         hashed: Some((tables::KEY_HASH, &hashes)),
     };
     let picked = lake.find(Layer::Base, table, finder, None).await?;
-    let order = picked
-        .rows
-        .first()
-        .map(|b| {
-            b.schema()
-                .fields()
-                .iter()
-                .map(|f| f.name().clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok((order, rows_of(&picked.rows)))
+    Ok(rows_of(&picked.rows))
 }
 
 /// The current golden row of the subject with key `key` (every column, the libraries' own
 /// included), found by its key hash; `None` when the library has no such subject.
 pub async fn by_key(lake: &Lake, kind: SubjectKind, key: &str) -> Result<Option<Row>, Error> {
     let keyed = KeyedBy::Kind(kind, "subject_key");
-    let (_, rows) = of_subject(lake, base_table(kind), keyed, kind, key).await?;
+    let rows = of_subject(lake, base_table(kind), keyed, kind, key).await?;
     Ok(rows.into_iter().next())
 }
 
@@ -244,7 +232,6 @@ pub async fn subject(
     let keyed = KeyedBy::Kind(kind, "subject_key");
     let versions = of_subject(lake, &history, keyed, kind, key)
         .await?
-        .1
         .into_iter()
         .map(|h| VersionView {
             valid_from: h.get("_valid_from").cloned().unwrap_or_default(),
@@ -288,7 +275,6 @@ pub async fn timeline(lake: &Lake, kind: SubjectKind, key: &str) -> Result<Vec<E
     let keyed = KeyedBy::Any("subject_kind", "subject_key");
     let mut out: Vec<EventView> = of_subject(lake, EVENTS_TABLE, keyed, kind, key)
         .await?
-        .1
         .into_iter()
         .map(|r| EventView {
             date: r["date"].clone(),
@@ -308,7 +294,6 @@ pub async fn records(lake: &Lake, kind: SubjectKind, key: &str) -> Result<Vec<[S
     let keyed = KeyedBy::Any("subject_kind", "subject_key");
     Ok(of_subject(lake, RECORDS_TABLE, keyed, kind, key)
         .await?
-        .1
         .into_iter()
         .map(|r| {
             [

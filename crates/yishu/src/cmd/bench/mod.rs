@@ -159,6 +159,71 @@ async fn load(
     })
 }
 
+/// One side of a side-by-side load test: its label, the URL of each request, its API key.
+struct Side<F> {
+    name: &'static str,
+    url: F,
+    key: Option<String>,
+}
+
+/// Alternating rounds of `first` and `second` with (connections, seconds, rounds); the best
+/// round of each counts. Printed as a table whose first column is headed `heading`.
+async fn duel<F, G>(
+    heading: &str,
+    first: Side<F>,
+    second: Side<G>,
+    (connections, seconds, rounds): (usize, u64, usize),
+) -> Result<(Round, Round)>
+where
+    F: Fn(usize) -> String + Clone + Send + 'static,
+    G: Fn(usize) -> String + Clone + Send + 'static,
+{
+    let (mut best_a, mut best_b): (Option<Round>, Option<Round>) = (None, None);
+    for round in 0..rounds {
+        let x = load(
+            first.url.clone(),
+            first.key.clone(),
+            connections,
+            seconds,
+            round,
+        )
+        .await?;
+        let y = load(
+            second.url.clone(),
+            second.key.clone(),
+            connections,
+            seconds,
+            round,
+        )
+        .await?;
+        if best_a.as_ref().is_none_or(|b| x.rps() > b.rps()) {
+            best_a = Some(x);
+        }
+        if best_b.as_ref().is_none_or(|b| y.rps() > b.rps()) {
+            best_b = Some(y);
+        }
+    }
+    let (x, y) = (
+        best_a.ok_or_else(|| anyhow!("no rounds"))?,
+        best_b.ok_or_else(|| anyhow!("no rounds"))?,
+    );
+    println!(
+        "{heading:<52} {:>9} {:>9} {:>8} {:>8} {:>7}",
+        "requests", "req/s", "p50 ms", "p99 ms", "errors"
+    );
+    for (name, r) in [(first.name, &x), (second.name, &y)] {
+        println!(
+            "{name:<52} {:>9} {:>9.0} {:>8.3} {:>8.3} {:>7}",
+            r.requests,
+            r.rps(),
+            r.p50_us as f64 / 1000.0,
+            r.p99_us as f64 / 1000.0,
+            r.errors
+        );
+    }
+    Ok((x, y))
+}
+
 async fn http(a: HttpArgs) -> Result<u8> {
     let dir = tempfile::tempdir()?;
     let store = Store::open(&format!(
@@ -199,47 +264,22 @@ async fn http(a: HttpArgs) -> Result<u8> {
             .map(|n| n.get())
             .unwrap_or(1)
     );
-    let (mut best_bare, mut best_yishu): (Option<Round>, Option<Round>) = (None, None);
-    for _ in 0..a.rounds {
-        let bare = format!("http://{baddr}/");
-        let b = load(move |_| bare.clone(), None, a.connections, a.seconds, 0).await?;
-        let me = yurl.clone();
-        let y = load(
-            move |_| me.clone(),
-            Some(key.clone()),
-            a.connections,
-            a.seconds,
-            0,
-        )
-        .await?;
-        if best_bare.as_ref().is_none_or(|x| b.rps() > x.rps()) {
-            best_bare = Some(b);
-        }
-        if best_yishu.as_ref().is_none_or(|x| y.rps() > x.rps()) {
-            best_yishu = Some(y);
-        }
-    }
-    let (b, y) = (
-        best_bare.ok_or_else(|| anyhow!("no rounds"))?,
-        best_yishu.ok_or_else(|| anyhow!("no rounds"))?,
-    );
-    println!(
-        "{:<42} {:>10} {:>10} {:>9} {:>9} {:>7}",
-        "target", "requests", "req/s", "p50 ms", "p99 ms", "errors"
-    );
-    for (name, r) in [
-        ("bare axum handler (constant)", &b),
-        ("yishu GET /api/v1/me (API key)", &y),
-    ] {
-        println!(
-            "{name:<42} {:>10} {:>10.0} {:>9.3} {:>9.3} {:>7}",
-            r.requests,
-            r.rps(),
-            r.p50_us as f64 / 1000.0,
-            r.p99_us as f64 / 1000.0,
-            r.errors
-        );
-    }
+    let bare = format!("http://{baddr}/");
+    let (b, y) = duel(
+        "target",
+        Side {
+            name: "bare axum handler (constant)",
+            url: move |_| bare.clone(),
+            key: None,
+        },
+        Side {
+            name: "yishu GET /api/v1/me (API key)",
+            url: move |_| yurl.clone(),
+            key: Some(key.clone()),
+        },
+        (a.connections, a.seconds, a.rounds),
+    )
+    .await?;
     println!(
         "ratio yishu/bare throughput: {:.2} (target ≥ 0.50); yishu p99 {:.3} ms (target < 5 ms)",
         y.rps() / b.rps(),

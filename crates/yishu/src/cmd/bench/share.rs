@@ -4,7 +4,7 @@
 //! server and that the product does not have — on a fused city
 //! (`yishu demo --people N --no-serve --data-dir DIR`).
 
-use super::{Round, load};
+use super::{Side, duel};
 use anyhow::{Result, anyhow, bail};
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -257,52 +257,21 @@ pub async fn run(a: ShareBenchArgs, mut config: crate::config::Config) -> Result
         let keys = keys.clone();
         move |i: usize| format!("{base}{}", keys[i % keys.len()])
     };
-    let (mut best_gate, mut best_bypass): (Option<Round>, Option<Round>) = (None, None);
-    for round in 0..a.rounds {
-        let b = load(
-            urls(bypassed.clone()),
-            Some(manager_key.clone()),
-            a.connections,
-            a.seconds,
-            round,
-        )
-        .await?;
-        let g = load(
-            urls(gated.clone()),
-            Some(consumer_key.clone()),
-            a.connections,
-            a.seconds,
-            round,
-        )
-        .await?;
-        if best_bypass.as_ref().is_none_or(|x| b.rps() > x.rps()) {
-            best_bypass = Some(b);
-        }
-        if best_gate.as_ref().is_none_or(|x| g.rps() > x.rps()) {
-            best_gate = Some(g);
-        }
-    }
-    let (b, g) = (
-        best_bypass.ok_or_else(|| anyhow!("no rounds"))?,
-        best_gate.ok_or_else(|| anyhow!("no rounds"))?,
-    );
-    println!(
-        "{:<52} {:>9} {:>8} {:>8} {:>8} {:>7}",
-        "lookup by 公民身份号码", "requests", "req/s", "p50 ms", "p99 ms", "errors"
-    );
-    for (name, r) in [
-        ("bureau data manager, gate bypassed (bench route)", &b),
-        ("consumer through the grant (gate + mask + audit)", &g),
-    ] {
-        println!(
-            "{name:<52} {:>9} {:>8.0} {:>8.2} {:>8.2} {:>7}",
-            r.requests,
-            r.rps(),
-            r.p50_us as f64 / 1000.0,
-            r.p99_us as f64 / 1000.0,
-            r.errors
-        );
-    }
+    let (b, g) = duel(
+        "lookup by 公民身份号码",
+        Side {
+            name: "bureau data manager, gate bypassed (bench route)",
+            url: urls(bypassed),
+            key: Some(manager_key),
+        },
+        Side {
+            name: "consumer through the grant (gate + mask + audit)",
+            url: urls(gated),
+            key: Some(consumer_key),
+        },
+        (a.connections, a.seconds, a.rounds),
+    )
+    .await?;
     let cost = 1.0 - g.rps() / b.rps();
     println!(
         "gate + audit cost: {:.1}% of throughput (target ≤ 20%); gated p99 {:.2} ms (target ≤ 10 ms)",
