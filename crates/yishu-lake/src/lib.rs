@@ -681,14 +681,33 @@ impl Lake {
 }
 
 /// A file of the lake that is never modified once in place — a Delta data file, a key index —
-/// mapped into memory, so a reader touches only the pages it needs.
-pub(crate) fn map_immutable(path: &std::path::Path) -> std::io::Result<memmap2::Mmap> {
+/// mapped into memory, so a reader touches only the pages it needs. Mappings are kept for the
+/// next read (a lookup by key reads the same few files every time, and mapping and unmapping
+/// them costs more than the lookup's own work); a file vacuum unlinks stays mapped until the
+/// cache is next emptied, which it is when it holds [`MAPPED_FILES`].
+pub(crate) fn map_immutable(path: &std::path::Path) -> std::io::Result<bytes::Bytes> {
+    static MAPPED: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, bytes::Bytes>>,
+    > = std::sync::LazyLock::new(Default::default);
+    if let Some(b) = MAPPED.lock().ok().and_then(|m| m.get(path).cloned()) {
+        return Ok(b);
+    }
     let file = std::fs::File::open(path)?;
     // SAFETY: the lake writes these files whole (data files before the commit that adds them,
     // indexes under a temporary name renamed into place) and never changes them after; a
     // vacuum may unlink one, which leaves a mapping intact.
-    unsafe { memmap2::Mmap::map(&file) }
+    let map = bytes::Bytes::from_owner(unsafe { memmap2::Mmap::map(&file) }?);
+    if let Ok(mut m) = MAPPED.lock() {
+        if m.len() >= MAPPED_FILES {
+            m.clear();
+        }
+        m.insert(path.to_path_buf(), map.clone());
+    }
+    Ok(map)
 }
+
+/// Mapped files kept for the next read.
+const MAPPED_FILES: usize = 512;
 
 /// Bytes per Parquet data page in the base and std layers. Their tables are read by key — a
 /// few rows of many ([`Lake::find`]: base rows by subject, std rows by lineage) — and a reader
@@ -738,6 +757,11 @@ fn writer_properties(
         .set_compression(Compression::LZ4_RAW)
         .set_data_page_size_limit(PAGE_BYTES)
         .set_dictionary_page_size_limit(DICTIONARY_BYTES)
+        // A lookup by key in a base library decodes, for each column, the dictionary of the
+        // row's column chunk and then the row's page: ~30 dictionaries of up to 32 KiB against
+        // 4 KiB pages, most of its work. Base tables are served by key, so they have none
+        // (LZ4 keeps repeated values small all the same).
+        .set_dictionary_enabled(layer != Layer::Base)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_write_batch_size(64);
     for c in UNIQUE_COLUMNS {

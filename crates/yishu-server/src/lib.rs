@@ -68,6 +68,8 @@ pub struct AppState {
     pub search: Arc<SearchIndex>,
     /// Grants' rate-limit counters in this process.
     pub limiter: Arc<yishu_share::limit::Limiter>,
+    /// Base libraries as resolved within the last second (never grants).
+    pub sources: Arc<yishu_share::target::Recent>,
 }
 
 impl AppState {
@@ -80,6 +82,7 @@ impl AppState {
             metrics: metrics::Metrics::default(),
             key_cache: Arc::new(auth::KeyCache::default()),
             limiter: Arc::default(),
+            sources: Arc::default(),
         }
     }
 }

@@ -164,3 +164,40 @@ pub async fn resolve(store: &Store, lake: &Lake, target: Target) -> Result<Resol
         }
     }
 }
+
+/// How long a resolved base library stays fresh in [`Recent`].
+const FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Base libraries as resolved within the last second. A lookup by key resolves its library on
+/// every request, while a library's columns change only with a fusion run and its provider (the
+/// bureau) with a setting; a second's delay is harmless there, because a grant names its items
+/// itself and a plan is never wider than its grant. Grants are never kept: each read reads its
+/// grant's status, so a suspension stops the next read.
+#[derive(Default)]
+pub struct Recent {
+    base: std::sync::Mutex<std::collections::HashMap<&'static str, (std::time::Instant, Source)>>,
+}
+
+impl Recent {
+    /// The source of base library `kind`, resolved at most a second ago.
+    pub async fn base(
+        &self,
+        store: &Store,
+        lake: &Lake,
+        kind: SubjectKind,
+    ) -> Result<Source, Error> {
+        let fresh = |m: &std::collections::HashMap<_, (std::time::Instant, Source)>| {
+            m.get(kind.as_str())
+                .filter(|(at, _)| at.elapsed() < FRESH)
+                .map(|(_, s)| s.clone())
+        };
+        if let Some(s) = self.base.lock().ok().and_then(|m| fresh(&m)) {
+            return Ok(s);
+        }
+        let source = resolve(store, lake, Target::Base(kind)).await?.source;
+        if let Ok(mut m) = self.base.lock() {
+            m.insert(kind.as_str(), (std::time::Instant::now(), source.clone()));
+        }
+        Ok(source)
+    }
+}

@@ -349,7 +349,7 @@ pub(super) fn page_list(
 ) -> Option<PageList> {
     let list = dir.join(page_list::list_path(path).as_ref());
     let map = crate::map_immutable(&list).ok()?;
-    PageList::open(bytes::Bytes::from_owner(map), size, metadata)
+    PageList::open(map, size, metadata)
         .inspect_err(|e| tracing::warn!(list = %list.display(), "page list not used: {e}"))
         .ok()
 }
@@ -358,5 +358,5 @@ pub(super) fn page_list(
 /// reads it through the object store).
 pub(super) fn map_file(path: &std::path::Path, size: u64) -> Option<bytes::Bytes> {
     let map = crate::map_immutable(path).ok()?;
-    (map.len() as u64 == size).then(|| bytes::Bytes::from_owner(map))
+    (map.len() as u64 == size).then_some(map)
 }

@@ -11,7 +11,7 @@ use yishu_meta::Principal;
 use yishu_meta::fusion::Correction;
 use yishu_share::audit::Channel;
 use yishu_share::gate::MAX_PAGE;
-use yishu_share::target::{Target, resolve};
+use yishu_share::target::Target;
 use yishu_share::{ReadPlan, ReadRequest};
 use yishu_types::{Error, ErrorCode};
 
@@ -46,7 +46,7 @@ pub async fn plan_for(
     kind: SubjectKind,
 ) -> ApiResult<ReadPlan> {
     let target = Target::Base(kind);
-    let source = resolve(&s.store, &s.lake, target).await.map(|r| r.source);
+    let source = s.sources.base(&s.store, &s.lake, kind).await;
     let req = ReadRequest {
         limit: MAX_PAGE,
         ..Default::default()
