@@ -683,25 +683,33 @@ impl Lake {
 /// A file of the lake that is never modified once in place — a Delta data file, a key index —
 /// mapped into memory, so a reader touches only the pages it needs. Mappings are kept for the
 /// next read (a lookup by key reads the same few files every time, and mapping and unmapping
-/// them costs more than the lookup's own work); a file vacuum unlinks stays mapped until the
-/// cache is next emptied, which it is when it holds [`MAPPED_FILES`].
+/// them costs more than the lookup's own work), checked against the file's identity (inode,
+/// size, time) on each use: an index found bad is written again under the same name. A file
+/// vacuum unlinks stays mapped until the cache is next emptied, when it holds [`MAPPED_FILES`].
 pub(crate) fn map_immutable(path: &std::path::Path) -> std::io::Result<bytes::Bytes> {
+    use std::os::unix::fs::MetadataExt;
+    type Seen = (u64, u64, i64, i64);
     static MAPPED: std::sync::LazyLock<
-        std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, bytes::Bytes>>,
+        std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, (Seen, bytes::Bytes)>>,
     > = std::sync::LazyLock::new(Default::default);
-    if let Some(b) = MAPPED.lock().ok().and_then(|m| m.get(path).cloned()) {
+    let file = std::fs::File::open(path)?;
+    let m = file.metadata()?;
+    let seen: Seen = (m.ino(), m.len(), m.mtime(), m.mtime_nsec());
+    let known = MAPPED.lock().ok().and_then(|c| c.get(path).cloned());
+    if let Some((at, b)) = known
+        && at == seen
+    {
         return Ok(b);
     }
-    let file = std::fs::File::open(path)?;
     // SAFETY: the lake writes these files whole (data files before the commit that adds them,
     // indexes under a temporary name renamed into place) and never changes them after; a
     // vacuum may unlink one, which leaves a mapping intact.
     let map = bytes::Bytes::from_owner(unsafe { memmap2::Mmap::map(&file) }?);
-    if let Ok(mut m) = MAPPED.lock() {
-        if m.len() >= MAPPED_FILES {
-            m.clear();
+    if let Ok(mut c) = MAPPED.lock() {
+        if c.len() >= MAPPED_FILES {
+            c.clear();
         }
-        m.insert(path.to_path_buf(), map.clone());
+        c.insert(path.to_path_buf(), (seen, map.clone()));
     }
     Ok(map)
 }
