@@ -22,7 +22,8 @@ const MIN_CJK: usize = 2;
 #[derive(Clone)]
 pub struct Tokens {
     sm4_key: [u8; 16],
-    mac_key: Vec<u8>,
+    /// HMAC-SM3 keyed once: each digest then hashes the value, not the key's pads again.
+    mac: Hmac<Sm3>,
 }
 
 impl Tokens {
@@ -36,13 +37,13 @@ impl Tokens {
         sm4_key.copy_from_slice(&d[..16]);
         Tokens {
             sm4_key,
-            mac_key: key.to_vec(),
+            mac: <Hmac<Sm3> as KeyInit>::new_from_slice(key)
+                .expect("HMAC takes a key of any length"),
         }
     }
 
     fn mac(&self, value: &str) -> [u8; 32] {
-        let mut mac = <Hmac<Sm3> as KeyInit>::new_from_slice(&self.mac_key)
-            .expect("HMAC takes a key of any length");
+        let mut mac = self.mac.clone();
         mac.update(value.as_bytes());
         mac.finalize().into_bytes().into()
     }
