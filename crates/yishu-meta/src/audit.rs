@@ -8,6 +8,8 @@ use sm3::{Digest, Sm3};
 use sqlx::Row;
 use yishu_types::{Error, ErrorCode, OrgId, UserId};
 
+mod sqlite;
+
 /// Hash of the (empty) record before the first one.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -112,25 +114,74 @@ fn chain_hash(
     prev_hash: &str,
     seq: i64,
     at: i64,
-    (actor_id, org_id): (Option<i64>, Option<i64>),
+    ids: (Option<i64>, Option<i64>),
     texts: [&str; 7],
 ) -> String {
+    hex::encode(chain_digest(prev_hash, seq, at, ids, texts))
+}
+
+/// Whether `hash` (lower-case hex, as stored) is the SM3 of the record's fields.
+fn chain_hash_is(
+    hash: &str,
+    prev_hash: &str,
+    seq: i64,
+    at: i64,
+    ids: (Option<i64>, Option<i64>),
+    texts: [&str; 7],
+) -> bool {
+    let mut hex = [0u8; 64];
+    let digest = chain_digest(prev_hash, seq, at, ids, texts);
+    hex::encode_to_slice(digest, &mut hex).is_ok() && hex == hash.as_bytes()
+}
+
+fn chain_digest(
+    prev_hash: &str,
+    seq: i64,
+    at: i64,
+    (actor_id, org_id): (Option<i64>, Option<i64>),
+    texts: [&str; 7],
+) -> [u8; 32] {
     let mut h = Sm3::new();
     let mut field = |b: &[u8]| {
         h.update(b);
         h.update([0x1f]);
     };
-    let id = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
+    let mut digits = [0u8; 20];
     field(prev_hash.as_bytes());
-    field(seq.to_string().as_bytes());
-    field(at.to_string().as_bytes());
-    field(id(actor_id).as_bytes());
+    field(decimal(seq, &mut digits));
+    field(decimal(at, &mut digits));
+    match actor_id {
+        Some(n) => field(decimal(n, &mut digits)),
+        None => field(&[]),
+    }
     field(texts[0].as_bytes());
-    field(id(org_id).as_bytes());
+    match org_id {
+        Some(n) => field(decimal(n, &mut digits)),
+        None => field(&[]),
+    }
     for t in &texts[1..] {
         field(t.as_bytes());
     }
-    hex::encode(h.finalize())
+    h.finalize().into()
+}
+
+/// `n` in decimal, written into `buf` (as `to_string` would, without allocating).
+fn decimal(n: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
 }
 
 /// A record read with [`COLUMNS`], by position (a name lookup per cell is a cost when millions
@@ -166,7 +217,7 @@ impl AuditRecord {
             &self.detail,
         ];
         let ids = (self.actor_id.map(|u| u.0), self.org_id.map(|o| o.0));
-        chain_hash(&self.prev_hash, self.seq, self.at, ids, texts) == self.hash
+        chain_hash_is(&self.hash, &self.prev_hash, self.seq, self.at, ids, texts)
     }
 }
 
@@ -416,18 +467,52 @@ impl Store {
     }
 
     /// Walks the whole chain in order and names the first record that was altered or removed.
-    /// Reads in pages so a long log does not sit in memory; the next page is read while the
-    /// hashes of the one before are checked on another thread.
     pub async fn verify_audit(&self) -> Result<ChainReport, Error> {
-        const PAGE: i64 = 10_000;
-        // Pages are read by two connections in turn: decoding rows is most of the work, and
-        // one connection leaves a core idle.
-        const READERS: i64 = 2;
         let last: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM audit_log")
             .fetch_one(&self.pool)
             .await
             .map_err(db_err("read the audit chain"))?;
-        let pages = (last.unwrap_or(0) + PAGE - 1) / PAGE;
+        let last = last.unwrap_or(0);
+        let walked = match self.sqlite_file() {
+            Some(file) => walk_sqlite(file.to_path_buf(), last).await?,
+            None => self.walk_pages(last).await?,
+        };
+        let (count, prev) = match walked {
+            Ok(end) => end,
+            Err(fault) => return Ok(fault.report()),
+        };
+        let head = sqlx::query("SELECT seq, last_hash FROM audit_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err("read the audit head"))?;
+        let head_seq: i64 = head.try_get("seq").map_err(db_err("read the audit head"))?;
+        let head_hash: String = head
+            .try_get("last_hash")
+            .map_err(db_err("read the audit head"))?;
+        if head_seq != count || head_hash != prev {
+            return Ok(Fault {
+                seq: count + 1,
+                reason: format!(
+                    "the chain ends at record {count} but {head_seq} were written (records removed from the end)"
+                ),
+            }
+            .report());
+        }
+        Ok(ChainReport {
+            records: count,
+            broken_at: None,
+        })
+    }
+
+    /// Walks records 1..=`last` through the pool, in pages so a long log does not sit in
+    /// memory: two connections read alternate pages while the hashes of the pages before are
+    /// checked on other threads. Gives the number of records and the last hash, or the first
+    /// fault.
+    async fn walk_pages(&self, last: i64) -> Result<Result<(i64, String), Fault>, Error> {
+        const PAGE: i64 = 10_000;
+        // Decoding rows is most of the work, and one connection leaves a core idle.
+        const READERS: i64 = 2;
+        let pages = (last + PAGE - 1) / PAGE;
         let mut inboxes = Vec::new();
         let mut readers = Vec::new();
         for first in 0..READERS {
@@ -459,7 +544,6 @@ impl Store {
         }
         let mut prev = GENESIS.to_string();
         let mut expected_seq = 1;
-        let mut count = 0;
         // The hash checks of earlier pages run on other threads while links are walked and
         // the next pages are read; they are awaited in order, so the first altered record is
         // the one named.
@@ -469,43 +553,30 @@ impl Store {
             let Some(page) = inboxes[(p % READERS) as usize].recv().await else {
                 break; // a reader failed: its error is reported below
             };
-            let mut report = None;
+            let mut fault = None;
             for rec in &page {
                 if rec.seq != expected_seq {
-                    report = Some(broken(
-                        count,
-                        expected_seq,
-                        format!(
-                            "record {expected_seq} is missing (next present is {})",
-                            rec.seq
-                        ),
-                    ));
+                    fault = Some(Fault::missing(expected_seq, Some(rec.seq)));
                     break;
                 }
                 if rec.prev_hash != prev {
-                    report = Some(broken(
-                        count,
-                        rec.seq,
-                        "its link to the previous record was changed".into(),
-                    ));
+                    fault = Some(Fault::relinked(rec.seq));
                     break;
                 }
                 prev.clone_from(&rec.hash);
                 expected_seq += 1;
-                count += 1;
             }
-            if let Some(r) = report {
+            if let Some(fault) = fault {
                 // An altered record before the break point is named first.
                 for h in checking.drain(..) {
                     if let Some(seq) = h.await.ok().flatten() {
-                        return Ok(altered(seq));
+                        return Ok(Err(Fault::altered(seq)));
                     }
                 }
-                let upto = r.broken_at.as_ref().map_or(i64::MAX, |b| b.seq);
-                if let Some(seq) = first_altered(&page, upto) {
-                    return Ok(altered(seq));
+                if let Some(seq) = first_altered(&page, fault.seq) {
+                    return Ok(Err(Fault::altered(seq)));
                 }
-                return Ok(r);
+                return Ok(Err(fault));
             }
             checking.push_back(tokio::task::spawn_blocking(move || {
                 first_altered(&page, i64::MAX)
@@ -514,13 +585,13 @@ impl Store {
                 if let Some(h) = checking.pop_front()
                     && let Some(seq) = h.await.ok().flatten()
                 {
-                    return Ok(altered(seq));
+                    return Ok(Err(Fault::altered(seq)));
                 }
             }
         }
         for h in checking {
             if let Some(seq) = h.await.ok().flatten() {
-                return Ok(altered(seq));
+                return Ok(Err(Fault::altered(seq)));
             }
         }
         drop(inboxes);
@@ -528,27 +599,7 @@ impl Store {
             r.await
                 .map_err(|e| Error::new(ErrorCode::Internal, format!("audit reader: {e}")))??;
         }
-        let head = sqlx::query("SELECT seq, last_hash FROM audit_head WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err("read the audit head"))?;
-        let head_seq: i64 = head.try_get("seq").map_err(db_err("read the audit head"))?;
-        let head_hash: String = head
-            .try_get("last_hash")
-            .map_err(db_err("read the audit head"))?;
-        if head_seq != count || head_hash != prev {
-            return Ok(broken(
-                count,
-                count + 1,
-                format!(
-                    "the chain ends at record {count} but {head_seq} were written (records removed from the end)"
-                ),
-            ));
-        }
-        Ok(ChainReport {
-            records: count,
-            broken_at: None,
-        })
+        Ok(Ok((expected_seq - 1, prev)))
     }
 
     /// Fails with `audit_chain_broken` unless the chain verifies.
@@ -572,18 +623,85 @@ fn first_altered(page: &[AuditRecord], upto: i64) -> Option<i64> {
         .map(|r| r.seq)
 }
 
-fn altered(seq: i64) -> ChainReport {
-    broken(
-        seq - 1,
-        seq,
-        "its content does not match its hash (altered)".into(),
-    )
+/// Walks records 1..=`last` of the SQLite store in `file`, one range per core (see
+/// [`sqlite`]).
+async fn walk_sqlite(
+    file: std::path::PathBuf,
+    last: i64,
+) -> Result<Result<(i64, String), Fault>, Error> {
+    let ranges = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8)) as i64;
+    let step = (last / ranges).max(1);
+    let mut walkers = Vec::new();
+    let mut lo = 1;
+    while lo <= last {
+        let hi = if lo + step > last || walkers.len() as i64 == ranges - 1 {
+            last + 1
+        } else {
+            lo + step
+        };
+        let file = file.clone();
+        walkers.push(tokio::task::spawn_blocking(move || {
+            sqlite::walk(&file, lo, hi)
+        }));
+        lo = hi;
+    }
+    let mut records = 0;
+    let mut prev = GENESIS.to_string();
+    // Awaited in order, so the earliest fault is the one named.
+    for w in walkers {
+        let walked = w
+            .await
+            .map_err(|e| Error::new(ErrorCode::Internal, format!("audit reader: {e}")))??;
+        if let Some(fault) = walked.fault {
+            return Ok(Err(fault));
+        }
+        records += walked.records;
+        if let Some(h) = walked.last_hash {
+            prev = h;
+        }
+    }
+    Ok(Ok((records, prev)))
 }
 
-fn broken(records: i64, seq: i64, why: String) -> ChainReport {
-    ChainReport {
-        records,
-        broken_at: Some(Broken { seq, reason: why }),
+/// The first thing found wrong in the chain: a record missing, relinked or altered.
+#[derive(Debug)]
+pub(crate) struct Fault {
+    seq: i64,
+    reason: String,
+}
+
+impl Fault {
+    fn missing(seq: i64, next: Option<i64>) -> Fault {
+        let reason = match next {
+            Some(n) => format!("record {seq} is missing (next present is {n})"),
+            None => format!("record {seq} is missing (none after it)"),
+        };
+        Fault { seq, reason }
+    }
+
+    fn relinked(seq: i64) -> Fault {
+        Fault {
+            seq,
+            reason: "its link to the previous record was changed".into(),
+        }
+    }
+
+    fn altered(seq: i64) -> Fault {
+        Fault {
+            seq,
+            reason: "its content does not match its hash (altered)".into(),
+        }
+    }
+
+    /// The report: the records before the fault verified.
+    fn report(self) -> ChainReport {
+        ChainReport {
+            records: self.seq - 1,
+            broken_at: Some(Broken {
+                seq: self.seq,
+                reason: self.reason,
+            }),
+        }
     }
 }
 

@@ -23,6 +23,9 @@ pub struct Store {
     pub(crate) key_secret: Arc<Vec<u8>>,
     /// Audit records waiting for the writer's turn (shared by clones, per process).
     pub(crate) audits: Arc<crate::audit::AuditQueue>,
+    /// The SQLite database file, which the audit verifier reads directly (none for PostgreSQL
+    /// and in-memory databases).
+    sqlite_file: Option<Arc<std::path::Path>>,
 }
 
 /// One page of a listing and the total number of matching rows.
@@ -340,9 +343,19 @@ impl Store {
                 format!("cannot open metadata store {}: {e}", redact(&url)),
             )
         })?;
+        let sqlite_file = match backend {
+            Backend::Sqlite if !url.contains(":memory:") && !url.contains("mode=memory") => {
+                use std::str::FromStr;
+                sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+                    .ok()
+                    .map(|o| Arc::from(o.get_filename()))
+            }
+            _ => None,
+        };
         let mut store = Store {
             pool,
             backend,
+            sqlite_file,
             key_secret: Arc::new(Vec::new()),
             audits: Arc::default(),
         };
@@ -353,6 +366,10 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    pub(crate) fn sqlite_file(&self) -> Option<&std::path::Path> {
+        self.sqlite_file.as_deref()
     }
 
     /// Applies the embedded migrations for this backend; safe to call repeatedly.

@@ -372,6 +372,24 @@ async fn audit_chain_detects_edit(store: &Store) {
         .raw_execute(store.drop_audit_guard_sql())
         .await
         .unwrap();
+    // Faults late in the chain (the SQLite verifier walks halves on their own threads), then
+    // earlier ones: the earliest is always the one named.
+    store
+        .raw_execute("UPDATE audit_log SET detail = '{\"rows\":1}' WHERE seq = 15")
+        .await
+        .unwrap();
+    let r = store.verify_audit().await.unwrap();
+    let b = r.broken_at.clone().expect("altered record found");
+    assert_eq!((r.records, b.seq), (14, 15), "{r:?}");
+    assert!(b.reason.contains("altered"), "{r:?}");
+    store
+        .raw_execute("DELETE FROM audit_log WHERE seq = 10")
+        .await
+        .unwrap();
+    let r = store.verify_audit().await.unwrap();
+    let b = r.broken_at.clone().expect("missing record found");
+    assert_eq!(b.seq, 10, "{r:?}");
+    assert_eq!(b.reason, "record 10 is missing (next present is 11)");
     store
         .raw_execute("UPDATE audit_log SET actor_name = 'mallory' WHERE seq = 7")
         .await

@@ -19,7 +19,11 @@ pub(crate) fn csv_bytes<R: AsRef<[String]>>(headings: &[&str], rows: &[R]) -> Ap
 }
 
 /// A file download: its type, and a `Content-Disposition` that keeps a Chinese name.
-pub(crate) fn file(content_type: &str, name: impl AsRef<str>, body: Vec<u8>) -> Response {
+pub(crate) fn file(
+    content_type: &str,
+    name: impl AsRef<str>,
+    body: impl Into<axum::body::Body>,
+) -> Response {
     let name = name.as_ref();
     let plain = name
         .bytes()
@@ -34,7 +38,7 @@ pub(crate) fn file(content_type: &str, name: impl AsRef<str>, body: Vec<u8>) -> 
             (header::CONTENT_TYPE, content_type.to_string()),
             (header::CONTENT_DISPOSITION, disposition),
         ],
-        body,
+        body.into(),
     )
         .into_response()
 }

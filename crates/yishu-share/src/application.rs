@@ -31,6 +31,18 @@ pub struct Workflow<'a> {
     pub step_days: u32,
 }
 
+impl<'a> Workflow<'a> {
+    /// The workflow with the shipped holiday calendar and the default step deadline.
+    pub fn new(store: &'a Store, lake: &'a Lake) -> Workflow<'a> {
+        Workflow {
+            store,
+            lake,
+            calendar: Calendar::shipped(),
+            step_days: DEFAULT_STEP_DAYS,
+        }
+    }
+}
+
 /// What a consumer fills in.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

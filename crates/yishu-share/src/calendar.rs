@@ -29,6 +29,13 @@ impl Default for Calendar {
 }
 
 impl Calendar {
+    /// The shipped calendar, parsed once per process.
+    pub fn shipped() -> &'static Calendar {
+        static SHIPPED_CALENDAR: std::sync::LazyLock<Calendar> =
+            std::sync::LazyLock::new(Calendar::default);
+        &SHIPPED_CALENDAR
+    }
+
     /// Reads lines of `YYYY-MM-DD off|work name`; `#` starts a comment.
     pub fn parse(text: &str) -> Result<Calendar, Error> {
         let mut days = BTreeMap::new();

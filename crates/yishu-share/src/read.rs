@@ -136,6 +136,9 @@ fn mask_row(plan: &ReadPlan, row: Vec<String>) -> Vec<String> {
         .collect()
 }
 
+/// Masked rows in chunks, one per lake batch.
+pub type Rows = futures::stream::BoxStream<'static, Result<Vec<Vec<String>>, Error>>;
+
 /// Every row the plan allows, masked, as a stream of row chunks (one per lake batch): what a
 /// download of any size writes out without holding the table.
 pub async fn stream(
@@ -144,7 +147,7 @@ pub async fn stream(
     table: &str,
     plan: ReadPlan,
     max_rows: usize,
-) -> Result<impl futures::Stream<Item = Result<Vec<Vec<String>>, Error>> + Send + 'static, Error> {
+) -> Result<Rows, Error> {
     let what = format!("cannot read {layer}.{table}");
     let df = match frame(lake, layer, table, &plan).await? {
         Some(df) => Some(df.limit(0, Some(max_rows)).map_err(lake_err(&what))?),
@@ -163,5 +166,5 @@ pub async fn stream(
         })
         .map_err(|e| Error::new(ErrorCode::LakeError, format!("cannot read on: {e}")))
     });
-    Ok(s)
+    Ok(Box::pin(s))
 }

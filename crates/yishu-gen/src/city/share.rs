@@ -11,9 +11,8 @@ use std::collections::BTreeMap;
 use yishu_lake::Lake;
 use yishu_meta::catalog::ResourceStatus;
 use yishu_meta::{Principal, Store, now_ms};
-use yishu_share::application::{Apply, DEFAULT_STEP_DAYS, Decision, Workflow};
+use yishu_share::application::{Apply, Decision, Workflow};
 use yishu_share::audit::{self, Channel};
-use yishu_share::calendar::Calendar;
 use yishu_share::read;
 use yishu_share::target::{Target, resolve};
 use yishu_share::{ReadRequest, masker_for, plan};
@@ -93,13 +92,7 @@ async fn read_once(store: &Store, lake: &Lake, who: &Principal, id: i64) -> Resu
 /// Files the three applications, decides them and reads through two grants. Returns a line
 /// per application for the demo's summary.
 pub async fn share_city(store: &Store, lake: &Lake) -> Result<Vec<String>> {
-    let calendar = Calendar::default();
-    let flow = Workflow {
-        store,
-        lake,
-        calendar: &calendar,
-        step_days: DEFAULT_STEP_DAYS,
-    };
+    let flow = Workflow::new(store, lake);
     let consumer = store.acting_as("consumer").await?;
     let officer = store.acting_as("officer").await?;
     let manager = store.acting_as("manager").await?;

@@ -5,30 +5,20 @@ use crate::AppState;
 use crate::auth::RequestMeta;
 use crate::error::{ApiError, ApiResult};
 use serde::{Deserialize, Serialize};
-use std::sync::LazyLock;
 use yishu_lake::Layer;
 use yishu_meta::share::{Application, ApplicationFilter, Grant, Step};
 use yishu_meta::{Counter, Principal, now_ms};
-use yishu_share::application::{DEFAULT_STEP_DAYS, Workflow};
+use yishu_share::application::Workflow;
 use yishu_share::audit::{self, Channel};
-use yishu_share::calendar::Calendar;
 use yishu_share::gate::Source;
 use yishu_share::read::{self, Page};
 use yishu_share::target::{Target, resolve};
 use yishu_share::{ReadPlan, ReadRequest, gate, masker_for};
 use yishu_types::{Error, ErrorCode, Role};
 
-/// The shipped calendar of Chinese public holidays.
-static CALENDAR: LazyLock<Calendar> = LazyLock::new(Calendar::default);
-
 /// The sharing workflow over the server's store and lake.
 pub fn workflow(s: &AppState) -> Workflow<'_> {
-    Workflow {
-        store: &s.store,
-        lake: &s.lake,
-        calendar: &CALENDAR,
-        step_days: DEFAULT_STEP_DAYS,
-    }
+    Workflow::new(&s.store, &s.lake)
 }
 
 /// How `who` reads `source` (named `target`, or why it could not be resolved): on the
@@ -427,9 +417,38 @@ pub async fn grant_page(
     Ok(page)
 }
 
-/// The record that closes a download: the opening read's record, with the rows it sent.
-fn closing_record(opening: yishu_meta::AuditEntry) -> impl Fn(u64) -> yishu_meta::AuditEntry {
-    move |n| {
+/// A download through a grant, begun: its read is in the audit chain before the first row
+/// leaves, and [`Download::end`] is the record that closes it with the rows sent.
+struct Download {
+    items: Vec<String>,
+    rows: yishu_share::read::Rows,
+    opening: yishu_meta::AuditEntry,
+}
+
+impl Download {
+    /// Plans the read through grant `id`, records it and starts reading.
+    async fn begin(
+        s: &AppState,
+        who: &Principal,
+        meta: &RequestMeta,
+        id: i64,
+        q: &RowsQuery,
+    ) -> ApiResult<Download> {
+        let p = plan_grant_read(s, who, meta, id, q, "download").await?;
+        let opening = audit::entry(who, &p.target.as_string(), Ok(&p.plan), 0, &[], &p.channel);
+        audit::record(&s.store, &opening).await?;
+        let items = p.plan.items.clone();
+        let max_rows = p.rows_left.max(0) as usize;
+        let rows = read::stream(&s.lake, p.layer, &p.table, p.plan, max_rows).await?;
+        Ok(Download {
+            items,
+            rows,
+            opening,
+        })
+    }
+
+    /// The closing record: the opening one, with the rows sent.
+    fn end(opening: &yishu_meta::AuditEntry, n: u64) -> yishu_meta::AuditEntry {
         let mut e = opening.clone();
         e.action = "share.read.end".into();
         if let Ok(mut d) = serde_json::from_str::<serde_json::Value>(&e.detail) {
@@ -463,24 +482,10 @@ pub async fn grant_csv(
     use futures::StreamExt;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, Ordering};
-    let p = plan_grant_read(s, who, meta, id, q, "download").await?;
-    let target = p.target.as_string();
-    audit::record(
-        &s.store,
-        &audit::entry(who, &target, Ok(&p.plan), 0, &[], &p.channel),
-    )
-    .await?;
+    let d = Download::begin(s, who, meta, id, q).await?;
     let mut head = vec![0xEF, 0xBB, 0xBF];
-    head.extend(csv_lines(std::slice::from_ref(&p.plan.items)));
-    let end = closing_record(audit::entry(who, &target, Ok(&p.plan), 0, &[], &p.channel));
-    let rows = read::stream(
-        &s.lake,
-        p.layer,
-        &p.table,
-        p.plan,
-        p.rows_left.max(0) as usize,
-    )
-    .await?;
+    head.extend(csv_lines(std::slice::from_ref(&d.items)));
+    let (rows, opening) = (d.rows, d.opening);
     let count = Arc::new(AtomicU64::new(0));
     let counted = count.clone();
     let body = rows.map(move |chunk| {
@@ -496,7 +501,7 @@ pub async fn grant_csv(
     let done = futures::stream::once(async move {
         let n = count.load(Ordering::Relaxed);
         limiter.rows(id, n as i64);
-        if let Err(err) = store.audit(&end(n)).await {
+        if let Err(err) = store.audit(&Download::end(&opening, n)).await {
             tracing::error!("recording the end of a download through grant {id}: {err}");
         }
         Ok::<_, std::io::Error>(Bytes::new())
@@ -504,20 +509,11 @@ pub async fn grant_csv(
     let stream = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(head)) })
         .chain(body)
         .chain(done);
-    let name = format!("grant-{id}.csv");
-    Ok(axum::response::IntoResponse::into_response((
-        [
-            (
-                axum::http::header::CONTENT_TYPE,
-                "text/csv; charset=utf-8".to_string(),
-            ),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
+    Ok(crate::download::file(
+        "text/csv; charset=utf-8",
+        format!("grant-{id}.csv"),
         Body::from_stream(stream),
-    )))
+    ))
 }
 
 /// The use of the grants the caller's department gives (every grant for the bureau), `days` back.
@@ -547,28 +543,12 @@ pub async fn grant_file(
 ) -> ApiResult<axum::response::Response> {
     use axum::body::{Body, Bytes};
     use tokio::io::AsyncReadExt;
-    let p = plan_grant_read(s, who, meta, id, q, "download").await?;
-    let target = p.target.as_string();
-    audit::record(
-        &s.store,
-        &audit::entry(who, &target, Ok(&p.plan), 0, &[], &p.channel),
-    )
-    .await?;
-    let items = p.plan.items.clone();
-    let end = closing_record(audit::entry(who, &target, Ok(&p.plan), 0, &[], &p.channel));
-    let rows = read::stream(
-        &s.lake,
-        p.layer,
-        &p.table,
-        p.plan,
-        p.rows_left.max(0) as usize,
-    )
-    .await?;
+    let d = Download::begin(s, who, meta, id, q).await?;
     let tmp = tempfile::NamedTempFile::new()
         .map_err(|e| ApiError::new(ErrorCode::Internal, format!("temporary file: {e}")))?;
-    let n = yishu_share::files::write(format, &items, rows, tmp.path()).await?;
+    let n = yishu_share::files::write(format, &d.items, d.rows, tmp.path()).await?;
     s.limiter.rows(id, n as i64);
-    audit::record(&s.store, &end(n)).await?;
+    audit::record(&s.store, &Download::end(&d.opening, n)).await?;
     let file = tokio::fs::File::open(tmp.path())
         .await
         .map_err(|e| ApiError::new(ErrorCode::Internal, format!("temporary file: {e}")))?;
@@ -584,18 +564,9 @@ pub async fn grant_file(
             Err(e) => Some((Err(e), (file, tmp))),
         }
     });
-    let name = format!("grant-{id}.{}", format.extension());
-    Ok(axum::response::IntoResponse::into_response((
-        [
-            (
-                axum::http::header::CONTENT_TYPE,
-                format.content_type().to_string(),
-            ),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
+    Ok(crate::download::file(
+        format.content_type(),
+        format!("grant-{id}.{}", format.extension()),
         Body::from_stream(body),
-    )))
+    ))
 }

@@ -10,8 +10,7 @@ use clap::{Args, Subcommand};
 use std::collections::BTreeMap;
 use yishu_meta::share::Application;
 use yishu_meta::{Principal, Store, now_ms};
-use yishu_share::application::{Apply, DEFAULT_STEP_DAYS, Decision, Workflow};
-use yishu_share::calendar::Calendar;
+use yishu_share::application::{Apply, Decision, Workflow};
 
 #[derive(Subcommand)]
 pub enum ShareCommand {
@@ -100,13 +99,7 @@ fn item_mask(s: &str) -> Result<(String, String), String> {
 
 pub async fn run(config: &Config, cmd: ShareCommand) -> Result<u8> {
     let (store, lake) = open(config).await?;
-    let calendar = Calendar::default();
-    let flow = Workflow {
-        store: &store,
-        lake: &lake,
-        calendar: &calendar,
-        step_days: DEFAULT_STEP_DAYS,
-    };
+    let flow = Workflow::new(&store, &lake);
     match cmd {
         ShareCommand::Apply(a) => {
             let who = store.acting_as(&a.user).await?;

@@ -19,9 +19,8 @@ use yishu_meta::{Principal, Store, now_ms};
 use yishu_server::AppState;
 use yishu_server::auth::{Auth, SignedIn};
 use yishu_server::error::ApiResult;
-use yishu_share::application::{Apply, DEFAULT_STEP_DAYS, Decision, Workflow};
+use yishu_share::application::{Apply, Decision, Workflow};
 use yishu_share::audit::{self, Channel};
-use yishu_share::calendar::Calendar;
 use yishu_share::{ReadRequest, gate, masker_for};
 
 #[derive(Args)]
@@ -64,13 +63,7 @@ async fn bypass(
 /// A grant of the population library to the consumer's department with limits no benchmark
 /// reaches, its key masked by token and the name partly: the plan every gated lookup gets.
 async fn bench_grant(store: &Store, lake: &yishu_lake::Lake) -> Result<i64> {
-    let calendar = Calendar::default();
-    let flow = Workflow {
-        store,
-        lake,
-        calendar: &calendar,
-        step_days: DEFAULT_STEP_DAYS,
-    };
+    let flow = Workflow::new(store, lake);
     let consumer = store.acting_as("consumer").await?;
     let manager = store.acting_as("manager").await?;
     let columns = lake
