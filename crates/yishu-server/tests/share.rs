@@ -581,13 +581,13 @@ async fn reading_through_a_grant() {
     assert!(u["rows"].as_i64().unwrap() >= 6, "{u}");
     assert!(u["refused"].as_i64().unwrap() >= 3, "{u}");
     assert!(u["last_at"].is_i64() && !u["by_day"].as_array().unwrap().is_empty());
-    let r = c
-        .get(s.url("/api/v1/share/who-read?key=510107199001011234"))
-        .bearer_auth(&rs)
-        .send()
-        .await
-        .unwrap();
+    // Who read one person: the bureau's and the auditor's question, asked in the body.
+    let ask = json!({"key": "510107199001011234", "days": 30});
+    let r = post(&c, s.url("/api/v1/share/who-read"), &rs, ask.clone()).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = post(&c, s.url("/api/v1/share/who-read"), &auditor, ask).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.json::<Value>().await.unwrap().is_array());
 
     // Over the grant's 12 requests a minute: 429 with Retry-After.
     let mut limited = None;

@@ -188,7 +188,7 @@ pub fn router() -> Router<AppState> {
         .route("/share/applications/{id}/decision", post(share::decide))
         .route("/share/applications/{id}/withdrawal", post(share::withdraw))
         .route("/share/usage", get(share::usage))
-        .route("/share/who-read", get(share::who_read))
+        .route("/share/who-read", post(share::who_read))
         .route("/grants", get(share::grants))
         .route("/grants/{id}", get(share::grant))
         .route("/grants/{id}/status", post(share::set_status))

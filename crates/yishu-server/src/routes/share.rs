@@ -246,7 +246,9 @@ pub async fn usage(
     ))
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+/// The person asked about travels in the body, never in a URL (URLs end up in logs).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct WhoReadQuery {
     /// The person's 公民身份号码 (or another subject's key).
     pub key: String,
@@ -256,12 +258,12 @@ pub struct WhoReadQuery {
 
 /// Who read this person's record: for the bureau and the auditor (R30). The question itself is
 /// audited.
-#[utoipa::path(get, path = "/api/v1/share/who-read", tag = "share", params(WhoReadQuery),
+#[utoipa::path(post, path = "/api/v1/share/who-read", tag = "share", request_body = WhoReadQuery,
     responses((status = 200, body = [yishu_meta::AuditRecord]), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn who_read(
     State(s): State<AppState>,
     auth: Auth<WhoRead>,
-    Query(q): Query<WhoReadQuery>,
+    Json(q): Json<WhoReadQuery>,
 ) -> ApiResult<Json<Vec<yishu_meta::AuditRecord>>> {
     let days = q.days.unwrap_or(90).clamp(1, 366);
     let since = now_ms() - days * 86_400_000;
