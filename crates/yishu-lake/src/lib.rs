@@ -147,6 +147,13 @@ pub fn check_table_name(name: &str) -> Result<(), Error> {
     }
 }
 
+/// A kept table against its log (see `Lake::log_state`).
+enum LogState {
+    Current,
+    Behind,
+    Unknown,
+}
+
 impl Lake {
     /// Opens the lake at `root`: a local path (created if missing) or an `s3://` URL.
     pub fn open(root: &str) -> Result<Self, Error> {
@@ -423,7 +430,7 @@ impl Lake {
     /// A DataFrame over one table at its newest version, in a session of its own; `None` when
     /// the table does not exist yet.
     pub async fn frame(&self, layer: Layer, name: &str) -> Result<Option<DataFrame>, Error> {
-        if !self.list_tables(layer).iter().any(|t| t == name) {
+        if !self.has_table(layer, name) {
             return Ok(None);
         }
         let table = self.open_table(layer, name).await?;
@@ -450,7 +457,7 @@ impl Lake {
         name: &str,
         filter: datafusion::prelude::Expr,
     ) -> Result<Option<DataFrame>, Error> {
-        if !self.list_tables(layer).iter().any(|t| t == name) {
+        if !self.has_table(layer, name) {
             return Ok(None);
         }
         let table = self.open_table(layer, name).await?;
@@ -488,14 +495,15 @@ impl Lake {
     async fn current(&self, layer: Layer, name: &str) -> Result<DeltaTable, Error> {
         let key = (layer, name.to_string());
         let known = self.opened.lock().ok().and_then(|o| o.get(&key).cloned());
-        let table = match known {
-            Some(mut t) => {
+        let table = match known.map(|t| (self.log_state(layer, name, t.version()), t)) {
+            Some((LogState::Current, t)) => t,
+            Some((LogState::Behind, mut t)) => {
                 t.update_incremental(None)
                     .await
                     .map_err(lake_err(format_args!("cannot open table {layer}.{name}")))?;
                 t
             }
-            None => self.open_table(layer, name).await?,
+            Some((LogState::Unknown, _)) | None => self.open_table(layer, name).await?,
         };
         if let Ok(mut o) = self.opened.lock() {
             o.insert(key, table.clone());
@@ -506,7 +514,7 @@ impl Lake {
     /// The column names of a table at its newest version, in order; `None` when the table does
     /// not exist yet. Cheap enough for every request (the table stays open).
     pub async fn columns(&self, layer: Layer, name: &str) -> Result<Option<Vec<String>>, Error> {
-        if !self.list_tables(layer).iter().any(|t| t == name) {
+        if !self.has_table(layer, name) {
             return Ok(None);
         }
         let table = self.current(layer, name).await?;
@@ -533,7 +541,7 @@ impl Lake {
         column: &str,
     ) -> Result<Option<std::collections::BTreeSet<String>>, Error> {
         let mut out = std::collections::BTreeSet::new();
-        if !self.list_tables(layer).iter().any(|t| t == name) {
+        if !self.has_table(layer, name) {
             return Ok(Some(out));
         }
         let (_, views) = self.files(layer, name).await?;
@@ -607,6 +615,37 @@ impl Lake {
             .into_iter()
             .find(|c| c.info.get(key).and_then(|v| v.as_str()) == Some(value))
             .map(|c| c.info))
+    }
+
+    /// Whether table `layer.name` exists (a directory holding a Delta log): one `stat`, cheap
+    /// enough for every read. Local roots only, as [`Self::list_tables`].
+    pub fn has_table(&self, layer: Layer, name: &str) -> bool {
+        self.table_url(layer, name)
+            .ok()
+            .and_then(|u| u.to_file_path().ok())
+            .is_some_and(|p| p.join("_delta_log").is_dir())
+    }
+
+    /// How a table kept at `version` stands against its log. Every commit writes its entry
+    /// `_delta_log/<version>.json`, so two `stat`s tell whether the kept table is still the
+    /// newest — instead of listing the log on every read. Other roots are always read again.
+    fn log_state(&self, layer: Layer, name: &str, version: Option<u64>) -> LogState {
+        let (Some(v), Some(log)) = (
+            version,
+            self.table_url(layer, name)
+                .ok()
+                .and_then(|u| u.to_file_path().ok())
+                .map(|p| p.join("_delta_log")),
+        ) else {
+            return LogState::Unknown;
+        };
+        let entry = |v: u64| log.join(format!("{v:020}.json")).try_exists().ok();
+        match (entry(v), entry(v + 1)) {
+            (Some(true), Some(false)) => LogState::Current,
+            (Some(true), Some(true)) => LogState::Behind,
+            // The kept version's entry is gone: the table was made anew.
+            _ => LogState::Unknown,
+        }
     }
 
     /// Names of the tables in a layer (directories holding a Delta log). Local roots only.

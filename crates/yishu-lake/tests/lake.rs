@@ -758,3 +758,50 @@ async fn tables_checkpoint_their_log_every_ten_commits() {
     let r = query(&ctx, "SELECT COUNT(*) FROM ods.runs").await.unwrap();
     assert_eq!(count(&r), 12);
 }
+
+/// Tables are kept open between reads and asked for new commits with a look at the log: a
+/// commit made through another handle (another process) is seen by the next read, and so is a
+/// table removed and made anew with fewer versions than the one kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_tables_see_commits_from_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("lake");
+    let reader = Lake::open(root.to_str().unwrap()).unwrap();
+    let writer = Lake::open(root.to_str().unwrap()).unwrap();
+    assert!(!reader.has_table(Layer::Base, "people"));
+    assert_eq!(reader.columns(Layer::Base, "people").await.unwrap(), None);
+    for (i, name) in ["张三", "李四", "王五"].iter().enumerate() {
+        writer
+            .append(
+                Layer::Base,
+                "people",
+                vec![batch(&[i as i64], &[name])],
+                HashMap::new(),
+            )
+            .await
+            .unwrap();
+        assert!(reader.has_table(Layer::Base, "people"));
+        assert_eq!(picked(&reader).await, i + 1);
+    }
+    // Made anew: one version (0) where the reader keeps version 2.
+    std::fs::remove_dir_all(root.join("base").join("people")).unwrap();
+    assert!(!reader.has_table(Layer::Base, "people"));
+    writer
+        .append(
+            Layer::Base,
+            "people",
+            vec![batch(&[9], &["赵六"])],
+            HashMap::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(picked(&reader).await, 1);
+}
+
+/// Rows of base.people read through the kept table (a pick of every row).
+async fn picked(lake: &Lake) -> usize {
+    lake.pick(Layer::Base, "people", &["name"], |_| true, None)
+        .await
+        .unwrap()
+        .len()
+}

@@ -113,8 +113,15 @@ pub async fn open_search(
 
 /// The whole application.
 pub fn app(state: AppState) -> Router {
+    app_with(state, Router::new())
+}
+
+/// The application with `extra` routes under `/api/v1` behind the same layers as every API
+/// route (a benchmark's comparison route measures the same stack).
+pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     let api = routes::router()
+        .merge(extra)
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     Router::new()

@@ -111,7 +111,7 @@ impl Lake {
             table: None,
             files: Vec::new(),
         };
-        if !self.list_tables(layer).iter().any(|t| t == name) {
+        if !self.has_table(layer, name) {
             return Ok(out);
         }
         let what = format!("{layer}.{name}");

@@ -166,6 +166,50 @@ async fn audit_cost(store: &Store, who: &Principal, plan: &gate::ReadPlan) -> Re
     Ok((alone, shared))
 }
 
+/// The gate's own CPU per lookup, apart from the store: planning (with the consumer's masker),
+/// masking one row, building its read record — µs each.
+fn gate_cpu(
+    store: &Store,
+    who: &Principal,
+    grant: &yishu_meta::share::Grant,
+    source: &yishu_share::Source,
+    row: &Row,
+) -> Result<[f64; 3]> {
+    let ch = Channel {
+        kind: "bench",
+        source_ip: "127.0.0.1".into(),
+        request_id: String::new(),
+    };
+    let req = ReadRequest {
+        limit: gate::MAX_PAGE,
+        ..Default::default()
+    };
+    let n = 2_000;
+    let mut spent = [0f64; 3];
+    for _ in 0..n {
+        let t = Instant::now();
+        let plan = gate::plan(
+            who,
+            Some(grant),
+            source,
+            &req,
+            now_ms(),
+            masker_for(store, who.org_id),
+        )?;
+        spent[0] += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let shown = plan.apply(row);
+        spent[1] += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let key = row.get("subject_key").cloned().unwrap_or_default();
+        let subjects = vec![audit::subject_digest(store, &key)];
+        let e = audit::entry(who, &plan.target, Ok(&plan), 1, &subjects, &ch);
+        spent[2] += t.elapsed().as_secs_f64();
+        std::hint::black_box((shown, e));
+    }
+    Ok(spent.map(|s| s * 1e6 / n as f64))
+}
+
 pub async fn run(a: ShareBenchArgs, mut config: crate::config::Config) -> Result<u8> {
     config.data_dir = a.data_dir.clone();
     config.database_url = None;
@@ -198,10 +242,10 @@ pub async fn run(a: ShareBenchArgs, mut config: crate::config::Config) -> Result
         search,
         yishu_server::ServerConfig::default(),
     );
-    let router = yishu_server::app(state.clone()).merge(
-        axum::Router::new()
-            .route("/bench/bypass/{kind}", axum::routing::get(bypass))
-            .with_state(state),
+    // The bypass sits behind the same layers as the API (request id, errors, metrics).
+    let router = yishu_server::app_with(
+        state,
+        axum::Router::new().route("/bench/bypass/{kind}", axum::routing::get(bypass)),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -213,7 +257,7 @@ pub async fn run(a: ShareBenchArgs, mut config: crate::config::Config) -> Result
         .await
     });
     let gated = format!("http://{addr}/api/v1/base/person?q=");
-    let bypassed = format!("http://{addr}/bench/bypass/person?q=");
+    let bypassed = format!("http://{addr}/api/v1/bench/bypass/person?q=");
 
     // Both sides answer, and differently: the gate masks the key, the bypass shows it.
     let client = reqwest::Client::new();
@@ -292,6 +336,14 @@ pub async fn run(a: ShareBenchArgs, mut config: crate::config::Config) -> Result
         now_ms(),
         masker_for(&store, who.org_id),
     )?;
+    let row = library::find(&lake, yishu_fusion::SubjectKind::Person, &keys[0], 1, false)
+        .await?
+        .pop()
+        .ok_or_else(|| anyhow!("subject {} not found", keys[0]))?;
+    let [planned, masked, recorded] = gate_cpu(&store, &who, &g_row, &source, &row)?;
+    println!(
+        "gate CPU per lookup: plan {planned:.1} µs, masking one row {masked:.1} µs, its read record built {recorded:.1} µs"
+    );
     let (alone, shared) = audit_cost(&store, &who, &plan).await?;
     println!(
         "one read-audit record: {alone:.0} µs written alone; {shared:.1} µs a record with 16 writers ({:.0} records/s)",
