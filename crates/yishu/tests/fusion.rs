@@ -691,8 +691,16 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
     );
     assert!(masked["timeline"].as_array().unwrap().is_empty());
     // Who read this person (R30): the bureau asks by the number and finds the consumer's read.
-    let reads: Vec<serde_json::Value> =
-        get_json(&manager, format!("{base}/api/v1/share/who-read?key={key}")).await;
+    let reads: Vec<serde_json::Value> = manager
+        .post(format!("{base}/api/v1/share/who-read"))
+        .header("x-csrf-token", &csrf)
+        .json(&serde_json::json!({ "key": key }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(
         reads.iter().any(|r| r["actor_name"] == "consumer"),
         "{reads:?}"

@@ -263,7 +263,7 @@ pub struct WhoReadQuery {
 pub async fn who_read(
     State(s): State<AppState>,
     auth: Auth<WhoRead>,
-    Json(q): Json<WhoReadQuery>,
+    ValidJson(q): ValidJson<WhoReadQuery>,
 ) -> ApiResult<Json<Vec<yishu_meta::AuditRecord>>> {
     let days = q.days.unwrap_or(90).clamp(1, 366);
     let since = now_ms() - days * 86_400_000;
