@@ -9,6 +9,7 @@ pub mod batch;
 pub mod catalog;
 pub mod feed;
 pub mod fusion;
+mod lane;
 pub mod matter;
 pub mod org;
 pub mod proposal;

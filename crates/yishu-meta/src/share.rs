@@ -444,6 +444,33 @@ impl Store {
         target: &str,
         now: i64,
     ) -> Result<Option<Grant>, Error> {
+        if let Some(found) = self.active_grant_on_thread(consumer, target, now) {
+            match found {
+                None => return Ok(None),
+                Some((id, updated_at)) => {
+                    let seen = self
+                        .grants_seen
+                        .lock()
+                        .ok()
+                        .and_then(|m| m.get(&id).cloned())
+                        .filter(|g| g.updated_at == updated_at);
+                    if let Some(g) = seen {
+                        return Ok(Some(g));
+                    }
+                    let g = self.grant(id).await?;
+                    if g.updated_at == updated_at && g.status == "active" && g.expires_at > now {
+                        if let Ok(mut m) = self.grants_seen.lock() {
+                            if m.len() >= 10_000 {
+                                m.clear();
+                            }
+                            m.insert(id, g.clone());
+                        }
+                        return Ok(Some(g));
+                    }
+                    // Changed since it was asked for: ask again below.
+                }
+            }
+        }
         let sql = format!(
             "SELECT {GRANT_COLUMNS} FROM grants WHERE consumer_org_id = $1 AND target = $2 \
              AND status = 'active' AND expires_at > $3 ORDER BY id DESC LIMIT 1"
@@ -454,6 +481,36 @@ impl Store {
             .bind(now);
         self.one(q, "read a grant", grant_from, "read a grant")
             .await
+    }
+
+    /// The id and `updated_at` of the newest active grant, asked on this thread's connection to
+    /// a SQLite store's file; `None` where there is no such file or the question failed (the
+    /// caller asks through the pool).
+    fn active_grant_on_thread(
+        &self,
+        consumer: OrgId,
+        target: &str,
+        now: i64,
+    ) -> Option<Option<(i64, i64)>> {
+        use rusqlite::OptionalExtension;
+        let file = self.sqlite_file_arc()?;
+        let asked = crate::lane::read(file, |c| {
+            c.prepare_cached(
+                "SELECT id, updated_at FROM grants WHERE consumer_org_id = ?1 AND target = ?2 \
+                 AND status = 'active' AND expires_at > ?3 ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row(rusqlite::params![consumer.0, target, now], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+        });
+        match asked {
+            Ok(found) => Some(found),
+            Err(e) => {
+                tracing::debug!("grant check on the store file failed, asking the pool: {e}");
+                None
+            }
+        }
     }
 
     /// Suspends, resumes or revokes a grant. A revoked grant stays revoked.
@@ -473,6 +530,10 @@ impl Store {
         .execute(&self.pool)
         .await
         .map_err(db_err("change a grant"))?;
+        // What this process keeps of the grant goes with it (its status reason changed too).
+        if let Ok(mut m) = self.grants_seen.lock() {
+            m.remove(&id);
+        }
         let g = self.grant(id).await?;
         if done.rows_affected() == 0 {
             return Err(Error::new(

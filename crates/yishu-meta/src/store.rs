@@ -26,6 +26,10 @@ pub struct Store {
     /// The SQLite database file, which the audit verifier reads directly (none for PostgreSQL
     /// and in-memory databases).
     sqlite_file: Option<Arc<std::path::Path>>,
+    /// Grants read by id, with the `updated_at` they were read at: a grant's terms never
+    /// change after it is made (only its status, which moves `updated_at`).
+    pub(crate) grants_seen:
+        Arc<std::sync::Mutex<std::collections::HashMap<i64, crate::share::Grant>>>,
 }
 
 /// One page of a listing and the total number of matching rows.
@@ -356,6 +360,7 @@ impl Store {
             pool,
             backend,
             sqlite_file,
+            grants_seen: Arc::default(),
             key_secret: Arc::new(Vec::new()),
             audits: Arc::default(),
         };
@@ -370,6 +375,10 @@ impl Store {
 
     pub(crate) fn sqlite_file(&self) -> Option<&std::path::Path> {
         self.sqlite_file.as_deref()
+    }
+
+    pub(crate) fn sqlite_file_arc(&self) -> Option<&Arc<std::path::Path>> {
+        self.sqlite_file.as_ref()
     }
 
     /// Applies the embedded migrations for this backend; safe to call repeatedly.

@@ -22,6 +22,7 @@ use yishu_share::{Mask, ReadRequest, Source, masker_for, plan};
 use yishu_types::{ErrorCode, OrgId, Role};
 
 yishu_meta::both_backends!(random_grants_never_leak);
+yishu_meta::both_backends!(the_active_grant_follows_every_change);
 
 /// The items of the target, with a generator of realistic values for each.
 const ITEMS: &[(&str, ItemKind, &str)] = &[
@@ -367,4 +368,72 @@ async fn lake_filters_agree_with_row_filters() {
         let want = rows.iter().filter(|r| f.matches(r)).count();
         assert_eq!(got, want, "{f}");
     }
+}
+
+/// The grant a read rests on is the newest active one at that moment: a suspension, a
+/// revocation, an expiry or a newer grant shows on the very next question (SQLite answers it
+/// on the calling thread and keeps grants' terms; neither may hide a change).
+async fn the_active_grant_follows_every_change(s: &Store) {
+    let orgs = departments(s, &[("GA", "公安局"), ("RS", "人社局")]).await;
+    let (provider, consumer) = (orgs[0], orgs[1]);
+    let target = "base:population";
+    let grant = |expires_at: i64| NewGrant {
+        application_id: None,
+        consumer_org_id: consumer,
+        provider_org_id: provider,
+        target: target.into(),
+        resource_id: None,
+        items: vec!["姓名".into()],
+        row_filter: String::new(),
+        masks: BTreeMap::new(),
+        per_minute: 60,
+        rows_per_day: 1_000,
+        purpose: "测试".into(),
+        expires_at,
+        created_by: None,
+    };
+    let active = |at: i64| async move {
+        s.active_grant(consumer, target, at)
+            .await
+            .unwrap()
+            .map(|g| (g.id, g.status))
+    };
+    let now = now_ms();
+    assert_eq!(active(now).await, None);
+    let g1 = s.create_grant(&grant(now + 86_400_000)).await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(active(now_ms()).await, Some((g1.id, "active".into())));
+    }
+    s.set_grant_status(g1.id, "suspended", "核查")
+        .await
+        .unwrap();
+    assert_eq!(active(now_ms()).await, None);
+    // Resumed within the same millisecond as a check or not, the status read is the new one.
+    s.set_grant_status(g1.id, "active", "核查完毕")
+        .await
+        .unwrap();
+    let back = s
+        .active_grant(consumer, target, now_ms())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((back.id, back.status_reason.as_str()), (g1.id, "核查完毕"));
+    let g2 = s.create_grant(&grant(now + 86_400_000)).await.unwrap();
+    assert_eq!(active(now_ms()).await, Some((g2.id, "active".into())));
+    s.set_grant_status(g2.id, "revoked", "不再需要")
+        .await
+        .unwrap();
+    assert_eq!(active(now_ms()).await, Some((g1.id, "active".into())));
+    let g3 = s.create_grant(&grant(now_ms() + 60_000)).await.unwrap();
+    assert_eq!(active(now_ms()).await, Some((g3.id, "active".into())));
+    assert_eq!(
+        active(now_ms() + 120_000).await,
+        Some((g1.id, "active".into())),
+        "an expired grant is no basis"
+    );
+    // Another department's grant is never the consumer's.
+    assert_eq!(
+        s.active_grant(provider, target, now_ms()).await.unwrap(),
+        None
+    );
 }

@@ -4,7 +4,7 @@
 //! per core; each range is walked on its own thread, and the earliest fault wins.
 
 use super::{Fault, chain_hash_is};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, types::ValueRef};
+use rusqlite::{OptionalExtension, types::ValueRef};
 use std::path::Path;
 use yishu_types::{Error, ErrorCode};
 
@@ -26,13 +26,7 @@ pub(super) fn walk(file: &Path, lo: i64, hi: i64) -> Result<Walked, Error> {
             format!("read the audit chain from {}: {e}", file.display()),
         )
     };
-    let conn = Connection::open_with_flags(
-        file,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(fail)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))
-        .map_err(fail)?;
+    let conn = crate::lane::open_reader(file).map_err(fail)?;
     // The link into the range: the hash of the record before it (a missing one is reported by
     // the range that should hold it).
     let mut prev: Option<String> = if lo == 1 {
