@@ -230,6 +230,8 @@ const COLUMNS: &str = "seq, at, actor_id, actor_name, org_id, action, object, so
 pub(crate) struct AuditQueue {
     pending: std::sync::Mutex<Vec<Queued>>,
     writer: tokio::sync::Mutex<()>,
+    /// The writer's own connection to a SQLite store's file, kept between batches.
+    sqlite: std::sync::Mutex<Option<rusqlite::Connection>>,
 }
 
 type Queued = (
@@ -280,22 +282,22 @@ impl Store {
             }
             // Written by a task of its own: a caller that goes away cannot cancel the others'.
             let store = self.clone();
-            let written = tokio::spawn(async move {
-                let entries: Vec<&AuditEntry> = batch.iter().map(|(e, _)| e).collect();
-                let result = store.append(&entries).await;
-                match result {
-                    Ok(records) => {
-                        for ((_, tx), rec) in batch.into_iter().zip(records) {
-                            let _ = tx.send(Ok(rec));
-                        }
-                    }
-                    Err(err) => {
-                        for (_, tx) in batch {
-                            let _ = tx.send(Err(err.clone()));
-                        }
-                    }
+            let written = match self.sqlite_file() {
+                // On SQLite's file the whole batch is one hand-off to a blocking thread.
+                Some(file) => {
+                    let file = file.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let entries: Vec<&AuditEntry> = batch.iter().map(|(e, _)| e).collect();
+                        let result = store.append_on_file(&file, &entries);
+                        answer(batch, result);
+                    })
                 }
-            });
+                None => tokio::spawn(async move {
+                    let entries: Vec<&AuditEntry> = batch.iter().map(|(e, _)| e).collect();
+                    let result = store.append_pooled(&entries).await;
+                    answer(batch, result);
+                }),
+            };
             let _ = written.await;
         }
     }
@@ -305,14 +307,57 @@ impl Store {
     pub async fn audit_all(&self, entries: &[AuditEntry]) -> Result<u64, Error> {
         let _turn = self.audits.writer.lock().await;
         for chunk in entries.chunks(5_000) {
-            let refs: Vec<&AuditEntry> = chunk.iter().collect();
-            self.append(&refs).await?;
+            match self.sqlite_file() {
+                Some(file) => {
+                    let (store, file, chunk) = (self.clone(), file.clone(), chunk.to_vec());
+                    tokio::task::spawn_blocking(move || {
+                        let refs: Vec<&AuditEntry> = chunk.iter().collect();
+                        store.append_on_file(&file, &refs).map(|_| ())
+                    })
+                    .await
+                    .map_err(|e| {
+                        Error::new(
+                            ErrorCode::StoreError,
+                            format!("the audit writer failed: {e}"),
+                        )
+                    })??;
+                }
+                None => {
+                    let refs: Vec<&AuditEntry> = chunk.iter().collect();
+                    self.append_pooled(&refs).await?;
+                }
+            }
         }
         Ok(entries.len() as u64)
     }
 
-    /// Appends `entries` in order in one transaction.
-    async fn append(&self, entries: &[&AuditEntry]) -> Result<Vec<AuditRecord>, Error> {
+    /// Appends `entries` in order in one transaction on the writer's kept connection to the
+    /// SQLite `file` (opened the first time; dropped after a failure, so the next batch starts
+    /// on a fresh one). Blocks: run it off the async threads.
+    fn append_on_file(
+        &self,
+        file: &std::path::Path,
+        entries: &[&AuditEntry],
+    ) -> Result<Vec<AuditRecord>, Error> {
+        let fail = |what: &str, e: rusqlite::Error| {
+            Error::new(ErrorCode::StoreError, format!("cannot {what}: {e}"))
+        };
+        let mut kept = self.audits.sqlite.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = match kept.as_mut() {
+            Some(conn) => conn,
+            None => kept.insert(
+                crate::lane::open_writer(file).map_err(|e| fail("open the audit writer", e))?,
+            ),
+        };
+        let written = append_rusqlite(conn, entries);
+        if written.is_err() {
+            *kept = None;
+        }
+        written.map_err(|e| fail("append audit records", e))
+    }
+
+    /// Appends `entries` in order in one transaction through the pool.
+    async fn append_pooled(&self, entries: &[&AuditEntry]) -> Result<Vec<AuditRecord>, Error> {
         let n = entries.len() as i64;
         let mut tx = self
             .pool
@@ -331,27 +376,7 @@ impl Store {
         let mut prev: String = head
             .try_get("last_hash")
             .map_err(db_err("read the audit head"))?;
-        let at = now_ms();
-        let mut records = Vec::with_capacity(entries.len());
-        for (k, e) in entries.iter().enumerate() {
-            let seq = last - n + 1 + k as i64;
-            let hash = record_hash(&prev, seq, at, e);
-            records.push(AuditRecord {
-                seq,
-                at,
-                actor_id: e.actor_id,
-                actor_name: e.actor_name.clone(),
-                org_id: e.org_id,
-                action: e.action.clone(),
-                object: e.object.clone(),
-                source_ip: e.source_ip.clone(),
-                request_id: e.request_id.clone(),
-                outcome: e.outcome.clone(),
-                detail: e.detail.clone(),
-                prev_hash: std::mem::replace(&mut prev, hash.clone()),
-                hash,
-            });
-        }
+        let records = chained(entries, last, &mut prev);
         for chunk in records.chunks(INSERT_ROWS) {
             let values: Vec<String> = (0..chunk.len())
                 .map(|r| {
@@ -661,6 +686,91 @@ async fn walk_sqlite(
         }
     }
     Ok(Ok((records, prev)))
+}
+
+/// Sends each caller of a written batch its record, or the batch's error.
+fn answer(batch: Vec<Queued>, result: Result<Vec<AuditRecord>, Error>) {
+    match result {
+        Ok(records) => {
+            for ((_, tx), rec) in batch.into_iter().zip(records) {
+                let _ = tx.send(Ok(rec));
+            }
+        }
+        Err(err) => {
+            for (_, tx) in batch {
+                let _ = tx.send(Err(err.clone()));
+            }
+        }
+    }
+}
+
+/// The records for `entries` following a head whose last record is now `last` (advanced by
+/// `entries.len()`) and whose hash was `prev`; `prev` ends as the last new record's hash.
+fn chained(entries: &[&AuditEntry], last: i64, prev: &mut String) -> Vec<AuditRecord> {
+    let n = entries.len() as i64;
+    let at = now_ms();
+    let mut records = Vec::with_capacity(entries.len());
+    for (k, e) in entries.iter().enumerate() {
+        let seq = last - n + 1 + k as i64;
+        let hash = record_hash(prev, seq, at, e);
+        records.push(AuditRecord {
+            seq,
+            at,
+            actor_id: e.actor_id,
+            actor_name: e.actor_name.clone(),
+            org_id: e.org_id,
+            action: e.action.clone(),
+            object: e.object.clone(),
+            source_ip: e.source_ip.clone(),
+            request_id: e.request_id.clone(),
+            outcome: e.outcome.clone(),
+            detail: e.detail.clone(),
+            prev_hash: std::mem::replace(prev, hash.clone()),
+            hash,
+        });
+    }
+    records
+}
+
+/// The SQLite append on a connection of its own: the same statements as through the pool, in
+/// one immediate transaction, each record one prepared insert (no hand-offs in between).
+fn append_rusqlite(
+    conn: &mut rusqlite::Connection,
+    entries: &[&AuditEntry],
+) -> rusqlite::Result<Vec<AuditRecord>> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let (last, mut prev): (i64, String) = tx
+        .prepare_cached(
+            "UPDATE audit_head SET seq = seq + ?1 WHERE id = 1 RETURNING seq, last_hash",
+        )?
+        .query_row([entries.len() as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let records = chained(entries, last, &mut prev);
+    {
+        let mut insert = tx.prepare_cached(&format!(
+            "INSERT INTO audit_log ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+        ))?;
+        for r in &records {
+            insert.execute(rusqlite::params![
+                r.seq,
+                r.at,
+                r.actor_id.map(|u| u.0),
+                r.actor_name,
+                r.org_id.map(|o| o.0),
+                r.action,
+                r.object,
+                r.source_ip,
+                r.request_id,
+                r.outcome,
+                r.detail,
+                r.prev_hash,
+                r.hash,
+            ])?;
+        }
+        tx.prepare_cached("UPDATE audit_head SET last_hash = ?1 WHERE id = 1")?
+            .execute([&prev])?;
+    }
+    tx.commit()?;
+    Ok(records)
 }
 
 /// The first thing found wrong in the chain: a record missing, relinked or altered.

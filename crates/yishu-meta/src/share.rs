@@ -493,7 +493,7 @@ impl Store {
         now: i64,
     ) -> Option<Option<(i64, i64)>> {
         use rusqlite::OptionalExtension;
-        let file = self.sqlite_file_arc()?;
+        let file = self.sqlite_file()?;
         let asked = crate::lane::read(file, |c| {
             c.prepare_cached(
                 "SELECT id, updated_at FROM grants WHERE consumer_org_id = ?1 AND target = ?2 \

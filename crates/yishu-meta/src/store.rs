@@ -23,8 +23,8 @@ pub struct Store {
     pub(crate) key_secret: Arc<Vec<u8>>,
     /// Audit records waiting for the writer's turn (shared by clones, per process).
     pub(crate) audits: Arc<crate::audit::AuditQueue>,
-    /// The SQLite database file, which the audit verifier reads directly (none for PostgreSQL
-    /// and in-memory databases).
+    /// The SQLite database file, which the grant check, the audit writer and its verifier use
+    /// directly (none for PostgreSQL and in-memory databases).
     sqlite_file: Option<Arc<std::path::Path>>,
     /// Grants read by id, with the `updated_at` they were read at: a grant's terms never
     /// change after it is made (only its status, which moves `updated_at`).
@@ -373,11 +373,9 @@ impl Store {
         self.backend
     }
 
-    pub(crate) fn sqlite_file(&self) -> Option<&std::path::Path> {
-        self.sqlite_file.as_deref()
-    }
-
-    pub(crate) fn sqlite_file_arc(&self) -> Option<&Arc<std::path::Path>> {
+    /// The SQLite database file, for work done on it directly (none for PostgreSQL and
+    /// in-memory databases).
+    pub(crate) fn sqlite_file(&self) -> Option<&Arc<std::path::Path>> {
         self.sqlite_file.as_ref()
     }
 
