@@ -671,14 +671,25 @@ impl Lake {
     /// A DataFusion session in which every table of every layer is registered as
     /// `<layer>.<table>` at its newest version.
     pub async fn session(&self) -> Result<SessionContext, Error> {
+        let mut tables = Vec::new();
+        for layer in Layer::ALL {
+            tables.extend(self.list_tables(layer).into_iter().map(|n| (layer, n)));
+        }
+        self.session_of(&tables).await
+    }
+
+    /// A DataFusion session in which only `tables` are registered, each as `<layer>.<table>` at
+    /// its newest version (every layer is a schema, empty when none of its tables is asked
+    /// for): a query in it can read nothing else.
+    pub async fn session_of(&self, tables: &[(Layer, String)]) -> Result<SessionContext, Error> {
         let ctx = SessionContext::new();
         let catalog = ctx
             .catalog("datafusion")
             .ok_or_else(|| Error::new(ErrorCode::Internal, "DataFusion has no default catalog"))?;
         for layer in Layer::ALL {
             let schema = Arc::new(MemorySchemaProvider::new());
-            for name in self.list_tables(layer) {
-                let table = self.open_table(layer, &name).await?;
+            for (_, name) in tables.iter().filter(|(l, _)| *l == layer) {
+                let table = self.open_table(layer, name).await?;
                 table
                     .update_datafusion_session(&ctx.state())
                     .map_err(lake_err("cannot prepare the query session"))?;

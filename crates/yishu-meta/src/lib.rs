@@ -15,6 +15,7 @@ pub mod org;
 pub mod proposal;
 pub mod quality;
 pub mod schedule;
+pub mod service;
 pub mod share;
 pub mod source;
 pub mod stats;

@@ -205,6 +205,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "resource_proposals",
         include_str!("../migrations/sqlite/0018_resource_proposals.sql"),
     ),
+    (
+        19,
+        "services",
+        include_str!("../migrations/sqlite/0019_services.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -296,6 +301,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         18,
         "resource_proposals",
         include_str!("../migrations/postgres/0018_resource_proposals.sql"),
+    ),
+    (
+        19,
+        "services",
+        include_str!("../migrations/postgres/0019_services.sql"),
     ),
 ];
 

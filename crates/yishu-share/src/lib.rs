@@ -11,6 +11,7 @@ pub mod gate;
 pub mod limit;
 pub mod mask;
 pub mod read;
+pub mod service;
 pub mod target;
 pub mod token;
 pub mod usage;

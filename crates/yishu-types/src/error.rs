@@ -84,6 +84,17 @@ pub enum ErrorCode {
     RateLimited,
     /// The audit record of a read could not be written, so the read did not happen.
     AuditUnavailable,
+    /// No such data service (or version), or not one the caller may see.
+    ServiceNotFound,
+    /// A data service's definition is refused: SQL that is not one SELECT, reads a table outside
+    /// the author's rights, calls a function outside the list, or a parameter badly declared.
+    ServiceInvalid,
+    /// A call's parameter is missing, of the wrong type, too long or outside its domain.
+    ParamInvalid,
+    /// The service version is retired, or deprecated and past its sunset date.
+    ServiceGone,
+    /// The service's query ran past its timeout and was stopped.
+    ServiceTimeout,
     /// Something unexpected; the request id leads to the log line.
     Internal,
 }
@@ -130,6 +141,11 @@ impl ErrorCode {
         Self::FilterInvalid,
         Self::RateLimited,
         Self::AuditUnavailable,
+        Self::ServiceNotFound,
+        Self::ServiceInvalid,
+        Self::ParamInvalid,
+        Self::ServiceGone,
+        Self::ServiceTimeout,
         Self::Internal,
     ];
 
@@ -175,6 +191,11 @@ impl ErrorCode {
             Self::FilterInvalid => "filter_invalid",
             Self::RateLimited => "rate_limited",
             Self::AuditUnavailable => "audit_unavailable",
+            Self::ServiceNotFound => "service_not_found",
+            Self::ServiceInvalid => "service_invalid",
+            Self::ParamInvalid => "param_invalid",
+            Self::ServiceGone => "service_gone",
+            Self::ServiceTimeout => "service_timeout",
             Self::Internal => "internal",
         }
     }
@@ -188,7 +209,9 @@ impl ErrorCode {
             | Self::ConfigInvalid
             | Self::RuleInvalid
             | Self::FusionPlanInvalid
-            | Self::FilterInvalid => 400,
+            | Self::FilterInvalid
+            | Self::ServiceInvalid
+            | Self::ParamInvalid => 400,
             Self::PayloadTooLarge => 413,
             Self::Unauthenticated
             | Self::BadCredentials
@@ -210,7 +233,9 @@ impl ErrorCode {
             | Self::QualityNotFound
             | Self::FusionNotFound
             | Self::ApplicationNotFound
-            | Self::GrantNotFound => 404,
+            | Self::GrantNotFound
+            | Self::ServiceNotFound => 404,
+            Self::ServiceGone => 410,
             Self::OrgCodeTaken
             | Self::UserNameTaken
             | Self::EditConflict
@@ -221,6 +246,7 @@ impl ErrorCode {
             | Self::SearchError
             | Self::Internal => 500,
             Self::AuditUnavailable => 503,
+            Self::ServiceTimeout => 504,
         }
     }
 }
