@@ -41,14 +41,18 @@ pub enum ParamKind {
     /// One of `values`.
     Enum { values: Vec<String> },
     /// Up to `max` values of `item` (a scalar kind).
-    List { item: Box<ParamKind>, max: usize },
+    List {
+        #[schema(no_recursion)]
+        item: Box<ParamKind>,
+        max: usize,
+    },
 }
 
 /// A named parameter (`:name` in the SQL).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Param {
     pub name: String,
-    #[serde(flatten)]
+    /// Its type and domain: `{"type": "string", "min_len": 18, "max_len": 18}`.
     pub kind: ParamKind,
     pub placement: Placement,
     #[serde(default)]

@@ -86,6 +86,10 @@ right!(
     WhoRead, "who_read", [DataManager, Auditor]
 );
 right!(
+    /// Define, test and publish data services: the bureau, and departments over their own data.
+    DefineServices, "define_services", [DataManager, ProviderOfficer]
+);
+right!(
     /// Rebuild the search index.
     AdministerSearch, "administer_search", [Admin]
 );

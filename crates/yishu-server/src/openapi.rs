@@ -3,8 +3,8 @@
 use crate::AppState;
 use crate::routes::{
     api_keys, attachments, audit, base, batches, catalog_io, code_tables, data_elements, fusion,
-    matters, me, mounts, orgs, quality, resources, rules, search, session, share, sources, users,
-    watch, work_orders,
+    matters, me, mounts, orgs, quality, resources, rules, search, services, session, share,
+    sources, users, watch, work_orders,
 };
 use axum::Router;
 use serde_json::{Value, json};
@@ -34,6 +34,8 @@ use utoipa_swagger_ui::SwaggerUi;
         quality::report, quality::report_xlsx,
         base::find, base::get, base::graph, base::path, fusion::reviews, fusion::decide, fusion::runs, base::propose, fusion::corrections, fusion::confirm_correction, fusion::decide_correction, base::indicators,
         share::apply, share::applications, share::application, share::decide, share::withdraw, share::grants, share::grant, share::set_status, share::rows, share::usage, share::who_read,
+        services::define, services::list, services::get, services::edit, services::test, services::review, services::publish, services::deprecate, services::retire,
+        services::call_get, services::call_path, services::call_post,
     ),
     components(schemas(crate::error::ErrorBody, yishu_types::Role, yishu_meta::OrgKind, yishu_meta::OrgLevel)),
     tags(
@@ -46,6 +48,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "collection", description = "数据归集: sources, schedules, pushed rows"),
         (name = "base", description = "基础库与融合: golden records with provenance, timelines, the relationship graph, the review queue"),
         (name = "share", description = "数据共享: applications, review steps, grants (items, row filter, masks, limits, expiry), suspension"),
+        (name = "services", description = "数据服务: data APIs defined in SQL with typed parameters, reviewed and published by version, called through grants"),
         (name = "quality", description = "标准与质量: data elements, code tables, rules under review, profiles, violations, work orders, scores"),
     )
 )]

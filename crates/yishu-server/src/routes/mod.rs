@@ -18,6 +18,7 @@ pub mod quality;
 pub mod resources;
 pub mod rules;
 pub mod search;
+pub mod services;
 pub mod session;
 pub mod share;
 pub mod sources;
@@ -193,4 +194,28 @@ pub fn router() -> Router<AppState> {
         .route("/grants/{id}", get(share::grant))
         .route("/grants/{id}/status", post(share::set_status))
         .route("/grants/{id}/rows", get(share::rows))
+        .route(
+            "/service-versions",
+            get(services::list).post(services::define),
+        )
+        .route(
+            "/service-versions/{id}",
+            get(services::get).put(services::edit),
+        )
+        .route("/service-versions/{id}/test", post(services::test))
+        .route("/service-versions/{id}/review", post(services::review))
+        .route("/service-versions/{id}/publish", post(services::publish))
+        .route(
+            "/service-versions/{id}/deprecate",
+            post(services::deprecate),
+        )
+        .route("/service-versions/{id}/retire", post(services::retire))
+        .route(
+            "/services/{name}/{version}",
+            get(services::call_get).post(services::call_post),
+        )
+        .route(
+            "/services/{name}/{version}/{*rest}",
+            get(services::call_path),
+        )
 }

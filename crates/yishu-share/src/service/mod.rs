@@ -3,6 +3,7 @@
 //! std/base/theme tables the author may read, functions on the list), and its plan, which names
 //! the result's columns. A call binds typed values, runs under the version's row cap and
 //! timeout, and its rows pass the same plan (items, filter, masks) as any read through a grant.
+//! Callers (routes, commands) record each step in the audit chain with the request's origin.
 
 pub mod param;
 pub mod sql;
@@ -16,7 +17,7 @@ use yishu_lake::datafusion::execution::context::SQLOptions;
 use yishu_lake::datafusion::prelude::{DataFrame, SessionContext};
 use yishu_lake::{Lake, Layer, text_rows};
 use yishu_meta::service::{Checked, Output, Service, ServiceDraft, ServiceStatus};
-use yishu_meta::{AuditEntry, Principal, Store};
+use yishu_meta::{Principal, Store};
 use yishu_types::{Error, ErrorCode, OrgId};
 
 /// Most rows a version may be declared to return per call.
@@ -157,11 +158,9 @@ pub async fn define(
     d: &ServiceDraft,
 ) -> Result<Service, Error> {
     let checked = check(store, lake, who, d).await?;
-    let s = store
+    store
         .create_service(who.org_id, who.user_id, d, &checked)
-        .await?;
-    store.audit(&changed(who, &s, "service.define", "")).await?;
-    Ok(s)
+        .await
 }
 
 /// Replaces a draft's definition; it needs a new test run.
@@ -181,9 +180,7 @@ pub async fn edit(
         )));
     }
     let checked = check(store, lake, who, d).await?;
-    let s = store.edit_service(id, d, &checked).await?;
-    store.audit(&changed(who, &s, "service.edit", "")).await?;
-    Ok(s)
+    store.edit_service(id, d, &checked).await
 }
 
 /// Only the department that defined a version changes it (the bureau's data managers too).
@@ -195,21 +192,6 @@ fn mine(who: &Principal, s: &Service) -> Result<(), Error> {
             ErrorCode::Forbidden,
             format!("{} v{} is another department's service", s.name, s.version),
         ))
-    }
-}
-
-/// The audit record of a lifecycle step.
-fn changed(who: &Principal, s: &Service, action: &str, note: &str) -> AuditEntry {
-    AuditEntry {
-        actor_id: Some(who.user_id),
-        actor_name: who.name.clone(),
-        org_id: Some(who.org_id),
-        action: action.into(),
-        object: format!("service:{}/v{}", s.name, s.version),
-        outcome: "ok".into(),
-        detail: serde_json::json!({"id": s.id, "status": s.status.as_str(), "note": note})
-            .to_string(),
-        ..Default::default()
     }
 }
 
@@ -351,14 +333,6 @@ pub async fn test(
     } else {
         s
     };
-    store
-        .audit(&changed(
-            who,
-            &s,
-            "service.test",
-            &format!("{} rows", answer.rows.len()),
-        ))
-        .await?;
     Ok((s, answer))
 }
 
@@ -386,31 +360,14 @@ pub async fn review(
     if !approve && note.trim().is_empty() {
         return Err(Error::field("note", "a rejection says why"));
     }
-    let s = store.review_service(id, who.user_id, approve, note).await?;
-    store
-        .audit(&changed(
-            who,
-            &s,
-            if approve {
-                "service.approve"
-            } else {
-                "service.reject"
-            },
-            note,
-        ))
-        .await?;
-    Ok(s)
+    store.review_service(id, who.user_id, approve, note).await
 }
 
 /// Publishes a reviewed version at its path.
 pub async fn publish(store: &Store, who: &Principal, id: i64) -> Result<Service, Error> {
     let s = store.service(id).await?;
     mine(who, &s)?;
-    let s = store.publish_service(id).await?;
-    store
-        .audit(&changed(who, &s, "service.publish", ""))
-        .await?;
-    Ok(s)
+    store.publish_service(id).await
 }
 
 /// Deprecates a published version: it serves until `sunset_at` (ms), then answers 410.
@@ -422,23 +379,12 @@ pub async fn deprecate(
 ) -> Result<Service, Error> {
     let s = store.service(id).await?;
     mine(who, &s)?;
-    let s = store.deprecate_service(id, sunset_at).await?;
-    store
-        .audit(&changed(
-            who,
-            &s,
-            "service.deprecate",
-            &format!("sunset {sunset_at}"),
-        ))
-        .await?;
-    Ok(s)
+    store.deprecate_service(id, sunset_at).await
 }
 
 /// Retires a version: calls answer 410 from now on.
 pub async fn retire(store: &Store, who: &Principal, id: i64) -> Result<Service, Error> {
     let s = store.service(id).await?;
     mine(who, &s)?;
-    let s = store.retire_service(id).await?;
-    store.audit(&changed(who, &s, "service.retire", "")).await?;
-    Ok(s)
+    store.retire_service(id).await
 }

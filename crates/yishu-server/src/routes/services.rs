@@ -1,0 +1,443 @@
+//! `/api/v1/service-versions` (defining, testing, reviewing and publishing data services) and
+//! `/api/v1/services/{name}/v{n}` (calling a published one). Each lifecycle step is audited,
+//! refusals too; each call is a read through the gate, in the read audit before rows go out.
+
+use crate::AppState;
+use crate::app::audit::audited;
+use crate::app::share::{plan_read, read_done};
+use crate::auth::{Auth, DefineServices, SignedIn};
+use crate::error::{ApiError, ApiResult};
+use crate::json::ValidJson;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::BTreeMap;
+use yishu_meta::service::{Param, Placement, Service, ServiceDraft};
+use yishu_meta::{Principal, now_ms};
+use yishu_share::service::param::Given;
+use yishu_share::service::{self, Answer};
+use yishu_share::{ReadRequest, gate};
+use yishu_types::ErrorCode;
+
+fn object(s: &Service) -> String {
+    format!("service:{}/v{}", s.name, s.version)
+}
+
+/// Whether `who` sees a version: published ones everybody signed in, the others their
+/// department and the bureau.
+fn visible(who: &Principal, s: &Service) -> bool {
+    s.status.serves() || gate::standing(who, s.provider_org_id).is_some()
+}
+
+async fn seen(s: &AppState, who: &Principal, id: i64) -> ApiResult<Service> {
+    let svc = s.store.service(id).await?;
+    if visible(who, &svc) {
+        Ok(svc)
+    } else {
+        Err(ApiError::new(
+            ErrorCode::ServiceNotFound,
+            format!("no data service {id}"),
+        ))
+    }
+}
+
+/// Defines a data service (a new version when the name exists): its SQL is parsed and planned
+/// now, and it starts as a draft.
+#[utoipa::path(post, path = "/api/v1/service-versions", tag = "services", request_body = ServiceDraft,
+    responses((status = 201, body = Service), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn define(
+    State(s): State<AppState>,
+    auth: Auth<DefineServices>,
+    ValidJson(d): ValidJson<ServiceDraft>,
+) -> ApiResult<(StatusCode, Json<Service>)> {
+    let done = service::define(&s.store, &s.lake, auth.who(), &d)
+        .await
+        .map_err(ApiError::from);
+    let object = match &done {
+        Ok(x) => object(x),
+        Err(_) => format!("service:{}", d.name),
+    };
+    let detail =
+        json!({"sql": d.sql, "params": d.params.iter().map(|p| &p.name).collect::<Vec<_>>()});
+    let svc = audited(&s, &auth, "service.define", object, detail, done).await?;
+    Ok((StatusCode::CREATED, Json(svc)))
+}
+
+/// Every version the caller may see, by name and version.
+#[utoipa::path(get, path = "/api/v1/service-versions", tag = "services",
+    responses((status = 200, body = [Service])))]
+pub async fn list(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+) -> ApiResult<Json<Vec<Service>>> {
+    let all = s.store.services().await?;
+    Ok(Json(
+        all.into_iter().filter(|x| visible(auth.who(), x)).collect(),
+    ))
+}
+
+/// One version.
+#[utoipa::path(get, path = "/api/v1/service-versions/{id}", tag = "services",
+    params(("id" = i64, Path, description = "service version id")),
+    responses((status = 200, body = Service), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Service>> {
+    Ok(Json(seen(&s, auth.who(), id).await?))
+}
+
+/// Replaces a draft's definition (a tested one goes back to draft and needs a new test run).
+#[utoipa::path(put, path = "/api/v1/service-versions/{id}", tag = "services", request_body = ServiceDraft,
+    params(("id" = i64, Path, description = "service version id")),
+    responses((status = 200, body = Service), (status = 400, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn edit(
+    State(s): State<AppState>,
+    auth: Auth<DefineServices>,
+    Path(id): Path<i64>,
+    ValidJson(d): ValidJson<ServiceDraft>,
+) -> ApiResult<Json<Service>> {
+    let done = service::edit(&s.store, &s.lake, auth.who(), id, &d)
+        .await
+        .map_err(ApiError::from);
+    let detail = json!({"id": id, "sql": d.sql});
+    let svc = audited(
+        &s,
+        &auth,
+        "service.edit",
+        format!("service:{}", d.name),
+        detail,
+        done,
+    )
+    .await?;
+    Ok(Json(svc))
+}
+
+/// Values for a test run.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestRun {
+    /// Parameter values by name.
+    #[serde(default)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A test run's outcome: the version (now tested) and the rows it returned.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Tested {
+    pub service: Service,
+    pub answer: Answer,
+}
+
+/// Runs a version on real data with the author's department's standing; a draft becomes
+/// tested (review needs a test run).
+#[utoipa::path(post, path = "/api/v1/service-versions/{id}/test", tag = "services", request_body = TestRun,
+    params(("id" = i64, Path, description = "service version id")),
+    responses((status = 200, body = Tested), (status = 400, body = crate::error::ErrorBody), (status = 504, body = crate::error::ErrorBody)))]
+pub async fn test(
+    State(s): State<AppState>,
+    auth: Auth<DefineServices>,
+    Path(id): Path<i64>,
+    ValidJson(t): ValidJson<TestRun>,
+) -> ApiResult<Json<Tested>> {
+    let done = service::test(
+        &s.store,
+        &s.lake,
+        auth.who(),
+        id,
+        &Given::from_json(&t.params),
+    )
+    .await
+    .map_err(ApiError::from);
+    let detail = json!({"id": id, "rows": done.as_ref().map(|(_, a)| a.rows.len()).unwrap_or(0)});
+    let (service, answer) = audited(
+        &s,
+        &auth,
+        "service.test",
+        format!("service_version:{id}"),
+        detail,
+        done,
+    )
+    .await?;
+    Ok(Json(Tested { service, answer }))
+}
+
+/// A reviewer's decision.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Review {
+    pub approve: bool,
+    /// Why (required to reject).
+    #[serde(default)]
+    pub note: String,
+}
+
+/// The review of a tested version by a data manager other than its author.
+#[utoipa::path(post, path = "/api/v1/service-versions/{id}/review", tag = "services", request_body = Review,
+    params(("id" = i64, Path, description = "service version id")),
+    responses((status = 200, body = Service), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn review(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Path(id): Path<i64>,
+    ValidJson(r): ValidJson<Review>,
+) -> ApiResult<Json<Service>> {
+    let done = service::review(&s.store, auth.who(), id, r.approve, &r.note)
+        .await
+        .map_err(ApiError::from);
+    let action = if r.approve {
+        "service.approve"
+    } else {
+        "service.reject"
+    };
+    let detail = json!({"id": id, "note": r.note});
+    let svc = audited(
+        &s,
+        &auth,
+        action,
+        format!("service_version:{id}"),
+        detail,
+        done,
+    )
+    .await?;
+    Ok(Json(svc))
+}
+
+/// Publishes a reviewed version at `/api/v1/services/{name}/v{version}`.
+#[utoipa::path(post, path = "/api/v1/service-versions/{id}/publish", tag = "services",
+    params(("id" = i64, Path, description = "service version id")),
+    responses((status = 200, body = Service), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn publish(
+    State(s): State<AppState>,
+    auth: Auth<DefineServices>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Service>> {
+    let done = service::publish(&s.store, auth.who(), id)
+        .await
+        .map_err(ApiError::from);
+    let svc = audited(
+        &s,
+        &auth,
+        "service.publish",
+        format!("service_version:{id}"),
+        json!({"id": id}),
+        done,
+    )
+    .await?;
+    Ok(Json(svc))
+}
+
+/// When a deprecated version stops serving.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Deprecation {
+    /// The last day it serves (`YYYY-MM-DD`, China time); from the next day calls get 410.
+    pub sunset: String,
+}
+
+/// Deprecates a published version: it serves until its sunset date, then answers 410.
+#[utoipa::path(post, path = "/api/v1/service-versions/{id}/deprecate", tag = "services", request_body = Deprecation,
+    params(("id" = i64, Path, description = "service version id")),
+    responses((status = 200, body = Service), (status = 400, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn deprecate(
+    State(s): State<AppState>,
+    auth: Auth<DefineServices>,
+    Path(id): Path<i64>,
+    ValidJson(d): ValidJson<Deprecation>,
+) -> ApiResult<Json<Service>> {
+    let done = async {
+        let day = chrono::NaiveDate::parse_from_str(d.sunset.trim(), "%Y-%m-%d").map_err(|_| {
+            ApiError::new(
+                ErrorCode::InvalidInput,
+                format!("sunset: '{}' is not a date like 2027-01-31", d.sunset),
+            )
+        })?;
+        // The end of that day in China (UTC+8).
+        let end = day
+            .succ_opt()
+            .and_then(|n| n.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc().timestamp_millis() - 8 * 3_600_000)
+            .ok_or_else(|| ApiError::new(ErrorCode::InvalidInput, "sunset: out of range"))?;
+        Ok(service::deprecate(&s.store, auth.who(), id, end).await?)
+    }
+    .await;
+    let svc = audited(
+        &s,
+        &auth,
+        "service.deprecate",
+        format!("service_version:{id}"),
+        json!({"id": id, "sunset": d.sunset}),
+        done,
+    )
+    .await?;
+    Ok(Json(svc))
+}
+
+/// Retires a version: calls answer 410 from now on.
+#[utoipa::path(post, path = "/api/v1/service-versions/{id}/retire", tag = "services",
+    params(("id" = i64, Path, description = "service version id")),
+    responses((status = 200, body = Service), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn retire(
+    State(s): State<AppState>,
+    auth: Auth<DefineServices>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Service>> {
+    let done = service::retire(&s.store, auth.who(), id)
+        .await
+        .map_err(ApiError::from);
+    let svc = audited(
+        &s,
+        &auth,
+        "service.retire",
+        format!("service_version:{id}"),
+        json!({"id": id}),
+        done,
+    )
+    .await?;
+    Ok(Json(svc))
+}
+
+/// `v3` → 3.
+fn version_of(v: &str) -> ApiResult<i64> {
+    v.strip_prefix('v')
+        .and_then(|n| n.parse().ok())
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::ServiceNotFound,
+                format!("'{v}' is not a version like v1"),
+            )
+        })
+}
+
+/// Calls a published service: values from the path (after the version, in declared order), the
+/// query and the JSON body; rows through the caller's grant (or own standing), masked, audited.
+async fn call(
+    s: &AppState,
+    auth: &Auth<SignedIn>,
+    name: &str,
+    version: &str,
+    rest: Option<&str>,
+    query: BTreeMap<String, String>,
+    body: serde_json::Map<String, serde_json::Value>,
+) -> ApiResult<Json<Answer>> {
+    let who = auth.who();
+    let ch = auth.meta.channel("service");
+    let target = format!("service:{name}");
+    let now = now_ms();
+    let found = async {
+        let svc = service::serving(&s.store, name, version_of(version)?, now).await?;
+        let mut given = Given {
+            query,
+            body,
+            ..Default::default()
+        };
+        let in_path: Vec<&Param> = svc
+            .draft
+            .params
+            .iter()
+            .filter(|p| p.placement == Placement::Path)
+            .collect();
+        let parts: Vec<&str> = rest
+            .unwrap_or("")
+            .split('/')
+            .filter(|x| !x.is_empty())
+            .collect();
+        if parts.len() != in_path.len() {
+            return Err(ApiError::new(
+                ErrorCode::ParamInvalid,
+                format!(
+                    "{} takes {} path segment(s) after the version ({}), got {}",
+                    svc.path(),
+                    in_path.len(),
+                    in_path
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join("/"),
+                    parts.len()
+                ),
+            ));
+        }
+        for (p, v) in in_path.iter().zip(parts) {
+            given.path.insert(p.name.clone(), v.to_string());
+        }
+        let bound = yishu_share::service::param::bind(&svc.draft.params, &given)?;
+        Ok((svc, bound))
+    }
+    .await;
+    let (svc, bound) = match found {
+        Ok(x) => x,
+        Err(e) => {
+            return Err(crate::app::share::refused(s, who, &ch, &target, e.0).await);
+        }
+    };
+    let req = ReadRequest {
+        limit: svc.draft.row_cap as usize,
+        ..Default::default()
+    };
+    let plan = plan_read(s, who, &ch, &target, Ok(service::source_of(&svc)), &req).await?;
+    let answer = match service::run(&s.lake, &svc, &bound, &plan).await {
+        Ok(a) => a,
+        Err(e) => return Err(crate::app::share::refused(s, who, &ch, &target, e).await),
+    };
+    read_done(s, who, &ch, &plan, answer.rows.len(), &[]).await?;
+    Ok(Json(answer))
+}
+
+/// Calls a published data service with its parameters in the query.
+#[utoipa::path(get, path = "/api/v1/services/{name}/{version}", tag = "services",
+    params(("name" = String, Path, description = "service name"), ("version" = String, Path, description = "v1, v2 …")),
+    responses((status = 200, body = Answer), (status = 403, body = crate::error::ErrorBody), (status = 410, body = crate::error::ErrorBody),
+        (status = 429, body = crate::error::ErrorBody, description = "over the grant's limits; see Retry-After"), (status = 504, body = crate::error::ErrorBody)))]
+pub async fn call_get(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Path((name, version)): Path<(String, String)>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Answer>> {
+    call(&s, &auth, &name, &version, None, q, Default::default()).await
+}
+
+/// Calls a published data service with path parameters after the version.
+#[utoipa::path(get, path = "/api/v1/services/{name}/{version}/{rest}", tag = "services",
+    params(("name" = String, Path, description = "service name"), ("version" = String, Path, description = "v1, v2 …"),
+        ("rest" = String, Path, description = "the path parameters, in declared order")),
+    responses((status = 200, body = Answer), (status = 403, body = crate::error::ErrorBody), (status = 410, body = crate::error::ErrorBody),
+        (status = 429, body = crate::error::ErrorBody, description = "over the grant's limits; see Retry-After"), (status = 504, body = crate::error::ErrorBody)))]
+pub async fn call_path(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Path((name, version, rest)): Path<(String, String, String)>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> ApiResult<Json<Answer>> {
+    call(
+        &s,
+        &auth,
+        &name,
+        &version,
+        Some(&rest),
+        q,
+        Default::default(),
+    )
+    .await
+}
+
+/// Calls a published data service with its parameters in a JSON body (lists as arrays).
+#[utoipa::path(post, path = "/api/v1/services/{name}/{version}", tag = "services",
+    request_body = serde_json::Value,
+    params(("name" = String, Path, description = "service name"), ("version" = String, Path, description = "v1, v2 …")),
+    responses((status = 200, body = Answer), (status = 403, body = crate::error::ErrorBody), (status = 410, body = crate::error::ErrorBody),
+        (status = 429, body = crate::error::ErrorBody, description = "over the grant's limits; see Retry-After"), (status = 504, body = crate::error::ErrorBody)))]
+pub async fn call_post(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Path((name, version)): Path<(String, String)>,
+    Query(q): Query<BTreeMap<String, String>>,
+    ValidJson(body): ValidJson<serde_json::Map<String, serde_json::Value>>,
+) -> ApiResult<Json<Answer>> {
+    call(&s, &auth, &name, &version, None, q, body).await
+}

@@ -1,0 +1,240 @@
+//! Data services over HTTP, as the bureau and a consumer department use them: a data manager
+//! defines `marriage-status` in SQL, tests it on real rows, another data manager reviews it, it
+//! is published at `/api/v1/services/marriage-status/v1`; 人社 calls it and is refused without a
+//! grant, served masked with one, limited by its rate; bad values and old versions get clear
+//! errors; every step and every call is in the audit chain.
+
+mod common;
+
+use common::{TestServer, actions, bureau_users, error_code};
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use yishu_lake::Layer;
+use yishu_lake::datafusion::arrow::array::{RecordBatch, StringArray};
+use yishu_lake::datafusion::arrow::datatypes::{DataType, Field, Schema};
+use yishu_meta::now_ms;
+use yishu_meta::share::NewGrant;
+use yishu_types::Role;
+
+const ID: &str = "510107199001011234";
+
+async fn population(s: &TestServer) {
+    let schema = Arc::new(Schema::new(
+        ["公民身份号码", "姓名", "婚姻状况"]
+            .iter()
+            .map(|n| Field::new(*n, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from(vec![ID, "510107198502023456"])),
+            Arc::new(StringArray::from(vec!["张小三", "李四"])),
+            Arc::new(StringArray::from(vec!["20", "10"])),
+        ],
+    )
+    .unwrap();
+    s.lake()
+        .overwrite(Layer::Base, "population", vec![batch], HashMap::new())
+        .await
+        .unwrap();
+}
+
+fn definition() -> Value {
+    json!({
+        "name": "marriage-status", "title": "婚姻状况查询",
+        "sql": "SELECT 姓名, 婚姻状况 FROM base.population WHERE 公民身份号码 = :id",
+        "params": [{"name": "id", "kind": {"type": "string", "min_len": 18, "max_len": 18,
+            "pattern": "[0-9]{17}[0-9X]"}, "placement": "query", "required": true,
+            "example": ID, "description": "公民身份号码"}]
+    })
+}
+
+async fn post(c: &Client, url: String, key: &str, body: Value) -> reqwest::Response {
+    c.post(url)
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_is_defined_reviewed_published_and_called_through_a_grant() {
+    let s = TestServer::start().await;
+    bureau_users(&s).await;
+    let dsj = s.store.get_org_by_code("DSJ").await.unwrap().id;
+    s.store.set_bureau(dsj).await.unwrap();
+    s.user("reviewer2", dsj, Role::DataManager).await;
+    let rs = s
+        .department("CD-RS", "成都市人社局", "rs", Role::Consumer)
+        .await;
+    population(&s).await;
+    let c = Client::new();
+    let (author, second, consumer, auditor) = (
+        s.key("reviewer").await,
+        s.key("reviewer2").await,
+        s.key("rs").await,
+        s.key("auditor").await,
+    );
+    let v = |path: &str| s.url(&format!("/api/v1/service-versions{path}"));
+
+    // A consumer may not define services; SQL that writes is refused in words.
+    let r = post(&c, v(""), &consumer, definition()).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let mut bad = definition();
+    bad["sql"] = json!("DELETE FROM base.population WHERE 公民身份号码 = :id");
+    let r = post(&c, v(""), &author, bad).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(r).await, "service_invalid");
+
+    // Defined, tested, reviewed by the other data manager, published.
+    let r = post(&c, v(""), &author, definition()).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let svc: Value = r.json().await.unwrap();
+    let id = svc["id"].as_i64().unwrap();
+    assert_eq!(svc["status"], "draft");
+    assert_eq!(svc["checked"]["outputs"][0]["name"], "姓名");
+    let r = post(
+        &c,
+        v(&format!("/{id}/test")),
+        &author,
+        json!({"params": {"id": ID}}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let t: Value = r.json().await.unwrap();
+    assert_eq!(t["answer"]["rows"], json!([["张小三", "20"]]));
+    assert_eq!(t["service"]["status"], "tested");
+    let r = post(
+        &c,
+        v(&format!("/{id}/review")),
+        &author,
+        json!({"approve": true}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "the author reviews");
+    let r = post(
+        &c,
+        v(&format!("/{id}/review")),
+        &second,
+        json!({"approve": true, "note": "同意"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = post(&c, v(&format!("/{id}/publish")), &author, json!({})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // The consumer sees it listed once published.
+    let list: Value = c
+        .get(v(""))
+        .bearer_auth(&consumer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+
+    let call = |id: &str| {
+        c.get(s.url(&format!("/api/v1/services/marriage-status/v1?id={id}")))
+            .bearer_auth(&consumer)
+            .send()
+    };
+    // No grant: refused, and the refusal is audited.
+    let r = call(ID).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // With a grant: the name masked, the status in clear; then the rate limit.
+    let now = now_ms();
+    s.store
+        .create_grant(&NewGrant {
+            application_id: None,
+            consumer_org_id: rs,
+            provider_org_id: dsj,
+            target: "service:marriage-status".into(),
+            resource_id: None,
+            items: vec!["姓名".into(), "婚姻状况".into()],
+            row_filter: String::new(),
+            masks: [("姓名".to_string(), "partial".to_string())].into(),
+            per_minute: 2,
+            rows_per_day: 1_000,
+            purpose: "低保审核".into(),
+            expires_at: now + 86_400_000,
+            created_by: None,
+        })
+        .await
+        .unwrap();
+    let r = call(ID).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let a: Value = r.json().await.unwrap();
+    assert_eq!(a["items"], json!(["姓名", "婚姻状况"]));
+    let name = a["rows"][0][0].as_str().unwrap();
+    assert!(name != "张小三" && name.starts_with('张'), "{a}");
+    assert_eq!(a["rows"][0][1], "20");
+    // An injection attempt is a wrong value, not a query.
+    let r = call("5101' OR '1'='1").await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(r).await, "param_invalid");
+    let r = call(ID).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = call(ID).await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().get("retry-after").is_some());
+
+    // A version that does not exist; a deprecated one past its sunset.
+    let r = c
+        .get(s.url(&format!("/api/v1/services/marriage-status/v9?id={ID}")))
+        .bearer_auth(&consumer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = post(
+        &c,
+        v(&format!("/{id}/deprecate")),
+        &author,
+        json!({"sunset": "2020-01-01"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = c
+        .get(s.url(&format!("/api/v1/services/marriage-status/v1?id={ID}")))
+        .bearer_auth(&author)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::GONE);
+    assert_eq!(error_code(r).await, "service_gone");
+
+    // Every step and call is in the chain, the refusals too.
+    let page = s.audit_page(&auditor, "limit=100").await;
+    let acts = actions(&page);
+    for want in [
+        "service.define",
+        "service.test",
+        "service.approve",
+        "service.publish",
+        "service.deprecate",
+        "share.read",
+    ] {
+        assert!(acts.contains(&want), "{want} missing: {acts:?}");
+    }
+    let reads: Vec<&Value> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "share.read")
+        .collect();
+    assert!(reads.iter().any(|r| r["outcome"] == "denied"));
+    assert!(reads.iter().any(|r| {
+        r["outcome"] == "ok"
+            && r["detail"]
+                .as_str()
+                .unwrap()
+                .contains("\"channel\":\"service\"")
+    }));
+    s.stop().await;
+}
