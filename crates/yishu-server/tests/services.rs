@@ -15,7 +15,6 @@ use yishu_lake::Layer;
 use yishu_lake::datafusion::arrow::array::{RecordBatch, StringArray};
 use yishu_lake::datafusion::arrow::datatypes::{DataType, Field, Schema};
 use yishu_meta::now_ms;
-use yishu_meta::share::NewGrant;
 use yishu_types::Role;
 
 const ID: &str = "510107199001011234";
@@ -147,26 +146,37 @@ async fn a_service_is_defined_reviewed_published_and_called_through_a_grant() {
     let r = call(ID).await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
-    // With a grant: the name masked, the status in clear; then the rate limit.
+    // 人社 applies for the service like any resource: it reads the population library, so it
+    // is conditional; the bureau, its provider, approves with a mask and a rate (one step: the
+    // provider's approval is the bureau's).
     let now = now_ms();
-    s.store
-        .create_grant(&NewGrant {
-            application_id: None,
-            consumer_org_id: rs,
-            provider_org_id: dsj,
-            target: "service:marriage-status".into(),
-            resource_id: None,
-            items: vec!["姓名".into(), "婚姻状况".into()],
-            row_filter: String::new(),
-            masks: [("姓名".to_string(), "partial".to_string())].into(),
-            per_minute: 2,
-            rows_per_day: 1_000,
-            purpose: "低保审核".into(),
-            expires_at: now + 86_400_000,
-            created_by: None,
-        })
-        .await
-        .unwrap();
+    let r = post(
+        &c,
+        s.url("/api/v1/share/applications"),
+        &consumer,
+        json!({"target": "service:marriage-status", "items": ["姓名", "婚姻状况"],
+            "purpose": "低保审核", "legal_basis": "《社会救助暂行办法》", "scenario": "低保资格复核",
+            "period_from": now, "period_to": now + 90 * 86_400_000i64,
+            "expected_volume": "每日约 500 次", "contact": "人社局 028-1234"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let app: Value = r.json().await.unwrap();
+    assert_eq!(app["status"], "submitted", "{app}");
+    let url = s.url(&format!(
+        "/api/v1/share/applications/{}/decision",
+        app["id"]
+    ));
+    let r = post(
+        &c,
+        url,
+        &second,
+        json!({"approve": true, "reason": "符合条件",
+        "masks": {"姓名": "partial"}, "per_minute": 2}),
+    )
+    .await;
+    let done: Value = r.json().await.unwrap();
+    assert_eq!(done["status"], "granted", "{done}");
     let r = call(ID).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let a: Value = r.json().await.unwrap();

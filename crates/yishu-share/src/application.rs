@@ -119,7 +119,7 @@ impl Workflow<'_> {
     /// Files an application: granted at once, sent to the provider, or refused.
     pub async fn apply(&self, who: &Principal, a: &Apply, now: i64) -> Result<Application, Error> {
         let target = Target::parse(a.target.trim())?;
-        let r = resolve(self.store, self.lake, target).await?;
+        let r = resolve(self.store, self.lake, target.clone()).await?;
         if r.source.provider_org == who.org_id {
             return Err(field(
                 "target",

@@ -30,11 +30,19 @@ fn lake_err(
     move |e| Error::new(ErrorCode::LakeError, format!("{what}: {e}"))
 }
 
-/// The table a target's data is read from.
-pub async fn table_of(store: &Store, target: Target) -> Result<(Layer, String), Error> {
+/// The table a target's data is read from (a service has none: it is called, not read).
+pub async fn table_of(store: &Store, target: &Target) -> Result<(Layer, String), Error> {
     Ok(match target {
-        Target::Resource(id) => (Layer::Std, store.get_resource(id).await?.table()),
-        Target::Base(kind) => (Layer::Base, base_table(kind).to_string()),
+        Target::Resource(id) => (Layer::Std, store.get_resource(*id).await?.table()),
+        Target::Base(kind) => (Layer::Base, base_table(*kind).to_string()),
+        Target::Service(name) => {
+            return Err(Error::new(
+                ErrorCode::InvalidInput,
+                format!(
+                    "service:{name} is a data service: call it at /api/v1/services/{name}/v<n> instead of reading rows"
+                ),
+            ));
+        }
     })
 }
 

@@ -1,6 +1,7 @@
-//! What can be shared: a catalog resource (its std table) or a base library. A target is named
-//! by text in applications and grants — `resource:<id>`, `base:population` — and resolved here
-//! to its provider, its items as they are now, and its share type.
+//! What can be shared: a catalog resource (its std table), a base library or a data service. A
+//! target is named by text in applications and grants — `resource:<id>`, `base:population`,
+//! `service:<name>` — and resolved here to its provider, its items as they are now, and its
+//! share type.
 
 use crate::filter::ItemKind;
 use crate::gate::Source;
@@ -10,13 +11,16 @@ use yishu_fusion::schema::base_table;
 use yishu_lake::{Lake, Layer};
 use yishu_meta::Store;
 use yishu_meta::catalog::{Resource, ResourceStatus, ShareType};
+use yishu_meta::service::{Service, ServiceStatus};
 use yishu_types::{Error, ErrorCode, OrgId};
 
 /// What a grant is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     Resource(i64),
     Base(SubjectKind),
+    /// Every version of a data service, by name.
+    Service(String),
 }
 
 impl Target {
@@ -25,7 +29,7 @@ impl Target {
             Error::new(
                 ErrorCode::InvalidInput,
                 format!(
-                    "target: '{s}' is neither resource:<id> nor base:population, base:entities or base:houses"
+                    "target: '{s}' is none of resource:<id>, base:population, base:entities, base:houses or service:<name>"
                 ),
             )
         };
@@ -36,14 +40,16 @@ impl Target {
                 .find(|k| base_table(*k) == lib || k.as_str() == lib)
                 .map(Target::Base)
                 .ok_or_else(bad),
+            Some(("service", name)) if !name.is_empty() => Ok(Target::Service(name.to_string())),
             _ => Err(bad()),
         }
     }
 
-    pub fn as_string(self) -> String {
+    pub fn as_string(&self) -> String {
         match self {
             Target::Resource(id) => format!("resource:{id}"),
-            Target::Base(k) => format!("base:{}", base_table(k)),
+            Target::Base(k) => format!("base:{}", base_table(*k)),
+            Target::Service(name) => format!("service:{name}"),
         }
     }
 }
@@ -148,7 +154,7 @@ pub async fn resolve(store: &Store, lake: &Lake, target: Target) -> Result<Resol
                 .map(|c| (c, ItemKind::Text))
                 .collect();
             Ok(Resolved {
-                target,
+                target: target.clone(),
                 name: format!("{}基础库", kind.label_zh()),
                 resource: None,
                 source: Source {
@@ -162,7 +168,62 @@ pub async fn resolve(store: &Store, lake: &Lake, target: Target) -> Result<Resol
                 share_condition: "基础库按需有条件共享，经大数据主管部门审核".into(),
             })
         }
+        Target::Service(name) => {
+            let newest = store
+                .services()
+                .await?
+                .into_iter()
+                .filter(|s| s.name == name && s.status == ServiceStatus::Published)
+                .max_by_key(|s| s.version)
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorCode::ServiceNotFound,
+                        format!("no published data service named {name}"),
+                    )
+                })?;
+            let (share_type, share_condition) = service_share(store, &newest).await?;
+            Ok(Resolved {
+                name: format!("{}（数据服务 {name}）", newest.draft.title),
+                resource: None,
+                source: crate::service::source_of(&newest),
+                share_type,
+                share_condition,
+                target: Target::Service(name),
+            })
+        }
     }
+}
+
+/// A service is shared as its most sensitive input is (R32): not at all when it reads a
+/// resource that is not shared, under review when it reads a base library or a conditional
+/// resource, freely only when all it reads is shared freely.
+async fn service_share(store: &Store, s: &Service) -> Result<(ShareType, String), Error> {
+    let resources = store.all_resources().await?;
+    let mut strictest = (ShareType::Unconditional, String::new());
+    for t in &s.checked.tables {
+        let (share, why) = match t.strip_prefix("std.") {
+            Some(table) => match resources.iter().find(|r| r.table() == table) {
+                Some(r) => (r.meta.share_type, r.meta.share_condition.clone()),
+                None => (
+                    ShareType::Never,
+                    format!("{t} is no catalog resource's table"),
+                ),
+            },
+            None => (
+                ShareType::Conditional,
+                "基础库按需有条件共享，经大数据主管部门审核".into(),
+            ),
+        };
+        let rank = |x: ShareType| match x {
+            ShareType::Unconditional => 0,
+            ShareType::Conditional => 1,
+            ShareType::Never => 2,
+        };
+        if rank(share) > rank(strictest.0) {
+            strictest = (share, why);
+        }
+    }
+    Ok(strictest)
 }
 
 /// How long a resolved base library stays fresh in [`Recent`].

@@ -61,7 +61,7 @@ fn decision(filter: Option<&str>, masks: &[(&str, &str)]) -> Decision {
 async fn read_once(store: &Store, lake: &Lake, who: &Principal, id: i64) -> Result<usize> {
     let g = store.grant(id).await?;
     let target = Target::parse(&g.target)?;
-    let r = resolve(store, lake, target).await?;
+    let r = resolve(store, lake, target.clone()).await?;
     let req = ReadRequest {
         limit: 20,
         ..Default::default()
@@ -74,7 +74,7 @@ async fn read_once(store: &Store, lake: &Lake, who: &Principal, id: i64) -> Resu
         now_ms(),
         masker_for(store, who.org_id),
     )?;
-    let (layer, table) = read::table_of(store, target).await?;
+    let (layer, table) = read::table_of(store, &target).await?;
     let page = read::page(lake, layer, &table, &p, 0).await?;
     let ch = Channel {
         kind: "demo",

@@ -327,7 +327,7 @@ pub async fn plan_grant_read(
             )
         })?;
         let target = Target::parse(&g.target)?;
-        let r = resolve(&s.store, &s.lake, target).await?;
+        let r = resolve(&s.store, &s.lake, target.clone()).await?;
         let plan = gate::plan(
             who,
             Some(&g),
@@ -336,15 +336,15 @@ pub async fn plan_grant_read(
             now_ms(),
             masker_for(&s.store, who.org_id),
         )?;
+        // The target was just resolved: its table needs no second read of the catalog.
+        let (layer, table) = match (&r.resource, &target) {
+            (Some(res), _) => (Layer::Std, res.table()),
+            (None, t) => read::table_of(&s.store, t).await?,
+        };
         let rows_left = s
             .limiter
             .request(g.id, now_ms(), g.per_minute, g.rows_per_day)
             .map_err(|(e, _)| e)?;
-        // The target was just resolved: its table needs no second read of the catalog.
-        let (layer, table) = match (&r.resource, target) {
-            (Some(res), _) => (Layer::Std, res.table()),
-            (None, t) => read::table_of(&s.store, t).await?,
-        };
         Ok(Planned {
             plan,
             layer,
@@ -379,15 +379,15 @@ pub async fn grant_page(
 ) -> ApiResult<Page> {
     let p = plan_grant_read(s, who, meta, id, q, "api").await?;
     let key = q.key.as_deref().filter(|k| !k.trim().is_empty());
-    let page = match (p.target, key) {
+    let page = match (&p.target, key) {
         (_, None) => {
             let offset = q.offset.unwrap_or(0);
             read::page(&s.lake, p.layer, &p.table, &p.plan, offset).await?
         }
         (Target::Base(kind), Some(k)) => {
-            read::page_by_key(&s.lake, kind, &p.plan, k.trim()).await?
+            read::page_by_key(&s.lake, *kind, &p.plan, k.trim()).await?
         }
-        (Target::Resource(_), Some(_)) => {
+        (Target::Resource(_) | Target::Service(_), Some(_)) => {
             return Err(ApiError::new(
                 ErrorCode::InvalidInput,
                 "key: only base libraries are read by key; use filter for a resource",

@@ -69,6 +69,7 @@ impl Names {
                 .map(|r| r.meta.name)
                 .unwrap_or_else(|_| target.to_string()),
             Ok(Target::Base(k)) => format!("{}基础库", k.label_zh()),
+            Ok(Target::Service(name)) => format!("数据服务 {name}"),
             Err(_) => target.to_string(),
         };
         self.targets.insert(target.to_string(), name.clone());
