@@ -67,8 +67,7 @@ async fn a_service_is_defined_reviewed_published_and_called_through_a_grant() {
     let dsj = s.store.get_org_by_code("DSJ").await.unwrap().id;
     s.store.set_bureau(dsj).await.unwrap();
     s.user("reviewer2", dsj, Role::DataManager).await;
-    let rs = s
-        .department("CD-RS", "成都市人社局", "rs", Role::Consumer)
+    s.department("CD-RS", "成都市人社局", "rs", Role::Consumer)
         .await;
     population(&s).await;
     let c = Client::new();
