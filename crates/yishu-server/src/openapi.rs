@@ -7,6 +7,7 @@ use crate::routes::{
     sources, users, watch, work_orders,
 };
 use axum::Router;
+use axum::extract::State;
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
@@ -35,7 +36,7 @@ use utoipa_swagger_ui::SwaggerUi;
         base::find, base::get, base::graph, base::path, fusion::reviews, fusion::decide, fusion::runs, base::propose, fusion::corrections, fusion::confirm_correction, fusion::decide_correction, base::indicators,
         share::apply, share::applications, share::application, share::decide, share::withdraw, share::grants, share::grant, share::set_status, share::rows, share::usage, share::who_read,
         services::define, services::list, services::get, services::edit, services::test, services::review, services::publish, services::deprecate, services::retire,
-        services::call_get, services::call_path, services::call_post,
+        services::call_get, services::call_path, services::call_post, services::openapi,
     ),
     components(schemas(crate::error::ErrorBody, yishu_types::Role, yishu_meta::OrgKind, yishu_meta::OrgLevel)),
     tags(
@@ -55,9 +56,36 @@ use utoipa_swagger_ui::SwaggerUi;
 pub struct ApiDoc;
 
 pub fn router() -> Router<AppState> {
-    Router::new().merge(
-        SwaggerUi::new("/api/v1/docs").external_url_unchecked("/api/v1/openapi.json", document()),
-    )
+    Router::new()
+        .route("/api/v1/openapi.json", axum::routing::get(served))
+        .merge(
+            SwaggerUi::new("/api/v1/docs")
+                .config(utoipa_swagger_ui::Config::from("/api/v1/openapi.json")),
+        )
+}
+
+/// The handlers' document, built once.
+fn handlers() -> &'static Value {
+    static DOC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    DOC.get_or_init(document)
+}
+
+/// `/api/v1/openapi.json`: the handlers' document with every data service that serves now
+/// (published, or deprecated before its sunset) as its own operations.
+async fn served(State(s): State<AppState>) -> crate::error::ApiResult<axum::Json<Value>> {
+    let mut doc = handlers().clone();
+    let now = yishu_meta::now_ms();
+    let services = s.store.services().await?;
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for svc in services
+            .iter()
+            .filter(|x| x.status.serves() && x.sunset_at.is_none_or(|t| t > now))
+        {
+            let (path, item) = crate::routes::services::fragment(svc);
+            paths.insert(path, item);
+        }
+    }
+    Ok(axum::Json(doc))
 }
 
 /// The served document: the handlers' annotations, made usable by generated clients and fuzzers:
@@ -82,6 +110,12 @@ pub fn document() -> Value {
         }
     }
     doc
+}
+
+/// The uniform error body's schemas, for documents made apart from the handlers' one.
+pub fn error_schemas() -> Value {
+    let all = &handlers()["components"]["schemas"];
+    json!({"ErrorBody": all["ErrorBody"], "ErrorDetail": all["ErrorDetail"]})
 }
 
 /// Merges every `allOf` in the document, inner ones first.

@@ -124,6 +124,34 @@ async fn a_service_is_defined_reviewed_published_and_called_through_a_grant() {
     assert_eq!(r.status(), StatusCode::OK);
     let r = post(&c, v(&format!("/{id}/publish")), &author, json!({})).await;
     assert_eq!(r.status(), StatusCode::OK);
+    // Published, it is its own operation in the API document, typed from its declaration.
+    let doc: Value = c
+        .get(s.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let op = &doc["paths"]["/api/v1/services/marriage-status/v1"]["get"];
+    assert_eq!(op["parameters"][0]["schema"]["maxLength"], 18, "{op}");
+    assert_eq!(
+        op["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["items"]["items"]
+            ["enum"],
+        json!(["姓名", "婚姻状况"])
+    );
+    let own: Value = c
+        .get(v(&format!("/{id}/openapi.json")))
+        .bearer_auth(&consumer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(own["paths"].as_object().unwrap().len(), 1, "{own}");
+    assert!(own["components"]["schemas"]["ErrorBody"].is_object());
+    assert!(own["components"]["schemas"]["ErrorDetail"].is_object());
     // The consumer sees it listed once published.
     let list: Value = c
         .get(v(""))

@@ -211,6 +211,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/service-versions/{id}/retire", post(services::retire))
         .route(
+            "/service-versions/{id}/openapi.json",
+            get(services::openapi),
+        )
+        .route(
             "/services/{name}/{version}",
             get(services::call_get).post(services::call_post),
         )

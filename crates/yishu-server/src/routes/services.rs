@@ -12,9 +12,9 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use yishu_meta::service::{Param, Placement, Service, ServiceDraft};
+use yishu_meta::service::{Param, ParamKind, Placement, Service, ServiceDraft};
 use yishu_meta::{Principal, now_ms};
 use yishu_share::service::param::Given;
 use yishu_share::service::{self, Answer};
@@ -440,4 +440,146 @@ pub async fn call_post(
     ValidJson(body): ValidJson<serde_json::Map<String, serde_json::Value>>,
 ) -> ApiResult<Json<Answer>> {
     call(&s, &auth, &name, &version, None, q, body).await
+}
+
+/// One parameter's schema.
+fn kind_schema(k: &ParamKind) -> Value {
+    match k {
+        ParamKind::String {
+            min_len,
+            max_len,
+            pattern,
+        } => {
+            let mut v = json!({"type": "string", "minLength": min_len, "maxLength": max_len});
+            if let Some(p) = pattern {
+                v["pattern"] = json!(format!("^(?:{p})$"));
+            }
+            v
+        }
+        ParamKind::Integer { min, max } => {
+            let mut v = json!({"type": "integer", "format": "int64"});
+            if let Some(m) = min {
+                v["minimum"] = json!(m);
+            }
+            if let Some(m) = max {
+                v["maximum"] = json!(m);
+            }
+            v
+        }
+        ParamKind::Date => json!({"type": "string", "format": "date"}),
+        ParamKind::Enum { values } => json!({"type": "string", "enum": values}),
+        ParamKind::List { item, max } => {
+            json!({"type": "array", "items": kind_schema(item), "minItems": 1, "maxItems": max})
+        }
+    }
+}
+
+/// A published version's own OpenAPI path item: its path (path parameters after the
+/// version), its typed parameters, its result's items and every answer a call can get.
+pub fn fragment(svc: &Service) -> (String, Value) {
+    let mut path = svc.path();
+    for p in svc
+        .draft
+        .params
+        .iter()
+        .filter(|p| p.placement == Placement::Path)
+    {
+        path.push_str(&format!("/{{{}}}", p.name));
+    }
+    let error = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}});
+    let items: Vec<&str> = svc
+        .checked
+        .outputs
+        .iter()
+        .map(|o| o.name.as_str())
+        .collect();
+    let responses = json!({
+        "200": {"description": "the rows the caller's grant shows, masked as granted", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["items", "rows", "truncated"],
+            "properties": {
+                "items": {"type": "array", "items": {"type": "string", "enum": items}},
+                "rows": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
+                "truncated": {"type": "boolean"}}}}}},
+        "400": error("a parameter is missing, of the wrong type or outside its domain"),
+        "401": error("not signed in, or the key is expired or revoked"),
+        "403": error("no active grant for this service"),
+        "404": error("no such service version"),
+        "410": error("the version is retired or past its sunset"),
+        "429": error("over the grant's limits; see Retry-After"),
+        "504": error("the query ran past its timeout"),
+    });
+    let parameters: Vec<Value> = svc
+        .draft
+        .params
+        .iter()
+        .filter(|p| p.placement != Placement::Body)
+        .map(|p| {
+            let mut v = json!({
+                "name": p.name,
+                "in": if p.placement == Placement::Path { "path" } else { "query" },
+                "required": p.required || p.placement == Placement::Path,
+                "description": p.description,
+                "schema": kind_schema(&p.kind),
+            });
+            if matches!(p.kind, ParamKind::List { .. }) {
+                v["style"] = json!("form");
+                v["explode"] = json!(false);
+            }
+            if let Some(e) = &p.example {
+                v["example"] = json!(e);
+            }
+            v
+        })
+        .collect();
+    let body: Vec<&Param> = svc
+        .draft
+        .params
+        .iter()
+        .filter(|p| p.placement == Placement::Body)
+        .collect();
+    let summary = format!("{}（v{}）", svc.draft.title, svc.version);
+    let op_id = format!("service_{}_v{}", svc.name.replace('-', "_"), svc.version);
+    let mut op = json!({
+        "tags": ["services"], "summary": summary, "description": svc.draft.description,
+        "operationId": op_id, "parameters": parameters, "responses": responses,
+    });
+    let method = if body.is_empty() {
+        "get"
+    } else {
+        let props: serde_json::Map<String, Value> = body
+            .iter()
+            .map(|p| (p.name.clone(), kind_schema(&p.kind)))
+            .collect();
+        let required: Vec<&str> = body
+            .iter()
+            .filter(|p| p.required)
+            .map(|p| p.name.as_str())
+            .collect();
+        op["requestBody"] = json!({"required": !required.is_empty(), "content": {"application/json": {"schema": {
+            "type": "object", "properties": props, "required": required, "additionalProperties": false}}}});
+        "post"
+    };
+    if svc.status == yishu_meta::service::ServiceStatus::Deprecated {
+        op["deprecated"] = json!(true);
+    }
+    (path, json!({ method: op }))
+}
+
+/// One version's OpenAPI fragment, as a document of its own.
+#[utoipa::path(get, path = "/api/v1/service-versions/{id}/openapi.json", tag = "services",
+    params(("id" = i64, Path, description = "service version id")),
+    responses((status = 200, body = Object), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn openapi(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let svc = seen(&s, auth.who(), id).await?;
+    let (path, item) = fragment(&svc);
+    Ok(Json(json!({
+        "openapi": "3.1.0",
+        "info": {"title": svc.draft.title, "version": format!("v{}", svc.version)},
+        "paths": {path: item},
+        "components": {"schemas": crate::openapi::error_schemas()},
+    })))
 }
