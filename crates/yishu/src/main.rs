@@ -66,6 +66,9 @@ enum Command {
     /// Sharing: apply, decide, list and revoke grants.
     #[command(subcommand)]
     Share(cmd::share::ShareCommand),
+    /// Data services: define in SQL, test, review, publish, list.
+    #[command(subcommand)]
+    Service(cmd::service::ServiceCommand),
     /// Ingest a CSV file (UTF-8, GBK or GB18030) or a workbook sheet (XLSX, XLS, ODS) into a
     /// resource's ods table as one batch.
     Ingest(cmd::ingest::IngestArgs),
@@ -165,6 +168,7 @@ async fn run(command: Command, config: Config) -> Result<u8> {
         Command::User(c) => cmd::user::run(&config, c).await,
         Command::Org(c) => cmd::org::run(&config, c).await,
         Command::Share(c) => cmd::share::run(&config, c).await,
+        Command::Service(c) => cmd::service::run(&config, c).await,
         Command::Ingest(a) => cmd::ingest::run(&config, a).await,
         Command::Catalog(c) => cmd::catalog::run(&config, c).await,
         Command::Quality(c) => cmd::quality::run(&config, c).await,

@@ -530,11 +530,12 @@ async fn sign_in(base: &str, name: &str, password: &str) -> (reqwest::Client, St
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
     let (_home, dir, text) = demo(600);
-    // The demo's three grants, and the sharing commands: apply, approve, list, revoke.
+    // The demo's four grants (three for data, one for its service), and the sharing commands:
+    // apply, approve, list, revoke.
     let o = yishu(&dir, &["share", "grants"], None);
     let listed = out(&o);
     assert!(o.status.success(), "{listed}");
-    assert_eq!(listed.matches("status=active").count(), 3, "{listed}");
+    assert_eq!(listed.matches("status=active").count(), 4, "{listed}");
     let o = yishu(
         &dir,
         &[
@@ -582,6 +583,86 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
         None,
     );
     assert!(out(&o).contains(": revoked"), "{}", out(&o));
+    // The demo's service, and the service commands: a v2 defined from a file, tested with a
+    // value, reviewed by the second data manager, published beside v1.
+    let listed = out(&yishu(&dir, &["service", "list"], None));
+    assert!(listed.contains("marriage-status v1\tpublished"), "{listed}");
+    let def = dir.join("marriage-v2.json");
+    let mut v2 = serde_json::to_value(yishu_gen::city::services::marriage_status()).unwrap();
+    v2["title"] = serde_json::json!("婚姻状况查询（第二版）");
+    std::fs::write(&def, v2.to_string()).unwrap();
+    let o = yishu(
+        &dir,
+        &[
+            "service",
+            "define",
+            "--as",
+            "manager",
+            def.to_str().unwrap(),
+        ],
+        None,
+    );
+    let said = out(&o);
+    assert!(o.status.success() && said.contains("v2): draft"), "{said}");
+    let v2_id = said.split_whitespace().nth(1).unwrap().to_string();
+    let o = yishu(
+        &dir,
+        &[
+            "service", "test", &v2_id, "--as", "manager", "--param", "id=5101",
+        ],
+        None,
+    );
+    assert!(!o.status.success(), "a wrong value is refused: {}", out(&o));
+    let bad = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(bad.contains("must be 18 characters"), "{bad}");
+    let key = yishu_lake::Lake::open(dir.join("lake").to_str().unwrap())
+        .unwrap()
+        .frame(yishu_lake::Layer::Base, "population")
+        .await
+        .unwrap()
+        .unwrap()
+        .select_columns(&["subject_key"])
+        .unwrap()
+        .limit(0, Some(1))
+        .unwrap()
+        .collect()
+        .await
+        .unwrap()
+        .iter()
+        .flat_map(yishu_lake::text_rows)
+        .next()
+        .unwrap()[0]
+        .clone();
+    let o = yishu(
+        &dir,
+        &[
+            "service",
+            "test",
+            &v2_id,
+            "--as",
+            "manager",
+            "--param",
+            &format!("id={key}"),
+        ],
+        None,
+    );
+    assert!(out(&o).contains("tested"), "{}", out(&o));
+    for (cmd, user) in [
+        ("review", "manager"),
+        ("review", "reviewer"),
+        ("publish", "manager"),
+    ] {
+        let o = yishu(&dir, &["service", cmd, &v2_id, "--as", user], None);
+        let said = format!("{}{}", out(&o), String::from_utf8_lossy(&o.stderr));
+        // The author may not review their own service.
+        assert_eq!(
+            o.status.success(),
+            user != "manager" || cmd == "publish",
+            "{said}"
+        );
+    }
+    let listed = out(&yishu(&dir, &["service", "list"], None));
+    assert!(listed.contains("marriage-status v2\tpublished"), "{listed}");
     let password = |user: &str| {
         text.lines()
             .find(|l| l.trim_start().starts_with(&format!("{user} ")))
@@ -717,6 +798,18 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
     assert!(
         !body.contains(&format!("\"{full_name}\"")),
         "the name leaked"
+    );
+    // The demo's service, called by the consumer through its grant: the status in clear, the
+    // name masked.
+    let answer: serde_json::Value = get_json(
+        &consumer,
+        format!("{base}/api/v1/services/marriage-status/v1?id={key}"),
+    )
+    .await;
+    assert_eq!(answer["rows"][0][1], "20", "{answer}");
+    assert!(
+        !answer.to_string().contains(&format!("\"{full_name}\"")),
+        "the name leaked through the service: {answer}"
     );
     // The graph reaches past any grant's items: the bureau's alone, and the refusal is audited.
     let r = consumer

@@ -9,5 +9,6 @@ pub mod linkage;
 pub mod load;
 pub mod plan;
 pub mod rules;
+pub mod services;
 pub mod setup;
 pub mod share;

@@ -64,9 +64,11 @@ pub async fn seed_city(store: &Store) -> Result<Vec<(String, String, String)>> {
     // The first department is the bureau (大数据管理局): it confirms sharing and provides the
     // base libraries.
     store.set_bureau(dept_ids[0]).await?;
-    let plan: [(&str, &str, Role, usize); 5] = [
+    let plan: [(&str, &str, Role, usize); 6] = [
         ("admin", "系统管理员", Role::Admin, 0),
         ("manager", "数据管理员", Role::DataManager, 0),
+        // A second data manager: services and rules are reviewed by someone other than their author.
+        ("reviewer", "数据审核员", Role::DataManager, 0),
         ("officer", "公安局数据专员", Role::ProviderOfficer, 1),
         ("consumer", "人社局数据使用方", Role::Consumer, 3),
         ("auditor", "安全审计员", Role::Auditor, 0),

@@ -28,6 +28,19 @@ pub(crate) fn cli_entry(action: &str, object: String, detail: serde_json::Value)
     }
 }
 
+/// An audit entry for an action taken on the command line acting as the user `who`.
+pub(crate) fn cli_entry_as(
+    who: &yishu_meta::Principal,
+    action: &str,
+    object: String,
+    detail: serde_json::Value,
+) -> AuditEntry {
+    let mut e = cli_entry(action, object, detail);
+    e.actor_id = Some(who.user_id);
+    e.org_id = Some(who.org_id);
+    e
+}
+
 pub async fn run(config: &Config, cmd: AuditCommand) -> Result<u8> {
     match cmd {
         AuditCommand::Verify => {

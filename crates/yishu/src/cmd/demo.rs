@@ -69,6 +69,7 @@ pub async fn run(args: DemoArgs, mut config: Config) -> Result<u8> {
     crate::cmd::fusion::save_plan(&store, &plan, None).await?;
     let fused = crate::cmd::fusion::fuse(&store, &lake, yishu_fusion::run::RunMode::Auto).await?;
     let shared = city::share::share_city(&store, &lake).await?;
+    let services = city::services::publish_services(&store, &lake).await?;
     println!("\n一数 Yishu demo — data in {}", dir.display());
     println!(
         "  console: http://{}/console    API docs: http://{}/api/v1/docs/",
@@ -96,6 +97,9 @@ pub async fn run(args: DemoArgs, mut config: Config) -> Result<u8> {
     );
     for line in &shared {
         println!("  sharing: {line} (console → 共享)");
+    }
+    for line in &services {
+        println!("  services: {line}");
     }
     println!("  ready in {:.1} s", started.elapsed().as_secs_f64());
     if args.no_serve {

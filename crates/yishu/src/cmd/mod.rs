@@ -11,5 +11,6 @@ pub mod ingest;
 pub mod org;
 pub mod quality;
 pub mod serve;
+pub mod service;
 pub mod share;
 pub mod user;

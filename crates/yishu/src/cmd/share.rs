@@ -1,7 +1,7 @@
 //! `yishu share`: applications and grants from the command line, acting as a named user (the
 //! same rules as the console; every step audited).
 
-use crate::cmd::audit::cli_entry;
+use crate::cmd::audit::{cli_entry, cli_entry_as};
 use crate::cmd::serve::open;
 use crate::config::Config;
 use crate::exit;
@@ -201,10 +201,14 @@ pub async fn run(config: &Config, cmd: ShareCommand) -> Result<u8> {
 /// Audits a step taken as `who` and says where the application stands.
 async fn done(store: &Store, who: &Principal, action: &str, app: &Application) -> Result<u8> {
     let object = format!("application:{}", app.id);
-    let mut e = cli_entry(action, object, serde_json::json!({"as": who.name}));
-    e.actor_id = Some(who.user_id);
-    e.org_id = Some(who.org_id);
-    store.audit(&e).await?;
+    store
+        .audit(&cli_entry_as(
+            who,
+            action,
+            object,
+            serde_json::json!({"as": who.name}),
+        ))
+        .await?;
     println!(
         "application {}: {}{}",
         app.id,

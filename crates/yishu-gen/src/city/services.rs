@@ -1,0 +1,155 @@
+//! The city's data services, as the demo shows them: the bureau's data manager defines a
+//! marriage-status lookup over the population base library in SQL, tests it, the second data
+//! manager reviews it, it is published; 人社局 applies for it, the bureau approves with the name
+//! masked, and 人社 calls it once — so the console shows a service with its lifecycle, grant and
+//! call at once.
+
+use super::plan::attr;
+use anyhow::{Context, Result};
+use yishu_lake::Lake;
+use yishu_meta::service::{Param, ParamKind, Placement, ServiceDraft};
+use yishu_meta::{Store, now_ms};
+use yishu_share::application::{Apply, Decision, Workflow};
+use yishu_share::audit::{self, Channel};
+use yishu_share::service::{self, param::Given};
+use yishu_share::{ReadRequest, masker_for, plan};
+
+/// The marriage-status lookup: one person's name and marital status by citizen number.
+pub fn marriage_status() -> ServiceDraft {
+    ServiceDraft {
+        name: "marriage-status".into(),
+        title: "婚姻状况查询".into(),
+        description: "按公民身份号码查询姓名与婚姻状况（来自人口基础库）".into(),
+        sql: format!(
+            "SELECT {name}, {marital} FROM base.population WHERE subject_key = :id",
+            name = attr::NAME,
+            marital = attr::MARITAL
+        ),
+        params: vec![Param {
+            name: "id".into(),
+            kind: ParamKind::String {
+                min_len: 18,
+                max_len: 18,
+                pattern: Some("[0-9]{17}[0-9X]".into()),
+            },
+            placement: Placement::Query,
+            required: true,
+            default: None,
+            example: None,
+            description: "公民身份号码".into(),
+        }],
+        row_cap: 10,
+        timeout_ms: 5_000,
+    }
+}
+
+/// The key of one person in the population library.
+async fn first_person(lake: &Lake) -> Result<String> {
+    let frame = lake
+        .frame(yishu_lake::Layer::Base, "population")
+        .await?
+        .context("the city has no population base library")?;
+    let batches = frame
+        .select_columns(&["subject_key"])?
+        .limit(0, Some(1))?
+        .collect()
+        .await?;
+    batches
+        .iter()
+        .flat_map(yishu_lake::text_rows)
+        .find_map(|r| r.into_iter().next())
+        .context("the population base library is empty")
+}
+
+/// Defines, tests, reviews and publishes the services; 人社 applies and calls one. Returns a
+/// line per step for the demo's summary.
+pub async fn publish_services(store: &Store, lake: &Lake) -> Result<Vec<String>> {
+    let manager = store.acting_as("manager").await?;
+    let reviewer = store.acting_as("reviewer").await?;
+    let consumer = store.acting_as("consumer").await?;
+    let mut out = Vec::new();
+
+    // A real person of the library, for the test run and the call.
+    let some_key = first_person(lake).await?;
+    let mut given = Given::default();
+    given.query.insert("id".into(), some_key.clone());
+
+    let s = service::define(store, lake, &manager, &marriage_status()).await?;
+    let (s, _) = service::test(store, lake, &manager, s.id, &given).await?;
+    service::review(store, &reviewer, s.id, true, "口径清晰，同意发布").await?;
+    let s = service::publish(store, &manager, s.id).await?;
+    out.push(format!("service {} published at {}", s.name, s.path()));
+
+    let flow = Workflow::new(store, lake);
+    let now = now_ms();
+    let app = flow
+        .apply(
+            &consumer,
+            &Apply {
+                target: s.target(),
+                items: vec![attr::NAME.into(), attr::MARITAL.into()],
+                purpose: "养老金领取资格认证".into(),
+                legal_basis: "《社会保险法》第七十三条".into(),
+                scenario: "社会保障待遇资格认证".into(),
+                period_from: now,
+                period_to: now + 365 * 86_400_000,
+                expected_volume: "每日约 5000 次".into(),
+                contact: "人社局信息中心 028-86000000".into(),
+            },
+            now,
+        )
+        .await?;
+    let app = flow
+        .provider_decide(
+            &manager,
+            app.id,
+            &Decision {
+                approve: true,
+                reason: "用途明确、依据充分".into(),
+                masks: [(attr::NAME.to_string(), "partial".to_string())].into(),
+                per_minute: Some(600),
+                ..Default::default()
+            },
+            now,
+        )
+        .await?;
+    let grant = store.grant(app.grant_id.unwrap_or_default()).await?;
+    let p = plan(
+        &consumer,
+        Some(&grant),
+        &service::source_of(&s),
+        &ReadRequest {
+            limit: s.draft.row_cap as usize,
+            ..Default::default()
+        },
+        now,
+        masker_for(store, consumer.org_id),
+    )?;
+    let bound = service::param::bind(&s.draft.params, &given)?;
+    let answer = service::run(lake, &s, &bound, &p).await?;
+    let ch = Channel {
+        kind: "service",
+        source_ip: "demo".into(),
+        request_id: String::new(),
+    };
+    let subjects = [audit::subject_digest(store, &some_key)];
+    audit::record(
+        store,
+        &audit::entry(
+            &consumer,
+            &p.target,
+            Ok(&p),
+            answer.rows.len(),
+            &subjects,
+            &ch,
+        ),
+    )
+    .await?;
+    out.push(format!(
+        "人社局 called {} through grant {} ({} row, masked)",
+        s.name,
+        grant.id,
+        answer.rows.len()
+    ));
+    Ok(out)
+}
