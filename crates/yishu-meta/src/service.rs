@@ -18,6 +18,16 @@ pub enum Placement {
     Body,
 }
 
+impl Placement {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Path => "path",
+            Self::Query => "query",
+            Self::Body => "body",
+        }
+    }
+}
+
 /// A parameter's type and domain.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", tag = "type")]

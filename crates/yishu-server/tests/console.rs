@@ -1317,3 +1317,81 @@ async fn share_pages_in_chromium() {
     c.close().await.unwrap();
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_pages_in_chromium() {
+    use yishu_types::Role;
+    let s = TestServer::start().await;
+    common::bureau_users(&s).await;
+    let dsj = s.store.get_org_by_code("DSJ").await.unwrap().id;
+    s.store.set_bureau(dsj).await.unwrap();
+    s.user("reviewer2", dsj, Role::DataManager).await;
+    common::population(&s).await;
+    let driver = start_driver();
+    let c = browser(driver.port).await;
+
+    // The bureau's data manager writes the service in SQL (the parameter is pre-declared).
+    login(&c, &s, "reviewer").await;
+    c.goto(&s.url("/console/services")).await.unwrap();
+    type_in(&c, "#define input[name=name]", "marriage-status").await;
+    type_in(&c, "#define input[name=title]", "婚姻状况查询").await;
+    type_in(
+        &c,
+        "#define textarea[name=sql]",
+        "SELECT 姓名, 婚姻状况 FROM base.population WHERE 公民身份号码 = :id",
+    )
+    .await;
+    shot(&c, "services-01-define").await;
+    c.find(Locator::Css("#define button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    css_text_once(&c, "[data-testid=service-status]", "草稿").await;
+    // A test run on real data shows the rows.
+    type_in(&c, "input[name='p.id']", common::ID).await;
+    c.find(Locator::Css("#test button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    css_text_once(&c, "[data-testid=service-status]", "已测试").await;
+    assert!(id_text(&c, "preview").await.contains("张小三"));
+    shot(&c, "services-02-tested").await;
+    let url = c.current_url().await.unwrap().to_string();
+
+    // The second data manager approves it; the author publishes it.
+    c.delete_all_cookies().await.unwrap();
+    login(&c, &s, "reviewer2").await;
+    c.goto(&url).await.unwrap();
+    type_in(&c, "#review input[name=note]", "口径清晰").await;
+    c.find(Locator::Css("#review button[value=approve]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    css_text_once(&c, "[data-testid=service-status]", "已审核").await;
+    c.delete_all_cookies().await.unwrap();
+    login(&c, &s, "reviewer").await;
+    c.goto(&url).await.unwrap();
+    c.find(Locator::Css("#lifecycle button[value=publish]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    css_text_once(&c, "[data-testid=service-status]", "已发布").await;
+    shot(&c, "services-03-published").await;
+    c.goto(&s.url("/console/services")).await.unwrap();
+    assert!(
+        id_text(&c, "services")
+            .await
+            .contains("/api/v1/services/marriage-status/v1")
+    );
+    shot(&c, "services-04-list").await;
+    c.close().await.unwrap();
+    s.stop().await;
+}

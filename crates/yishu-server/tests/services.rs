@@ -9,37 +9,10 @@ mod common;
 use common::{TestServer, actions, bureau_users, error_code};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
-use std::collections::HashMap;
-use std::sync::Arc;
-use yishu_lake::Layer;
-use yishu_lake::datafusion::arrow::array::{RecordBatch, StringArray};
-use yishu_lake::datafusion::arrow::datatypes::{DataType, Field, Schema};
 use yishu_meta::now_ms;
 use yishu_types::Role;
 
-const ID: &str = "510107199001011234";
-
-async fn population(s: &TestServer) {
-    let schema = Arc::new(Schema::new(
-        ["公民身份号码", "姓名", "婚姻状况"]
-            .iter()
-            .map(|n| Field::new(*n, DataType::Utf8, true))
-            .collect::<Vec<_>>(),
-    ));
-    let batch = RecordBatch::try_new(
-        schema,
-        vec![
-            Arc::new(StringArray::from(vec![ID, "510107198502023456"])),
-            Arc::new(StringArray::from(vec!["张小三", "李四"])),
-            Arc::new(StringArray::from(vec!["20", "10"])),
-        ],
-    )
-    .unwrap();
-    s.lake()
-        .overwrite(Layer::Base, "population", vec![batch], HashMap::new())
-        .await
-        .unwrap();
-}
+use common::{ID, population};
 
 fn definition() -> Value {
     json!({

@@ -14,6 +14,7 @@ mod quality;
 mod report;
 mod resource_edit;
 mod resource_forms;
+mod services;
 mod share;
 mod standards;
 
@@ -114,6 +115,14 @@ pub fn router() -> Router<AppState> {
         .route("/console/keys", get(keys::page).post(keys::create))
         .route("/console/keys/{id}/revoke", post(keys::revoke))
         .route("/console/audit", get(audit::page))
+        .route(
+            "/console/services",
+            get(services::list).post(services::define),
+        )
+        .route(
+            "/console/services/{id}",
+            get(services::detail).post(services::action),
+        )
         .route("/console/share", get(share::applications))
         .route("/console/share/apply", get(share::apply_form))
         .route("/console/share/applications", post(share::apply))

@@ -322,3 +322,37 @@ pub async fn published(s: &TestServer, c: &Client, officer: &str, reviewer: &str
     publish(s, c, id, officer, reviewer).await;
     id
 }
+
+/// The citizen number of the first person in [`population`].
+pub const ID: &str = "510107199001011234";
+
+/// A small population base library (number, name, marital status) in the server's lake.
+pub async fn population(s: &TestServer) {
+    use std::sync::Arc;
+    use yishu_lake::datafusion::arrow::array::{RecordBatch, StringArray};
+    use yishu_lake::datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let schema = Arc::new(Schema::new(
+        ["公民身份号码", "姓名", "婚姻状况"]
+            .iter()
+            .map(|n| Field::new(*n, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from(vec![ID, "510107198502023456"])),
+            Arc::new(StringArray::from(vec!["张小三", "李四"])),
+            Arc::new(StringArray::from(vec!["20", "10"])),
+        ],
+    )
+    .unwrap();
+    s.lake()
+        .overwrite(
+            yishu_lake::Layer::Base,
+            "population",
+            vec![batch],
+            Default::default(),
+        )
+        .await
+        .unwrap();
+}
