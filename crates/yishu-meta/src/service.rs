@@ -76,6 +76,26 @@ pub struct Param {
     pub description: String,
 }
 
+impl Param {
+    /// A required 公民身份号码 (GB 11643: 17 digits and a digit or X) in the query: the key most
+    /// services are asked by.
+    pub fn citizen_number(name: &str) -> Param {
+        Param {
+            name: name.into(),
+            kind: ParamKind::String {
+                min_len: 18,
+                max_len: 18,
+                pattern: Some("[0-9]{17}[0-9X]".into()),
+            },
+            placement: Placement::Query,
+            required: true,
+            default: None,
+            example: None,
+            description: "公民身份号码".into(),
+        }
+    }
+}
+
 /// What an author writes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServiceDraft {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use yishu_lake::datafusion::arrow::array::{RecordBatch, StringArray};
 use yishu_lake::datafusion::arrow::datatypes::{DataType, Field, Schema};
 use yishu_lake::{Lake, Layer};
-use yishu_meta::service::{Param, ParamKind, Placement, ServiceDraft, ServiceStatus};
+use yishu_meta::service::{Param, ParamKind, ServiceDraft, ServiceStatus};
 use yishu_meta::share::NewGrant;
 use yishu_meta::{Store, now_ms};
 use yishu_share::gate::ReadRequest;
@@ -58,17 +58,8 @@ async fn population(lake: &Lake, extra: usize) {
 
 fn id_param() -> Param {
     Param {
-        name: "id".into(),
-        kind: ParamKind::String {
-            min_len: 18,
-            max_len: 18,
-            pattern: Some("[0-9]{17}[0-9X]".into()),
-        },
-        placement: Placement::Query,
-        required: true,
-        default: None,
         example: Some("510107199001011234".into()),
-        description: "公民身份号码".into(),
+        ..Param::citizen_number("id")
     }
 }
 

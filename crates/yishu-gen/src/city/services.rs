@@ -7,7 +7,7 @@
 use super::plan::attr;
 use anyhow::{Context, Result};
 use yishu_lake::Lake;
-use yishu_meta::service::{Param, ParamKind, Placement, ServiceDraft};
+use yishu_meta::service::{Param, ServiceDraft};
 use yishu_meta::{Store, now_ms};
 use yishu_share::application::{Apply, Decision, Workflow};
 use yishu_share::audit::{self, Channel};
@@ -25,19 +25,7 @@ pub fn marriage_status() -> ServiceDraft {
             name = attr::NAME,
             marital = attr::MARITAL
         ),
-        params: vec![Param {
-            name: "id".into(),
-            kind: ParamKind::String {
-                min_len: 18,
-                max_len: 18,
-                pattern: Some("[0-9]{17}[0-9X]".into()),
-            },
-            placement: Placement::Query,
-            required: true,
-            default: None,
-            example: None,
-            description: "公民身份号码".into(),
-        }],
+        params: vec![Param::citizen_number("id")],
         row_cap: 10,
         timeout_ms: 5_000,
     }

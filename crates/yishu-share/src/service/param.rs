@@ -337,17 +337,8 @@ mod tests {
 
     fn id_param() -> Param {
         Param {
-            name: "id".into(),
-            kind: ParamKind::String {
-                min_len: 18,
-                max_len: 18,
-                pattern: Some("[0-9]{17}[0-9X]".into()),
-            },
-            placement: Placement::Query,
-            required: true,
-            default: None,
             example: Some("510107199001011234".into()),
-            description: String::new(),
+            ..Param::citizen_number("id")
         }
     }
 
