@@ -295,6 +295,99 @@ pub fn parse(sql: &str, params: &[Param]) -> Result<Parsed, Error> {
     })
 }
 
+/// A service that reads one subject of a base library by its key: `SELECT a, b AS c FROM
+/// base.<library> WHERE subject_key = :p`. Such a call is served by the library's key index
+/// (a page or two) instead of a scan of the library.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyLookup {
+    pub table: String,
+    /// (column read, name in the result), in order.
+    pub columns: Vec<(String, String)>,
+    /// The parameter holding the key.
+    pub param: String,
+}
+
+/// The key lookup `sql` is, if it is exactly one (nothing else in it: no joins, functions,
+/// grouping, ordering or limits).
+pub fn key_lookup(sql: &str) -> Option<KeyLookup> {
+    use yishu_lake::datafusion::sql::sqlparser::ast::{
+        BinaryOperator, GroupByExpr, SelectItem, SetExpr, TableFactor,
+    };
+    let stmts = Parser::parse_sql(&GenericDialect {}, sql).ok()?;
+    let [Statement::Query(q)] = stmts.as_slice() else {
+        return None;
+    };
+    if q.with.is_some() || q.order_by.is_some() || q.limit_clause.is_some() || q.fetch.is_some() {
+        return None;
+    }
+    let SetExpr::Select(sel) = q.body.as_ref() else {
+        return None;
+    };
+    let plain = sel.distinct.is_none()
+        && sel.top.is_none()
+        && sel.into.is_none()
+        && sel.having.is_none()
+        && sel.qualify.is_none()
+        && matches!(&sel.group_by, GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty())
+        && sel.from.len() == 1
+        && sel.from[0].joins.is_empty();
+    if !plain {
+        return None;
+    }
+    let TableFactor::Table {
+        name, args: None, ..
+    } = &sel.from[0].relation
+    else {
+        return None;
+    };
+    let parts: Vec<&str> = name
+        .0
+        .iter()
+        .map(|p| p.as_ident().map(|i| i.value.as_str()))
+        .collect::<Option<_>>()?;
+    let ["base", table] = parts.as_slice() else {
+        return None;
+    };
+    // A column as written: bare, or qualified by the table or its alias.
+    let column = |e: &Expr| match e {
+        Expr::Identifier(i) => Some(i.value.clone()),
+        Expr::CompoundIdentifier(ids) => ids.last().map(|i| i.value.clone()),
+        _ => None,
+    };
+    let mut columns = Vec::new();
+    for item in &sel.projection {
+        match item {
+            SelectItem::UnnamedExpr(e) => {
+                let c = column(e)?;
+                columns.push((c.clone(), c));
+            }
+            SelectItem::ExprWithAlias { expr, alias } => {
+                columns.push((column(expr)?, alias.value.clone()));
+            }
+            _ => return None,
+        }
+    }
+    let Some(Expr::BinaryOp {
+        left,
+        op: BinaryOperator::Eq,
+        right,
+    }) = &sel.selection
+    else {
+        return None;
+    };
+    let (col, value) = match (column(left), column(right)) {
+        (Some(c), None) => (c, right.as_ref()),
+        (None, Some(c)) => (c, left.as_ref()),
+        _ => return None,
+    };
+    let param = placeholder(value)?.strip_prefix(':')?.to_string();
+    (col == "subject_key").then(|| KeyLookup {
+        table: table.to_string(),
+        columns,
+        param,
+    })
+}
+
 /// Whether a query (or any set operation inside it) selects INTO a table.
 fn has_into(q: &Query) -> bool {
     use yishu_lake::datafusion::sql::sqlparser::ast::SetExpr;
@@ -382,6 +475,34 @@ mod tests {
             got.sql
         );
         assert_eq!(got.tables.len(), 2);
+    }
+
+    #[test]
+    fn key_lookups_are_recognised_and_nothing_else() {
+        let k = key_lookup(
+            "SELECT 姓名, p.婚姻状况 AS 婚姻 FROM base.population p WHERE subject_key = :id",
+        )
+        .unwrap();
+        assert_eq!(k.table, "population");
+        assert_eq!(
+            k.columns,
+            vec![
+                ("姓名".to_string(), "姓名".to_string()),
+                ("婚姻状况".to_string(), "婚姻".to_string())
+            ]
+        );
+        assert_eq!(k.param, "id");
+        for other in [
+            "SELECT 姓名 FROM base.population WHERE 姓名 = :id",
+            "SELECT 姓名 FROM base.population WHERE subject_key = :id LIMIT 1",
+            "SELECT upper(姓名) FROM base.population WHERE subject_key = :id",
+            "SELECT * FROM base.population WHERE subject_key = :id",
+            "SELECT 姓名 FROM std.r_a WHERE subject_key = :id",
+            "SELECT 姓名 FROM base.population WHERE subject_key = :id AND 姓名 = 'x'",
+            "SELECT DISTINCT 姓名 FROM base.population WHERE subject_key = :id",
+        ] {
+            assert_eq!(key_lookup(other), None, "{other}");
+        }
     }
 
     #[test]
