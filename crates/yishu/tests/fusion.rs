@@ -663,6 +663,45 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
     }
     let listed = out(&yishu(&dir, &["service", "list"], None));
     assert!(listed.contains("marriage-status v2\tpublished"), "{listed}");
+    // The key lookup (served by the library's key index) answers what a scan answers.
+    let mut scan = v2.clone();
+    scan["name"] = serde_json::json!("marriage-scan");
+    scan["sql"] = serde_json::json!(format!("{} AND 1 = 1", v2["sql"].as_str().unwrap()));
+    std::fs::write(&def, scan.to_string()).unwrap();
+    let said = out(&yishu(
+        &dir,
+        &[
+            "service",
+            "define",
+            "--as",
+            "manager",
+            def.to_str().unwrap(),
+        ],
+        None,
+    ));
+    let scan_id = said.split_whitespace().nth(1).unwrap().to_string();
+    let rows = |id: &str| {
+        let said = out(&yishu(
+            &dir,
+            &[
+                "service",
+                "test",
+                id,
+                "--as",
+                "manager",
+                "--param",
+                &format!("id={key}"),
+            ],
+            None,
+        ));
+        said.lines().take(2).collect::<Vec<_>>().join("\n")
+    };
+    let (by_key, by_scan) = (rows(&v2_id), rows(&scan_id));
+    assert_eq!(by_key, by_scan);
+    assert!(
+        by_key.lines().count() == 2 && !by_key.contains("service "),
+        "one row found: {by_key}"
+    );
     let password = |user: &str| {
         text.lines()
             .find(|l| l.trim_start().starts_with(&format!("{user} ")))
