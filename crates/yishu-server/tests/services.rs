@@ -193,6 +193,19 @@ async fn a_service_is_defined_reviewed_published_and_called_through_a_grant() {
     let r = call(ID).await.unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(r.headers().get("retry-after").is_some());
+    // The bureau suspends the grant: the next call stops at once (before the rate is asked).
+    let grant = done["grant_id"].as_i64().unwrap();
+    let r = post(
+        &c,
+        s.url(&format!("/api/v1/grants/{grant}/status")),
+        &second,
+        json!({"status": "suspended", "reason": "核查用途"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = call(ID).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(r).await, "grant_inactive");
 
     // A version that does not exist; a deprecated one past its sunset.
     let r = c

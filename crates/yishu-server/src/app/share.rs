@@ -37,6 +37,9 @@ pub async fn plan_read(
         let source = source?;
         let now = now_ms();
         let grant = s.store.active_grant(who.org_id, target, now).await?;
+        if grant.is_none() && gate::standing(who, source.provider_org).is_none() {
+            inactive_grant(s, who, target, now).await?;
+        }
         let plan = gate::plan(
             who,
             grant.as_ref(),
@@ -56,6 +59,34 @@ pub async fn plan_read(
     match planned {
         Ok(p) => Ok(p),
         Err(e) => Err(refused(s, who, ch, target, e).await),
+    }
+}
+
+/// When the department holds no active grant for `target`, why — its newest grant for it is
+/// suspended, revoked or expired — rather than "no grant" (the refusal path only).
+async fn inactive_grant(
+    s: &AppState,
+    who: &Principal,
+    target: &str,
+    now: i64,
+) -> Result<(), Error> {
+    let newest = s
+        .store
+        .grants(Some(who.org_id), None)
+        .await?
+        .into_iter()
+        .filter(|g| g.target == target)
+        .max_by_key(|g| g.id);
+    match newest {
+        Some(g) if g.status != "active" => Err(Error::new(
+            ErrorCode::GrantInactive,
+            format!("grant {} is {}: {}", g.id, g.status, g.status_reason),
+        )),
+        Some(g) if g.expires_at <= now => Err(Error::new(
+            ErrorCode::GrantInactive,
+            format!("grant {} expired; apply again to go on reading", g.id),
+        )),
+        _ => Ok(()),
     }
 }
 
