@@ -345,21 +345,11 @@ pub async fn action(
         "retire" => service::retire(&s.store, &who, id)
             .await
             .map_err(ApiError::from),
-        "deprecate" => match chrono::NaiveDate::parse_from_str(field("sunset"), "%Y-%m-%d") {
-            Ok(day) => {
-                let end = day
-                    .succ_opt()
-                    .and_then(|n| n.and_hms_opt(0, 0, 0))
-                    .map(|t| t.and_utc().timestamp_millis() - 8 * 3_600_000)
-                    .unwrap_or(i64::MAX);
-                service::deprecate(&s.store, &who, id, end)
-                    .await
-                    .map_err(ApiError::from)
-            }
-            Err(_) => Err(ApiError::new(
-                ErrorCode::InvalidInput,
-                format!("sunset: '{}' is not a date", field("sunset")),
-            )),
+        "deprecate" => match service::sunset_after(field("sunset")) {
+            Ok(end) => service::deprecate(&s.store, &who, id, end)
+                .await
+                .map_err(ApiError::from),
+            Err(e) => Err(e.into()),
         },
         other => Err(ApiError::new(
             ErrorCode::InvalidInput,

@@ -249,18 +249,7 @@ pub async fn deprecate(
     ValidJson(d): ValidJson<Deprecation>,
 ) -> ApiResult<Json<Service>> {
     let done = async {
-        let day = chrono::NaiveDate::parse_from_str(d.sunset.trim(), "%Y-%m-%d").map_err(|_| {
-            ApiError::new(
-                ErrorCode::InvalidInput,
-                format!("sunset: '{}' is not a date like 2027-01-31", d.sunset),
-            )
-        })?;
-        // The end of that day in China (UTC+8).
-        let end = day
-            .succ_opt()
-            .and_then(|n| n.and_hms_opt(0, 0, 0))
-            .map(|t| t.and_utc().timestamp_millis() - 8 * 3_600_000)
-            .ok_or_else(|| ApiError::new(ErrorCode::InvalidInput, "sunset: out of range"))?;
+        let end = service::sunset_after(&d.sunset)?;
         Ok(service::deprecate(&s.store, auth.who(), id, end).await?)
     }
     .await;

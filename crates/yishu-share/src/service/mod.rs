@@ -212,10 +212,12 @@ pub async fn run(
     bound: &HashMap<String, Bound>,
     plan: &ReadPlan,
 ) -> Result<Answer, Error> {
-    if let Some(answer) = by_key(lake, s, bound, plan).await? {
+    let parsed = sql::parse(&s.draft.sql, &s.draft.params)?;
+    if let Some(k) = &parsed.key
+        && let Some(answer) = by_key(lake, k, bound, plan).await?
+    {
         return Ok(answer);
     }
-    let parsed = sql::parse(&s.draft.sql, &s.draft.params)?;
     let cap = s.draft.row_cap.max(1) as usize;
     let df = frame(lake, &parsed, &s.draft.params, bound)
         .await?
@@ -265,14 +267,11 @@ pub async fn run(
 /// the same row a scan would find, at the cost of a page or two.
 async fn by_key(
     lake: &Lake,
-    s: &Service,
+    k: &sql::KeyLookup,
     bound: &HashMap<String, Bound>,
     plan: &ReadPlan,
 ) -> Result<Option<Answer>, Error> {
     use yishu_lake::datafusion::scalar::ScalarValue;
-    let Some(k) = sql::key_lookup(&s.draft.sql) else {
-        return Ok(None);
-    };
     let Some(kind) = yishu_fusion::SubjectKind::ALL
         .into_iter()
         .find(|kind| yishu_fusion::schema::base_table(*kind) == k.table)
@@ -416,6 +415,17 @@ pub async fn publish(store: &Store, who: &Principal, id: i64) -> Result<Service,
     let s = store.service(id).await?;
     mine(who, &s)?;
     store.publish_service(id).await
+}
+
+/// The moment a version deprecated with last day `day` (`YYYY-MM-DD`) stops serving: the end
+/// of that day in China (UTC+8), in milliseconds.
+pub fn sunset_after(day: &str) -> Result<i64, Error> {
+    chrono::NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.succ_opt())
+        .and_then(|n| n.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp_millis() - 8 * 3_600_000)
+        .ok_or_else(|| Error::field("sunset", format!("'{day}' is not a date like 2027-01-31")))
 }
 
 /// Deprecates a published version: it serves until `sunset_at` (ms), then answers 410.

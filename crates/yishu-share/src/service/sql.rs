@@ -99,6 +99,8 @@ pub struct Parsed {
     pub sql: String,
     /// Every table it reads.
     pub tables: Vec<(Layer, String)>,
+    /// Set when the query is a key lookup of a base library.
+    pub key: Option<KeyLookup>,
 }
 
 /// What a walk over the query collects.
@@ -165,6 +167,7 @@ pub fn parse(sql: &str, params: &[Param]) -> Result<Parsed, Error> {
         )));
     }
     let mut stmt = stmts.remove(0);
+    let key = key_lookup(&stmt);
     let Statement::Query(q) = &stmt else {
         return Err(invalid(
             "a service only reads: its SQL must be a SELECT (no INSERT, UPDATE, DELETE, DDL or settings)",
@@ -292,6 +295,7 @@ pub fn parse(sql: &str, params: &[Param]) -> Result<Parsed, Error> {
     Ok(Parsed {
         sql: stmt.to_string(),
         tables,
+        key,
     })
 }
 
@@ -307,14 +311,13 @@ pub struct KeyLookup {
     pub param: String,
 }
 
-/// The key lookup `sql` is, if it is exactly one (nothing else in it: no joins, functions,
+/// The key lookup `stmt` is, if it is exactly one (nothing else in it: no joins, functions,
 /// grouping, ordering or limits).
-pub fn key_lookup(sql: &str) -> Option<KeyLookup> {
+fn key_lookup(stmt: &Statement) -> Option<KeyLookup> {
     use yishu_lake::datafusion::sql::sqlparser::ast::{
         BinaryOperator, GroupByExpr, SelectItem, SetExpr, TableFactor,
     };
-    let stmts = Parser::parse_sql(&GenericDialect {}, sql).ok()?;
-    let [Statement::Query(q)] = stmts.as_slice() else {
+    let Statement::Query(q) = stmt else {
         return None;
     };
     if q.with.is_some() || q.order_by.is_some() || q.limit_clause.is_some() || q.fetch.is_some() {
@@ -479,10 +482,10 @@ mod tests {
 
     #[test]
     fn key_lookups_are_recognised_and_nothing_else() {
-        let k = key_lookup(
-            "SELECT 姓名, p.婚姻状况 AS 婚姻 FROM base.population p WHERE subject_key = :id",
-        )
-        .unwrap();
+        let key = |sql: &str| parse(sql, &[p("id", text())]).unwrap().key;
+        let k =
+            key("SELECT 姓名, p.婚姻状况 AS 婚姻 FROM base.population p WHERE subject_key = :id")
+                .unwrap();
         assert_eq!(k.table, "population");
         assert_eq!(
             k.columns,
@@ -501,7 +504,7 @@ mod tests {
             "SELECT 姓名 FROM base.population WHERE subject_key = :id AND 姓名 = 'x'",
             "SELECT DISTINCT 姓名 FROM base.population WHERE subject_key = :id",
         ] {
-            assert_eq!(key_lookup(other), None, "{other}");
+            assert_eq!(key(other), None, "{other}");
         }
     }
 
