@@ -4,6 +4,7 @@
 //! so a stolen database does not yield usable credentials, and a lookup costs one hash, not an
 //! argon2 run.
 
+use crate::app::{AppGate, split_ranges};
 use crate::store::{Store, db_err, now_ms};
 use crate::user::verify_password;
 use hmac::{Hmac, KeyInit, Mac};
@@ -11,7 +12,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sm3::Sm3;
 use sqlx::Row;
-use yishu_types::{ApiKeyId, Error, ErrorCode, OrgId, Role, UserId};
+use yishu_types::{ApiKeyId, AppId, Error, ErrorCode, OrgId, Role, UserId};
 
 /// Failed logins in a row before the account locks.
 pub const MAX_FAILED_LOGINS: i64 = 5;
@@ -39,6 +40,9 @@ pub struct Principal {
     pub org_id: OrgId,
     pub roles: Vec<Role>,
     pub credential: Credential,
+    /// The app whose key made the call, with its terms (a key of a person: `None`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<AppGate>,
 }
 
 impl Principal {
@@ -59,6 +63,8 @@ pub struct ApiKey {
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub last_used_at: Option<i64>,
+    /// The app the key belongs to (a person's own key: `None`).
+    pub app_id: Option<AppId>,
 }
 
 /// A freshly created key: the secret is shown once and never stored.
@@ -230,6 +236,7 @@ impl Store {
             org_id: u.org_id,
             roles: u.roles,
             credential,
+            app: None,
         })
     }
 
@@ -237,6 +244,17 @@ impl Store {
     pub async fn create_api_key(
         &self,
         user: UserId,
+        name: &str,
+        expires_at: Option<i64>,
+    ) -> Result<NewApiKey, Error> {
+        self.insert_api_key(user, None, name, expires_at).await
+    }
+
+    /// Stores a new key of `user` (for `app` when given) and returns its secret once.
+    pub(crate) async fn insert_api_key(
+        &self,
+        user: UserId,
+        app: Option<AppId>,
         name: &str,
         expires_at: Option<i64>,
     ) -> Result<NewApiKey, Error> {
@@ -250,8 +268,8 @@ impl Store {
         let secret = format!("{API_KEY_PREFIX}{}", random_hex(32));
         let prefix = secret[..API_KEY_PREFIX.len() + 8].to_string();
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO api_keys (user_id, name, prefix, key_hash, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO api_keys (user_id, name, prefix, key_hash, created_at, expires_at, app_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(user.0)
         .bind(&name)
@@ -259,6 +277,7 @@ impl Store {
         .bind(self.secret_hash(&secret))
         .bind(now_ms())
         .bind(expires_at)
+        .bind(app.map(|a| a.0))
         .fetch_one(&self.pool)
         .await
         .map_err(db_err("create an API key"))?;
@@ -267,9 +286,9 @@ impl Store {
     }
 
     pub async fn get_api_key(&self, id: ApiKeyId) -> Result<ApiKey, Error> {
-        let q = sqlx::query(
-            "SELECT id, user_id, name, prefix, created_at, expires_at, revoked_at, last_used_at FROM api_keys WHERE id = $1",
-        )
+        let q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1"
+        )))
         .bind(id.0);
         self.one(q, "read an API key", api_key_from_row, "read an API key")
             .await?
@@ -283,10 +302,9 @@ impl Store {
 
     /// A user's keys, newest first.
     pub async fn list_api_keys(&self, user: UserId) -> Result<Vec<ApiKey>, Error> {
-        let q = sqlx::query(
-            "SELECT id, user_id, name, prefix, created_at, expires_at, revoked_at, last_used_at \
-             FROM api_keys WHERE user_id = $1 ORDER BY id DESC",
-        )
+        let q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE user_id = $1 AND app_id IS NULL ORDER BY id DESC"
+        )))
         .bind(user.0);
         self.all(q, "list API keys", api_key_from_row, "read an API key")
             .await
@@ -318,8 +336,10 @@ impl Store {
             return Err(unknown());
         }
         let row = sqlx::query(
-            "SELECT k.id, k.user_id, k.expires_at, k.revoked_at, u.disabled FROM api_keys k \
-             JOIN users u ON u.id = k.user_id WHERE k.key_hash = $1",
+            "SELECT k.id, k.user_id, k.expires_at, k.revoked_at, u.disabled, k.app_id, a.org_id AS app_org, \
+             a.name AS app_name, a.ip_allow, a.per_minute, a.status AS app_status, a.status_reason \
+             FROM api_keys k JOIN users u ON u.id = k.user_id LEFT JOIN apps a ON a.id = k.app_id \
+             WHERE k.key_hash = $1",
         )
         .bind(self.secret_hash(secret))
         .fetch_optional(&self.pool)
@@ -328,6 +348,11 @@ impl Store {
         .ok_or_else(unknown)?;
         let read = |c: &str| {
             row.try_get::<Option<i64>, _>(c)
+                .map_err(db_err("read an API key"))
+        };
+        let text = |c: &str| {
+            row.try_get::<Option<String>, _>(c)
+                .map(Option::unwrap_or_default)
                 .map_err(db_err("read an API key"))
         };
         let id = ApiKeyId(read("id")?.unwrap_or_default());
@@ -350,7 +375,26 @@ impl Store {
             ));
         }
         let uid = UserId(read("user_id")?.unwrap_or_default());
-        self.principal(uid, Credential::ApiKey { id }).await
+        let mut p = self.principal(uid, Credential::ApiKey { id }).await?;
+        if let Some(app) = read("app_id")?.map(AppId) {
+            let name = text("app_name")?;
+            if text("app_status")? != "active" {
+                return Err(Error::new(
+                    ErrorCode::AppSuspended,
+                    format!("app '{name}' is suspended: {}", text("status_reason")?),
+                ));
+            }
+            // An app reads as its department's consumer system, never with its maker's roles.
+            p.org_id = OrgId(read("app_org")?.unwrap_or_default());
+            p.roles = vec![Role::Consumer];
+            p.app = Some(AppGate {
+                id: app,
+                name,
+                ip_allow: split_ranges(&text("ip_allow")?),
+                per_minute: read("per_minute")?.unwrap_or_default(),
+            });
+        }
+        Ok(p)
     }
 
     /// Records that a key was used (called off the hot path, at most once a minute per key).
@@ -365,7 +409,11 @@ impl Store {
     }
 }
 
-fn api_key_from_row(r: &sqlx::any::AnyRow) -> Result<ApiKey, sqlx::Error> {
+/// The columns [`api_key_from_row`] reads.
+pub(crate) const KEY_COLUMNS: &str =
+    "id, user_id, name, prefix, created_at, expires_at, revoked_at, last_used_at, app_id";
+
+pub(crate) fn api_key_from_row(r: &sqlx::any::AnyRow) -> Result<ApiKey, sqlx::Error> {
     Ok(ApiKey {
         id: ApiKeyId(r.try_get("id")?),
         user_id: UserId(r.try_get("user_id")?),
@@ -375,5 +423,6 @@ fn api_key_from_row(r: &sqlx::any::AnyRow) -> Result<ApiKey, sqlx::Error> {
         expires_at: r.try_get("expires_at")?,
         revoked_at: r.try_get("revoked_at")?,
         last_used_at: r.try_get("last_used_at")?,
+        app_id: r.try_get::<Option<i64>, _>("app_id")?.map(AppId),
     })
 }

@@ -2,6 +2,7 @@
 //! chain. One implementation over sqlx's `Any` driver serves SQLite (default, WAL) and PostgreSQL
 //! with the same SQL; each backend has its own migrations for the few DDL differences.
 
+pub mod app;
 pub mod attachment;
 pub mod audit;
 pub mod auth;

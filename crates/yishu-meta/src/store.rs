@@ -210,6 +210,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "services",
         include_str!("../migrations/sqlite/0019_services.sql"),
     ),
+    (
+        20,
+        "apps",
+        include_str!("../migrations/sqlite/0020_apps.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -306,6 +311,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         19,
         "services",
         include_str!("../migrations/postgres/0019_services.sql"),
+    ),
+    (
+        20,
+        "apps",
+        include_str!("../migrations/postgres/0020_apps.sql"),
     ),
 ];
 

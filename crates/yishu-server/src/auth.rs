@@ -90,6 +90,10 @@ right!(
     DefineServices, "define_services", [DataManager, ProviderOfficer]
 );
 right!(
+    /// Register a department's apps, make their keys, suspend them (not the auditor).
+    ManageApps, "manage_apps", [Consumer, ProviderOfficer, DataManager, Admin]
+);
+right!(
     /// Rebuild the search index.
     AdministerSearch, "administer_search", [Admin]
 );
@@ -218,11 +222,11 @@ pub async fn authenticate(
     parts: &Parts,
 ) -> Result<(Principal, Option<String>), ApiError> {
     if let Some(secret) = bearer(&parts.headers) {
-        return state
-            .key_cache
-            .resolve(state, secret)
-            .await
-            .map(|p| (p, None));
+        let p = state.key_cache.resolve(state, secret).await?;
+        if let Some(app) = &p.app {
+            admit_app(state, parts, &p, app).await?;
+        }
+        return Ok((p, None));
     }
     if let Some(token) = cookie(&parts.headers, SESSION_COOKIE)
         && let Some((p, csrf)) = state.store.session_principal(token).await?
@@ -233,6 +237,65 @@ pub async fn authenticate(
         ErrorCode::Unauthenticated,
         "sign in, or send an API key in the Authorization: Bearer header",
     ))
+}
+
+/// What an app's key may call: data services and reads through its department's grants —
+/// never the console's management API (a key must not make keys or change what it reads).
+fn app_may_call(method: &Method, path: &str) -> bool {
+    path.starts_with("/api/v1/services/")
+        || (method == Method::GET && path.starts_with("/api/v1/grants"))
+}
+
+/// Lets an app's call through when it is for data, from one of the app's addresses and within
+/// its calls a minute; a refusal is audited with the app and the reason.
+async fn admit_app(
+    state: &AppState,
+    parts: &Parts,
+    p: &Principal,
+    app: &yishu_meta::app::AppGate,
+) -> Result<(), ApiError> {
+    let meta = RequestMeta::from_parts(parts);
+    // The API is nested under /api/v1, so the path seen here lost its prefix; judge the whole.
+    let path = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map(|u| u.0.path())
+        .unwrap_or(parts.uri.path());
+    let refusal = if !app_may_call(&parts.method, path) {
+        Some(yishu_types::Error::new(
+            ErrorCode::Forbidden,
+            format!(
+                "app '{}' calls data services and granted reads only, not {path}",
+                app.name,
+            ),
+        ))
+    } else if !app.allows(meta.source_ip.parse().ok()) {
+        Some(yishu_types::Error::new(
+            ErrorCode::IpNotAllowed,
+            format!(
+                "app '{}' does not call from {}; its addresses are {}",
+                app.name,
+                meta.source_ip,
+                app.ip_allow.join(", ")
+            ),
+        ))
+    } else {
+        state
+            .app_limiter
+            .app_call(app.id.0, yishu_meta::now_ms(), app.per_minute)
+            .err()
+    };
+    let Some(e) = refusal else { return Ok(()) };
+    let detail = serde_json::json!({"app": app.id, "code": e.code.as_str(), "path": path});
+    let entry = meta.entry(
+        Some(p),
+        "app.refused",
+        format!("app:{}", app.id),
+        "denied",
+        detail.to_string(),
+    );
+    state.store.audit(&entry).await?;
+    Err(e.into())
 }
 
 impl<R: Right> FromRequestParts<AppState> for Auth<R> {

@@ -68,6 +68,8 @@ pub struct AppState {
     pub search: Arc<SearchIndex>,
     /// Grants' rate-limit counters in this process.
     pub limiter: Arc<yishu_share::limit::Limiter>,
+    /// Apps' calls-a-minute counters in this process.
+    pub app_limiter: Arc<yishu_share::limit::Limiter>,
     /// Base libraries as resolved within the last second (never grants).
     pub sources: Arc<yishu_share::target::Recent>,
 }
@@ -82,6 +84,7 @@ impl AppState {
             metrics: metrics::Metrics::default(),
             key_cache: Arc::new(auth::KeyCache::default()),
             limiter: Arc::default(),
+            app_limiter: Arc::default(),
             sources: Arc::default(),
         }
     }

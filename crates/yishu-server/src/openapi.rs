@@ -2,8 +2,8 @@
 
 use crate::AppState;
 use crate::routes::{
-    api_keys, attachments, audit, base, batches, catalog_io, code_tables, data_elements, fusion,
-    matters, me, mounts, orgs, quality, resources, rules, search, services, session, share,
+    api_keys, apps, attachments, audit, base, batches, catalog_io, code_tables, data_elements,
+    fusion, matters, me, mounts, orgs, quality, resources, rules, search, services, session, share,
     sources, users, watch, work_orders,
 };
 use axum::Router;
@@ -37,6 +37,7 @@ use utoipa_swagger_ui::SwaggerUi;
         share::apply, share::applications, share::application, share::decide, share::withdraw, share::grants, share::grant, share::set_status, share::rows, share::usage, share::who_read,
         services::define, services::list, services::get, services::edit, services::test, services::review, services::publish, services::deprecate, services::retire,
         services::call_get, services::call_path, services::call_post, services::openapi,
+        apps::list, apps::create, apps::get, apps::edit, apps::set_status, apps::keys, apps::create_key, apps::revoke_key,
     ),
     components(schemas(crate::error::ErrorBody, yishu_types::Role, yishu_meta::OrgKind, yishu_meta::OrgLevel)),
     tags(
@@ -50,6 +51,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "base", description = "基础库与融合: golden records with provenance, timelines, the relationship graph, the review queue"),
         (name = "share", description = "数据共享: applications, review steps, grants (items, row filter, masks, limits, expiry), suspension"),
         (name = "services", description = "数据服务: data APIs defined in SQL with typed parameters, reviewed and published by version, called through grants"),
+        (name = "apps", description = "接入应用: a department's systems calling data services, with keys that expire, IP allow-lists, calls a minute and a suspend switch"),
         (name = "quality", description = "标准与质量: data elements, code tables, rules under review, profiles, violations, work orders, scores"),
     )
 )]

@@ -1395,3 +1395,68 @@ async fn services_pages_in_chromium() {
     c.close().await.unwrap();
     s.stop().await;
 }
+
+/// A consumer department registers its 低保 system as an app, makes its key (the secret shown
+/// once), the bureau's data manager suspends it with a reason and the key stops; the pages in
+/// Chinese.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apps_pages_in_chromium() {
+    use yishu_types::Role;
+    let s = TestServer::start().await;
+    common::bureau_users(&s).await;
+    s.department("CD-RS", "成都市人社局", "rs", Role::Consumer)
+        .await;
+    let driver = start_driver();
+    let c = browser(driver.port).await;
+
+    login(&c, &s, "rs").await;
+    c.goto(&s.url("/console/apps")).await.unwrap();
+    type_in(&c, "#app-name", "低保审核系统").await;
+    type_in(&c, "#app-ips", "10.1.0.0/16\n192.0.2.7").await;
+    type_in(&c, "#app-rate", "600").await;
+    shot(&c, "apps-01-register").await;
+    c.find(Locator::Css("#app-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    css_text_once(&c, "[data-testid=app-status]", "启用").await;
+    assert!(id_text(&c, "app").await.contains("192.0.2.7/32"));
+    type_in(&c, "#key-name", "生产环境").await;
+    c.find(Locator::Css("#key-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let secret = id_text(&c, "new-secret").await;
+    assert!(secret.starts_with("ysk_"), "{secret}");
+    assert!(id_text(&c, "app-keys").await.contains("生产环境"));
+    shot(&c, "apps-02-key").await;
+    let url = c.current_url().await.unwrap().to_string();
+
+    // The bureau suspends it; the page says why and the key is refused.
+    c.delete_all_cookies().await.unwrap();
+    login(&c, &s, "reviewer").await;
+    c.goto(&url).await.unwrap();
+    type_in(&c, "#suspend-reason", "调用异常").await;
+    c.find(Locator::Css("#suspend"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    css_text_once(&c, "[data-testid=app-status]", "调用异常").await;
+    shot(&c, "apps-03-suspended").await;
+    let r = reqwest::Client::new()
+        .get(s.url("/api/v1/grants"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::FORBIDDEN);
+    assert_eq!(common::error_code(r).await, "app_suspended");
+    c.close().await.unwrap();
+    s.stop().await;
+}

@@ -261,3 +261,238 @@ async fn a_service_is_defined_reviewed_published_and_called_through_a_grant() {
     }));
     s.stop().await;
 }
+
+/// `marriage-status` v1 defined by `author`, tested, reviewed by `second` and published.
+async fn published_service(s: &TestServer, c: &Client, author: &str, second: &str) -> i64 {
+    let v = |path: &str| s.url(&format!("/api/v1/service-versions{path}"));
+    let svc: Value = post(c, v(""), author, definition())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = svc["id"].as_i64().unwrap();
+    let steps = [
+        ("test", author, json!({"params": {"id": ID}})),
+        ("review", second, json!({"approve": true})),
+        ("publish", author, json!({})),
+    ];
+    for (step, who, body) in steps {
+        let r = post(c, v(&format!("/{id}/{step}")), who, body).await;
+        assert_eq!(r.status(), StatusCode::OK, "{step}");
+    }
+    id
+}
+
+/// The consumer's application for `marriage-status`, approved by the bureau with `terms`.
+async fn granted(s: &TestServer, c: &Client, consumer: &str, bureau: &str, terms: Value) -> i64 {
+    let now = now_ms();
+    let app: Value = post(
+        c,
+        s.url("/api/v1/share/applications"),
+        consumer,
+        json!({"target": "service:marriage-status", "items": ["姓名", "婚姻状况"],
+            "purpose": "低保审核", "legal_basis": "《社会救助暂行办法》", "scenario": "低保资格复核",
+            "period_from": now, "period_to": now + 90 * 86_400_000i64,
+            "expected_volume": "每日约 500 次", "contact": "人社局 028-1234"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let url = s.url(&format!(
+        "/api/v1/share/applications/{}/decision",
+        app["id"]
+    ));
+    let mut decision = json!({"approve": true, "reason": "符合条件"});
+    for (k, v) in terms.as_object().unwrap() {
+        decision[k] = v.clone();
+    }
+    let done: Value = post(c, url, bureau, decision).await.json().await.unwrap();
+    assert_eq!(done["status"], "granted", "{done}");
+    done["grant_id"].as_i64().unwrap()
+}
+
+/// 人社's 低保 system is an app: its own key (never its maker's roles), calls only from its
+/// addresses and within its rate, stopped at once when the bureau suspends it or the key is
+/// revoked; every change and every refusal is audited, and its reads name the app.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_calls_with_its_own_key_from_its_addresses_within_its_rate() {
+    let s = TestServer::start().await;
+    bureau_users(&s).await;
+    let dsj = s.store.get_org_by_code("DSJ").await.unwrap().id;
+    s.store.set_bureau(dsj).await.unwrap();
+    s.user("reviewer2", dsj, Role::DataManager).await;
+    s.department("CD-RS", "成都市人社局", "rs", Role::Consumer)
+        .await;
+    s.department("CD-MZ", "成都市民政局", "mz", Role::Consumer)
+        .await;
+    population(&s).await;
+    let c = Client::new();
+    let (author, second, rs, mz, auditor) = (
+        s.key("reviewer").await,
+        s.key("reviewer2").await,
+        s.key("rs").await,
+        s.key("mz").await,
+        s.key("auditor").await,
+    );
+    published_service(&s, &c, &author, &second).await;
+    granted(&s, &c, &rs, &second, json!({"masks": {"姓名": "partial"}})).await;
+    let apps = s.url("/api/v1/apps");
+
+    // An allow-list entry that is not an address is refused in words.
+    let bad =
+        json!({"name": "低保审核系统", "ip_allow": ["127.0.0.1", "localhost"], "per_minute": 3});
+    let r = post(&c, apps.clone(), &rs, bad).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ip_allow[1]"),
+        "{body}"
+    );
+    let draft = json!({"name": "低保审核系统", "ip_allow": ["127.0.0.0/8"], "per_minute": 3});
+    let r = post(&c, apps.clone(), &rs, draft).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let app: Value = r.json().await.unwrap();
+    let id = app["id"].as_i64().unwrap();
+    assert_eq!(app["status"], "active");
+    let r = post(
+        &c,
+        s.url(&format!("/api/v1/apps/{id}/keys")),
+        &rs,
+        json!({"name": "生产", "expires_in_days": 30}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let made: Value = r.json().await.unwrap();
+    let key = made["secret"].as_str().unwrap().to_string();
+    let key_id = made["key"]["id"].as_i64().unwrap();
+    assert_eq!(made["key"]["app_id"], id);
+    assert!(made["key"]["expires_at"].as_i64().unwrap() > now_ms());
+    // Another department neither sees the app nor makes its keys; the bureau sees it.
+    let r = c
+        .get(s.url(&format!("/api/v1/apps/{id}")))
+        .bearer_auth(&mz)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(r).await, "app_not_found");
+    let seen: Value = c
+        .get(apps.clone())
+        .bearer_auth(&second)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen.as_array().unwrap().len(), 1, "{seen}");
+
+    let call = || {
+        c.get(s.url(&format!("/api/v1/services/marriage-status/v1?id={ID}")))
+            .bearer_auth(&key)
+            .send()
+    };
+    let r = call().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let a: Value = r.json().await.unwrap();
+    assert!(a["rows"][0][0].as_str().unwrap() != "张小三", "masked: {a}");
+    // The key is the app's, not its maker's: it cannot make keys or reach the console's API.
+    let r = post(
+        &c,
+        s.url("/api/v1/me/api-keys"),
+        &key,
+        json!({"name": "escape"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // Three calls a minute: the fourth waits.
+    assert_eq!(call().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(call().await.unwrap().status(), StatusCode::OK);
+    let r = call().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().get("retry-after").is_some());
+    // Moved to addresses this caller is not on: refused; back, and unlimited: served.
+    let edit = |ips: Value| {
+        c.put(s.url(&format!("/api/v1/apps/{id}")))
+            .bearer_auth(&rs)
+            .json(&json!({"name": "低保审核系统", "ip_allow": ips, "per_minute": 0}))
+            .send()
+    };
+    assert_eq!(
+        edit(json!(["10.9.0.0/16"])).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let r = call().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(r).await, "ip_not_allowed");
+    assert_eq!(edit(json!([])).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(call().await.unwrap().status(), StatusCode::OK);
+
+    // Another department cannot suspend it; the bureau can, and the next call stops.
+    let switch = s.url(&format!("/api/v1/apps/{id}/status"));
+    let status = |who: String, body: Value| {
+        let (c, url) = (c.clone(), switch.clone());
+        async move { post(&c, url, &who, body).await }
+    };
+    let r = status(mz.clone(), json!({"suspended": true, "reason": "x"})).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = status(second.clone(), json!({"suspended": true})).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "a reason is required");
+    let r = status(
+        second.clone(),
+        json!({"suspended": true, "reason": "调用异常，暂停核查"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = call().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "app_suspended");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("调用异常"),
+        "{body}"
+    );
+    let r = status(rs.clone(), json!({"suspended": false})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(call().await.unwrap().status(), StatusCode::OK);
+    // A revoked key stops at once.
+    let r = c
+        .delete(s.url(&format!("/api/v1/apps/{id}/keys/{key_id}")))
+        .bearer_auth(&rs)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = call().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(r).await, "api_key_revoked");
+
+    let page = s.audit_page(&auditor, "limit=200").await;
+    let acts = actions(&page);
+    for want in [
+        "app.create",
+        "app.key_create",
+        "app.edit",
+        "app.refused",
+        "app.suspend",
+        "app.resume",
+        "app.key_revoke",
+    ] {
+        assert!(acts.contains(&want), "{want} missing: {acts:?}");
+    }
+    let items = page["items"].as_array().unwrap();
+    let by_app = format!("\"app\":{id}");
+    assert!(items.iter().any(|r| r["action"] == "share.read"
+        && r["outcome"] == "ok"
+        && r["detail"].as_str().unwrap().contains(&by_app)));
+    assert!(items.iter().any(|r| r["action"] == "app.refused"
+        && r["detail"].as_str().unwrap().contains("ip_not_allowed")));
+    s.stop().await;
+}

@@ -49,7 +49,7 @@ pub fn entry(
                 "ok",
                 json!({"target": target, "basis": basis, "grant": p.basis.grant_id(), "purpose": p.purpose,
                     "items": p.items, "masked": masked, "rows": rows, "query": p.query_hash(),
-                    "channel": ch.kind, "subjects": subjects}),
+                    "channel": ch.kind, "subjects": subjects, "app": who.app.as_ref().map(|a| a.id)}),
             )
         }
         Err(e) => (
@@ -59,7 +59,8 @@ pub fn entry(
             } else {
                 "failed"
             },
-            json!({"target": target, "channel": ch.kind, "error": e.code.as_str(), "message": e.message}),
+            json!({"target": target, "channel": ch.kind, "error": e.code.as_str(), "message": e.message,
+                "app": who.app.as_ref().map(|a| a.id)}),
         ),
     };
     AuditEntry {

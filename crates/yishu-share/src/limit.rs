@@ -76,6 +76,30 @@ impl Limiter {
         Ok(rows_per_day - e.rows)
     }
 
+    /// Takes one call of app `id` at `now`, refusing it over `per_minute` calls in this minute
+    /// (0: no app limit). An app's counters are kept apart from the grants' (its own limiter).
+    pub fn app_call(&self, id: i64, now: i64, per_minute: i64) -> Result<(), Error> {
+        if per_minute <= 0 {
+            return Ok(());
+        }
+        let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let e = w.entry(id).or_default();
+        let minute = now / MINUTE;
+        if e.minute != minute {
+            e.minute = minute;
+            e.requests = 0;
+        }
+        if e.requests >= per_minute {
+            let wait = ((minute + 1) * MINUTE - now + 999) / 1000;
+            return Err(limited(
+                format!("app {id} allows {per_minute} calls a minute"),
+                wait,
+            ));
+        }
+        e.requests += 1;
+        Ok(())
+    }
+
     /// Counts rows read through grant `id` today.
     pub fn rows(&self, id: i64, n: i64) {
         let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
@@ -101,5 +125,16 @@ mod tests {
         l.rows(1, 100);
         let (_, wait) = l.request(1, t + MINUTE, 1000, 100).unwrap_err();
         assert!(wait > 60, "waits for tomorrow");
+    }
+
+    #[test]
+    fn app_calls_are_limited_per_minute() {
+        let l = Limiter::default();
+        let t = 7 * MINUTE + 30_000;
+        assert!(l.app_call(9, t, 0).is_ok(), "0 is no app limit");
+        assert!(l.app_call(9, t, 1).is_ok());
+        let e = l.app_call(9, t + 5, 1).unwrap_err();
+        assert!(e.message.ends_with("retry after 30 s"), "{}", e.message);
+        assert!(l.app_call(9, t + MINUTE, 1).is_ok());
     }
 }

@@ -95,6 +95,12 @@ pub enum ErrorCode {
     ServiceGone,
     /// The service's query ran past its timeout and was stopped.
     ServiceTimeout,
+    /// No such app, or not one the caller may see.
+    AppNotFound,
+    /// The app is suspended: none of its keys is served until it is resumed.
+    AppSuspended,
+    /// The app does not call from this address (its IP allow-list).
+    IpNotAllowed,
     /// Something unexpected; the request id leads to the log line.
     Internal,
 }
@@ -146,6 +152,9 @@ impl ErrorCode {
         Self::ParamInvalid,
         Self::ServiceGone,
         Self::ServiceTimeout,
+        Self::AppNotFound,
+        Self::AppSuspended,
+        Self::IpNotAllowed,
         Self::Internal,
     ];
 
@@ -196,6 +205,9 @@ impl ErrorCode {
             Self::ParamInvalid => "param_invalid",
             Self::ServiceGone => "service_gone",
             Self::ServiceTimeout => "service_timeout",
+            Self::AppNotFound => "app_not_found",
+            Self::AppSuspended => "app_suspended",
+            Self::IpNotAllowed => "ip_not_allowed",
             Self::Internal => "internal",
         }
     }
@@ -221,7 +233,9 @@ impl ErrorCode {
             | Self::CsrfMismatch
             | Self::AccountDisabled
             | Self::GrantInactive
-            | Self::NotShared => 403,
+            | Self::NotShared
+            | Self::AppSuspended
+            | Self::IpNotAllowed => 403,
             Self::AccountLocked | Self::RateLimited => 429,
             Self::RouteNotFound
             | Self::OrgNotFound
@@ -234,7 +248,8 @@ impl ErrorCode {
             | Self::FusionNotFound
             | Self::ApplicationNotFound
             | Self::GrantNotFound
-            | Self::ServiceNotFound => 404,
+            | Self::ServiceNotFound
+            | Self::AppNotFound => 404,
             Self::ServiceGone => 410,
             Self::OrgCodeTaken
             | Self::UserNameTaken

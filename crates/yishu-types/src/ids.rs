@@ -30,3 +30,7 @@ id_type!(
     /// An API key row (not the secret).
     ApiKeyId
 );
+id_type!(
+    /// An app (接入应用): a consumer department's system holding its own keys.
+    AppId
+);

@@ -19,5 +19,5 @@ pub use credit_code::{CreditCode, OrgCode};
 pub use date::parse_cn_date;
 pub use division::{Division, DivisionCode};
 pub use error::{Error, ErrorCode, Invalid};
-pub use ids::{ApiKeyId, OrgId, UserId};
+pub use ids::{ApiKeyId, AppId, OrgId, UserId};
 pub use role::Role;

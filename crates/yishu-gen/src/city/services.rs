@@ -1,12 +1,13 @@
 //! The city's data services, as the demo shows them: the bureau's data manager defines a
 //! marriage-status lookup over the population base library in SQL, tests it, the second data
 //! manager reviews it, it is published; 人社局 applies for it, the bureau approves with the name
-//! masked, and 人社 calls it once — so the console shows a service with its lifecycle, grant and
+//! masked, 人社 calls it once and registers its pension system as an app with a key — so the console shows a service with its lifecycle, grant and
 //! call at once.
 
 use super::plan::attr;
 use anyhow::{Context, Result};
 use yishu_lake::Lake;
+use yishu_meta::app::AppDraft;
 use yishu_meta::service::{Param, ServiceDraft};
 use yishu_meta::{Store, now_ms};
 use yishu_share::application::{Apply, Decision, Workflow};
@@ -138,6 +139,31 @@ pub async fn publish_services(store: &Store, lake: &Lake) -> Result<Vec<String>>
         s.name,
         grant.id,
         answer.rows.len()
+    ));
+
+    // 人社's pension system is an app with its own key: from this machine, 600 calls a minute.
+    let app = store
+        .create_app(
+            consumer.org_id,
+            consumer.user_id,
+            &AppDraft {
+                name: "养老金资格认证系统".into(),
+                description: "社会保障待遇资格认证，调用婚姻状况查询".into(),
+                ip_allow: vec!["127.0.0.0/8".into(), "::1".into()],
+                per_minute: 600,
+            },
+        )
+        .await?;
+    let key = store
+        .create_app_key(app.id, consumer.user_id, "生产", None)
+        .await?;
+    out.push(format!(
+        "人社局 app '{}' key {} (try: curl -H 'Authorization: Bearer {}' '…{}?id={}')",
+        app.name,
+        key.key.prefix,
+        key.secret,
+        s.path(),
+        some_key
     ));
     Ok(out)
 }

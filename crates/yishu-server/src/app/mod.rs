@@ -2,6 +2,7 @@
 //! both call down into here, never into each other.
 
 pub mod access;
+pub mod apps;
 pub mod audit;
 pub mod base;
 pub mod batches;

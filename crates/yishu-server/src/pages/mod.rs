@@ -2,6 +2,7 @@
 //! `/console`. Templates are checked at compile time (askama); CSS is embedded; nothing is fetched
 //! from outside, so the pages work on an air-gapped intranet.
 
+mod apps;
 mod audit;
 mod base;
 mod batches;
@@ -113,6 +114,8 @@ pub fn router() -> Router<AppState> {
         .route("/console/users", get(users::page).post(users::create))
         .route("/console/users/{id}", post(users::update))
         .route("/console/keys", get(keys::page).post(keys::create))
+        .route("/console/apps", get(apps::list).post(apps::create))
+        .route("/console/apps/{id}", get(apps::detail).post(apps::action))
         .route("/console/keys/{id}/revoke", post(keys::revoke))
         .route("/console/audit", get(audit::page))
         .route(

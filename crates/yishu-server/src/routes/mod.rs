@@ -1,6 +1,7 @@
 //! `/api/v1/...`: one module per resource, mirroring the URL.
 
 pub mod api_keys;
+pub mod apps;
 pub mod attachments;
 pub mod audit;
 pub mod base;
@@ -190,6 +191,11 @@ pub fn router() -> Router<AppState> {
         .route("/share/applications/{id}/withdrawal", post(share::withdraw))
         .route("/share/usage", get(share::usage))
         .route("/share/who-read", post(share::who_read))
+        .route("/apps", get(apps::list).post(apps::create))
+        .route("/apps/{id}", get(apps::get).put(apps::edit))
+        .route("/apps/{id}/status", post(apps::set_status))
+        .route("/apps/{id}/keys", get(apps::keys).post(apps::create_key))
+        .route("/apps/{id}/keys/{key}", delete(apps::revoke_key))
         .route("/grants", get(share::grants))
         .route("/grants/{id}", get(share::grant))
         .route("/grants/{id}/status", post(share::set_status))

@@ -50,5 +50,6 @@ pub async fn person(s: &Store, org: OrgId, name: &str, role: Role) -> Principal 
         org_id: org,
         roles: vec![role],
         credential: Credential::Session,
+        app: None,
     }
 }
