@@ -112,6 +112,34 @@ pub async fn by_key(lake: &Lake, kind: SubjectKind, key: &str) -> Result<Option<
     Ok(rows.into_iter().next())
 }
 
+/// The current golden rows of the subjects with keys `keys` (those the library has), by key:
+/// found together by their key hashes in one pass, reading only `columns` (which must hold
+/// `subject_key`). What a batch verification of ten thousand people reads.
+pub async fn by_keys(
+    lake: &Lake,
+    kind: SubjectKind,
+    keys: &[String],
+    columns: &[&str],
+) -> Result<HashMap<String, Row>, Error> {
+    let wanted: HashSet<&str> = keys.iter().map(String::as_str).collect();
+    let mut hashes = KeyHashes::default();
+    for k in &wanted {
+        hashes.insert(tables::subject_hash(kind, k));
+    }
+    let finder = Finder {
+        keys: &["subject_key"],
+        pick: |k: &[&str]| wanted.contains(k[0]),
+        hashed: Some((tables::KEY_HASH, &hashes)),
+    };
+    let picked = lake
+        .find(Layer::Base, base_table(kind), finder, Some(columns))
+        .await?;
+    Ok(rows_of(&picked.rows)
+        .into_iter()
+        .filter_map(|r| Some((r.get("subject_key")?.clone(), r)))
+        .collect())
+}
+
 /// One golden value with where it came from.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AttributeView {

@@ -243,6 +243,7 @@ pub async fn authenticate(
 /// never the console's management API (a key must not make keys or change what it reads).
 fn app_may_call(method: &Method, path: &str) -> bool {
     path.starts_with("/api/v1/services/")
+        || path.starts_with("/api/v1/verifications/")
         || (method == Method::GET && path.starts_with("/api/v1/grants"))
 }
 

@@ -4,7 +4,7 @@ use crate::AppState;
 use crate::routes::{
     api_keys, apps, attachments, audit, base, batches, catalog_io, code_tables, data_elements,
     fusion, matters, me, mounts, orgs, quality, resources, rules, search, services, session, share,
-    sources, users, watch, work_orders,
+    sources, users, verify, watch, work_orders,
 };
 use axum::Router;
 use axum::extract::State;
@@ -37,6 +37,7 @@ use utoipa_swagger_ui::SwaggerUi;
         share::apply, share::applications, share::application, share::decide, share::withdraw, share::grants, share::grant, share::set_status, share::rows, share::usage, share::who_read,
         services::define, services::list, services::get, services::edit, services::test, services::review, services::publish, services::deprecate, services::retire,
         services::call_get, services::call_path, services::call_post, services::openapi,
+        verify::verify,
         apps::list, apps::create, apps::get, apps::edit, apps::set_status, apps::keys, apps::create_key, apps::revoke_key,
     ),
     components(schemas(crate::error::ErrorBody, yishu_types::Role, yishu_meta::OrgKind, yishu_meta::OrgLevel)),

@@ -15,6 +15,7 @@ pub mod service;
 pub mod target;
 pub mod token;
 pub mod usage;
+pub mod verify;
 
 pub use filter::{Filter, ItemKind};
 pub use gate::{Basis, ReadPlan, ReadRequest, Source, plan};

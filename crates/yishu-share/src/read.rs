@@ -35,6 +35,16 @@ pub async fn table_of(store: &Store, target: &Target) -> Result<(Layer, String),
     Ok(match target {
         Target::Resource(id) => (Layer::Std, store.get_resource(*id).await?.table()),
         Target::Base(kind) => (Layer::Base, base_table(*kind).to_string()),
+        Target::Verify(kind) => {
+            return Err(Error::new(
+                ErrorCode::InvalidInput,
+                format!(
+                    "verify:{} is for comparing, not reading: send what you hold to /api/v1/verifications/{}",
+                    base_table(*kind),
+                    base_table(*kind)
+                ),
+            ));
+        }
         Target::Service(name) => {
             return Err(Error::new(
                 ErrorCode::InvalidInput,

@@ -1,6 +1,6 @@
 //! What can be shared: a catalog resource (its std table), a base library or a data service. A
 //! target is named by text in applications and grants — `resource:<id>`, `base:population`,
-//! `service:<name>` — and resolved here to its provider, its items as they are now, and its
+//! `service:<name>`, `verify:population` (核验: compare, never read) — and resolved here to its provider, its items as they are now, and its
 //! share type.
 
 use crate::filter::ItemKind;
@@ -21,6 +21,9 @@ pub enum Target {
     Base(SubjectKind),
     /// Every version of a data service, by name.
     Service(String),
+    /// Verification (核验, R31) against a base library: the grant's items may be compared with
+    /// what a caller holds — match or no match — and are never read.
+    Verify(SubjectKind),
 }
 
 impl Target {
@@ -29,18 +32,15 @@ impl Target {
             Error::new(
                 ErrorCode::InvalidInput,
                 format!(
-                    "target: '{s}' is none of resource:<id>, base:population, base:entities, base:houses or service:<name>"
+                    "target: '{s}' is none of resource:<id>, base:population, base:entities, base:houses, service:<name> or verify:population (verify:entities, verify:houses)"
                 ),
             )
         };
         match s.split_once(':') {
             Some(("resource", id)) => id.parse().map(Target::Resource).map_err(|_| bad()),
-            Some(("base", lib)) => SubjectKind::ALL
-                .into_iter()
-                .find(|k| base_table(*k) == lib || k.as_str() == lib)
-                .map(Target::Base)
-                .ok_or_else(bad),
+            Some(("base", lib)) => library(lib).map(Target::Base).ok_or_else(bad),
             Some(("service", name)) if !name.is_empty() => Ok(Target::Service(name.to_string())),
+            Some(("verify", lib)) => library(lib).map(Target::Verify).ok_or_else(bad),
             _ => Err(bad()),
         }
     }
@@ -50,8 +50,16 @@ impl Target {
             Target::Resource(id) => format!("resource:{id}"),
             Target::Base(k) => format!("base:{}", base_table(*k)),
             Target::Service(name) => format!("service:{name}"),
+            Target::Verify(k) => format!("verify:{}", base_table(*k)),
         }
     }
+}
+
+/// A base library by its table's name or its kind's.
+fn library(name: &str) -> Option<SubjectKind> {
+    SubjectKind::ALL
+        .into_iter()
+        .find(|k| base_table(*k) == name || k.as_str() == name)
 }
 
 /// A target as it stands now.
@@ -137,6 +145,18 @@ pub async fn resolve(store: &Store, lake: &Lake, target: Target) -> Result<Resol
                 share_type: r.meta.share_type,
                 share_condition: r.meta.share_condition.clone(),
                 resource: Some(r),
+            })
+        }
+        Target::Verify(kind) => {
+            let base = Box::pin(resolve(store, lake, Target::Base(kind))).await?;
+            Ok(Resolved {
+                name: format!("{}基础库核验", kind.label_zh()),
+                source: Source {
+                    target: target.as_string(),
+                    ..base.source
+                },
+                target,
+                ..base
             })
         }
         Target::Base(kind) => {

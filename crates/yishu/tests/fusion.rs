@@ -702,6 +702,37 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
         by_key.lines().count() == 2 && !by_key.contains("service "),
         "one row found: {by_key}"
     );
+    // A verification's lookup (many keys at once by their hashes, only the columns compared)
+    // finds what a scan finds, and nothing for a number the city does not have.
+    let lake = yishu_lake::Lake::open(dir.join("lake").to_str().unwrap()).unwrap();
+    let scanned: std::collections::HashMap<String, String> = lake
+        .frame(yishu_lake::Layer::Base, "population")
+        .await
+        .unwrap()
+        .unwrap()
+        .select_columns(&["subject_key", "姓名"])
+        .unwrap()
+        .collect()
+        .await
+        .unwrap()
+        .iter()
+        .flat_map(yishu_lake::text_rows)
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect();
+    let mut keys: Vec<String> = scanned.keys().step_by(7).cloned().collect();
+    keys.push("110101190001011230".into());
+    let found = yishu_fusion::library::by_keys(
+        &lake,
+        yishu_fusion::SubjectKind::Person,
+        &keys,
+        &["subject_key", "姓名"],
+    )
+    .await
+    .unwrap();
+    assert_eq!(found.len(), keys.len() - 1);
+    for k in &keys[..keys.len() - 1] {
+        assert_eq!(found[k]["姓名"], scanned[k], "{k}");
+    }
     let password = |user: &str| {
         text.lines()
             .find(|l| l.trim_start().starts_with(&format!("{user} ")))

@@ -1,18 +1,22 @@
 //! The city's data services, as the demo shows them: the bureau's data manager defines a
 //! marriage-status lookup over the population base library in SQL, tests it, the second data
 //! manager reviews it, it is published; 人社局 applies for it, the bureau approves with the name
-//! masked, 人社 calls it once and registers its pension system as an app with a key — so the console shows a service with its lifecycle, grant and
+//! masked, 人社 calls it once, verifies a person's name against the library (核验) and registers its pension system as an app with a key — so the console shows a service with its lifecycle, grant and
 //! call at once.
 
 use super::plan::attr;
 use anyhow::{Context, Result};
+use yishu_fusion::SubjectKind;
 use yishu_lake::Lake;
 use yishu_meta::app::AppDraft;
 use yishu_meta::service::{Param, ServiceDraft};
 use yishu_meta::{Store, now_ms};
 use yishu_share::application::{Apply, Decision, Workflow};
 use yishu_share::audit::{self, Channel};
+use yishu_share::gate::MAX_PAGE;
 use yishu_share::service::{self, param::Given};
+use yishu_share::target::{Target, resolve};
+use yishu_share::verify::{self, Claim};
 use yishu_share::{ReadRequest, masker_for, plan};
 
 /// The marriage-status lookup: one person's name and marital status by citizen number.
@@ -139,6 +143,77 @@ pub async fn publish_services(store: &Store, lake: &Lake) -> Result<Vec<String>>
         s.name,
         grant.id,
         answer.rows.len()
+    ));
+
+    // Identity verification (核验): 人社 may compare names and birth dates, never read them.
+    let verify = flow
+        .apply(
+            &consumer,
+            &Apply {
+                target: Target::Verify(SubjectKind::Person).as_string(),
+                items: vec![attr::NAME.into(), attr::BIRTH.into()],
+                purpose: "养老金领取人身份核验".into(),
+                legal_basis: "《社会保险法》第七十三条".into(),
+                scenario: "社会保障待遇资格认证".into(),
+                period_from: now,
+                period_to: now + 365 * 86_400_000,
+                expected_volume: "每月约 10 万人次".into(),
+                contact: "人社局信息中心 028-86000000".into(),
+            },
+            now,
+        )
+        .await?;
+    let verify = flow
+        .provider_decide(
+            &manager,
+            verify.id,
+            &Decision {
+                approve: true,
+                reason: "只核验、不返回数据".into(),
+                ..Default::default()
+            },
+            now,
+        )
+        .await?;
+    let vgrant = store.grant(verify.grant_id.unwrap_or_default()).await?;
+    let vsource = resolve(store, lake, Target::Verify(SubjectKind::Person))
+        .await?
+        .source;
+    let vplan = plan(
+        &consumer,
+        Some(&vgrant),
+        &vsource,
+        &ReadRequest {
+            limit: MAX_PAGE,
+            ..Default::default()
+        },
+        now,
+        masker_for(store, consumer.org_id),
+    )?;
+    let claims = [Claim {
+        key: some_key.clone(),
+        items: [(attr::NAME.to_string(), "某某".to_string())].into(),
+    }];
+    let answer = verify::verify(lake, SubjectKind::Person, &vplan, &claims).await?;
+    let vch = Channel {
+        kind: "verify",
+        ..ch.clone()
+    };
+    audit::record(
+        store,
+        &audit::entry(
+            &consumer,
+            &vplan.target,
+            Ok(&vplan),
+            answer.records,
+            &subjects,
+            &vch,
+        ),
+    )
+    .await?;
+    out.push(format!(
+        "人社局 verified {} person against grant {} (POST /api/v1/verifications/population)",
+        answer.records, vgrant.id
     ));
 
     // 人社's pension system is an app with its own key: from this machine, 600 calls a minute.

@@ -418,7 +418,7 @@ pub async fn grant_page(
         (Target::Base(kind), Some(k)) => {
             read::page_by_key(&s.lake, *kind, &p.plan, k.trim()).await?
         }
-        (Target::Resource(_) | Target::Service(_), Some(_)) => {
+        (Target::Resource(_) | Target::Service(_) | Target::Verify(_), Some(_)) => {
             return Err(ApiError::new(
                 ErrorCode::InvalidInput,
                 "key: only base libraries are read by key; use filter for a resource",

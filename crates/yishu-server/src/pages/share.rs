@@ -70,6 +70,7 @@ impl Names {
                 .unwrap_or_else(|_| target.to_string()),
             Ok(Target::Base(k)) => format!("{}基础库", k.label_zh()),
             Ok(Target::Service(name)) => format!("数据服务 {name}"),
+            Ok(Target::Verify(k)) => format!("{}基础库核验", k.label_zh()),
             Err(_) => target.to_string(),
         };
         self.targets.insert(target.to_string(), name.clone());

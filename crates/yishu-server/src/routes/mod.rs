@@ -24,6 +24,7 @@ pub mod session;
 pub mod share;
 pub mod sources;
 pub mod users;
+pub mod verify;
 pub mod watch;
 pub mod work_orders;
 
@@ -191,6 +192,10 @@ pub fn router() -> Router<AppState> {
         .route("/share/applications/{id}/withdrawal", post(share::withdraw))
         .route("/share/usage", get(share::usage))
         .route("/share/who-read", post(share::who_read))
+        .route(
+            "/verifications/{library}",
+            post(verify::verify).layer(axum::extract::DefaultBodyLimit::max(verify::BODY_LIMIT)),
+        )
         .route("/apps", get(apps::list).post(apps::create))
         .route("/apps/{id}", get(apps::get).put(apps::edit))
         .route("/apps/{id}/status", post(apps::set_status))

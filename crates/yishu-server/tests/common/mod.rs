@@ -326,22 +326,31 @@ pub async fn published(s: &TestServer, c: &Client, officer: &str, reviewer: &str
 /// The citizen number of the first person in [`population`].
 pub const ID: &str = "510107199001011234";
 
-/// A small population base library (number, name, marital status) in the server's lake.
+/// A small population base library (key, number, name, birth date, marital status) in the
+/// server's lake.
 pub async fn population(s: &TestServer) {
     use std::sync::Arc;
     use yishu_lake::datafusion::arrow::array::{RecordBatch, StringArray};
     use yishu_lake::datafusion::arrow::datatypes::{DataType, Field, Schema};
     let schema = Arc::new(Schema::new(
-        ["公民身份号码", "姓名", "婚姻状况"]
-            .iter()
-            .map(|n| Field::new(*n, DataType::Utf8, true))
-            .collect::<Vec<_>>(),
+        [
+            "subject_key",
+            "公民身份号码",
+            "姓名",
+            "出生日期",
+            "婚姻状况",
+        ]
+        .iter()
+        .map(|n| Field::new(*n, DataType::Utf8, true))
+        .collect::<Vec<_>>(),
     ));
     let batch = RecordBatch::try_new(
         schema,
         vec![
             Arc::new(StringArray::from(vec![ID, "510107198502023456"])),
+            Arc::new(StringArray::from(vec![ID, "510107198502023456"])),
             Arc::new(StringArray::from(vec!["张小三", "李四"])),
+            Arc::new(StringArray::from(vec!["1990-01-01", ""])),
             Arc::new(StringArray::from(vec!["20", "10"])),
         ],
     )

@@ -13,6 +13,7 @@ mod fusion;
 mod link;
 mod quality;
 mod search;
+mod services;
 mod share;
 
 #[derive(Subcommand)]
@@ -35,6 +36,9 @@ pub enum BenchCommand {
     Audit(audit::AuditBenchArgs),
     /// Base-library lookups by key through a grant (gate, masking, audit) vs the gate bypassed.
     Share(share::ShareBenchArgs),
+    /// A published lookup service (app key, grant, masking, audit) vs pgbench's indexed lookup
+    /// and Datasette's canned query of the same rows; a verification of 10,000 records.
+    Services(services::ServicesBenchArgs),
 }
 
 #[derive(Args)]
@@ -80,6 +84,7 @@ pub async fn run(cmd: BenchCommand, config: Config) -> Result<u8> {
         BenchCommand::Fusion(a) => fusion::run(a, config).await,
         BenchCommand::Audit(a) => audit::run(a).await,
         BenchCommand::Share(a) => share::run(a, config).await,
+        BenchCommand::Services(a) => services::run(a, config).await,
     }
 }
 

@@ -113,7 +113,7 @@ async fn bench_grant(store: &Store, lake: &yishu_lake::Lake) -> Result<i64> {
 }
 
 /// Keys of `n` subjects spread evenly over the library.
-async fn sample_keys(lake: &yishu_lake::Lake, n: usize) -> Result<Vec<String>> {
+pub(super) async fn sample_keys(lake: &yishu_lake::Lake, n: usize) -> Result<Vec<String>> {
     let frame = lake
         .frame(Layer::Base, "population")
         .await?

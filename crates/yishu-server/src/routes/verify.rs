@@ -1,0 +1,95 @@
+//! `/api/v1/verifications/{library}` (核验, R31): a department sends what it holds about up to
+//! 10,000 subjects and learns per item whether the base library agrees — never a value. The
+//! call rests on a grant for `verify:<library>` (or the bureau's own standing), goes through
+//! the one gate and is one record of the read audit: the items compared and how many records,
+//! never the values sent.
+
+use crate::AppState;
+use crate::app::share::{plan_read, read_done, refused};
+use crate::auth::{Auth, SignedIn};
+use crate::error::{ApiError, ApiResult};
+use crate::json::ValidJson;
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+use yishu_share::ReadRequest;
+use yishu_share::gate::{MAX_PAGE, Source};
+use yishu_share::target::Target;
+use yishu_share::verify::{self, Claim, Verification};
+use yishu_types::ErrorCode;
+
+/// The largest body a verification takes: 10,000 records of a key and a few items.
+pub const BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Body of a verification: the records as the caller holds them.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyBody {
+    /// Up to 10,000 records: `{"key": "<公民身份号码>", "items": {"姓名": "…", "出生日期": "…"}}`.
+    pub records: Vec<Claim>,
+}
+
+/// Verifies records against a base library (`population`, `entities`, `houses`): per record
+/// whether the subject is there, per item match, mismatch or no value — never the value.
+#[utoipa::path(post, path = "/api/v1/verifications/{library}", tag = "services", request_body = VerifyBody,
+    params(("library" = String, Path, description = "population, entities or houses")),
+    responses((status = 200, body = Verification), (status = 400, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody, description = "no grant for verify:<library>, or an item it does not name"),
+        (status = 429, body = crate::error::ErrorBody, description = "over the grant's limits; see Retry-After")))]
+pub async fn verify(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Path(library): Path<String>,
+    ValidJson(body): ValidJson<VerifyBody>,
+) -> ApiResult<Json<Verification>> {
+    let who = auth.who();
+    let ch = auth.meta.channel("verify");
+    let kind = match Target::parse(&format!("verify:{library}")) {
+        Ok(Target::Verify(k)) => k,
+        _ => {
+            return Err(ApiError::new(
+                ErrorCode::RouteNotFound,
+                format!(
+                    "no base library '{library}' to verify against; use population, entities or houses"
+                ),
+            ));
+        }
+    };
+    let target = Target::Verify(kind).as_string();
+    let source = s
+        .sources
+        .base(&s.store, &s.lake, kind)
+        .await
+        .map(|base| Source {
+            target: target.clone(),
+            ..base
+        });
+    let mut items: Vec<String> = Vec::new();
+    for c in &body.records {
+        for i in c.items.keys() {
+            if !items.contains(i) {
+                items.push(i.clone());
+            }
+        }
+    }
+    let req = ReadRequest {
+        items,
+        limit: MAX_PAGE,
+        ..Default::default()
+    };
+    let plan = plan_read(&s, who, &ch, &target, source, &req).await?;
+    let done = match verify::verify(&s.lake, kind, &plan, &body.records).await {
+        Ok(v) => v,
+        Err(e) => return Err(refused(&s, who, &ch, &target, e).await),
+    };
+    let found: Vec<&str> = body
+        .records
+        .iter()
+        .zip(&done.results)
+        .filter(|(_, r)| r.found)
+        .map(|(c, _)| c.key.trim())
+        .take(200)
+        .collect();
+    read_done(&s, who, &ch, &plan, done.records, &found).await?;
+    Ok(Json(done))
+}
