@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod batch;
 pub mod catalog;
+pub mod download;
 pub mod feed;
 pub mod fusion;
 mod lane;

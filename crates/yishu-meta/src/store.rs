@@ -215,6 +215,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "apps",
         include_str!("../migrations/sqlite/0020_apps.sql"),
     ),
+    (
+        21,
+        "downloads",
+        include_str!("../migrations/sqlite/0021_downloads.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -316,6 +321,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         20,
         "apps",
         include_str!("../migrations/postgres/0020_apps.sql"),
+    ),
+    (
+        21,
+        "downloads",
+        include_str!("../migrations/postgres/0021_downloads.sql"),
     ),
 ];
 

@@ -16,6 +16,7 @@ pub mod target;
 pub mod token;
 pub mod usage;
 pub mod verify;
+pub mod watermark;
 
 pub use filter::{Filter, ItemKind};
 pub use gate::{Basis, ReadPlan, ReadRequest, Source, plan};

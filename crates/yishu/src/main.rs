@@ -69,6 +69,9 @@ enum Command {
     /// Data services: define in SQL, test, review, publish, list.
     #[command(subcommand)]
     Service(cmd::service::ServiceCommand),
+    /// Watermarks of granted downloads: name the download a leaked file came from.
+    #[command(subcommand)]
+    Watermark(cmd::watermark::WatermarkCommand),
     /// Ingest a CSV file (UTF-8, GBK or GB18030) or a workbook sheet (XLSX, XLS, ODS) into a
     /// resource's ods table as one batch.
     Ingest(cmd::ingest::IngestArgs),
@@ -169,6 +172,7 @@ async fn run(command: Command, config: Config) -> Result<u8> {
         Command::Org(c) => cmd::org::run(&config, c).await,
         Command::Share(c) => cmd::share::run(&config, c).await,
         Command::Service(c) => cmd::service::run(&config, c).await,
+        Command::Watermark(c) => cmd::watermark::run(&config, c).await,
         Command::Ingest(a) => cmd::ingest::run(&config, a).await,
         Command::Catalog(c) => cmd::catalog::run(&config, c).await,
         Command::Quality(c) => cmd::quality::run(&config, c).await,

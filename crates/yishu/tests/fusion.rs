@@ -3,33 +3,7 @@
 
 mod common;
 
-use common::{out, yishu};
-
-/// Runs `yishu demo --no-serve` for a city of `people`: (its temporary home, the data directory,
-/// what the demo printed).
-fn demo(people: usize) -> (tempfile::TempDir, std::path::PathBuf, String) {
-    demo_with(people, &[])
-}
-
-/// The same with more flags (`--seed`, `--problem-rate`).
-fn demo_with(people: usize, more: &[&str]) -> (tempfile::TempDir, std::path::PathBuf, String) {
-    let d = tempfile::tempdir().unwrap();
-    let dir = d.path().join("demo");
-    let n = people.to_string();
-    let mut args = vec![
-        "demo",
-        "--people",
-        &n,
-        "--data-dir",
-        dir.to_str().unwrap(),
-        "--no-serve",
-    ];
-    args.extend_from_slice(more);
-    let o = yishu(d.path(), &args, None);
-    let text = out(&o);
-    assert!(o.status.success(), "{text}");
-    (d, dir, text)
-}
+use common::{demo, demo_with, out, password_of, serve, sign_in, yishu};
 
 /// GET as JSON with a signed-in client.
 async fn get_json<T: serde::de::DeserializeOwned>(c: &reqwest::Client, url: String) -> T {
@@ -510,32 +484,16 @@ async fn full_run_agrees(dir: &std::path::Path, incremental: &serde_json::Value)
     }
 }
 
-/// Signs in and returns a client holding the session cookie, and the CSRF token.
-async fn sign_in(base: &str, name: &str, password: &str) -> (reqwest::Client, String) {
-    let c = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let r = c
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&serde_json::json!({"name": name, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{name} cannot sign in");
-    let v: serde_json::Value = r.json().await.unwrap();
-    (c, v["csrf_token"].as_str().unwrap_or_default().to_string())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
     let (_home, dir, text) = demo(600);
-    // The demo's four grants (three for data, one for its service), and the sharing commands:
+    // The demo's five grants (three for data, one for its service, one to verify people), and
+    // the sharing commands:
     // apply, approve, list, revoke.
     let o = yishu(&dir, &["share", "grants"], None);
     let listed = out(&o);
     assert!(o.status.success(), "{listed}");
-    assert_eq!(listed.matches("status=active").count(), 4, "{listed}");
+    assert_eq!(listed.matches("status=active").count(), 5, "{listed}");
     let o = yishu(
         &dir,
         &[
@@ -733,36 +691,9 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
     for k in &keys[..keys.len() - 1] {
         assert_eq!(found[k]["姓名"], scanned[k], "{k}");
     }
-    let password = |user: &str| {
-        text.lines()
-            .find(|l| l.trim_start().starts_with(&format!("{user} ")))
-            .and_then(|l| l.split_whitespace().last())
-            .unwrap()
-            .to_string()
-    };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_yishu"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("YISHU_DATA_DIR", &dir)
-        .env_remove("YISHU_DATABASE_URL")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..200 {
-        if reqwest::get(format!("{base}/healthz"))
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let password = |user: &str| password_of(&text, user);
+    let served = serve(&dir).await;
+    let base = served.base.clone();
     let (manager, csrf) = sign_in(&base, "manager", &password("manager")).await;
     let (consumer, consumer_csrf) = sign_in(&base, "consumer", &password("consumer")).await;
     // A married person: found by the bureau in clear.
@@ -1127,6 +1058,5 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
         .output()
         .unwrap();
     assert!(audit.status.success(), "{}", out(&audit));
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(served);
 }

@@ -13,6 +13,7 @@ use yishu_share::audit::{self, Channel};
 use yishu_share::gate::Source;
 use yishu_share::read::{self, Page};
 use yishu_share::target::{Target, resolve};
+use yishu_share::watermark;
 use yishu_share::{ReadPlan, ReadRequest, gate, masker_for};
 use yishu_types::{Error, ErrorCode, Role};
 
@@ -457,20 +458,36 @@ struct Download {
 }
 
 impl Download {
-    /// Plans the read through grant `id`, records it and starts reading.
+    /// Plans the read through grant `id`, records it (with its download and watermark) and
+    /// starts reading: every row leaves marked with the download's code.
     async fn begin(
         s: &AppState,
         who: &Principal,
         meta: &RequestMeta,
         id: i64,
         q: &RowsQuery,
+        format: &str,
     ) -> ApiResult<Download> {
+        use futures::StreamExt;
         let p = plan_grant_read(s, who, meta, id, q, "download").await?;
-        let opening = audit::entry(who, &p.target.as_string(), Ok(&p.plan), 0, &[], &p.channel);
+        let taken = s
+            .store
+            .record_download(id, who.user_id, who.org_id, format)
+            .await?;
+        let mut opening = audit::entry(who, &p.target.as_string(), Ok(&p.plan), 0, &[], &p.channel);
+        if let Ok(mut d) = serde_json::from_str::<serde_json::Value>(&opening.detail) {
+            d["download"] = taken.id.into();
+            d["format"] = format.into();
+            opening.detail = d.to_string();
+        }
         audit::record(&s.store, &opening).await?;
         let items = p.plan.items.clone();
         let max_rows = p.rows_left.max(0) as usize;
-        let rows = read::stream(&s.lake, p.layer, &p.table, p.plan, max_rows).await?;
+        let marker = watermark::Marker::new(watermark::key_for(&s.store), taken.code);
+        let rows = read::stream(&s.lake, p.layer, &p.table, p.plan, max_rows)
+            .await?
+            .map(move |chunk| chunk.map(|rows| rows.into_iter().map(|r| marker.mark(r)).collect()))
+            .boxed();
         Ok(Download {
             items,
             rows,
@@ -513,7 +530,7 @@ pub async fn grant_csv(
     use futures::StreamExt;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, Ordering};
-    let d = Download::begin(s, who, meta, id, q).await?;
+    let d = Download::begin(s, who, meta, id, q, "csv").await?;
     let mut head = vec![0xEF, 0xBB, 0xBF];
     head.extend(csv_lines(std::slice::from_ref(&d.items)));
     let (rows, opening) = (d.rows, d.opening);
@@ -574,7 +591,7 @@ pub async fn grant_file(
 ) -> ApiResult<axum::response::Response> {
     use axum::body::{Body, Bytes};
     use tokio::io::AsyncReadExt;
-    let d = Download::begin(s, who, meta, id, q).await?;
+    let d = Download::begin(s, who, meta, id, q, format.extension()).await?;
     let tmp = tempfile::NamedTempFile::new()
         .map_err(|e| ApiError::new(ErrorCode::Internal, format!("temporary file: {e}")))?;
     let n = yishu_share::files::write(format, &d.items, d.rows, tmp.path()).await?;

@@ -14,3 +14,4 @@ pub mod serve;
 pub mod service;
 pub mod share;
 pub mod user;
+pub mod watermark;

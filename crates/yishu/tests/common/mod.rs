@@ -28,3 +28,97 @@ pub fn out(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// Runs `yishu demo --no-serve` for a city of `people`: (its temporary home, the data directory,
+/// what the demo printed).
+pub fn demo(people: usize) -> (tempfile::TempDir, std::path::PathBuf, String) {
+    demo_with(people, &[])
+}
+
+/// The same with more flags (`--seed`, `--problem-rate`).
+pub fn demo_with(people: usize, more: &[&str]) -> (tempfile::TempDir, std::path::PathBuf, String) {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("demo");
+    let n = people.to_string();
+    let mut args = vec![
+        "demo",
+        "--people",
+        &n,
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--no-serve",
+    ];
+    args.extend_from_slice(more);
+    let o = yishu(d.path(), &args, None);
+    let text = out(&o);
+    assert!(o.status.success(), "{text}");
+    (d, dir, text)
+}
+
+/// Signs in and returns a client holding the session cookie, and the CSRF token.
+pub async fn sign_in(base: &str, name: &str, password: &str) -> (reqwest::Client, String) {
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let r = c
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"name": name, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{name} cannot sign in");
+    let v: serde_json::Value = r.json().await.unwrap();
+    (c, v["csrf_token"].as_str().unwrap_or_default().to_string())
+}
+
+/// The password the demo printed for `user`.
+pub fn password_of(demo_text: &str, user: &str) -> String {
+    demo_text
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{user} ")))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap()
+        .to_string()
+}
+
+/// `yishu serve` over a data directory on a free loopback port; stopped when dropped.
+pub struct Served {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `yishu serve` for `dir` and waits until it answers.
+pub async fn serve(dir: &std::path::Path) -> Served {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_yishu"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("YISHU_DATA_DIR", dir)
+        .env_remove("YISHU_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if reqwest::get(format!("{base}/healthz"))
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Served { child, base }
+}
