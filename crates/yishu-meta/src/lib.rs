@@ -18,6 +18,7 @@ pub mod proposal;
 pub mod quality;
 pub mod schedule;
 pub mod service;
+pub mod service_stats;
 pub mod share;
 pub mod source;
 pub mod stats;

@@ -220,6 +220,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "downloads",
         include_str!("../migrations/sqlite/0021_downloads.sql"),
     ),
+    (
+        22,
+        "service_ops",
+        include_str!("../migrations/sqlite/0022_service_ops.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -326,6 +331,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         21,
         "downloads",
         include_str!("../migrations/postgres/0021_downloads.sql"),
+    ),
+    (
+        22,
+        "service_ops",
+        include_str!("../migrations/postgres/0022_service_ops.sql"),
     ),
 ];
 

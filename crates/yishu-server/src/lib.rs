@@ -68,6 +68,8 @@ pub struct AppState {
     pub search: Arc<SearchIndex>,
     /// Grants' rate-limit counters in this process.
     pub limiter: Arc<yishu_share::limit::Limiter>,
+    /// Data service calls counted in this process, added to the store every few seconds.
+    pub service_meter: Arc<app::service_ops::Meter>,
     /// Apps' calls-a-minute counters in this process.
     pub app_limiter: Arc<yishu_share::limit::Limiter>,
     /// Base libraries as resolved within the last second (never grants).
@@ -85,6 +87,7 @@ impl AppState {
             key_cache: Arc::new(auth::KeyCache::default()),
             limiter: Arc::default(),
             app_limiter: Arc::default(),
+            service_meter: Arc::default(),
             sources: Arc::default(),
         }
     }
@@ -150,14 +153,25 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let follower = tokio::spawn(scheduler::follow_catalog(state.clone()));
     let jobs = tokio::spawn(scheduler::run_sources(state.clone()));
+    let (meter, store) = (state.service_meter.clone(), state.store.clone());
+    let counting = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+            if let Err(e) = meter.flush(&store).await {
+                tracing::warn!("counting service calls: {e}");
+            }
+        }
+    });
     let served = axum::serve(
         listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await;
     follower.abort();
     jobs.abort();
+    counting.abort();
+    let _ = state.service_meter.flush(&state.store).await;
     served
 }
 

@@ -37,6 +37,7 @@ use utoipa_swagger_ui::SwaggerUi;
         share::apply, share::applications, share::application, share::decide, share::withdraw, share::grants, share::grant, share::set_status, share::rows, share::usage, share::who_read,
         services::define, services::list, services::get, services::edit, services::test, services::review, services::publish, services::deprecate, services::retire,
         services::call_get, services::call_path, services::call_post, services::openapi,
+        services::operations, services::set_sla, services::cut_off, services::restore,
         verify::verify,
         apps::list, apps::create, apps::get, apps::edit, apps::set_status, apps::keys, apps::create_key, apps::revoke_key,
     ),

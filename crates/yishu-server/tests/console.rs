@@ -1385,6 +1385,16 @@ async fn services_pages_in_chromium() {
         .unwrap();
     css_text_once(&c, "[data-testid=service-status]", "已发布").await;
     shot(&c, "services-03-published").await;
+    // Published, the page shows its operation: calls, the SLA form, the cut-off switch.
+    assert!(id_text(&c, "ops-total").await.contains("调用次数"));
+    c.find(Locator::Css("#sla button[value=sla]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    css_text_once(&c, "#ops-total", "99.9%").await;
+    shot(&c, "services-05-operation").await;
     c.goto(&s.url("/console/services")).await.unwrap();
     assert!(
         id_text(&c, "services")

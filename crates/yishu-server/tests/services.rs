@@ -496,3 +496,153 @@ async fn an_app_calls_with_its_own_key_from_its_addresses_within_its_rate() {
         && r["detail"].as_str().unwrap().contains("ip_not_allowed")));
     s.stop().await;
 }
+
+/// The bureau runs `marriage-status`: every call is counted per consumer department (calls,
+/// rows, refusals, p50/p99, trend) in the operation report and at `/metrics`; an SLA lists the
+/// days that missed it; one consumer, then everybody, is cut off and restored; each switch is
+/// audited and consumers may not see the report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_is_monitored_held_to_its_sla_and_cut_off_per_consumer() {
+    let s = TestServer::start().await;
+    bureau_users(&s).await;
+    let dsj = s.store.get_org_by_code("DSJ").await.unwrap().id;
+    s.store.set_bureau(dsj).await.unwrap();
+    s.user("reviewer2", dsj, Role::DataManager).await;
+    let rs_org = s
+        .department("CD-RS", "成都市人社局", "rs", Role::Consumer)
+        .await;
+    s.department("CD-MZ", "成都市民政局", "mz", Role::Consumer)
+        .await;
+    population(&s).await;
+    let c = Client::new();
+    let (author, second, rs, mz, auditor) = (
+        s.key("reviewer").await,
+        s.key("reviewer2").await,
+        s.key("rs").await,
+        s.key("mz").await,
+        s.key("auditor").await,
+    );
+    let id = published_service(&s, &c, &author, &second).await;
+    granted(&s, &c, &rs, &second, json!({})).await;
+    granted(&s, &c, &mz, &second, json!({})).await;
+    let call = |key: &str, id_no: &str| {
+        c.get(s.url(&format!("/api/v1/services/marriage-status/v1?id={id_no}")))
+            .bearer_auth(key)
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(call(&rs, ID).await.unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!(
+        call(&rs, "bad").await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(call(&mz, ID).await.unwrap().status(), StatusCode::OK);
+
+    let v = |path: &str| s.url(&format!("/api/v1/service-versions/{id}{path}"));
+    let r = c
+        .get(v("/operations"))
+        .bearer_auth(&rs)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "consumers see no report");
+    let ops = |key: String| {
+        let (c, url) = (c.clone(), v("/operations?days=7"));
+        async move {
+            let r = c.get(url).bearer_auth(&key).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let o = ops(author.clone()).await;
+    assert_eq!(o["total"]["calls"], 5, "{o}");
+    assert_eq!(o["total"]["refused"], 1);
+    assert_eq!(o["total"]["rows"], 4);
+    let mine = o["consumers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["org_id"] == rs_org.0)
+        .unwrap()
+        .clone();
+    assert_eq!(mine["org_name"], "成都市人社局");
+    assert_eq!(mine["tally"]["calls"], 4);
+    assert!(mine["p99_ms"].as_i64().unwrap() >= 1);
+    assert!(mine["tally"]["last_at"].as_i64().unwrap() > 0);
+    assert_eq!(mine["by_day"].as_array().unwrap().len(), 1);
+    // An SLA no call can meet: today is listed as missed.
+    let r = c
+        .put(v("/sla"))
+        .bearer_auth(&author)
+        .json(&json!({"availability": 99.9, "p99_ms": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let o = ops(author.clone()).await;
+    assert!(
+        o["breaches"][0]["missed"].as_str().unwrap().contains("p99"),
+        "{o}"
+    );
+    // Cut 人社 off: its next call stops, 民政's does not; then everybody; then restored.
+    let cut = |body: Value| post(&c, v("/cutoffs"), &author, body);
+    let r = cut(json!({"org_id": rs_org.0, "reason": "调用异常"})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = call(&rs, ID).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "service_cut_off");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("调用异常")
+    );
+    assert_eq!(call(&mz, ID).await.unwrap().status(), StatusCode::OK);
+    let r = cut(json!({"reason": "停机维护"})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(call(&mz, ID).await.unwrap().status(), StatusCode::FORBIDDEN);
+    for org in [0, rs_org.0] {
+        let r = c
+            .delete(v(&format!("/cutoffs/{org}")))
+            .bearer_auth(&author)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    }
+    assert_eq!(call(&rs, ID).await.unwrap().status(), StatusCode::OK);
+    let o = ops(author.clone()).await;
+    let mine = o["consumers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["org_id"] == rs_org.0)
+        .unwrap()
+        .clone();
+    assert_eq!(mine["tally"]["refused"], 2, "the bad value and the cut-off");
+    assert!(mine["cut_off"].is_null());
+
+    // At /metrics, per service, version, consumer and outcome.
+    let text = c
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let ok = format!(
+        "yishu_service_calls_total{{service=\"marriage-status\",version=\"v1\",consumer=\"{}\",outcome=\"ok\"}} 4",
+        rs_org.0
+    );
+    assert!(text.contains(&ok), "{text}");
+    assert!(text.contains("yishu_service_latency_seconds_bucket{service=\"marriage-status\""));
+    let page = s.audit_page(&auditor, "limit=200").await;
+    let acts = actions(&page);
+    for want in ["service.sla", "service.cut_off", "service.restore"] {
+        assert!(acts.contains(&want), "{want} missing: {acts:?}");
+    }
+    s.stop().await;
+}

@@ -34,7 +34,8 @@ async fn records(store: &Store, f: &AuditFilter) -> Result<Vec<AuditRecord>, Err
     }
 }
 
-fn day(ms: i64) -> String {
+/// The day (Beijing time, YYYY-MM-DD) a moment falls on.
+pub fn day(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms + 8 * 3_600_000)
         .map(|d| d.format("%Y-%m-%d").to_string())
         .unwrap_or_default()

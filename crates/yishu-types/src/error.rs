@@ -95,6 +95,8 @@ pub enum ErrorCode {
     ServiceGone,
     /// The service's query ran past its timeout and was stopped.
     ServiceTimeout,
+    /// The service is cut off for the caller's department (or everybody) by its provider.
+    ServiceCutOff,
     /// No such app, or not one the caller may see.
     AppNotFound,
     /// The app is suspended: none of its keys is served until it is resumed.
@@ -152,6 +154,7 @@ impl ErrorCode {
         Self::ParamInvalid,
         Self::ServiceGone,
         Self::ServiceTimeout,
+        Self::ServiceCutOff,
         Self::AppNotFound,
         Self::AppSuspended,
         Self::IpNotAllowed,
@@ -205,6 +208,7 @@ impl ErrorCode {
             Self::ParamInvalid => "param_invalid",
             Self::ServiceGone => "service_gone",
             Self::ServiceTimeout => "service_timeout",
+            Self::ServiceCutOff => "service_cut_off",
             Self::AppNotFound => "app_not_found",
             Self::AppSuspended => "app_suspended",
             Self::IpNotAllowed => "ip_not_allowed",
@@ -235,7 +239,8 @@ impl ErrorCode {
             | Self::GrantInactive
             | Self::NotShared
             | Self::AppSuspended
-            | Self::IpNotAllowed => 403,
+            | Self::IpNotAllowed
+            | Self::ServiceCutOff => 403,
             Self::AccountLocked | Self::RateLimited => 429,
             Self::RouteNotFound
             | Self::OrgNotFound

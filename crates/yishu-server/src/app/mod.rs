@@ -13,6 +13,7 @@ pub mod orgs;
 pub mod quality;
 pub mod reports;
 pub mod search;
+pub mod service_ops;
 pub mod session;
 pub mod share;
 pub mod sources;

@@ -215,6 +215,21 @@ struct Detail {
     may_review: bool,
     tested: String,
     openapi: String,
+    /// The API's operation (for its provider and the bureau).
+    ops: Option<crate::app::service_ops::ServiceOps>,
+}
+
+impl Detail {
+    fn ms(&self, v: &Option<i64>) -> String {
+        v.map(|m| format!("{m} ms")).unwrap_or_else(|| "—".into())
+    }
+    fn time(&self, ms: &i64) -> String {
+        if *ms == 0 {
+            "—".into()
+        } else {
+            fmt_time(*ms)
+        }
+    }
 }
 
 async fn detail_page(
@@ -258,7 +273,13 @@ async fn detail_page(
         (Some(at), Some(n)) => format!("{} · {n}", fmt_time(at)),
         _ => String::new(),
     };
+    let ops = if mine && svc.status != ServiceStatus::Draft {
+        crate::app::service_ops::report(s, &svc.name, 7).await.ok()
+    } else {
+        None
+    };
     let page = Detail {
+        ops,
         status: c
             .t
             .t(&format!("service.status.{}", svc.status.as_str()))
@@ -351,13 +372,15 @@ pub async fn action(
                 .map_err(ApiError::from),
             Err(e) => Err(e.into()),
         },
+        "sla" | "cut_off" | "restore" => operate(&s, &who, id, &step, &f.fields).await,
         other => Err(ApiError::new(
             ErrorCode::InvalidInput,
             format!("step: '{other}' is not a step of a service"),
         )),
     };
     let action = format!("service.{step}");
-    let detail = json!({"id": id, "note": field("note"), "sunset": field("sunset")});
+    let detail = json!({"id": id, "note": field("note"), "sunset": field("sunset"),
+        "org_id": field("org_id"), "reason": field("reason")});
     let status = match audited(
         &s,
         &page.auth,
@@ -375,4 +398,51 @@ pub async fn action(
         Err(e) => super::failed(&mut page.chrome, &e.0),
     };
     detail_page(&s, page.chrome, &who, id, &values, answer, status).await
+}
+
+/// The operation buttons of a service's page: its SLA, cutting a consumer (or everybody) off
+/// and lifting that — for its providing department and the bureau.
+async fn operate(
+    s: &AppState,
+    who: &Principal,
+    id: i64,
+    step: &str,
+    f: &BTreeMap<String, String>,
+) -> Result<Service, ApiError> {
+    let field = |k: &str| f.get(k).map(String::as_str).unwrap_or("").trim();
+    let svc = s.store.service(id).await?;
+    if standing(who, svc.provider_org_id).is_none() || !may_define(who) {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "operating a service is for its providing department and the bureau",
+        ));
+    }
+    let org = match field("org_id") {
+        "" | "0" => None,
+        o => Some(yishu_types::OrgId(o.parse().map_err(|_| {
+            Error::field("org_id", format!("'{o}' is not a department id"))
+        })?)),
+    };
+    match step {
+        "sla" => {
+            let availability: f64 = field("availability")
+                .parse()
+                .map_err(|_| Error::field("availability", "a percentage such as 99.9"))?;
+            let p99: i64 = field("p99_ms")
+                .parse()
+                .map_err(|_| Error::field("p99_ms", "milliseconds, such as 200"))?;
+            s.store
+                .set_service_sla(&svc.name, availability, p99, who.user_id)
+                .await?;
+        }
+        "cut_off" => {
+            s.store
+                .cut_off_service(&svc.name, org, field("reason"), who.user_id)
+                .await?;
+        }
+        _ => {
+            s.store.restore_service(&svc.name, org).await?;
+        }
+    }
+    Ok(svc)
 }

@@ -30,7 +30,7 @@ pub mod work_orders;
 
 use crate::AppState;
 use axum::Router;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -221,6 +221,16 @@ pub fn router() -> Router<AppState> {
             post(services::deprecate),
         )
         .route("/service-versions/{id}/retire", post(services::retire))
+        .route(
+            "/service-versions/{id}/operations",
+            get(services::operations),
+        )
+        .route("/service-versions/{id}/sla", put(services::set_sla))
+        .route("/service-versions/{id}/cutoffs", post(services::cut_off))
+        .route(
+            "/service-versions/{id}/cutoffs/{org}",
+            delete(services::restore),
+        )
         .route(
             "/service-versions/{id}/openapi.json",
             get(services::openapi),

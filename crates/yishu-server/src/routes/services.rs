@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use yishu_meta::service::{Param, ParamKind, Placement, Service, ServiceDraft};
+use yishu_meta::service_stats::Outcome;
 use yishu_meta::{Principal, now_ms};
 use yishu_share::service::param::Given;
 use yishu_share::service::{self, Answer};
@@ -304,7 +305,36 @@ fn version_of(v: &str) -> ApiResult<i64> {
 
 /// Calls a published service: values from the path (after the version, in declared order), the
 /// query and the JSON body; rows through the caller's grant (or own standing), masked, audited.
+/// Calls a published service, counted for its operation (calls, rows, refusals, failures and
+/// latency per consumer department).
 async fn call(
+    s: &AppState,
+    auth: &Auth<SignedIn>,
+    name: &str,
+    version: &str,
+    rest: Option<&str>,
+    query: BTreeMap<String, String>,
+    body: serde_json::Map<String, serde_json::Value>,
+) -> ApiResult<Json<Answer>> {
+    let started = std::time::Instant::now();
+    let done = answer(s, auth, name, version, rest, query, body).await;
+    let (outcome, rows) = match &done {
+        Ok(a) => (Outcome::Ok, a.rows.len()),
+        Err(e) if e.0.code.http_status() >= 500 => (Outcome::Failed, 0),
+        Err(_) => (Outcome::Refused, 0),
+    };
+    s.service_meter.observe(
+        name,
+        version_of(version).unwrap_or(0),
+        auth.who().org_id,
+        outcome,
+        rows,
+        started.elapsed().as_secs_f64() * 1000.0,
+    );
+    done
+}
+
+async fn answer(
     s: &AppState,
     auth: &Auth<SignedIn>,
     name: &str,
@@ -319,6 +349,20 @@ async fn call(
     let now = now_ms();
     let found = async {
         let svc = service::serving(&s.store, name, version_of(version)?, now).await?;
+        if let Some(cut) = s.store.service_cut_for(name, who.org_id).await? {
+            return Err(ApiError::new(
+                ErrorCode::ServiceCutOff,
+                format!(
+                    "{name} is cut off for {} by its provider: {}",
+                    if cut.org_id.is_some() {
+                        "your department"
+                    } else {
+                        "every consumer"
+                    },
+                    cut.reason
+                ),
+            ));
+        }
         let mut given = Given {
             query,
             body,
@@ -373,7 +417,8 @@ async fn call(
         Ok(a) => a,
         Err(e) => return Err(crate::app::share::refused(s, who, &ch, &target, e).await),
     };
-    read_done(s, who, &ch, &plan, answer.rows.len(), &[]).await?;
+    let subjects: Vec<&str> = answer.subjects.iter().map(String::as_str).collect();
+    read_done(s, who, &ch, &plan, answer.rows.len(), &subjects).await?;
     Ok(Json(answer))
 }
 
@@ -571,4 +616,161 @@ pub async fn openapi(
         "paths": {path: item},
         "components": {"schemas": crate::openapi::error_schemas()},
     })))
+}
+
+/// Version `id` when `who` runs it: its providing department or the bureau's data managers.
+async fn operated(s: &AppState, who: &Principal, id: i64) -> ApiResult<Service> {
+    let svc = seen(s, who, id).await?;
+    if gate::standing(who, svc.provider_org_id).is_some() {
+        Ok(svc)
+    } else {
+        Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "the operation of {} is for its providing department and the bureau",
+                object(&svc)
+            ),
+        ))
+    }
+}
+
+/// Days a report covers.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct OpsQuery {
+    /// 1–92, 7 when left out.
+    pub days: Option<i64>,
+}
+
+/// The API's operation (every version): per consumer calls, rows, refusals, failures, p50/p99,
+/// last call and trend; the SLA and the days that broke it; the cut-offs.
+#[utoipa::path(get, path = "/api/v1/service-versions/{id}/operations", tag = "services",
+    params(("id" = i64, Path, description = "service version id"), OpsQuery),
+    responses((status = 200, body = crate::app::service_ops::ServiceOps), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn operations(
+    State(s): State<AppState>,
+    auth: Auth<SignedIn>,
+    Path(id): Path<i64>,
+    Query(q): Query<OpsQuery>,
+) -> ApiResult<Json<crate::app::service_ops::ServiceOps>> {
+    let svc = operated(&s, auth.who(), id).await?;
+    Ok(Json(
+        crate::app::service_ops::report(&s, &svc.name, q.days.unwrap_or(7)).await?,
+    ))
+}
+
+/// An API's service level.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlaBody {
+    /// Percent of calls answered without a server failure, e.g. 99.9.
+    pub availability: f64,
+    pub p99_ms: i64,
+}
+
+/// Sets the API's SLA (every version); the operation report lists the days that broke it.
+#[utoipa::path(put, path = "/api/v1/service-versions/{id}/sla", tag = "services", request_body = SlaBody,
+    params(("id" = i64, Path, description = "service version id")),
+    responses((status = 200, body = yishu_meta::service_stats::Sla), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn set_sla(
+    State(s): State<AppState>,
+    auth: Auth<DefineServices>,
+    Path(id): Path<i64>,
+    ValidJson(b): ValidJson<SlaBody>,
+) -> ApiResult<Json<yishu_meta::service_stats::Sla>> {
+    let done = async {
+        let svc = operated(&s, auth.who(), id).await?;
+        let sla = s
+            .store
+            .set_service_sla(&svc.name, b.availability, b.p99_ms, auth.who().user_id)
+            .await?;
+        Ok((svc, sla))
+    }
+    .await;
+    let obj = done
+        .as_ref()
+        .map(|(svc, _)| format!("service:{}", svc.name))
+        .unwrap_or_else(|_| format!("service-version:{id}"));
+    let detail = json!({"availability": b.availability, "p99_ms": b.p99_ms});
+    let (_, sla) = audited(&s, &auth, "service.sla", obj, detail, done).await?;
+    Ok(Json(sla))
+}
+
+/// Cutting an API off.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CutBody {
+    /// The consumer department cut off; every consumer when left out.
+    #[serde(default)]
+    pub org_id: Option<i64>,
+    pub reason: String,
+}
+
+/// Cuts the API off (every version) for one consumer department or everybody: their next call
+/// is refused with `service_cut_off`.
+#[utoipa::path(post, path = "/api/v1/service-versions/{id}/cutoffs", tag = "services", request_body = CutBody,
+    params(("id" = i64, Path, description = "service version id")),
+    responses((status = 200, body = yishu_meta::service_stats::CutOff), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
+pub async fn cut_off(
+    State(s): State<AppState>,
+    auth: Auth<DefineServices>,
+    Path(id): Path<i64>,
+    ValidJson(b): ValidJson<CutBody>,
+) -> ApiResult<Json<yishu_meta::service_stats::CutOff>> {
+    let org = b.org_id.filter(|o| *o != 0).map(yishu_types::OrgId);
+    let done = async {
+        let svc = operated(&s, auth.who(), id).await?;
+        if let Some(o) = org {
+            s.store.get_org(o).await?;
+        }
+        Ok(s.store
+            .cut_off_service(&svc.name, org, &b.reason, auth.who().user_id)
+            .await?)
+    }
+    .await;
+    let obj = done
+        .as_ref()
+        .map(|c| format!("service:{}", c.service))
+        .unwrap_or_else(|_| format!("service-version:{id}"));
+    let detail = json!({"org_id": b.org_id, "reason": b.reason});
+    Ok(Json(
+        audited(&s, &auth, "service.cut_off", obj, detail, done).await?,
+    ))
+}
+
+/// Lifts a cut-off (`org` 0: the one for everybody).
+#[utoipa::path(delete, path = "/api/v1/service-versions/{id}/cutoffs/{org}", tag = "services",
+    params(("id" = i64, Path, description = "service version id"), ("org" = i64, Path, description = "consumer department id, 0 for everybody")),
+    responses((status = 204), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn restore(
+    State(s): State<AppState>,
+    auth: Auth<DefineServices>,
+    Path((id, org)): Path<(i64, i64)>,
+) -> ApiResult<StatusCode> {
+    let done = async {
+        let svc = operated(&s, auth.who(), id).await?;
+        let org = (org != 0).then_some(yishu_types::OrgId(org));
+        if s.store.restore_service(&svc.name, org).await? {
+            Ok(svc)
+        } else {
+            Err(ApiError::new(
+                ErrorCode::ServiceNotFound,
+                format!("{} is not cut off for {org:?}", object(&svc)),
+            ))
+        }
+    }
+    .await;
+    let obj = done
+        .as_ref()
+        .map(|svc| format!("service:{}", svc.name))
+        .unwrap_or_else(|_| format!("service-version:{id}"));
+    audited(
+        &s,
+        &auth,
+        "service.restore",
+        obj,
+        json!({"org_id": org}),
+        done,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -202,6 +202,10 @@ pub struct Answer {
     pub rows: Vec<Vec<String>>,
     /// More rows matched than the version's row cap; the first ones are here.
     pub truncated: bool,
+    /// Keys of the subjects the rows are about, when a key lookup found them (for "who read
+    /// this person"; never sent).
+    #[serde(skip)]
+    pub subjects: Vec<String>,
 }
 
 /// Runs version `s` with checked values under `plan`: at most the row cap, within the
@@ -260,6 +264,7 @@ pub async fn run(
         items: plan.items.clone(),
         rows,
         truncated: matched > cap,
+        subjects: Vec::new(),
     })
 }
 
@@ -285,7 +290,12 @@ async fn by_key(
         Some(key) => yishu_fusion::library::by_key(lake, kind, key).await?,
         None => None,
     };
-    let rows = found
+    let subjects: Vec<String> = found
+        .as_ref()
+        .and_then(|row| row.get("subject_key").cloned())
+        .into_iter()
+        .collect();
+    let rows: Vec<Vec<String>> = found
         .map(|row| {
             let named: crate::gate::Row = k
                 .columns
@@ -300,6 +310,11 @@ async fn by_key(
         .collect();
     Ok(Some(Answer {
         items: plan.items.clone(),
+        subjects: if rows.is_empty() {
+            Vec::new()
+        } else {
+            subjects
+        },
         rows,
         truncated: false,
     }))
