@@ -7,6 +7,7 @@
 use crate::store::{Store, db_err, is_unique_violation, now_ms};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
+use std::collections::BTreeMap;
 use yishu_types::{Error, ErrorCode, OrgId, UserId};
 
 /// Where a parameter travels in a call.
@@ -104,15 +105,37 @@ pub struct ServiceDraft {
     pub title: String,
     #[serde(default)]
     pub description: String,
+    /// One SELECT with `:name` placeholders (empty for a function API).
+    #[serde(default)]
     pub sql: String,
     #[serde(default)]
     pub params: Vec<Param>,
+    /// A function API's steps, called in order instead of SQL.
+    #[serde(default)]
+    pub steps: Vec<Step>,
     /// Most rows one call returns.
     #[serde(default = "default_row_cap")]
     pub row_cap: i64,
     /// Longest a call's query may run, in milliseconds.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: i64,
+}
+
+/// One step of a function API: a call of a published service or a verification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Its name in the result, prefixing its items (`marriage` → `marriage.婚姻状况`).
+    pub name: String,
+    /// What it calls: `service:<name>` (the newest published version) or `verify:<library>`.
+    pub call: String,
+    /// The called service's parameters (for a verification: `key` and the items compared),
+    /// each `:param` of this API or a literal value.
+    #[serde(default)]
+    pub with: BTreeMap<String, String>,
+    /// For a verification: unless every item matches, the later steps are not read.
+    #[serde(default)]
+    pub stop_unless_matched: bool,
 }
 
 fn default_row_cap() -> i64 {
@@ -230,7 +253,7 @@ impl Service {
     }
 }
 
-const COLUMNS: &str = "id, name, version, provider_org_id, author_id, title, description, sql_text, params, row_cap, timeout_ms, checked, status, tested_at, test_rows, reviewed_by, review_note, published_at, sunset_at, created_at, updated_at";
+const COLUMNS: &str = "id, name, version, provider_org_id, author_id, title, description, sql_text, params, steps, row_cap, timeout_ms, checked, status, tested_at, test_rows, reviewed_by, review_note, published_at, sunset_at, created_at, updated_at";
 
 fn json_err(e: serde_json::Error) -> sqlx::Error {
     sqlx::Error::Decode(Box::new(e))
@@ -238,6 +261,7 @@ fn json_err(e: serde_json::Error) -> sqlx::Error {
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Service, sqlx::Error> {
     let params: String = r.try_get("params")?;
+    let steps: String = r.try_get("steps")?;
     let checked: String = r.try_get("checked")?;
     let status: String = r.try_get("status")?;
     Ok(Service {
@@ -252,6 +276,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Service, sqlx::Error> {
             description: r.try_get("description")?,
             sql: r.try_get("sql_text")?,
             params: serde_json::from_str(&params).map_err(json_err)?,
+            steps: serde_json::from_str(&steps).map_err(json_err)?,
             row_cap: r.try_get("row_cap")?,
             timeout_ms: r.try_get("timeout_ms")?,
         },
@@ -305,8 +330,8 @@ impl Store {
                     .await
                     .map_err(db_err("read a service's versions"))?;
             let made = sqlx::query_scalar::<_, i64>(
-                "INSERT INTO services (name, version, provider_org_id, author_id, title, description, sql_text, params, row_cap, timeout_ms, checked, status, review_note, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'draft', '', $12, $12) RETURNING id",
+                "INSERT INTO services (name, version, provider_org_id, author_id, title, description, sql_text, params, row_cap, timeout_ms, checked, status, review_note, created_at, updated_at, steps) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'draft', '', $12, $12, $13) RETURNING id",
             )
             .bind(&d.name)
             .bind(newest.unwrap_or(0) + 1)
@@ -320,6 +345,7 @@ impl Store {
             .bind(d.timeout_ms)
             .bind(to_json(checked)?)
             .bind(now)
+            .bind(to_json(&d.steps)?)
             .fetch_one(&self.pool)
             .await;
             match made {
@@ -374,7 +400,7 @@ impl Store {
     ) -> Result<Service, Error> {
         let done = sqlx::query(
             "UPDATE services SET title = $2, description = $3, sql_text = $4, params = $5, row_cap = $6, timeout_ms = $7, checked = $8, \
-             status = 'draft', tested_at = NULL, test_rows = NULL, updated_at = $9 WHERE id = $1 AND status IN ('draft', 'tested')",
+             status = 'draft', tested_at = NULL, test_rows = NULL, updated_at = $9, steps = $10 WHERE id = $1 AND status IN ('draft', 'tested')",
         )
         .bind(id)
         .bind(&d.title)
@@ -385,6 +411,7 @@ impl Store {
         .bind(d.timeout_ms)
         .bind(to_json(checked)?)
         .bind(now_ms())
+        .bind(to_json(&d.steps)?)
         .execute(&self.pool)
         .await
         .map_err(db_err("change a data service"))?;

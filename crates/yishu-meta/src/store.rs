@@ -225,6 +225,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "service_ops",
         include_str!("../migrations/sqlite/0022_service_ops.sql"),
     ),
+    (
+        23,
+        "function_services",
+        include_str!("../migrations/sqlite/0023_function_services.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -336,6 +341,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         22,
         "service_ops",
         include_str!("../migrations/postgres/0022_service_ops.sql"),
+    ),
+    (
+        23,
+        "function_services",
+        include_str!("../migrations/postgres/0023_function_services.sql"),
     ),
 ];
 

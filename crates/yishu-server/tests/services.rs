@@ -646,3 +646,161 @@ async fn a_service_is_monitored_held_to_its_sla_and_cut_off_per_consumer() {
     }
     s.stop().await;
 }
+
+/// A function API: `identity-marriage` verifies a person's name, then (only when it matched)
+/// reads their marital status through `marriage-status`; one call, one read-audit record per
+/// step read, each on the caller's own grant for what the step calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_api_verifies_then_reads_each_step_through_its_grant() {
+    let s = TestServer::start().await;
+    bureau_users(&s).await;
+    let dsj = s.store.get_org_by_code("DSJ").await.unwrap().id;
+    s.store.set_bureau(dsj).await.unwrap();
+    s.user("reviewer2", dsj, Role::DataManager).await;
+    s.department("CD-RS", "成都市人社局", "rs", Role::Consumer)
+        .await;
+    population(&s).await;
+    let c = Client::new();
+    let (author, second, rs, auditor) = (
+        s.key("reviewer").await,
+        s.key("reviewer2").await,
+        s.key("rs").await,
+        s.key("auditor").await,
+    );
+    published_service(&s, &c, &author, &second).await;
+    let v = |path: &str| s.url(&format!("/api/v1/service-versions{path}"));
+    let mut f = json!({
+        "name": "identity-marriage", "title": "身份核验后查询婚姻状况",
+        "params": [
+            {"name": "id", "kind": {"type": "string", "min_len": 18, "max_len": 18}, "placement": "query", "required": true},
+            {"name": "name", "kind": {"type": "string", "min_len": 1, "max_len": 50}, "placement": "query", "required": true}
+        ],
+        "steps": [
+            {"name": "identity", "call": "verify:population", "with": {"key": ":id", "姓名": ":name"}, "stop_unless_matched": true},
+            {"name": "marriage", "call": "service:marriage-status", "with": {"id": ":id"}}
+        ]
+    });
+    // A step calling what does not exist, or mapping what the API does not declare: refused.
+    f["steps"][1]["call"] = json!("service:nope");
+    let r = post(&c, v(""), &author, f.clone()).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(r).await, "service_invalid");
+    f["steps"][1]["call"] = json!("service:marriage-status");
+    f["steps"][1]["with"]["id"] = json!(":nope");
+    let r = post(&c, v(""), &author, f.clone()).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    f["steps"][1]["with"]["id"] = json!(":id");
+    let r = post(&c, v(""), &author, f).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let svc: Value = r.json().await.unwrap();
+    let id = svc["id"].as_i64().unwrap();
+    let outputs: Vec<&str> = svc["checked"]["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outputs,
+        [
+            "identity.found",
+            "identity.姓名",
+            "marriage.姓名",
+            "marriage.婚姻状况"
+        ]
+    );
+    let steps = [
+        (
+            "test",
+            &author,
+            json!({"params": {"id": ID, "name": "张小三"}}),
+        ),
+        ("review", &second, json!({"approve": true})),
+        ("publish", &author, json!({})),
+    ];
+    for (step, who, body) in steps {
+        let r = post(&c, v(&format!("/{id}/{step}")), who, body).await;
+        assert_eq!(r.status(), StatusCode::OK, "{step}");
+        if step == "test" {
+            let t: Value = r.json().await.unwrap();
+            assert_eq!(
+                t["answer"]["rows"][0],
+                json!(["true", "match", "张小三", "20"])
+            );
+        }
+    }
+    let call = |name: &str| {
+        c.get(s.url(&format!(
+            "/api/v1/services/identity-marriage/v1?id={ID}&name={name}"
+        )))
+        .bearer_auth(&rs)
+        .send()
+    };
+    // Without a grant for the verification, the first step stops the call.
+    granted(&s, &c, &rs, &second, json!({"masks": {"姓名": "partial"}})).await;
+    let r = call("张小三").await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // 人社 applies to verify names too.
+    let now = now_ms();
+    let app: Value = post(
+        &c,
+        s.url("/api/v1/share/applications"),
+        &rs,
+        json!({"target": "verify:population", "items": ["姓名"], "purpose": "身份核验",
+            "legal_basis": "《社会保险法》", "scenario": "待遇资格认证", "period_from": now,
+            "period_to": now + 30 * 86_400_000i64, "expected_volume": "少量", "contact": "人社局"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let r = post(
+        &c,
+        s.url(&format!(
+            "/api/v1/share/applications/{}/decision",
+            app["id"]
+        )),
+        &second,
+        json!({"approve": true, "reason": "同意"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let before = reads(&s, &auditor).await;
+    let r = call("张小三").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let a: Value = r.json().await.unwrap();
+    let row = a["rows"][0].as_array().unwrap();
+    assert_eq!(row[0], "true");
+    assert_eq!(row[1], "match");
+    let masked = row[2].as_str().unwrap();
+    assert!(masked != "张小三" && masked.starts_with('张'), "{a}");
+    assert_eq!(row[3], "20");
+    assert_eq!(
+        reads(&s, &auditor).await,
+        before + 2,
+        "one record per step read"
+    );
+    // The wrong name: the verification says so and nothing else is read.
+    let r = call("李四").await.unwrap();
+    let a: Value = r.json().await.unwrap();
+    assert_eq!(a["rows"][0], json!(["true", "mismatch", "", ""]));
+    assert_eq!(reads(&s, &auditor).await, before + 3);
+    // Its page shows the steps and what each one calls.
+    let html = s.page(&format!("/console/services/{id}"), &author).await;
+    assert!(
+        html.contains("编排步骤") && html.contains("verify:population"),
+        "{html}"
+    );
+    s.stop().await;
+}
+
+/// Successful reads in the read audit.
+async fn reads(s: &TestServer, auditor: &str) -> usize {
+    let page = s.audit_page(auditor, "limit=500").await;
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "share.read" && r["outcome"] == "ok")
+        .count()
+}

@@ -70,6 +70,7 @@ fn marriage() -> ServiceDraft {
         description: String::new(),
         sql: "SELECT 姓名, 婚姻状况 FROM base.population WHERE 公民身份号码 = :id".into(),
         params: vec![id_param()],
+        steps: Vec::new(),
         row_cap: 1_000,
         timeout_ms: 1_000,
     }

@@ -31,6 +31,7 @@ pub fn marriage_status() -> ServiceDraft {
             marital = attr::MARITAL
         ),
         params: vec![Param::citizen_number("id")],
+        steps: Vec::new(),
         row_cap: 10,
         timeout_ms: 5_000,
     }

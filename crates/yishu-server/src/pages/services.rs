@@ -158,6 +158,7 @@ fn draft_of(f: &DefineForm) -> Result<ServiceDraft, Error> {
         description: f.description.trim().to_string(),
         sql: f.sql.clone(),
         params,
+        steps: Vec::new(),
         row_cap: number("row_cap", &f.row_cap, 1_000)?,
         timeout_ms: number("timeout_ms", &f.timeout_ms, 1_000)?,
     })

@@ -11,9 +11,11 @@ use crate::json::ValidJson;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use yishu_meta::service::{Param, ParamKind, Placement, Service, ServiceDraft};
 use yishu_meta::service_stats::Outcome;
 use yishu_meta::{Principal, now_ms};
@@ -408,6 +410,9 @@ async fn answer(
             return Err(crate::app::share::refused(s, who, &ch, &target, e.0).await);
         }
     };
+    if !svc.draft.steps.is_empty() {
+        return function(s, auth, &svc, &bound).await;
+    }
     let req = ReadRequest {
         limit: svc.draft.row_cap as usize,
         ..Default::default()
@@ -420,6 +425,71 @@ async fn answer(
     let subjects: Vec<&str> = answer.subjects.iter().map(String::as_str).collect();
     read_done(s, who, &ch, &plan, answer.rows.len(), &subjects).await?;
     Ok(Json(answer))
+}
+
+/// Calls a function API: each step a read through the gate on the caller's grant for what it
+/// calls, each in the read audit (a step's refusal by the gate is recorded there; any other
+/// failure is recorded here).
+async fn function(
+    s: &AppState,
+    auth: &Auth<SignedIn>,
+    svc: &Service,
+    bound: &std::collections::HashMap<String, yishu_share::service::param::Bound>,
+) -> ApiResult<Json<Answer>> {
+    let who = auth.who();
+    let gate = CallerGate {
+        s,
+        who,
+        ch: auth.meta.channel("service"),
+        refused: AtomicBool::new(false),
+    };
+    match service::function::run_function(&s.store, &s.lake, svc, bound, &gate).await {
+        Ok(a) => Ok(Json(a)),
+        Err(e) if gate.refused.load(Ordering::Relaxed) => Err(e.into()),
+        Err(e) => Err(crate::app::share::refused(s, who, &gate.ch, &svc.target(), e).await),
+    }
+}
+
+/// A function's steps as the caller reads them: through the gate on their grants, each read
+/// in the read audit.
+struct CallerGate<'a> {
+    s: &'a AppState,
+    who: &'a Principal,
+    ch: yishu_share::audit::Channel,
+    /// The gate refused a step (and recorded the refusal).
+    refused: AtomicBool,
+}
+
+impl service::function::StepGate for CallerGate<'_> {
+    fn plan(
+        &self,
+        source: yishu_share::Source,
+        req: ReadRequest,
+    ) -> BoxFuture<'_, Result<yishu_share::ReadPlan, yishu_types::Error>> {
+        Box::pin(async move {
+            let target = source.target.clone();
+            plan_read(self.s, self.who, &self.ch, &target, Ok(source), &req)
+                .await
+                .map_err(|e| {
+                    self.refused.store(true, Ordering::Relaxed);
+                    e.0
+                })
+        })
+    }
+
+    fn record<'a>(
+        &'a self,
+        plan: &'a yishu_share::ReadPlan,
+        rows: usize,
+        subjects: Vec<String>,
+    ) -> BoxFuture<'a, Result<(), yishu_types::Error>> {
+        Box::pin(async move {
+            let keys: Vec<&str> = subjects.iter().map(String::as_str).collect();
+            read_done(self.s, self.who, &self.ch, plan, rows, &keys)
+                .await
+                .map_err(|e| e.0)
+        })
+    }
 }
 
 /// Calls a published data service with its parameters in the query.

@@ -5,12 +5,14 @@
 //! timeout, and its rows pass the same plan (items, filter, masks) as any read through a grant.
 //! Callers (routes, commands) record each step in the audit chain with the request's origin.
 
+pub mod function;
 pub mod param;
 pub mod sql;
 
 use crate::filter::ItemKind;
 use crate::gate::{ReadPlan, Source, standing};
 use crate::target::bureau;
+use function::StepGate;
 use param::{Bound, Given};
 use std::collections::{BTreeMap, HashMap};
 use yishu_lake::datafusion::execution::context::SQLOptions;
@@ -81,6 +83,9 @@ pub async fn check(
         return Err(invalid(format!("timeout_ms: 10 to {MAX_TIMEOUT_MS}")));
     }
     param::check_declared(&d.params)?;
+    if !d.steps.is_empty() {
+        return function::check(store, lake, d).await;
+    }
     let parsed = sql::parse(&d.sql, &d.params)?;
     for (layer, table) in &parsed.tables {
         if !lake.has_table(*layer, table) {
@@ -216,6 +221,12 @@ pub async fn run(
     bound: &HashMap<String, Bound>,
     plan: &ReadPlan,
 ) -> Result<Answer, Error> {
+    if !s.draft.steps.is_empty() {
+        return Err(invalid(format!(
+            "{} v{} is a function API: its steps are run one by one",
+            s.name, s.version
+        )));
+    }
     let parsed = sql::parse(&s.draft.sql, &s.draft.params)?;
     if let Some(k) = &parsed.key
         && let Some(answer) = by_key(lake, k, bound, plan).await?
@@ -377,25 +388,58 @@ pub async fn test(
     let s = store.service(id).await?;
     mine(who, &s)?;
     let bound = param::bind(&s.draft.params, given)?;
-    let source = source_of(&s);
-    let plan = crate::gate::plan(
-        who,
-        None,
-        &source,
-        &crate::gate::ReadRequest {
+    // On the author's own standing, in clear; a test run is recorded as the version's test.
+    let gate = Standing { store, who };
+    let answer = if s.draft.steps.is_empty() {
+        let req = crate::gate::ReadRequest {
             limit: s.draft.row_cap as usize,
             ..Default::default()
-        },
-        yishu_meta::now_ms(),
-        crate::masker_for(store, who.org_id),
-    )?;
-    let answer = run(lake, &s, &bound, &plan).await?;
+        };
+        let plan = gate.plan(source_of(&s), req).await?;
+        run(lake, &s, &bound, &plan).await?
+    } else {
+        function::run_function(store, lake, &s, &bound, &gate).await?
+    };
     let s = if matches!(s.status, ServiceStatus::Draft | ServiceStatus::Tested) {
         store.service_tested(id, answer.rows.len() as i64).await?
     } else {
         s
     };
     Ok((s, answer))
+}
+
+/// Steps read on their reader's own standing (a test run), not recorded as reads.
+struct Standing<'a> {
+    store: &'a Store,
+    who: &'a Principal,
+}
+
+impl function::StepGate for Standing<'_> {
+    fn plan(
+        &self,
+        source: Source,
+        req: crate::gate::ReadRequest,
+    ) -> futures::future::BoxFuture<'_, Result<ReadPlan, Error>> {
+        Box::pin(async move {
+            crate::gate::plan(
+                self.who,
+                None,
+                &source,
+                &req,
+                yishu_meta::now_ms(),
+                crate::masker_for(self.store, self.who.org_id),
+            )
+        })
+    }
+
+    fn record<'a>(
+        &'a self,
+        _: &'a ReadPlan,
+        _: usize,
+        _: Vec<String>,
+    ) -> futures::future::BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// The review of a tested version by a data manager who did not write it (four eyes).

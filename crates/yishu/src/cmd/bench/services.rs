@@ -62,6 +62,7 @@ fn draft() -> ServiceDraft {
         description: "yishu bench services".into(),
         sql: format!("SELECT {NAME}, {MARITAL} FROM base.population WHERE subject_key = :id"),
         params: vec![Param::citizen_number("id")],
+        steps: Vec::new(),
         row_cap: 10,
         timeout_ms: 5_000,
     }
