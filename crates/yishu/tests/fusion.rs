@@ -545,6 +545,10 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
     // value, reviewed by the second data manager, published beside v1.
     let listed = out(&yishu(&dir, &["service", "list"], None));
     assert!(listed.contains("marriage-status v1\tpublished"), "{listed}");
+    assert!(
+        listed.contains("identity-verification v1\tpublished"),
+        "{listed}"
+    );
     let def = dir.join("marriage-v2.json");
     let mut v2 = serde_json::to_value(yishu_gen::city::services::marriage_status()).unwrap();
     v2["title"] = serde_json::json!("婚姻状况查询（第二版）");

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use yishu_fusion::SubjectKind;
 use yishu_lake::Lake;
 use yishu_meta::app::AppDraft;
-use yishu_meta::service::{Param, ServiceDraft};
+use yishu_meta::service::{Param, ParamKind, Placement, ServiceDraft, Step};
 use yishu_meta::{Store, now_ms};
 use yishu_share::application::{Apply, Decision, Workflow};
 use yishu_share::audit::{self, Channel};
@@ -33,6 +33,49 @@ pub fn marriage_status() -> ServiceDraft {
         params: vec![Param::citizen_number("id")],
         steps: Vec::new(),
         row_cap: 10,
+        timeout_ms: 5_000,
+    }
+}
+
+/// Identity verification as a published function API: a number, a name and a birth date in,
+/// match or mismatch per item out — never a value.
+pub fn identity_verification() -> ServiceDraft {
+    let text = |name: &str, label: &str, max_len: usize| Param {
+        name: name.into(),
+        kind: ParamKind::String {
+            min_len: 1,
+            max_len,
+            pattern: None,
+        },
+        placement: Placement::Query,
+        required: true,
+        default: None,
+        example: None,
+        description: label.into(),
+    };
+    ServiceDraft {
+        name: "identity-verification".into(),
+        title: "身份核验".into(),
+        description: "核验公民身份号码与姓名、出生日期是否一致，只返回一致与否，不返回任何数据"
+            .into(),
+        sql: String::new(),
+        params: vec![
+            Param::citizen_number("id"),
+            text("name", "姓名", 50),
+            text("birth", "出生日期", 20),
+        ],
+        steps: vec![Step {
+            name: "identity".into(),
+            call: Target::Verify(SubjectKind::Person).as_string(),
+            with: [
+                ("key".to_string(), ":id".to_string()),
+                (attr::NAME.to_string(), ":name".to_string()),
+                (attr::BIRTH.to_string(), ":birth".to_string()),
+            ]
+            .into(),
+            stop_unless_matched: false,
+        }],
+        row_cap: 1,
         timeout_ms: 5_000,
     }
 }
@@ -216,6 +259,19 @@ pub async fn publish_services(store: &Store, lake: &Lake) -> Result<Vec<String>>
         "人社局 verified {} person against grant {} (POST /api/v1/verifications/population)",
         answer.records, vgrant.id
     ));
+    let mut given = Given::default();
+    for (k, v) in [
+        ("id", some_key.as_str()),
+        ("name", "某某"),
+        ("birth", "1990-01-01"),
+    ] {
+        given.query.insert(k.into(), v.into());
+    }
+    let f = service::define(store, lake, &manager, &identity_verification()).await?;
+    let (f, _) = service::test(store, lake, &manager, f.id, &given).await?;
+    service::review(store, &reviewer, f.id, true, "只核验、不返回数据，同意发布").await?;
+    let f = service::publish(store, &manager, f.id).await?;
+    out.push(format!("service {} published at {}", f.name, f.path()));
 
     // 人社's pension system is an app with its own key: from this machine, 600 calls a minute.
     let app = store
