@@ -4,6 +4,7 @@
 //! that writes the base libraries.
 
 pub mod address;
+pub mod batch;
 pub mod compare;
 pub mod fellegi_sunter;
 pub mod key;

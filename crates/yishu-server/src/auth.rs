@@ -244,6 +244,7 @@ pub async fn authenticate(
 fn app_may_call(method: &Method, path: &str) -> bool {
     path.starts_with("/api/v1/services/")
         || path.starts_with("/api/v1/verifications/")
+        || path.starts_with("/api/v1/comparisons/")
         || (method == Method::GET && path.starts_with("/api/v1/grants"))
 }
 

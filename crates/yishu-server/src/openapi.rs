@@ -38,7 +38,7 @@ use utoipa_swagger_ui::SwaggerUi;
         services::define, services::list, services::get, services::edit, services::test, services::review, services::publish, services::deprecate, services::retire,
         services::call_get, services::call_path, services::call_post, services::openapi,
         services::operations, services::set_sla, services::cut_off, services::restore,
-        verify::verify,
+        verify::verify, verify::compare,
         apps::list, apps::create, apps::get, apps::edit, apps::set_status, apps::keys, apps::create_key, apps::revoke_key,
     ),
     components(schemas(crate::error::ErrorBody, yishu_types::Role, yishu_meta::OrgKind, yishu_meta::OrgLevel)),

@@ -28,7 +28,7 @@ use yishu_meta::Store;
 use yishu_types::Error;
 
 /// The last run an incremental run can continue from, or why the run must read everything.
-pub(super) async fn last_run(
+pub(crate) async fn last_run(
     store: &Store,
     lake: &Lake,
     plan_version: i64,
@@ -132,7 +132,7 @@ async fn batches_of(lake: &Lake, table: &str) -> Result<BTreeSet<String>, Error>
 /// subject sharing a blocking key with them is read too — found in `base.person_blocks` by the
 /// blocks' hashes. Reading blocks only for those keeps a batch's candidates from growing with
 /// the library: a common name born in one year has a few people in a town, hundreds in a city.
-async fn anchors(
+pub(crate) async fn anchors(
     lake: &Lake,
     people: impl Iterator<Item = &PersonRecord>,
 ) -> Result<Vec<(String, PersonRecord)>, Error> {

@@ -26,6 +26,7 @@ use yishu_lake::Lake;
 use yishu_meta::Store;
 use yishu_types::{Error, ErrorCode};
 
+pub(crate) use incremental::{anchors, last_run};
 pub use source::known_resources;
 
 /// What a run did, for the CLI, the console and the run record.

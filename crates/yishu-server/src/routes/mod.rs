@@ -196,6 +196,10 @@ pub fn router() -> Router<AppState> {
             "/verifications/{library}",
             post(verify::verify).layer(axum::extract::DefaultBodyLimit::max(verify::BODY_LIMIT)),
         )
+        .route(
+            "/comparisons/population",
+            post(verify::compare).layer(axum::extract::DefaultBodyLimit::max(verify::BODY_LIMIT)),
+        )
         .route("/apps", get(apps::list).post(apps::create))
         .route("/apps/{id}", get(apps::get).put(apps::edit))
         .route("/apps/{id}/status", post(apps::set_status))
