@@ -36,20 +36,14 @@ async fn post(c: &Client, url: String, key: &str, body: Value) -> reqwest::Respo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_is_defined_reviewed_published_and_called_through_a_grant() {
     let s = TestServer::start().await;
-    bureau_users(&s).await;
-    let dsj = s.store.get_org_by_code("DSJ").await.unwrap().id;
-    s.store.set_bureau(dsj).await.unwrap();
-    s.user("reviewer2", dsj, Role::DataManager).await;
-    s.department("CD-RS", "成都市人社局", "rs", Role::Consumer)
-        .await;
-    population(&s).await;
+    let Start {
+        author,
+        second,
+        rs: consumer,
+        auditor,
+        ..
+    } = start(&s).await;
     let c = Client::new();
-    let (author, second, consumer, auditor) = (
-        s.key("reviewer").await,
-        s.key("reviewer2").await,
-        s.key("rs").await,
-        s.key("auditor").await,
-    );
     let v = |path: &str| s.url(&format!("/api/v1/service-versions{path}"));
 
     // A consumer may not define services; SQL that writes is refused in words.
@@ -318,23 +312,17 @@ async fn granted(s: &TestServer, c: &Client, consumer: &str, bureau: &str, terms
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_calls_with_its_own_key_from_its_addresses_within_its_rate() {
     let s = TestServer::start().await;
-    bureau_users(&s).await;
-    let dsj = s.store.get_org_by_code("DSJ").await.unwrap().id;
-    s.store.set_bureau(dsj).await.unwrap();
-    s.user("reviewer2", dsj, Role::DataManager).await;
-    s.department("CD-RS", "成都市人社局", "rs", Role::Consumer)
-        .await;
+    let Start {
+        author,
+        second,
+        rs,
+        auditor,
+        ..
+    } = start(&s).await;
     s.department("CD-MZ", "成都市民政局", "mz", Role::Consumer)
         .await;
-    population(&s).await;
+    let mz = s.key("mz").await;
     let c = Client::new();
-    let (author, second, rs, mz, auditor) = (
-        s.key("reviewer").await,
-        s.key("reviewer2").await,
-        s.key("rs").await,
-        s.key("mz").await,
-        s.key("auditor").await,
-    );
     published_service(&s, &c, &author, &second).await;
     granted(&s, &c, &rs, &second, json!({"masks": {"姓名": "partial"}})).await;
     let apps = s.url("/api/v1/apps");
@@ -504,24 +492,17 @@ async fn an_app_calls_with_its_own_key_from_its_addresses_within_its_rate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_is_monitored_held_to_its_sla_and_cut_off_per_consumer() {
     let s = TestServer::start().await;
-    bureau_users(&s).await;
-    let dsj = s.store.get_org_by_code("DSJ").await.unwrap().id;
-    s.store.set_bureau(dsj).await.unwrap();
-    s.user("reviewer2", dsj, Role::DataManager).await;
-    let rs_org = s
-        .department("CD-RS", "成都市人社局", "rs", Role::Consumer)
-        .await;
+    let Start {
+        author,
+        second,
+        rs,
+        auditor,
+        rs_org,
+    } = start(&s).await;
     s.department("CD-MZ", "成都市民政局", "mz", Role::Consumer)
         .await;
-    population(&s).await;
+    let mz = s.key("mz").await;
     let c = Client::new();
-    let (author, second, rs, mz, auditor) = (
-        s.key("reviewer").await,
-        s.key("reviewer2").await,
-        s.key("rs").await,
-        s.key("mz").await,
-        s.key("auditor").await,
-    );
     let id = published_service(&s, &c, &author, &second).await;
     granted(&s, &c, &rs, &second, json!({})).await;
     granted(&s, &c, &mz, &second, json!({})).await;
@@ -653,20 +634,14 @@ async fn a_service_is_monitored_held_to_its_sla_and_cut_off_per_consumer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_function_api_verifies_then_reads_each_step_through_its_grant() {
     let s = TestServer::start().await;
-    bureau_users(&s).await;
-    let dsj = s.store.get_org_by_code("DSJ").await.unwrap().id;
-    s.store.set_bureau(dsj).await.unwrap();
-    s.user("reviewer2", dsj, Role::DataManager).await;
-    s.department("CD-RS", "成都市人社局", "rs", Role::Consumer)
-        .await;
-    population(&s).await;
+    let Start {
+        author,
+        second,
+        rs,
+        auditor,
+        ..
+    } = start(&s).await;
     let c = Client::new();
-    let (author, second, rs, auditor) = (
-        s.key("reviewer").await,
-        s.key("reviewer2").await,
-        s.key("rs").await,
-        s.key("auditor").await,
-    );
     published_service(&s, &c, &author, &second).await;
     let v = |path: &str| s.url(&format!("/api/v1/service-versions{path}"));
     let mut f = json!({
@@ -803,4 +778,32 @@ async fn reads(s: &TestServer, auditor: &str) -> usize {
         .iter()
         .filter(|r| r["action"] == "share.read" && r["outcome"] == "ok")
         .count()
+}
+
+/// Where every test here starts: the bureau with two data managers (`reviewer` writes,
+/// `reviewer2` reviews) and its auditor, 人社 as a consumer department, the population library.
+struct Start {
+    author: String,
+    second: String,
+    rs: String,
+    auditor: String,
+    rs_org: yishu_types::OrgId,
+}
+
+async fn start(s: &TestServer) -> Start {
+    bureau_users(s).await;
+    let dsj = s.store.get_org_by_code("DSJ").await.unwrap().id;
+    s.store.set_bureau(dsj).await.unwrap();
+    s.user("reviewer2", dsj, Role::DataManager).await;
+    let rs_org = s
+        .department("CD-RS", "成都市人社局", "rs", Role::Consumer)
+        .await;
+    population(s).await;
+    Start {
+        author: s.key("reviewer").await,
+        second: s.key("reviewer2").await,
+        rs: s.key("rs").await,
+        auditor: s.key("auditor").await,
+        rs_org,
+    }
 }
