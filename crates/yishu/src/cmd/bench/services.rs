@@ -5,7 +5,8 @@
 //! and Datasette (PyPI) serving them from SQLite with a canned query; then one verification
 //! call of 10,000 records.
 
-use super::{Round, load, share::sample_keys};
+use super::share::{fused_city, sample_keys};
+use super::{Round, load};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use std::net::SocketAddr;
@@ -413,18 +414,8 @@ fn better(best: &mut Option<Round>, r: Round) {
     }
 }
 
-pub async fn run(a: ServicesBenchArgs, mut config: crate::config::Config) -> Result<u8> {
-    config.data_dir = a.data_dir.clone();
-    config.database_url = None;
-    config.lake_root = None;
-    let (store, lake) = crate::cmd::serve::open(&config).await?;
-    if lake.columns(Layer::Base, "population").await?.is_none() {
-        bail!(
-            "{} holds no fused city: make one with `yishu demo --people 1000000 --no-serve --data-dir {}`",
-            a.data_dir.display(),
-            a.data_dir.display()
-        );
-    }
+pub async fn run(a: ServicesBenchArgs, config: crate::config::Config) -> Result<u8> {
+    let (store, lake) = fused_city(&a.data_dir, config).await?;
     let keys = sample_keys(&lake, a.keys).await?;
     let app_key = published_and_granted(&store, &lake, &keys[0]).await?;
     let tmp = tempfile::tempdir()?;

@@ -210,18 +210,28 @@ fn gate_cpu(
     Ok(spent.map(|s| s * 1e6 / n as f64))
 }
 
-pub async fn run(a: ShareBenchArgs, mut config: crate::config::Config) -> Result<u8> {
-    config.data_dir = a.data_dir.clone();
+/// The store and lake of the fused city in `dir` (the demo's `--data-dir`), or what to run to
+/// make one.
+pub(super) async fn fused_city(
+    dir: &std::path::Path,
+    mut config: crate::config::Config,
+) -> Result<(Store, yishu_lake::Lake)> {
+    config.data_dir = dir.to_path_buf();
     config.database_url = None;
     config.lake_root = None;
     let (store, lake) = crate::cmd::serve::open(&config).await?;
     if lake.columns(Layer::Base, "population").await?.is_none() {
         bail!(
             "{} holds no fused city: make one with `yishu demo --people 1000000 --no-serve --data-dir {}`",
-            a.data_dir.display(),
-            a.data_dir.display()
+            dir.display(),
+            dir.display()
         );
     }
+    Ok((store, lake))
+}
+
+pub async fn run(a: ShareBenchArgs, config: crate::config::Config) -> Result<u8> {
+    let (store, lake) = fused_city(&a.data_dir, config).await?;
     let grant = bench_grant(&store, &lake).await?;
     let consumer = store.get_user_by_name("consumer").await?;
     let manager = store.get_user_by_name("manager").await?;
