@@ -173,6 +173,11 @@ fn canonical_key(k: &str) -> String {
     yishu_types::text::fold_width(k.trim()).to_uppercase()
 }
 
+/// A date in any writing people use (1990-01-02, 1990/1/2, 19900102, 1990年1月2日).
+fn date_of(s: &str) -> Option<NaiveDate> {
+    yishu_types::date::parse_cn_date(s).ok()
+}
+
 /// How a held value compares with the library's: dates by the day they name, whatever their
 /// writing; other text after folding width, spaces, traditional characters and case.
 pub fn compare(library: &str, held: &str) -> Verdict {
@@ -188,24 +193,6 @@ pub fn compare(library: &str, held: &str) -> Verdict {
     } else {
         Verdict::Mismatch
     }
-}
-
-/// A date in one of the writings people use: 1990-01-02, 1990/1/2, 1990.1.2, 19900102,
-/// 1990年1月2日.
-fn date_of(s: &str) -> Option<NaiveDate> {
-    let s = yishu_types::text::fold_width(s.trim());
-    let s = s.trim_end_matches('日');
-    let unified: String = s
-        .chars()
-        .map(|c| match c {
-            '/' | '.' | '年' | '月' => '-',
-            c => c,
-        })
-        .collect();
-    if unified.len() == 8 && unified.bytes().all(|b| b.is_ascii_digit()) {
-        return NaiveDate::parse_from_str(&unified, "%Y%m%d").ok();
-    }
-    NaiveDate::parse_from_str(&unified, "%Y-%m-%d").ok()
 }
 
 #[cfg(test)]
