@@ -1440,8 +1440,8 @@ async fn apps_pages_in_chromium() {
         .click()
         .await
         .unwrap();
-    let secret = id_text(&c, "new-secret").await;
-    assert!(secret.starts_with("ysk_"), "{secret}");
+    // The next page shows the secret once (waited for: the form posts and the page loads).
+    let secret = css_text_once(&c, "#new-secret", "ysk_").await;
     assert!(id_text(&c, "app-keys").await.contains("生产环境"));
     shot(&c, "apps-02-key").await;
     let url = c.current_url().await.unwrap().to_string();
