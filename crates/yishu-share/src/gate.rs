@@ -297,6 +297,19 @@ impl ReadPlan {
         self.masker.apply(mask, item, value)
     }
 
+    /// The columns a keyed read of `items` under this plan needs: the subject's key, the items
+    /// and what the plan's filter reads.
+    pub fn columns_for<'a>(&'a self, items: &'a [String]) -> Vec<&'a str> {
+        let mut columns: Vec<&str> = vec!["subject_key"];
+        columns.extend(items.iter().map(String::as_str));
+        if let Some(f) = &self.filter {
+            columns.extend(f.items());
+        }
+        columns.sort_unstable();
+        columns.dedup();
+        columns
+    }
+
     /// Whether `item` comes out in clear.
     pub fn is_clear(&self, item: &str) -> bool {
         self.masks.get(item) == Some(&Mask::Keep)

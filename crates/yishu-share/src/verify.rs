@@ -119,13 +119,7 @@ pub async fn verify(
 ) -> Result<Verification, Error> {
     let items = items_of(plan, claims)?;
     let keys: Vec<String> = claims.iter().map(|c| canonical_key(&c.key)).collect();
-    let mut columns: Vec<&str> = vec!["subject_key"];
-    columns.extend(items.iter().map(String::as_str));
-    if let Some(f) = &plan.filter {
-        columns.extend(f.items());
-    }
-    columns.sort_unstable();
-    columns.dedup();
+    let columns = plan.columns_for(&items);
     let rows = library::by_keys(lake, kind, &keys, &columns).await?;
     let mut out = Verification {
         records: claims.len(),

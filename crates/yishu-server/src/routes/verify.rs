@@ -213,13 +213,7 @@ pub async fn compare(
             .filter(|m| matches!(m.class, MatchClass::Key | MatchClass::Model))
             .filter_map(|m| m.subject_key.clone())
             .collect();
-        let mut columns: Vec<&str> = vec!["subject_key"];
-        columns.extend(plan.items.iter().map(String::as_str));
-        if let Some(f) = &plan.filter {
-            columns.extend(f.items());
-        }
-        columns.sort_unstable();
-        columns.dedup();
+        let columns = plan.columns_for(&plan.items);
         let rows = yishu_fusion::library::by_keys(&s.lake, kind, &keys, &columns).await?;
         Ok::<_, yishu_types::Error>((matched, rows))
     }
