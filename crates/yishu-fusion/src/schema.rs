@@ -17,6 +17,10 @@ pub fn base_table(kind: SubjectKind) -> &'static str {
     }
 }
 
+/// The commit metadata of a base library's write that holds the run's time (µs): its new
+/// versions are valid from it, the versions it supersedes valid to it.
+pub const VALID_AT: &str = "valid_at";
+
 /// Where superseded versions of a base table's rows go.
 pub fn history_table(kind: SubjectKind) -> String {
     format!("{}_history", base_table(kind))

@@ -447,6 +447,67 @@ impl Lake {
             .map_err(df_err(format_args!("cannot read table {layer}.{name}")))
     }
 
+    /// A DataFrame over one table as it was at `version`, in a session of its own: what a
+    /// delivery reads so that the rows it sends and the version it records agree.
+    pub async fn frame_at(
+        &self,
+        layer: Layer,
+        name: &str,
+        version: u64,
+    ) -> Result<DataFrame, Error> {
+        let table = self.open_table_at(layer, name, version).await?;
+        let ctx = SessionContext::new();
+        table
+            .update_datafusion_session(&ctx.state())
+            .map_err(lake_err("cannot prepare the query session"))?;
+        let provider = table
+            .table_provider()
+            .await
+            .map_err(df_err(format_args!("cannot read table {layer}.{name}")))?;
+        ctx.read_table(provider)
+            .map_err(df_err(format_args!("cannot read table {layer}.{name}")))
+    }
+
+    /// The newest version of a table, `None` when it does not exist yet.
+    pub async fn version(&self, layer: Layer, name: &str) -> Result<Option<u64>, Error> {
+        if !self.has_table(layer, name) {
+            return Ok(None);
+        }
+        Ok(self.open_table(layer, name).await?.version())
+    }
+
+    /// The commit information (operation, timestamp, the writer's metadata) of versions
+    /// `after + 1 ..= upto`, oldest first, read from the log's entries: `None` when one of them
+    /// is gone (the log was cleaned up) or the root is not local — the caller then cannot tell
+    /// what changed and reads the table whole.
+    pub fn commit_infos(
+        &self,
+        layer: Layer,
+        name: &str,
+        after: u64,
+        upto: u64,
+    ) -> Option<Vec<serde_json::Map<String, serde_json::Value>>> {
+        let log = self
+            .table_url(layer, name)
+            .ok()?
+            .to_file_path()
+            .ok()?
+            .join("_delta_log");
+        let mut out = Vec::new();
+        for v in after + 1..=upto {
+            let text = std::fs::read_to_string(log.join(format!("{v:020}.json"))).ok()?;
+            let info = text.lines().find_map(|l| {
+                let mut j: serde_json::Value = serde_json::from_str(l).ok()?;
+                match j.get_mut("commitInfo")?.take() {
+                    serde_json::Value::Object(m) => Some(m),
+                    _ => None,
+                }
+            });
+            out.push(info.unwrap_or_default());
+        }
+        Some(out)
+    }
+
     /// The rows of one table that `filter` keeps, at its newest version; `None` when the table
     /// does not exist yet. The filter is evaluated while Parquet is decoded (late
     /// materialization): the filter's columns first, the others only for the rows it keeps —
@@ -579,9 +640,12 @@ impl Lake {
         let Ok(table) = deltalake::open_table(url).await else {
             return Ok(0);
         };
+        // Deliveries read from the log which rows a commit took away.
+        let meta = HashMap::from([("deleted".to_string(), serde_json::json!({ column: value }))]);
         let (_, metrics) = table
             .delete()
             .with_predicate(col(column).eq(lit(value.to_string())))
+            .with_commit_properties(CommitProperties::default().with_metadata(meta))
             .await
             .map_err(lake_err(format_args!(
                 "cannot delete rows of {layer}.{name}"

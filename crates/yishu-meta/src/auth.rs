@@ -227,6 +227,19 @@ impl Store {
         self.principal(u.id, Credential::Session).await
     }
 
+    /// User `id` as the caller of work done on their behalf without a request (a
+    /// subscription's deliveries): refused once the user is disabled.
+    pub async fn acting_for(&self, id: UserId) -> Result<Principal, Error> {
+        let u = self.get_user(id).await?;
+        if u.disabled {
+            return Err(Error::new(
+                ErrorCode::AccountDisabled,
+                format!("user '{}' is disabled", u.name),
+            ));
+        }
+        self.principal(u.id, Credential::Session).await
+    }
+
     async fn principal(&self, id: UserId, credential: Credential) -> Result<Principal, Error> {
         let u = self.get_user(id).await?;
         Ok(Principal {

@@ -23,6 +23,7 @@ pub mod share;
 pub mod source;
 pub mod stats;
 mod store;
+pub mod subscription;
 pub mod testing;
 pub mod user;
 pub mod watch;

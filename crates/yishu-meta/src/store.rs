@@ -230,6 +230,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "function_services",
         include_str!("../migrations/sqlite/0023_function_services.sql"),
     ),
+    (
+        24,
+        "subscriptions",
+        include_str!("../migrations/sqlite/0024_subscriptions.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -346,6 +351,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         23,
         "function_services",
         include_str!("../migrations/postgres/0023_function_services.sql"),
+    ),
+    (
+        24,
+        "subscriptions",
+        include_str!("../migrations/postgres/0024_subscriptions.sql"),
     ),
 ];
 

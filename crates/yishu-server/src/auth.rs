@@ -94,6 +94,10 @@ right!(
     ManageApps, "manage_apps", [Consumer, ProviderOfficer, DataManager, Admin]
 );
 right!(
+    /// Subscribe to a grant's data, pause, resume and deliver subscriptions (not the auditor).
+    Subscribe, "subscribe", [Consumer, ProviderOfficer, DataManager, Admin]
+);
+right!(
     /// Rebuild the search index.
     AdministerSearch, "administer_search", [Admin]
 );

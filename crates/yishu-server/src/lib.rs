@@ -43,6 +43,8 @@ pub struct ServerConfig {
     pub clock: yishu_meta::Clock,
     /// Where the server may connect on a user's word (mounts, webhooks).
     pub outbound: yishu_ingest::outbound::Outbound,
+    /// The directory subscriptions' drop directories are made under (none: databases only).
+    pub drop_root: Option<std::path::PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +55,7 @@ impl Default for ServerConfig {
             scheduler_tick: std::time::Duration::from_secs(5),
             clock: yishu_meta::Clock::default(),
             outbound: Default::default(),
+            drop_root: None,
         }
     }
 }

@@ -4,7 +4,7 @@ use crate::AppState;
 use crate::routes::{
     api_keys, apps, attachments, audit, base, batches, catalog_io, code_tables, data_elements,
     fusion, matters, me, mounts, orgs, quality, resources, rules, search, services, session, share,
-    sources, users, verify, watch, work_orders,
+    sources, subscriptions, users, verify, watch, work_orders,
 };
 use axum::Router;
 use axum::extract::State;
@@ -40,6 +40,7 @@ use utoipa_swagger_ui::SwaggerUi;
         services::operations, services::set_sla, services::cut_off, services::restore,
         verify::verify, verify::compare,
         apps::list, apps::create, apps::get, apps::edit, apps::set_status, apps::keys, apps::create_key, apps::revoke_key,
+        subscriptions::list, subscriptions::create, subscriptions::get, subscriptions::set_status, subscriptions::deliver,
     ),
     components(schemas(crate::error::ErrorBody, yishu_types::Role, yishu_meta::OrgKind, yishu_meta::OrgLevel)),
     tags(
@@ -54,6 +55,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "share", description = "数据共享: applications, review steps, grants (items, row filter, masks, limits, expiry), suspension"),
         (name = "services", description = "数据服务: data APIs defined in SQL with typed parameters, reviewed and published by version, called through grants"),
         (name = "apps", description = "接入应用: a department's systems calling data services, with keys that expire, IP allow-lists, calls a minute and a suspend switch"),
+        (name = "subscriptions", description = "数据订阅: a grant's new rows delivered on a schedule into the department's PostgreSQL/MySQL table or a drop directory, exactly once, with state and lag"),
         (name = "quality", description = "标准与质量: data elements, code tables, rules under review, profiles, violations, work orders, scores"),
     )
 )]

@@ -1,6 +1,6 @@
 //! The work a server does besides answering requests: keeping its search index in step with
 //! catalog changes other processes make, and the scheduler — webhooks, due sources, quality
-//! checks of new batches, providers past their update cycle.
+//! checks of new batches, subscriptions' deliveries, providers past their update cycle.
 
 use crate::AppState;
 
@@ -37,6 +37,11 @@ pub(crate) async fn run_sources(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::info!("quality: checked {n} batches"),
             Err(e) => tracing::warn!("quality: {e}"),
+        }
+        match crate::app::subscriptions::run_due(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("subscriptions: {n} delivered"),
+            Err(e) => tracing::warn!("subscriptions: {e}"),
         }
         let now = state.config.clock.now_ms();
         if now.saturating_sub(silence_checked) >= 60_000 {

@@ -12,6 +12,7 @@ pub mod limit;
 pub mod mask;
 pub mod read;
 pub mod service;
+pub mod subscribe;
 pub mod target;
 pub mod token;
 pub mod usage;

@@ -24,7 +24,7 @@ pub struct Page {
     pub next: Option<usize>,
 }
 
-fn lake_err(
+pub(crate) fn lake_err(
     what: &str,
 ) -> impl FnOnce(yishu_lake::datafusion::error::DataFusionError) -> Error + '_ {
     move |e| Error::new(ErrorCode::LakeError, format!("{what}: {e}"))
@@ -64,11 +64,27 @@ async fn frame(
     plan: &ReadPlan,
 ) -> Result<Option<DataFrame>, Error> {
     let what = format!("cannot read {layer}.{table}");
-    let Some(mut df) = lake.frame(layer, table).await? else {
+    let Some(df) = lake.frame(layer, table).await? else {
         return Ok(None);
     };
+    narrow(df, plan, None, None, &what).map(Some)
+}
+
+/// The plan's rows of `df` (one table, at whichever version the caller opened): only the
+/// rows `only` keeps too, filtered by the plan, then `lead` (a lineage column the caller keys
+/// its rows on, first and never shown as it is) and the plan's items.
+pub(crate) fn narrow(
+    mut df: DataFrame,
+    plan: &ReadPlan,
+    only: Option<Expr>,
+    lead: Option<&str>,
+    what: &str,
+) -> Result<DataFrame, Error> {
+    if let Some(o) = only {
+        df = df.filter(o).map_err(lake_err(what))?;
+    }
     if let Some(f) = &plan.filter {
-        df = df.filter(f.to_expr()).map_err(lake_err(&what))?;
+        df = df.filter(f.to_expr()).map_err(lake_err(what))?;
     }
     let present: Vec<String> = df
         .schema()
@@ -77,18 +93,18 @@ async fn frame(
         .map(|f| f.name().clone())
         .collect();
     // An item the catalog lists but the table has not received yet reads as empty.
-    let columns: Vec<Expr> = plan
-        .items
-        .iter()
-        .map(|i| {
+    let columns: Vec<Expr> = lead
+        .map(ident)
+        .into_iter()
+        .chain(plan.items.iter().map(|i| {
             if present.contains(i) {
                 ident(i)
             } else {
                 lit("").alias(i)
             }
-        })
+        }))
         .collect();
-    Ok(Some(df.select(columns).map_err(lake_err(&what))?))
+    df.select(columns).map_err(lake_err(what))
 }
 
 /// One page: at most the plan's limit of rows from `offset`, masked.
@@ -147,7 +163,7 @@ pub async fn page_by_key(
     })
 }
 
-fn mask_row(plan: &ReadPlan, row: Vec<String>) -> Vec<String> {
+pub(crate) fn mask_row(plan: &ReadPlan, row: Vec<String>) -> Vec<String> {
     row.into_iter()
         .zip(&plan.items)
         .map(|(v, item)| plan.show(item, &v))

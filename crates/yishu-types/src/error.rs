@@ -103,6 +103,12 @@ pub enum ErrorCode {
     AppSuspended,
     /// The app does not call from this address (its IP allow-list).
     IpNotAllowed,
+    /// No such subscription, or not one the caller may see.
+    SubscriptionNotFound,
+    /// A subscription's database could not be reached or refused the delivery.
+    TargetUnavailable,
+    /// A subscription's table no longer has the columns its deliveries write.
+    TargetChanged,
     /// Something unexpected; the request id leads to the log line.
     Internal,
 }
@@ -158,6 +164,9 @@ impl ErrorCode {
         Self::AppNotFound,
         Self::AppSuspended,
         Self::IpNotAllowed,
+        Self::SubscriptionNotFound,
+        Self::TargetUnavailable,
+        Self::TargetChanged,
         Self::Internal,
     ];
 
@@ -212,6 +221,9 @@ impl ErrorCode {
             Self::AppNotFound => "app_not_found",
             Self::AppSuspended => "app_suspended",
             Self::IpNotAllowed => "ip_not_allowed",
+            Self::SubscriptionNotFound => "subscription_not_found",
+            Self::TargetUnavailable => "target_unavailable",
+            Self::TargetChanged => "target_changed",
             Self::Internal => "internal",
         }
     }
@@ -254,18 +266,21 @@ impl ErrorCode {
             | Self::ApplicationNotFound
             | Self::GrantNotFound
             | Self::ServiceNotFound
-            | Self::AppNotFound => 404,
+            | Self::AppNotFound
+            | Self::SubscriptionNotFound => 404,
             Self::ServiceGone => 410,
             Self::OrgCodeTaken
             | Self::UserNameTaken
             | Self::EditConflict
-            | Self::CorrectionUnconfirmed => 409,
+            | Self::CorrectionUnconfirmed
+            | Self::TargetChanged => 409,
             Self::AuditChainBroken
             | Self::LakeError
             | Self::StoreError
             | Self::SearchError
             | Self::Internal => 500,
             Self::AuditUnavailable => 503,
+            Self::TargetUnavailable => 502,
             Self::ServiceTimeout => 504,
         }
     }

@@ -17,4 +17,5 @@ pub mod service_ops;
 pub mod session;
 pub mod share;
 pub mod sources;
+pub mod subscriptions;
 pub mod users;

@@ -23,6 +23,7 @@ pub mod services;
 pub mod session;
 pub mod share;
 pub mod sources;
+pub mod subscriptions;
 pub mod users;
 pub mod verify;
 pub mod watch;
@@ -205,6 +206,19 @@ pub fn router() -> Router<AppState> {
         .route("/apps/{id}/status", post(apps::set_status))
         .route("/apps/{id}/keys", get(apps::keys).post(apps::create_key))
         .route("/apps/{id}/keys/{key}", delete(apps::revoke_key))
+        .route(
+            "/subscriptions",
+            get(subscriptions::list).post(subscriptions::create),
+        )
+        .route("/subscriptions/{id}", get(subscriptions::get))
+        .route(
+            "/subscriptions/{id}/status",
+            post(subscriptions::set_status),
+        )
+        .route(
+            "/subscriptions/{id}/deliveries",
+            post(subscriptions::deliver),
+        )
         .route("/grants", get(share::grants))
         .route("/grants/{id}", get(share::grant))
         .route("/grants/{id}/status", post(share::set_status))

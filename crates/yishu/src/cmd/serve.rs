@@ -38,6 +38,7 @@ pub async fn serve(
         yishu_server::ServerConfig {
             secure_cookies: config.secure_cookies,
             outbound: yishu_ingest::outbound::Outbound::new(&config.outbound.allow)?,
+            drop_root: Some(config.data_dir.join("outbox")),
             ..Default::default()
         },
     );

@@ -97,6 +97,12 @@ impl Drop for Served {
 
 /// Starts `yishu serve` for `dir` and waits until it answers.
 pub async fn serve(dir: &std::path::Path) -> Served {
+    serve_with(dir, &[]).await
+}
+
+/// The same with more environment (`YISHU_OUTBOUND_ALLOW`, …). Dropping it kills the server
+/// with SIGKILL, as a crash would.
+pub async fn serve_with(dir: &std::path::Path, env: &[(&str, &str)]) -> Served {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -106,6 +112,7 @@ pub async fn serve(dir: &std::path::Path) -> Served {
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("YISHU_DATA_DIR", dir)
         .env_remove("YISHU_DATABASE_URL")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

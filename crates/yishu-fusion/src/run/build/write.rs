@@ -5,7 +5,7 @@
 use super::{Build, Scope};
 use crate::key::SubjectKind;
 use crate::run::ConflictCounts;
-use crate::schema::{base_table, history_table};
+use crate::schema::{VALID_AT, base_table, history_table};
 use crate::tables::{self, arrow_err, lake_err};
 use futures::StreamExt;
 use std::collections::HashMap;
@@ -111,19 +111,18 @@ pub(super) async fn write_library(
     let (batches, current) = library_batches(kind, attrs, &rows, &old, cx.run.run_id, now_us)?;
     out.changed = current.changed;
     let superseded = superseded(cx, kind, &old, picked.as_ref(), &current.hashes, now_us).await?;
+    // The run's time in the commits: a subscription reads from the log up to which time the
+    // versions it sends (valid-from) and the ones they close (valid-to) go.
+    let mut meta = cx.meta.clone();
+    meta.insert(VALID_AT.to_string(), now_us.into());
     if !superseded.is_empty() {
-        lake.append(
-            Layer::Base,
-            &history_table(kind),
-            superseded,
-            cx.meta.clone(),
-        )
-        .await?;
+        lake.append(Layer::Base, &history_table(kind), superseded, meta.clone())
+            .await?;
     }
     match picked {
-        None => tables::overwrite(lake, table, batches, &cx.meta).await?,
+        None => tables::overwrite(lake, table, batches, &meta).await?,
         Some(p) => {
-            lake.replace_picked(Layer::Base, table, p, batches, cx.meta.clone())
+            lake.replace_picked(Layer::Base, table, p, batches, meta)
                 .await?;
         }
     }
