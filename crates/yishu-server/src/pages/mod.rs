@@ -18,6 +18,7 @@ mod resource_forms;
 mod services;
 mod share;
 mod standards;
+mod subscriptions;
 
 mod users;
 mod work_orders;
@@ -116,6 +117,14 @@ pub fn router() -> Router<AppState> {
         .route("/console/keys", get(keys::page).post(keys::create))
         .route("/console/apps", get(apps::list).post(apps::create))
         .route("/console/apps/{id}", get(apps::detail).post(apps::action))
+        .route(
+            "/console/subscriptions",
+            get(subscriptions::list).post(subscriptions::create),
+        )
+        .route(
+            "/console/subscriptions/{id}",
+            get(subscriptions::detail).post(subscriptions::action),
+        )
         .route("/console/keys/{id}/revoke", post(keys::revoke))
         .route("/console/audit", get(audit::page))
         .route(

@@ -79,6 +79,7 @@ impl TestServer {
                 clock: clock.clone(),
                 // The tests' receivers and mounted services listen on loopback.
                 outbound: yishu_ingest::outbound::Outbound::new(&["127.0.0.1"]).unwrap(),
+                drop_root: Some(dir.path().join("outbox")),
                 ..Default::default()
             },
         );
@@ -138,6 +139,11 @@ impl TestServer {
     }
 
     /// The server's lake, opened again (tests read its tables directly).
+    /// Where subscriptions' drop directories are.
+    pub fn outbox(&self) -> std::path::PathBuf {
+        self._dir.path().join("outbox")
+    }
+
     pub fn lake(&self) -> yishu_lake::Lake {
         yishu_lake::Lake::open(self._dir.path().join("lake").to_str().unwrap()).unwrap()
     }
