@@ -279,7 +279,12 @@ async fn delivery(
             return Ok((d, lag));
         }
     }
-    let dest = destination(sub)?.under(
+    let dest = destination(sub)?;
+    // The allow-list as it is now, not as it was when the subscription was made.
+    if let Destination::Database { url, .. } = &dest {
+        s.config.outbound.database(url).await?;
+    }
+    let dest = dest.under(
         s.config
             .drop_root
             .as_deref()

@@ -93,7 +93,14 @@ async fn published_and_granted(
         service::review(store, &reviewer, s.id, true, "基准测试").await?;
         service::publish(store, &manager, s.id).await?;
     }
-    grant(store, lake, &format!("service:{SERVICE}"), &[NAME, MARITAL]).await?;
+    grant(
+        store,
+        lake,
+        &format!("service:{SERVICE}"),
+        &[NAME, MARITAL],
+        &[(NAME, "partial")],
+    )
+    .await?;
     let app = store
         .create_app(
             consumer.org_id,
@@ -114,7 +121,13 @@ async fn published_and_granted(
 
 /// Grants `target`'s `items` to the consumer's department (the name partly masked, limits no
 /// benchmark reaches).
-async fn grant(store: &Store, lake: &yishu_lake::Lake, target: &str, items: &[&str]) -> Result<()> {
+async fn grant(
+    store: &Store,
+    lake: &yishu_lake::Lake,
+    target: &str,
+    items: &[&str],
+    masks: &[(&str, &str)],
+) -> Result<i64> {
     let flow = Workflow::new(store, lake);
     let consumer = store.acting_as("consumer").await?;
     let manager = store.acting_as("manager").await?;
@@ -143,7 +156,10 @@ async fn grant(store: &Store, lake: &yishu_lake::Lake, target: &str, items: &[&s
             &Decision {
                 approve: true,
                 reason: "基准测试".into(),
-                masks: [(NAME.to_string(), "partial".to_string())].into(),
+                masks: masks
+                    .iter()
+                    .map(|(i, m)| (i.to_string(), m.to_string()))
+                    .collect(),
                 per_minute: Some(i64::MAX / 2),
                 rows_per_day: Some(i64::MAX / 2),
                 ..Default::default()
@@ -153,7 +169,6 @@ async fn grant(store: &Store, lake: &yishu_lake::Lake, target: &str, items: &[&s
         .await?;
     decided
         .grant_id
-        .map(drop)
         .ok_or_else(|| anyhow!("the bench application for {target} was not granted"))
 }
 
@@ -433,11 +448,21 @@ pub async fn run(a: ServicesBenchArgs, config: crate::config::Config) -> Result<
         store.clone(),
         lake.clone(),
         search,
-        yishu_server::ServerConfig::default(),
+        yishu_server::ServerConfig {
+            // The subscription delivers into the bench's PostgreSQL.
+            outbound: yishu_ingest::outbound::Outbound::new(&[a.pg_host.as_str()])?,
+            // The bench delivers its subscription itself, timed; the scheduler stays out.
+            scheduler_tick: std::time::Duration::from_secs(86_400),
+            ..Default::default()
+        },
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr: SocketAddr = listener.local_addr()?;
-    tokio::spawn(yishu_server::serve(listener, state, std::future::pending()));
+    tokio::spawn(yishu_server::serve(
+        listener,
+        state.clone(),
+        std::future::pending(),
+    ));
     let base = format!("http://{addr}/api/v1/services/{SERVICE}/v1?id=");
     let probe = reqwest::Client::new()
         .get(format!("{base}{}", keys[0]))
@@ -523,6 +548,7 @@ pub async fn run(a: ServicesBenchArgs, config: crate::config::Config) -> Result<
     drop(datasette);
 
     verification(&store, &lake, addr, &app_key, &rows_csv, &keys).await?;
+    subscription(&a, &state, &rows_csv, rows).await?;
     Ok(crate::exit::OK)
 }
 
@@ -536,7 +562,14 @@ async fn verification(
     rows_csv: &Path,
     keys: &[String],
 ) -> Result<()> {
-    grant(store, lake, "verify:population", &[NAME]).await?;
+    grant(
+        store,
+        lake,
+        "verify:population",
+        &[NAME],
+        &[(NAME, "partial")],
+    )
+    .await?;
     let wanted: std::collections::HashSet<&str> =
         keys.iter().take(10_000).map(String::as_str).collect();
     let mut names = std::collections::HashMap::new();
@@ -596,6 +629,104 @@ async fn verification(
     if mismatched != wrong as u64 {
         bail!("the verification counted {mismatched} mismatches, {wrong} were sent");
     }
-    println!("subscription delivery: not measured yet (subscriptions are not built)");
+    Ok(())
+}
+
+/// A subscription of the whole population library into PostgreSQL (its first delivery: every
+/// row, through the gate, masked, audited, by COPY in one transaction), timed against
+/// PostgreSQL's own `\copy` of the same number of rows from a CSV file.
+async fn subscription(
+    a: &ServicesBenchArgs,
+    state: &yishu_server::AppState,
+    rows_csv: &Path,
+    rows: usize,
+) -> Result<()> {
+    let (store, lake) = (&state.store, &state.lake);
+    let grant_id = grant(
+        store,
+        lake,
+        "base:population",
+        &["subject_key", NAME, MARITAL],
+        &[
+            ("subject_key", "partial"),
+            (NAME, "partial"),
+            (MARITAL, "keep"),
+        ],
+    )
+    .await?;
+    let pg = Postgres { a };
+    run_ok(
+        pg.psql().args([
+            "-c",
+            "DROP TABLE IF EXISTS bench_subscription, bench_copy; CREATE TABLE bench_copy (a text, b text, c text, d text)",
+        ]),
+        "psql",
+    )?;
+    let consumer = store.acting_as("consumer").await?;
+    let url = format!(
+        "postgres://{}@{}:{}/{}",
+        a.pg_user, a.pg_host, a.pg_port, a.pg_db
+    );
+    let sub = store
+        .create_subscription(
+            consumer.org_id,
+            consumer.user_id,
+            &yishu_meta::subscription::SubscriptionDraft {
+                grant_id,
+                name: format!("bench-{}", now_ms()),
+                destination: serde_json::json!({"kind": "database", "url": url, "table": "bench_subscription"}),
+                every_minutes: yishu_meta::subscription::MAX_EVERY,
+            },
+        )
+        .await?;
+    let t = Instant::now();
+    let d = yishu_server::app::subscriptions::deliver(state, &sub, true).await?;
+    let ours = t.elapsed().as_secs_f64();
+    let delivered = run_ok(
+        pg.psql()
+            .args(["-tA", "-c", "SELECT count(*) FROM bench_subscription"]),
+        "psql",
+    )?;
+    if delivered.trim() != d.rows.to_string() || d.rows as usize != rows {
+        bail!(
+            "the subscription reported {} rows, the table holds {}, the library {rows}",
+            d.rows,
+            delivered.trim()
+        );
+    }
+    // The peer: PostgreSQL's own COPY of as many rows (one more column: the key).
+    let keyed = rows_csv.with_extension("keyed.csv");
+    {
+        let mut w = csv::Writer::from_path(&keyed)?;
+        for (i, r) in csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_path(rows_csv)?
+            .records()
+            .enumerate()
+        {
+            let r = r?;
+            w.write_record([&format!("{i:016x}"), &r[0], &r[1], &r[2]])?;
+        }
+        w.flush()?;
+    }
+    let t = Instant::now();
+    run_ok(
+        pg.psql().args([
+            "-c",
+            &format!(
+                "\\copy bench_copy FROM '{}' WITH (FORMAT csv)",
+                keyed.display()
+            ),
+        ]),
+        "psql \\copy",
+    )?;
+    let theirs = t.elapsed().as_secs_f64();
+    println!(
+        "subscription delivery into PostgreSQL: {} rows in {ours:.2} s = {:.0} rows/s (target ≥ 100,000); PostgreSQL's own \\copy of a CSV of as many rows: {theirs:.2} s = {:.0} rows/s; ratio {:.2}",
+        d.rows,
+        d.rows as f64 / ours,
+        rows as f64 / theirs,
+        theirs / ours
+    );
     Ok(())
 }
