@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{demo, password_of, serve_with, sign_in};
+use common::{demo_env, password_of, serve_with, sign_in};
 use serde_json::{Value, json};
 use sqlx::Connection;
 
@@ -121,7 +121,11 @@ fn grant_of(grants: &Value, target: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grants_are_delivered_exactly_once_into_postgres_mariadb_and_a_drop_directory() {
-    let (_home, dir, text) = demo(1500);
+    let (_home, dir, text) = demo_env(1500, &[], &[("YISHU_DEMO_PG", PG)]);
+    assert!(
+        text.contains("subscriptions: subscription 1 of grant"),
+        "{text}"
+    );
     let env = [("YISHU_OUTBOUND_ALLOW", "127.0.0.1")];
     let served = serve_with(&dir, &env).await;
     let c = sign_in_consumer(&served.base, &text).await;
@@ -362,6 +366,26 @@ async fn grants_are_delivered_exactly_once_into_postgres_mariadb_and_a_drop_dire
     assert_eq!((count as u64, keys as u64), (n, n), "each row exactly once");
     let (_, again) = c.deliver(to_pg2).await;
     assert_eq!(again["rows"], 0);
+
+    // The demo's own subscription is delivered by the scheduler into the machine's PostgreSQL.
+    let mut demo_db = sqlx::PgConnection::connect(&format!("{PG}/yishu_demo"))
+        .await
+        .unwrap();
+    let mut demo_rows = 0i64;
+    for _ in 0..100 {
+        demo_rows = sqlx::query_scalar("SELECT count(*) FROM rs_population")
+            .fetch_one(&mut demo_db)
+            .await
+            .unwrap_or(0);
+        if demo_rows > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        demo_rows as u64, n,
+        "the demo's subscription delivered the library"
+    );
 
     // Every delivery is in the read audit under the consumer's grant, the refusal too.
     let (auditor, _) = sign_in(&served.base, "auditor", &password_of(&text, "auditor")).await;

@@ -12,3 +12,4 @@ pub mod rules;
 pub mod services;
 pub mod setup;
 pub mod share;
+pub mod subscribe;

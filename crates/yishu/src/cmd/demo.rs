@@ -30,6 +30,9 @@ pub struct DemoArgs {
     pub problem_rate: f64,
 }
 
+/// The PostgreSQL server the demo's subscription delivers into (`YISHU_DEMO_PG` overrides).
+const DEMO_PG: &str = "postgres://postgres@127.0.0.1:5432";
+
 /// Marks a directory as created by the demo, so a rerun may wipe it and nothing else.
 const MARKER: &str = ".yishu-demo";
 
@@ -70,6 +73,15 @@ pub async fn run(args: DemoArgs, mut config: Config) -> Result<u8> {
     let fused = crate::cmd::fusion::fuse(&store, &lake, yishu_fusion::run::RunMode::Auto).await?;
     let shared = city::share::share_city(&store, &lake).await?;
     let services = city::services::publish_services(&store, &lake).await?;
+    let pg = std::env::var("YISHU_DEMO_PG").unwrap_or_else(|_| DEMO_PG.to_string());
+    let subscribed = city::subscribe::subscribe_city(&store, &pg).await?;
+    if subscribed.is_some()
+        && let Ok(u) = url::Url::parse(&pg)
+        && let Some(host) = u.host_str()
+    {
+        // The demo's subscription delivers into this PostgreSQL: the server may connect there.
+        config.outbound.allow.push(host.to_string());
+    }
     println!("\n一数 Yishu demo — data in {}", dir.display());
     println!(
         "  console: http://{}/console    API docs: http://{}/api/v1/docs/",
@@ -100,6 +112,12 @@ pub async fn run(args: DemoArgs, mut config: Config) -> Result<u8> {
     }
     for line in &services {
         println!("  services: {line}");
+    }
+    match &subscribed {
+        Some(line) => println!("  subscriptions: {line}"),
+        None => println!(
+            "  subscriptions: no PostgreSQL answered at {pg}; set YISHU_DEMO_PG to subscribe the population library into one"
+        ),
     }
     println!("  ready in {:.1} s", started.elapsed().as_secs_f64());
     if args.no_serve {

@@ -5,10 +5,23 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 pub fn yishu(data: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
+    yishu_env(data, args, stdin, &[])
+}
+
+/// The same with more environment. The demo subscribes into no PostgreSQL unless `env` names
+/// one in `YISHU_DEMO_PG` (tests running side by side would share its table).
+pub fn yishu_env(
+    data: &std::path::Path,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_yishu"))
         .args(args)
         .env("YISHU_DATA_DIR", data)
         .env_remove("YISHU_DATABASE_URL")
+        .env("YISHU_DEMO_PG", "")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -37,6 +50,15 @@ pub fn demo(people: usize) -> (tempfile::TempDir, std::path::PathBuf, String) {
 
 /// The same with more flags (`--seed`, `--problem-rate`).
 pub fn demo_with(people: usize, more: &[&str]) -> (tempfile::TempDir, std::path::PathBuf, String) {
+    demo_env(people, more, &[])
+}
+
+/// The same with more environment.
+pub fn demo_env(
+    people: usize,
+    more: &[&str],
+    env: &[(&str, &str)],
+) -> (tempfile::TempDir, std::path::PathBuf, String) {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join("demo");
     let n = people.to_string();
@@ -49,7 +71,7 @@ pub fn demo_with(people: usize, more: &[&str]) -> (tempfile::TempDir, std::path:
         "--no-serve",
     ];
     args.extend_from_slice(more);
-    let o = yishu(d.path(), &args, None);
+    let o = yishu_env(d.path(), &args, None, env);
     let text = out(&o);
     assert!(o.status.success(), "{text}");
     (d, dir, text)
