@@ -807,3 +807,121 @@ async fn start(s: &TestServer) -> Start {
         rs_org,
     }
 }
+
+/// A data service the bureau runs over a department's resource reads that department's data:
+/// the department's "who used my data" lists the service's grant with its calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_department_sees_the_calls_of_a_bureau_service_over_its_data() {
+    use std::sync::Arc;
+    use yishu_lake::datafusion::arrow::array::{RecordBatch, StringArray};
+    use yishu_lake::datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let s = TestServer::start().await;
+    let Start {
+        author, second, rs, ..
+    } = start(&s).await;
+    let c = Client::new();
+    let officer = s.key("provider_officer").await;
+    let entry = json!({
+        "class_kind": "department", "class_path": "01001001", "name": "户籍人口", "provider_org_id": s.dept.0,
+        "summary": "公安局登记的户籍人口", "format": "database",
+        "share_type": "conditional", "share_condition": "《居民身份证法》第十三条",
+        "open_type": "never", "update_cycle": "daily",
+        "items": [{"name": "公民身份号码", "item_type": "C", "length": 18}, {"name": "姓名", "item_type": "C", "length": 50}]
+    });
+    let rid = common::published(&s, &c, &officer, &author, entry).await;
+    let table = s.store.get_resource(rid).await.unwrap().table();
+    let schema = Arc::new(Schema::new(
+        ["公民身份号码", "姓名", "_batch_id"]
+            .iter()
+            .map(|n| Field::new(*n, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from(vec![ID])),
+            Arc::new(StringArray::from(vec!["张小三"])),
+            Arc::new(StringArray::from(vec!["b1"])),
+        ],
+    )
+    .unwrap();
+    s.lake()
+        .append(
+            yishu_lake::Layer::Std,
+            &table,
+            vec![batch],
+            Default::default(),
+        )
+        .await
+        .unwrap();
+
+    // The bureau's service over 公安's table, published and granted to 人社.
+    let mut d = definition();
+    d["name"] = json!("huji-name");
+    d["title"] = json!("户籍姓名查询");
+    d["sql"] = json!(format!(
+        "SELECT 姓名 FROM std.{table} WHERE 公民身份号码 = :id"
+    ));
+    let v = |path: &str| s.url(&format!("/api/v1/service-versions{path}"));
+    let svc: Value = post(&c, v(""), &author, d).await.json().await.unwrap();
+    let id = svc["id"].as_i64().expect("defined");
+    for (step, who, body) in [
+        ("test", &author, json!({"params": {"id": ID}})),
+        ("review", &second, json!({"approve": true})),
+        ("publish", &author, json!({})),
+    ] {
+        let r = post(&c, v(&format!("/{id}/{step}")), who, body).await;
+        assert_eq!(r.status(), StatusCode::OK, "{step}");
+    }
+    let now = now_ms();
+    let app: Value = post(
+        &c,
+        s.url("/api/v1/share/applications"),
+        &rs,
+        json!({"target": "service:huji-name", "items": ["姓名"],
+            "purpose": "低保审核", "legal_basis": "《社会救助暂行办法》", "scenario": "低保资格复核",
+            "period_from": now, "period_to": now + 90 * 86_400_000i64,
+            "expected_volume": "每日约 500 次", "contact": "人社局 028-1234"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    // A conditional resource makes the service conditional: 公安 is not asked, the bureau decides.
+    let url = s.url(&format!(
+        "/api/v1/share/applications/{}/decision",
+        app["id"]
+    ));
+    let done: Value = post(
+        &c,
+        url,
+        &author,
+        json!({"approve": true, "reason": "符合条件"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(done["status"], "granted", "{done}");
+    for _ in 0..3 {
+        let r = c
+            .get(s.url(&format!("/api/v1/services/huji-name/v1?id={ID}")))
+            .bearer_auth(&rs)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+
+    // 公安's officer sees who used its data through the service.
+    let usage = common::get_json(&c, s.url("/api/v1/share/usage"), &officer).await;
+    let through = usage
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["grant"]["target"] == "service:huji-name")
+        .unwrap_or_else(|| panic!("the service's grant is in 公安's usage: {usage}"));
+    assert_eq!(through["calls"], 3, "{through}");
+    assert_eq!(through["rows"], 3, "{through}");
+    s.stop().await;
+}

@@ -573,10 +573,45 @@ pub async fn usage(
     let grants = if is_bureau(who) {
         s.store.grants(None, None).await?
     } else {
-        s.store.grants(None, Some(who.org_id)).await?
+        let mut own = s.store.grants(None, Some(who.org_id)).await?;
+        own.extend(services_over(s, who.org_id).await?);
+        own
     };
     let since = now_ms() - days.clamp(1, 366) * 86_400_000;
     Ok(yishu_share::usage::of_grants(&s.store, grants, since).await?)
+}
+
+/// The grants of the data services the bureau runs over `provider`'s resources: a call of
+/// one reads the department's data too, so its "who used my data" lists them.
+async fn services_over(s: &AppState, provider: yishu_types::OrgId) -> ApiResult<Vec<Grant>> {
+    let tables: std::collections::HashSet<String> = s
+        .store
+        .all_resources()
+        .await?
+        .into_iter()
+        .filter(|r| r.meta.provider_org_id == provider)
+        .map(|r| yishu_lake::lineage::qualified(Layer::Std, &r.table()))
+        .collect();
+    if tables.is_empty() {
+        return Ok(Vec::new());
+    }
+    let targets: std::collections::HashSet<String> = s
+        .store
+        .services()
+        .await?
+        .into_iter()
+        .filter(|v| v.checked.tables.iter().any(|t| tables.contains(t)))
+        .map(|v| Target::Service(v.name).as_string())
+        .collect();
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(s.store
+        .grants(None, None)
+        .await?
+        .into_iter()
+        .filter(|g| targets.contains(&g.target) && g.provider_org_id != provider)
+        .collect())
 }
 
 /// Every row of a grant as a workbook or a Parquet file: written chunk by chunk to a temporary
