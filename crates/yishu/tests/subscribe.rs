@@ -252,6 +252,32 @@ async fn grants_are_delivered_exactly_once_into_postgres_mariadb_and_a_drop_dire
         .await;
     assert_eq!(status, 403, "not on the allow-list: {bad}");
 
+    // A destination that is down: a clear error, recorded and audited, nothing delivered.
+    let down = c
+        .subscribe(
+            "停机的库",
+            population,
+            json!({"kind": "database", "url": "postgres://postgres@127.0.0.1:1/x", "table": "t"}),
+        )
+        .await;
+    let (status, err) = c.deliver(down).await;
+    assert_eq!(status, 502, "{err}");
+    assert_eq!(err["error"]["code"], "target_unavailable", "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1:1"),
+        "{err}"
+    );
+    let (status, _) = c
+        .post(
+            &format!("/api/v1/subscriptions/{down}/status"),
+            json!({"paused": true, "reason": "目标库停机"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+
     // The consumer changed its table: the delivery is refused, nothing written, the page says so.
     sqlx::raw_sql("ALTER TABLE population ADD COLUMN note text")
         .execute(&mut db)
