@@ -177,6 +177,45 @@ async fn std_batches_are_delivered_once_and_a_cleaned_again_batch_replaces_its_r
         ]
     );
 
+    // The same into a Parquet drop directory: one file of every operation and row.
+    let pq = tmp.path().join("parquet");
+    let p = plan(&target.as_string());
+    let types = BTreeMap::new();
+    let feed = Feed {
+        lake: &lake,
+        target: &target,
+        table: t,
+        plan: &p,
+        types: &types,
+    };
+    let dest = Destination::Directory {
+        path: pq.to_string_lossy().into_owned(),
+        format: DropFormat::Parquet,
+    };
+    let got = deliver(&feed, &dest, "sub-parquet").await.unwrap();
+    assert_eq!(got.rows, 3);
+    let file = std::fs::read_dir(&pq)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .expect("a Parquet file");
+    let reader = yishu_lake::datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(file).unwrap(),
+    )
+    .unwrap()
+    .build()
+    .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+    let fields: Vec<String> = batches[0]
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(fields, ["_op", "_key", "姓名", "区划"]);
+    // truncate, then the three rows.
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 4);
+
     // Nothing new: no file.
     let files = replay(&out).1;
     let third = run(&lake, &target, t, &out).await;

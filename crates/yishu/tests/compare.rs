@@ -124,5 +124,67 @@ async fn a_list_is_linked_to_the_library_by_key_by_model_or_not_at_all() {
     let r = send(&bad).await.unwrap();
     assert_eq!(r.status(), reqwest::StatusCode::BAD_REQUEST);
     assert!(r.text().await.unwrap().contains("手机"));
+
+    // The same list as a GBK CSV file on the console page: the answer beside its columns.
+    let mut csv_text = String::from("身份证号,姓名,出生日期,性别\n");
+    for r in &records {
+        csv_text.push_str(&format!(
+            "{},{},{},{}\n",
+            r["身份证号"].as_str().unwrap(),
+            r["姓名"].as_str().unwrap(),
+            r["出生日期"].as_str().unwrap(),
+            r["性别"].as_str().unwrap()
+        ));
+    }
+    let gbk = encoding_rs::GBK.encode(&csv_text).0.into_owned();
+    let upload = |op: &str| {
+        let boundary = "yishu-test-boundary";
+        let mut b: Vec<u8> = Vec::new();
+        for (name, value) in [
+            ("_csrf", c_csrf.as_str()),
+            ("mapping", "身份证号=公民身份号码"),
+            ("op", op),
+        ] {
+            b.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+        }
+        b.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"名单.csv\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes());
+        b.extend(&gbk);
+        b.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+        consumer
+            .post(format!("{base}/console/comparisons"))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(b)
+            .send()
+    };
+    let r = upload("download").await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let bytes = r.bytes().await.unwrap();
+    let mut rd = csv::Reader::from_reader(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap());
+    let head: Vec<String> = rd.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        &head[..6],
+        [
+            "身份证号",
+            "姓名",
+            "出生日期",
+            "性别",
+            "匹配方式",
+            "匹配概率"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 35);
+    for (i, row) in rows.iter().enumerate().take(30).step_by(3) {
+        assert_eq!(&row[4], "key", "line {}", i + 2);
+    }
+    assert!(rows[30..].iter().all(|r| &r[4] == "none"));
+    let page = upload("show").await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("id=\"cmp-rows\"") && page.contains("未匹配"),
+        "{page}"
+    );
     drop(served);
 }

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod base;
 pub mod batches;
 pub mod catalog;
+pub mod compare;
 pub mod matters;
 pub mod notify;
 pub mod orgs;

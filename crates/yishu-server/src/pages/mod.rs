@@ -7,6 +7,7 @@ mod audit;
 mod base;
 mod batches;
 mod catalog;
+mod compare;
 mod console;
 mod keys;
 mod matters;
@@ -117,6 +118,14 @@ pub fn router() -> Router<AppState> {
         .route("/console/keys", get(keys::page).post(keys::create))
         .route("/console/apps", get(apps::list).post(apps::create))
         .route("/console/apps/{id}", get(apps::detail).post(apps::action))
+        .route(
+            "/console/comparisons",
+            get(compare::form)
+                .post(compare::run)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    crate::routes::verify::BODY_LIMIT,
+                )),
+        )
         .route(
             "/console/subscriptions",
             get(subscriptions::list).post(subscriptions::create),

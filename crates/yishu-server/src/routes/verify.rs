@@ -5,6 +5,7 @@
 //! never the values sent.
 
 use crate::AppState;
+use crate::app::compare::{self, CompareBody, Comparison};
 use crate::app::share::{plan_read, read_done, refused};
 use crate::auth::{Auth, SignedIn};
 use crate::error::{ApiError, ApiResult};
@@ -94,92 +95,6 @@ pub async fn verify(
     Ok(Json(done))
 }
 
-/// The columns a comparison reads, as the population library names them.
-const COMPARED: [&str; 5] = ["公民身份号码", "姓名", "出生日期", "性别", "住址"];
-
-/// Body of a batch comparison: people as the caller holds them.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CompareBody {
-    /// Up to 10,000 rows of text by column: 公民身份号码 (may be missing or wrong), 姓名,
-    /// 出生日期, 性别 (男/女 or 1/2), 住址 — or the caller's own names, mapped.
-    pub records: Vec<std::collections::BTreeMap<String, String>>,
-    /// The caller's column name → the library's (`{"身份证号": "公民身份号码"}`).
-    #[serde(default)]
-    pub mapping: std::collections::BTreeMap<String, String>,
-}
-
-/// One row's answer: how it matched and the subject as the grant shows it.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct Compared {
-    pub class: yishu_fusion::batch::MatchClass,
-    pub probability: Option<f64>,
-    pub evidence: std::collections::BTreeMap<String, yishu_fusion::batch::Evidence>,
-    /// The granted items of the subject (masked as the grant says); none when not matched.
-    pub subject: Option<std::collections::BTreeMap<String, String>>,
-}
-
-/// The answer of a batch comparison.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct Comparison {
-    pub results: Vec<Compared>,
-    /// Rows by class: key, model, review, none.
-    pub counts: std::collections::BTreeMap<String, usize>,
-}
-
-/// The caller's rows as person records, columns mapped by name or by `mapping`; a column that
-/// is neither is refused in words.
-fn people(b: &CompareBody) -> Result<Vec<yishu_fusion::link::PersonRecord>, yishu_types::Error> {
-    use yishu_types::Error;
-    if b.records.is_empty() || b.records.len() > verify::MAX_RECORDS {
-        return Err(Error::field(
-            "records",
-            format!("1 to {} rows a call", verify::MAX_RECORDS),
-        ));
-    }
-    for (from, to) in &b.mapping {
-        if !COMPARED.contains(&to.as_str()) {
-            return Err(Error::field(
-                &format!("mapping.{from}"),
-                format!("'{to}' is none of {}", COMPARED.join("、")),
-            ));
-        }
-    }
-    let mut out = Vec::with_capacity(b.records.len());
-    for (i, r) in b.records.iter().enumerate() {
-        let mut v: std::collections::BTreeMap<&str, &str> = std::collections::BTreeMap::new();
-        for (col, val) in r {
-            let to = b.mapping.get(col).map(String::as_str).unwrap_or(col);
-            if !COMPARED.contains(&to) {
-                return Err(Error::field(
-                    &format!("records[{i}].{col}"),
-                    format!(
-                        "not a column compared ({}); map it with \"mapping\"",
-                        COMPARED.join("、")
-                    ),
-                ));
-            }
-            v.insert(
-                COMPARED.iter().find(|c| **c == to).copied().unwrap_or(""),
-                val.trim(),
-            );
-        }
-        let get = |c: &str| v.get(c).copied().filter(|x| !x.is_empty());
-        out.push(yishu_fusion::link::PersonRecord {
-            id: get("公民身份号码").unwrap_or_default().to_uppercase(),
-            name: get("姓名").unwrap_or_default().to_string(),
-            sex: get("性别").map(|s| match s {
-                "男" => "1".to_string(),
-                "女" => "2".to_string(),
-                other => other.to_string(),
-            }),
-            birth: get("出生日期").and_then(|d| yishu_types::date::parse_cn_date(d).ok()),
-            address: get("住址").map(yishu_fusion::address::parse_address),
-        });
-    }
-    Ok(out)
-}
-
 /// Batch comparison (批量比对): each row linked to a population subject by key, by the
 /// fusion's model or not at all — with the class, the probability and the evidence — and the
 /// subject's granted items as the grant shows them. It rests on a grant for
@@ -193,72 +108,7 @@ pub async fn compare(
     auth: Auth<SignedIn>,
     ValidJson(body): ValidJson<CompareBody>,
 ) -> ApiResult<Json<Comparison>> {
-    use yishu_fusion::SubjectKind;
-    use yishu_fusion::batch::MatchClass;
     let who = auth.who();
     let ch = auth.meta.channel("compare");
-    let kind = SubjectKind::Person;
-    let target = Target::Base(kind).as_string();
-    let source = s.sources.base(&s.store, &s.lake, kind).await;
-    let req = ReadRequest {
-        limit: MAX_PAGE,
-        ..Default::default()
-    };
-    let plan = plan_read(&s, who, &ch, &target, source, &req).await?;
-    let done = async {
-        let records = people(&body)?;
-        let matched = yishu_fusion::batch::match_people(&s.store, &s.lake, &records).await?;
-        let keys: Vec<String> = matched
-            .iter()
-            .filter(|m| matches!(m.class, MatchClass::Key | MatchClass::Model))
-            .filter_map(|m| m.subject_key.clone())
-            .collect();
-        let columns = plan.columns_for(&plan.items);
-        let rows = yishu_fusion::library::by_keys(&s.lake, kind, &keys, &columns).await?;
-        Ok::<_, yishu_types::Error>((matched, rows))
-    }
-    .await;
-    let (matched, rows) = match done {
-        Ok(x) => x,
-        Err(e) => return Err(refused(&s, who, &ch, &target, e).await),
-    };
-    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-    let mut read: Vec<&str> = Vec::new();
-    let mut results = Vec::with_capacity(matched.len());
-    for m in &matched {
-        // A linked subject outside the grant's rows is, to the caller, nobody.
-        let shown = match m.class {
-            MatchClass::Key | MatchClass::Model => m
-                .subject_key
-                .as_ref()
-                .and_then(|k| rows.get(k))
-                .and_then(|row| plan.apply(row)),
-            _ => None,
-        };
-        let class = if shown.is_none() && matches!(m.class, MatchClass::Key | MatchClass::Model) {
-            MatchClass::None
-        } else {
-            m.class
-        };
-        if shown.is_some()
-            && let Some(k) = &m.subject_key
-            && read.len() < 200
-        {
-            read.push(k);
-        }
-        *counts.entry(class.as_str().to_string()).or_default() += 1;
-        results.push(Compared {
-            class,
-            probability: m.probability,
-            evidence: if class == MatchClass::None {
-                Default::default()
-            } else {
-                m.evidence.clone()
-            },
-            subject: shown,
-        });
-    }
-    let n = results.iter().filter(|r| r.subject.is_some()).count();
-    read_done(&s, who, &ch, &plan, n, &read).await?;
-    Ok(Json(Comparison { results, counts }))
+    Ok(Json(compare::compare(&s, who, &ch, &body).await?))
 }
