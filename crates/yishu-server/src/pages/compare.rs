@@ -231,7 +231,7 @@ fn csv_file(body: &CompareBody, header: &[String], answer: &Comparison) -> Respo
     let bytes = w.into_inner().unwrap_or_default();
     crate::download::file(
         "text/csv; charset=utf-8",
-        "comparison.csv".to_string(),
+        "comparison.csv",
         axum::body::Body::from(bytes),
     )
 }
