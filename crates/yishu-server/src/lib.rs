@@ -138,6 +138,7 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(openapi::router())
         .merge(pages::router())
         .merge(routes::health::router())
+        .merge(routes::ckan::router())
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::record,

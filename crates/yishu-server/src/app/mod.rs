@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod compare;
 pub mod matters;
 pub mod notify;
+pub mod open;
 pub mod orgs;
 pub mod quality;
 pub mod reports;

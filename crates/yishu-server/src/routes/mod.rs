@@ -7,6 +7,7 @@ pub mod audit;
 pub mod base;
 pub mod batches;
 pub mod catalog_io;
+pub mod ckan;
 pub mod code_tables;
 pub mod data_elements;
 pub mod fusion;

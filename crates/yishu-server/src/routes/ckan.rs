@@ -1,0 +1,497 @@
+//! The CKAN Action API (`/api/3/action/{name}` and `/api/action/{name}`, GET or POST with JSON or
+//! a form) over the open catalog, so harvesters, `ckanapi` and scripts written for CKAN work
+//! unchanged: CKAN's envelope `{"help", "success", "result"}`, its error types and status codes
+//! (400 unknown action, 404 not found, 409 validation).
+
+use crate::AppState;
+use crate::app::open::{Catalog, iso, org_slug, slug};
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+/// Most rows one `package_search` returns (CKAN's `ckan.search.rows_max`).
+pub const ROWS_MAX: i64 = 1000;
+
+/// A failed action: CKAN's error type, status and message (and a field for validation errors).
+struct Failure {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+    field: Option<&'static str>,
+}
+
+fn not_found(what: &str) -> Failure {
+    Failure {
+        status: StatusCode::NOT_FOUND,
+        kind: "Not Found Error",
+        message: format!("Not found: {what}"),
+        field: None,
+    }
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> Failure {
+    Failure {
+        status: StatusCode::CONFLICT,
+        kind: "Validation Error",
+        message: message.into(),
+        field: Some(field),
+    }
+}
+
+fn internal(e: yishu_types::Error) -> Failure {
+    Failure {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        kind: "Internal Error",
+        message: e.message,
+        field: None,
+    }
+}
+
+/// The address clients reached us at (for links in the answers).
+fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+/// The action's parameters: the query string, and a JSON object or form body.
+fn params(
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Map<String, Value>, Failure> {
+    let mut out = Map::new();
+    let form = |text: &str, out: &mut Map<String, Value>| {
+        for (k, v) in url::form_urlencoded::parse(text.as_bytes()) {
+            // Lists (facet.field) come as JSON text.
+            let value = if v.starts_with('[') || v.starts_with('{') {
+                serde_json::from_str(&v).unwrap_or(Value::String(v.to_string()))
+            } else {
+                Value::String(v.to_string())
+            };
+            out.insert(k.to_string(), value);
+        }
+    };
+    if let Some(q) = query {
+        form(q, &mut out);
+    }
+    if !body.is_empty() {
+        let is_form = headers
+            .get("content-type")
+            .and_then(|c| c.to_str().ok())
+            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+        if is_form {
+            form(&String::from_utf8_lossy(body), &mut out);
+        } else {
+            match serde_json::from_slice::<Value>(body) {
+                Ok(Value::Object(m)) => out.extend(m),
+                _ => {
+                    return Err(Failure {
+                        status: StatusCode::BAD_REQUEST,
+                        kind: "Bad Request",
+                        message: "Bad request - JSON Error: the body is not a JSON object".into(),
+                        field: None,
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn text<'a>(p: &'a Map<String, Value>, k: &str) -> Option<std::borrow::Cow<'a, str>> {
+    match p.get(k)? {
+        Value::String(s) => Some(std::borrow::Cow::Borrowed(s.as_str())),
+        Value::Null => None,
+        v => Some(std::borrow::Cow::Owned(v.to_string())),
+    }
+}
+
+fn int(p: &Map<String, Value>, k: &'static str, default: i64) -> Result<i64, Failure> {
+    match text(p, k) {
+        None => Ok(default),
+        Some(t) if t.trim().is_empty() => Ok(default),
+        Some(t) => t
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| invalid(k, "Invalid integer")),
+    }
+}
+
+fn truthy(p: &Map<String, Value>, k: &str) -> bool {
+    text(p, k).is_some_and(|t| matches!(t.as_ref(), "true" | "True" | "1" | "yes"))
+}
+
+/// The CKAN paths (public: the open catalog needs no sign-in).
+pub fn router() -> axum::Router<AppState> {
+    use axum::routing::any;
+    axum::Router::new()
+        .route("/api/3/action/{name}", any(action))
+        .route("/api/action/{name}", any(action))
+        .layer(axum::extract::DefaultBodyLimit::max(crate::BODY_LIMIT))
+}
+
+/// `/api/3/action/{name}` and `/api/action/{name}`.
+pub async fn action(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let base = base_url(&headers);
+    let help = format!("{base}/api/3/action/help_show?name={name}");
+    let _ = method;
+    let done = match params(query.as_deref(), &headers, &body) {
+        Ok(p) => run(&s, &name, &p, &base).await,
+        Err(f) => Err(f),
+    };
+    match done {
+        Ok(result) => (
+            StatusCode::OK,
+            axum::Json(json!({"help": help, "success": true, "result": result})),
+        )
+            .into_response(),
+        Err(f) => {
+            let mut error = json!({"__type": f.kind, "message": f.message});
+            if let Some(field) = f.field {
+                error[field] = json!([f.message]);
+            }
+            (
+                f.status,
+                axum::Json(json!({"help": help, "success": false, "error": error})),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn run(
+    s: &AppState,
+    name: &str,
+    p: &Map<String, Value>,
+    base: &str,
+) -> Result<Value, Failure> {
+    let catalog = || async { Catalog::load(s).await.map_err(internal) };
+    match name {
+        "status_show" => Ok(json!({
+            "site_title": "一数 公共数据开放", "site_description": "政务数据资源平台的公共数据开放门户",
+            "site_url": base, "ckan_version": "2.11.0", "locale_default": "zh_Hans_CN",
+            "error_emails_to": null, "extensions": ["datastore"],
+        })),
+        "package_list" => {
+            let c = catalog().await?;
+            let (limit, offset) = (int(p, "limit", i64::MAX)?, int(p, "offset", 0)?);
+            Ok(json!(
+                c.datasets
+                    .iter()
+                    .map(|r| slug(&r.code))
+                    .skip(offset as usize)
+                    .take(limit as usize)
+                    .collect::<Vec<_>>()
+            ))
+        }
+        "package_show" => {
+            let id = text(p, "id").ok_or_else(|| invalid("id", "Missing value"))?;
+            let c = catalog().await?;
+            let r = c.find(&id).ok_or_else(|| not_found("Dataset"))?;
+            Ok(c.package(r, base))
+        }
+        "package_search" => search(s, p, base).await,
+        "organization_list" => {
+            let c = catalog().await?;
+            let all = truthy(p, "all_fields");
+            Ok(json!(
+                c.providers()
+                    .into_iter()
+                    .map(|o| if all {
+                        c.org_dict(o)
+                    } else {
+                        json!(org_slug(o))
+                    })
+                    .collect::<Vec<_>>()
+            ))
+        }
+        "organization_show" => {
+            let id = text(p, "id").ok_or_else(|| invalid("id", "Missing value"))?;
+            let c = catalog().await?;
+            let o = c
+                .org_by_name(&id)
+                .ok_or_else(|| not_found("Organization"))?;
+            let mut d = c.org_dict(o);
+            if truthy(p, "include_datasets") {
+                d["packages"] = json!(
+                    c.datasets
+                        .iter()
+                        .filter(|r| r.meta.provider_org_id == o.id)
+                        .map(|r| c.package(r, base))
+                        .collect::<Vec<_>>()
+                );
+            }
+            Ok(d)
+        }
+        "group_list" => Ok(json!([])),
+        "group_show" => Err(not_found("Group")),
+        "tag_list" => {
+            let c = catalog().await?;
+            let mut tags: Vec<&String> = c
+                .datasets
+                .iter()
+                .flat_map(|r| &r.meta.extended.keywords)
+                .collect();
+            tags.sort();
+            tags.dedup();
+            Ok(json!(tags))
+        }
+        "resource_show" => {
+            let id = text(p, "id").ok_or_else(|| invalid("id", "Missing value"))?;
+            let c = catalog().await?;
+            c.datasets
+                .iter()
+                .flat_map(|r| {
+                    c.package(r, base)["resources"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .find(|res| res["id"] == id.as_ref())
+                .ok_or_else(|| not_found("Resource"))
+        }
+        other => Err(Failure {
+            status: StatusCode::BAD_REQUEST,
+            kind: "Bad Request",
+            message: format!("Bad request - Action name not known: {other}"),
+            field: None,
+        }),
+    }
+}
+
+/// One `fq` clause: a field and a value, or a range of modification times.
+enum Clause {
+    Is(String, String),
+    Modified(Option<String>, Option<String>),
+}
+
+/// Parses `fq`: `field:value` clauses (values quoted or not) and
+/// `metadata_modified:[A TO B]` ranges (`*` open), separated by spaces or `AND`.
+fn parse_fq(fq: &str) -> Result<Vec<Clause>, Failure> {
+    let bad = |m: String| Failure {
+        status: StatusCode::CONFLICT,
+        kind: "Search Query Error",
+        message: format!("Search Query is invalid: {m}"),
+        field: None,
+    };
+    let mut out = Vec::new();
+    let mut rest = fq.trim();
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("AND ") {
+            rest = r.trim_start();
+            continue;
+        }
+        let Some((field, after)) = rest.split_once(':') else {
+            return Err(bad(format!("'{rest}' is not field:value")));
+        };
+        let field = field.trim().trim_start_matches('+').to_string();
+        let (value, next) = if let Some(r) = after.strip_prefix('[') {
+            let end = r
+                .find(']')
+                .ok_or_else(|| bad("a range without ']'".into()))?;
+            (format!("[{}]", &r[..end]), &r[end + 1..])
+        } else if let Some(r) = after.strip_prefix('"') {
+            let end = r
+                .find('"')
+                .ok_or_else(|| bad("a value without its closing quote".into()))?;
+            (r[..end].to_string(), &r[end + 1..])
+        } else {
+            let end = after.find(' ').unwrap_or(after.len());
+            (after[..end].to_string(), &after[end..])
+        };
+        rest = next.trim_start();
+        if field == "metadata_modified" && value.starts_with('[') {
+            let inner = value.trim_start_matches('[').trim_end_matches(']');
+            let (a, b) = inner
+                .split_once(" TO ")
+                .ok_or_else(|| bad(format!("'{value}' is not [A TO B]")))?;
+            let end =
+                |x: &str| (x.trim() != "*").then(|| x.trim().trim_end_matches('Z').to_string());
+            out.push(Clause::Modified(end(a), end(b)));
+        } else {
+            match field.as_str() {
+                "organization" | "owner_org" | "tags" | "res_format" | "name" | "id"
+                | "open_type" => out.push(Clause::Is(field, value)),
+                f => return Err(bad(format!("cannot filter on '{f}'"))),
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn search(s: &AppState, p: &Map<String, Value>, base: &str) -> Result<Value, Failure> {
+    let rows = int(p, "rows", 10)?;
+    if rows > ROWS_MAX {
+        return Err(invalid(
+            "rows",
+            format!("Must be less than or equal to {ROWS_MAX}"),
+        ));
+    }
+    let start = int(p, "start", 0)?;
+    let q = text(p, "q")
+        .map(|q| q.trim().to_string())
+        .unwrap_or_default();
+    let fq = parse_fq(&text(p, "fq").unwrap_or_default())?;
+    let c = Catalog::load(s).await.map_err(internal)?;
+    // Free text through the catalog's Chinese search; its rank is the default order.
+    let ranked: Option<Vec<i64>> = if q.is_empty() || q == "*:*" {
+        None
+    } else {
+        let found = s
+            .search
+            .search(&yishu_search::SearchQuery {
+                text: q.clone(),
+                filters: Default::default(),
+                visibility: yishu_search::Visibility::Org(-1),
+                limit: 100_000,
+                offset: 0,
+            })
+            .map_err(internal)?;
+        Some(found.hits.iter().map(|h| h.id).collect())
+    };
+    let mut matched: Vec<(usize, &yishu_meta::catalog::Resource)> = c
+        .datasets
+        .iter()
+        .filter_map(|r| match &ranked {
+            None => Some((0, r)),
+            Some(ids) => ids.iter().position(|i| *i == r.id).map(|pos| (pos, r)),
+        })
+        .filter(|(_, r)| {
+            fq.iter().all(|cl| match cl {
+                Clause::Is(f, v) => match f.as_str() {
+                    "organization" => c
+                        .orgs
+                        .get(&r.meta.provider_org_id)
+                        .is_some_and(|o| org_slug(o) == *v),
+                    "owner_org" => r.meta.provider_org_id.0.to_string() == *v,
+                    "tags" => r.meta.extended.keywords.iter().any(|k| k == v),
+                    "res_format" => ["CSV", "XLSX", "JSON", "Parquet"]
+                        .iter()
+                        .any(|f| f.eq_ignore_ascii_case(v)),
+                    "open_type" => r.meta.open_type.as_str() == v,
+                    _ => slug(&r.code) == *v,
+                },
+                Clause::Modified(a, b) => {
+                    let m = iso(r.updated_at);
+                    a.as_ref().is_none_or(|a| m.as_str() >= a.as_str())
+                        && b.as_ref().is_none_or(|b| m.as_str() <= b.as_str())
+                }
+            })
+        })
+        .collect();
+    let sort = text(p, "sort")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| "score desc, metadata_modified desc".into());
+    let first = sort
+        .split(',')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let (key, dir) = first.split_once(' ').unwrap_or((first.as_str(), "asc"));
+    let desc = match dir.trim() {
+        "asc" => false,
+        "desc" => true,
+        d => return Err(invalid("sort", format!("'{d}' is neither asc nor desc"))),
+    };
+    match key {
+        "score" => matched.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.updated_at.cmp(&a.1.updated_at))),
+        "id" | "name" => matched.sort_by_key(|(_, r)| slug(&r.code)),
+        "title" | "title_string" => matched.sort_by(|a, b| a.1.meta.name.cmp(&b.1.meta.name)),
+        "metadata_modified" => matched.sort_by_key(|(_, r)| (r.updated_at, r.id)),
+        "metadata_created" => {
+            matched.sort_by_key(|(_, r)| (r.published_at.unwrap_or(r.created_at), r.id))
+        }
+        k => return Err(invalid("sort", format!("cannot sort by '{k}'"))),
+    }
+    if desc && key != "score" {
+        matched.reverse();
+    }
+    let count = matched.len();
+    let results: Vec<Value> = matched
+        .iter()
+        .skip(start as usize)
+        .take(rows as usize)
+        .map(|(_, r)| c.package(r, base))
+        .collect();
+    // Facets over every match.
+    let fields: Vec<String> = match p.get("facet.field") {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
+        Some(Value::String(t)) => serde_json::from_str(t).unwrap_or_else(|_| vec![t.clone()]),
+        _ => Vec::new(),
+    };
+    let limit = int(p, "facet.limit", 50)? as usize;
+    let mincount = int(p, "facet.mincount", 1)? as usize;
+    let mut facets = Map::new();
+    let mut search_facets = Map::new();
+    for f in &fields {
+        let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for (_, r) in &matched {
+            let values: Vec<(String, String)> = match f.as_str() {
+                "organization" => c
+                    .orgs
+                    .get(&r.meta.provider_org_id)
+                    .map(|o| vec![(org_slug(o), o.name.clone())])
+                    .unwrap_or_default(),
+                "tags" => r
+                    .meta
+                    .extended
+                    .keywords
+                    .iter()
+                    .map(|k| (k.clone(), k.clone()))
+                    .collect(),
+                "res_format" => ["CSV", "XLSX", "JSON", "Parquet"]
+                    .iter()
+                    .map(|x| (x.to_string(), x.to_string()))
+                    .collect(),
+                "open_type" => vec![(
+                    r.meta.open_type.as_str().to_string(),
+                    r.meta.open_type.label_zh().to_string(),
+                )],
+                _ => Vec::new(),
+            };
+            for v in values {
+                *counts.entry(v).or_default() += 1;
+            }
+        }
+        let mut items: Vec<((String, String), usize)> =
+            counts.into_iter().filter(|(_, n)| *n >= mincount).collect();
+        items.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        items.truncate(limit);
+        facets.insert(
+            f.clone(),
+            json!(
+                items
+                    .iter()
+                    .map(|((n, _), k)| (n.clone(), json!(k)))
+                    .collect::<Map<_, _>>()
+            ),
+        );
+        search_facets.insert(
+            f.clone(),
+            json!({"title": f, "items": items.iter().map(|((n, d), k)| json!({"name": n, "display_name": d, "count": k})).collect::<Vec<_>>()}),
+        );
+    }
+    Ok(
+        json!({"count": count, "sort": sort, "results": results, "facets": facets,
+        "search_facets": search_facets}),
+    )
+}
