@@ -434,17 +434,7 @@ impl Lake {
             return Ok(None);
         }
         let table = self.open_table(layer, name).await?;
-        let ctx = SessionContext::new();
-        table
-            .update_datafusion_session(&ctx.state())
-            .map_err(lake_err("cannot prepare the query session"))?;
-        let provider = table
-            .table_provider()
-            .await
-            .map_err(df_err(format_args!("cannot read table {layer}.{name}")))?;
-        ctx.read_table(provider)
-            .map(Some)
-            .map_err(df_err(format_args!("cannot read table {layer}.{name}")))
+        read_in_session(table, layer, name).await.map(Some)
     }
 
     /// A DataFrame over one table as it was at `version`, in a session of its own: what a
@@ -456,16 +446,7 @@ impl Lake {
         version: u64,
     ) -> Result<DataFrame, Error> {
         let table = self.open_table_at(layer, name, version).await?;
-        let ctx = SessionContext::new();
-        table
-            .update_datafusion_session(&ctx.state())
-            .map_err(lake_err("cannot prepare the query session"))?;
-        let provider = table
-            .table_provider()
-            .await
-            .map_err(df_err(format_args!("cannot read table {layer}.{name}")))?;
-        ctx.read_table(provider)
-            .map_err(df_err(format_args!("cannot read table {layer}.{name}")))
+        read_in_session(table, layer, name).await
     }
 
     /// The newest version of a table, `None` when it does not exist yet.
@@ -1130,6 +1111,20 @@ impl Appender {
             .map_err(lake_err(format_args!("cannot commit to {}", self.what)))?;
         Ok(done.version())
     }
+}
+
+/// A DataFrame over an opened table in a session of its own.
+async fn read_in_session(table: DeltaTable, layer: Layer, name: &str) -> Result<DataFrame, Error> {
+    let ctx = SessionContext::new();
+    table
+        .update_datafusion_session(&ctx.state())
+        .map_err(lake_err("cannot prepare the query session"))?;
+    let provider = table
+        .table_provider()
+        .await
+        .map_err(df_err(format_args!("cannot read table {layer}.{name}")))?;
+    ctx.read_table(provider)
+        .map_err(df_err(format_args!("cannot read table {layer}.{name}")))
 }
 
 /// Runs SQL in a session and collects the result (for small results: pages, tests).

@@ -31,7 +31,11 @@ fn ckanapi() -> PathBuf {
 fn ckan(base: &str, args: &[&str]) -> String {
     let exe = ckanapi();
     // `dump` starts workers of `ckanapi` by name: its directory goes first on PATH.
-    let mut path = exe.parent().map(PathBuf::from).unwrap_or_default().into_os_string();
+    let mut path = exe
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+        .into_os_string();
     path.push(":");
     path.push(std::env::var_os("PATH").unwrap_or_default());
     let out = Command::new(&exe)
