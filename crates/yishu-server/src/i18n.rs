@@ -198,6 +198,11 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("service.define", "定义数据服务", "Define a data service"),
     ("service.define_button", "保存为草稿", "Save as draft"),
     ("service.params", "参数", "Parameters"),
+    (
+        "service.steps_field",
+        "组合步骤（函数型接口，JSON；填写后不写 SQL）",
+        "Steps (a function API, JSON; instead of SQL)",
+    ),
     ("service.param", "参数", "Parameter"),
     ("service.type", "类型", "Type"),
     ("service.placement", "位置", "Placement"),

@@ -1402,6 +1402,29 @@ async fn services_pages_in_chromium() {
             .contains("/api/v1/services/marriage-status/v1")
     );
     shot(&c, "services-04-list").await;
+
+    // A function API over the published service, declared as steps in the same form.
+    type_in(&c, "#define input[name=name]", "marriage-lookup").await;
+    type_in(&c, "#define input[name=title]", "婚姻状况组合查询").await;
+    type_in(
+        &c,
+        "#define-steps",
+        r#"[{"name": "marriage", "call": "service:marriage-status", "with": {"id": ":id"}}]"#,
+    )
+    .await;
+    c.find(Locator::Css("#define button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    css_text_once(&c, "[data-testid=service-status]", "草稿").await;
+    let steps = id_text(&c, "steps").await;
+    assert!(
+        steps.contains("service:marriage-status") && steps.contains("id ← :id"),
+        "{steps}"
+    );
+    shot(&c, "services-06-function").await;
     c.close().await.unwrap();
     s.stop().await;
 }

@@ -82,6 +82,9 @@ pub struct DefineForm {
     pub sql: String,
     #[serde(default)]
     pub params: String,
+    /// A function API's steps (JSON), instead of SQL.
+    #[serde(default)]
+    pub steps: String,
     #[serde(default)]
     pub row_cap: String,
     #[serde(default)]
@@ -144,6 +147,12 @@ fn draft_of(f: &DefineForm) -> Result<ServiceDraft, Error> {
         serde_json::from_str(&f.params)
             .map_err(|e| Error::new(ErrorCode::ServiceInvalid, format!("parameters (JSON): {e}")))?
     };
+    let steps: Vec<yishu_meta::service::Step> = if f.steps.trim().is_empty() {
+        Vec::new()
+    } else {
+        serde_json::from_str(&f.steps)
+            .map_err(|e| Error::new(ErrorCode::ServiceInvalid, format!("steps (JSON): {e}")))?
+    };
     let number = |field: &str, v: &str, default: i64| -> Result<i64, Error> {
         if v.trim().is_empty() {
             return Ok(default);
@@ -158,7 +167,7 @@ fn draft_of(f: &DefineForm) -> Result<ServiceDraft, Error> {
         description: f.description.trim().to_string(),
         sql: f.sql.clone(),
         params,
-        steps: Vec::new(),
+        steps,
         row_cap: number("row_cap", &f.row_cap, 1_000)?,
         timeout_ms: number("timeout_ms", &f.timeout_ms, 1_000)?,
     })
