@@ -443,6 +443,14 @@ pub async fn run(a: ServicesBenchArgs, config: crate::config::Config) -> Result<
     }
     w.flush()?;
 
+    // The city's own subscriptions (the demo's) would deliver beside the measured rounds.
+    for sub in store.subscriptions(None).await? {
+        if sub.status == "active" {
+            store
+                .set_subscription_status(sub.id, false, "paused by yishu bench services")
+                .await?;
+        }
+    }
     let search = yishu_server::open_search(None, &store).await?;
     let state = yishu_server::AppState::new(
         store.clone(),
