@@ -137,27 +137,14 @@ async fn a_list_is_linked_to_the_library_by_key_by_model_or_not_at_all() {
         ));
     }
     let gbk = encoding_rs::GBK.encode(&csv_text).0.into_owned();
-    let upload = |op: &str| {
-        let boundary = "yishu-test-boundary";
-        let mut b: Vec<u8> = Vec::new();
-        for (name, value) in [
-            ("_csrf", c_csrf.as_str()),
-            ("mapping", "身份证号=公民身份号码"),
-            ("op", op),
-        ] {
-            b.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
-        }
-        b.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"名单.csv\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes());
-        b.extend(&gbk);
-        b.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
-        consumer
-            .post(format!("{base}/console/comparisons"))
-            .header(
-                "content-type",
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .body(b)
-            .send()
+    let upload = |op: &'static str| {
+        form_upload(
+            &consumer,
+            format!("{base}/console/comparisons"),
+            &c_csrf,
+            op,
+            gbk.clone(),
+        )
     };
     let r = upload("download").await.unwrap();
     assert!(r.status().is_success(), "{}", r.status());
@@ -186,5 +173,82 @@ async fn a_list_is_linked_to_the_library_by_key_by_model_or_not_at_all() {
         page.contains("id=\"cmp-rows\"") && page.contains("未匹配"),
         "{page}"
     );
+    // Verification of names on the console page: per item match or not, never a value.
+    let mut held = String::from("身份证号,姓名\n");
+    for (i, p) in full.iter().take(10).enumerate() {
+        let name = p["姓名"].as_str().unwrap();
+        let sent = if i % 2 == 0 {
+            name.to_string()
+        } else {
+            format!("{name}某")
+        };
+        held.push_str(&format!("{},{sent}\n", p["subject_key"].as_str().unwrap()));
+    }
+    let url = format!("{base}/console/verifications");
+    let r = form_upload(
+        &consumer,
+        url.clone(),
+        &c_csrf,
+        "download",
+        held.clone().into_bytes(),
+    )
+    .await
+    .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let bytes = r.bytes().await.unwrap();
+    let mut rd = csv::Reader::from_reader(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap());
+    let head: Vec<String> = rd.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(head, ["身份证号", "姓名", "姓名核验"]);
+    let verdicts: Vec<String> = rd.records().map(|r| r.unwrap()[2].to_string()).collect();
+    let want: Vec<&str> = (0..10)
+        .map(|i| if i % 2 == 0 { "match" } else { "mismatch" })
+        .collect();
+    assert_eq!(verdicts, want);
+    let page = form_upload(&consumer, url, &c_csrf, "show", held.into_bytes())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("id=\"ver-tally\"") && page.contains("不一致"),
+        "{page}"
+    );
     drop(served);
+}
+
+/// Posts the console's upload form (`_csrf`, a `身份证号=公民身份号码` mapping, `op` and the
+/// file) as a browser does.
+fn form_upload(
+    client: &reqwest::Client,
+    url: String,
+    csrf: &str,
+    op: &str,
+    file: Vec<u8>,
+) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> {
+    let boundary = "yishu-test-boundary";
+    let mut b: Vec<u8> = Vec::new();
+    for (name, value) in [
+        ("_csrf", csrf),
+        ("mapping", "身份证号=公民身份号码"),
+        ("op", op),
+    ] {
+        b.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    b.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"名单.csv\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes());
+    b.extend(&file);
+    b.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+    client
+        .post(url)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(b)
+        .send()
 }

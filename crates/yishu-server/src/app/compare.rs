@@ -1,4 +1,6 @@
-//! Batch comparison (批量比对) for the API and the pages: a department's list of people, each
+//! Verification (核验) and batch comparison (批量比对) for the API and the pages. A verification
+//! says per item whether the base library agrees with what a department holds — never a value.
+//! Batch comparison: a department's list of people, each
 //! linked to a population subject by key, by the fusion's own model or not at all — with the
 //! class, the probability and the evidence — and the subject's granted items as the grant shows
 //! them. It rests on a grant for `base:population` (or the bureau's standing) and is one record
@@ -176,4 +178,64 @@ pub async fn compare(
     let n = results.iter().filter(|r| r.subject.is_some()).count();
     read_done(s, who, ch, &plan, n, &read).await?;
     Ok(Comparison { results, counts })
+}
+
+/// Verifies `records` against base library `library` for `who` (one read-audit record on
+/// channel `ch`, with the count, never the values).
+pub async fn verify(
+    s: &AppState,
+    who: &Principal,
+    ch: &Channel,
+    library: &str,
+    records: &[verify::Claim],
+) -> ApiResult<verify::Verification> {
+    use yishu_share::gate::Source;
+    use yishu_types::ErrorCode;
+    let kind = match Target::parse(&format!("verify:{library}")) {
+        Ok(Target::Verify(k)) => k,
+        _ => {
+            return Err(crate::error::ApiError::new(
+                ErrorCode::RouteNotFound,
+                format!(
+                    "no base library '{library}' to verify against; use population, entities or houses"
+                ),
+            ));
+        }
+    };
+    let target = Target::Verify(kind).as_string();
+    let source = s
+        .sources
+        .base(&s.store, &s.lake, kind)
+        .await
+        .map(|base| Source {
+            target: target.clone(),
+            ..base
+        });
+    let mut items: Vec<String> = Vec::new();
+    for c in records {
+        for i in c.items.keys() {
+            if !items.contains(i) {
+                items.push(i.clone());
+            }
+        }
+    }
+    let req = ReadRequest {
+        items,
+        limit: MAX_PAGE,
+        ..Default::default()
+    };
+    let plan = plan_read(s, who, ch, &target, source, &req).await?;
+    let done = match verify::verify(&s.lake, kind, &plan, records).await {
+        Ok(v) => v,
+        Err(e) => return Err(refused(s, who, ch, &target, e).await),
+    };
+    let found: Vec<&str> = records
+        .iter()
+        .zip(&done.results)
+        .filter(|(_, r)| r.found)
+        .map(|(c, _)| c.key.trim())
+        .take(200)
+        .collect();
+    read_done(s, who, ch, &plan, done.records, &found).await?;
+    Ok(done)
 }

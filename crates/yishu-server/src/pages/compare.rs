@@ -1,7 +1,8 @@
-//! The batch comparison page (批量比对): a department uploads its list of people (CSV in UTF-8
-//! or GBK, its own column names mapped to the library's) and sees how each row linked to the
-//! population library — by number, by the fusion's model, for review, or not at all — with the
-//! subject's granted items; or takes the whole answer as a CSV file beside its own columns.
+//! The batch comparison (批量比对) and verification (核验) pages: a department uploads its list
+//! of people (CSV in UTF-8 or GBK, its own column names mapped to the library's) and sees how each
+//! row linked to the population library — by number, by the fusion's model, for review, or not at
+//! all — with the subject's granted items, or per item whether the library agrees; or takes the
+//! whole answer as a CSV file beside its own columns.
 
 use super::resource_forms::{Upload, checked_upload};
 use super::{Chrome, PageAuth, render};
@@ -234,4 +235,186 @@ fn csv_file(body: &CompareBody, header: &[String], answer: &Comparison) -> Respo
         "comparison.csv",
         axum::body::Body::from(bytes),
     )
+}
+
+#[derive(Template)]
+#[template(path = "verify.html")]
+struct VerifyPage {
+    c: Chrome,
+    mapping: String,
+    /// Per item compared: (item, matched, mismatched, no value).
+    tally: Vec<(String, usize, usize, usize)>,
+    items: Vec<String>,
+    /// (line, key as sent, found, verdict per item)
+    rows: Vec<(usize, String, bool, Vec<String>)>,
+    total: usize,
+    found: usize,
+}
+
+impl VerifyPage {
+    fn verdict(&self, v: &str) -> &'static str {
+        self.c.t.t(match v {
+            "match" => "ver.match",
+            "mismatch" => "ver.mismatch",
+            "no_value" => "ver.no_value",
+            _ => "ver.not_found",
+        })
+    }
+}
+
+fn verify_empty(c: Chrome, mapping: String) -> VerifyPage {
+    VerifyPage {
+        c,
+        mapping,
+        tally: Vec::new(),
+        items: Vec::new(),
+        rows: Vec::new(),
+        total: 0,
+        found: 0,
+    }
+}
+
+pub async fn verify_form(page: PageAuth<SignedIn>) -> Response {
+    let mut c = page.chrome;
+    c.active = "share";
+    render(&verify_empty(c, String::new())).into_response()
+}
+
+/// An upload as claims, its rows by column, and its heading.
+type Claims = (
+    Vec<yishu_share::verify::Claim>,
+    Vec<BTreeMap<String, String>>,
+    Vec<String>,
+);
+
+/// The uploaded rows as claims: the column mapped to 公民身份号码 is the key, every other
+/// (mapped) column an item to compare.
+fn claims_of(up: &Upload) -> Result<Claims, ApiError> {
+    let (body, header) = body_of(up)?;
+    let key_col = body
+        .mapping
+        .iter()
+        .find(|(_, to)| to.as_str() == "公民身份号码")
+        .map(|(from, _)| from.clone())
+        .unwrap_or_else(|| "公民身份号码".into());
+    if !header.contains(&key_col) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            format!(
+                "file: no column '{key_col}' holding the 公民身份号码 (map yours with 列名=公民身份号码)"
+            ),
+        ));
+    }
+    let claims = body
+        .records
+        .iter()
+        .map(|r| yishu_share::verify::Claim {
+            key: r.get(&key_col).cloned().unwrap_or_default(),
+            items: r
+                .iter()
+                .filter(|(col, _)| **col != key_col)
+                .map(|(col, v)| {
+                    (
+                        body.mapping
+                            .get(col)
+                            .cloned()
+                            .unwrap_or_else(|| col.clone()),
+                        v.clone(),
+                    )
+                })
+                .collect(),
+        })
+        .collect();
+    Ok((claims, body.records, header))
+}
+
+pub async fn verify_run(
+    State(s): State<AppState>,
+    page: PageAuth<SignedIn>,
+    mut mp: Multipart,
+) -> Response {
+    let parts = match checked_upload(&page, &mut mp).await {
+        Ok(parts) => parts,
+        Err(refused) => return refused,
+    };
+    let (mut c, auth) = (page.chrome, page.auth);
+    c.active = "share";
+    let mapping = parts
+        .as_ref()
+        .map(|u| u.field("mapping").to_string())
+        .unwrap_or_default();
+    let download = parts.as_ref().is_ok_and(|u| u.field("op") == "download");
+    let ch = auth.meta.channel("verify");
+    let done = async {
+        let up = parts?;
+        let (claims, records, header) = claims_of(&up)?;
+        let answer = compare::verify(&s, auth.who(), &ch, "population", &claims).await?;
+        Ok::<_, ApiError>((claims, records, header, answer))
+    }
+    .await;
+    let (claims, records, header, answer) = match done {
+        Ok(x) => x,
+        Err(e) => {
+            let status = super::failed(&mut c, &e.0);
+            return (status, render(&verify_empty(c, mapping))).into_response();
+        }
+    };
+    let items: Vec<String> = answer.tally.keys().cloned().collect();
+    let verdict = |r: &yishu_share::verify::Checked, i: &str| -> String {
+        if !r.found {
+            return "not_found".into();
+        }
+        r.items
+            .get(i)
+            .and_then(|v| serde_json::to_value(v).ok())
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default()
+    };
+    if download {
+        let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+        let mut head = header.clone();
+        head.extend(items.iter().map(|i| format!("{i}核验")));
+        let _ = w.write_record(&head);
+        for (rec, r) in records.iter().zip(&answer.results) {
+            let mut row: Vec<String> = header
+                .iter()
+                .map(|h| rec.get(h).cloned().unwrap_or_default())
+                .collect();
+            row.extend(items.iter().map(|i| verdict(r, i)));
+            let _ = w.write_record(&row);
+        }
+        return crate::download::file(
+            "text/csv; charset=utf-8",
+            "verification.csv",
+            axum::body::Body::from(w.into_inner().unwrap_or_default()),
+        );
+    }
+    let rows = claims
+        .iter()
+        .zip(&answer.results)
+        .take(SHOWN)
+        .enumerate()
+        .map(|(n, (cl, r))| {
+            (
+                n + 2,
+                cl.key.clone(),
+                r.found,
+                items.iter().map(|i| verdict(r, i)).collect(),
+            )
+        })
+        .collect();
+    let page = VerifyPage {
+        c,
+        mapping,
+        tally: answer
+            .tally
+            .iter()
+            .map(|(i, t)| (i.clone(), t.matched, t.mismatched, t.no_value))
+            .collect(),
+        items,
+        rows,
+        total: answer.records,
+        found: answer.found,
+    };
+    (StatusCode::OK, render(&page)).into_response()
 }

@@ -127,6 +127,12 @@ pub fn router() -> Router<AppState> {
                 )),
         )
         .route(
+            "/console/verifications",
+            get(compare::verify_form).post(compare::verify_run).layer(
+                axum::extract::DefaultBodyLimit::max(crate::routes::verify::BODY_LIMIT),
+            ),
+        )
+        .route(
             "/console/subscriptions",
             get(subscriptions::list).post(subscriptions::create),
         )

@@ -6,18 +6,13 @@
 
 use crate::AppState;
 use crate::app::compare::{self, CompareBody, Comparison};
-use crate::app::share::{plan_read, read_done, refused};
 use crate::auth::{Auth, SignedIn};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::json::ValidJson;
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::Deserialize;
-use yishu_share::ReadRequest;
-use yishu_share::gate::{MAX_PAGE, Source};
-use yishu_share::target::Target;
-use yishu_share::verify::{self, Claim, Verification};
-use yishu_types::ErrorCode;
+use yishu_share::verify::{Claim, Verification};
 
 /// The largest body a verification takes: 10,000 records of a key and a few items.
 pub const BODY_LIMIT: usize = 8 * 1024 * 1024;
@@ -43,56 +38,10 @@ pub async fn verify(
     Path(library): Path<String>,
     ValidJson(body): ValidJson<VerifyBody>,
 ) -> ApiResult<Json<Verification>> {
-    let who = auth.who();
     let ch = auth.meta.channel("verify");
-    let kind = match Target::parse(&format!("verify:{library}")) {
-        Ok(Target::Verify(k)) => k,
-        _ => {
-            return Err(ApiError::new(
-                ErrorCode::RouteNotFound,
-                format!(
-                    "no base library '{library}' to verify against; use population, entities or houses"
-                ),
-            ));
-        }
-    };
-    let target = Target::Verify(kind).as_string();
-    let source = s
-        .sources
-        .base(&s.store, &s.lake, kind)
-        .await
-        .map(|base| Source {
-            target: target.clone(),
-            ..base
-        });
-    let mut items: Vec<String> = Vec::new();
-    for c in &body.records {
-        for i in c.items.keys() {
-            if !items.contains(i) {
-                items.push(i.clone());
-            }
-        }
-    }
-    let req = ReadRequest {
-        items,
-        limit: MAX_PAGE,
-        ..Default::default()
-    };
-    let plan = plan_read(&s, who, &ch, &target, source, &req).await?;
-    let done = match verify::verify(&s.lake, kind, &plan, &body.records).await {
-        Ok(v) => v,
-        Err(e) => return Err(refused(&s, who, &ch, &target, e).await),
-    };
-    let found: Vec<&str> = body
-        .records
-        .iter()
-        .zip(&done.results)
-        .filter(|(_, r)| r.found)
-        .map(|(c, _)| c.key.trim())
-        .take(200)
-        .collect();
-    read_done(&s, who, &ch, &plan, done.records, &found).await?;
-    Ok(Json(done))
+    Ok(Json(
+        compare::verify(&s, auth.who(), &ch, &library, &body.records).await?,
+    ))
 }
 
 /// Batch comparison (批量比对): each row linked to a population subject by key, by the
