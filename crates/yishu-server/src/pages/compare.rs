@@ -120,22 +120,51 @@ fn body_of(up: &Upload) -> Result<(CompareBody, Vec<String>), ApiError> {
     Ok((CompareBody { records, mapping }, header))
 }
 
+/// An upload form as both pages read it: the file and fields (or why not), the page's chrome,
+/// the caller, the mapping as typed and whether the answer is wanted as a file.
+struct Uploaded {
+    parts: Result<Upload, ApiError>,
+    c: Chrome,
+    auth: crate::auth::Auth<SignedIn>,
+    mapping: String,
+    download: bool,
+}
+
+impl Uploaded {
+    async fn read(page: PageAuth<SignedIn>, mp: &mut Multipart) -> Result<Uploaded, Response> {
+        let parts = checked_upload(&page, mp).await?;
+        let (mut c, auth) = (page.chrome, page.auth);
+        c.active = "share";
+        let mapping = parts
+            .as_ref()
+            .map(|u| u.field("mapping").to_string())
+            .unwrap_or_default();
+        let download = parts.as_ref().is_ok_and(|u| u.field("op") == "download");
+        Ok(Uploaded {
+            parts,
+            c,
+            auth,
+            mapping,
+            download,
+        })
+    }
+}
+
 pub async fn run(
     State(s): State<AppState>,
     page: PageAuth<SignedIn>,
     mut mp: Multipart,
 ) -> Response {
-    let parts = match checked_upload(&page, &mut mp).await {
-        Ok(parts) => parts,
+    let Uploaded {
+        parts,
+        mut c,
+        auth,
+        mapping,
+        download,
+    } = match Uploaded::read(page, &mut mp).await {
+        Ok(u) => u,
         Err(refused) => return refused,
     };
-    let (mut c, auth) = (page.chrome, page.auth);
-    c.active = "share";
-    let mapping = parts
-        .as_ref()
-        .map(|u| u.field("mapping").to_string())
-        .unwrap_or_default();
-    let download = parts.as_ref().is_ok_and(|u| u.field("op") == "download");
     let ch = auth.meta.channel("compare");
     let done = async {
         let up = parts?;
@@ -333,17 +362,16 @@ pub async fn verify_run(
     page: PageAuth<SignedIn>,
     mut mp: Multipart,
 ) -> Response {
-    let parts = match checked_upload(&page, &mut mp).await {
-        Ok(parts) => parts,
+    let Uploaded {
+        parts,
+        mut c,
+        auth,
+        mapping,
+        download,
+    } = match Uploaded::read(page, &mut mp).await {
+        Ok(u) => u,
         Err(refused) => return refused,
     };
-    let (mut c, auth) = (page.chrome, page.auth);
-    c.active = "share";
-    let mapping = parts
-        .as_ref()
-        .map(|u| u.field("mapping").to_string())
-        .unwrap_or_default();
-    let download = parts.as_ref().is_ok_and(|u| u.field("op") == "download");
     let ch = auth.meta.channel("verify");
     let done = async {
         let up = parts?;
