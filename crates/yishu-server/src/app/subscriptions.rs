@@ -112,15 +112,9 @@ async fn check(s: &AppState, who: &Principal, d: &SubscriptionDraft) -> Result<(
     let dest: Destination = serde_json::from_value(d.destination.clone())
         .map_err(|e| Error::field("destination", format!("{e}")))?;
     dest.check()?;
-    match &dest {
-        Destination::Database { url, .. } => s.config.outbound.database(url).await?,
-        Destination::Directory { .. } if s.config.drop_root.is_none() => {
-            return Err(Error::field(
-                "destination",
-                "this installation has no drop directory; deliver into a database",
-            ));
-        }
-        Destination::Directory { .. } => {}
+    dest.under(s.config.drop_root.as_deref())?;
+    if let Destination::Database { url, .. } = &dest {
+        s.config.outbound.database(url).await?;
     }
     Ok(())
 }
@@ -284,12 +278,7 @@ async fn delivery(
     if let Destination::Database { url, .. } = &dest {
         s.config.outbound.database(url).await?;
     }
-    let dest = dest.under(
-        s.config
-            .drop_root
-            .as_deref()
-            .unwrap_or(std::path::Path::new(".")),
-    )?;
+    let dest = dest.under(s.config.drop_root.as_deref())?;
     let opening = audit::entry(&who, &target.as_string(), Ok(&plan), 0, &[], ch);
     audit::record(&s.store, &opening).await?;
     let feed = Feed {

@@ -349,7 +349,8 @@ async fn search(s: &AppState, p: &Map<String, Value>, base: &str) -> Result<Valu
     let fq = parse_fq(&text(p, "fq").unwrap_or_default())?;
     let c = Catalog::load(s).await.map_err(internal)?;
     // Free text through the catalog's Chinese search; its rank is the default order.
-    let ranked: Option<Vec<i64>> = if q.is_empty() || q == "*:*" {
+    // Dataset id → its rank in the search's answer.
+    let ranked: Option<std::collections::HashMap<i64, usize>> = if q.is_empty() || q == "*:*" {
         None
     } else {
         let found = s
@@ -362,14 +363,21 @@ async fn search(s: &AppState, p: &Map<String, Value>, base: &str) -> Result<Valu
                 offset: 0,
             })
             .map_err(internal)?;
-        Some(found.hits.iter().map(|h| h.id).collect())
+        Some(
+            found
+                .hits
+                .iter()
+                .enumerate()
+                .map(|(n, h)| (h.id, n))
+                .collect(),
+        )
     };
     let mut matched: Vec<(usize, &yishu_meta::catalog::Resource)> = c
         .datasets
         .iter()
         .filter_map(|r| match &ranked {
             None => Some((0, r)),
-            Some(ids) => ids.iter().position(|i| *i == r.id).map(|pos| (pos, r)),
+            Some(ranks) => ranks.get(&r.id).map(|pos| (*pos, r)),
         })
         .filter(|(_, r)| {
             fq.iter().all(|cl| match cl {

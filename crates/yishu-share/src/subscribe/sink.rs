@@ -103,14 +103,22 @@ impl Destination {
         }
     }
 
-    /// The destination with a directory placed under `root` (the only place files are
-    /// delivered to).
-    pub fn under(&self, root: &Path) -> Result<Destination, Error> {
+    /// The destination with a directory placed under `root`, the installation's drop root (the
+    /// only place files are delivered to; without one, directories are refused).
+    pub fn under(&self, root: Option<&Path>) -> Result<Destination, Error> {
         Ok(match self {
-            Destination::Directory { path, format } => Destination::Directory {
-                path: root.join(relative(path)?).to_string_lossy().into_owned(),
-                format: *format,
-            },
+            Destination::Directory { path, format } => {
+                let root = root.ok_or_else(|| {
+                    Error::field(
+                        "destination",
+                        "this installation has no drop directory; deliver into a database",
+                    )
+                })?;
+                Destination::Directory {
+                    path: root.join(relative(path)?).to_string_lossy().into_owned(),
+                    format: *format,
+                }
+            }
             d => d.clone(),
         })
     }
