@@ -13,6 +13,7 @@ pub mod feed;
 pub mod fusion;
 mod lane;
 pub mod matter;
+pub mod open;
 pub mod org;
 pub mod proposal;
 pub mod quality;

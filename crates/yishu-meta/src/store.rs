@@ -235,6 +235,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "subscriptions",
         include_str!("../migrations/sqlite/0024_subscriptions.sql"),
     ),
+    (
+        25,
+        "openings",
+        include_str!("../migrations/sqlite/0025_openings.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -356,6 +361,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         24,
         "subscriptions",
         include_str!("../migrations/postgres/0024_subscriptions.sql"),
+    ),
+    (
+        25,
+        "openings",
+        include_str!("../migrations/postgres/0025_openings.sql"),
     ),
 ];
 

@@ -75,6 +75,8 @@ pub struct AppState {
     pub service_meter: Arc<app::service_ops::Meter>,
     /// Apps' calls-a-minute counters in this process.
     pub app_limiter: Arc<yishu_share::limit::Limiter>,
+    /// Open data readers' counters (per truncated address or per user) in this process.
+    pub open_limiter: Arc<yishu_share::limit::Limiter>,
     /// Base libraries as resolved within the last second (never grants).
     pub sources: Arc<yishu_share::target::Recent>,
 }
@@ -90,6 +92,7 @@ impl AppState {
             key_cache: Arc::new(auth::KeyCache::default()),
             limiter: Arc::default(),
             app_limiter: Arc::default(),
+            open_limiter: Arc::default(),
             service_meter: Arc::default(),
             sources: Arc::default(),
         }
@@ -139,6 +142,7 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(pages::router())
         .merge(routes::health::router())
         .merge(routes::ckan::router())
+        .merge(routes::open::router())
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::record,

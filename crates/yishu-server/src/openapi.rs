@@ -3,8 +3,8 @@
 use crate::AppState;
 use crate::routes::{
     api_keys, apps, attachments, audit, base, batches, catalog_io, code_tables, data_elements,
-    fusion, matters, me, mounts, orgs, quality, resources, rules, search, services, session, share,
-    sources, subscriptions, users, verify, watch, work_orders,
+    fusion, matters, me, mounts, openings, orgs, quality, resources, rules, search, services,
+    session, share, sources, subscriptions, users, verify, watch, work_orders,
 };
 use axum::Router;
 use axum::extract::State;
@@ -41,6 +41,7 @@ use utoipa_swagger_ui::SwaggerUi;
         verify::verify, verify::compare,
         apps::list, apps::create, apps::get, apps::edit, apps::set_status, apps::keys, apps::create_key, apps::revoke_key,
         subscriptions::list, subscriptions::create, subscriptions::get, subscriptions::set_status, subscriptions::deliver,
+        openings::get, openings::put, openings::withdraw, openings::destroy, openings::apply, openings::list, openings::decide,
     ),
     components(schemas(crate::error::ErrorBody, yishu_types::Role, yishu_meta::OrgKind, yishu_meta::OrgLevel)),
     tags(
@@ -56,6 +57,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "services", description = "数据服务: data APIs defined in SQL with typed parameters, reviewed and published by version, called through grants"),
         (name = "apps", description = "接入应用: a department's systems calling data services, with keys that expire, IP allow-lists, calls a minute and a suspend switch"),
         (name = "subscriptions", description = "数据订阅: a grant's new rows delivered on a schedule into the department's PostgreSQL/MySQL table or a drop directory, exactly once, with state and lag"),
+        (name = "open", description = "数据开放: opening decisions (items, rows, masks — a grant to the public), withdrawal and destruction, conditional access; public reads at /open and the CKAN Action API at /api/3/action"),
         (name = "quality", description = "标准与质量: data elements, code tables, rules under review, profiles, violations, work orders, scores"),
     )
 )]

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{TestServer, bureau_users, published};
+use common::{TestServer, bureau_users, published, std_rows};
 use reqwest::Client;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -68,6 +68,18 @@ async fn call(c: &Client, url: String) -> (u16, Value) {
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
+/// Opens resource `id` to the public as `key`'s department decides: items, row filter, masks.
+async fn open(s: &TestServer, c: &Client, key: &str, id: i64, terms: Value) -> (u16, Value) {
+    let r = c
+        .put(s.url(&format!("/api/v1/resources/{id}/opening")))
+        .bearer_auth(key)
+        .json(&terms)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ckan_clients_find_the_open_datasets_and_nothing_else() {
     let s = TestServer::start().await;
@@ -81,31 +93,28 @@ async fn ckan_clients_find_the_open_datasets_and_nothing_else() {
         s.key("jt").await,
         s.key("reviewer").await,
     );
-    published(
-        &s,
-        &c,
-        &jt_key,
-        &reviewer,
-        entry(jt.0, "公交线路", "unconditional", &["公交", "交通"]),
-    )
-    .await;
-    published(
-        &s,
-        &c,
-        &jt_key,
-        &reviewer,
-        entry(jt.0, "公交站点", "conditional", &["公交"]),
-    )
-    .await;
-    published(
-        &s,
-        &c,
-        &ga,
-        &reviewer,
-        entry(s.dept.0, "户籍人口统计", "unconditional", &["人口"]),
-    )
-    .await;
-    published(
+    let mut opened = Vec::new();
+    for (key, org, name, open_type, tags) in [
+        (
+            &jt_key,
+            jt.0,
+            "公交线路",
+            "unconditional",
+            &["公交", "交通"][..],
+        ),
+        (&jt_key, jt.0, "公交站点", "conditional", &["公交"][..]),
+        (
+            &ga,
+            s.dept.0,
+            "户籍人口统计",
+            "unconditional",
+            &["人口"][..],
+        ),
+    ] {
+        let id = published(&s, &c, key, &reviewer, entry(org, name, open_type, tags)).await;
+        opened.push((key, id));
+    }
+    let never = published(
         &s,
         &c,
         &ga,
@@ -113,6 +122,20 @@ async fn ckan_clients_find_the_open_datasets_and_nothing_else() {
         entry(s.dept.0, "在逃人员", "never", &[]),
     )
     .await;
+    // Published is not open: nothing is listed until a department decides to open.
+    let (_, listed) = call(&c, format!("{}/api/3/action/package_list", s.base)).await;
+    assert_eq!(listed["result"], json!([]), "{listed}");
+    for (key, id) in &opened {
+        let (status, v) = open(&s, &c, key, *id, json!({})).await;
+        assert_eq!(status, 200, "{v}");
+    }
+    // Never to be opened: refused, whoever asks.
+    let (status, v) = open(&s, &c, &ga, never, json!({})).await;
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("不予开放"),
+        "{v}"
+    );
     let base = s.base.clone();
 
     // ckanapi: a Chinese search, one dataset, the departments.
@@ -213,14 +236,7 @@ async fn ckan_clients_find_the_open_datasets_and_nothing_else() {
     )
     .await;
     assert_eq!(status, 409, "{v}");
-    let never = s
-        .store
-        .all_resources()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|r| r.meta.name == "在逃人员")
-        .unwrap();
+    let never = s.store.get_resource(never).await.unwrap();
     let (status, v) = call(
         &c,
         format!(
@@ -232,4 +248,381 @@ async fn ckan_clients_find_the_open_datasets_and_nothing_else() {
     assert_eq!(status, 404, "{v}");
     assert_eq!(v["error"]["__type"], "Not Found Error");
     s.stop().await;
+}
+
+fn gate_entry(provider: i64, name: &str, open: &str) -> Value {
+    json!({
+        "class_kind": "department", "class_path": "01001001", "name": name, "provider_org_id": provider,
+        "summary": format!("{name}（测试）"), "format": "database",
+        "share_type": "unconditional", "open_type": open,
+        "open_condition": if open == "conditional" { "经审核的科研机构" } else { "" },
+        "update_cycle": "monthly", "extended": {"keywords": ["公交"]},
+        "items": [{"name": "线路", "item_type": "C", "length": 50}, {"name": "站数", "item_type": "N", "length": 10},
+                  {"name": "负责人身份号码", "item_type": "C", "length": 18}]
+    })
+}
+
+const ROWS: &str = "线路,站数,负责人身份号码\n\
+    1路,12,510107199001011234\n\
+    2路,3,510107198502023456\n\
+    <script>alert(1)</script>,5,510108197003035678\n\
+    快速公交K1,1,51010719950404789X\n";
+
+async fn push(s: &TestServer, c: &Client, key: &str, id: i64) {
+    let r = c
+        .post(s.url(&format!("/api/v1/resources/{id}/rows")))
+        .bearer_auth(key)
+        .header("content-type", "text/csv")
+        .body(ROWS)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    std_rows(s, id, 4).await;
+}
+
+async fn status_text(c: &Client, url: String) -> (u16, String) {
+    let r = c.get(url).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Open data is a grant to the public read through the one gate: only the items and rows the
+/// opening names, masked; downloads in four formats and `datastore_search` by anyone, audited
+/// with the address truncated; conditional datasets per approved user; withdrawal and
+/// destruction stop reads at once and leave the record; the portal shows all of it, escaped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_data_passes_the_gate() {
+    let s = TestServer::start().await;
+    bureau_users(&s).await;
+    let c = Client::new();
+    let (officer, reviewer, consumer) = (
+        s.key("provider_officer").await,
+        s.key("reviewer").await,
+        s.key("consumer").await,
+    );
+    let id = published(
+        &s,
+        &c,
+        &officer,
+        &reviewer,
+        gate_entry(s.dept.0, "公交线路站数", "unconditional"),
+    )
+    .await;
+    push(&s, &c, &officer, id).await;
+    let name = s
+        .store
+        .get_resource(id)
+        .await
+        .unwrap()
+        .code
+        .to_ascii_lowercase()
+        .replace('/', "-");
+    let base = s.base.clone();
+    let download = |f: &str| format!("{base}/open/datasets/{name}/download.{f}");
+
+    // Not open yet: the public does not see it.
+    let (status, body) = status_text(&c, download("csv")).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("dataset_not_found"), "{body}");
+
+    // Only the providing department (or the bureau) decides; bad terms are refused in words.
+    let (status, _) = open(&s, &c, &consumer, id, json!({})).await;
+    assert_eq!(status, 403);
+    let (status, v) = open(&s, &c, &officer, id, json!({"items": ["不存在"]})).await;
+    assert_eq!(status, 400, "{v}");
+    let terms = json!({"items": ["线路", "站数", "负责人身份号码"], "row_filter": "站数 >= 2",
+        "masks": {"负责人身份号码": "hash"}});
+    let (status, v) = open(&s, &c, &officer, id, terms).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["status"], "open");
+
+    // datastore_search: the opened rows only, the number never in clear.
+    let ds = |q: &str| format!("{base}/api/3/action/datastore_search?resource_id={name}-csv&{q}");
+    let (status, v) = call(&c, ds("sort=站数%20desc")).await;
+    assert_eq!(status, 200, "{v}");
+    let r = &v["result"];
+    assert_eq!(r["total"], 3, "{v}");
+    assert_eq!(r["records"][0]["线路"], "1路");
+    assert!(
+        r["records"][0]["站数"].as_str().unwrap().starts_with("12"),
+        "{v}"
+    );
+    let text = v.to_string();
+    assert!(
+        !text.contains("510107199001011234") && !text.contains("快速公交"),
+        "{text}"
+    );
+    assert_ne!(r["records"][0]["负责人身份号码"], "");
+    let (_, v) = call(&c, ds("q=2路&records_format=lists")).await;
+    let found = &v["result"]["records"];
+    assert_eq!(
+        (found.as_array().unwrap().len(), &found[0][0]),
+        (1, &json!("2路")),
+        "{v}"
+    );
+    let (_, v) = call(&c, ds("records_format=csv&fields=线路&limit=1")).await;
+    assert_eq!(v["result"]["records"], "1路\n", "{v}");
+    // Filtering, searching or sorting by a masked item would tell its values: refused.
+    let (status, v) = call(
+        &c,
+        ds("filters=%7B%22负责人身份号码%22%3A%22510107198502023456%22%7D"),
+    )
+    .await;
+    assert_eq!(
+        (status, v["error"]["__type"].as_str()),
+        (409, Some("Validation Error")),
+        "{v}"
+    );
+    let (status, _) = call(&c, ds("sort=负责人身份号码")).await;
+    assert_eq!(status, 409);
+    let (status, v) = call(&c, ds("q=510107198502023456")).await;
+    assert_eq!(
+        (status, v["result"]["total"].clone()),
+        (200, json!(0)),
+        "{v}"
+    );
+    let (status, _) = call(&c, ds("limit=40000")).await;
+    assert_eq!(status, 409);
+    let (status, v) = call(
+        &c,
+        format!("{base}/api/3/action/datastore_search?resource_id=nope"),
+    )
+    .await;
+    assert_eq!(
+        (status, v["error"]["__type"].as_str()),
+        (404, Some("Not Found Error")),
+        "{v}"
+    );
+
+    // Downloads: CSV with a BOM, JSON, a workbook, Parquet — the same rows, masked.
+    let r = c.get(download("csv")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let bytes = r.bytes().await.unwrap();
+    assert!(bytes.starts_with(&[0xEF, 0xBB, 0xBF]));
+    let csv = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(
+        csv.starts_with("线路,站数,负责人身份号码") && !csv.contains("510107"),
+        "{csv}"
+    );
+    let json: Value = c
+        .get(download("json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 3, "{json}");
+    let xlsx = c
+        .get(download("xlsx"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(xlsx.starts_with(b"PK"));
+    let parquet = c
+        .get(download("parquet"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(parquet.starts_with(b"PAR1"));
+    let (status, _) = status_text(&c, download("exe")).await;
+    assert_eq!(status, 400);
+
+    // Every read is audited; the anonymous reader by a truncated address only.
+    let reads = s
+        .store
+        .list_audit(
+            &yishu_meta::AuditFilter {
+                action: Some("share.read".into()),
+                ..Default::default()
+            },
+            100,
+            0,
+        )
+        .await
+        .unwrap();
+    let open_reads: Vec<_> = reads
+        .items
+        .iter()
+        .filter(|r| r.detail.contains("\"open_"))
+        .collect();
+    assert!(open_reads.len() >= 8, "{} open reads", open_reads.len());
+    assert!(
+        open_reads
+            .iter()
+            .all(|r| r.source_ip == "127.0.0.0" && r.actor_id.is_none())
+    );
+    assert!(
+        open_reads.iter().any(|r| r.outcome == "denied"),
+        "refusals are audited too"
+    );
+
+    // The portal: home, search, the dataset page with its preview and chart; input escaped.
+    let (status, home) = status_text(&c, format!("{base}/")).await;
+    assert_eq!(status, 200);
+    assert!(home.contains("公交线路站数") && home.contains("公共数据开放门户"));
+    let (_, found) = status_text(&c, format!("{base}/open/datasets?q=公交")).await;
+    assert!(found.contains(&format!("/open/datasets/{name}")), "{found}");
+    let (_, probe) = status_text(
+        &c,
+        format!("{base}/open/datasets?q=%3Cscript%3Ealert(2)%3C/script%3E&org=%22%3E%3Cb%3E"),
+    )
+    .await;
+    assert!(
+        !probe.contains("<script>alert(2)") && !probe.contains("\"><b>"),
+        "reflected input is escaped"
+    );
+    let (status, page) = status_text(&c, format!("{base}/open/datasets/{name}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("id=\"preview\"") && page.contains("已脱敏"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("<script>alert(1)") && page.contains("&#60;script&#62;alert(1)"),
+        "{page}"
+    );
+    assert!(!page.contains("510107199001011234"));
+    assert!(page.contains(&format!("/open/datasets/{name}/download.parquet")));
+    let (status, _) = status_text(&c, format!("{base}/open/orgs/cd-ga")).await;
+    assert_eq!(status, 200);
+
+    // Withdrawn: reads stop at once, the record and reason stay; destroyed: never again.
+    let end = |what: &str, reason: &str| {
+        c.post(s.url(&format!("/api/v1/resources/{id}/opening/{what}")))
+            .bearer_auth(&officer)
+            .json(&json!({"reason": reason}))
+            .send()
+    };
+    assert_eq!(
+        end("withdrawal", "数据口径调整")
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    let (status, body) = status_text(&c, download("csv")).await;
+    assert_eq!(status, 410, "{body}");
+    assert!(body.contains("dataset_withdrawn") && body.contains("数据口径调整"));
+    let (status, _) = call(&c, ds("")).await;
+    assert_eq!(status, 404);
+    let (status, page) = status_text(&c, format!("{base}/open/datasets/{name}")).await;
+    assert_eq!(status, 410);
+    assert!(page.contains("已撤回") && page.contains("数据口径调整"));
+    assert_eq!(
+        end("destruction", "超过保存期限")
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    let (status, v) = open(&s, &c, &officer, id, json!({})).await;
+    assert_eq!(status, 410, "{v}");
+    let (_, page) = status_text(&c, format!("{base}/open/datasets/{name}")).await;
+    assert!(page.contains("已销毁") && page.contains("超过保存期限"));
+    let history = get_opening(&s, &c, &officer, id).await;
+    let events: Vec<&str> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["opened", "withdrawn", "destroyed"]);
+
+    // Conditional: anonymous and unapproved readers are refused; an approved user reads with
+    // their key in CKAN's header until the access expires.
+    let cond = published(
+        &s,
+        &c,
+        &officer,
+        &reviewer,
+        gate_entry(s.dept.0, "公交客流", "conditional"),
+    )
+    .await;
+    push(&s, &c, &officer, cond).await;
+    assert_eq!(open(&s, &c, &officer, cond, json!({})).await.0, 200);
+    let cname = s
+        .store
+        .get_resource(cond)
+        .await
+        .unwrap()
+        .code
+        .to_ascii_lowercase()
+        .replace('/', "-");
+    let cds = format!("{base}/api/3/action/datastore_search?resource_id={cname}");
+    let (status, v) = call(&c, cds.clone()).await;
+    assert_eq!(
+        (status, v["error"]["__type"].as_str()),
+        (403, Some("Authorization Error")),
+        "{v}"
+    );
+    let keyed = |k: &str| c.get(&cds).header("X-CKAN-API-Key", k).send();
+    assert_eq!(keyed(&consumer).await.unwrap().status().as_u16(), 403);
+    let r = c
+        .post(s.url("/api/v1/open-access"))
+        .bearer_auth(&consumer)
+        .json(&json!({"resource_id": cond, "purpose": "公交客流研究"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let application: Value = r.json().await.unwrap();
+    assert_eq!(application["status"], "pending");
+    let decide = |k: &str| {
+        c.post(s.url(&format!(
+            "/api/v1/open-access/{}/decision",
+            application["id"]
+        )))
+        .bearer_auth(k)
+        .json(&json!({"grant": true, "days": 30}))
+        .send()
+    };
+    assert_eq!(
+        decide(&consumer).await.unwrap().status().as_u16(),
+        403,
+        "not the consumer's to decide"
+    );
+    assert_eq!(decide(&officer).await.unwrap().status().as_u16(), 200);
+    let r = keyed(&consumer).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["result"]["total"], 4, "{v}");
+    let (status, _) = call(&c, cds.clone()).await;
+    assert_eq!(status, 403, "still closed to anonymous readers");
+
+    // A flood of anonymous requests from one address is limited; the server stays up.
+    let mut limited = 0;
+    for _ in 0..130 {
+        let r = c.get(ds("limit=1")).send().await.unwrap();
+        if r.status().as_u16() == 429 {
+            limited += 1;
+        }
+    }
+    assert!(limited > 0, "anonymous reads are rate-limited per address");
+    assert_eq!(
+        keyed(&consumer).await.unwrap().status().as_u16(),
+        200,
+        "a registered reader has their own limit"
+    );
+    s.stop().await;
+}
+
+async fn get_opening(s: &TestServer, c: &Client, key: &str, id: i64) -> Value {
+    c.get(s.url(&format!("/api/v1/resources/{id}/opening")))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{TestServer, bureau_users, error_code, get_json, published};
+use common::{TestServer, bureau_users, error_code, get_json, published, std_rows};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use yishu_types::Role;
@@ -327,22 +327,6 @@ async fn console_forms_apply_and_decide() {
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().contains("未通过"));
     s.stop().await;
-}
-
-/// Waits until the std table of resource `id` holds `n` rows (the check and cleaning jobs run in
-/// the background after a push).
-async fn std_rows(s: &TestServer, id: i64, n: usize) {
-    let table = s.store.get_resource(id).await.unwrap().table();
-    let lake = s.lake();
-    for _ in 0..200 {
-        if let Some(f) = lake.frame(yishu_lake::Layer::Std, &table).await.unwrap()
-            && f.count().await.unwrap() >= n
-        {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("std.{table} did not reach {n} rows");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,6 +10,7 @@ pub mod filter;
 pub mod gate;
 pub mod limit;
 pub mod mask;
+pub mod opening;
 pub mod read;
 pub mod service;
 pub mod subscribe;

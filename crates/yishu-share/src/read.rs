@@ -202,3 +202,114 @@ pub async fn stream(
     });
     Ok(Box::pin(s))
 }
+
+/// Most rows one [`search`] returns (CKAN's datastore limit).
+pub const MAX_QUERY: usize = 32_000;
+
+/// What a query of a table asks beyond its plan (CKAN's `datastore_search`): free text over
+/// the items shown in clear, an order by such items, a window, and whether to count the rows.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    pub q: Option<String>,
+    /// Items and ascending (`true`) or descending.
+    pub sort: Vec<(String, bool)>,
+    pub offset: usize,
+    pub limit: usize,
+    pub total: bool,
+}
+
+/// The rows a [`Query`] found, masked, and how many match in all when asked.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub items: Vec<String>,
+    /// The items shown masked.
+    pub masked: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    pub total: Option<u64>,
+}
+
+/// Runs `q` over the plan's rows. Text search and order only use items the plan shows in
+/// clear: matching or ordering by a masked item would tell its values (an oracle), so asking
+/// for that is refused, and `q` simply does not look at masked items.
+pub async fn search(
+    lake: &Lake,
+    layer: Layer,
+    table: &str,
+    plan: &ReadPlan,
+    q: &Query,
+) -> Result<Found, Error> {
+    use yishu_lake::datafusion::arrow::datatypes::DataType;
+    use yishu_lake::datafusion::functions::expr_fn::contains;
+    use yishu_lake::datafusion::prelude::cast;
+    for (item, _) in &q.sort {
+        if !plan.items.contains(item) {
+            return Err(Error::new(
+                ErrorCode::InvalidInput,
+                format!("sort: '{item}' is not a field of this data"),
+            ));
+        }
+        if !plan.is_clear(item) {
+            return Err(Error::new(
+                ErrorCode::InvalidInput,
+                format!("sort: '{item}' is masked and cannot be sorted by"),
+            ));
+        }
+    }
+    let what = format!("cannot read {layer}.{table}");
+    let mut out = Found {
+        items: plan.items.clone(),
+        masked: plan
+            .items
+            .iter()
+            .filter(|i| !plan.is_clear(i))
+            .cloned()
+            .collect(),
+        rows: Vec::new(),
+        total: q.total.then_some(0),
+    };
+    let Some(df) = lake.frame(layer, table).await? else {
+        return Ok(out);
+    };
+    let present: Vec<String> = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let only =
+        q.q.as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|text| {
+                plan.items
+                    .iter()
+                    .filter(|i| plan.is_clear(i) && present.contains(i))
+                    .map(|i| contains(cast(ident(i), DataType::Utf8), lit(text)))
+                    .reduce(Expr::or)
+                    .unwrap_or(lit(false))
+            });
+    let df = narrow(df, plan, only, None, &what)?;
+    if q.total {
+        out.total = Some(df.clone().count().await.map_err(lake_err(&what))? as u64);
+    }
+    let df = if q.sort.is_empty() {
+        df
+    } else {
+        df.sort(
+            q.sort
+                .iter()
+                .map(|(i, asc)| ident(i).sort(*asc, true))
+                .collect(),
+        )
+        .map_err(lake_err(&what))?
+    };
+    let df = df
+        .limit(q.offset, Some(q.limit.clamp(1, MAX_QUERY)))
+        .map_err(lake_err(&what))?;
+    for b in df.collect().await.map_err(lake_err(&what))? {
+        for row in text_rows(&b) {
+            out.rows.push(mask_row(plan, row));
+        }
+    }
+    Ok(out)
+}

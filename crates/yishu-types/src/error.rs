@@ -109,6 +109,12 @@ pub enum ErrorCode {
     TargetUnavailable,
     /// A subscription's table no longer has the columns its deliveries write.
     TargetChanged,
+    /// No open dataset by that name (or not one the public may see).
+    DatasetNotFound,
+    /// The dataset was withdrawn from opening or destroyed; the record says why.
+    DatasetWithdrawn,
+    /// A conditionally open dataset: the caller needs the providing department's approval.
+    OpenAccessRequired,
     /// Something unexpected; the request id leads to the log line.
     Internal,
 }
@@ -167,6 +173,9 @@ impl ErrorCode {
         Self::SubscriptionNotFound,
         Self::TargetUnavailable,
         Self::TargetChanged,
+        Self::DatasetNotFound,
+        Self::DatasetWithdrawn,
+        Self::OpenAccessRequired,
         Self::Internal,
     ];
 
@@ -224,6 +233,9 @@ impl ErrorCode {
             Self::SubscriptionNotFound => "subscription_not_found",
             Self::TargetUnavailable => "target_unavailable",
             Self::TargetChanged => "target_changed",
+            Self::DatasetNotFound => "dataset_not_found",
+            Self::DatasetWithdrawn => "dataset_withdrawn",
+            Self::OpenAccessRequired => "open_access_required",
             Self::Internal => "internal",
         }
     }
@@ -252,7 +264,8 @@ impl ErrorCode {
             | Self::NotShared
             | Self::AppSuspended
             | Self::IpNotAllowed
-            | Self::ServiceCutOff => 403,
+            | Self::ServiceCutOff
+            | Self::OpenAccessRequired => 403,
             Self::AccountLocked | Self::RateLimited => 429,
             Self::RouteNotFound
             | Self::OrgNotFound
@@ -267,8 +280,9 @@ impl ErrorCode {
             | Self::GrantNotFound
             | Self::ServiceNotFound
             | Self::AppNotFound
-            | Self::SubscriptionNotFound => 404,
-            Self::ServiceGone => 410,
+            | Self::SubscriptionNotFound
+            | Self::DatasetNotFound => 404,
+            Self::ServiceGone | Self::DatasetWithdrawn => 410,
             Self::OrgCodeTaken
             | Self::UserNameTaken
             | Self::EditConflict

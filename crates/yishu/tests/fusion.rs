@@ -487,13 +487,13 @@ async fn full_run_agrees(dir: &std::path::Path, incremental: &serde_json::Value)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
     let (_home, dir, text) = demo(600);
-    // The demo's five grants (three for data, one for its service, one to verify people), and
-    // the sharing commands:
+    // The demo's five grants (three for data, one for its service, one to verify people), four
+    // more to the public (its open datasets), and the sharing commands:
     // apply, approve, list, revoke.
     let o = yishu(&dir, &["share", "grants"], None);
     let listed = out(&o);
     assert!(o.status.success(), "{listed}");
-    assert_eq!(listed.matches("status=active").count(), 5, "{listed}");
+    assert_eq!(listed.matches("status=active").count(), 9, "{listed}");
     let o = yishu(
         &dir,
         &[

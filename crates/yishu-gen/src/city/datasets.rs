@@ -122,7 +122,7 @@ pub mod hunyin {
         summary: "民政局婚姻登记（结婚、离婚）记录（minzheng_hunyin.xlsx 婚姻登记）",
         format: ResourceFormat::File,
         share: ShareType::Conditional,
-        open: OpenType::Never,
+        open: OpenType::Unconditional,
         cycle: UpdateCycle::Daily,
         columns: &[
             col(KIND, "C", Some(4)),
@@ -183,7 +183,7 @@ pub mod dibao {
         summary: "民政局前置库低保对象表（minzheng_qianzhiku.sqlite dibao）",
         format: ResourceFormat::Database,
         share: ShareType::Conditional,
-        open: OpenType::Never,
+        open: OpenType::Unconditional,
         cycle: UpdateCycle::Realtime,
         columns: &[
             col(ID, "C", Some(18)),
@@ -309,7 +309,7 @@ pub mod qiye {
         summary: "市场监管局企业登记信息（shichang_qiye.xlsx）",
         format: ResourceFormat::File,
         share: ShareType::Unconditional,
-        open: OpenType::Conditional,
+        open: OpenType::Unconditional,
         cycle: UpdateCycle::Daily,
         columns: &[
             col(CODE, "C", Some(18)),
@@ -375,7 +375,7 @@ pub mod gongjijin {
         summary: "公积金中心个人账户缴存记录（gongjijin_jiaocun.parquet）",
         format: ResourceFormat::Database,
         share: ShareType::Conditional,
-        open: OpenType::Never,
+        open: OpenType::Conditional,
         cycle: UpdateCycle::Monthly,
         columns: &[
             col(ID, "C", Some(18)),

@@ -7,6 +7,7 @@ pub mod accuracy;
 pub mod datasets;
 pub mod linkage;
 pub mod load;
+pub mod open;
 pub mod plan;
 pub mod rules;
 pub mod services;

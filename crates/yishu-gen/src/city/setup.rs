@@ -137,7 +137,7 @@ pub async fn catalog_city(store: &Store) -> Result<Vec<Resource>> {
             },
             open_type: d.open,
             open_condition: if d.open == OpenType::Conditional {
-                "去除法定代表人身份证号后开放".into()
+                "仅向经审核的科研与金融机构开放，个人信息脱敏后使用".into()
             } else {
                 String::new()
             },

@@ -11,6 +11,8 @@ pub mod compare;
 pub mod matters;
 pub mod notify;
 pub mod open;
+pub mod open_read;
+pub mod opening;
 pub mod orgs;
 pub mod quality;
 pub mod reports;

@@ -1,12 +1,13 @@
-//! The open catalog (数据开放, R33) as outsiders see it: the published resources whose open
-//! attribute allows opening, as datasets with their department, items, formats and times —
-//! what the CKAN Action API (and later the portal and DCAT) list, search and show. A resource
-//! that is not published, retired or never to be opened does not exist here.
+//! The open catalog (数据开放, R33) as outsiders see it: the published resources a department
+//! opened (their open attribute allowing it), as datasets with their department, items, formats
+//! and times — what the CKAN Action API, the portal and DCAT list, search and show. A resource
+//! not opened does not exist here; a withdrawn or destroyed one only as the record that it was.
 
 use crate::AppState;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use yishu_meta::catalog::{OpenType, Resource, ResourceStatus};
+use yishu_meta::open::{Opening, OpeningStatus};
 use yishu_meta::org::Org;
 use yishu_types::{Error, OrgId};
 
@@ -20,9 +21,11 @@ pub fn org_slug(o: &Org) -> String {
     o.code.to_ascii_lowercase()
 }
 
-/// Whether the public may see `r` in the open catalog.
-pub fn is_open(r: &Resource) -> bool {
-    r.status == ResourceStatus::Published && r.meta.open_type != OpenType::Never
+/// Whether the public may read `r` under opening `o`.
+pub fn is_open(r: &Resource, o: &Opening) -> bool {
+    r.status == ResourceStatus::Published
+        && r.meta.open_type != OpenType::Never
+        && o.status == OpeningStatus::Open
 }
 
 /// ISO 8601 as CKAN writes times (UTC, no zone suffix).
@@ -36,18 +39,31 @@ pub fn iso(ms: i64) -> String {
 pub struct Catalog {
     pub datasets: Vec<Resource>,
     pub orgs: BTreeMap<OrgId, Org>,
+    /// Every opening by resource, the withdrawn and destroyed ones too.
+    pub openings: BTreeMap<i64, Opening>,
+    /// Resources once open and now withdrawn or destroyed: their record stays.
+    pub ended: Vec<Resource>,
 }
 
 impl Catalog {
     pub async fn load(s: &AppState) -> Result<Catalog, Error> {
-        let mut datasets: Vec<Resource> = s
+        let openings: BTreeMap<i64, Opening> = s
             .store
-            .all_resources()
+            .openings()
             .await?
             .into_iter()
-            .filter(is_open)
+            .map(|o| (o.resource_id, o))
             .collect();
+        let (mut datasets, mut ended) = (Vec::new(), Vec::new());
+        for r in s.store.all_resources().await? {
+            match openings.get(&r.id) {
+                Some(o) if is_open(&r, o) => datasets.push(r),
+                Some(o) if o.status != OpeningStatus::Open => ended.push(r),
+                _ => {}
+            }
+        }
         datasets.sort_by_key(|r| r.id);
+        ended.sort_by_key(|r| r.id);
         let orgs = s
             .store
             .list_orgs()
@@ -55,15 +71,38 @@ impl Catalog {
             .into_iter()
             .map(|o| (o.id, o))
             .collect();
-        Ok(Catalog { datasets, orgs })
+        Ok(Catalog {
+            datasets,
+            orgs,
+            openings,
+            ended,
+        })
     }
 
-    /// The dataset named `id_or_name` (its slug or its code).
+    /// The open dataset named `id_or_name` (its slug or its code).
     pub fn find(&self, id_or_name: &str) -> Option<&Resource> {
         let key = id_or_name.trim().to_ascii_lowercase();
         self.datasets
             .iter()
             .find(|r| slug(&r.code) == key || r.code.to_ascii_lowercase() == key)
+    }
+
+    /// The dataset named `name` as the public may know it: open, or the record of one withdrawn
+    /// or destroyed (with its opening, saying which and why).
+    pub fn lookup(&self, name: &str) -> Option<(&Resource, &Opening)> {
+        let key = name.trim().to_ascii_lowercase();
+        self.datasets
+            .iter()
+            .chain(&self.ended)
+            .find(|r| slug(&r.code) == key || r.code.to_ascii_lowercase() == key)
+            .and_then(|r| self.openings.get(&r.id).map(|o| (r, o)))
+    }
+
+    /// When a dataset last changed for the public: its metadata or its opening's terms.
+    pub fn modified(&self, r: &Resource) -> i64 {
+        self.openings
+            .get(&r.id)
+            .map_or(r.updated_at, |o| o.updated_at.max(r.updated_at))
     }
 
     /// The departments that provide at least one open dataset.
@@ -121,7 +160,7 @@ impl Catalog {
             .iter()
             .map(|k| json!({"name": k, "display_name": k, "state": "active"}))
             .collect();
-        let resources: Vec<Value> = ["CSV", "XLSX", "JSON", "Parquet"]
+        let resources: Vec<Value> = FORMATS
             .iter()
             .enumerate()
             .map(|(i, f)| {
@@ -130,7 +169,7 @@ impl Catalog {
                     "url": format!("{base}/open/datasets/{name}/download.{}", f.to_ascii_lowercase()),
                     "state": "active", "datastore_active": i == 0,
                     "created": iso(r.published_at.unwrap_or(r.created_at)),
-                    "last_modified": iso(r.updated_at)})
+                    "last_modified": iso(self.modified(r))})
             })
             .collect();
         json!({
@@ -138,7 +177,7 @@ impl Catalog {
             "type": "dataset", "state": "active", "private": false,
             "owner_org": r.meta.provider_org_id.0.to_string(), "organization": org,
             "metadata_created": iso(r.published_at.unwrap_or(r.created_at)),
-            "metadata_modified": iso(r.updated_at), "version": r.version.to_string(),
+            "metadata_modified": iso(self.modified(r)), "version": r.version.to_string(),
             "license_id": "", "license_title": "", "author": "", "maintainer": r.meta.extended.contact,
             "url": format!("{base}/open/datasets/{name}"),
             "tags": tags, "num_tags": r.meta.extended.keywords.len(),
@@ -152,5 +191,134 @@ impl Catalog {
                 {"key": "items", "value": r.item_names().join(",")},
             ],
         })
+    }
+}
+
+/// One condition on datasets: a field and a value, or a range of modification times (ISO
+/// text, either end open).
+pub enum Clause {
+    Is(String, String),
+    Modified(Option<String>, Option<String>),
+}
+
+/// The download formats every open dataset has.
+pub const FORMATS: [&str; 4] = ["CSV", "XLSX", "JSON", "Parquet"];
+
+/// A dataset found, with its rank in a free-text search (0 without one).
+pub type Match<'a> = (usize, &'a Resource);
+
+impl Catalog {
+    /// Free text through the catalog's Chinese search: dataset id → rank; `None` for no text.
+    pub fn ranked(
+        &self,
+        s: &AppState,
+        q: &str,
+    ) -> Result<Option<std::collections::HashMap<i64, usize>>, Error> {
+        let q = q.trim();
+        if q.is_empty() || q == "*:*" {
+            return Ok(None);
+        }
+        let found = s.search.search(&yishu_search::SearchQuery {
+            text: q.to_string(),
+            filters: Default::default(),
+            visibility: yishu_search::Visibility::Org(-1),
+            limit: 100_000,
+            offset: 0,
+        })?;
+        Ok(Some(
+            found
+                .hits
+                .iter()
+                .enumerate()
+                .map(|(n, h)| (h.id, n))
+                .collect(),
+        ))
+    }
+
+    /// The open datasets the text found (every one without text) that hold every clause.
+    pub fn matching(
+        &self,
+        ranked: Option<&std::collections::HashMap<i64, usize>>,
+        clauses: &[Clause],
+    ) -> Vec<Match<'_>> {
+        self.datasets
+            .iter()
+            .filter_map(|r| match ranked {
+                None => Some((0, r)),
+                Some(ranks) => ranks.get(&r.id).map(|pos| (*pos, r)),
+            })
+            .filter(|(_, r)| clauses.iter().all(|cl| self.holds(r, cl)))
+            .collect()
+    }
+
+    fn holds(&self, r: &Resource, cl: &Clause) -> bool {
+        match cl {
+            Clause::Is(f, v) => match f.as_str() {
+                "organization" => self
+                    .orgs
+                    .get(&r.meta.provider_org_id)
+                    .is_some_and(|o| org_slug(o) == *v),
+                "owner_org" => r.meta.provider_org_id.0.to_string() == *v,
+                "tags" => r.meta.extended.keywords.iter().any(|k| k == v),
+                "res_format" => FORMATS.iter().any(|f| f.eq_ignore_ascii_case(v)),
+                "open_type" => r.meta.open_type.as_str() == v,
+                "class_kind" => r.meta.class_kind.as_str() == v,
+                _ => slug(&r.code) == *v,
+            },
+            Clause::Modified(a, b) => {
+                let m = iso(self.modified(r));
+                a.as_ref().is_none_or(|a| m.as_str() >= a.as_str())
+                    && b.as_ref().is_none_or(|b| m.as_str() <= b.as_str())
+            }
+        }
+    }
+
+    /// Counts of `field`'s values (name, label) over `matched`, most first, at least
+    /// `mincount`, at most `limit`.
+    pub fn facet(
+        &self,
+        matched: &[Match<'_>],
+        field: &str,
+        mincount: usize,
+        limit: usize,
+    ) -> Vec<((String, String), usize)> {
+        let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for (_, r) in matched {
+            let values: Vec<(String, String)> = match field {
+                "organization" => self
+                    .orgs
+                    .get(&r.meta.provider_org_id)
+                    .map(|o| vec![(org_slug(o), o.name.clone())])
+                    .unwrap_or_default(),
+                "tags" => r
+                    .meta
+                    .extended
+                    .keywords
+                    .iter()
+                    .map(|k| (k.clone(), k.clone()))
+                    .collect(),
+                "res_format" => FORMATS
+                    .iter()
+                    .map(|x| (x.to_string(), x.to_string()))
+                    .collect(),
+                "open_type" => vec![(
+                    r.meta.open_type.as_str().to_string(),
+                    r.meta.open_type.label_zh().to_string(),
+                )],
+                "class_kind" => vec![(
+                    r.meta.class_kind.as_str().to_string(),
+                    r.meta.class_kind.label_zh().to_string(),
+                )],
+                _ => Vec::new(),
+            };
+            for v in values {
+                *counts.entry(v).or_default() += 1;
+            }
+        }
+        let mut items: Vec<((String, String), usize)> =
+            counts.into_iter().filter(|(_, n)| *n >= mincount).collect();
+        items.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        items.truncate(limit);
+        items
     }
 }

@@ -507,16 +507,6 @@ impl Download {
     }
 }
 
-/// CSV line(s) of text cells.
-fn csv_lines(rows: &[Vec<String>]) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for r in rows {
-        // Writing to memory cannot fail.
-        let _ = w.write_record(r);
-    }
-    w.into_inner().unwrap_or_default()
-}
-
 /// Every row of a grant as CSV (UTF-8 with BOM), streamed batch by batch: a million rows never
 /// sit in memory. The read is audited before the first byte and its row count when it ends.
 pub async fn grant_csv(
@@ -526,41 +516,21 @@ pub async fn grant_csv(
     id: i64,
     q: &RowsQuery,
 ) -> ApiResult<axum::response::Response> {
-    use axum::body::{Body, Bytes};
-    use futures::StreamExt;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU64, Ordering};
     let d = Download::begin(s, who, meta, id, q, "csv").await?;
-    let mut head = vec![0xEF, 0xBB, 0xBF];
-    head.extend(csv_lines(std::slice::from_ref(&d.items)));
-    let (rows, opening) = (d.rows, d.opening);
-    let count = Arc::new(AtomicU64::new(0));
-    let counted = count.clone();
-    let body = rows.map(move |chunk| {
-        chunk
-            .map(|rows| {
-                counted.fetch_add(rows.len() as u64, Ordering::Relaxed);
-                Bytes::from(csv_lines(&rows))
-            })
-            .map_err(|e| std::io::Error::other(e.message))
-    });
-    let (store, limiter) = (s.store.clone(), s.limiter.clone());
+    let (store, limiter, opening) = (s.store.clone(), s.limiter.clone(), d.opening);
     // When the last row is out: the day's count and a closing record with the rows sent.
-    let done = futures::stream::once(async move {
-        let n = count.load(Ordering::Relaxed);
-        limiter.rows(id, n as i64);
-        if let Err(err) = store.audit(&Download::end(&opening, n)).await {
-            tracing::error!("recording the end of a download through grant {id}: {err}");
-        }
-        Ok::<_, std::io::Error>(Bytes::new())
+    let on_end: crate::download::OnEnd = Box::new(move |n| {
+        Box::pin(async move {
+            limiter.rows(id, n as i64);
+            if let Err(err) = store.audit(&Download::end(&opening, n)).await {
+                tracing::error!("recording the end of a download through grant {id}: {err}");
+            }
+        })
     });
-    let stream = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(head)) })
-        .chain(body)
-        .chain(done);
     Ok(crate::download::file(
         "text/csv; charset=utf-8",
         format!("grant-{id}.csv"),
-        Body::from_stream(stream),
+        crate::download::streamed("csv", d.items, d.rows, on_end),
     ))
 }
 
@@ -624,32 +594,13 @@ pub async fn grant_file(
     q: &RowsQuery,
     format: yishu_share::files::FileFormat,
 ) -> ApiResult<axum::response::Response> {
-    use axum::body::{Body, Bytes};
-    use tokio::io::AsyncReadExt;
     let d = Download::begin(s, who, meta, id, q, format.extension()).await?;
-    let tmp = tempfile::NamedTempFile::new()
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("temporary file: {e}")))?;
-    let n = yishu_share::files::write(format, &d.items, d.rows, tmp.path()).await?;
+    let (n, body) = crate::download::written(format, &d.items, d.rows).await?;
     s.limiter.rows(id, n as i64);
     audit::record(&s.store, &Download::end(&d.opening, n)).await?;
-    let file = tokio::fs::File::open(tmp.path())
-        .await
-        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("temporary file: {e}")))?;
-    // The temporary file lives as long as the body streams it.
-    let body = futures::stream::unfold((file, tmp), |(mut file, tmp)| async move {
-        let mut buf = vec![0u8; 64 * 1024];
-        match file.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(k) => {
-                buf.truncate(k);
-                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), (file, tmp)))
-            }
-            Err(e) => Some((Err(e), (file, tmp))),
-        }
-    });
     Ok(crate::download::file(
         format.content_type(),
         format!("grant-{id}.{}", format.extension()),
-        Body::from_stream(body),
+        body,
     ))
 }

@@ -12,6 +12,7 @@ mod console;
 mod keys;
 mod matters;
 mod orgs;
+mod portal;
 mod quality;
 mod report;
 mod resource_edit;
@@ -44,7 +45,10 @@ const CSS: &str = include_str!("../../static/app.css");
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(portal))
+        .route("/", get(portal::home))
+        .route("/open/datasets", get(portal::search))
+        .route("/open/datasets/{name}", get(portal::dataset))
+        .route("/open/orgs/{name}", get(portal::org))
         .route("/static/app.css", get(css))
         .route("/console/lang", get(switch_lang))
         .route(
@@ -331,16 +335,6 @@ pub fn render<T: Template>(t: &T) -> Response {
 #[template(path = "message.html")]
 pub struct Message {
     pub c: Chrome,
-}
-
-#[derive(Template)]
-#[template(path = "portal.html")]
-struct Portal {
-    t: Tr,
-}
-
-async fn portal(headers: HeaderMap) -> Response {
-    render(&Portal { t: lang(&headers) })
 }
 
 async fn css() -> impl IntoResponse {

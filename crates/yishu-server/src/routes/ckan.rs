@@ -4,13 +4,13 @@
 //! (400 unknown action, 404 not found, 409 validation).
 
 use crate::AppState;
-use crate::app::open::{Catalog, iso, org_slug, slug};
+use crate::app::open::{Catalog, Clause, org_slug, slug};
+use crate::app::open_read::{self, Reader};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
 
 /// Most rows one `package_search` returns (CKAN's `ckan.search.rows_max`).
 pub const ROWS_MAX: i64 = 1000;
@@ -45,6 +45,34 @@ fn internal(e: yishu_types::Error) -> Failure {
     Failure {
         status: StatusCode::INTERNAL_SERVER_ERROR,
         kind: "Internal Error",
+        message: e.message,
+        field: None,
+    }
+}
+
+/// A refusal of the gate or the store in CKAN's terms: not found (withdrawn datasets too: they
+/// are gone for clients), authorization, validation, rate limit, or internal.
+fn failure(e: yishu_types::Error) -> Failure {
+    use yishu_types::ErrorCode as C;
+    let (status, kind) = match e.code {
+        C::DatasetNotFound | C::DatasetWithdrawn | C::ResourceNotFound => {
+            (StatusCode::NOT_FOUND, "Not Found Error")
+        }
+        C::Unauthenticated
+        | C::BadCredentials
+        | C::ApiKeyExpired
+        | C::ApiKeyRevoked
+        | C::Forbidden
+        | C::OpenAccessRequired
+        | C::GrantInactive
+        | C::AccountDisabled => (StatusCode::FORBIDDEN, "Authorization Error"),
+        C::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "Rate Limit Error"),
+        c if c.http_status() < 500 => (StatusCode::CONFLICT, "Validation Error"),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "Internal Error"),
+    };
+    Failure {
+        status,
+        kind,
         message: e.message,
         field: None,
     }
@@ -142,17 +170,17 @@ pub fn router() -> axum::Router<AppState> {
 pub async fn action(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    method: Method,
+    reader: Result<Reader, crate::error::ApiError>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
     let base = base_url(&headers);
     let help = format!("{base}/api/3/action/help_show?name={name}");
-    let _ = method;
-    let done = match params(query.as_deref(), &headers, &body) {
-        Ok(p) => run(&s, &name, &p, &base).await,
-        Err(f) => Err(f),
+    let done = match (reader, params(query.as_deref(), &headers, &body)) {
+        (Err(e), _) => Err(failure(e.0)),
+        (_, Err(f)) => Err(f),
+        (Ok(reader), Ok(p)) => run(&s, &reader, &name, &p, &base).await,
     };
     match done {
         Ok(result) => (
@@ -176,6 +204,7 @@ pub async fn action(
 
 async fn run(
     s: &AppState,
+    reader: &Reader,
     name: &str,
     p: &Map<String, Value>,
     base: &str,
@@ -265,6 +294,7 @@ async fn run(
                 .find(|res| res["id"] == id.as_ref())
                 .ok_or_else(|| not_found("Resource"))
         }
+        "datastore_search" => datastore_search(s, reader, p).await,
         other => Err(Failure {
             status: StatusCode::BAD_REQUEST,
             kind: "Bad Request",
@@ -272,12 +302,6 @@ async fn run(
             field: None,
         }),
     }
-}
-
-/// One `fq` clause: a field and a value, or a range of modification times.
-enum Clause {
-    Is(String, String),
-    Modified(Option<String>, Option<String>),
 }
 
 /// Parses `fq`: `field:value` clauses (values quoted or not) and
@@ -326,7 +350,7 @@ fn parse_fq(fq: &str) -> Result<Vec<Clause>, Failure> {
         } else {
             match field.as_str() {
                 "organization" | "owner_org" | "tags" | "res_format" | "name" | "id"
-                | "open_type" => out.push(Clause::Is(field, value)),
+                | "open_type" | "class_kind" => out.push(Clause::Is(field, value)),
                 f => return Err(bad(format!("cannot filter on '{f}'"))),
             }
         }
@@ -348,60 +372,8 @@ async fn search(s: &AppState, p: &Map<String, Value>, base: &str) -> Result<Valu
         .unwrap_or_default();
     let fq = parse_fq(&text(p, "fq").unwrap_or_default())?;
     let c = Catalog::load(s).await.map_err(internal)?;
-    // Free text through the catalog's Chinese search; its rank is the default order.
-    // Dataset id → its rank in the search's answer.
-    let ranked: Option<std::collections::HashMap<i64, usize>> = if q.is_empty() || q == "*:*" {
-        None
-    } else {
-        let found = s
-            .search
-            .search(&yishu_search::SearchQuery {
-                text: q.clone(),
-                filters: Default::default(),
-                visibility: yishu_search::Visibility::Org(-1),
-                limit: 100_000,
-                offset: 0,
-            })
-            .map_err(internal)?;
-        Some(
-            found
-                .hits
-                .iter()
-                .enumerate()
-                .map(|(n, h)| (h.id, n))
-                .collect(),
-        )
-    };
-    let mut matched: Vec<(usize, &yishu_meta::catalog::Resource)> = c
-        .datasets
-        .iter()
-        .filter_map(|r| match &ranked {
-            None => Some((0, r)),
-            Some(ranks) => ranks.get(&r.id).map(|pos| (*pos, r)),
-        })
-        .filter(|(_, r)| {
-            fq.iter().all(|cl| match cl {
-                Clause::Is(f, v) => match f.as_str() {
-                    "organization" => c
-                        .orgs
-                        .get(&r.meta.provider_org_id)
-                        .is_some_and(|o| org_slug(o) == *v),
-                    "owner_org" => r.meta.provider_org_id.0.to_string() == *v,
-                    "tags" => r.meta.extended.keywords.iter().any(|k| k == v),
-                    "res_format" => ["CSV", "XLSX", "JSON", "Parquet"]
-                        .iter()
-                        .any(|f| f.eq_ignore_ascii_case(v)),
-                    "open_type" => r.meta.open_type.as_str() == v,
-                    _ => slug(&r.code) == *v,
-                },
-                Clause::Modified(a, b) => {
-                    let m = iso(r.updated_at);
-                    a.as_ref().is_none_or(|a| m.as_str() >= a.as_str())
-                        && b.as_ref().is_none_or(|b| m.as_str() <= b.as_str())
-                }
-            })
-        })
-        .collect();
+    let ranked = c.ranked(s, &q).map_err(internal)?;
+    let mut matched = c.matching(ranked.as_ref(), &fq);
     let sort = text(p, "sort")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|| "score desc, metadata_modified desc".into());
@@ -418,10 +390,12 @@ async fn search(s: &AppState, p: &Map<String, Value>, base: &str) -> Result<Valu
         d => return Err(invalid("sort", format!("'{d}' is neither asc nor desc"))),
     };
     match key {
-        "score" => matched.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.updated_at.cmp(&a.1.updated_at))),
+        "score" => {
+            matched.sort_by(|a, b| a.0.cmp(&b.0).then(c.modified(b.1).cmp(&c.modified(a.1))))
+        }
         "id" | "name" => matched.sort_by_key(|(_, r)| slug(&r.code)),
         "title" | "title_string" => matched.sort_by(|a, b| a.1.meta.name.cmp(&b.1.meta.name)),
-        "metadata_modified" => matched.sort_by_key(|(_, r)| (r.updated_at, r.id)),
+        "metadata_modified" => matched.sort_by_key(|(_, r)| (c.modified(r), r.id)),
         "metadata_created" => {
             matched.sort_by_key(|(_, r)| (r.published_at.unwrap_or(r.created_at), r.id))
         }
@@ -451,39 +425,7 @@ async fn search(s: &AppState, p: &Map<String, Value>, base: &str) -> Result<Valu
     let mut facets = Map::new();
     let mut search_facets = Map::new();
     for f in &fields {
-        let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
-        for (_, r) in &matched {
-            let values: Vec<(String, String)> = match f.as_str() {
-                "organization" => c
-                    .orgs
-                    .get(&r.meta.provider_org_id)
-                    .map(|o| vec![(org_slug(o), o.name.clone())])
-                    .unwrap_or_default(),
-                "tags" => r
-                    .meta
-                    .extended
-                    .keywords
-                    .iter()
-                    .map(|k| (k.clone(), k.clone()))
-                    .collect(),
-                "res_format" => ["CSV", "XLSX", "JSON", "Parquet"]
-                    .iter()
-                    .map(|x| (x.to_string(), x.to_string()))
-                    .collect(),
-                "open_type" => vec![(
-                    r.meta.open_type.as_str().to_string(),
-                    r.meta.open_type.label_zh().to_string(),
-                )],
-                _ => Vec::new(),
-            };
-            for v in values {
-                *counts.entry(v).or_default() += 1;
-            }
-        }
-        let mut items: Vec<((String, String), usize)> =
-            counts.into_iter().filter(|(_, n)| *n >= mincount).collect();
-        items.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        items.truncate(limit);
+        let items = c.facet(&matched, f, mincount, limit);
         facets.insert(
             f.clone(),
             json!(
@@ -502,4 +444,175 @@ async fn search(s: &AppState, p: &Map<String, Value>, base: &str) -> Result<Valu
         json!({"count": count, "sort": sort, "results": results, "facets": facets,
         "search_facets": search_facets}),
     )
+}
+
+/// Most records one `datastore_search` returns (CKAN's `ckan.datastore.search.rows_max`).
+pub const DATASTORE_MAX: i64 = 32_000;
+
+/// A comma list or a JSON list of names.
+fn names(p: &Map<String, Value>, k: &str) -> Vec<String> {
+    match p.get(k) {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(|s| s.trim().to_string()))
+            .filter(|s| !s.is_empty())
+            .collect(),
+        Some(Value::String(t)) => t
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `datastore_search`: the rows of an open dataset's resource through its opening grant —
+/// `filters` (equality), `q` (text in any clear field), `fields`, `sort`, `limit` ≤ 32,000,
+/// `offset`, `include_total`, `records_format` objects, lists or csv.
+async fn datastore_search(
+    s: &AppState,
+    reader: &Reader,
+    p: &Map<String, Value>,
+) -> Result<Value, Failure> {
+    let id = text(p, "resource_id")
+        .or_else(|| text(p, "id"))
+        .ok_or_else(|| invalid("resource_id", "Missing value"))?
+        .trim()
+        .to_string();
+    // A resource id is `{dataset}-{format}`; the dataset's name reads the same rows.
+    let dataset = ["-csv", "-xlsx", "-json", "-parquet"]
+        .iter()
+        .find_map(|suffix| id.strip_suffix(suffix))
+        .unwrap_or(&id)
+        .to_string();
+    let limit = int(p, "limit", 100)?;
+    if limit > DATASTORE_MAX {
+        return Err(invalid(
+            "limit",
+            format!("Must be less than or equal to {DATASTORE_MAX}"),
+        ));
+    }
+    let offset = int(p, "offset", 0)?;
+    let format = text(p, "records_format")
+        .map(|f| f.trim().to_string())
+        .unwrap_or_else(|| "objects".into());
+    if !matches!(format.as_str(), "objects" | "lists" | "csv") {
+        return Err(invalid(
+            "records_format",
+            format!("'{format}' is not objects, lists or csv"),
+        ));
+    }
+    let filters: Vec<(String, String)> = match p.get("filters") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => {
+            let obj = match v {
+                Value::Object(m) => m.clone(),
+                Value::String(t) if t.trim().is_empty() => Map::new(),
+                Value::String(t) => match serde_json::from_str::<Value>(t) {
+                    Ok(Value::Object(m)) => m,
+                    _ => return Err(invalid("filters", "Must be a JSON object")),
+                },
+                _ => return Err(invalid("filters", "Must be a JSON object")),
+            };
+            let mut out = Vec::new();
+            for (k, v) in obj {
+                let value = match v {
+                    Value::String(t) => t,
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    _ => {
+                        return Err(invalid(
+                            "filters",
+                            format!("the value of '{k}' must be text or a number"),
+                        ));
+                    }
+                };
+                out.push((k, value));
+            }
+            out
+        }
+    };
+    let mut sort = Vec::new();
+    for part in text(p, "sort").unwrap_or_default().split(',') {
+        let part = part.trim();
+        if part.is_empty() {
+            continue;
+        }
+        let (field, dir) = part.rsplit_once(' ').unwrap_or((part, "asc"));
+        let asc = match dir.trim().to_ascii_lowercase().as_str() {
+            "asc" => true,
+            "desc" => false,
+            d => return Err(invalid("sort", format!("'{d}' is neither asc nor desc"))),
+        };
+        sort.push((field.trim().trim_matches('"').to_string(), asc));
+    }
+    let include_total = text(p, "include_total")
+        .is_none_or(|t| !matches!(t.as_ref(), "false" | "False" | "0" | "no"));
+    let q = yishu_share::read::Query {
+        q: text(p, "q").map(|q| q.into_owned()),
+        sort,
+        offset: offset as usize,
+        limit: limit as usize,
+        total: include_total,
+    };
+    let found = open_read::query(
+        s,
+        reader,
+        &dataset,
+        names(p, "fields"),
+        &filters,
+        q,
+        "open_api",
+    )
+    .await
+    .map_err(|e| failure(e.0))?;
+    let fields: Vec<Value> = found
+        .items
+        .iter()
+        .map(|i| json!({"id": i, "type": "text"}))
+        .collect();
+    let records = match format.as_str() {
+        "lists" => json!(found.rows),
+        "csv" => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            for r in &found.rows {
+                let _ = w.write_record(r);
+            }
+            json!(String::from_utf8_lossy(&w.into_inner().unwrap_or_default()))
+        }
+        _ => json!(
+            found
+                .rows
+                .iter()
+                .enumerate()
+                .map(|(n, r)| {
+                    let mut o: Map<String, Value> = found
+                        .items
+                        .iter()
+                        .zip(r)
+                        .map(|(i, v)| (i.clone(), json!(v)))
+                        .collect();
+                    o.insert("_id".into(), json!(offset as usize + n + 1));
+                    Value::Object(o)
+                })
+                .collect::<Vec<_>>()
+        ),
+    };
+    let link = |o: i64| {
+        let mut u = url::form_urlencoded::Serializer::new(String::new());
+        u.append_pair("resource_id", &id);
+        u.append_pair("limit", &limit.to_string());
+        u.append_pair("offset", &o.to_string());
+        format!("/api/3/action/datastore_search?{}", u.finish())
+    };
+    let mut out = json!({
+        "resource_id": id, "fields": fields, "records": records, "records_format": format,
+        "limit": limit, "offset": offset, "include_total": include_total,
+        "_links": {"start": link(0), "next": link(offset + limit)},
+    });
+    if let Some(t) = found.total {
+        out["total"] = json!(t);
+        out["total_was_estimated"] = json!(false);
+    }
+    Ok(out)
 }

@@ -15,6 +15,8 @@ pub mod health;
 pub mod matters;
 pub mod me;
 pub mod mounts;
+pub mod open;
+pub mod openings;
 pub mod orgs;
 pub mod quality;
 pub mod resources;
@@ -72,6 +74,20 @@ pub fn router() -> Router<AppState> {
         .route("/resources/{id}/publish", post(resources::publish))
         .route("/resources/{id}/retire", post(resources::retire))
         .route("/resources/{id}/versions", get(resources::versions))
+        .route(
+            "/resources/{id}/opening",
+            get(openings::get).put(openings::put),
+        )
+        .route(
+            "/resources/{id}/opening/withdrawal",
+            post(openings::withdraw),
+        )
+        .route(
+            "/resources/{id}/opening/destruction",
+            post(openings::destroy),
+        )
+        .route("/open-access", get(openings::list).post(openings::apply))
+        .route("/open-access/{id}/decision", post(openings::decide))
         .route("/resources/{id}/batches", get(resources::batches))
         .route("/resources/{id}/stats", get(resources::stats))
         .route("/resources/{id}/drift", get(resources::drift))

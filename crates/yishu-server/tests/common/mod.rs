@@ -371,3 +371,19 @@ pub async fn population(s: &TestServer) {
         .await
         .unwrap();
 }
+
+/// Waits until the std table of resource `id` holds `n` rows (the check and cleaning jobs run in
+/// the background after a push).
+pub async fn std_rows(s: &TestServer, id: i64, n: usize) {
+    let table = s.store.get_resource(id).await.unwrap().table();
+    let lake = s.lake();
+    for _ in 0..200 {
+        if let Some(f) = lake.frame(yishu_lake::Layer::Std, &table).await.unwrap()
+            && f.count().await.unwrap() >= n
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("std.{table} did not reach {n} rows");
+}

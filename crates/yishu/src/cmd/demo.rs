@@ -73,6 +73,7 @@ pub async fn run(args: DemoArgs, mut config: Config) -> Result<u8> {
     let fused = crate::cmd::fusion::fuse(&store, &lake, yishu_fusion::run::RunMode::Auto).await?;
     let shared = city::share::share_city(&store, &lake).await?;
     let services = city::services::publish_services(&store, &lake).await?;
+    let opened = city::open::open_city(&store).await?;
     let pg = std::env::var("YISHU_DEMO_PG").unwrap_or_else(|_| DEMO_PG.to_string());
     let subscribed = city::subscribe::subscribe_city(&store, &pg).await?;
     if subscribed.is_some()
@@ -112,6 +113,9 @@ pub async fn run(args: DemoArgs, mut config: Config) -> Result<u8> {
     }
     for line in &services {
         println!("  services: {line}");
+    }
+    for line in &opened {
+        println!("  open data: {line} (portal: http://{}/)", args.listen);
     }
     match &subscribed {
         Some(line) => println!("  subscriptions: {line}"),

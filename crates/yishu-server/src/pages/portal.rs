@@ -1,0 +1,551 @@
+//! The open data portal (数据开放门户, R33): public pages without sign-in — the home page
+//! (newest, most used, recently updated, by department, by theme), search with facets, a
+//! dataset's page (metadata, items, a preview as a table and a chart drawn here, downloads, an
+//! API example, its history) and a department's page. Readable without JavaScript; every value
+//! is escaped by the templates; previews pass the gate like any open read.
+
+use super::{lang, render};
+use crate::AppState;
+use crate::app::open::{Catalog, Clause, FORMATS, Match, org_slug, slug};
+use crate::app::open_read::{self, Reader};
+use crate::i18n::Tr;
+use crate::time::fmt_time;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use yishu_meta::catalog::{OpenType, Resource};
+use yishu_meta::open::{OpeningEvent, OpeningStatus};
+use yishu_types::ErrorCode;
+
+/// Datasets a search page lists.
+const PER_PAGE: usize = 20;
+
+/// A dataset as lists show it.
+pub struct Card {
+    pub name: String,
+    pub title: String,
+    pub summary: String,
+    pub org: String,
+    pub org_slug: String,
+    pub updated: String,
+    pub open_type: String,
+    pub conditional: bool,
+    pub uses: i64,
+}
+
+impl Card {
+    fn of(c: &Catalog, r: &Resource) -> Card {
+        let org = c.orgs.get(&r.meta.provider_org_id);
+        let o = c.openings.get(&r.id);
+        Card {
+            name: slug(&r.code),
+            title: r.meta.name.clone(),
+            summary: r.meta.summary.chars().take(120).collect(),
+            org: org.map(|o| o.name.clone()).unwrap_or_default(),
+            org_slug: org.map(org_slug).unwrap_or_default(),
+            updated: fmt_time(updated(c, r)),
+            open_type: r.meta.open_type.label_zh().into(),
+            conditional: r.meta.open_type == OpenType::Conditional,
+            uses: o.map_or(0, |o| o.downloads + o.calls),
+        }
+    }
+}
+
+fn updated(c: &Catalog, r: &Resource) -> i64 {
+    c.modified(r)
+}
+
+/// A facet value with the link that selects or clears it.
+pub struct FacetLink {
+    pub label: String,
+    pub count: usize,
+    pub href: String,
+    pub selected: bool,
+}
+
+pub struct Facet {
+    pub title: &'static str,
+    pub links: Vec<FacetLink>,
+}
+
+#[derive(Template)]
+#[template(path = "portal.html")]
+struct Home {
+    t: Tr,
+    datasets: usize,
+    departments: usize,
+    uses: i64,
+    newest: Vec<Card>,
+    hottest: Vec<Card>,
+    recent: Vec<Card>,
+    orgs: Vec<(String, String, usize)>,
+    themes: Vec<(String, usize)>,
+}
+
+/// `/`: the portal's home page.
+pub async fn home(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let t = lang(&headers);
+    let c = match Catalog::load(&s).await {
+        Ok(c) => c,
+        Err(e) => return failed(t, e),
+    };
+    let all: Vec<Match<'_>> = c.matching(None, &[]);
+    let top = |key: &dyn Fn(&Resource) -> i64| {
+        let mut v: Vec<&Resource> = c.datasets.iter().collect();
+        v.sort_by_key(|r| (std::cmp::Reverse(key(r)), r.id));
+        v.into_iter()
+            .take(6)
+            .map(|r| Card::of(&c, r))
+            .collect::<Vec<_>>()
+    };
+    let newest = top(&|r| c.openings.get(&r.id).map_or(0, |o| o.opened_at));
+    let hottest = top(&|r| c.openings.get(&r.id).map_or(0, |o| o.downloads + o.calls));
+    let recent = top(&|r| updated(&c, r));
+    let orgs = c
+        .facet(&all, "organization", 1, 50)
+        .into_iter()
+        .map(|((n, l), k)| (n, l, k))
+        .collect();
+    let themes = c
+        .facet(&all, "tags", 1, 24)
+        .into_iter()
+        .map(|((n, _), k)| (n, k))
+        .collect();
+    render(&Home {
+        t,
+        datasets: c.datasets.len(),
+        departments: c.providers().len(),
+        uses: c
+            .openings
+            .values()
+            .filter(|o| o.status == OpeningStatus::Open)
+            .map(|o| o.downloads + o.calls)
+            .sum(),
+        newest,
+        hottest,
+        recent,
+        orgs,
+        themes,
+    })
+}
+
+/// What a search asks.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct SearchQuery {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub org: String,
+    #[serde(default)]
+    pub tag: String,
+    #[serde(default, rename = "type")]
+    pub open_type: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub sort: String,
+    #[serde(default)]
+    pub page: String,
+}
+
+impl SearchQuery {
+    /// This search's address with `key` set to `value` (empty: cleared), back on page 1.
+    fn with(&self, key: &str, value: &str) -> String {
+        let mut u = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("q", &self.q),
+            ("org", &self.org),
+            ("tag", &self.tag),
+            ("type", &self.open_type),
+            ("kind", &self.kind),
+            ("sort", &self.sort),
+        ] {
+            let v = if k == key { value } else { v.as_str() };
+            if !v.is_empty() {
+                u.append_pair(k, v);
+            }
+        }
+        format!("/open/datasets?{}", u.finish())
+    }
+
+    fn page(&self) -> usize {
+        self.page
+            .trim()
+            .parse::<usize>()
+            .unwrap_or(1)
+            .clamp(1, 10_000)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "open_search.html")]
+struct SearchPage {
+    t: Tr,
+    q: SearchQuery,
+    count: usize,
+    cards: Vec<Card>,
+    facets: Vec<Facet>,
+    sorts: Vec<(&'static str, &'static str, String, bool)>,
+    prev: Option<String>,
+    next: Option<String>,
+    page: usize,
+}
+
+/// `/open/datasets`: search with facets by department, theme, open type and kind.
+pub async fn search(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<SearchQuery>,
+) -> Response {
+    let t = lang(&headers);
+    let c = match Catalog::load(&s).await {
+        Ok(c) => c,
+        Err(e) => return failed(t, e),
+    };
+    let ranked = match c.ranked(&s, &q.q) {
+        Ok(r) => r,
+        Err(e) => return failed(t, e),
+    };
+    let clauses: Vec<Clause> = [
+        ("organization", &q.org),
+        ("tags", &q.tag),
+        ("open_type", &q.open_type),
+        ("class_kind", &q.kind),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.trim().is_empty())
+    .map(|(k, v)| Clause::Is(k.into(), v.trim().to_string()))
+    .collect();
+    let mut matched = c.matching(ranked.as_ref(), &clauses);
+    match q.sort.as_str() {
+        "updated" => matched.sort_by_key(|(_, r)| std::cmp::Reverse((updated(&c, r), r.id))),
+        "newest" => matched.sort_by_key(|(_, r)| {
+            std::cmp::Reverse((c.openings.get(&r.id).map_or(0, |o| o.opened_at), r.id))
+        }),
+        "uses" => matched.sort_by_key(|(_, r)| {
+            std::cmp::Reverse((
+                c.openings.get(&r.id).map_or(0, |o| o.downloads + o.calls),
+                r.id,
+            ))
+        }),
+        _ => matched.sort_by_key(|(rank, r)| (*rank, std::cmp::Reverse(updated(&c, r)))),
+    }
+    let facet = |title: &'static str, field: &str, key: &str, current: &str| Facet {
+        title,
+        links: c
+            .facet(&matched, field, 1, 30)
+            .into_iter()
+            .map(|((name, label), count)| FacetLink {
+                selected: name == current,
+                href: q.with(key, if name == current { "" } else { &name }),
+                label,
+                count,
+            })
+            .collect(),
+    };
+    let facets = vec![
+        facet("open.by_org", "organization", "org", &q.org),
+        facet("open.by_theme", "tags", "tag", &q.tag),
+        facet("open.open_type", "open_type", "type", &q.open_type),
+        facet("open.class_kind", "class_kind", "kind", &q.kind),
+    ];
+    let page = q.page();
+    let count = matched.len();
+    let cards = matched
+        .iter()
+        .skip((page - 1) * PER_PAGE)
+        .take(PER_PAGE)
+        .map(|(_, r)| Card::of(&c, r))
+        .collect();
+    let at = |p: usize| {
+        let mut h = q.with("", "");
+        h.push_str(&format!("&page={p}"));
+        h
+    };
+    let sorts = [
+        ("", "open.sort_relevance"),
+        ("updated", "open.sort_updated"),
+        ("newest", "open.sort_newest"),
+        ("uses", "open.sort_uses"),
+    ]
+    .into_iter()
+    .map(|(k, label)| (k, label, q.with("sort", k), q.sort == k))
+    .collect();
+    render(&SearchPage {
+        t,
+        count,
+        cards,
+        facets,
+        sorts,
+        prev: (page > 1).then(|| at(page - 1)),
+        next: (page * PER_PAGE < count).then(|| at(page + 1)),
+        page,
+        q,
+    })
+}
+
+/// An item as the dataset page lists it.
+pub struct ItemRow {
+    pub name: String,
+    pub kind: String,
+    pub description: String,
+    pub masked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "open_dataset.html")]
+struct DatasetPage {
+    t: Tr,
+    name: String,
+    r: Resource,
+    org: String,
+    org_slug: String,
+    status: OpeningStatus,
+    reason: String,
+    opened: String,
+    updated: String,
+    downloads: i64,
+    calls: i64,
+    items: Vec<ItemRow>,
+    /// The preview's headings and first rows, or why there is none.
+    preview: Option<(Vec<String>, Vec<Vec<String>>)>,
+    notice: String,
+    total: u64,
+    chart: String,
+    formats: Vec<(String, String)>,
+    events: Vec<OpeningEvent>,
+    example: String,
+}
+
+impl DatasetPage {
+    fn time(&self, ms: &i64) -> String {
+        fmt_time(*ms)
+    }
+
+    fn event_key(&self, event: &str) -> &'static str {
+        match event {
+            "opened" => "open.ev_opened",
+            "updated" => "open.ev_updated",
+            "reopened" => "open.ev_reopened",
+            "withdrawn" => "open.ev_withdrawn",
+            _ => "open.ev_destroyed",
+        }
+    }
+}
+
+/// Rows the preview table shows, and rows its chart counts.
+const PREVIEW_ROWS: usize = 10;
+const CHART_ROWS: usize = 200;
+
+/// `/open/datasets/{name}`: a dataset's page; a withdrawn or destroyed one's record (410).
+pub async fn dataset(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    reader: Result<Reader, crate::error::ApiError>,
+    Path(name): Path<String>,
+) -> Response {
+    let t = lang(&headers);
+    let c = match Catalog::load(&s).await {
+        Ok(c) => c,
+        Err(e) => return failed(t, e),
+    };
+    let Some((r, o)) = c.lookup(&name) else {
+        return failed(
+            t,
+            yishu_types::Error::new(
+                ErrorCode::DatasetNotFound,
+                format!("no open dataset named '{name}'"),
+            ),
+        );
+    };
+    let org = c.orgs.get(&r.meta.provider_org_id);
+    let open = o.status == OpeningStatus::Open;
+    let (mut preview, mut notice, mut total, mut chart) = (None, String::new(), 0, String::new());
+    let mut masked_items = std::collections::BTreeSet::new();
+    let mut shown_items: Option<Vec<String>> = None;
+    if open {
+        match &reader {
+            Ok(reader) => {
+                let q = yishu_share::read::Query {
+                    limit: CHART_ROWS,
+                    total: true,
+                    ..Default::default()
+                };
+                match open_read::query(&s, reader, &name, Vec::new(), &[], q, "open_page").await {
+                    Ok(found) => {
+                        total = found.total.unwrap_or(0);
+                        chart = chart_of(t, &found.items, &found.rows, &found.masked);
+                        masked_items = found.masked.iter().cloned().collect();
+                        shown_items = Some(found.items.clone());
+                        preview = Some((
+                            found.items,
+                            found.rows.into_iter().take(PREVIEW_ROWS).collect(),
+                        ));
+                    }
+                    Err(e) => notice = e.0.message,
+                }
+            }
+            Err(e) => notice = e.0.message.clone(),
+        }
+    }
+    let items = r
+        .meta
+        .items
+        .iter()
+        .filter(|i| {
+            shown_items
+                .as_ref()
+                .is_none_or(|shown| shown.contains(&i.name))
+        })
+        .map(|i| ItemRow {
+            name: i.name.clone(),
+            kind: i.item_type.clone(),
+            description: i.description.clone(),
+            masked: masked_items.contains(&i.name),
+        })
+        .collect();
+    let name = slug(&r.code);
+    let page = DatasetPage {
+        t,
+        example: format!(
+            "curl '/api/3/action/datastore_search?resource_id={name}&limit=5'\nckanapi action package_show id={name} -r http://<host>"
+        ),
+        formats: FORMATS
+            .iter()
+            .map(|f| {
+                let ext = f.to_ascii_lowercase();
+                (
+                    f.to_string(),
+                    format!("/open/datasets/{name}/download.{ext}"),
+                )
+            })
+            .collect(),
+        events: s.store.opening_events(r.id).await.unwrap_or_default(),
+        name,
+        org: org.map(|o| o.name.clone()).unwrap_or_default(),
+        org_slug: org.map(org_slug).unwrap_or_default(),
+        status: o.status,
+        reason: o.reason.clone(),
+        opened: fmt_time(o.opened_at),
+        updated: fmt_time(updated(&c, r)),
+        downloads: o.downloads,
+        calls: o.calls,
+        items,
+        preview,
+        notice,
+        total,
+        chart,
+        r: r.clone(),
+    };
+    let status = if open {
+        StatusCode::OK
+    } else {
+        StatusCode::GONE
+    };
+    (status, render(&page)).into_response()
+}
+
+/// A bar chart of the most frequent values of the first clear item with few distinct values in
+/// the sample (a district, a type, a status), or nothing when no item has.
+fn chart_of(t: Tr, items: &[String], rows: &[Vec<String>], masked: &[String]) -> String {
+    for (n, item) in items.iter().enumerate() {
+        if masked.contains(item) {
+            continue;
+        }
+        let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+        for r in rows {
+            let v = r.get(n).map_or("", String::as_str);
+            if !v.is_empty() {
+                *counts.entry(v).or_default() += 1;
+            }
+        }
+        if counts.len() >= 2 && counts.len() <= 12 && counts.values().sum::<usize>() >= 5 {
+            let mut bars: Vec<(String, f64)> = counts
+                .into_iter()
+                .map(|(k, v)| (k.chars().take(12).collect(), v as f64))
+                .collect();
+            bars.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let max = bars.first().map_or(1.0, |b| b.1);
+            return crate::svg::bars(
+                &format!(
+                    "{}：{item}（{} {}）",
+                    t.t("open.chart"),
+                    rows.len(),
+                    t.t("open.rows")
+                ),
+                &bars,
+                max,
+            );
+        }
+    }
+    String::new()
+}
+
+#[derive(Template)]
+#[template(path = "open_org.html")]
+struct OrgPage {
+    t: Tr,
+    name: String,
+    slug: String,
+    cards: Vec<Card>,
+}
+
+/// `/open/orgs/{slug}`: a department's open datasets.
+pub async fn org(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
+    let t = lang(&headers);
+    let c = match Catalog::load(&s).await {
+        Ok(c) => c,
+        Err(e) => return failed(t, e),
+    };
+    let Some(o) = c
+        .org_by_name(&name)
+        .filter(|o| c.datasets.iter().any(|r| r.meta.provider_org_id == o.id))
+    else {
+        return failed(
+            t,
+            yishu_types::Error::new(
+                ErrorCode::OrgNotFound,
+                format!("no department '{name}' with open data"),
+            ),
+        );
+    };
+    let cards = c
+        .datasets
+        .iter()
+        .filter(|r| r.meta.provider_org_id == o.id)
+        .map(|r| Card::of(&c, r))
+        .collect();
+    render(&OrgPage {
+        t,
+        name: o.name.clone(),
+        slug: org_slug(o),
+        cards,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "open_message.html")]
+struct MessagePage {
+    t: Tr,
+    message: String,
+}
+
+/// A portal page for a failure, with the status of its code.
+fn failed(t: Tr, e: yishu_types::Error) -> Response {
+    let status =
+        StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        render(&MessagePage {
+            t,
+            message: e.message,
+        }),
+    )
+        .into_response()
+}
