@@ -45,7 +45,15 @@ pub struct ServerConfig {
     pub outbound: yishu_ingest::outbound::Outbound,
     /// The directory subscriptions' drop directories are made under (none: databases only).
     pub drop_root: Option<std::path::PathBuf>,
+    /// The address the public reaches the portal at, for links in DCAT and CKAN answers
+    /// (none: the request's Host).
+    pub public_url: Option<String>,
+    /// The licence open data is published under (an IRI).
+    pub open_license: String,
 }
+
+/// Open data's licence unless configured: Creative Commons Attribution 4.0.
+pub const DEFAULT_OPEN_LICENSE: &str = "https://creativecommons.org/licenses/by/4.0/";
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -56,6 +64,8 @@ impl Default for ServerConfig {
             clock: yishu_meta::Clock::default(),
             outbound: Default::default(),
             drop_root: None,
+            public_url: None,
+            open_license: DEFAULT_OPEN_LICENSE.into(),
         }
     }
 }

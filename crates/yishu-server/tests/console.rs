@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{PASSWORD, TestServer};
+use common::{PASSWORD, TestServer, bureau_users, published, push_csv};
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -1641,6 +1641,152 @@ async fn subscription_pages_in_chromium() {
     let list = css_text_once(&c, "#subscriptions", "Paused").await;
     assert!(list.contains("人口库文件交换"), "{list}");
     shot(&c, "subs-03-list-en").await;
+    c.close().await.unwrap();
+    s.stop().await;
+}
+
+/// axe-core's source: `YISHU_AXE`, or where `scripts/test` installs it from npm.
+fn axe_source() -> String {
+    let path = std::env::var_os("YISHU_AXE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/yishu-npm/node_modules/axe-core/axe.min.js")
+        });
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "axe-core at {} ({e}); scripts/test installs it from npm",
+            path.display()
+        )
+    })
+}
+
+/// axe-core's serious and critical violations on the page now (WCAG 2 A and AA rules).
+async fn axe_violations(c: &Client, axe: &str) -> Vec<String> {
+    c.execute(axe, vec![]).await.unwrap();
+    let found = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa']}})
+               .then(r => done(r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                 .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))))
+               .catch(e => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(found).unwrap()
+}
+
+/// The open data portal in Chromium: every page type (home, search, dataset, department, a
+/// withdrawn dataset, a missing one, English) has no serious or critical axe-core violation,
+/// reads without JavaScript (no script on any page), and is photographed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portal_pages_are_accessible_in_chromium() {
+    let s = TestServer::start().await;
+    bureau_users(&s).await;
+    let http = reqwest::Client::new();
+    let (officer, reviewer) = (s.key("provider_officer").await, s.key("reviewer").await);
+    let entry = |name: &str| {
+        serde_json::json!({
+            "class_kind": "department", "class_path": "01001001", "name": name, "provider_org_id": s.dept.0,
+            "summary": format!("{name}：按线路统计的站点数量"), "format": "database",
+            "share_type": "unconditional", "open_type": "unconditional", "update_cycle": "monthly",
+            "extended": {"keywords": ["公交", "交通"], "contact": "交通数据专员"},
+            "items": [{"name": "线路", "item_type": "C", "length": 50}, {"name": "行政区", "item_type": "C", "length": 20},
+                      {"name": "站数", "item_type": "N", "length": 10}]
+        })
+    };
+    let csv = "线路,行政区,站数\n1路,锦江区,12\n2路,青羊区,3\n3路,锦江区,5\n4路,武侯区,8\n5路,青羊区,9\n6路,锦江区,7\n";
+    let mut names = Vec::new();
+    for title in ["公交线路站点统计", "旧版公交线路"] {
+        let id = published(&s, &http, &officer, &reviewer, entry(title)).await;
+        push_csv(&s, &http, &officer, id, csv, 6).await;
+        let r = http
+            .put(s.url(&format!("/api/v1/resources/{id}/opening")))
+            .bearer_auth(&officer)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        names.push((
+            id,
+            s.store
+                .get_resource(id)
+                .await
+                .unwrap()
+                .code
+                .to_ascii_lowercase()
+                .replace('/', "-"),
+        ));
+    }
+    let r = http
+        .post(s.url(&format!(
+            "/api/v1/resources/{}/opening/withdrawal",
+            names[1].0
+        )))
+        .bearer_auth(&officer)
+        .json(&serde_json::json!({"reason": "已由新版数据集替代"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+
+    let driver = start_driver();
+    let c = browser(driver.port).await;
+    let axe = axe_source();
+    let pages = [
+        ("portal-01-home", "/".to_string(), "公共数据开放门户"),
+        (
+            "portal-02-search",
+            "/open/datasets?q=公交".to_string(),
+            "公交线路站点统计",
+        ),
+        (
+            "portal-03-dataset",
+            format!("/open/datasets/{}", names[0].1),
+            "数据预览",
+        ),
+        (
+            "portal-04-department",
+            "/open/orgs/cd-ga".to_string(),
+            "公交线路站点统计",
+        ),
+        (
+            "portal-05-withdrawn",
+            format!("/open/datasets/{}", names[1].1),
+            "已由新版数据集替代",
+        ),
+        (
+            "portal-06-not-found",
+            "/open/datasets/no-such-dataset".to_string(),
+            "未找到",
+        ),
+    ];
+    for (shot_name, path, expect) in &pages {
+        c.goto(&s.url(path)).await.unwrap();
+        let body = text(&c).await;
+        assert!(body.contains(expect), "{path}: {body}");
+        let source = c.source().await.unwrap();
+        assert!(
+            !source.contains("<script"),
+            "{path} reads without JavaScript"
+        );
+        shot(&c, shot_name).await;
+        let violations = axe_violations(&c, &axe).await;
+        assert!(violations.is_empty(), "{path}: {violations:?}");
+    }
+    // The dataset page draws its chart on the server.
+    c.goto(&s.url(&format!("/open/datasets/{}", names[0].1)))
+        .await
+        .unwrap();
+    c.find(Locator::Css("#chart svg")).await.unwrap();
+    // English.
+    c.goto(&s.url("/console/lang?to=en&back=/")).await.unwrap();
+    assert!(text(&c).await.contains("Open data portal"));
+    shot(&c, "portal-07-home-en").await;
+    assert!(axe_violations(&c, &axe).await.is_empty());
     c.close().await.unwrap();
     s.stop().await;
 }

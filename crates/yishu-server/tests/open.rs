@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{TestServer, bureau_users, published, std_rows};
+use common::{TestServer, bureau_users, published, push_csv};
 use reqwest::Client;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -268,19 +268,6 @@ const ROWS: &str = "线路,站数,负责人身份号码\n\
     <script>alert(1)</script>,5,510108197003035678\n\
     快速公交K1,1,51010719950404789X\n";
 
-async fn push(s: &TestServer, c: &Client, key: &str, id: i64) {
-    let r = c
-        .post(s.url(&format!("/api/v1/resources/{id}/rows")))
-        .bearer_auth(key)
-        .header("content-type", "text/csv")
-        .body(ROWS)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201);
-    std_rows(s, id, 4).await;
-}
-
 async fn status_text(c: &Client, url: String) -> (u16, String) {
     let r = c.get(url).send().await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
@@ -308,7 +295,7 @@ async fn open_data_passes_the_gate() {
         gate_entry(s.dept.0, "公交线路站数", "unconditional"),
     )
     .await;
-    push(&s, &c, &officer, id).await;
+    push_csv(&s, &c, &officer, id, ROWS, 4).await;
     let name = s
         .store
         .get_resource(id)
@@ -548,7 +535,7 @@ async fn open_data_passes_the_gate() {
         gate_entry(s.dept.0, "公交客流", "conditional"),
     )
     .await;
-    push(&s, &c, &officer, cond).await;
+    push_csv(&s, &c, &officer, cond, ROWS, 4).await;
     assert_eq!(open(&s, &c, &officer, cond, json!({})).await.0, 200);
     let cname = s
         .store
@@ -625,4 +612,161 @@ async fn get_opening(s: &TestServer, c: &Client, key: &str, id: i64) -> Value {
         .json()
         .await
         .unwrap()
+}
+
+/// The python of the virtualenv `scripts/test` makes (rdflib, pyshacl), or PATH's.
+fn python() -> PathBuf {
+    let venv = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+        .join(".cache/yishu-py/bin/python");
+    if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
+}
+
+/// The catalog as DCAT-AP 3 in Turtle, JSON-LD and RDF/XML parses with rdflib and conforms to
+/// SHACL shapes written from the specification (pyshacl); pages link with hydra from the
+/// configured address; `modified_since` narrows; dataset pages point at their descriptions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dcat_catalog_conforms_to_dcat_ap_3() {
+    let s = TestServer::start().await;
+    bureau_users(&s).await;
+    let c = Client::new();
+    let (officer, reviewer) = (s.key("provider_officer").await, s.key("reviewer").await);
+    let mut names = Vec::new();
+    for (name, tags) in [
+        ("公交线路", &["公交", "交通"][..]),
+        ("停车场", &["停车"][..]),
+    ] {
+        let id = published(
+            &s,
+            &c,
+            &officer,
+            &reviewer,
+            entry(s.dept.0, name, "unconditional", tags),
+        )
+        .await;
+        assert_eq!(open(&s, &c, &officer, id, json!({})).await.0, 200);
+        names.push(
+            s.store
+                .get_resource(id)
+                .await
+                .unwrap()
+                .code
+                .to_ascii_lowercase()
+                .replace('/', "-"),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for (path, fmt, file) in [
+        ("/catalog.ttl", "turtle", "catalog.ttl"),
+        ("/catalog.jsonld", "json-ld", "catalog.jsonld"),
+        ("/catalog.rdf", "xml", "catalog.rdf"),
+        (
+            &format!("/dataset/{}.ttl", names[0]),
+            "turtle",
+            "dataset.ttl",
+        ),
+        (
+            &format!("/dataset/{}.jsonld", names[1]),
+            "json-ld",
+            "dataset.jsonld",
+        ),
+    ] {
+        let r = c.get(s.url(path)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        let body = r.bytes().await.unwrap();
+        std::fs::write(dir.path().join(file), &body).unwrap();
+        files.push(format!("{}:{fmt}", dir.path().join(file).display()));
+    }
+    let shapes = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/dcat-ap-3-shapes.ttl"
+    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/validate_dcat.py");
+    let out = Command::new(python())
+        .arg(script)
+        .arg(shapes)
+        .args(&files)
+        .output()
+        .expect("python runs (scripts/test installs rdflib and pyshacl)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reports: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(reports.len(), 5);
+    for r in &reports {
+        assert_eq!(r["conforms"], true, "{}", r["report"]);
+    }
+    assert_eq!(
+        (
+            reports[0]["datasets"].clone(),
+            reports[0]["distributions"].clone()
+        ),
+        (json!(2), json!(8))
+    );
+    // The three syntaxes carry the same graph.
+    assert_eq!(reports[0]["triples"], reports[1]["triples"]);
+    assert_eq!(reports[0]["triples"], reports[2]["triples"]);
+
+    // Hydra paging from the request's address; modified_since narrows; bad input in words.
+    let ttl = c
+        .get(s.url("/catalog.ttl"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        ttl.contains("hydra:PartialCollectionView")
+            && ttl.contains(&format!("{}/catalog.ttl?page=1", s.base)),
+        "{ttl}"
+    );
+    assert!(ttl.contains("公交线路") && ttl.contains("dcat:downloadURL"));
+    let later = c
+        .get(s.url("/catalog.ttl?modified_since=2999-01-01"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !later.contains("dcat:Dataset") && later.contains("hydra:totalItems"),
+        "{later}"
+    );
+    let r = c
+        .get(s.url("/catalog.ttl?modified_since=yesterday"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let r = c.get(s.url("/catalog.ttl?page=0")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let r = c.get(s.url("/dataset/nope.ttl")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    let page = c
+        .get(s.url(&format!("/open/datasets/{}", names[0])))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&format!(
+        "rel=\"alternate\" type=\"text/turtle\" href=\"/dataset/{}.ttl\"",
+        names[0]
+    )));
+    s.stop().await;
 }

@@ -21,6 +21,11 @@ pub struct Config {
     /// Where the server may connect on a user's word (mounted APIs and databases, webhooks):
     /// host names (`api.example.gov.cn`, `*.gov.cn`) and ranges (`10.20.0.0/16`). Empty: nowhere.
     pub outbound: OutboundConfig,
+    /// The address the public reaches the portal at (`https://data.example.gov.cn`), for links
+    /// in DCAT and CKAN answers; default: the Host the request came with.
+    pub public_url: Option<String>,
+    /// The licence open data is published under (an IRI in DCAT).
+    pub open_license: Option<String>,
 }
 
 /// The `[outbound]` table.
@@ -39,6 +44,8 @@ impl Default for Config {
             lake_root: None,
             secure_cookies: false,
             outbound: OutboundConfig::default(),
+            public_url: None,
+            open_license: None,
         }
     }
 }
@@ -68,6 +75,9 @@ impl Config {
         }
         if let Some(v) = get("YISHU_DATABASE_URL") {
             self.database_url = Some(v);
+        }
+        if let Some(v) = get("YISHU_PUBLIC_URL") {
+            self.public_url = Some(v);
         }
         if let Some(v) = get("YISHU_LAKE_ROOT") {
             self.lake_root = Some(v);

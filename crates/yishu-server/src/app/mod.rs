@@ -8,6 +8,7 @@ pub mod base;
 pub mod batches;
 pub mod catalog;
 pub mod compare;
+pub mod dcat;
 pub mod matters;
 pub mod notify;
 pub mod open;

@@ -11,6 +11,23 @@ use yishu_meta::open::{Opening, OpeningStatus};
 use yishu_meta::org::Org;
 use yishu_types::{Error, OrgId};
 
+/// The address the public reaches us at, for links in answers: the configured public URL, else
+/// the Host the request came with.
+pub fn base_url(s: &AppState, headers: &axum::http::HeaderMap) -> String {
+    if let Some(u) = &s.config.public_url {
+        return u.clone();
+    }
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        })
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
 /// A dataset's name as CKAN clients address it: its code, lower case, `/` as `-`.
 pub fn slug(code: &str) -> String {
     code.to_ascii_lowercase().replace('/', "-")

@@ -401,7 +401,10 @@ pub async fn dataset(
         })
         .map(|i| ItemRow {
             name: i.name.clone(),
-            kind: i.item_type.clone(),
+            kind: yishu_meta::catalog::ITEM_TYPES
+                .iter()
+                .find(|(code, _)| *code == i.item_type)
+                .map_or_else(|| i.item_type.clone(), |(_, label)| label.to_string()),
             description: i.description.clone(),
             masked: masked_items.contains(&i.name),
         })

@@ -78,15 +78,6 @@ fn failure(e: yishu_types::Error) -> Failure {
     }
 }
 
-/// The address clients reached us at (for links in the answers).
-fn base_url(headers: &HeaderMap) -> String {
-    let host = headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    format!("http://{host}")
-}
-
 /// The action's parameters: the query string, and a JSON object or form body.
 fn params(
     query: Option<&str>,
@@ -175,7 +166,7 @@ pub async fn action(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    let base = base_url(&headers);
+    let base = crate::app::open::base_url(&s, &headers);
     let help = format!("{base}/api/3/action/help_show?name={name}");
     let done = match (reader, params(query.as_deref(), &headers, &body)) {
         (Err(e), _) => Err(failure(e.0)),

@@ -387,3 +387,17 @@ pub async fn std_rows(s: &TestServer, id: i64, n: usize) {
     }
     panic!("std.{table} did not reach {n} rows");
 }
+
+/// Pushes CSV rows into resource `id` as `key` and waits until its std table holds `n` rows.
+pub async fn push_csv(s: &TestServer, c: &Client, key: &str, id: i64, csv: &str, n: usize) {
+    let r = c
+        .post(s.url(&format!("/api/v1/resources/{id}/rows")))
+        .bearer_auth(key)
+        .header("content-type", "text/csv")
+        .body(csv.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    std_rows(s, id, n).await;
+}

@@ -39,6 +39,14 @@ pub async fn serve(
             secure_cookies: config.secure_cookies,
             outbound: yishu_ingest::outbound::Outbound::new(&config.outbound.allow)?,
             drop_root: Some(config.data_dir.join("outbox")),
+            public_url: config
+                .public_url
+                .as_deref()
+                .map(|u| u.trim_end_matches('/').to_string()),
+            open_license: config
+                .open_license
+                .clone()
+                .unwrap_or_else(|| yishu_server::DEFAULT_OPEN_LICENSE.into()),
             ..Default::default()
         },
     );
