@@ -285,6 +285,24 @@ impl Store {
             .await
     }
 
+    /// A cheap fingerprint of what the open catalog is made of (openings, resources,
+    /// organisations): when it is unchanged, a catalog built earlier still holds.
+    pub async fn open_stamp(&self) -> Result<Vec<i64>, Error> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM openings) AS a, (SELECT COALESCE(MAX(updated_at), 0) FROM openings) AS b, \
+             (SELECT COUNT(*) FROM resources) AS c, (SELECT COALESCE(MAX(updated_at), 0) FROM resources) AS d, \
+             (SELECT COUNT(*) FROM orgs) AS e, (SELECT COALESCE(MAX(updated_at), 0) FROM orgs) AS f",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err("read the open catalog's stamp"))?;
+        ["a", "b", "c", "d", "e", "f"]
+            .iter()
+            .map(|c| row.try_get::<i64, _>(*c))
+            .collect::<Result<Vec<i64>, _>>()
+            .map_err(db_err("read the open catalog's stamp"))
+    }
+
     /// Every opening, whatever its status.
     pub async fn openings(&self) -> Result<Vec<Opening>, Error> {
         let q = sqlx::query(sqlx::AssertSqlSafe(format!(

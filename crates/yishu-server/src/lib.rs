@@ -85,6 +85,8 @@ pub struct AppState {
     pub service_meter: Arc<app::service_ops::Meter>,
     /// Apps' calls-a-minute counters in this process.
     pub app_limiter: Arc<yishu_share::limit::Limiter>,
+    /// The open catalog as last built.
+    pub open_catalog: Arc<app::open::CatalogCache>,
     /// Open data readers' counters (per truncated address or per user) in this process.
     pub open_limiter: Arc<yishu_share::limit::Limiter>,
     /// Base libraries as resolved within the last second (never grants).
@@ -103,6 +105,7 @@ impl AppState {
             limiter: Arc::default(),
             app_limiter: Arc::default(),
             open_limiter: Arc::default(),
+            open_catalog: Arc::default(),
             service_meter: Arc::default(),
             sources: Arc::default(),
         }

@@ -52,6 +52,37 @@ pub fn iso(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// The open catalog as last built, shared by every request: rebuilt only when the store's
+/// stamp of openings, resources and organisations changed (looked at once a second at most),
+/// or at once after a change made here.
+#[derive(Default)]
+pub struct CatalogCache {
+    current: std::sync::RwLock<Option<Cached>>,
+    rebuilding: tokio::sync::Mutex<()>,
+}
+
+struct Cached {
+    stamp: Vec<i64>,
+    checked: std::time::Instant,
+    catalog: std::sync::Arc<Catalog>,
+}
+
+impl CatalogCache {
+    /// Forgets the catalog: the next request builds it anew (after a change made here).
+    pub fn invalidate(&self) {
+        if let Ok(mut c) = self.current.write() {
+            *c = None;
+        }
+    }
+
+    fn fresh(&self, within: std::time::Duration) -> Option<std::sync::Arc<Catalog>> {
+        let c = self.current.read().ok()?;
+        c.as_ref()
+            .filter(|c| c.checked.elapsed() < within)
+            .map(|c| c.catalog.clone())
+    }
+}
+
 /// The open catalog now: datasets and the departments that provide them.
 pub struct Catalog {
     pub datasets: Vec<Resource>,
@@ -60,9 +91,43 @@ pub struct Catalog {
     pub openings: BTreeMap<i64, Opening>,
     /// Resources once open and now withdrawn or destroyed: their record stays.
     pub ended: Vec<Resource>,
+    /// Slugs and lower-case codes → (ended?, index), for lookups by name.
+    names: std::collections::HashMap<String, (bool, usize)>,
 }
 
 impl Catalog {
+    /// The catalog now, from the cache when nothing changed since it was built.
+    pub async fn current(s: &AppState) -> Result<std::sync::Arc<Catalog>, Error> {
+        let cache = &s.open_catalog;
+        let every = s.config.search_refresh;
+        if let Some(c) = cache.fresh(every) {
+            return Ok(c);
+        }
+        // One request rebuilds; the others wait for it rather than building too.
+        let _one = cache.rebuilding.lock().await;
+        if let Some(c) = cache.fresh(every) {
+            return Ok(c);
+        }
+        let stamp = s.store.open_stamp().await?;
+        let same = cache.current.read().ok().and_then(|c| {
+            c.as_ref()
+                .filter(|c| c.stamp == stamp)
+                .map(|c| c.catalog.clone())
+        });
+        let catalog = match same {
+            Some(c) => c,
+            None => std::sync::Arc::new(Catalog::load(s).await?),
+        };
+        if let Ok(mut c) = cache.current.write() {
+            *c = Some(Cached {
+                stamp,
+                checked: std::time::Instant::now(),
+                catalog: catalog.clone(),
+            });
+        }
+        Ok(catalog)
+    }
+
     pub async fn load(s: &AppState) -> Result<Catalog, Error> {
         let openings: BTreeMap<i64, Opening> = s
             .store
@@ -88,30 +153,44 @@ impl Catalog {
             .into_iter()
             .map(|o| (o.id, o))
             .collect();
+        let mut names = std::collections::HashMap::new();
+        for (ended_list, list) in [(false, &datasets), (true, &ended)] {
+            for (n, r) in list.iter().enumerate() {
+                names.insert(slug(&r.code), (ended_list, n));
+                names.insert(r.code.to_ascii_lowercase(), (ended_list, n));
+            }
+        }
         Ok(Catalog {
             datasets,
             orgs,
             openings,
             ended,
+            names,
         })
+    }
+
+    fn named(&self, name: &str) -> Option<&Resource> {
+        let (ended, n) = *self.names.get(&name.trim().to_ascii_lowercase())?;
+        if ended {
+            self.ended.get(n)
+        } else {
+            self.datasets.get(n)
+        }
     }
 
     /// The open dataset named `id_or_name` (its slug or its code).
     pub fn find(&self, id_or_name: &str) -> Option<&Resource> {
-        let key = id_or_name.trim().to_ascii_lowercase();
-        self.datasets
-            .iter()
-            .find(|r| slug(&r.code) == key || r.code.to_ascii_lowercase() == key)
+        self.named(id_or_name).filter(|r| {
+            self.openings
+                .get(&r.id)
+                .is_some_and(|o| o.status == OpeningStatus::Open)
+        })
     }
 
     /// The dataset named `name` as the public may know it: open, or the record of one withdrawn
     /// or destroyed (with its opening, saying which and why).
     pub fn lookup(&self, name: &str) -> Option<(&Resource, &Opening)> {
-        let key = name.trim().to_ascii_lowercase();
-        self.datasets
-            .iter()
-            .chain(&self.ended)
-            .find(|r| slug(&r.code) == key || r.code.to_ascii_lowercase() == key)
+        self.named(name)
             .and_then(|r| self.openings.get(&r.id).map(|o| (r, o)))
     }
 

@@ -193,7 +193,7 @@ pub async fn plan(
             .open_limiter
             .request(key, now, per_minute, rows_per_day)
             .map_err(|(e, _)| e)?;
-        let c = Catalog::load(s).await?;
+        let c = Catalog::current(s).await?;
         let (r, o) = dataset(&c, name)?;
         if r.meta.open_type == OpenType::Conditional {
             let allowed = match &reader.user {

@@ -22,6 +22,7 @@ pub async fn open(
     d: &OpeningDraft,
 ) -> ApiResult<Opening> {
     let (opening, grant) = yishu_share::opening::open(&s.store, who, id, d).await?;
+    s.open_catalog.invalidate();
     let detail = json!({"grant": grant.id, "items": grant.items, "row_filter": grant.row_filter, "masks": grant.masks});
     s.store
         .audit(&meta.entry(
@@ -46,6 +47,7 @@ pub async fn end(
     reason: &str,
 ) -> ApiResult<Opening> {
     let o = yishu_share::opening::end(&s.store, who, id, to, reason).await?;
+    s.open_catalog.invalidate();
     let detail = json!({"grant": o.grant_id, "reason": reason});
     s.store
         .audit(&meta.entry(

@@ -87,7 +87,7 @@ struct Home {
 /// `/`: the portal's home page.
 pub async fn home(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let t = lang(&headers);
-    let c = match Catalog::load(&s).await {
+    let c = match Catalog::current(&s).await {
         Ok(c) => c,
         Err(e) => return failed(t, e),
     };
@@ -200,7 +200,7 @@ pub async fn search(
     Query(q): Query<SearchQuery>,
 ) -> Response {
     let t = lang(&headers);
-    let c = match Catalog::load(&s).await {
+    let c = match Catalog::current(&s).await {
         Ok(c) => c,
         Err(e) => return failed(t, e),
     };
@@ -347,7 +347,7 @@ pub async fn dataset(
     Path(name): Path<String>,
 ) -> Response {
     let t = lang(&headers);
-    let c = match Catalog::load(&s).await {
+    let c = match Catalog::current(&s).await {
         Ok(c) => c,
         Err(e) => return failed(t, e),
     };
@@ -502,7 +502,7 @@ pub async fn org(
     Path(name): Path<String>,
 ) -> Response {
     let t = lang(&headers);
-    let c = match Catalog::load(&s).await {
+    let c = match Catalog::current(&s).await {
         Ok(c) => c,
         Err(e) => return failed(t, e),
     };

@@ -200,7 +200,7 @@ async fn run(
     p: &Map<String, Value>,
     base: &str,
 ) -> Result<Value, Failure> {
-    let catalog = || async { Catalog::load(s).await.map_err(internal) };
+    let catalog = || async { Catalog::current(s).await.map_err(internal) };
     match name {
         "status_show" => Ok(json!({
             "site_title": "一数 公共数据开放", "site_description": "政务数据资源平台的公共数据开放门户",
@@ -362,7 +362,7 @@ async fn search(s: &AppState, p: &Map<String, Value>, base: &str) -> Result<Valu
         .map(|q| q.trim().to_string())
         .unwrap_or_default();
     let fq = parse_fq(&text(p, "fq").unwrap_or_default())?;
-    let c = Catalog::load(s).await.map_err(internal)?;
+    let c = Catalog::current(s).await.map_err(internal)?;
     let ranked = c.ranked(s, &q).map_err(internal)?;
     let mut matched = c.matching(ranked.as_ref(), &fq);
     let sort = text(p, "sort")
@@ -384,7 +384,7 @@ async fn search(s: &AppState, p: &Map<String, Value>, base: &str) -> Result<Valu
         "score" => {
             matched.sort_by(|a, b| a.0.cmp(&b.0).then(c.modified(b.1).cmp(&c.modified(a.1))))
         }
-        "id" | "name" => matched.sort_by_key(|(_, r)| slug(&r.code)),
+        "id" | "name" => matched.sort_by_cached_key(|(_, r)| slug(&r.code)),
         "title" | "title_string" => matched.sort_by(|a, b| a.1.meta.name.cmp(&b.1.meta.name)),
         "metadata_modified" => matched.sort_by_key(|(_, r)| (c.modified(r), r.id)),
         "metadata_created" => {

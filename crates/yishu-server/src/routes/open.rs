@@ -77,7 +77,7 @@ async fn catalog(
         Some(t) => Some(dcat::parse_since(t)?),
         None => None,
     };
-    let c = Catalog::load(&s).await?;
+    let c = Catalog::current(&s).await?;
     let base = base_url(&s, &headers);
     let body = dcat::catalog_page(
         &c,
@@ -107,7 +107,7 @@ async fn dataset(
                 format!("no description '{file}': ask for <name>.ttl, .jsonld or .rdf"),
             )
         })?;
-    let c = Catalog::load(&s).await?;
+    let c = Catalog::current(&s).await?;
     let (r, _) = open_read::dataset(&c, name)?;
     let base = base_url(&s, &headers);
     let body = dcat::dataset(&c, r, &base, &s.config.open_license, syntax)?;
