@@ -240,6 +240,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "openings",
         include_str!("../migrations/sqlite/0025_openings.sql"),
     ),
+    (
+        26,
+        "open_society",
+        include_str!("../migrations/sqlite/0026_open_society.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -366,6 +371,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         25,
         "openings",
         include_str!("../migrations/postgres/0025_openings.sql"),
+    ),
+    (
+        26,
+        "open_society",
+        include_str!("../migrations/postgres/0026_open_society.sql"),
     ),
 ];
 

@@ -4,7 +4,7 @@ use crate::AppState;
 use crate::routes::{
     api_keys, apps, attachments, audit, base, batches, catalog_io, code_tables, data_elements,
     fusion, matters, me, mounts, openings, orgs, quality, resources, rules, search, services,
-    session, share, sources, subscriptions, users, verify, watch, work_orders,
+    session, share, society, sources, subscriptions, users, verify, watch, work_orders,
 };
 use axum::Router;
 use axum::extract::State;
@@ -42,6 +42,8 @@ use utoipa_swagger_ui::SwaggerUi;
         apps::list, apps::create, apps::get, apps::edit, apps::set_status, apps::keys, apps::create_key, apps::revoke_key,
         subscriptions::list, subscriptions::create, subscriptions::get, subscriptions::set_status, subscriptions::deliver,
         openings::get, openings::put, openings::withdraw, openings::destroy, openings::apply, openings::list, openings::decide,
+        society::ask, society::requests, society::answer, society::rate, society::pending_ratings, society::moderate_rating,
+        society::submit, society::moderate_showcase, society::evaluation, society::evaluation_xlsx,
     ),
     components(schemas(crate::error::ErrorBody, yishu_types::Role, yishu_meta::OrgKind, yishu_meta::OrgLevel)),
     tags(

@@ -1679,7 +1679,7 @@ async fn axe_violations(c: &Client, axe: &str) -> Vec<String> {
 }
 
 /// The open data portal in Chromium: every page type (home, search, dataset, department, a
-/// withdrawn dataset, a missing one, English) has no serious or critical axe-core violation,
+/// withdrawn dataset, a missing one, requests, showcase, evaluation, English) has no serious or critical axe-core violation,
 /// reads without JavaScript (no script on any page), and is photographed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn portal_pages_are_accessible_in_chromium() {

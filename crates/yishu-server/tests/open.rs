@@ -770,3 +770,314 @@ async fn dcat_catalog_conforms_to_dcat_ap_3() {
     )));
     s.stop().await;
 }
+
+async fn post_json(c: &Client, url: String, key: Option<&str>, body: Value) -> (u16, Value) {
+    let mut r = c.post(url).json(&body);
+    if let Some(k) = key {
+        r = r.bearer_auth(k);
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Society's part (R34): anyone asks for data and the department answers in public by a
+/// deadline; signed-in readers rate datasets and their comments show once moderated; the
+/// showcase lists applications once the bureau reviews them; and the openness evaluation per
+/// department and period comes as JSON, a page and a workbook — every step audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn society_asks_rates_showcases_and_evaluates() {
+    let s = TestServer::start().await;
+    bureau_users(&s).await;
+    let c = Client::new();
+    let (officer, reviewer, consumer) = (
+        s.key("provider_officer").await,
+        s.key("reviewer").await,
+        s.key("consumer").await,
+    );
+    let id = published(
+        &s,
+        &c,
+        &officer,
+        &reviewer,
+        gate_entry(s.dept.0, "公交线路站数", "unconditional"),
+    )
+    .await;
+    push_csv(&s, &c, &officer, id, ROWS, 4).await;
+    assert_eq!(open(&s, &c, &officer, id, json!({})).await.0, 200);
+    let name = s
+        .store
+        .get_resource(id)
+        .await
+        .unwrap()
+        .code
+        .to_ascii_lowercase()
+        .replace('/', "-");
+    let api = |p: &str| s.url(&format!("/api/v1/open/{p}"));
+
+    // Anyone asks, through the API or the portal's form; bad input is refused in words.
+    let (status, asked) = post_json(
+        &c,
+        api("requests"),
+        None,
+        json!({"title": "公交实时到站", "description": "用于出行应用", "org": "cd-ga"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{asked}");
+    assert_eq!(asked["status"], "open");
+    assert_eq!(
+        asked["due_at"].as_i64().unwrap() - asked["created_at"].as_i64().unwrap(),
+        15 * 86_400_000
+    );
+    let (status, _) = post_json(
+        &c,
+        api("requests"),
+        None,
+        json!({"title": "", "description": "x"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let r = c
+        .post(s.url("/open/requests"))
+        .form(&[
+            ("title", "停车场空位"),
+            ("description", "<b>实时</b>空位数"),
+            ("org", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("需求已提交") && page.contains("停车场空位") && !page.contains("<b>实时"),
+        "{page}"
+    );
+    // The department answers; nobody else may; once only.
+    let answer = api(&format!("requests/{}/answer", asked["id"]));
+    let (status, _) = post_json(
+        &c,
+        answer.clone(),
+        Some(&consumer),
+        json!({"outcome": "granted", "answer": "已开放"}),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, v) = post_json(
+        &c,
+        answer.clone(),
+        Some(&officer),
+        json!({"outcome": "granted", "answer": "已于本月开放公交到站数据"}),
+    )
+    .await;
+    assert_eq!(
+        (status, v["status"].as_str()),
+        (200, Some("answered")),
+        "{v}"
+    );
+    let (status, _) = post_json(
+        &c,
+        answer,
+        Some(&officer),
+        json!({"outcome": "refused", "answer": "改变主意"}),
+    )
+    .await;
+    assert_eq!(status, 409);
+    let page = c
+        .get(s.url("/open/requests"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("已于本月开放公交到站数据")
+            && page.contains("同意开放")
+            && page.contains("待答复")
+    );
+
+    // Ratings: signed-in readers only; comments shown once the department agrees, escaped.
+    let (status, _) = post_json(
+        &c,
+        api("ratings"),
+        None,
+        json!({"dataset": name, "stars": 4}),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _) = post_json(
+        &c,
+        api("ratings"),
+        Some(&consumer),
+        json!({"dataset": name, "stars": 9}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, rating) = post_json(
+        &c,
+        api("ratings"),
+        Some(&consumer),
+        json!({"dataset": name, "stars": 4, "comment": "数据<i>很</i>及时"}),
+    )
+    .await;
+    assert_eq!(
+        (status, rating["status"].as_str()),
+        (200, Some("pending")),
+        "{rating}"
+    );
+    let dataset_page = || async {
+        c.get(s.url(&format!("/open/datasets/{name}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    assert!(dataset_page().await.contains("暂无评价"));
+    let moderate = api(&format!("ratings/{}/moderation", rating["id"]));
+    let (status, _) = post_json(
+        &c,
+        moderate.clone(),
+        Some(&consumer),
+        json!({"status": "shown"}),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = post_json(&c, moderate, Some(&officer), json!({"status": "shown"})).await;
+    assert_eq!(status, 200);
+    let page = dataset_page().await;
+    assert!(
+        page.contains("4.0 / 5") && page.contains("数据&#60;i&#62;很") && !page.contains("<i>很"),
+        "{page}"
+    );
+
+    // The showcase: submitted by a signed-in user, shown once the bureau reviews it.
+    let (status, _) = post_json(
+        &c,
+        api("showcase"),
+        Some(&consumer),
+        json!({"title": "公交助手", "description": "到站提醒", "url": "javascript:alert(1)"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, entry) = post_json(&c, api("showcase"), Some(&consumer), json!({"title": "公交助手", "description": "到站提醒应用", "url": "https://example.org/bus", "datasets": [name]})).await;
+    assert_eq!(status, 200, "{entry}");
+    assert!(
+        !c.get(s.url("/open/showcase"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains("公交助手")
+    );
+    let review = api(&format!("showcase/{}/moderation", entry["id"]));
+    assert_eq!(
+        post_json(
+            &c,
+            review.clone(),
+            Some(&officer),
+            json!({"status": "shown"})
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        post_json(&c, review, Some(&reviewer), json!({"status": "shown"}))
+            .await
+            .0,
+        200
+    );
+    assert!(
+        c.get(s.url("/open/showcase"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains("公交助手")
+    );
+
+    // The evaluation: the department's indicators and score, as JSON, a page and a workbook.
+    let v: Value = c
+        .get(api("evaluation"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{v}");
+    assert_eq!(
+        (rows[0]["org"].as_str(), rows[0]["datasets"].as_i64()),
+        (Some("cd-ga"), Some(1))
+    );
+    assert_eq!(rows[0]["response"], 100.0, "answered on time: {v}");
+    assert_eq!(rows[0]["machine_readable"], 100.0);
+    assert!(rows[0]["score"].as_f64().unwrap() > 50.0, "{v}");
+    let r = c
+        .get(api("evaluation?from=2031-01-01&to=2030-01-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let page = c
+        .get(s.url("/open/evaluation"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("成都市公安局") && page.contains("evaluation-xlsx"));
+    let xlsx = c
+        .get(api("evaluation.xlsx"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    use calamine::Reader as _;
+    let mut wb: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx.to_vec())).unwrap();
+    let sheet = wb.worksheet_range("开放评价").unwrap();
+    let cells: Vec<String> = sheet
+        .rows()
+        .flat_map(|r| r.iter().map(|c| c.to_string()))
+        .collect();
+    assert!(
+        cells.iter().any(|c| c == "成都市公安局") && cells.iter().any(|c| c == "综合得分"),
+        "{cells:?}"
+    );
+
+    // Every step is in the audit.
+    for action in [
+        "open.request",
+        "open.answer",
+        "open.rate",
+        "open.moderate",
+        "open.showcase",
+    ] {
+        let found = s
+            .store
+            .list_audit(
+                &yishu_meta::AuditFilter {
+                    action: Some(action.into()),
+                    ..Default::default()
+                },
+                10,
+                0,
+            )
+            .await
+            .unwrap();
+        assert!(!found.items.is_empty(), "{action} is audited");
+    }
+    s.stop().await;
+}

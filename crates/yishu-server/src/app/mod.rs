@@ -21,6 +21,7 @@ pub mod search;
 pub mod service_ops;
 pub mod session;
 pub mod share;
+pub mod society;
 pub mod sources;
 pub mod subscriptions;
 pub mod users;

@@ -77,7 +77,7 @@ impl Reader {
     }
 
     /// The rate-limit counter this reader draws on.
-    fn limit_key(&self) -> (i64, i64, i64) {
+    pub fn limit_key(&self) -> (i64, i64, i64) {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         match &self.user {

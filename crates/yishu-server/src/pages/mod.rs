@@ -49,6 +49,9 @@ pub fn router() -> Router<AppState> {
         .route("/open/datasets", get(portal::search))
         .route("/open/datasets/{name}", get(portal::dataset))
         .route("/open/orgs/{name}", get(portal::org))
+        .route("/open/requests", get(portal::requests).post(portal::ask))
+        .route("/open/showcase", get(portal::showcase))
+        .route("/open/evaluation", get(portal::evaluation))
         .route("/static/app.css", get(css))
         .route("/console/lang", get(switch_lang))
         .route(

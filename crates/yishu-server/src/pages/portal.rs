@@ -317,6 +317,9 @@ struct DatasetPage {
     formats: Vec<(String, String)>,
     events: Vec<OpeningEvent>,
     example: String,
+    /// The average of the shown ratings and how many there are, and their comments.
+    rating: Option<(String, usize)>,
+    comments: Vec<(i64, String, String)>,
 }
 
 impl DatasetPage {
@@ -409,8 +412,24 @@ pub async fn dataset(
             masked: masked_items.contains(&i.name),
         })
         .collect();
+    let shown = s
+        .store
+        .ratings(Some(r.id), Some("shown"))
+        .await
+        .unwrap_or_default();
+    let rating = (!shown.is_empty()).then(|| {
+        let avg = shown.iter().map(|x| x.stars as f64).sum::<f64>() / shown.len() as f64;
+        (format!("{avg:.1}"), shown.len())
+    });
+    let comments = shown
+        .iter()
+        .filter(|x| !x.comment.is_empty())
+        .map(|x| (x.stars, x.comment.clone(), fmt_time(x.created_at)))
+        .collect();
     let name = slug(&r.code);
     let page = DatasetPage {
+        rating,
+        comments,
         t,
         example: format!(
             "curl '/api/3/action/datastore_search?resource_id={name}&limit=5'\nckanapi action package_show id={name} -r http://<host>"
@@ -551,4 +570,190 @@ fn failed(t: Tr, e: yishu_types::Error) -> Response {
         }),
     )
         .into_response()
+}
+
+/// A demand request as the portal lists it.
+pub struct RequestRow {
+    pub r: yishu_meta::society::DemandRequest,
+    pub org: String,
+    pub created: String,
+    pub due: String,
+    pub answered: String,
+    pub overdue: bool,
+}
+
+#[derive(Template)]
+#[template(path = "open_requests.html")]
+struct RequestsPage {
+    t: Tr,
+    rows: Vec<RequestRow>,
+    orgs: Vec<(String, String)>,
+    message: String,
+}
+
+impl RequestsPage {
+    fn outcome_key(&self, outcome: &str) -> &'static str {
+        match outcome {
+            "granted" => "open.req_granted",
+            "partly" => "open.req_partly",
+            _ => "open.req_refused",
+        }
+    }
+}
+
+async fn request_rows(s: &AppState, c: &Catalog) -> Result<Vec<RequestRow>, yishu_types::Error> {
+    let now = yishu_meta::now_ms();
+    Ok(s.store
+        .requests(None)
+        .await?
+        .into_iter()
+        .map(|r| RequestRow {
+            org: r
+                .org_id
+                .and_then(|o| c.orgs.get(&o))
+                .map(|o| o.name.clone())
+                .unwrap_or_default(),
+            created: fmt_time(r.created_at),
+            due: fmt_time(r.due_at),
+            answered: r.answered_at.map(fmt_time).unwrap_or_default(),
+            overdue: r.overdue(now),
+            r,
+        })
+        .collect())
+}
+
+/// `/open/requests`: every demand request with its deadline and public answer, and the form to
+/// ask (no sign-in needed).
+pub async fn requests(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    requests_page(&s, lang(&headers), String::new(), StatusCode::OK).await
+}
+
+async fn requests_page(s: &AppState, t: Tr, message: String, status: StatusCode) -> Response {
+    let c = match Catalog::current(s).await {
+        Ok(c) => c,
+        Err(e) => return failed(t, e),
+    };
+    let rows = match request_rows(s, &c).await {
+        Ok(r) => r,
+        Err(e) => return failed(t, e),
+    };
+    let orgs = c
+        .orgs
+        .values()
+        .filter(|o| o.kind == yishu_meta::OrgKind::Department && !o.code.starts_with('_'))
+        .map(|o| (org_slug(o), o.name.clone()))
+        .collect();
+    (
+        status,
+        render(&RequestsPage {
+            t,
+            rows,
+            orgs,
+            message,
+        }),
+    )
+        .into_response()
+}
+
+/// The request form.
+#[derive(Debug, Deserialize)]
+pub struct AskForm {
+    title: String,
+    description: String,
+    #[serde(default)]
+    org: String,
+}
+
+/// `POST /open/requests`: records the request and shows the list with it.
+pub async fn ask(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    reader: Result<Reader, crate::error::ApiError>,
+    axum::extract::Form(f): axum::extract::Form<AskForm>,
+) -> Response {
+    let t = lang(&headers);
+    let reader = match reader {
+        Ok(r) => r,
+        Err(e) => return failed(t, e.0),
+    };
+    let draft = crate::app::society::RequestDraft {
+        title: f.title,
+        description: f.description,
+        org: f.org,
+    };
+    match crate::app::society::ask(&s, &reader, &draft).await {
+        Ok(r) => {
+            requests_page(
+                &s,
+                t,
+                format!("{} #{}", t.t("open.asked"), r.id),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(e) => {
+            let status =
+                StatusCode::from_u16(e.0.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            requests_page(&s, t, e.0.message, status).await
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "open_showcase.html")]
+struct ShowcasePage {
+    t: Tr,
+    entries: Vec<yishu_meta::society::Showcase>,
+}
+
+/// `/open/showcase`: applications built on open data, as reviewed.
+pub async fn showcase(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let t = lang(&headers);
+    match s.store.showcase(Some("shown")).await {
+        Ok(entries) => render(&ShowcasePage { t, entries }),
+        Err(e) => failed(t, e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "open_evaluation.html")]
+struct EvaluationPage {
+    t: Tr,
+    rows: Vec<crate::app::society::Openness>,
+    period: String,
+    from: String,
+    to: String,
+}
+
+impl EvaluationPage {
+    fn num(&self, v: &f64) -> String {
+        format!("{v:.1}")
+    }
+
+    fn maybe(&self, v: &Option<f64>) -> String {
+        v.map(|x| format!("{x:.1}")).unwrap_or_else(|| "—".into())
+    }
+}
+
+/// `/open/evaluation`: the openness evaluation per department, with its workbook.
+pub async fn evaluation(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(p): Query<crate::routes::society::Period>,
+) -> Response {
+    let t = lang(&headers);
+    let (from, to, period) = match p.range() {
+        Ok(r) => r,
+        Err(e) => return failed(t, e),
+    };
+    match crate::app::society::evaluation(&s, from, to).await {
+        Ok(rows) => render(&EvaluationPage {
+            t,
+            rows,
+            period,
+            from: p.from.unwrap_or_default(),
+            to: p.to.unwrap_or_default(),
+        }),
+        Err(e) => failed(t, e.0),
+    }
 }

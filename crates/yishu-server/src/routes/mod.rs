@@ -25,6 +25,7 @@ pub mod search;
 pub mod services;
 pub mod session;
 pub mod share;
+pub mod society;
 pub mod sources;
 pub mod subscriptions;
 pub mod users;
@@ -88,6 +89,23 @@ pub fn router() -> Router<AppState> {
         )
         .route("/open-access", get(openings::list).post(openings::apply))
         .route("/open-access/{id}/decision", post(openings::decide))
+        .route("/open/requests", get(society::requests).post(society::ask))
+        .route("/open/requests/{id}/answer", post(society::answer))
+        .route(
+            "/open/ratings",
+            get(society::pending_ratings).post(society::rate),
+        )
+        .route(
+            "/open/ratings/{id}/moderation",
+            post(society::moderate_rating),
+        )
+        .route("/open/showcase", post(society::submit))
+        .route(
+            "/open/showcase/{id}/moderation",
+            post(society::moderate_showcase),
+        )
+        .route("/open/evaluation", get(society::evaluation))
+        .route("/open/evaluation.xlsx", get(society::evaluation_xlsx))
         .route("/resources/{id}/batches", get(resources::batches))
         .route("/resources/{id}/stats", get(resources::stats))
         .route("/resources/{id}/drift", get(resources::drift))
