@@ -93,6 +93,18 @@ pub struct Catalog {
     pub ended: Vec<Resource>,
     /// Slugs and lower-case codes → (ended?, index), for lookups by name.
     names: std::collections::HashMap<String, (bool, usize)>,
+    /// What the portal's home page shows, worked out once per catalog.
+    pub home: std::sync::OnceLock<HomeLists>,
+}
+
+/// The home page's lists: dataset indexes newest, most used and recently updated first (six
+/// each), and the departments and themes with their counts.
+pub struct HomeLists {
+    pub newest: Vec<usize>,
+    pub hottest: Vec<usize>,
+    pub recent: Vec<usize>,
+    pub orgs: Vec<((String, String), usize)>,
+    pub themes: Vec<((String, String), usize)>,
 }
 
 impl Catalog {
@@ -166,6 +178,40 @@ impl Catalog {
             openings,
             ended,
             names,
+            home: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The home page's lists, worked out on first use.
+    pub fn home_lists(&self) -> &HomeLists {
+        self.home.get_or_init(|| {
+            let top = |key: &dyn Fn(&Resource) -> i64| {
+                let mut v: Vec<(i64, i64, usize)> = self
+                    .datasets
+                    .iter()
+                    .enumerate()
+                    .map(|(n, r)| (key(r), r.id, n))
+                    .collect();
+                let k = v.len().min(6);
+                if k > 0 {
+                    v.select_nth_unstable_by(k - 1, |a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+                }
+                v.truncate(k);
+                v.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+                v.into_iter().map(|(_, _, n)| n).collect::<Vec<_>>()
+            };
+            let all = self.matching(None, &[]);
+            HomeLists {
+                newest: top(&|r| self.openings.get(&r.id).map_or(0, |o| o.opened_at)),
+                hottest: top(&|r| {
+                    self.openings
+                        .get(&r.id)
+                        .map_or(0, |o| o.downloads + o.calls)
+                }),
+                recent: top(&|r| self.modified(r)),
+                orgs: self.facet(&all, "organization", 1, 50),
+                themes: self.facet(&all, "tags", 1, 24),
+            }
         })
     }
 

@@ -6,7 +6,7 @@
 
 use super::{lang, render};
 use crate::AppState;
-use crate::app::open::{Catalog, Clause, FORMATS, Match, org_slug, slug};
+use crate::app::open::{Catalog, Clause, FORMATS, org_slug, slug};
 use crate::app::open_read::{self, Reader};
 use crate::i18n::Tr;
 use crate::time::fmt_time;
@@ -91,28 +91,15 @@ pub async fn home(State(s): State<AppState>, headers: HeaderMap) -> Response {
         Ok(c) => c,
         Err(e) => return failed(t, e),
     };
-    let all: Vec<Match<'_>> = c.matching(None, &[]);
-    let top = |key: &dyn Fn(&Resource) -> i64| {
-        let mut v: Vec<&Resource> = c.datasets.iter().collect();
-        v.sort_by_key(|r| (std::cmp::Reverse(key(r)), r.id));
-        v.into_iter()
-            .take(6)
-            .map(|r| Card::of(&c, r))
-            .collect::<Vec<_>>()
-    };
-    let newest = top(&|r| c.openings.get(&r.id).map_or(0, |o| o.opened_at));
-    let hottest = top(&|r| c.openings.get(&r.id).map_or(0, |o| o.downloads + o.calls));
-    let recent = top(&|r| updated(&c, r));
-    let orgs = c
-        .facet(&all, "organization", 1, 50)
-        .into_iter()
-        .map(|((n, l), k)| (n, l, k))
+    let h = c.home_lists();
+    let cards = |ids: &[usize]| ids.iter().map(|n| Card::of(&c, &c.datasets[*n])).collect();
+    let (newest, hottest, recent) = (cards(&h.newest), cards(&h.hottest), cards(&h.recent));
+    let orgs = h
+        .orgs
+        .iter()
+        .map(|((n, l), k)| (n.clone(), l.clone(), *k))
         .collect();
-    let themes = c
-        .facet(&all, "tags", 1, 24)
-        .into_iter()
-        .map(|((n, _), k)| (n, k))
-        .collect();
+    let themes = h.themes.iter().map(|((n, _), k)| (n.clone(), *k)).collect();
     render(&Home {
         t,
         datasets: c.datasets.len(),

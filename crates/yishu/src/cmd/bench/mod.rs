@@ -11,6 +11,7 @@ use yishu_types::Role;
 mod audit;
 mod fusion;
 mod link;
+mod open;
 mod quality;
 mod search;
 mod services;
@@ -39,6 +40,9 @@ pub enum BenchCommand {
     /// A published lookup service (app key, grant, masking, audit) vs pgbench's indexed lookup
     /// and Datasette's canned query of the same rows; a verification of 10,000 records.
     Services(services::ServicesBenchArgs),
+    /// Open data at 100,000 datasets: CKAN package_search (q + fq + facets; the harvester's
+    /// worst page), `ckanapi dump datasets --all`, and the portal's pages under load.
+    Open(open::OpenBenchArgs),
 }
 
 #[derive(Args)]
@@ -85,6 +89,7 @@ pub async fn run(cmd: BenchCommand, config: Config) -> Result<u8> {
         BenchCommand::Audit(a) => audit::run(a).await,
         BenchCommand::Share(a) => share::run(a, config).await,
         BenchCommand::Services(a) => services::run(a, config).await,
+        BenchCommand::Open(a) => open::run(a, config).await,
     }
 }
 

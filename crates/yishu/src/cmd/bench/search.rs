@@ -22,7 +22,7 @@ pub struct SearchBenchArgs {
     pub queries: usize,
 }
 
-const PROVIDERS: &[&str] = &[
+pub(crate) const PROVIDERS: &[&str] = &[
     "公安局",
     "民政局",
     "人力资源和社会保障局",
@@ -54,7 +54,7 @@ const PROVIDERS: &[&str] = &[
     "住房公积金管理中心",
     "大数据中心",
 ];
-const SUBJECTS: &[&str] = &[
+pub(crate) const SUBJECTS: &[&str] = &[
     "户籍",
     "人口",
     "婚姻",
