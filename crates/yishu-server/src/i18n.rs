@@ -572,7 +572,21 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("open.nav", "门户导航", "Portal navigation"),
     ("open.datasets", "数据目录", "Datasets"),
     ("open.api", "开放接口", "Open API"),
-    ("open.sign_in", "登录 / 开发者", "Sign in / developers"),
+    ("open.sign_in", "登录", "Sign in"),
+    ("open.register", "开发者注册", "Register as a developer"),
+    (
+        "open.register_intro",
+        "注册后可登录生成 API 密钥（限流额度为匿名访问的十倍），并申请有条件开放的数据。",
+        "Registered developers sign in to make API keys (ten times the anonymous rate limit) and apply for conditionally open data.",
+    ),
+    (
+        "open.registered",
+        "注册成功，请登录：",
+        "Registered; sign in as",
+    ),
+    ("open.make_key", "生成 API 密钥", "Make an API key"),
+    ("open.reg_display", "单位或昵称", "Company or display name"),
+    ("open.reg_password2", "再次输入密码", "Password again"),
     (
         "open.footer",
         "本门户开放的数据均经脱敏处理，每次下载与调用均记录在案（匿名访问仅记录截断的地址）。",

@@ -1081,3 +1081,82 @@ async fn society_asks_rates_showcases_and_evaluates() {
     }
     s.stop().await;
 }
+
+/// A developer registers on the portal (no role inside the platform: a member of the public
+/// who signs in to make API keys) and signs in; registrations are limited per address and
+/// audited with the address truncated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn developers_register_on_the_portal() {
+    let s = TestServer::start().await;
+    let c = Client::new();
+    let form = |name: &str, p2: &str| {
+        vec![
+            ("name".to_string(), name.to_string()),
+            ("display_name".to_string(), "某科技公司".to_string()),
+            ("password".to_string(), "公交 数据 开发 2026".to_string()),
+            ("password2".to_string(), p2.to_string()),
+        ]
+    };
+    let r = c
+        .post(s.url("/open/register"))
+        .form(&form("dev1", "不一样的密码 123"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("differ"));
+    let r = c
+        .post(s.url("/open/register"))
+        .form(&form("dev1", "公交 数据 开发 2026"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.text().await.unwrap().contains("注册成功"));
+    let u = s.store.get_user_by_name("dev1").await.unwrap();
+    assert!(u.roles.is_empty(), "no role inside the platform");
+    assert_eq!(s.store.get_org(u.org_id).await.unwrap().code, "_public");
+    // The name is taken now; the address soon runs out of registrations.
+    let r = c
+        .post(s.url("/open/register"))
+        .form(&form("dev1", "公交 数据 开发 2026"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 409);
+    let mut limited = false;
+    for i in 0..6 {
+        let r = c
+            .post(s.url("/open/register"))
+            .form(&form(&format!("bot{i}"), "公交 数据 开发 2026"))
+            .send()
+            .await
+            .unwrap();
+        limited |= r.status().as_u16() == 429;
+    }
+    assert!(limited, "registrations are limited per address");
+    let r = c
+        .post(s.url("/api/v1/auth/login"))
+        .json(&json!({"name": "dev1", "password": "公交 数据 开发 2026"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let registered = s
+        .store
+        .list_audit(
+            &yishu_meta::AuditFilter {
+                action: Some("user.register".into()),
+                ..Default::default()
+            },
+            10,
+            0,
+        )
+        .await
+        .unwrap();
+    // dev1, and the two bots before the limit (five tries a minute: two refused ones count).
+    assert_eq!(registered.items.len(), 3);
+    assert!(registered.items.iter().all(|e| e.source_ip == "127.0.0.0"));
+    assert!(registered.items.iter().any(|e| e.detail.contains("dev1")));
+    s.stop().await;
+}

@@ -51,6 +51,10 @@ pub fn router() -> Router<AppState> {
         .route("/open/orgs/{name}", get(portal::org))
         .route("/open/requests", get(portal::requests).post(portal::ask))
         .route("/open/showcase", get(portal::showcase))
+        .route(
+            "/open/register",
+            get(portal::register_form).post(portal::register),
+        )
         .route("/open/evaluation", get(portal::evaluation))
         .route("/static/app.css", get(css))
         .route("/console/lang", get(switch_lang))

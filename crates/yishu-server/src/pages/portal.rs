@@ -744,3 +744,96 @@ pub async fn evaluation(
         Err(e) => failed(t, e.0),
     }
 }
+
+#[derive(Template)]
+#[template(path = "open_register.html")]
+struct RegisterPage {
+    t: Tr,
+    message: String,
+    done: bool,
+}
+
+/// `/open/register`: developers and companies register themselves (no role inside the
+/// platform: they sign in to make API keys and apply for conditionally open data).
+pub async fn register_form(headers: HeaderMap) -> Response {
+    render(&RegisterPage {
+        t: lang(&headers),
+        message: String::new(),
+        done: false,
+    })
+}
+
+/// The registration form.
+#[derive(Debug, Deserialize)]
+pub struct RegisterForm {
+    name: String,
+    display_name: String,
+    password: String,
+    password2: String,
+}
+
+/// `POST /open/register`: a user of the public organisation, audited; a few a minute per address.
+pub async fn register(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    reader: Result<Reader, crate::error::ApiError>,
+    axum::extract::Form(f): axum::extract::Form<RegisterForm>,
+) -> Response {
+    let t = lang(&headers);
+    let done = async {
+        let reader = reader.map_err(|e| e.0)?;
+        let (key, _, _) = reader.limit_key();
+        // Registrations draw on their own counter: five a minute per address.
+        s.open_limiter
+            .request(key ^ 0x5245_4749, yishu_meta::now_ms(), 5, i64::MAX / 4)
+            .map_err(|(e, _)| e)?;
+        if f.password != f.password2 {
+            return Err(yishu_types::Error::field(
+                "password2",
+                "the two passwords differ",
+            ));
+        }
+        let public = s.store.public_org().await?;
+        let u = s
+            .store
+            .create_user(&yishu_meta::NewUser {
+                name: f.name.trim().to_string(),
+                display_name: Some(f.display_name.trim().to_string()).filter(|d| !d.is_empty()),
+                org_id: public,
+                password: f.password.clone(),
+                roles: Vec::new(),
+            })
+            .await?;
+        s.store
+            .audit(&reader.meta.entry(
+                None,
+                "user.register",
+                format!("user:{}", u.id.0),
+                "ok",
+                serde_json::json!({"name": u.name}).to_string(),
+            ))
+            .await?;
+        Ok::<_, yishu_types::Error>(u)
+    }
+    .await;
+    match done {
+        Ok(u) => render(&RegisterPage {
+            t,
+            message: format!("{} {}", t.t("open.registered"), u.name),
+            done: true,
+        }),
+        Err(e) => {
+            let status =
+                StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            (
+                status,
+                render(&RegisterPage {
+                    t,
+                    message: e.message,
+                    done: false,
+                }),
+            )
+                .into_response()
+        }
+    }
+}
