@@ -268,17 +268,17 @@ const ROWS: &str = "线路,站数,负责人身份号码\n\
     <script>alert(1)</script>,5,510108197003035678\n\
     快速公交K1,1,51010719950404789X\n";
 
-async fn status_text(c: &Client, url: String) -> (u16, String) {
-    let r = c.get(url).send().await.unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
+/// A server with the bureau's users and one published resource of [`ROWS`] in std.
+struct World {
+    s: TestServer,
+    c: Client,
+    officer: String,
+    reviewer: String,
+    consumer: String,
+    id: i64,
 }
 
-/// Open data is a grant to the public read through the one gate: only the items and rows the
-/// opening names, masked; downloads in four formats and `datastore_search` by anyone, audited
-/// with the address truncated; conditional datasets per approved user; withdrawal and
-/// destruction stop reads at once and leave the record; the portal shows all of it, escaped.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn open_data_passes_the_gate() {
+async fn world() -> World {
     let s = TestServer::start().await;
     bureau_users(&s).await;
     let c = Client::new();
@@ -296,14 +296,47 @@ async fn open_data_passes_the_gate() {
     )
     .await;
     push_csv(&s, &c, &officer, id, ROWS, 4).await;
-    let name = s
-        .store
+    World {
+        s,
+        c,
+        officer,
+        reviewer,
+        consumer,
+        id,
+    }
+}
+
+/// The name clients address resource `id` by.
+async fn dataset_name(s: &TestServer, id: i64) -> String {
+    s.store
         .get_resource(id)
         .await
         .unwrap()
         .code
         .to_ascii_lowercase()
-        .replace('/', "-");
+        .replace('/', "-")
+}
+
+async fn status_text(c: &Client, url: String) -> (u16, String) {
+    let r = c.get(url).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Open data is a grant to the public read through the one gate: only the items and rows the
+/// opening names, masked; downloads in four formats and `datastore_search` by anyone, audited
+/// with the address truncated; conditional datasets per approved user; withdrawal and
+/// destruction stop reads at once and leave the record; the portal shows all of it, escaped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_data_passes_the_gate() {
+    let World {
+        s,
+        c,
+        officer,
+        reviewer,
+        consumer,
+        id,
+    } = world().await;
+    let name = dataset_name(&s, id).await;
     let base = s.base.clone();
     let download = |f: &str| format!("{base}/open/datasets/{name}/download.{f}");
 
@@ -537,14 +570,7 @@ async fn open_data_passes_the_gate() {
     .await;
     push_csv(&s, &c, &officer, cond, ROWS, 4).await;
     assert_eq!(open(&s, &c, &officer, cond, json!({})).await.0, 200);
-    let cname = s
-        .store
-        .get_resource(cond)
-        .await
-        .unwrap()
-        .code
-        .to_ascii_lowercase()
-        .replace('/', "-");
+    let cname = dataset_name(&s, cond).await;
     let cds = format!("{base}/api/3/action/datastore_search?resource_id={cname}");
     let (status, v) = call(&c, cds.clone()).await;
     assert_eq!(
@@ -650,15 +676,7 @@ async fn dcat_catalog_conforms_to_dcat_ap_3() {
         )
         .await;
         assert_eq!(open(&s, &c, &officer, id, json!({})).await.0, 200);
-        names.push(
-            s.store
-                .get_resource(id)
-                .await
-                .unwrap()
-                .code
-                .to_ascii_lowercase()
-                .replace('/', "-"),
-        );
+        names.push(dataset_name(&s, id).await);
     }
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
@@ -787,32 +805,16 @@ async fn post_json(c: &Client, url: String, key: Option<&str>, body: Value) -> (
 /// department and period comes as JSON, a page and a workbook — every step audited.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn society_asks_rates_showcases_and_evaluates() {
-    let s = TestServer::start().await;
-    bureau_users(&s).await;
-    let c = Client::new();
-    let (officer, reviewer, consumer) = (
-        s.key("provider_officer").await,
-        s.key("reviewer").await,
-        s.key("consumer").await,
-    );
-    let id = published(
-        &s,
-        &c,
-        &officer,
-        &reviewer,
-        gate_entry(s.dept.0, "公交线路站数", "unconditional"),
-    )
-    .await;
-    push_csv(&s, &c, &officer, id, ROWS, 4).await;
+    let World {
+        s,
+        c,
+        officer,
+        reviewer,
+        consumer,
+        id,
+    } = world().await;
     assert_eq!(open(&s, &c, &officer, id, json!({})).await.0, 200);
-    let name = s
-        .store
-        .get_resource(id)
-        .await
-        .unwrap()
-        .code
-        .to_ascii_lowercase()
-        .replace('/', "-");
+    let name = dataset_name(&s, id).await;
     let api = |p: &str| s.url(&format!("/api/v1/open/{p}"));
 
     // Anyone asks, through the API or the portal's form; bad input is refused in words.
