@@ -574,6 +574,14 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("open.api", "开放接口", "Open API"),
     ("open.sign_in", "登录", "Sign in"),
     ("open.register", "开发者注册", "Register as a developer"),
+    ("open.apply", "申请使用", "Apply for access"),
+    ("open.applied", "我的申请", "My application"),
+    ("open.apply_purpose", "用途", "Purpose"),
+    (
+        "open.apply_sign_in",
+        "有条件开放的数据须登录后申请，经提供部门审核同意后使用。",
+        "Conditionally open data: sign in and apply; the providing department decides.",
+    ),
     (
         "open.register_intro",
         "注册后可登录生成 API 密钥（限流额度为匿名访问的十倍），并申请有条件开放的数据。",

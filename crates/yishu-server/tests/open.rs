@@ -611,6 +611,44 @@ async fn open_data_passes_the_gate() {
     assert_eq!(v["result"]["total"], 4, "{v}");
     let (status, _) = call(&c, cds.clone()).await;
     assert_eq!(status, 403, "still closed to anonymous readers");
+    // From the dataset page: a signed-in reader applies with the page's form.
+    let page = c
+        .get(s.url(&format!("/open/datasets/{cname}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("id=\"apply\"") && page.contains("/console/login"),
+        "anonymous readers are asked to sign in"
+    );
+    let (browser, csrf) = s.login("outsider").await;
+    let page = browser
+        .get(s.url(&format!("/open/datasets/{cname}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("apply-form"), "{page}");
+    let r = browser
+        .post(s.url(&format!("/open/datasets/{cname}/applications")))
+        .form(&[("purpose", "客流研究"), ("_csrf", "stale")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let r = browser
+        .post(s.url(&format!("/open/datasets/{cname}/applications")))
+        .form(&[("purpose", "客流与线网优化研究"), ("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "back on the page");
+    assert!(r.text().await.unwrap().contains("pending"));
 
     // A flood of anonymous requests from one address is limited; the server stays up.
     let mut limited = 0;

@@ -48,6 +48,8 @@ pub struct Reader {
     pub user: Option<Principal>,
     /// The request, its address truncated.
     pub meta: RequestMeta,
+    /// The session's CSRF token, when signed in by the session cookie (for the portal's forms).
+    pub csrf: Option<String>,
 }
 
 impl Reader {
@@ -114,6 +116,7 @@ impl FromRequestParts<AppState> for Reader {
             header("authorization")
                 .filter(|v| !v.starts_with("Bearer ") && !v.starts_with("bearer "))
         });
+        let mut csrf = None;
         let user = if let Some(secret) = key {
             Some(s.key_cache.resolve(s, secret).await?)
         } else if header("authorization").is_some()
@@ -122,7 +125,10 @@ impl FromRequestParts<AppState> for Reader {
         {
             // A stale session reads as anonymous; a bad key is refused.
             match crate::auth::authenticate(s, parts).await {
-                Ok((p, _)) => Some(p),
+                Ok((p, token)) => {
+                    csrf = token;
+                    Some(p)
+                }
                 Err(e) if header("authorization").is_some() || header("x-api-key").is_some() => {
                     return Err(e);
                 }
@@ -131,7 +137,7 @@ impl FromRequestParts<AppState> for Reader {
         } else {
             None
         };
-        Ok(Reader { user, meta })
+        Ok(Reader { user, meta, csrf })
     }
 }
 

@@ -48,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(portal::home))
         .route("/open/datasets", get(portal::search))
         .route("/open/datasets/{name}", get(portal::dataset))
+        .route("/open/datasets/{name}/applications", post(portal::apply))
         .route("/open/orgs/{name}", get(portal::org))
         .route("/open/requests", get(portal::requests).post(portal::ask))
         .route("/open/showcase", get(portal::showcase))

@@ -304,6 +304,10 @@ struct DatasetPage {
     formats: Vec<(String, String)>,
     events: Vec<OpeningEvent>,
     example: String,
+    /// The signed-in reader's session token, for the application form (conditional datasets).
+    csrf: Option<String>,
+    /// The reader's applications for this dataset (status, expiry), newest first.
+    applied: Vec<(String, String)>,
     /// The average of the shown ratings and how many there are, and their comments.
     rating: Option<(String, usize)>,
     comments: Vec<(i64, String, String)>,
@@ -413,8 +417,32 @@ pub async fn dataset(
         .filter(|x| !x.comment.is_empty())
         .map(|x| (x.stars, x.comment.clone(), fmt_time(x.created_at)))
         .collect();
+    let (csrf, applied) = match &reader {
+        Ok(rd) if rd.user.is_some() && r.meta.open_type == OpenType::Conditional => {
+            let uid = rd.user.as_ref().map(|u| u.user_id);
+            let mine = s
+                .store
+                .open_accesses(uid, Some(r.id))
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| {
+                    let until = if a.status == "granted" {
+                        fmt_time(a.expires_at)
+                    } else {
+                        a.reason.clone()
+                    };
+                    (a.status, until)
+                })
+                .collect();
+            (rd.csrf.clone(), mine)
+        }
+        _ => (None, Vec::new()),
+    };
     let name = slug(&r.code);
     let page = DatasetPage {
+        csrf,
+        applied,
         rating,
         comments,
         t,
@@ -836,4 +864,58 @@ pub async fn register(
                 .into_response()
         }
     }
+}
+
+/// The application form.
+#[derive(Debug, Deserialize)]
+pub struct ApplyForm {
+    purpose: String,
+    #[serde(rename = "_csrf")]
+    csrf: String,
+}
+
+/// `POST /open/datasets/{name}/applications`: a signed-in reader applies for a conditionally
+/// open dataset from its page; back to the page, which shows the application.
+pub async fn apply(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    reader: Result<Reader, crate::error::ApiError>,
+    Path(name): Path<String>,
+    axum::extract::Form(f): axum::extract::Form<ApplyForm>,
+) -> Response {
+    let t = lang(&headers);
+    let done = async {
+        let reader = reader.map_err(|e| e.0)?;
+        let (Some(user), Some(token)) = (&reader.user, &reader.csrf) else {
+            return Err(yishu_types::Error::new(
+                ErrorCode::Unauthenticated,
+                "sign in to apply for this dataset",
+            ));
+        };
+        if !crate::auth::constant_eq(token, &f.csrf) {
+            return Err(yishu_types::Error::new(
+                ErrorCode::CsrfMismatch,
+                "the form is stale; reload the page and apply again",
+            ));
+        }
+        let c = Catalog::current(&s).await?;
+        let (r, _) = open_read::dataset(&c, &name)?;
+        crate::app::opening::apply(&s, user, &reader.meta, r.id, &f.purpose)
+            .await
+            .map_err(|e| e.0)?;
+        Ok(())
+    }
+    .await;
+    match done {
+        Ok(()) => axum::response::Redirect::to(&format!("/open/datasets/{}", slug_safe(&name)))
+            .into_response(),
+        Err(e) => failed(t, e),
+    }
+}
+
+/// A dataset name fit for a local redirect.
+fn slug_safe(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect()
 }
