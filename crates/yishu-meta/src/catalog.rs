@@ -14,7 +14,7 @@ use yishu_types::{Error, ErrorCode, OrgId, Role, UserId};
 
 /// A closed set of values stored as snake_case text, with Chinese labels for pages.
 macro_rules! catalog_enum {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident = $s:literal / $zh:literal),* $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $s:literal / $zh:literal / $en:literal),* $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(rename_all = "snake_case")]
@@ -28,6 +28,13 @@ macro_rules! catalog_enum {
             pub fn label_zh(self) -> &'static str {
                 match self { $($name::$variant => $zh),* }
             }
+            pub fn label_en(self) -> &'static str {
+                match self { $($name::$variant => $en),* }
+            }
+            /// The label in English when `english`, else in Chinese.
+            pub fn label(self, english: bool) -> &'static str {
+                if english { self.label_en() } else { self.label_zh() }
+            }
             pub fn parse(s: &str) -> Option<Self> {
                 match s { $($s => Some($name::$variant),)* _ => None }
             }
@@ -37,27 +44,27 @@ macro_rules! catalog_enum {
 
 catalog_enum!(
     /// 信息资源分类: the 类 of the code (1 基础, 2 主题, 3 部门).
-    ClassKind { Base = "base" / "基础信息资源", Theme = "theme" / "主题信息资源", Department = "department" / "部门信息资源" }
+    ClassKind { Base = "base" / "基础信息资源" / "Base", Theme = "theme" / "主题信息资源" / "Thematic", Department = "department" / "部门信息资源" / "Departmental" }
 );
 catalog_enum!(
     /// 信息资源格式.
-    ResourceFormat { File = "file" / "电子文件", Database = "database" / "数据库", Graphic = "graphic" / "图形图像", Stream = "stream" / "流媒体", Custom = "custom" / "自描述格式" }
+    ResourceFormat { File = "file" / "电子文件" / "Electronic file", Database = "database" / "数据库" / "Database", Graphic = "graphic" / "图形图像" / "Graphics", Stream = "stream" / "流媒体" / "Streaming media", Custom = "custom" / "自描述格式" / "Self-describing" }
 );
 catalog_enum!(
     /// 共享属性.
-    ShareType { Unconditional = "unconditional" / "无条件共享", Conditional = "conditional" / "有条件共享", Never = "never" / "不予共享" }
+    ShareType { Unconditional = "unconditional" / "无条件共享" / "Shared unconditionally", Conditional = "conditional" / "有条件共享" / "Shared on conditions", Never = "never" / "不予共享" / "Not shared" }
 );
 catalog_enum!(
     /// 开放属性.
-    OpenType { Unconditional = "unconditional" / "无条件开放", Conditional = "conditional" / "有条件开放", Never = "never" / "不予开放" }
+    OpenType { Unconditional = "unconditional" / "无条件开放" / "Open unconditionally", Conditional = "conditional" / "有条件开放" / "Open on conditions", Never = "never" / "不予开放" / "Not open" }
 );
 catalog_enum!(
     /// 更新周期.
-    UpdateCycle { Realtime = "realtime" / "实时", Daily = "daily" / "每日", Weekly = "weekly" / "每周", Monthly = "monthly" / "每月", Quarterly = "quarterly" / "每季度", HalfYearly = "half_yearly" / "每半年", Yearly = "yearly" / "每年", Irregular = "irregular" / "不定期" }
+    UpdateCycle { Realtime = "realtime" / "实时" / "Real time", Daily = "daily" / "每日" / "Daily", Weekly = "weekly" / "每周" / "Weekly", Monthly = "monthly" / "每月" / "Monthly", Quarterly = "quarterly" / "每季度" / "Quarterly", HalfYearly = "half_yearly" / "每半年" / "Half-yearly", Yearly = "yearly" / "每年" / "Yearly", Irregular = "irregular" / "不定期" / "Irregular" }
 );
 catalog_enum!(
     /// Where a resource is in its lifecycle.
-    ResourceStatus { Draft = "draft" / "草稿", Submitted = "submitted" / "待审核", Approved = "approved" / "审核通过", Rejected = "rejected" / "已驳回", Published = "published" / "已发布", Retired = "retired" / "已下线" }
+    ResourceStatus { Draft = "draft" / "草稿" / "Draft", Submitted = "submitted" / "待审核" / "Submitted", Approved = "approved" / "审核通过" / "Approved", Rejected = "rejected" / "已驳回" / "Rejected", Published = "published" / "已发布" / "Published", Retired = "retired" / "已下线" / "Retired" }
 );
 
 impl UpdateCycle {
@@ -518,6 +525,18 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err("list resources"))?;
+        self.resources_from_rows(&rows).await
+    }
+
+    /// Resources changed at or after `since` (ms), in any state, by id: what a cache built
+    /// before then reloads.
+    pub async fn resources_since(&self, since: i64) -> Result<Vec<Resource>, Error> {
+        let sql = format!("SELECT {COLUMNS} FROM resources WHERE updated_at >= $1 ORDER BY id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(since)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err("list changed resources"))?;
         self.resources_from_rows(&rows).await
     }
 

@@ -312,6 +312,16 @@ impl Store {
             .await
     }
 
+    /// Openings changed at or after `since` (ms), whatever their status.
+    pub async fn openings_since(&self, since: i64) -> Result<Vec<Opening>, Error> {
+        let q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM openings WHERE updated_at >= $1 ORDER BY resource_id"
+        )))
+        .bind(since);
+        self.all(q, "list changed openings", from_row, "read an opening")
+            .await
+    }
+
     /// An opening's history, oldest first.
     pub async fn opening_events(&self, resource: i64) -> Result<Vec<OpeningEvent>, Error> {
         let q = sqlx::query(

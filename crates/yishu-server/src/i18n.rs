@@ -733,6 +733,101 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("open.ratings", "评价", "Ratings"),
     ("open.rating_avg", "平均评分", "Average"),
     ("open.rating_none", "暂无评价。", "No ratings yet."),
+    ("opening.title", "数据开放管理", "Open data"),
+    (
+        "opening.intro",
+        "本部门已发布的资源在此决定是否向社会开放、开放哪些信息项和数据行及脱敏方式；公众的申请、需求、评论在此答复与审核。",
+        "Decide here which of your published resources are open to the public — which items, which rows, how masked — and answer the public's applications, requests and comments.",
+    ),
+    ("opening.portal", "查看开放门户", "See the open portal"),
+    ("opening.resources", "已发布资源", "Published resources"),
+    ("opening.open_type", "开放属性", "Openness"),
+    ("opening.downloads", "下载次数", "Downloads"),
+    ("opening.calls", "接口调用", "API calls"),
+    ("opening.on_portal", "门户页面", "On the portal"),
+    (
+        "opening.no_resources",
+        "没有已发布的资源。",
+        "No published resources.",
+    ),
+    ("opening.pages", "分页", "Pages"),
+    ("opening.state_open", "开放中", "Open"),
+    ("opening.state_withdrawn", "已撤回", "Withdrawn"),
+    ("opening.state_destroyed", "已销毁", "Destroyed"),
+    ("opening.state_not_open", "未开放", "Not opened"),
+    ("opening.state_never", "不予开放", "Never open"),
+    (
+        "opening.access",
+        "有条件开放申请",
+        "Applications for conditional data",
+    ),
+    (
+        "opening.no_access",
+        "没有待审的申请。",
+        "No application waits for you.",
+    ),
+    ("opening.purpose", "用途", "Purpose"),
+    ("opening.grant", "同意", "Grant"),
+    ("opening.refuse", "拒绝", "Refuse"),
+    ("opening.days", "有效天数", "Days valid"),
+    ("opening.reason", "理由", "Reason"),
+    ("opening.requests", "数据需求", "Data requests"),
+    ("opening.no_requests", "没有数据需求。", "No data requests."),
+    ("opening.due", "答复期限", "Answer by"),
+    ("opening.answer", "答复", "Answer"),
+    ("opening.outcome", "结果", "Outcome"),
+    ("opening.outcome_granted", "同意开放", "Will be opened"),
+    ("opening.outcome_partly", "部分开放", "Partly opened"),
+    ("opening.outcome_refused", "不予开放", "Refused"),
+    ("opening.reply", "公开答复", "Answer in public"),
+    ("opening.comments", "待审评论", "Comments to moderate"),
+    ("opening.no_comments", "没有待审评论。", "No comment waits."),
+    ("opening.show", "公开", "Show"),
+    ("opening.hide", "隐藏", "Hide"),
+    (
+        "opening.showcase",
+        "待审应用展示",
+        "Showcase entries to review",
+    ),
+    ("opening.no_showcase", "没有待审应用。", "No entry waits."),
+    ("opening.update", "更新开放范围", "Update what is open"),
+    ("opening.open", "开放", "Open"),
+    ("opening.items", "开放的信息项", "Items opened"),
+    ("opening.item", "信息项", "Item"),
+    ("opening.opened", "开放", "Opened"),
+    ("opening.end", "撤回或销毁", "Withdraw or destroy"),
+    (
+        "opening.withdraw",
+        "撤回（可再次开放）",
+        "Withdraw (may be reopened)",
+    ),
+    (
+        "opening.destroy",
+        "销毁（数据不再提供，仅保留记录）",
+        "Destroy (data gone, the record kept)",
+    ),
+    (
+        "opening.reason_public",
+        "理由（向公众展示）",
+        "Reason (shown to the public)",
+    ),
+    ("opening.history", "开放历史", "History"),
+    ("opening.at", "时间", "When"),
+    ("opening.event", "事件", "Event"),
+    ("opening.never_opened", "尚未开放过。", "Never opened yet."),
+    (
+        "opening.opened_flash",
+        "已保存开放决定。",
+        "The opening is saved.",
+    ),
+    ("opening.ended", "已撤回或销毁。", "Withdrawn or destroyed."),
+    (
+        "opening.decided",
+        "已决定申请。",
+        "The application is decided.",
+    ),
+    ("opening.answered", "已公开答复。", "Answered in public."),
+    ("opening.moderated", "已审核。", "Moderated."),
     ("overview.title", "平台概览", "Platform overview"),
     ("overview.orgs", "组织机构", "Organisations"),
     ("overview.users", "用户", "Users"),
@@ -1442,6 +1537,11 @@ impl Tr {
 
     pub fn code(&self) -> &'static str {
         self.lang.code()
+    }
+
+    /// Whether pages are in English (for labels that come from the catalog's closed sets).
+    pub fn en(&self) -> bool {
+        self.lang == Lang::En
     }
 
     /// The other language's query value for the switch link.

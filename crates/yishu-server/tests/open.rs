@@ -1200,3 +1200,190 @@ async fn developers_register_on_the_portal() {
     assert!(registered.items.iter().any(|e| e.detail.contains("dev1")));
     s.stop().await;
 }
+
+/// A department runs its open data from the console: opens a resource choosing items, rows and
+/// masks; decides an application; answers a request and moderates a comment in public; and
+/// withdraws the dataset with a reason — each through a form, each taking effect at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn departments_run_open_data_from_the_console() {
+    let World { s, c, id, .. } = world().await;
+    let name = dataset_name(&s, id).await;
+    let (officer, csrf) = s.login("provider_officer").await;
+    let (consumer, consumer_csrf) = s.login("consumer").await;
+    let page = |c: &Client, path: String| {
+        let c = c.clone();
+        async move {
+            let r = c.get(path).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let post = |c: &Client, path: String, form: Vec<(&str, &str)>| {
+        let c = c.clone();
+        let form: Vec<(String, String)> = form
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        async move {
+            let r = c.post(path).form(&form).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+
+    // The department's published resources, not yet open.
+    let (status, html) = page(&officer, s.url("/console/open")).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("公交线路站数") && html.contains(r#"data-state="not_open""#),
+        "{html}"
+    );
+    let (status, html) = page(&officer, s.url(&format!("/console/open/{id}"))).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"name="mask.负责人身份号码""#), "{html}");
+
+    // Opening through the form: two items, some rows; a forged form and an outsider are refused.
+    let decide = s.url(&format!("/console/open/{id}"));
+    fn terms(token: &str) -> Vec<(&str, &str)> {
+        vec![
+            ("_csrf", token),
+            ("item", "线路"),
+            ("item", "站数"),
+            ("mask.线路", "keep"),
+            ("mask.站数", "keep"),
+            ("mask.负责人身份号码", "keep"),
+            ("row_filter", "站数 >= 2"),
+        ]
+    }
+    assert_eq!(post(&officer, decide.clone(), terms("forged")).await.0, 403);
+    let (status, html) = post(&consumer, decide.clone(), terms(&consumer_csrf)).await;
+    assert_eq!(status, 403, "{html}");
+    let token = csrf.as_str();
+    let mut bad = terms(token);
+    bad.retain(|(k, _)| *k != "row_filter");
+    bad.push(("row_filter", "站数 >>> 2"));
+    let (status, html) = post(&officer, decide.clone(), bad).await;
+    assert_eq!(status, 400, "a bad row filter is refused in words");
+    assert!(html.contains("站数"), "{html}");
+    let (status, html) = post(&officer, decide.clone(), terms(token)).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains(r#"data-state="open""#), "{html}");
+    // At once: the public reads the two items and the three rows, nothing else.
+    let (status, v) = call(
+        &c,
+        s.url(&format!(
+            "/api/3/action/datastore_search?resource_id={name}"
+        )),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["result"]["total"], 3, "{v}");
+    let fields: Vec<&str> = v["result"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    assert_eq!(fields, ["线路", "站数"], "{v}");
+    assert!(!v.to_string().contains("510107"), "{v}");
+
+    // The public's part waits on the console: an application, a request, a comment.
+    let reader = s.store.get_user_by_name("consumer").await.unwrap();
+    let applied = s
+        .store
+        .apply_open_access(id, reader.id, "出行应用研发")
+        .await
+        .unwrap();
+    let (_, asked) = post_json(
+        &c,
+        s.url("/api/v1/open/requests"),
+        None,
+        json!({"title": "公交实时到站", "description": "用于出行应用", "org": "cd-ga"}),
+    )
+    .await;
+    let rating = s
+        .store
+        .rate(id, reader.id, 2, "<i>站数</i>不全")
+        .await
+        .unwrap();
+    let (_, html) = page(&officer, s.url("/console/open")).await;
+    assert!(
+        html.contains("出行应用研发")
+            && html.contains("公交实时到站")
+            && html.contains("&#60;i&#62;站数")
+            && !html.contains("<i>站数"),
+        "{html}"
+    );
+    let (status, html) = post(
+        &officer,
+        s.url(&format!("/console/open/access/{}", applied.id)),
+        vec![
+            ("_csrf", token),
+            ("granted", "yes"),
+            ("days", "30"),
+            ("reason", ""),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    let a = s.store.open_access(applied.id).await.unwrap();
+    assert_eq!(a.status, "granted");
+    let days = (a.expires_at - yishu_meta::now_ms()) / 86_400_000;
+    assert!((29..=30).contains(&days), "{days}");
+    let (status, _) = post(
+        &officer,
+        s.url(&format!("/console/open/requests/{}", asked["id"])),
+        vec![
+            ("_csrf", token),
+            ("outcome", "partly"),
+            ("answer", "站点数据已开放，实时到站待接入"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, public) = page(&c, s.url("/open/requests")).await;
+    assert!(public.contains("实时到站待接入"), "{public}");
+    let (status, _) = post(
+        &officer,
+        s.url(&format!("/console/open/ratings/{}", rating.id)),
+        vec![("_csrf", token), ("status", "shown")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(s.store.rating(rating.id).await.unwrap().status, "shown");
+    // The showcase is the bureau's: a department officer cannot approve an entry.
+    let (status, _) = post(
+        &officer,
+        s.url("/console/open/showcase/1"),
+        vec![("_csrf", token), ("status", "shown")],
+    )
+    .await;
+    assert!(status == 403 || status == 404, "{status}");
+
+    // Withdrawn with a reason: reads stop at once, the reason is public, the history kept.
+    let end = s.url(&format!("/console/open/{id}/end"));
+    let (status, _) = post(
+        &officer,
+        end.clone(),
+        vec![("_csrf", token), ("to", "withdrawn"), ("reason", "")],
+    )
+    .await;
+    assert_eq!(status, 400, "a withdrawal needs its reason");
+    let (status, html) = post(
+        &officer,
+        end,
+        vec![
+            ("_csrf", token),
+            ("to", "withdrawn"),
+            ("reason", "线路调整，数据更新中"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains(r#"data-state="withdrawn""#) && html.contains("opened"),
+        "{html}"
+    );
+    let (status, body) =
+        status_text(&c, s.url(&format!("/open/datasets/{name}/download.csv"))).await;
+    assert_eq!(status, 410, "{body}");
+    assert!(body.contains("线路调整"), "{body}");
+}

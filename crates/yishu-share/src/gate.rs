@@ -200,21 +200,41 @@ pub fn plan(
                 })?,
         )
     };
-    let filter = match (grant_filter, request_filter(req, &allowed, source)?) {
+    let mask_of = |i: &String| match g.masks.get(i) {
+        // An unreadable mask is the strictest, never clear.
+        Some(m) => Mask::parse(m).unwrap_or(Mask::Hash),
+        None => Mask::default_for(i, source.levels.get(i).map_or("", |s| s)),
+    };
+    // A caller's own filter may only look at items it sees in clear: filtering on a masked one
+    // would tell its values row by row (an oracle).
+    let clear: Vec<String> = allowed
+        .iter()
+        .filter(|i| mask_of(i) == Mask::Keep)
+        .cloned()
+        .collect();
+    let asked = request_filter(req, &clear, source).map_err(|e| {
+        match req
+            .filter
+            .as_deref()
+            .and_then(|t| Filter::parse(t).ok())
+            .and_then(|f| {
+                f.items()
+                    .into_iter()
+                    .find(|i| allowed.iter().any(|a| a == i) && !clear.iter().any(|c| c == i))
+                    .map(str::to_string)
+            }) {
+            Some(masked) => refuse(
+                ErrorCode::InvalidInput,
+                format!("filter: '{masked}' is masked for you and cannot be filtered on"),
+            ),
+            None => e,
+        }
+    })?;
+    let filter = match (grant_filter, asked) {
         (Some(a), Some(b)) => Some(a.and(b)),
         (a, b) => a.or(b),
     };
-    let masks = items
-        .iter()
-        .map(|i| {
-            let m = match g.masks.get(i) {
-                // An unreadable mask is the strictest, never clear.
-                Some(m) => Mask::parse(m).unwrap_or(Mask::Hash),
-                None => Mask::default_for(i, source.levels.get(i).map_or("", |s| s)),
-            };
-            (i.clone(), m)
-        })
-        .collect();
+    let masks = items.iter().map(|i| (i.clone(), mask_of(i))).collect();
     Ok(ReadPlan {
         basis: Basis::Grant(g.id),
         target: source.target.clone(),

@@ -261,7 +261,16 @@ async fn random_grants_never_leak(s: &Store) {
             .asked_filter
             .as_deref()
             .map(|t| {
-                let kinds = c.items.iter().map(|i| (name(i), ITEMS[*i].1)).collect();
+                // Only items shown in clear may be filtered on: a masked one would be an oracle.
+                let kinds = c
+                    .items
+                    .iter()
+                    .filter(|i| {
+                        c.masks[**i].unwrap_or_else(|| Mask::default_for(&name(i), ""))
+                            == Mask::Keep
+                    })
+                    .map(|i| (name(i), ITEMS[*i].1))
+                    .collect();
                 Filter::parse(t).and_then(|f| f.check(&kinds))
             })
             .transpose();

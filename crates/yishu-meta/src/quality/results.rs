@@ -334,6 +334,18 @@ impl Store {
             .await
     }
 
+    /// Each resource's latest score before `before` (ms): one row per resource scored by then.
+    pub async fn latest_scores(&self, before: i64) -> Result<Vec<StoredScore>, Error> {
+        let sql = format!(
+            "SELECT {SCORE_COLUMNS} FROM quality_scores s WHERE s.created_at = \
+             (SELECT MAX(t.created_at) FROM quality_scores t WHERE t.resource_id = s.resource_id AND t.created_at < $1) \
+             ORDER BY s.resource_id, s.batch_id"
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(before);
+        self.all(q, "list latest scores", score_from_row, "read a score")
+            .await
+    }
+
     /// The bureau's dimension weights (dimensions not set weigh 1).
     pub async fn quality_weights(&self) -> Result<Vec<(String, f64)>, Error> {
         let rows = sqlx::query("SELECT dimension, weight FROM quality_weights ORDER BY dimension")

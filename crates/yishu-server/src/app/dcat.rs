@@ -313,6 +313,7 @@ pub fn catalog_page(
         .datasets
         .iter()
         .filter(|r| q.modified_since.is_none_or(|t| c.modified(r) >= t))
+        .map(|r| &**r)
         .collect();
     datasets.sort_by_key(|r| r.id);
     if let Some(newest) = datasets.iter().map(|r| c.modified(r)).max() {

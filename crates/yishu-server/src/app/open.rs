@@ -6,9 +6,11 @@
 use crate::AppState;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use yishu_meta::catalog::{OpenType, Resource, ResourceStatus};
 use yishu_meta::open::{Opening, OpeningStatus};
 use yishu_meta::org::Org;
+use yishu_share::gate::Source;
 use yishu_types::{Error, OrgId};
 
 /// The address the public reaches us at, for links in answers: the configured public URL, else
@@ -52,9 +54,10 @@ pub fn iso(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The open catalog as last built, shared by every request: rebuilt only when the store's
-/// stamp of openings, resources and organisations changed (looked at once a second at most),
-/// or at once after a change made here.
+/// The open catalog as last built, shared by every request. The store's stamp of openings,
+/// resources and organisations is looked at once a second at most; when it changed, one
+/// request brings the catalog up to date — reloading only what changed since — while the others
+/// go on with the catalog they had.
 #[derive(Default)]
 pub struct CatalogCache {
     current: std::sync::RwLock<Option<Cached>>,
@@ -63,38 +66,63 @@ pub struct CatalogCache {
 
 struct Cached {
     stamp: Vec<i64>,
-    checked: std::time::Instant,
-    catalog: std::sync::Arc<Catalog>,
+    /// When the stamp was last compared; `None` after a change made here.
+    checked: Option<std::time::Instant>,
+    catalog: Arc<Catalog>,
 }
 
+/// How far before its newest change a catalog reloads changes: a transaction that stamped its
+/// rows earlier but committed later is still picked up.
+const REFRESH_MARGIN_MS: i64 = 60_000;
+
 impl CatalogCache {
-    /// Forgets the catalog: the next request builds it anew (after a change made here).
+    /// Marks the catalog out of date after a change made here: the next request brings it up
+    /// to date before answering.
     pub fn invalidate(&self) {
-        if let Ok(mut c) = self.current.write() {
-            *c = None;
+        if let Ok(mut c) = self.current.write()
+            && let Some(c) = c.as_mut()
+        {
+            c.checked = None;
         }
     }
 
-    fn fresh(&self, within: std::time::Duration) -> Option<std::sync::Arc<Catalog>> {
+    fn fresh(&self, within: std::time::Duration) -> Option<Arc<Catalog>> {
         let c = self.current.read().ok()?;
         c.as_ref()
-            .filter(|c| c.checked.elapsed() < within)
+            .filter(|c| c.checked.is_some_and(|t| t.elapsed() < within))
             .map(|c| c.catalog.clone())
+    }
+
+    /// The catalog held, however old, unless a change made here outdated it.
+    fn held(&self) -> Option<Arc<Catalog>> {
+        let c = self.current.read().ok()?;
+        c.as_ref()
+            .filter(|c| c.checked.is_some())
+            .map(|c| c.catalog.clone())
+    }
+
+    fn cached(&self) -> Option<(Vec<i64>, Arc<Catalog>)> {
+        let c = self.current.read().ok()?;
+        c.as_ref().map(|c| (c.stamp.clone(), c.catalog.clone()))
     }
 }
 
 /// The open catalog now: datasets and the departments that provide them.
 pub struct Catalog {
-    pub datasets: Vec<Resource>,
+    pub datasets: Vec<Arc<Resource>>,
     pub orgs: BTreeMap<OrgId, Org>,
     /// Every opening by resource, the withdrawn and destroyed ones too.
     pub openings: BTreeMap<i64, Opening>,
     /// Resources once open and now withdrawn or destroyed: their record stays.
-    pub ended: Vec<Resource>,
+    pub ended: Vec<Arc<Resource>>,
+    /// The public's organisation: the consumer of every opening's grant.
+    pub public: OrgId,
     /// Slugs and lower-case codes → (ended?, index), for lookups by name.
     names: std::collections::HashMap<String, (bool, usize)>,
     /// What the portal's home page shows, worked out once per catalog.
     pub home: std::sync::OnceLock<HomeLists>,
+    /// What each dataset offers the gate (items, kinds, levels), worked out on its first read.
+    sources: std::sync::Mutex<std::collections::HashMap<i64, Arc<Source>>>,
 }
 
 /// The home page's lists: dataset indexes newest, most used and recently updated first (six
@@ -108,38 +136,47 @@ pub struct HomeLists {
 }
 
 impl Catalog {
-    /// The catalog now, from the cache when nothing changed since it was built.
-    pub async fn current(s: &AppState) -> Result<std::sync::Arc<Catalog>, Error> {
+    /// The catalog now, from the cache when nothing changed since it was built. While one
+    /// request brings it up to date the others are answered from the one held.
+    pub async fn current(s: &AppState) -> Result<Arc<Catalog>, Error> {
         let cache = &s.open_catalog;
         let every = s.config.search_refresh;
         if let Some(c) = cache.fresh(every) {
             return Ok(c);
         }
-        // One request rebuilds; the others wait for it rather than building too.
-        let _one = cache.rebuilding.lock().await;
+        let _one = match cache.rebuilding.try_lock() {
+            Ok(g) => g,
+            Err(_) => match cache.held() {
+                Some(c) => return Ok(c),
+                None => cache.rebuilding.lock().await,
+            },
+        };
         if let Some(c) = cache.fresh(every) {
             return Ok(c);
         }
         let stamp = s.store.open_stamp().await?;
-        let same = cache.current.read().ok().and_then(|c| {
-            c.as_ref()
-                .filter(|c| c.stamp == stamp)
-                .map(|c| c.catalog.clone())
-        });
-        let catalog = match same {
-            Some(c) => c,
-            None => std::sync::Arc::new(Catalog::load(s).await?),
+        let catalog = match cache.cached() {
+            Some((old, c)) if old == stamp => c,
+            // Only added or changed rows (counts never fell): reload what changed since.
+            Some((old, c))
+                if old.len() == stamp.len() && old[0] <= stamp[0] && old[2] <= stamp[2] =>
+            {
+                let since = old[1].max(old[3]) - REFRESH_MARGIN_MS;
+                Arc::new(Catalog::refreshed(s, &c, since).await?)
+            }
+            _ => Arc::new(Catalog::load(s).await?),
         };
         if let Ok(mut c) = cache.current.write() {
             *c = Some(Cached {
                 stamp,
-                checked: std::time::Instant::now(),
+                checked: Some(std::time::Instant::now()),
                 catalog: catalog.clone(),
             });
         }
         Ok(catalog)
     }
 
+    /// The whole catalog from the store.
     pub async fn load(s: &AppState) -> Result<Catalog, Error> {
         let openings: BTreeMap<i64, Opening> = s
             .store
@@ -148,16 +185,55 @@ impl Catalog {
             .into_iter()
             .map(|o| (o.resource_id, o))
             .collect();
+        let resources = s
+            .store
+            .all_resources()
+            .await?
+            .into_iter()
+            .filter(|r| openings.contains_key(&r.id))
+            .map(|r| (r.id, Arc::new(r)))
+            .collect();
+        Catalog::assemble(s, resources, openings).await
+    }
+
+    /// `old` with the openings and resources changed at or after `since` reloaded.
+    async fn refreshed(s: &AppState, old: &Catalog, since: i64) -> Result<Catalog, Error> {
+        let mut openings = old.openings.clone();
+        let mut resources: BTreeMap<i64, Arc<Resource>> = old
+            .datasets
+            .iter()
+            .chain(&old.ended)
+            .map(|r| (r.id, r.clone()))
+            .collect();
+        let changed = s.store.openings_since(since).await?;
+        for r in s.store.resources_since(since).await? {
+            if openings.contains_key(&r.id) || changed.iter().any(|o| o.resource_id == r.id) {
+                resources.insert(r.id, Arc::new(r));
+            }
+        }
+        for o in changed {
+            if !resources.contains_key(&o.resource_id) {
+                let r = s.store.get_resource(o.resource_id).await?;
+                resources.insert(r.id, Arc::new(r));
+            }
+            openings.insert(o.resource_id, o);
+        }
+        Catalog::assemble(s, resources, openings).await
+    }
+
+    async fn assemble(
+        s: &AppState,
+        resources: BTreeMap<i64, Arc<Resource>>,
+        openings: BTreeMap<i64, Opening>,
+    ) -> Result<Catalog, Error> {
         let (mut datasets, mut ended) = (Vec::new(), Vec::new());
-        for r in s.store.all_resources().await? {
+        for r in resources.into_values() {
             match openings.get(&r.id) {
                 Some(o) if is_open(&r, o) => datasets.push(r),
                 Some(o) if o.status != OpeningStatus::Open => ended.push(r),
                 _ => {}
             }
         }
-        datasets.sort_by_key(|r| r.id);
-        ended.sort_by_key(|r| r.id);
         let orgs = s
             .store
             .list_orgs()
@@ -177,9 +253,23 @@ impl Catalog {
             orgs,
             openings,
             ended,
+            public: s.store.public_org().await?,
             names,
             home: std::sync::OnceLock::new(),
+            sources: Default::default(),
         })
+    }
+
+    /// What open dataset `r` offers the gate, as it was when this catalog was built.
+    pub async fn source(&self, store: &yishu_meta::Store, r: &Resource) -> Arc<Source> {
+        if let Some(src) = self.sources.lock().ok().and_then(|m| m.get(&r.id).cloned()) {
+            return src;
+        }
+        let src = Arc::new(yishu_share::target::source_of(store, r).await);
+        if let Ok(mut m) = self.sources.lock() {
+            m.insert(r.id, src.clone());
+        }
+        src
     }
 
     /// The home page's lists, worked out on first use.
@@ -218,9 +308,9 @@ impl Catalog {
     fn named(&self, name: &str) -> Option<&Resource> {
         let (ended, n) = *self.names.get(&name.trim().to_ascii_lowercase())?;
         if ended {
-            self.ended.get(n)
+            self.ended.get(n).map(|r| &**r)
         } else {
-            self.datasets.get(n)
+            self.datasets.get(n).map(|r| &**r)
         }
     }
 
@@ -385,6 +475,7 @@ impl Catalog {
     ) -> Vec<Match<'_>> {
         self.datasets
             .iter()
+            .map(|r| &**r)
             .filter_map(|r| match ranked {
                 None => Some((0, r)),
                 Some(ranks) => ranks.get(&r.id).map(|pos| (*pos, r)),

@@ -335,7 +335,8 @@ pub struct Ranked {
 /// Departments ranked by their resources' newest quality scores; departments that publish
 /// resources but have no measured score follow, apart, in code order.
 pub(crate) async fn ranking(s: &AppState) -> ApiResult<Vec<Ranked>> {
-    let all = s.store.scores(None, None, 0).await?;
+    // Only each resource's newest score counts, so only those are read.
+    let all = s.store.latest_scores(i64::MAX).await?;
     let mut by_org: std::collections::BTreeMap<i64, Vec<&StoredScore>> = Default::default();
     for sc in &all {
         by_org.entry(sc.org_id.0).or_default().push(sc);

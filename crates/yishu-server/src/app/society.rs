@@ -283,13 +283,10 @@ pub async fn evaluation(s: &AppState, from: i64, to: i64) -> ApiResult<Vec<Openn
         return Err(Error::field("from", "must come before to").into());
     }
     let c = Catalog::current(s).await?;
-    let scores = s.store.scores(None, None, 0).await?;
     // The latest batch of each resource at the period's end.
-    let mut latest: std::collections::HashMap<i64, &yishu_meta::quality::StoredScore> =
-        Default::default();
-    for sc in scores.iter().filter(|sc| sc.created_at < to) {
-        latest.insert(sc.resource_id, sc);
-    }
+    let scores = s.store.latest_scores(to).await?;
+    let latest: std::collections::HashMap<i64, &yishu_meta::quality::StoredScore> =
+        scores.iter().map(|sc| (sc.resource_id, sc)).collect();
     let requests = s.store.requests(None).await?;
     let mut out = Vec::new();
     for o in c.providers() {
@@ -297,6 +294,7 @@ pub async fn evaluation(s: &AppState, from: i64, to: i64) -> ApiResult<Vec<Openn
             .datasets
             .iter()
             .filter(|r| r.meta.provider_org_id == o.id)
+            .map(|r| &**r)
             .collect();
         let n = own.len();
         let fresh = own

@@ -11,6 +11,7 @@ mod compare;
 mod console;
 mod keys;
 mod matters;
+mod opening;
 mod orgs;
 mod portal;
 mod quality;
@@ -180,6 +181,19 @@ pub fn router() -> Router<AppState> {
         .route(
             "/console/share/grants/{id}/status",
             post(share::set_grant_status),
+        )
+        .route("/console/open", get(opening::list))
+        .route(
+            "/console/open/{id}",
+            get(opening::resource).post(opening::decide),
+        )
+        .route("/console/open/{id}/end", post(opening::end))
+        .route("/console/open/access/{id}", post(opening::decide_access))
+        .route("/console/open/requests/{id}", post(opening::answer))
+        .route("/console/open/ratings/{id}", post(opening::moderate_rating))
+        .route(
+            "/console/open/showcase/{id}",
+            post(opening::moderate_showcase),
         )
         .route("/console/base", get(base::overview))
         .route("/console/base/{kind}/{id}", get(base::subject))

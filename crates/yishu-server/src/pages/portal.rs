@@ -36,7 +36,7 @@ pub struct Card {
 }
 
 impl Card {
-    fn of(c: &Catalog, r: &Resource) -> Card {
+    fn of(c: &Catalog, r: &Resource, t: Tr) -> Card {
         let org = c.orgs.get(&r.meta.provider_org_id);
         let o = c.openings.get(&r.id);
         Card {
@@ -46,10 +46,22 @@ impl Card {
             org: org.map(|o| o.name.clone()).unwrap_or_default(),
             org_slug: org.map(org_slug).unwrap_or_default(),
             updated: fmt_time(updated(c, r)),
-            open_type: r.meta.open_type.label_zh().into(),
+            open_type: r.meta.open_type.label(t.en()).into(),
             conditional: r.meta.open_type == OpenType::Conditional,
             uses: o.map_or(0, |o| o.downloads + o.calls),
         }
+    }
+}
+
+/// A facet value's English label, for the fields whose values are the catalog's closed sets.
+fn english_label(t: Tr, field: &str, value: &str) -> Option<String> {
+    if !t.en() {
+        return None;
+    }
+    match field {
+        "open_type" => OpenType::parse(value).map(|v| v.label_en().into()),
+        "class_kind" => yishu_meta::catalog::ClassKind::parse(value).map(|v| v.label_en().into()),
+        _ => None,
     }
 }
 
@@ -92,7 +104,11 @@ pub async fn home(State(s): State<AppState>, headers: HeaderMap) -> Response {
         Err(e) => return failed(t, e),
     };
     let h = c.home_lists();
-    let cards = |ids: &[usize]| ids.iter().map(|n| Card::of(&c, &c.datasets[*n])).collect();
+    let cards = |ids: &[usize]| {
+        ids.iter()
+            .map(|n| Card::of(&c, &c.datasets[*n], t))
+            .collect()
+    };
     let (newest, hottest, recent) = (cards(&h.newest), cards(&h.hottest), cards(&h.recent));
     let orgs = h
         .orgs
@@ -227,7 +243,7 @@ pub async fn search(
             .map(|((name, label), count)| FacetLink {
                 selected: name == current,
                 href: q.with(key, if name == current { "" } else { &name }),
-                label,
+                label: english_label(t, field, &name).unwrap_or(label),
                 count,
             })
             .collect(),
@@ -244,7 +260,7 @@ pub async fn search(
         .iter()
         .skip((page - 1) * PER_PAGE)
         .take(PER_PAGE)
-        .map(|(_, r)| Card::of(&c, r))
+        .map(|(_, r)| Card::of(&c, r, t))
         .collect();
     let at = |p: usize| {
         let mut h = q.with("", "");
@@ -556,7 +572,7 @@ pub async fn org(
         .datasets
         .iter()
         .filter(|r| r.meta.provider_org_id == o.id)
-        .map(|r| Card::of(&c, r))
+        .map(|r| Card::of(&c, r, t))
         .collect();
     render(&OrgPage {
         t,
