@@ -50,7 +50,13 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// The licence open data is published under (an IRI).
     pub open_license: String,
+    /// Requests a minute one (truncated) address may make of the public catalog: CKAN
+    /// actions, DCAT and portal pages. Data reads have their own limits.
+    pub open_pages_per_minute: i64,
 }
+
+/// The public catalog's requests a minute per address unless configured (100 a second).
+pub const DEFAULT_OPEN_PAGES_PER_MINUTE: i64 = 6_000;
 
 /// Open data's licence unless configured: Creative Commons Attribution 4.0.
 pub const DEFAULT_OPEN_LICENSE: &str = "https://creativecommons.org/licenses/by/4.0/";
@@ -66,6 +72,7 @@ impl Default for ServerConfig {
             drop_root: None,
             public_url: None,
             open_license: DEFAULT_OPEN_LICENSE.into(),
+            open_pages_per_minute: DEFAULT_OPEN_PAGES_PER_MINUTE,
         }
     }
 }
@@ -154,8 +161,15 @@ pub fn app_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(openapi::router())
         .merge(pages::router())
         .merge(routes::health::router())
-        .merge(routes::ckan::router())
-        .merge(routes::open::router())
+        .merge(
+            pages::portal_router()
+                .merge(routes::ckan::router())
+                .merge(routes::open::router())
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    app::open_read::catalog_limit,
+                )),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::record,

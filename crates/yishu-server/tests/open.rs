@@ -247,6 +247,55 @@ async fn ckan_clients_find_the_open_datasets_and_nothing_else() {
     .await;
     assert_eq!(status, 404, "{v}");
     assert_eq!(v["error"]["__type"], "Not Found Error");
+
+    // include_private: a department's members also see its published datasets that are not
+    // open, marked private and without a public download; nobody else does.
+    let private: Value = serde_json::from_str(&ckan(
+        &base,
+        &[
+            "action",
+            "package_search",
+            "include_private=true",
+            "fq=organization:cd-ga",
+            "-a",
+            &ga,
+        ],
+    ))
+    .unwrap();
+    assert_eq!(private["count"], 2, "{private}");
+    let hidden = private["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["title"] == "在逃人员")
+        .expect("the department's own dataset");
+    assert_eq!(
+        (&hidden["private"], &hidden["num_resources"]),
+        (&json!(true), &json!(0))
+    );
+    let by = |key: Option<&str>, q: &str| {
+        let mut r = c.get(format!("{base}/api/3/action/{q}"));
+        if let Some(k) = key {
+            r = r.header("X-CKAN-API-Key", k);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let search = "package_search?include_private=true&fq=organization:cd-ga";
+    for key in [None, Some(jt_key.as_str())] {
+        let (_, v) = by(key, search).await;
+        assert_eq!(v["result"]["count"], 1, "{v}");
+    }
+    let show = format!("package_show?id={}", never.code.replace('/', "-"));
+    let (status, v) = by(Some(&ga), &show).await;
+    assert_eq!(
+        (status, &v["result"]["private"]),
+        (200, &json!(true)),
+        "{v}"
+    );
+    assert_eq!(by(Some(&jt_key), &show).await.0, 404);
     s.stop().await;
 }
 
@@ -1386,4 +1435,136 @@ async fn departments_run_open_data_from_the_console() {
         status_text(&c, s.url(&format!("/open/datasets/{name}/download.csv"))).await;
     assert_eq!(status, 410, "{body}");
     assert!(body.contains("线路调整"), "{body}");
+}
+
+/// Markup sent in any parameter of any public page — query, path, form — comes back escaped or
+/// not at all; what is not HTML is not served as HTML; the language switch never sends a reader
+/// to another site.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_public_page_reflects_markup() {
+    let World {
+        s, c, officer, id, ..
+    } = world().await;
+    assert_eq!(open(&s, &c, &officer, id, json!({})).await.0, 200);
+    let name = dataset_name(&s, id).await;
+    const PAYLOADS: [&str; 3] = [
+        "\"><script>alert(7)</script>",
+        "'><img src=x onerror=alert(7)>",
+        "javascript:alert(7)",
+    ];
+    let enc = |p: &str| -> String { url::form_urlencoded::byte_serialize(p.as_bytes()).collect() };
+    let clean = |what: &str, body: &str| {
+        assert!(
+            !body.contains("<script>alert(7)") && !body.contains("<img src=x onerror"),
+            "{what} reflects markup: {body}"
+        );
+        assert!(
+            !body.contains("href=\"javascript:") && !body.contains("src=\"javascript:"),
+            "{what} links to script: {body}"
+        );
+    };
+    let mut probes = Vec::new();
+    for p in PAYLOADS {
+        let e = enc(p);
+        for k in ["q", "org", "tag", "type", "kind", "sort", "page"] {
+            probes.push(format!("/open/datasets?{k}={e}"));
+        }
+        for path in [
+            format!("/?q={e}"),
+            format!("/open/datasets/{e}"),
+            format!("/open/datasets/{name}?q={e}"),
+            format!("/open/orgs/{e}"),
+            format!("/open/requests?q={e}"),
+            format!("/open/showcase?q={e}"),
+            format!("/open/register?name={e}"),
+            format!("/open/evaluation?from={e}"),
+            format!("/open/evaluation?to={e}"),
+            format!("/open/datasets/{name}/download.{e}"),
+            format!("/dataset/{e}.ttl"),
+            format!("/catalog.ttl?page={e}"),
+            format!("/catalog.jsonld?modified_since={e}"),
+            format!("/api/3/action/package_search?q={e}"),
+            format!("/api/3/action/package_search?fq={e}"),
+            format!("/api/3/action/package_show?id={e}"),
+            format!("/api/3/action/{e}"),
+            format!("/api/3/action/datastore_search?resource_id={name}&q={e}"),
+            format!("/api/3/action/datastore_search?resource_id={e}"),
+        ] {
+            probes.push(path);
+        }
+    }
+    for path in &probes {
+        let r = c.get(s.url(path)).send().await.unwrap();
+        let html = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("text/html"));
+        let body = r.text().await.unwrap();
+        if html {
+            clean(path, &body);
+        } else {
+            // JSON, Turtle and the like may carry the text; a browser never renders them.
+            assert!(
+                !body.trim_start().starts_with('<') || !body.contains("alert(7)"),
+                "{path}: {body}"
+            );
+        }
+    }
+    // Forms echo what was sent, escaped.
+    let (_, csrf) = s.login("consumer").await;
+    for p in PAYLOADS {
+        for (path, form) in [
+            (
+                "/open/requests".to_string(),
+                vec![("title", p), ("description", p), ("org", p)],
+            ),
+            (
+                "/open/register".to_string(),
+                vec![
+                    ("name", p),
+                    ("display_name", p),
+                    ("password", p),
+                    ("password2", "x"),
+                ],
+            ),
+            (
+                format!("/open/datasets/{name}/applications"),
+                vec![("purpose", p), ("_csrf", csrf.as_str())],
+            ),
+        ] {
+            let r = c.post(s.url(&path)).form(&form).send().await.unwrap();
+            let body = r.text().await.unwrap();
+            clean(&path, &body);
+        }
+    }
+    // The language switch goes back to a path of this site only.
+    let stay = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for back in [
+        "//evil.example/",
+        "/\\evil.example/",
+        "https://evil.example/",
+        "javascript:alert(7)",
+        "/open/x\r\nSet-Cookie: a=b",
+    ] {
+        let r = stay
+            .get(s.url(&format!("/console/lang?to=en&back={}", enc(back))))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.headers()["location"].to_str().unwrap(),
+            "/console",
+            "{back}"
+        );
+    }
+    let r = stay
+        .get(s.url("/console/lang?to=en&back=%2Fopen%2Fdatasets"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/open/datasets");
 }

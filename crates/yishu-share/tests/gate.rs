@@ -205,7 +205,7 @@ async fn random_grants_never_leak(s: &Store) {
     );
     let strategy = case();
     let (mut refused, mut read) = (0, 0);
-    for _ in 0..120 {
+    for _ in 0..240 {
         let c = strategy.new_tree(&mut runner).unwrap().current();
         let name = |i: &usize| ITEMS[*i].0.to_string();
         let stored = s

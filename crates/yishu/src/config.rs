@@ -26,6 +26,9 @@ pub struct Config {
     pub public_url: Option<String>,
     /// The licence open data is published under (an IRI in DCAT).
     pub open_license: Option<String>,
+    /// Requests a minute one address may make of the public catalog (CKAN actions, DCAT,
+    /// portal pages); default 6,000.
+    pub open_pages_per_minute: Option<i64>,
 }
 
 /// The `[outbound]` table.
@@ -46,6 +49,7 @@ impl Default for Config {
             outbound: OutboundConfig::default(),
             public_url: None,
             open_license: None,
+            open_pages_per_minute: None,
         }
     }
 }

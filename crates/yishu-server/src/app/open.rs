@@ -473,9 +473,26 @@ impl Catalog {
         ranked: Option<&std::collections::HashMap<i64, usize>>,
         clauses: &[Clause],
     ) -> Vec<Match<'_>> {
-        self.datasets
-            .iter()
-            .map(|r| &**r)
+        self.filtered(self.datasets.iter().map(|r| &**r), ranked, clauses)
+    }
+
+    /// As [`Catalog::matching`], over `among` (a department's private datasets) instead.
+    pub fn matching_among<'a>(
+        &'a self,
+        among: &'a [Resource],
+        ranked: Option<&std::collections::HashMap<i64, usize>>,
+        clauses: &[Clause],
+    ) -> Vec<Match<'a>> {
+        self.filtered(among.iter(), ranked, clauses)
+    }
+
+    fn filtered<'a>(
+        &'a self,
+        among: impl Iterator<Item = &'a Resource>,
+        ranked: Option<&std::collections::HashMap<i64, usize>>,
+        clauses: &[Clause],
+    ) -> Vec<Match<'a>> {
+        among
             .filter_map(|r| match ranked {
                 None => Some((0, r)),
                 Some(ranks) => ranks.get(&r.id).map(|pos| (*pos, r)),

@@ -40,6 +40,39 @@ pub fn truncate_ip(ip: &str) -> String {
     }
 }
 
+/// Limits what one address asks of the public catalog (CKAN actions, DCAT, portal pages):
+/// `ServerConfig::open_pages_per_minute` requests a minute per truncated address, counted
+/// apart from data reads. Catalog answers are cheap, so the limit is wide; it is there so one
+/// address cannot take the server from everybody else.
+pub async fn catalog_limit(
+    axum::extract::State(s): axum::extract::State<AppState>,
+    meta: RequestMeta,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    ("catalog", truncate_ip(&meta.source_ip)).hash(&mut h);
+    let limited = s.open_limiter.request(
+        h.finish() as i64,
+        now_ms(),
+        s.config.open_pages_per_minute,
+        i64::MAX / 4,
+    );
+    let Err((e, _)) = limited else {
+        return next.run(req).await;
+    };
+    let path = req.uri().path();
+    if path.starts_with("/api/3/action/") || path.starts_with("/api/action/") {
+        // CKAN clients read CKAN's envelope.
+        let body = serde_json::json!({"success": false,
+            "error": {"__type": "Rate Limit Error", "message": e.message}});
+        return (axum::http::StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    }
+    ApiError::from(e).into_response()
+}
+
 /// Who reads open data: a registered user (session, or key in `Authorization`,
 /// `X-CKAN-API-Key` or `X-API-Key`), or anonymous.
 #[derive(Debug, Clone)]

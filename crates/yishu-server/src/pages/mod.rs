@@ -44,7 +44,8 @@ use yishu_types::Role;
 pub const LANG_COOKIE: &str = "yishu_lang";
 const CSS: &str = include_str!("../../static/app.css");
 
-pub fn router() -> Router<AppState> {
+/// The portal's public pages (limited per address with the rest of the public catalog).
+pub fn portal_router() -> Router<AppState> {
     Router::new()
         .route("/", get(portal::home))
         .route("/open/datasets", get(portal::search))
@@ -58,6 +59,11 @@ pub fn router() -> Router<AppState> {
             get(portal::register_form).post(portal::register),
         )
         .route("/open/evaluation", get(portal::evaluation))
+}
+
+/// The console and what every page needs.
+pub fn router() -> Router<AppState> {
+    Router::new()
         .route("/static/app.css", get(css))
         .route("/console/lang", get(switch_lang))
         .route(
@@ -380,7 +386,13 @@ async fn switch_lang(Query(q): Query<LangQuery>) -> Response {
     let lang = if q.to == "en" { "en" } else { "zh" };
     let back = q
         .back
-        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
+        // Only a path of this site: `//host` and `/\host` would send the reader elsewhere.
+        .filter(|b| {
+            b.starts_with('/')
+                && !b.starts_with("//")
+                && !b.starts_with("/\\")
+                && !b.chars().any(|c| c.is_control() || c.is_whitespace())
+        })
         .unwrap_or_else(|| "/console".into());
     (
         [(

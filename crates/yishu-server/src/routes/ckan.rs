@@ -222,10 +222,19 @@ async fn run(
         "package_show" => {
             let id = text(p, "id").ok_or_else(|| invalid("id", "Missing value"))?;
             let c = catalog().await?;
-            let r = c.find(&id).ok_or_else(|| not_found("Dataset"))?;
-            Ok(c.package(r, base))
+            if let Some(r) = c.find(&id) {
+                return Ok(c.package(r, base));
+            }
+            // A department's own dataset not open to the public: shown to its members only,
+            // and to nobody else as existing at all.
+            let own = private(s, reader, &c).await?;
+            let key = id.trim().to_ascii_lowercase();
+            own.iter()
+                .find(|r| slug(&r.code) == key || r.code.to_ascii_lowercase() == key)
+                .map(|r| private_package(&c, r, base))
+                .ok_or_else(|| not_found("Dataset"))
         }
-        "package_search" => search(s, p, base).await,
+        "package_search" => search(s, reader, p, base).await,
         "organization_list" => {
             let c = catalog().await?;
             let all = truthy(p, "all_fields");
@@ -349,7 +358,53 @@ fn parse_fq(fq: &str) -> Result<Vec<Clause>, Failure> {
     Ok(out)
 }
 
-async fn search(s: &AppState, p: &Map<String, Value>, base: &str) -> Result<Value, Failure> {
+/// The published resources of the signed-in caller's department that are not open: CKAN's
+/// private datasets, which only members of their organisation see. None for anyone else.
+async fn private(
+    s: &AppState,
+    reader: &Reader,
+    c: &Catalog,
+) -> Result<Vec<yishu_meta::catalog::Resource>, Failure> {
+    let Some(u) = reader.user.as_ref().filter(|u| u.org_id != c.public) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page = s
+            .store
+            .list_resources(
+                Some(yishu_meta::catalog::ResourceStatus::Published),
+                Some(u.org_id),
+                1000,
+                offset,
+            )
+            .await
+            .map_err(internal)?;
+        let n = page.items.len() as i64;
+        out.extend(page.items.into_iter().filter(|r| c.find(&r.code).is_none()));
+        offset += n;
+        if n == 0 || offset >= page.total {
+            return Ok(out);
+        }
+    }
+}
+
+/// A private dataset's dict: its metadata, marked private, with no public download.
+fn private_package(c: &Catalog, r: &yishu_meta::catalog::Resource, base: &str) -> Value {
+    let mut d = c.package(r, base);
+    d["private"] = json!(true);
+    d["resources"] = json!([]);
+    d["num_resources"] = json!(0);
+    d
+}
+
+async fn search(
+    s: &AppState,
+    reader: &Reader,
+    p: &Map<String, Value>,
+    base: &str,
+) -> Result<Value, Failure> {
     let rows = int(p, "rows", 10)?;
     if rows > ROWS_MAX {
         return Err(invalid(
@@ -364,7 +419,13 @@ async fn search(s: &AppState, p: &Map<String, Value>, base: &str) -> Result<Valu
     let fq = parse_fq(&text(p, "fq").unwrap_or_default())?;
     let c = Catalog::current(s).await.map_err(internal)?;
     let ranked = c.ranked(s, &q).map_err(internal)?;
+    let own = if truthy(p, "include_private") {
+        private(s, reader, &c).await?
+    } else {
+        Vec::new()
+    };
     let mut matched = c.matching(ranked.as_ref(), &fq);
+    matched.extend(c.matching_among(&own, ranked.as_ref(), &fq));
     let sort = text(p, "sort")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|| "score desc, metadata_modified desc".into());
@@ -400,7 +461,13 @@ async fn search(s: &AppState, p: &Map<String, Value>, base: &str) -> Result<Valu
         .iter()
         .skip(start as usize)
         .take(rows as usize)
-        .map(|(_, r)| c.package(r, base))
+        .map(|(_, r)| {
+            if own.iter().any(|o| o.id == r.id) {
+                private_package(&c, r, base)
+            } else {
+                c.package(r, base)
+            }
+        })
         .collect();
     // Facets over every match.
     let fields: Vec<String> = match p.get("facet.field") {

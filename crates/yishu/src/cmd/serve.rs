@@ -47,6 +47,10 @@ pub async fn serve(
                 .open_license
                 .clone()
                 .unwrap_or_else(|| yishu_server::DEFAULT_OPEN_LICENSE.into()),
+            open_pages_per_minute: config
+                .open_pages_per_minute
+                .unwrap_or(yishu_server::DEFAULT_OPEN_PAGES_PER_MINUTE)
+                .max(1),
             ..Default::default()
         },
     );
