@@ -1787,6 +1787,72 @@ async fn portal_pages_are_accessible_in_chromium() {
     assert!(text(&c).await.contains("Open data portal"));
     shot(&c, "portal-07-home-en").await;
     assert!(axe_violations(&c, &axe).await.is_empty());
+
+    // The department's side, in the console: its resources and the opening form, accessible;
+    // narrowing what is open through the form takes effect for the public at once.
+    c.goto(&s.url("/console/lang?to=zh&back=/")).await.unwrap();
+    login(&c, &s, "provider_officer").await;
+    c.goto(&s.url("/console/open")).await.unwrap();
+    let body = text(&c).await;
+    assert!(
+        body.contains("数据开放管理")
+            && body.contains("公交线路站点统计")
+            && body.contains("已撤回"),
+        "{body}"
+    );
+    shot(&c, "console-open-01-list").await;
+    let violations = axe_violations(&c, &axe).await;
+    assert!(violations.is_empty(), "/console/open: {violations:?}");
+    c.goto(&s.url(&format!("/console/open/{}", names[0].0)))
+        .await
+        .unwrap();
+    let violations = axe_violations(&c, &axe).await;
+    assert!(
+        violations.is_empty(),
+        "/console/open/{{id}}: {violations:?}"
+    );
+    c.find(Locator::Css(
+        r#"#decide input[name="item"][value="行政区"]"#,
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    c.find(Locator::Css("#decide button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css(r#"[data-testid="flash"]"#))
+        .await
+        .unwrap();
+    let body = text(&c).await;
+    assert!(
+        body.contains("已保存开放决定") && body.contains("开放中"),
+        "{body}"
+    );
+    shot(&c, "console-open-02-resource").await;
+    let v: serde_json::Value = http
+        .get(s.url(&format!(
+            "/api/3/action/datastore_search?resource_id={}",
+            names[0].1
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let fields: Vec<&str> = v["result"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    assert_eq!(fields, ["线路", "站数"], "{v}");
     c.close().await.unwrap();
     s.stop().await;
 }

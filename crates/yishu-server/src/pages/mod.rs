@@ -336,6 +336,22 @@ impl<R: Right> PageAuth<R> {
     }
 }
 
+/// The first value of field `name` of a submitted form (empty when absent).
+pub(super) fn one(form: &[(String, String)], name: &str) -> String {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+/// The masking functions as a form's choices: (value, label in the page's language).
+pub(super) fn mask_choices(t: crate::i18n::Tr) -> Vec<(&'static str, &'static str)> {
+    yishu_share::Mask::ALL
+        .iter()
+        .map(|m| (m.as_str(), if t.en() { m.as_str() } else { m.label_zh() }))
+        .collect()
+}
+
 /// Puts a failed action's message on the page and returns the status to answer with.
 pub fn failed(chrome: &mut Chrome, e: &yishu_types::Error) -> StatusCode {
     chrome.error = Some(format!("{}: {}", chrome.t.t("common.error"), e.message));

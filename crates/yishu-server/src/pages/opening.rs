@@ -6,7 +6,7 @@
 //! functions as the API, so it is checked and audited the same way.
 
 use super::quality::failure;
-use super::{Chrome, PageAuth, csrf_refused, render};
+use super::{Chrome, PageAuth, csrf_refused, one, render};
 use crate::AppState;
 use crate::app::{opening, society};
 use crate::auth::SignedIn;
@@ -340,10 +340,7 @@ async fn resource_page(
         })
         .collect();
     let (state, state_label) = state_of(t, &r, o.as_ref().map(|o| o.status));
-    let mask_choices = Mask::ALL
-        .iter()
-        .map(|m| (m.as_str(), if t.en() { m.as_str() } else { m.label_zh() }))
-        .collect();
+    let mask_choices = super::mask_choices(t);
     let events = s
         .store
         .opening_events(id)
@@ -380,13 +377,6 @@ pub async fn resource(
 ) -> Response {
     let who = page.auth.who().clone();
     resource_page(&s, page.chrome, &who, id, StatusCode::OK).await
-}
-
-fn one(form: &[(String, String)], name: &str) -> String {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default()
 }
 
 /// The flash for a done action, or the error on the page; the status to answer with.

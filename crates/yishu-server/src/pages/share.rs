@@ -2,7 +2,7 @@
 //! the bureau's overview with timings, one application with its steps and the decision form, and
 //! the grants with their one-click suspension.
 
-use super::{Chrome, PageAuth, csrf_refused, render};
+use super::{Chrome, PageAuth, csrf_refused, one, render};
 use crate::AppState;
 use crate::app::audit::audited;
 use crate::app::share::{self, Listing, is_bureau, workflow};
@@ -229,13 +229,6 @@ fn list(form: &[(String, String)], name: &str) -> Vec<String> {
         .collect()
 }
 
-fn one(form: &[(String, String)], name: &str) -> String {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default()
-}
-
 /// A date field (YYYY-MM-DD) as the start of that day, China time.
 fn day_ms(v: &str) -> Option<i64> {
     let d = chrono::NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").ok()?;
@@ -331,19 +324,7 @@ async fn application_page(
         .iter()
         .map(|i| (i.clone(), Mask::default_for(i, "").as_str()))
         .collect();
-    let mask_choices = Mask::ALL
-        .iter()
-        .map(|m| {
-            (
-                m.as_str(),
-                if c.t.lang == crate::i18n::Lang::Zh {
-                    m.label_zh()
-                } else {
-                    m.as_str()
-                },
-            )
-        })
-        .collect();
+    let mask_choices = super::mask_choices(c.t);
     let terms = if a.terms.per_minute > 0 {
         format!(
             "{} · {} · {}/min · {}/day · {}",
