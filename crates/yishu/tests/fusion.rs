@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{demo, demo_with, out, password_of, serve, sign_in, yishu};
+use common::{deliver, demo, demo_with, ingest, out, password_of, serve, sign_in, yishu};
 
 /// GET as JSON with a signed-in client.
 async fn get_json<T: serde::de::DeserializeOwned>(c: &reqwest::Client, url: String) -> T {
@@ -421,44 +421,6 @@ fn data_files(dir: &std::path::Path, table: &str) -> std::collections::BTreeSet<
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".parquet"))
         .collect()
-}
-
-/// Feeds 人社's changes (`yishu gen changes`, 60 rows from `skip` on, always the same file
-/// name) through ingest and the quality check into std.
-fn deliver(dir: &std::path::Path, home: &std::path::Path, code: &str, skip: usize) {
-    let changes = home.join("renshe_changes.csv");
-    let city = dir.join("city");
-    let skip = skip.to_string();
-    let o = yishu(
-        dir,
-        &[
-            "gen",
-            "changes",
-            "--city",
-            city.to_str().unwrap(),
-            "--records",
-            "60",
-            "--skip",
-            &skip,
-            "--out",
-            changes.to_str().unwrap(),
-        ],
-        None,
-    );
-    assert!(o.status.success(), "{}", out(&o));
-    ingest(dir, &changes, code);
-}
-
-/// Ingests `file` into resource `code` and cleans it into std.
-fn ingest(dir: &std::path::Path, file: &std::path::Path, code: &str) {
-    let o = yishu(
-        dir,
-        &["ingest", file.to_str().unwrap(), "--resource", code],
-        None,
-    );
-    assert!(o.status.success(), "{}", out(&o));
-    let o = yishu(dir, &["quality", "check"], None);
-    assert!(o.status.success(), "{}", out(&o));
 }
 
 /// A full run after an incremental one finds nothing to change, and the libraries it writes

@@ -151,3 +151,63 @@ pub async fn serve_with(dir: &std::path::Path, env: &[(&str, &str)]) -> Served {
     }
     Served { child, base }
 }
+
+/// Feeds 人社's changes (`yishu gen changes`, 60 rows from `skip` on, always the same file
+/// name) through ingest and the quality check into std.
+pub fn deliver(dir: &std::path::Path, home: &std::path::Path, code: &str, skip: usize) {
+    let changes = home.join("renshe_changes.csv");
+    let city = dir.join("city");
+    let skip = skip.to_string();
+    let o = yishu(
+        dir,
+        &[
+            "gen",
+            "changes",
+            "--city",
+            city.to_str().unwrap(),
+            "--records",
+            "60",
+            "--skip",
+            &skip,
+            "--out",
+            changes.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    ingest(dir, &changes, code);
+}
+
+/// Ingests `file` into resource `code` and cleans it into std.
+pub fn ingest(dir: &std::path::Path, file: &std::path::Path, code: &str) {
+    let o = yishu(
+        dir,
+        &["ingest", file.to_str().unwrap(), "--resource", code],
+        None,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let o = yishu(dir, &["quality", "check"], None);
+    assert!(o.status.success(), "{}", out(&o));
+}
+
+/// The resource 人社's changes (`yishu gen changes`) are ingested into: the plan's source that
+/// carries 参保状态.
+pub fn changes_resource(dir: &std::path::Path) -> String {
+    let o = yishu(dir, &["fusion", "plan", "--show"], None);
+    let plan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    plan["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["attribute"] == "参保状态")
+        })
+        .unwrap()["resource"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
