@@ -20,6 +20,7 @@ mod key_index;
 mod keyed;
 pub mod lineage;
 mod page_list;
+pub mod snapshot;
 mod text;
 pub use keyed::{Finder, KeyHashes, Picked, key_hash};
 use lineage::HASH_COLUMNS;
@@ -908,7 +909,7 @@ pub struct Appender {
 }
 
 /// A table's live data files (with their statistics and deletion vectors).
-async fn live_files(
+pub(crate) async fn live_files(
     table: &DeltaTable,
     what: &str,
 ) -> Result<Vec<deltalake::kernel::LogicalFileView>, Error> {

@@ -21,6 +21,7 @@ pub mod schedule;
 pub mod service;
 pub mod service_stats;
 pub mod share;
+pub mod snapshot;
 pub mod society;
 pub mod source;
 pub mod stats;

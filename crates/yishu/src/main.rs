@@ -83,6 +83,10 @@ enum Command {
     /// Audit-log tools.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCommand),
+    /// Back up the installation while it runs (`--to DIR`), or check a backup (`verify DIR`).
+    Backup(cmd::backup::BackupArgs),
+    /// Restore a backup into a new, empty data directory.
+    Restore(cmd::backup::RestoreArgs),
     /// Benchmarks that print a comparison table.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
@@ -179,6 +183,8 @@ async fn run(command: Command, config: Config) -> Result<u8> {
         Command::Fusion(c) => cmd::fusion::run(&config, c).await,
         Command::Migrate => cmd::audit::migrate(&config).await,
         Command::Audit(c) => cmd::audit::run(&config, c).await,
+        Command::Backup(a) => cmd::backup::backup(&config, a).await,
+        Command::Restore(a) => cmd::backup::restore(a).await,
         Command::Bench(b) => cmd::bench::run(b, config).await,
     }
 }

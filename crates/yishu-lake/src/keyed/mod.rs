@@ -439,6 +439,20 @@ fn text_column(b: &RecordBatch, name: &str, what: &str) -> Result<StringViewArra
         .unwrap_or_else(|| StringViewArray::from(vec![None::<&str>; c.len()])))
 }
 
+/// The file (relative to the table) a UUID-relative deletion vector is in: an optional directory
+/// prefix, then the file's UUID in 20 Z85 characters.
+pub(crate) fn vector_file(code: &str) -> Option<String> {
+    let at = code.len().saturating_sub(20);
+    let (prefix, id) = (code.get(..at)?, code.get(at..)?);
+    let uuid = z85::decode(id)
+        .ok()
+        .and_then(|b| uuid::Uuid::from_slice(&b).ok())?;
+    Some(match prefix {
+        "" => format!("deletion_vector_{uuid}.bin"),
+        p => format!("{p}/deletion_vector_{uuid}.bin"),
+    })
+}
+
 /// The magic number of a deletion vector serialised as a portable 64-bit roaring bitmap.
 const PORTABLE_ROARING: u32 = 1681511377;
 
@@ -480,19 +494,8 @@ async fn deleted_rows(
             StorageType::AbsolutePath => return keep_masks(table, views, what).await,
             StorageType::UuidRelativePath => {
                 let code = &d.path_or_inline_dv;
-                // An optional directory prefix, then the file's UUID in 20 Z85 characters.
-                let at = code.len().saturating_sub(20);
-                let (Some(prefix), Some(id)) = (code.get(..at), code.get(at..)) else {
-                    return Err(bad(format!("{code:?} names no vector file")));
-                };
-                let uuid = z85::decode(id)
-                    .ok()
-                    .and_then(|b| uuid::Uuid::from_slice(&b).ok())
+                let file = vector_file(code)
                     .ok_or_else(|| bad(format!("{code:?} names no vector file")))?;
-                let file = match prefix {
-                    "" => format!("deletion_vector_{uuid}.bin"),
-                    p => format!("{p}/deletion_vector_{uuid}.bin"),
-                };
                 if !vector_files.contains_key(&file) {
                     let bytes = store
                         .get_opts(&Path::from(file.as_str()), Default::default())

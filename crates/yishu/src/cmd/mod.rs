@@ -2,6 +2,7 @@
 //! platform's crates.
 
 pub mod audit;
+pub mod backup;
 pub mod bench;
 pub mod catalog;
 pub mod demo;
