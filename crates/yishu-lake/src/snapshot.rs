@@ -106,3 +106,33 @@ impl Lake {
         }))
     }
 }
+
+impl Lake {
+    /// Makes `layer.name` hold again what it held at `version` (point-in-time restore), as a
+    /// new commit: the versions in between stay in the log, so the restore can itself be undone.
+    /// Returns the new version.
+    pub async fn restore_version(
+        &self,
+        layer: Layer,
+        name: &str,
+        version: u64,
+    ) -> Result<u64, Error> {
+        let what = format!("{layer}.{name}");
+        let table = self.open_table(layer, name).await?;
+        let newest = table.version().unwrap_or_default();
+        if version >= newest {
+            return Err(Error::new(
+                ErrorCode::InvalidInput,
+                format!("{what} is at version {newest}: name an earlier version to restore"),
+            ));
+        }
+        let (table, _) = table
+            .restore()
+            .with_version_to_restore(version)
+            .await
+            .map_err(lake_err(format_args!(
+                "cannot restore {what} to version {version}"
+            )))?;
+        Ok(table.version().unwrap_or_default())
+    }
+}

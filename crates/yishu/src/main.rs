@@ -85,7 +85,7 @@ enum Command {
     Audit(cmd::audit::AuditCommand),
     /// Back up the installation while it runs (`--to DIR`), or check a backup (`verify DIR`).
     Backup(cmd::backup::BackupArgs),
-    /// Restore a backup into a new, empty data directory.
+    /// Restore a backup into a new, empty data directory, or one lake table to an earlier version.
     Restore(cmd::backup::RestoreArgs),
     /// Benchmarks that print a comparison table.
     #[command(subcommand)]
@@ -184,7 +184,7 @@ async fn run(command: Command, config: Config) -> Result<u8> {
         Command::Migrate => cmd::audit::migrate(&config).await,
         Command::Audit(c) => cmd::audit::run(&config, c).await,
         Command::Backup(a) => cmd::backup::backup(&config, a).await,
-        Command::Restore(a) => cmd::backup::restore(a).await,
+        Command::Restore(a) => cmd::backup::restore(&config, a).await,
         Command::Bench(b) => cmd::bench::run(b, config).await,
     }
 }

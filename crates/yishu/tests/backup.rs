@@ -168,6 +168,8 @@ async fn a_backup_taken_under_writes_restores_whole() {
     assert!(r.status().is_success());
     drop(again);
 
+    let first_manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(backup.join("manifest.json")).unwrap()).unwrap();
     // A second backup copies only what is new: nothing in the lake until a batch arrives.
     let o = yishu(&dir, &["backup", "--to", backup.to_str().unwrap()], None);
     assert!(o.status.success(), "{}", out(&o));
@@ -184,6 +186,37 @@ async fn a_backup_taken_under_writes_restores_whole() {
         .and_then(|n| n.parse().ok())
         .unwrap();
     assert!((1..=12).contains(&copied), "{text2}");
+
+    // Point in time: the delivered table brought back to the version the first backup held.
+    let table = format!("std.r_{}", code.replace('/', "_"));
+    let before = lake_before.iter().find(|(t, _)| *t == table).unwrap().1;
+    let grown = row_counts(&dir)
+        .await
+        .into_iter()
+        .find(|(t, _)| *t == table)
+        .unwrap()
+        .1;
+    assert!(grown > before, "{table}: {before} → {grown}");
+    let version = first_manifest["tables"][&table].as_u64().unwrap();
+    let o = yishu(
+        &dir,
+        &[
+            "restore",
+            "--table",
+            &table,
+            "--version",
+            &version.to_string(),
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let now = row_counts(&dir)
+        .await
+        .into_iter()
+        .find(|(t, _)| *t == table)
+        .unwrap()
+        .1;
+    assert_eq!(now, before, "{table} restored to version {version}");
 
     // A damaged backup is named and restores nothing; a non-empty target is refused.
     let manifest: serde_json::Value =

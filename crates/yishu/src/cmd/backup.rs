@@ -34,15 +34,23 @@ pub enum BackupCommand {
     },
 }
 
-/// What `yishu restore` does.
+/// What `yishu restore` does: a whole backup into a new directory, or one table of this
+/// installation back to an earlier version.
 #[derive(Args)]
 pub struct RestoreArgs {
     /// The backup directory.
-    #[arg(long)]
-    pub from: PathBuf,
+    #[arg(long, requires = "data_dir", conflicts_with = "table")]
+    pub from: Option<PathBuf>,
     /// A new, empty data directory to restore into.
     #[arg(long)]
-    pub data_dir: PathBuf,
+    pub data_dir: Option<PathBuf>,
+    /// A lake table of this installation (`std.r_301001001_000001`, `base.population`) to bring
+    /// back to `--version`, as a new commit.
+    #[arg(long, requires = "version")]
+    pub table: Option<String>,
+    /// The table's version to restore.
+    #[arg(long)]
+    pub version: Option<u64>,
 }
 
 /// The file describing a backup, written last: a backup without it is incomplete.
@@ -262,29 +270,69 @@ fn verify(dir: &Path) -> Result<u8> {
     }
 }
 
-pub async fn restore(a: RestoreArgs) -> Result<u8> {
-    let m = read_manifest(&a.from)?;
-    if a.data_dir.exists()
-        && std::fs::read_dir(&a.data_dir)
-            .with_context(|| format!("cannot read {}", a.data_dir.display()))?
+pub async fn restore(config: &Config, a: RestoreArgs) -> Result<u8> {
+    match (a.from, a.data_dir, a.table, a.version) {
+        (Some(from), Some(data_dir), None, _) => restore_backup(&from, &data_dir),
+        (None, _, Some(table), Some(version)) => restore_table(config, &table, version).await,
+        _ => bail!(
+            "say what to restore: --from DIR --data-dir NEW (a backup), or --table LAYER.NAME --version N (one table)"
+        ),
+    }
+}
+
+/// One table back to an earlier version, audited.
+async fn restore_table(config: &Config, table: &str, version: u64) -> Result<u8> {
+    let (layer, name) = table
+        .split_once('.')
+        .and_then(|(l, n)| {
+            Layer::ALL
+                .into_iter()
+                .find(|x| x.as_str() == l)
+                .map(|l| (l, n))
+        })
+        .with_context(|| {
+            format!("'{table}' is not LAYER.NAME (ods, std, base, theme, quarantine or quality)")
+        })?;
+    let (store, lake) = crate::cmd::serve::open(config).await?;
+    if !lake.has_table(layer, name) {
+        bail!("there is no table {layer}.{name}");
+    }
+    let now = lake.restore_version(layer, name, version).await?;
+    store
+        .audit(&crate::cmd::audit::cli_entry(
+            "lake.restore",
+            format!("table:{layer}.{name}"),
+            serde_json::json!({"to_version": version, "new_version": now}),
+        ))
+        .await?;
+    store.close().await;
+    println!("{layer}.{name} holds again what it held at version {version} (now version {now})");
+    Ok(exit::OK)
+}
+
+fn restore_backup(from: &Path, data_dir: &Path) -> Result<u8> {
+    let m = read_manifest(from)?;
+    if data_dir.exists()
+        && std::fs::read_dir(data_dir)
+            .with_context(|| format!("cannot read {}", data_dir.display()))?
             .next()
             .is_some()
     {
         bail!(
             "{} is not empty: restore into a new, empty data directory (nothing was written)",
-            a.data_dir.display()
+            data_dir.display()
         );
     }
     // Every checksum first: a damaged backup restores nothing.
-    check(&a.from, &m).context("the backup is damaged; nothing was restored")?;
+    check(from, &m).context("the backup is damaged; nothing was restored")?;
     let started = std::time::Instant::now();
     for rel in m.files.keys() {
-        copy_file(&a.from.join(FILES).join(rel), &a.data_dir.join(rel))?;
+        copy_file(&from.join(FILES).join(rel), &data_dir.join(rel))?;
     }
     println!(
         "restored {} files into {}: the metadata store and {} tables as of {}; audit chain head {} (check it with yishu audit verify) ({:.1} s)",
         m.files.len(),
-        a.data_dir.display(),
+        data_dir.display(),
         m.tables.len(),
         yishu_server::time::fmt_time(m.taken_at),
         m.audit_head.seq,
