@@ -644,15 +644,82 @@ pub async fn find(
         .collect())
 }
 
+/// Counts of `by` over base `table` (rows `filter` keeps), grouped in DataFusion: the table
+/// streams through the aggregation and only the groups are held, however many rows it has.
+async fn counted(
+    lake: &Lake,
+    table: &str,
+    by: Vec<Expr>,
+    filter: Option<Expr>,
+) -> Result<Vec<(Vec<String>, u64)>, Error> {
+    use yishu_lake::datafusion::functions_aggregate::expr_fn::count;
+    let Some(mut frame) = lake.frame(Layer::Base, table).await? else {
+        return Ok(Vec::new());
+    };
+    let what = format!("cannot count base.{table}");
+    if let Some(f) = filter {
+        frame = frame.filter(f).map_err(df_err(what.clone()))?;
+    }
+    let keys = by.len();
+    let batches = frame
+        .aggregate(by, vec![count(lit(1)).alias("_n")])
+        .map_err(df_err(what.clone()))?
+        .collect()
+        .await
+        .map_err(df_err(what))?;
+    let mut out = Vec::new();
+    for b in &batches {
+        let n = cast(b.column(keys), &DataType::UInt64).map_err(|e| {
+            Error::new(
+                ErrorCode::LakeError,
+                format!("cannot count base.{table}: {e}"),
+            )
+        })?;
+        let n = n
+            .as_any()
+            .downcast_ref::<yishu_lake::arrow::array::UInt64Array>()
+            .expect("cast to UInt64");
+        let texts: Vec<StringArray> = (0..keys)
+            .map(|i| {
+                cast(b.column(i), &DataType::Utf8)
+                    .map(|a| {
+                        a.as_any()
+                            .downcast_ref::<StringArray>()
+                            .expect("cast to Utf8")
+                            .clone()
+                    })
+                    .map_err(|e| {
+                        Error::new(
+                            ErrorCode::LakeError,
+                            format!("cannot count base.{table}: {e}"),
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        for row in 0..b.num_rows() {
+            let key = texts
+                .iter()
+                .map(|t| {
+                    if t.is_null(row) {
+                        String::new()
+                    } else {
+                        t.value(row).to_string()
+                    }
+                })
+                .collect();
+            out.push((key, n.value(row)));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// Counts of tagged people (R24): per tag, with the rule that gives it.
 pub async fn indicators(lake: &Lake) -> Result<Vec<(String, u64, String)>, Error> {
-    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    for r in select(lake, TAGS_TABLE, None, None).await? {
-        *counts.entry(r["tag"].clone()).or_default() += 1;
-    }
-    Ok(counts
+    Ok(counted(lake, TAGS_TABLE, vec![col("tag")], None)
+        .await?
         .into_iter()
-        .map(|(t, n)| (t, n, String::new()))
+        .map(|(mut k, n)| (k.swap_remove(0), n, String::new()))
         .collect())
 }
 
@@ -668,32 +735,31 @@ pub struct Indicator {
     pub previous: Option<u64>,
 }
 
-/// Tag counts by division, and monthly event counts with the month before.
+/// Tag counts by division, and monthly event counts with the month before: aggregate queries,
+/// so a view holds the groups, never the tables.
 pub async fn indicator_table(lake: &Lake) -> Result<Vec<Indicator>, Error> {
-    let mut by_div: BTreeMap<(String, String), u64> = BTreeMap::new();
-    for r in select(lake, TAGS_TABLE, None, None).await? {
-        *by_div
-            .entry((r["tag"].clone(), r["division"].clone()))
-            .or_default() += 1;
-    }
-    let mut out: Vec<Indicator> = by_div
-        .into_iter()
-        .map(|((name, by), count)| Indicator {
-            name,
-            by,
-            count,
-            previous: None,
-        })
-        .collect();
-    let mut months: BTreeMap<(String, String), u64> = BTreeMap::new();
+    use yishu_lake::datafusion::functions::expr_fn::left;
+    let mut out: Vec<Indicator> =
+        counted(lake, TAGS_TABLE, vec![col("tag"), col("division")], None)
+            .await?
+            .into_iter()
+            .map(|(k, count)| Indicator {
+                name: k[0].clone(),
+                by: k[1].clone(),
+                count,
+                previous: None,
+            })
+            .collect();
+    let month = left(col("date"), lit(7i64)).alias("month");
     let filter = col("subject_kind").eq(lit("person"));
-    for r in select(lake, EVENTS_TABLE, Some(filter), None).await? {
-        if let Some(m) = r["date"].get(..7) {
-            *months
-                .entry((r["event"].clone(), m.to_string()))
-                .or_default() += 1;
-        }
-    }
+    let months: BTreeMap<(String, String), u64> =
+        counted(lake, EVENTS_TABLE, vec![col("event"), month], Some(filter))
+            .await?
+            .into_iter()
+            // A date too short to name its month counts in none.
+            .filter(|(k, _)| k[1].len() == 7)
+            .map(|(k, n)| ((k[0].clone(), k[1].clone()), n))
+            .collect();
     for ((event, month), n) in &months {
         let prev = previous_month(month)
             .and_then(|p| months.get(&(event.clone(), p)).copied())
