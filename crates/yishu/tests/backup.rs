@@ -9,6 +9,21 @@ use common::{changes_resource, deliver, demo, out, password_of, serve, sign_in, 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// `yishu restore --from backup --data-dir to`.
+fn restore(backup: &std::path::Path, to: &std::path::Path) -> std::process::Output {
+    yishu(
+        to,
+        &[
+            "restore",
+            "--from",
+            backup.to_str().unwrap(),
+            "--data-dir",
+            to.to_str().unwrap(),
+        ],
+        None,
+    )
+}
+
 /// Rows per table of the lake under `dir`, as Yishu reads them.
 async fn row_counts(dir: &std::path::Path) -> Vec<(String, usize)> {
     let lake = yishu_lake::Lake::open(dir.join("lake").to_str().unwrap()).unwrap();
@@ -123,17 +138,7 @@ async fn a_backup_taken_under_writes_restores_whole() {
     let o = yishu(&dir, &["backup", "verify", backup.to_str().unwrap()], None);
     assert!(o.status.success(), "{}", out(&o));
     let restored = home.path().join("restored");
-    let o = yishu(
-        &dir,
-        &[
-            "restore",
-            "--from",
-            backup.to_str().unwrap(),
-            "--data-dir",
-            restored.to_str().unwrap(),
-        ],
-        None,
-    );
+    let o = restore(&backup, &restored);
     assert!(o.status.success(), "{}", out(&o));
     let o = yishu(&restored, &["audit", "verify"], None);
     assert!(o.status.success(), "{}", out(&o));
@@ -237,17 +242,7 @@ async fn a_backup_taken_under_writes_restores_whole() {
     assert!(!o.status.success());
     assert!(out(&o).contains(&victim), "{}", out(&o));
     let second = home.path().join("second");
-    let o = yishu(
-        &dir,
-        &[
-            "restore",
-            "--from",
-            backup.to_str().unwrap(),
-            "--data-dir",
-            second.to_str().unwrap(),
-        ],
-        None,
-    );
+    let o = restore(&backup, &second);
     assert!(!o.status.success());
     assert!(
         out(&o).contains(&victim) && out(&o).contains("nothing was restored"),
@@ -255,17 +250,7 @@ async fn a_backup_taken_under_writes_restores_whole() {
         out(&o)
     );
     assert!(!second.join("meta.db").exists());
-    let o = yishu(
-        &dir,
-        &[
-            "restore",
-            "--from",
-            backup.to_str().unwrap(),
-            "--data-dir",
-            dir.to_str().unwrap(),
-        ],
-        None,
-    );
+    let o = restore(&backup, &dir);
     assert!(!o.status.success());
     assert!(out(&o).contains("not empty"), "{}", out(&o));
     let o = yishu(&dir, &["backup", "--to", "/proc/yishu-backup"], None);
