@@ -714,18 +714,32 @@ async fn counted(
     Ok(out)
 }
 
-/// Counts of tagged people (R24): per tag, with the rule that gives it.
-pub async fn indicators(lake: &Lake) -> Result<Vec<(String, u64, String)>, Error> {
-    Ok(counted(lake, TAGS_TABLE, vec![col("tag")], None)
-        .await?
+/// Counts of tagged people (R24) per tag, from the indicators by division.
+pub fn tag_totals(table: &[Indicator]) -> Vec<(String, u64, String)> {
+    let mut totals: BTreeMap<String, u64> = BTreeMap::new();
+    for i in table.iter().filter(|i| i.previous.is_none()) {
+        *totals.entry(i.name.clone()).or_default() += i.count;
+    }
+    totals
         .into_iter()
-        .map(|(mut k, n)| (k.swap_remove(0), n, String::new()))
-        .collect())
+        .map(|(t, n)| (t, n, String::new()))
+        .collect()
+}
+
+/// The indicators as the last run left them, or worked out now for a run that kept none.
+pub async fn current_indicators(
+    lake: &Lake,
+    kept: Option<&[Indicator]>,
+) -> Result<Vec<Indicator>, Error> {
+    match kept {
+        Some(k) => Ok(k.to_vec()),
+        None => indicator_table(lake).await,
+    }
 }
 
 /// One indicator: a tag's count in a division, or an event's count in a month with the month
 /// before (环比).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Indicator {
     pub name: String,
     /// A division code, or a month `yyyy-mm`.

@@ -843,6 +843,16 @@ async fn base_libraries_are_served_masked_unless_the_reader_may_see_them() {
             && i["by"].as_str().unwrap().len() == 7),
         "{ind:?}"
     );
+    // Served as the last fusion run worked them out, and equal to counting the tables now.
+    let store = yishu_meta::Store::open(&format!("sqlite://{}", dir.join("meta.db").display()))
+        .await
+        .unwrap();
+    let last = store.fusion_runs(1).await.unwrap().remove(0);
+    assert_eq!(last.report["indicators"], serde_json::json!(ind));
+    store.close().await;
+    let lake = yishu_lake::Lake::open(dir.join("lake").to_str().unwrap()).unwrap();
+    let counted = yishu_fusion::library::indicator_table(&lake).await.unwrap();
+    assert_eq!(serde_json::json!(counted), serde_json::json!(ind));
     let page = consumer
         .get(format!("{base}/console/base/person/{id}?depth=2"))
         .send()

@@ -79,6 +79,10 @@ pub struct FusionReport {
     /// The layout of the base tables the run wrote ([`crate::schema::LAYOUT`]); an incremental
     /// run needs the current one.
     pub layout: u32,
+    /// The libraries' indicators after the run (tag counts by division, events by month): worked
+    /// out once per run, so pages and the API show them without reading the tables. `None` in
+    /// records of runs made before they were kept.
+    pub indicators: Option<Vec<crate::library::Indicator>>,
     pub seconds: f64,
 }
 
@@ -168,6 +172,7 @@ pub async fn fuse(
     };
     match outcome {
         Ok(mut report) => {
+            report.indicators = Some(crate::library::indicator_table(lake).await?);
             report.seconds = started.elapsed().as_secs_f64();
             store
                 .finish_fusion_run(

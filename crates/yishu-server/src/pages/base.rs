@@ -142,7 +142,11 @@ pub async fn overview(
         .flatten()
         .and_then(|p| serde_json::from_value(p.body).ok())
         .unwrap_or_default();
-    let mut indicators = library::indicators(&s.lake).await.unwrap_or_default();
+    // The indicators the last run worked out: a view reads no library table for them.
+    let table = library::current_indicators(&s.lake, report.indicators.as_deref())
+        .await
+        .unwrap_or_default();
+    let mut indicators = library::tag_totals(&table);
     // Every tag the plan defines, with its rule, even when nobody has it.
     for t in &plan.tags {
         match indicators.iter_mut().find(|i| i.0 == t.tag) {
@@ -152,7 +156,7 @@ pub async fn overview(
     }
     // Each event's newest month with the month before (环比).
     let mut monthly: Vec<(String, String, u64, u64, String)> = Vec::new();
-    for i in library::indicator_table(&s.lake).await.unwrap_or_default() {
+    for i in table {
         let Some(prev) = i.previous else { continue };
         match monthly.iter_mut().find(|m| m.0 == i.name) {
             Some(m) if m.1 >= i.by => {}

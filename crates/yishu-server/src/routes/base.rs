@@ -18,6 +18,7 @@ use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::json;
 use yishu_fusion::library::{self, Graph, Row};
+use yishu_fusion::run::FusionReport;
 use yishu_meta::fusion::{Correction, NewCorrection};
 use yishu_types::ErrorCode;
 
@@ -229,5 +230,16 @@ pub async fn indicators(
     State(s): State<AppState>,
     _auth: Auth<SignedIn>,
 ) -> ApiResult<Json<Vec<library::Indicator>>> {
-    Ok(Json(library::indicator_table(&s.lake).await?))
+    // As the last fusion run worked them out (each run does): no library table is read here.
+    let kept = s
+        .store
+        .fusion_runs(1)
+        .await?
+        .into_iter()
+        .next()
+        .and_then(|r| serde_json::from_value::<FusionReport>(r.report).ok())
+        .and_then(|r| r.indicators);
+    Ok(Json(
+        library::current_indicators(&s.lake, kept.as_deref()).await?,
+    ))
 }
