@@ -134,21 +134,28 @@ pub async fn visible_access(s: &AppState, who: &Principal) -> ApiResult<Vec<Open
     }
     let mut out = s.store.open_accesses(Some(who.user_id), None).await?;
     if who.has(Role::ProviderOfficer) {
-        let own: std::collections::HashSet<i64> = s
-            .store
-            .all_resources()
-            .await?
-            .into_iter()
-            .filter(|r| r.meta.provider_org_id == who.org_id)
-            .map(|r| r.id)
-            .collect();
-        out.extend(
-            s.store
-                .open_accesses(None, None)
-                .await?
-                .into_iter()
-                .filter(|a| own.contains(&a.resource_id) && a.user_id != who.user_id),
-        );
+        // Each application's dataset looked up once: not every resource of the catalog.
+        let mut provider: std::collections::HashMap<i64, bool> = Default::default();
+        for a in s.store.open_accesses(None, None).await? {
+            if a.user_id == who.user_id {
+                continue;
+            }
+            let ours = match provider.get(&a.resource_id) {
+                Some(o) => *o,
+                None => {
+                    let o = s
+                        .store
+                        .get_resource(a.resource_id)
+                        .await
+                        .is_ok_and(|r| r.meta.provider_org_id == who.org_id);
+                    provider.insert(a.resource_id, o);
+                    o
+                }
+            };
+            if ours {
+                out.push(a);
+            }
+        }
         out.sort_by_key(|a| std::cmp::Reverse(a.id));
     }
     Ok(out)
